@@ -1,0 +1,71 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Haul: an archive's product list → files, through hundreds of concurrent libcurl transfers.
+//
+// Targets follow the pipeline: `CCurl` and `CZlib` are thin C modules over the system libraries,
+// `Haul` is the engine (catalog → selection → plan → transfers → bundle → manifest), `HaulArchive`
+// is the loopback MAST-like archive shared by the tests, `haul demo` and the benchmarks, and `haul`
+// is the command-line layer. Benchmarks live in their own package under `Benchmarks/` so that an
+// embedding program never resolves the benchmark dependencies.
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "haul",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Haul", targets: ["Haul"]),
+        .library(name: "HaulArchive", targets: ["HaulArchive"]),
+        .executable(name: "haul", targets: ["haul"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CCurl",
+            path: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "Haul",
+            dependencies: ["CCurl", "CZlib"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "HaulArchive",
+            dependencies: [
+                "Haul",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "haul",
+            dependencies: [
+                "Haul",
+                "HaulArchive",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HaulTests",
+            dependencies: ["Haul", "HaulArchive", "CZlib"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,75 @@
+/// How an engine transfers: concurrency, timeouts, retries and memory.
+///
+/// Every field has a default fit for a real archive; tests and benchmarks shorten the timeouts.
+public struct Configuration: Sendable, Hashable {
+    /// How many transfers run at once (hundreds to thousands are fine).
+    public var parallel: Int = 64
+    /// The most connections to one host; `nil` lets ``parallel`` alone decide.
+    public var perHost: Int? = nil
+    public var timeout = Timeout()
+    public var retry = RetryPolicy()
+    /// The bytes held in memory between the network and the output, across all transfers.
+    /// libcurl's receive buffers are sized from it too.
+    public var memoryLimit: Int = 256 << 20
+    /// Follow HTTP redirects (at most ``maxRedirects``).
+    public var followRedirects = true
+    public var maxRedirects = 10
+    /// Offer HTTP/2 over TLS and multiplex transfers on one connection where the server agrees.
+    public var http2 = true
+    /// The `User-Agent` request header.
+    public var userAgent = "haul/\(Haul.version)"
+    /// How often progress snapshots are delivered.
+    public var progressInterval: Duration = .milliseconds(100)
+
+    /// Time limits of one transfer attempt.
+    public struct Timeout: Sendable, Hashable {
+        /// Establishing the connection (TCP and TLS).
+        public var connect: Duration = .seconds(30)
+        /// A transfer receiving fewer than ``minimumSpeed`` bytes a second for this long is stalled.
+        public var stall: Duration = .seconds(60)
+        /// Bytes a second below which a transfer counts as stalled.
+        public var minimumSpeed: Int = 1
+        public init() {}
+    }
+
+    public init() {}
+
+    /// libcurl's receive buffer per transfer: large enough to cut callbacks, small enough that
+    /// ``parallel`` of them stay within a quarter of ``memoryLimit``.
+    var receiveBufferSize: Int {
+        let share = memoryLimit / max(1, 4 * parallel)
+        return min(512 << 10, max(16 << 10, share))
+    }
+}
+
+/// When and how failed attempts are tried again.
+///
+/// Connection errors, timeouts, stalls, 408, 429 and 5xx are transient; other 4xx are final. Waits grow
+/// exponentially from ``baseDelay`` with full jitter, capped at ``maxDelay``; a `Retry-After` from the
+/// server is honoured up to ``maxRetryAfter``.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Attempts after the first.
+    public var retries: Int = 5
+    public var baseDelay: Duration = .milliseconds(500)
+    public var maxDelay: Duration = .seconds(30)
+    public var maxRetryAfter: Duration = .seconds(300)
+
+    public init(retries: Int = 5) {
+        self.retries = retries
+    }
+
+    /// The wait before attempt `attempt + 1` (1-based `attempt` just failed).
+    public func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
+        if let retryAfter { return min(retryAfter, maxRetryAfter) }
+        let exponent = min(attempt - 1, 30)
+        let ceiling = min(maxDelay, baseDelay * (1 << exponent))
+        // Half fixed, half random: spreads a burst of retries without ever retrying at once.
+        let fraction = 0.5 + Double.random(in: 0..<0.5)
+        return ceiling * fraction
+    }
+}
+
+/// Facts about this build of Haul.
+public enum Haul {
+    public static let version = "0.1.0"
+}
