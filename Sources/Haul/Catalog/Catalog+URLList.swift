@@ -1,0 +1,51 @@
+import Foundation
+
+// A plain list: one `mast:` URI or `http(s)://` URL a line; blank lines and `#` comments ignored.
+
+extension Catalog {
+    static func parseURLList(_ text: String, name: String) throws -> [Product] {
+        var products: [Product] = []
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = rawLine.trimmingSpaces()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if let bad = line.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw HaulError(.invalidCatalog, "\(name):\(lineNumber): a control character (U+\(String(format: "%04X", bad.value))) in the line: expected one mast: URI or URL")
+            }
+            let lower = line.lowercased()
+            if lower.hasPrefix("mast:") {
+                let path = String(line.dropFirst(5))
+                let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+                guard let last = parts.last, !last.isEmpty, parts.count >= 2 else {
+                    throw HaulError(.invalidCatalog, "\(name):\(lineNumber): expected a URI of the form mast:MISSION/…/FILE, found \"\(line.prefix(80))\"")
+                }
+                products.append(Product(
+                    uri: line, filename: String(last), dataset: parts.dropLast().joined(separator: "/"),
+                    mission: String(parts[0]), guideStar: Product.isGuideStar(filename: String(last), subgroup: nil),
+                    origin: "\(name):\(lineNumber)"
+                ))
+            } else if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
+                guard let components = URLComponents(string: line), let host = components.host, !host.isEmpty else {
+                    throw HaulError(.invalidCatalog, "\(name):\(lineNumber): not a valid URL: \"\(line.prefix(80))\"")
+                }
+                // A MAST download URL names its product in the query: use that product's name and folder.
+                let inner = components.queryItems?.first { $0.name == "uri" || $0.name == "product_name" }?.value
+                let source = inner.map { $0.hasPrefix("mast:") ? String($0.dropFirst(5)) : $0 } ?? components.path
+                let parts = source.split(separator: "/", omittingEmptySubsequences: true)
+                guard let last = parts.last else {
+                    throw HaulError(.invalidCatalog, "\(name):\(lineNumber): cannot tell a file name from this URL: expected a path ending in a file name")
+                }
+                let dataset = inner != nil && parts.count > 1 ? parts.dropLast().joined(separator: "/") : host
+                products.append(Product(
+                    uri: line, filename: String(last), dataset: dataset,
+                    guideStar: Product.isGuideStar(filename: String(last), subgroup: nil),
+                    origin: "\(name):\(lineNumber)"
+                ))
+            } else {
+                throw HaulError(.invalidCatalog, "\(name):\(lineNumber): expected a mast: URI or an http(s):// URL, found \"\(line.prefix(80))\"")
+            }
+        }
+        return products
+    }
+}

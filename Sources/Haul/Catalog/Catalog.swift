@@ -1,0 +1,137 @@
+import Foundation
+
+/// Products read from one or more catalogs, merged in the order given.
+///
+/// The format of each input is told from its content (see ``Format``), never from its name.
+/// A malformed input throws a ``HaulError`` with code ``HaulError/Code/invalidCatalog`` whose
+/// message names the input, the line or JSON path, and what was expected.
+public struct Catalog: Sendable {
+    /// The catalog formats Haul reads.
+    public enum Format: String, Sendable, CaseIterable {
+        /// MAST's CAOM product list: `{"fields", "data", "status"}` or a bare array of rows.
+        case caom
+        /// MAST's missions-search product list: `{"products": [...]}`.
+        case missionsSearch = "missions-search"
+        /// The overlay's CSV export (and Haul's own export).
+        case csv
+        /// One `mast:` URI or `http(s)://` URL a line.
+        case urlList = "url-list"
+    }
+
+    /// All products of every input, in input order then row order.
+    public var products: [Product]
+
+    public init(products: [Product]) {
+        self.products = products
+    }
+
+    /// Reads and merges catalogs.
+    ///
+    /// - Parameters:
+    ///   - paths: File paths; `-` reads standard input (once).
+    ///   - standardInput: Supplies the bytes of standard input; defaults to reading it to the end.
+    /// - Throws: ``HaulError`` (`invalidCatalog`) naming the input, line or JSON path and the reason.
+    public static func load(
+        paths: [String],
+        standardInput: () throws -> Data = { FileHandle.standardInput.readDataToEndOfFile() }
+    ) throws -> Catalog {
+        guard !paths.isEmpty else {
+            throw HaulError(.invalidArgument, "no catalog given: name at least one file, or - for standard input")
+        }
+        var products: [Product] = []
+        var readStandardInput = false
+        for path in paths {
+            let data: Data
+            let name: String
+            if path == "-" {
+                guard !readStandardInput else {
+                    throw HaulError(.invalidArgument, "standard input (-) is named more than once")
+                }
+                readStandardInput = true
+                name = "<stdin>"
+                do { data = try standardInput() } catch {
+                    throw HaulError(.invalidCatalog, "<stdin>: cannot read: \(error)", underlyingError: error)
+                }
+            } else {
+                name = path
+                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    throw HaulError(.invalidCatalog, "\(path): cannot read: \(Self.reason(error))", underlyingError: error)
+                }
+            }
+            products += try parse(data, name: name)
+        }
+        return Catalog(products: products)
+    }
+
+    /// Parses one catalog's bytes, detecting the format from the content.
+    ///
+    /// - Parameters:
+    ///   - data: The catalog's bytes (UTF-8; a byte-order mark is skipped).
+    ///   - name: How messages name this input.
+    /// - Returns: The products, in row order.
+    /// - Throws: ``HaulError`` (`invalidCatalog`).
+    public static func parse(_ data: Data, name: String) throws -> [Product] {
+        guard let format = detect(data) else {
+            throw HaulError(.invalidCatalog, "\(name): empty catalog: expected a MAST product list (JSON), an overlay CSV export, or a list of mast: URIs")
+        }
+        switch format {
+        case .caom, .missionsSearch:
+            return try parseJSON(data, name: name)
+        case .csv:
+            return try parseCSV(text(data, name: name), name: name)
+        case .urlList:
+            return try parseURLList(text(data, name: name), name: name)
+        }
+    }
+
+    /// Tells a catalog's format from its first significant bytes, or `nil` when there are none.
+    public static func detect(_ data: Data) -> Format? {
+        var index = data.startIndex
+        if data.starts(with: [0xEF, 0xBB, 0xBF]) { index += 3 }
+        while index < data.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(data[index]) { index += 1 }
+        guard index < data.endIndex else { return nil }
+        switch data[index] {
+        case UInt8(ascii: "["): return .caom
+        case UInt8(ascii: "{"):
+            // Look for the key that tells the two JSON shapes apart without parsing twice.
+            let head = data[index..<min(data.endIndex, index + 1 << 20)]
+            if let s = String(data: head, encoding: .utf8), s.contains("\"products\""), !s.contains("\"dataURI\"") {
+                return .missionsSearch
+            }
+            return .caom
+        default:
+            let line = data[index...].prefix { $0 != 0x0A && $0 != 0x0D }
+            let header = String(decoding: line, as: UTF8.self).lowercased()
+            if header.hasPrefix("dataset,") || header.hasPrefix("\"dataset\",") { return .csv }
+            return .urlList
+        }
+    }
+
+    static func text(_ data: Data, name: String) throws -> String {
+        var bytes = data
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+        guard let text = String(data: bytes, encoding: .utf8) else {
+            // Find the line of the first invalid byte, so the message can point at it.
+            var line = 1
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.endIndex
+                if String(data: bytes[start..<end], encoding: .utf8) == nil { break }
+                line += 1
+                start = end + 1
+            }
+            throw HaulError(.invalidCatalog, "\(name):\(line): not valid UTF-8 text")
+        }
+        return text
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoSuchFileError { return "no such file" }
+        if ns.domain == NSCocoaErrorDomain, ns.code == NSFileReadNoPermissionError { return "permission denied" }
+        return ns.localizedDescription
+    }
+}
