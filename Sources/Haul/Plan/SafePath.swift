@@ -1,0 +1,32 @@
+/// Checks that a name from a catalog can only ever land inside the output's root.
+///
+/// Rejected: empty names, absolute paths (`/x`, `\x`, `C:…`), `.` or `..` components (with `/` or `\`
+/// as separator, since a bundle may be unpacked on Windows), NUL and other control characters, and
+/// components longer than a file system allows. Inner `/` separate folders and are kept.
+public enum SafePath {
+    /// Why a name is unsafe, or `nil` when it is safe.
+    public static func problem(in name: String, what: String) -> String? {
+        if name.isEmpty { return "\(what) is empty" }
+        if let c = name.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }) {
+            return "\(what) contains the control character U+\(hex4(c.value))"
+        }
+        if name.hasPrefix("/") || name.hasPrefix("\\") { return "\(what) is an absolute path" }
+        let scalars = Array(name.unicodeScalars)
+        if scalars.count >= 2, scalars[1] == ":", scalars[0].properties.isASCIIHexDigit || ("A"..."Z").contains(scalars[0]) || ("a"..."z").contains(scalars[0]) {
+            return "\(what) is an absolute (drive) path"
+        }
+        for component in name.split(whereSeparator: { $0 == "/" || $0 == "\\" }) {
+            if component == ".." { return "\(what) climbs out of its folder (..)" }
+            if component == "." { return "\(what) has a . component" }
+            if component.utf8.count > 255 { return "\(what) has a component longer than 255 bytes" }
+        }
+        if name.hasSuffix("/") || name.hasSuffix("\\") { return "\(what) ends in a separator" }
+        if name.contains("//") { return "\(what) has an empty component" }
+        return nil
+    }
+
+    private static func hex4(_ v: UInt32) -> String {
+        let s = String(v, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - s.count)) + s
+    }
+}

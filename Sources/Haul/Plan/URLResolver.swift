@@ -1,0 +1,71 @@
+/// Turns product URIs into the URLs they are fetched from (SPEC §1).
+///
+/// - `mast:X` → `{archive}/api/v0.1/Download/file?uri=mast:X`, percent-escaped except `:` and `/`.
+/// - a missions-search relative `uri` → `{archive}/search/{mission}/api/v0.1/retrieve_product?product_name={uri}`,
+///   the whole `uri` percent-escaped.
+/// - `http(s)://` URLs are used as they are.
+public struct URLResolver: Sendable, Hashable {
+    /// The missions whose search API serves products.
+    public enum Mission: String, Sendable, CaseIterable {
+        case hst, jwst, roman
+    }
+
+    /// The archive's base URL, without a trailing slash.
+    public let archive: String
+    public let mission: Mission
+
+    /// The archive used when none is configured.
+    public static let defaultArchive = "https://mast.stsci.edu"
+
+    /// - Parameters:
+    ///   - archive: `http(s)://host[:port][/path]`; `nil` reads `HAUL_ARCHIVE`, then uses ``defaultArchive``.
+    ///   - mission: The missions-search mission.
+    /// - Throws: ``HaulError`` (`invalidArgument`) when the archive is not an http(s) URL.
+    public init(archive: String? = nil, mission: Mission = .hst, environment: [String: String] = [:]) throws {
+        var base = archive ?? environment["HAUL_ARCHIVE"] ?? Self.defaultArchive
+        base = base.trimmingSpaces()
+        while base.hasSuffix("/") { base.removeLast() }
+        let lower = base.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), base.count > 8,
+              !base.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }) else {
+            throw HaulError(.invalidArgument, "--archive: expected an http:// or https:// URL such as \(Self.defaultArchive), found \"\(base)\"")
+        }
+        self.archive = base
+        self.mission = mission
+    }
+
+    /// The URL to fetch a product URI from.
+    public func url(for uri: String) -> String {
+        let lower = uri.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return uri }
+        if lower.hasPrefix("mast:") {
+            return "\(archive)/api/v0.1/Download/file?uri=\(Self.escape(uri, keeping: ":/"))"
+        }
+        return "\(archive)/search/\(mission.rawValue)/api/v0.1/retrieve_product?product_name=\(Self.escape(uri, keeping: ""))"
+    }
+
+    /// Percent-escapes everything but RFC 3986's unreserved characters and `keeping`.
+    public static func escape(_ s: String, keeping: String) -> String {
+        let keep = Set(keeping.utf8)
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                if keep.contains(byte) {
+                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                } else {
+                    out.unicodeScalars.append("%")
+                    out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+                    out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 15)]))
+                }
+            }
+        }
+        return out
+    }
+}
