@@ -1,0 +1,354 @@
+import CCurl
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs a scoped transfer engine: one thread drives a libcurl multi handle for every transfer
+/// started through `engine`, and is stopped and joined when `body` returns or throws.
+///
+/// - Parameters:
+///   - configuration: Concurrency, timeouts, retries, memory.
+///   - body: Uses the engine; transfers still running when it returns are cancelled.
+/// - Returns: What `body` returns.
+/// - Throws: What `body` throws, or ``HaulError`` (`engine`) when libcurl cannot start.
+public func withEngine<Result: Sendable>(
+    _ configuration: Configuration = Configuration(),
+    _ body: (Engine) async throws -> Result
+) async throws -> Result {
+    let engine = try Engine(configuration: configuration)
+    do {
+        let result = try await body(engine)
+        await engine.shutdown()
+        return result
+    } catch {
+        await engine.shutdown()
+        throw error
+    }
+}
+
+/// A libcurl multi handle and the one thread allowed to touch it.
+///
+/// Tasks never call libcurl: they post commands (start, cancel, resume) to a lock-protected inbox and
+/// wake the thread with `curl_multi_wakeup`. The thread runs `curl_multi_perform`, reads finished
+/// transfers, executes commands and sleeps in `curl_multi_poll`, which also honours libcurl's timers.
+/// Callbacks find their transfer through the `…DATA` pointer; nothing captures a closure.
+public final class Engine: Sendable {
+    public let configuration: Configuration
+    let core: EngineCore
+
+    init(configuration: Configuration) throws {
+        self.configuration = configuration
+        self.core = try EngineCore(configuration: configuration)
+    }
+
+    /// Runs one HTTP GET attempt into `sink`. Cancelling the calling task stops it.
+    ///
+    /// - Returns: The outcome: status, bytes, validators, or why it stopped (`cancelled` when the task was).
+    public func attempt(_ request: AttemptRequest, into sink: any TransferSink, counter: ByteCounter? = nil) async -> AttemptOutcome {
+        let transfer = Transfer(request: request, sink: sink, counter: counter)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                transfer.continuation = continuation
+                core.post(.start(transfer))
+            }
+        } onCancel: {
+            transfer.cancelled.store(true, ordering: .sequentiallyConsistent)
+            core.post(.cancel(transfer))
+        }
+    }
+
+    /// Easy handles alive (running or pooled); zero once the engine has shut down.
+    public var liveHandles: Int { core.liveHandles.load(ordering: .sequentiallyConsistent) }
+    /// Transfers on the wire now.
+    public var activeTransfers: Int { core.activeCount.load(ordering: .relaxed) }
+
+    func shutdown() async {
+        await core.shutdown()
+    }
+}
+
+enum EngineCommand {
+    case start(Transfer)
+    case cancel(Transfer)
+    case resume(Transfer)
+}
+
+final class EngineCore: @unchecked Sendable {
+    private struct Inbox {
+        var commands: [EngineCommand] = []
+        var stopping = false
+        var stopped: CheckedContinuation<Void, Never>?
+        var exited = false
+    }
+
+    let configuration: Configuration
+    let liveHandles = Atomic<Int>(0)
+    let activeCount = Atomic<Int>(0)
+    private let multi: UnsafeMutableRawPointer
+    private let inbox = Mutex(Inbox())
+    // Engine thread only.
+    private var running: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var idle: [UnsafeMutableRawPointer] = []
+    private var thread = pthread_t()
+
+    private static let globalInit: Bool = {
+        curl_global_init(ccurl_global_all()) == CURLE_OK
+    }()
+
+    init(configuration: Configuration) throws {
+        guard Self.globalInit, let multi = curl_multi_init() else {
+            throw HaulError(.engine, "libcurl could not be initialised")
+        }
+        self.configuration = configuration
+        self.multi = multi
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.parallel)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.parallel)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.perHost ?? 0)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, configuration.http2 ? ccurl_pipe_multiplex() : 0)
+        let unmanaged = Unmanaged.passRetained(self)
+        let rc = pthread_create(&thread, nil, { context in
+            let core = Unmanaged<EngineCore>.fromOpaque(context!).takeRetainedValue()
+            core.run()
+            return nil
+        }, unmanaged.toOpaque())
+        guard rc == 0 else {
+            unmanaged.release()
+            curl_multi_cleanup(multi)
+            throw HaulError(.engine, "cannot start the transfer thread", underlyingError: POSIXErrorNumber(rc))
+        }
+    }
+
+    func post(_ command: EngineCommand) {
+        let accepted = inbox.withLock { inbox -> Bool in
+            guard !inbox.exited else { return false }
+            inbox.commands.append(command)
+            return true
+        }
+        if accepted {
+            curl_multi_wakeup(multi)
+        } else if case .start(let transfer) = command {
+            // The engine is gone: the attempt ends as cancelled rather than hanging.
+            var outcome = AttemptOutcome()
+            outcome.cancelled = true
+            transfer.continuation?.resume(returning: outcome)
+            transfer.continuation = nil
+        }
+    }
+
+    func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = inbox.withLock { inbox -> Bool in
+                if inbox.exited { return true }
+                inbox.stopping = true
+                inbox.stopped = continuation
+                return false
+            }
+            if done { continuation.resume() } else { curl_multi_wakeup(multi) }
+        }
+        pthread_join(thread, nil)
+    }
+
+    // MARK: The engine thread
+
+    private func run() {
+        while true {
+            let (commands, stopping) = inbox.withLock { inbox in
+                let taken = inbox.commands
+                inbox.commands.removeAll(keepingCapacity: true)
+                return (taken, inbox.stopping)
+            }
+            for command in commands { execute(command) }
+            if stopping {
+                for transfer in Array(running.values) { finish(transfer, code: CURLE_ABORTED_BY_CALLBACK, cancelled: true) }
+                break
+            }
+            var stillRunning: Int32 = 0
+            curl_multi_perform(multi, &stillRunning)
+            readFinished()
+            var ready: Int32 = 0
+            curl_multi_poll(multi, nil, 0, 1000, &ready)
+        }
+        // Take the remaining commands so no waiter is left hanging, and refuse new ones.
+        let (late, stopped) = inbox.withLock { inbox in
+            inbox.exited = true
+            let late = inbox.commands
+            inbox.commands.removeAll()
+            return (late, inbox.stopped)
+        }
+        for case .start(let transfer) in late {
+            var outcome = AttemptOutcome()
+            outcome.cancelled = true
+            transfer.continuation?.resume(returning: outcome)
+            transfer.continuation = nil
+        }
+        for easy in idle { curl_easy_cleanup(easy) }
+        liveHandles.subtract(idle.count, ordering: .sequentiallyConsistent)
+        idle.removeAll()
+        curl_multi_cleanup(multi)
+        stopped?.resume()
+    }
+
+    private func execute(_ command: EngineCommand) {
+        switch command {
+        case .start(let transfer):
+            if transfer.cancelled.load(ordering: .sequentiallyConsistent) {
+                transfer.outcome.cancelled = true
+                transfer.continuation?.resume(returning: transfer.outcome)
+                transfer.continuation = nil
+                return
+            }
+            start(transfer)
+        case .cancel(let transfer):
+            guard let easy = transfer.easy, running[easy] === transfer else { return }
+            finish(transfer, code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
+        case .resume(let transfer):
+            guard let easy = transfer.easy, running[easy] === transfer, transfer.paused else { return }
+            transfer.paused = false
+            // May deliver the held chunk at once, through the write callback, on this thread.
+            _ = curl_easy_pause(easy, ccurl_pause_continue())
+        }
+    }
+
+    private func start(_ transfer: Transfer) {
+        let easy: UnsafeMutableRawPointer
+        if let reused = idle.popLast() {
+            easy = reused
+            curl_easy_reset(easy)
+        } else if let fresh = curl_easy_init() {
+            easy = fresh
+            liveHandles.add(1, ordering: .sequentiallyConsistent)
+        } else {
+            transfer.outcome.curlCode = Int32(CURLE_OUT_OF_MEMORY.rawValue)
+            transfer.outcome.curlMessage = "cannot create a transfer handle"
+            transfer.continuation?.resume(returning: transfer.outcome)
+            transfer.continuation = nil
+            return
+        }
+        transfer.easy = easy
+        transfer.waker = waker(for: transfer)
+        configure(easy, for: transfer)
+        running[easy] = transfer
+        activeCount.add(1, ordering: .relaxed)
+        let rc = curl_multi_add_handle(multi, easy)
+        if rc != CURLM_OK {
+            transfer.outcome.curlMessage = String(cString: curl_multi_strerror(rc))
+            finish(transfer, code: CURLE_FAILED_INIT, cancelled: false)
+        }
+    }
+
+    private func configure(_ easy: UnsafeMutableRawPointer, for transfer: Transfer) {
+        let c = configuration
+        let request = transfer.request
+        let me = Unmanaged.passUnretained(transfer).toOpaque()
+        _ = ccurl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        _ = ccurl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
+        _ = ccurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
+        _ = ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, engineWriteCallback)
+        _ = ccurl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, c.followRedirects ? 1 : 0)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, c.maxRedirects)
+        _ = ccurl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = ccurl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, c.http2 ? ccurl_http_version_2tls() : Int(CURL_HTTP_VERSION_1_1))
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, c.http2 ? 1 : 0)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, c.receiveBufferSize)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c.timeout.connect.milliseconds))
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, max(1, c.timeout.minimumSpeed))
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int((c.timeout.stall.milliseconds + 999) / 1000)))
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FILETIME, 1)
+        _ = ccurl_easy_setopt_string(easy, CURLOPT_USERAGENT, c.userAgent)
+        var list: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers { list = curl_slist_append(list, header) }
+        if let validator = request.ifRange, request.rangeStart > 0 { list = curl_slist_append(list, "If-Range: \(validator)") }
+        // No content coding: the bytes on the wire are the product's bytes, so lengths can be checked.
+        list = curl_slist_append(list, "Accept-Encoding: identity")
+        transfer.headerList = list
+        _ = ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)
+        if request.rangeStart > 0 { _ = ccurl_easy_setopt_string(easy, CURLOPT_RANGE, "\(request.rangeStart)-") }
+    }
+
+    private func readFinished() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                  let transfer = running[easy] else { continue }
+            finish(transfer, code: message.pointee.data.result, cancelled: false)
+        }
+    }
+
+    /// Ends an attempt: fills in its outcome, returns the handle to the pool, resumes the waiter.
+    private func finish(_ transfer: Transfer, code: CURLcode, cancelled: Bool) {
+        guard !transfer.finished, let easy = transfer.easy else { return }
+        transfer.finished = true
+        if !cancelled, code == CURLE_OK, !transfer.responseChecked {
+            // An empty body never reached the write callback: check the response now.
+            _ = transfer.checkResponse(waker: transfer.waker)
+        }
+        var outcome = transfer.outcome
+        outcome.cancelled = cancelled
+        outcome.curlCode = Int32(code.rawValue)
+        if code != CURLE_OK {
+            let detail = String(cString: transfer.errorBuffer)
+            outcome.curlMessage = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        }
+        if outcome.status == 0 {
+            var status = 0
+            _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            outcome.status = status
+        }
+        var retryAfter: curl_off_t = -1
+        if ccurl_easy_getinfo_off(easy, CURLINFO_RETRY_AFTER, &retryAfter) == CURLE_OK, retryAfter > 0 {
+            outcome.retryAfter = Int64(retryAfter)
+        }
+        var filetime: curl_off_t = -1
+        if ccurl_easy_getinfo_off(easy, CURLINFO_FILETIME_T, &filetime) == CURLE_OK, filetime >= 0 {
+            outcome.lastModified = Int64(filetime)
+        }
+        curl_multi_remove_handle(multi, easy)
+        running[easy] = nil
+        activeCount.subtract(1, ordering: .relaxed)
+        if let list = transfer.headerList { curl_slist_free_all(list) }
+        transfer.headerList = nil
+        transfer.easy = nil
+        // Drop the references to this transfer the handle still carries, then keep it for reuse.
+        _ = ccurl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, nil)
+        _ = ccurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, nil)
+        if idle.count < configuration.parallel {
+            idle.append(easy)
+        } else {
+            curl_easy_cleanup(easy)
+            liveHandles.subtract(1, ordering: .sequentiallyConsistent)
+        }
+        transfer.continuation?.resume(returning: outcome)
+        transfer.continuation = nil
+    }
+
+    func waker(for transfer: Transfer) -> SinkWaker {
+        SinkWaker { [weak self, weak transfer] in
+            if let self, let transfer { self.post(.resume(transfer)) }
+        }
+    }
+}
+
+/// libcurl's write callback: finds the transfer through `WRITEDATA` and hands it the chunk.
+private let engineWriteCallback: ccurl_data_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
+    return transfer.receive(bytes, waker: transfer.waker)
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

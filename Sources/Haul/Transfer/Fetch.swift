@@ -1,0 +1,153 @@
+import CCurl
+import Foundation
+
+/// How one product's download ended, after every attempt.
+public struct FetchResult: Sendable {
+    public enum Status: Sendable, Hashable {
+        case ok
+        /// Final failure; the reason is the manifest's `FAILED: …` text.
+        case failed(String)
+        case cancelled
+    }
+
+    public var status: Status
+    public var attempts: Int
+    /// Bytes the sink holds (the whole product when `ok`).
+    public var bytes: Int64
+    /// `Last-Modified` of the last response, as Unix seconds.
+    public var lastModified: Int64?
+    public var seconds: Double
+}
+
+/// What to do after one attempt.
+public enum AttemptVerdict: Sendable, Hashable {
+    case success
+    /// Transient: try again after the wait (the server's `Retry-After` when it sent one).
+    case retry(reason: String, retryAfter: Duration?)
+    case fail(reason: String)
+
+    /// Classifies an attempt (SPEC §3): connection errors, timeouts, stalls, 408, 429 and 5xx are
+    /// transient; other 4xx, redirect loops, TLS trust failures, size mismatches and sink errors are final.
+    public init(_ outcome: AttemptOutcome, expectedSize: Int64?) {
+        if let abort = outcome.abort {
+            switch abort {
+            case .sizeMismatch(let expected, let actual):
+                self = .fail(reason: "size mismatch (expected \(expected) bytes, server has \(actual))")
+            case .rangeMismatch:
+                self = .retry(reason: "the server answered another byte range than asked", retryAfter: nil)
+            case .sink(let error):
+                self = .fail(reason: "write error: \(error)")
+            }
+            return
+        }
+        let retryAfter = outcome.retryAfter.map { Duration.seconds($0) }
+        let code = CURLcode(rawValue: UInt32(outcome.curlCode))
+        if code == CURLE_OK || code == CURLE_HTTP_RETURNED_ERROR {
+            switch outcome.status {
+            case 200..<300:
+                if let total = outcome.totalLength, outcome.end != total {
+                    self = .retry(reason: "body ended at \(outcome.end) of \(total) bytes", retryAfter: nil)
+                } else if let expectedSize, outcome.end != expectedSize {
+                    self = .fail(reason: "size mismatch (expected \(expectedSize) bytes, received \(outcome.end))")
+                } else {
+                    self = .success
+                }
+            case 408, 429, 500..<600:
+                self = .retry(reason: "HTTP \(outcome.status)", retryAfter: retryAfter)
+            default:
+                self = .fail(reason: "HTTP \(outcome.status)")
+            }
+            return
+        }
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT:
+            self = .retry(reason: outcome.bodyStarted || outcome.status != 0 ? "stalled" : "timeout", retryAfter: nil)
+        case CURLE_COULDNT_CONNECT:
+            self = .retry(reason: "cannot connect", retryAfter: nil)
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            self = .retry(reason: "cannot resolve host", retryAfter: nil)
+        case CURLE_PARTIAL_FILE:
+            self = .retry(reason: "connection closed before the end of the body", retryAfter: nil)
+        case CURLE_GOT_NOTHING:
+            self = .retry(reason: "empty reply from server", retryAfter: nil)
+        case CURLE_SEND_ERROR, CURLE_RECV_ERROR:
+            self = .retry(reason: "connection error", retryAfter: nil)
+        case CURLE_HTTP2, CURLE_HTTP2_STREAM:
+            self = .retry(reason: "HTTP/2 error", retryAfter: nil)
+        case CURLE_SSL_CONNECT_ERROR:
+            self = .retry(reason: "TLS handshake failed", retryAfter: nil)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+            self = .fail(reason: "TLS certificate not trusted")
+        case CURLE_TOO_MANY_REDIRECTS:
+            self = .fail(reason: "too many redirects")
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
+            self = .fail(reason: "bad URL")
+        default:
+            self = .fail(reason: "transfer error (curl \(outcome.curlCode): \(outcome.curlMessage))")
+        }
+    }
+}
+
+extension Engine {
+    /// Fetches one product into `sink`, retrying transient failures as ``Configuration/retry`` says
+    /// and resuming with `Range` where the server allows it.
+    ///
+    /// - Parameters:
+    ///   - url: Where from.
+    ///   - expectedSize: The catalog's size; a different length is a failure, never a file.
+    ///   - headers: Extra request headers.
+    ///   - sink: Where the bytes go; it holds the whole product when the result is `ok`.
+    ///   - counter: Counts received bytes for progress.
+    /// - Returns: The result; cancelling the task gives `cancelled`.
+    public func fetch(
+        url: String, expectedSize: Int64?, headers: [String] = [],
+        into sink: any TransferSink, counter: ByteCounter? = nil
+    ) async -> FetchResult {
+        let started = ContinuousClock.now
+        let policy = configuration.retry
+        var held: Int64 = 0
+        var validator: String?
+        var resumable = false
+        var lastModified: Int64?
+        var attempt = 0
+        func elapsed() -> Double {
+            let d = ContinuousClock.now - started
+            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
+        while true {
+            attempt += 1
+            let rangeStart = resumable ? held : 0
+            let request = AttemptRequest(
+                url: url, rangeStart: rangeStart, ifRange: rangeStart > 0 ? validator : nil,
+                expectedSize: expectedSize, headers: headers
+            )
+            let outcome = await self.attempt(request, into: sink, counter: counter)
+            if outcome.cancelled || Task.isCancelled {
+                return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+            }
+            if outcome.bodyStarted {
+                held = outcome.end
+                validator = outcome.validator
+                resumable = outcome.acceptRanges
+                lastModified = outcome.lastModified ?? lastModified
+            }
+            switch AttemptVerdict(outcome, expectedSize: expectedSize) {
+            case .success:
+                return FetchResult(status: .ok, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+            case .fail(let reason):
+                return FetchResult(status: .failed(reason), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+            case .retry(let reason, let retryAfter):
+                guard attempt <= policy.retries else {
+                    let text = attempt == 1 ? reason : "\(reason) after \(attempt) attempts"
+                    return FetchResult(status: .failed(text), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                }
+                if case .rangeMismatch? = outcome.abort { resumable = false }
+                do {
+                    try await Task.sleep(for: policy.delay(afterAttempt: attempt, retryAfter: retryAfter))
+                } catch {
+                    return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import CCurl
+import Synchronization
+
+/// One HTTP GET attempt as the engine runs it.
+public struct AttemptRequest: Sendable {
+    public var url: String
+    /// Ask for the body from this byte on (`Range: bytes=N-`); 0 for the whole body.
+    public var rangeStart: Int64 = 0
+    /// A validator (`ETag` or `Last-Modified`) from the earlier attempt, sent as `If-Range`.
+    public var ifRange: String?
+    /// The size the catalog states: a response that disagrees ends at once as a size mismatch.
+    public var expectedSize: Int64?
+    /// Extra request headers (`Name: value`).
+    public var headers: [String] = []
+
+    public init(url: String, rangeStart: Int64 = 0, ifRange: String? = nil, expectedSize: Int64? = nil, headers: [String] = []) {
+        self.url = url
+        self.rangeStart = rangeStart
+        self.ifRange = ifRange
+        self.expectedSize = expectedSize
+        self.headers = headers
+    }
+}
+
+/// What one attempt did.
+public struct AttemptOutcome: Sendable {
+    /// Why an attempt was stopped by Haul rather than by the network.
+    public enum Abort: Sendable {
+        /// The response declares a length other than the catalog's size, or grew past it.
+        case sizeMismatch(expected: Int64, actual: Int64)
+        /// A 206 answer for another range than asked.
+        case rangeMismatch
+        /// The sink failed.
+        case sink(any Error)
+    }
+
+    /// libcurl's result code (`CURLE_OK` is 0) and its message.
+    public var curlCode: Int32 = 0
+    public var curlMessage: String = ""
+    /// The final HTTP status, 0 when none arrived.
+    public var status: Int = 0
+    /// Where in the product the body started, and how many body bytes the sink took.
+    public var offset: Int64 = 0
+    public var received: Int64 = 0
+    /// The product's full length as the response states it, when it does.
+    public var totalLength: Int64?
+    public var acceptRanges = false
+    /// A validator to resume with (`ETag`, else `Last-Modified`).
+    public var validator: String?
+    /// `Retry-After`, in seconds.
+    public var retryAfter: Int64?
+    /// `Last-Modified`, as Unix seconds.
+    public var lastModified: Int64?
+    public var abort: Abort?
+    public var cancelled = false
+    /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
+    public var bodyStarted = false
+    /// Whether the bytes the sink now holds are the product's first `offset + received` bytes.
+    public var end: Int64 { offset + received }
+}
+
+/// The engine thread's record of one running attempt. Owned by that thread but for `cancelled`.
+final class Transfer: @unchecked Sendable {
+    let request: AttemptRequest
+    let sink: any TransferSink
+    let counter: ByteCounter?
+    let cancelled = Atomic<Bool>(false)
+    var continuation: CheckedContinuation<AttemptOutcome, Never>?
+    /// Posts a resume command for this transfer; set by the engine when it starts the attempt.
+    var waker = SinkWaker {}
+
+    // Engine thread only.
+    var easy: UnsafeMutableRawPointer?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+    var outcome = AttemptOutcome()
+    var responseChecked = false
+    var discardBody = false
+    var paused = false
+    var finished = false
+
+    init(request: AttemptRequest, sink: any TransferSink, counter: ByteCounter?) {
+        self.request = request
+        self.sink = sink
+        self.counter = counter
+        errorBuffer.initialize(to: 0)
+    }
+
+    deinit {
+        errorBuffer.deallocate()
+    }
+
+    /// Reads the response's status and headers once, before its first body byte (or at its end,
+    /// for an empty body). Returns `false` when the attempt must stop.
+    func checkResponse(waker: SinkWaker) -> Bool {
+        guard !responseChecked, let easy else { return true }
+        responseChecked = true
+        var code = 0
+        _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+        outcome.status = code
+        guard (200..<300).contains(code) else {
+            discardBody = true
+            return true
+        }
+        if let ranges = header("Accept-Ranges"), ranges.lowercased().contains("bytes") { outcome.acceptRanges = true }
+        outcome.validator = header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? header("Last-Modified")
+        if code == 206 {
+            // Content-Range: bytes START-END/TOTAL
+            guard let range = header("Content-Range"), let parsed = Self.parseContentRange(range),
+                  parsed.start == request.rangeStart else {
+                outcome.abort = .rangeMismatch
+                return false
+            }
+            outcome.offset = parsed.start
+            outcome.totalLength = parsed.total
+        } else {
+            outcome.offset = 0
+            var length: curl_off_t = -1
+            _ = ccurl_easy_getinfo_off(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length)
+            outcome.totalLength = length >= 0 ? Int64(length) : nil
+        }
+        if let expected = request.expectedSize, let total = outcome.totalLength, total != expected {
+            outcome.abort = .sizeMismatch(expected: expected, actual: total)
+            return false
+        }
+        do {
+            try sink.begin(offset: outcome.offset, waker: waker)
+            outcome.bodyStarted = true
+        } catch {
+            outcome.abort = .sink(error)
+            return false
+        }
+        return true
+    }
+
+    /// The write callback's work: check, bound and hand a chunk to the sink.
+    func receive(_ bytes: UnsafeRawBufferPointer, waker: SinkWaker) -> Int {
+        if !responseChecked, !checkResponse(waker: waker) { return 0 }
+        if discardBody { return bytes.count }
+        let count = Int64(bytes.count)
+        if let limit = request.expectedSize ?? outcome.totalLength, outcome.end + count > limit {
+            outcome.abort = .sizeMismatch(expected: limit, actual: outcome.end + count)
+            return 0
+        }
+        switch sink.write(bytes) {
+        case .accepted:
+            outcome.received += count
+            counter?.add(count)
+            return bytes.count
+        case .pause:
+            paused = true
+            return ccurl_writefunc_pause()
+        case .failed(let error):
+            outcome.abort = .sink(error)
+            return 0
+        }
+    }
+
+    func header(_ name: String) -> String? {
+        guard let easy, let value = ccurl_easy_header_value(easy, name) else { return nil }
+        let s = String(cString: value).trimmingSpaces()
+        return s.isEmpty ? nil : s
+    }
+
+    static func parseContentRange(_ value: String) -> (start: Int64, total: Int64?)? {
+        let v = value.trimmingSpaces()
+        guard v.lowercased().hasPrefix("bytes ") else { return nil }
+        let rest = v.dropFirst(6).trimmingSpaces()
+        let parts = rest.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, let dash = parts[0].firstIndex(of: "-"),
+              let start = Int64(parts[0][..<dash]) else { return nil }
+        return (start, Int64(parts[1]))
+    }
+}
+
+/// A shared count of bytes received, updated from the engine thread and read by progress.
+public final class ByteCounter: Sendable {
+    private let value = Atomic<Int64>(0)
+    public init() {}
+    public func add(_ n: Int64) { value.wrappingAdd(n, ordering: .relaxed) }
+    public var total: Int64 { value.load(ordering: .relaxed) }
+}

@@ -1,0 +1,31 @@
+/// Where a transfer's bytes go, chunk by chunk, as they arrive.
+///
+/// ``begin(offset:waker:)`` and ``write(_:)`` are called on the engine's thread: they must not block.
+/// A sink that cannot take more now returns ``SinkWrite/pause``; the transfer stops reading (TCP
+/// backpressure reaches the server) and the chunk is offered again after the sink calls
+/// ``SinkWaker/wake()``. Sinks wake only once drained to half of what made them pause, so a slow sink
+/// does not cost a pause per chunk.
+public protocol TransferSink: AnyObject, Sendable {
+    /// A response body starts at byte `offset` of the product: 0, or where a resumed transfer goes on.
+    /// Bytes the sink holds below `offset` stay; any above it are to be replaced.
+    func begin(offset: Int64, waker: SinkWaker) throws
+    /// Takes the next chunk. The buffer is valid only during the call: copy what is kept.
+    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite
+}
+
+/// A sink's answer to one chunk.
+public enum SinkWrite: Sendable {
+    /// Taken whole.
+    case accepted
+    /// Not taken: offer it again after ``SinkWaker/wake()``.
+    case pause
+    /// The sink failed (disk full, closed output); the transfer ends with this error and is not retried.
+    case failed(any Error)
+}
+
+/// Lets a paused sink ask for its transfer to go on. Callable from any thread, any number of times.
+public struct SinkWaker: Sendable {
+    let action: @Sendable () -> Void
+    public init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    public func wake() { action() }
+}
