@@ -1,0 +1,186 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes one product to a temporary file beside its final name, renamed into place only when every
+/// byte arrived and was checked.
+///
+/// Chunks are copied once, into blocks, on the engine thread; full blocks are written by `pwrite` on
+/// a serial queue per file (files write in parallel, one file's blocks in order), so the engine thread
+/// never waits on the disk. A file with more than its share of blocks in flight, or a download over
+/// its ``MemoryBudget``, pauses its transfer until the writes drain to half.
+public final class FileSink: TransferSink, @unchecked Sendable {
+    public let path: String
+    public let temporaryPath: String
+    private let fd: Int32
+    private let queue: DispatchQueue
+    private let budget: MemoryBudget
+    private let blockSize: Int
+    private let highWater: Int
+
+    private struct Shared {
+        var pending = 0          // bytes in blocks handed to the queue, not yet written
+        var wakeAtHalf = false
+        var error: HaulError?
+    }
+    private let shared = Mutex(Shared())
+    // Engine thread only (and the commit/discard caller once the transfer has ended).
+    private var block: UnsafeMutableRawBufferPointer?
+    private var blockFill = 0
+    private var blockOffset: Int64 = 0
+    private var position: Int64 = 0
+    private var waker = SinkWaker {}
+
+    /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
+    ///
+    /// - Throws: ``HaulError`` (`output`) naming the path and the system's reason.
+    public init(path: String, budget: MemoryBudget, blockSize: Int, ioQueue: DispatchQueue) throws {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        self.temporaryPath = "\(folder).\(name).haul-part"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            let e = errno
+            throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+        self.budget = budget
+        self.blockSize = blockSize
+        self.highWater = 4 * blockSize
+        self.queue = DispatchQueue(label: "haul.file", target: ioQueue)
+    }
+
+    deinit {
+        if let block { budget.release(block.count); block.deallocate() }
+        if fd >= 0 { close(fd) }
+    }
+
+    public func begin(offset: Int64, waker: SinkWaker) throws {
+        self.waker = waker
+        flushBlock()
+        position = offset
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
+        let verdict = shared.withLock { s -> SinkWrite? in
+            if let error = s.error { return .failed(error) }
+            if s.pending >= highWater { s.wakeAtHalf = true; return .pause }
+            return nil
+        }
+        if let verdict { return verdict }
+        // Pay for every new block this chunk needs before copying any of it, so a pause takes nothing.
+        let room = block.map { $0.count - blockFill } ?? 0
+        var prepaid = 0
+        if bytes.count > room {
+            prepaid = (bytes.count - room + blockSize - 1) / blockSize
+            guard budget.reserve(prepaid * blockSize, orWake: waker) else { return .pause }
+        }
+        var source = bytes
+        while !source.isEmpty {
+            if block == nil {
+                precondition(prepaid > 0)
+                prepaid -= 1
+                block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
+                blockOffset = position
+                blockFill = 0
+            }
+            let n = min(block!.count - blockFill, source.count)
+            UnsafeMutableRawBufferPointer(rebasing: block![blockFill..<blockFill + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
+            blockFill += n
+            position += Int64(n)
+            source = UnsafeRawBufferPointer(rebasing: source[n...])
+            if blockFill == block!.count { flushBlock() }
+        }
+        return .accepted
+    }
+
+    /// Hands the current block to the file's queue.
+    private func flushBlock() {
+        guard let current = block else { return }
+        block = nil
+        let full = SendableBlock(pointer: current)
+        let count = blockFill
+        let offset = blockOffset
+        shared.withLock { $0.pending += count }
+        let fd = self.fd
+        queue.async { [self] in
+            var error: HaulError?
+            var done = 0
+            while done < count {
+                let n = pwrite(fd, full.pointer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let e = errno
+                    error = HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+                    break
+                }
+                done += n
+            }
+            full.pointer.deallocate()
+            budget.release(full.pointer.count)
+            let wake = shared.withLock { s -> Bool in
+                s.pending -= count
+                if let error, s.error == nil { s.error = error }
+                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return false }
+                s.wakeAtHalf = false
+                return true
+            }
+            if wake { waker.wake() }
+        }
+    }
+
+    /// Writes what is left, checks the length, and renames the file into place.
+    ///
+    /// Call once the transfer has ended. - Throws: ``HaulError`` (`output`).
+    public func commit(size: Int64) async throws {
+        flushBlock()
+        await drain()
+        if let error = shared.withLock({ $0.error }) {
+            unlink(temporaryPath)
+            throw error
+        }
+        if ftruncate(fd, off_t(size)) != 0 || close(fd) != 0 {
+            let e = errno
+            unlink(temporaryPath)
+            throw HaulError(.output, "cannot finish \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+        closed = true
+        guard rename(temporaryPath, path) == 0 else {
+            let e = errno
+            unlink(temporaryPath)
+            throw HaulError(.output, "cannot rename into \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+    }
+
+    /// Drops the partial file. Call once the transfer has ended.
+    public func discard() async {
+        if let block { budget.release(block.count); block.deallocate() }
+        block = nil
+        await drain()
+        if !closed { close(fd); closed = true }
+        unlink(temporaryPath)
+    }
+
+    /// Sets the file's modification time (Unix seconds), after ``commit(size:)``.
+    public func setModificationTime(_ seconds: Int64) {
+        var times = [timespec(tv_sec: Int(seconds), tv_nsec: 0), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
+        _ = utimensat(AT_FDCWD, path, &times, 0)
+    }
+
+    private var closed = false
+
+    private func drain() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
+    }
+}
+
+/// A block handed from the engine thread to the file's queue, which then owns it.
+private struct SendableBlock: @unchecked Sendable {
+    let pointer: UnsafeMutableRawBufferPointer
+}

@@ -1,0 +1,46 @@
+import Synchronization
+
+/// Bytes held between the network and the output, shared by every sink of a download.
+///
+/// A sink reserves before it copies; when the budget is spent the transfer pauses and the sink
+/// registers its waker, woken when usage has fallen to half the limit.
+public final class MemoryBudget: Sendable {
+    public let limit: Int
+    private struct State {
+        var used = 0
+        var peak = 0
+        var waiting: [SinkWaker] = []
+    }
+    private let state = Mutex(State())
+
+    public init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    /// Takes `bytes` when they fit; otherwise keeps `waker` to wake once usage has halved.
+    public func reserve(_ bytes: Int, orWake waker: SinkWaker) -> Bool {
+        state.withLock { s in
+            if s.used + bytes <= limit || s.used == 0 {
+                s.used += bytes
+                s.peak = max(s.peak, s.used)
+                return true
+            }
+            s.waiting.append(waker)
+            return false
+        }
+    }
+
+    public func release(_ bytes: Int) {
+        let wake = state.withLock { s -> [SinkWaker] in
+            s.used -= bytes
+            guard s.used <= limit / 2, !s.waiting.isEmpty else { return [] }
+            defer { s.waiting.removeAll() }
+            return s.waiting
+        }
+        for waker in wake { waker.wake() }
+    }
+
+    /// Bytes held now, and the most ever held.
+    public var used: Int { state.withLock { $0.used } }
+    public var peak: Int { state.withLock { $0.peak } }
+}

@@ -1,0 +1,45 @@
+extension Manifest {
+    /// The manifest as RFC 4180 CSV with a header row, lines ending in CRLF.
+    public func csv() -> String {
+        var out = Manifest.columns.map(Self.csvField).joined(separator: ",") + "\r\n"
+        for row in rows {
+            out += fields(row).map(Self.csvField).joined(separator: ",") + "\r\n"
+        }
+        return out
+    }
+
+    /// One field, quoted when it holds a comma, quote or line break (quotes doubled). A field that a
+    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`.
+    public static func csvField(_ value: String) -> String {
+        var v = value
+        if let first = v.first, "=+@".contains(first) || (first == "-" && Double(v) == nil) { v = "'" + v }
+        guard v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return v }
+        return "\"" + v.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// Reads rows back from ``csv()``: the URI, file, status text and size of each, for a re-run.
+    static func parseCSV(_ text: String) -> [(uri: String, file: String, status: String, size: Int64?)] {
+        guard let records = try? CSVReader.records(text, name: "manifest.csv"), let header = records.first?.fields else { return [] }
+        guard let uri = header.firstIndex(of: "URI"), let file = header.firstIndex(of: "File"),
+              let status = header.firstIndex(of: "Status"), let size = header.firstIndex(of: "Size") else { return [] }
+        return records.dropFirst().compactMap { record in
+            let f = record.fields
+            guard f.count == header.count else { return nil }
+            return (Self.unguard(f[uri]), Self.unguard(f[file]), f[status], Int64(f[size]))
+        }
+    }
+
+    private static func unguard(_ v: String) -> String {
+        if let first = v.dropFirst().first, v.hasPrefix("'"), "=+@-".contains(first) { return String(v.dropFirst()) }
+        return v
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        out.reserveCapacity(count)
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}

@@ -1,0 +1,77 @@
+/// The record of a download, one row per selected product, written as `ROOT/manifest.html` and
+/// `ROOT/manifest.csv` (SPEC §3).
+public struct Manifest: Sendable {
+    /// A row's status, as the overlay words it.
+    public enum Status: Sendable, Hashable {
+        case ok
+        /// The same URI is downloaded by another row (the first in catalog order).
+        case duplicate(file: String, dataset: String)
+        case failed(String)
+        case excluded(String)
+        case cancelled
+
+        /// The manifest's text for this status.
+        public var text: String {
+            switch self {
+            case .ok: return "OK"
+            case .duplicate(let file, let dataset): return "Duplicate of file \(file) in folder \(dataset)"
+            case .failed(let reason): return "FAILED: \(reason)"
+            case .excluded(let reason): return "EXCLUDED: \(reason)"
+            case .cancelled: return "CANCELLED"
+            }
+        }
+    }
+
+    public struct Row: Sendable, Hashable {
+        public var uri: String
+        /// The file's path under the root (`DATASET/FILE` or `FILE`).
+        public var file: String
+        public var access: Product.Access
+        public var status: Status
+        public var user: String
+        /// Bytes of the file when known (received, or stated by the catalog).
+        public var size: Int64?
+        public var attempts: Int
+        public var seconds: Double
+        /// Why the file is named as it is, or that it was already complete.
+        public var note: String
+    }
+
+    /// The columns, in order: the overlay's five, then Haul's.
+    public static let columns = ["URI", "File", "Access", "Status", "Logged In User", "Size", "Attempts", "Seconds", "Note"]
+
+    public var rows: [Row]
+
+    public init(rows: [Row]) {
+        self.rows = rows
+    }
+
+    func fields(_ row: Row) -> [String] {
+        [
+            row.uri, row.file, row.access.rawValue, row.status.text, row.user,
+            row.size.map(String.init) ?? "", String(row.attempts),
+            row.seconds == 0 ? "0" : String(format3(row.seconds)), row.note,
+        ].map(Self.visible)
+    }
+
+    /// Text with control characters shown as their Unicode pictures (U+2400…), so a hostile name can
+    /// neither break a line of the manifest nor hide in it.
+    static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 { out.append(Unicode.Scalar(0x2400 + scalar.value)!) }
+            else if scalar.value == 0x7F { out.append("\u{2421}") }
+            else { out.append(scalar) }
+        }
+        return String(out)
+    }
+
+    private func format3(_ value: Double) -> String {
+        let scaled = (value * 1000).rounded()
+        let whole = Int64(scaled) / 1000
+        let frac = Int64(scaled) % 1000
+        let f = String(frac)
+        return "\(whole).\(String(repeating: "0", count: 3 - f.count))\(f)"
+    }
+}
