@@ -110,11 +110,12 @@ public struct Plan: Sendable {
 
     /// Gives different products that would share a path distinct, deterministic names: the first in
     /// catalog order keeps the name, later ones become `name (2).ext`, `name (3).ext`, … skipping any
-    /// name another product already has. Names are compared case-insensitively, so the tree also
+    /// name another product already has (or the manifests' names). Names are compared case-insensitively, so the tree also
     /// unpacks on case-insensitive file systems.
     static func resolveCollisions(_ entries: inout [Entry]) {
         let downloading = entries.indices.filter { entries[$0].disposition == .download }
-        var taken = Set<String>()
+        // The manifests live at the root: a product never takes their names.
+        var taken: Set<String> = ["manifest.csv", "manifest.html"]
         var wanted = Set<String>()
         for i in downloading { wanted.insert(entries[i].path.lowercased()) }
         for i in downloading {

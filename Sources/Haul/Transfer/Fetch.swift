@@ -110,10 +110,7 @@ extension Engine {
         var resumable = false
         var lastModified: Int64?
         var attempt = 0
-        func elapsed() -> Double {
-            let d = ContinuousClock.now - started
-            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        }
+        func elapsed() -> Double { started.duration(to: .now).seconds }
         while true {
             attempt += 1
             let rangeStart = resumable ? held : 0

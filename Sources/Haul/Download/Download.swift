@@ -1,0 +1,113 @@
+import Synchronization
+
+/// Where a download puts its files.
+public enum DownloadTarget: Sendable, Hashable {
+    /// A folder tree under this root directory, created when missing. A re-run into the same root skips
+    /// files already complete there.
+    case directory(String)
+}
+
+/// What a running download reports, in order, as it goes.
+public enum DownloadEvent: Sendable {
+    /// Counts and rate, at most every ``Configuration/progressInterval`` and once at the end.
+    case progress(DownloadProgress)
+    /// A product's manifest row, as soon as it is final.
+    case file(Manifest.Row)
+}
+
+/// A snapshot of a download's progress.
+public struct DownloadProgress: Sendable, Hashable {
+    /// Unique files the download fetches, and how many of them have ended (in any way).
+    public var filesTotal: Int
+    public var filesDone: Int
+    /// Files that ended `FAILED` (a subset of ``filesDone``).
+    public var filesFailed: Int
+    /// Bytes of the files held so far (received, or already complete from an earlier run).
+    public var bytesDone: Int64
+    /// The catalog's stated bytes of the files fetched; `nil` when it states none.
+    public var bytesTotal: Int64?
+    /// Transfers on the wire now.
+    public var activeTransfers: Int
+    /// Time since the download started.
+    public var elapsed: Duration
+    /// Receive rate over the last few seconds, in bytes per second.
+    public var bytesPerSecond: Double
+}
+
+/// The result of a download: its manifest and counts.
+public struct DownloadReport: Sendable {
+    /// One row per selected product, in catalog order; also written to the root.
+    public var manifest: Manifest
+    /// Where the files and manifests are.
+    public var root: String
+    public var ok = 0
+    /// `OK` rows whose files were already complete, so were not fetched again (part of ``ok``).
+    public var skipped = 0
+    public var failed = 0
+    public var cancelled = 0
+    public var duplicates = 0
+    public var excluded = 0
+    /// Body bytes received in this run, and the time it took.
+    public var bytesReceived: Int64 = 0
+    public var seconds: Double = 0
+    /// The most memory held in flight between the network and the disk.
+    public var peakBufferedBytes = 0
+
+    /// The command's exit status for this result: 130 when interrupted, 1 when any file failed, else 0.
+    public var exitStatus: Int32 { cancelled > 0 ? 130 : failed > 0 ? 1 : 0 }
+}
+
+/// A download in progress: a task that ends with a ``DownloadReport``, and its events.
+///
+/// Cancel the download (``cancel()``, or the task awaiting ``report``) and transfers stop at once;
+/// files already complete stay, the rest are listed `CANCELLED`, and the manifest is still written.
+public final class Download: Sendable {
+    /// Progress snapshots and finished rows. The stream ends when the download does. It holds the
+    /// newest 65,536 events for a consumer that falls behind, so one that never reads costs bounded memory.
+    public let events: AsyncStream<DownloadEvent>
+    /// The running download.
+    public let task: Task<DownloadReport, any Error>
+
+    init(events: AsyncStream<DownloadEvent>, task: Task<DownloadReport, any Error>) {
+        self.events = events
+        self.task = task
+    }
+
+    /// Stops the download.
+    public func cancel() { task.cancel() }
+
+    /// Waits for the end. Cancelling the waiting task cancels the download.
+    ///
+    /// - Throws: ``HaulError`` (`output`) when the root or the manifest cannot be written.
+    public var report: DownloadReport {
+        get async throws {
+            try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
+            }
+        }
+    }
+}
+
+extension Engine {
+    /// Starts downloading a plan's files.
+    ///
+    /// - Parameters:
+    ///   - plan: What to fetch and where under the root.
+    ///   - target: Where the root is.
+    ///   - user: The `Logged In User` of the manifest.
+    ///   - headers: Extra request headers for every transfer (`Name: value`).
+    /// - Returns: The running download. It must end before the engine's scope does.
+    public func download(
+        _ plan: Plan, to target: DownloadTarget, user: String = "anonymous", headers: [String] = []
+    ) -> Download {
+        let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
+        let run = DirectoryRun(engine: self, plan: plan, target: target, user: user, headers: headers, events: continuation)
+        let task = Task {
+            defer { continuation.finish() }
+            return try await run.run()
+        }
+        return Download(events: events, task: task)
+    }
+}
