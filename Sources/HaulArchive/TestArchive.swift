@@ -1,0 +1,412 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Runs a loopback archive for the duration of `body`: an HTTP/1.1 server on `127.0.0.1`, on a port
+/// the system picks, that serves MAST's download endpoints for the products registered with it.
+///
+/// Tests, `haul demo` and the benchmarks all use this one server.
+///
+/// - Parameters:
+///   - threads: Event-loop threads serving requests.
+///   - body: Registers products and points Haul at ``TestArchive/url``.
+/// - Returns: What `body` returns. The server is closed, and every connection with it, before this returns.
+public func withTestArchive<Result: Sendable>(
+    threads: Int = 1,
+    _ body: (TestArchive) async throws -> Result
+) async throws -> Result {
+    let archive = try await TestArchive.start(threads: threads)
+    do {
+        let result = try await body(archive)
+        await archive.stop()
+        return result
+    } catch {
+        await archive.stop()
+        throw error
+    }
+}
+
+/// A loopback MAST archive: products registered by URI, generated content, chosen faults, counters.
+///
+/// Endpoints:
+/// - `GET /api/v0.1/Download/file?uri=mast:…` — a product by its `mast:` URI;
+/// - `GET /search/{mission}/api/v0.1/retrieve_product?product_name=…` — by its missions-search URI;
+/// - `GET /whoami` — `{"anon": true}`, or the user a registered token belongs to;
+/// - any other path — the product registered under that path (for catalogs of plain URLs).
+///
+/// Responses carry `Content-Length`, `Last-Modified`, `ETag` and `Accept-Ranges: bytes`, and honour
+/// `Range` (`bytes=N-` and `bytes=N-M`) and `HEAD`.
+public final class TestArchive: Sendable {
+    /// What the archive does wrong for a product, for the first ``times`` requests of it.
+    public struct Fault: Sendable, Hashable {
+        public enum Kind: Sendable, Hashable {
+            /// Answer with this status (and `Retry-After` when given), no body.
+            case status(Int, retryAfter: Int? = nil)
+            /// Send the headers and this many body bytes, then close the connection.
+            case closeAfter(Int64)
+            /// Promise the full `Content-Length` but close one byte short of it.
+            case shortBody
+            /// State (and send) a length `delta` bytes off the product's size.
+            case wrongLength(delta: Int64)
+            /// Send the headers and this many body bytes, then send nothing more, keeping the connection.
+            case stall(after: Int64)
+            /// Send the body at this many bytes per second.
+            case trickle(bytesPerSecond: Int)
+            /// Ignore `Range` and send no `Accept-Ranges`.
+            case noRanges
+            /// Send the body chunked, without `Content-Length`.
+            case chunked
+            /// Redirect (302) to the product's plain path.
+            case redirect
+        }
+
+        public var kind: Kind
+        /// How many requests of the product it affects; later requests are served correctly.
+        public var times: Int
+
+        public init(_ kind: Kind, times: Int = .max) {
+            self.kind = kind
+            self.times = times
+        }
+
+        public static func failing(_ times: Int, status: Int = 503, retryAfter: Int? = 1) -> Fault {
+            Fault(.status(status, retryAfter: retryAfter), times: times)
+        }
+    }
+
+    /// What the archive has seen.
+    public struct Statistics: Sendable, Hashable {
+        public var requests = 0
+        /// Connections accepted.
+        public var connections = 0
+        /// Requests that carried a `Range` header.
+        public var rangeRequests = 0
+        /// Body bytes sent.
+        public var bytesSent: Int64 = 0
+        /// The most requests being answered at one time.
+        public var peakConcurrentResponses = 0
+        /// Requests for URIs that are not registered (answered 404).
+        public var unknown = 0
+        /// `Authorization` headers seen on product requests, by URI.
+        public var authorizedRequests = 0
+    }
+
+    struct Resource: Sendable {
+        var content: ArchiveContent
+        var faults: [Fault]
+        var lastModified: Int64
+        var lastModifiedText: String
+        var requests = 0
+        var access: Access
+    }
+
+    /// Who may fetch a product.
+    public enum Access: Sendable, Hashable {
+        case `public`
+        /// Only with `Authorization: token T` for a token registered with ``addToken(_:user:)``.
+        case exclusive
+    }
+
+    struct State {
+        var resources: [String: Resource] = [:]
+        var tokens: [String: String] = [:]
+        var statistics = Statistics()
+        var concurrent = 0
+    }
+
+    let state = Mutex(State())
+    let group: MultiThreadedEventLoopGroup
+    let channel: Mutex<(any Channel)?>
+    /// `http://127.0.0.1:PORT`, the value for `--archive` or `HAUL_ARCHIVE`.
+    public let url: String
+    public let port: Int
+
+    private init(group: MultiThreadedEventLoopGroup, channel: any Channel, port: Int) {
+        self.group = group
+        self.channel = Mutex(channel)
+        self.port = port
+        self.url = "http://127.0.0.1:\(port)"
+    }
+
+    static func start(threads: Int) async throws -> TestArchive {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        let box = Mutex<TestArchive?>(nil)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let archive = box.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ArchiveHandler(archive: archive))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let archive = TestArchive(group: group, channel: channel, port: channel.localAddress?.port ?? 0)
+        box.withLock { $0 = archive }
+        return archive
+    }
+
+    func stop() async {
+        let channel = self.channel.withLock { c -> (any Channel)? in defer { c = nil }; return c }
+        try? await channel?.close()
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: Registration
+
+    /// Serves a product.
+    ///
+    /// - Parameters:
+    ///   - uri: The key it is fetched by: a `mast:` URI, a missions-search relative URI, or a path (`/x/y`).
+    ///   - size: Its length in bytes; the content is ``ArchiveContent``.
+    ///   - faults: What goes wrong, in order: the first fault applies to its first `times` requests, the
+    ///     next to the requests after those, and so on.
+    ///   - access: Whether a token is needed.
+    ///   - lastModified: Unix seconds for `Last-Modified`; by default a fixed date varied by URI.
+    public func add(uri: String, size: Int64, faults: [Fault] = [], access: Access = .public, lastModified: Int64? = nil) {
+        let content = ArchiveContent(uri: uri, size: size)
+        let modified = lastModified ?? (1_700_000_000 + Int64(content.seed % 10_000_000))
+        state.withLock {
+            $0.resources[uri] = Resource(
+                content: content, faults: faults, lastModified: modified, lastModifiedText: Self.httpDate(modified), access: access
+            )
+        }
+    }
+
+    /// Accepts `Authorization: token TOKEN` as `user` (for `/whoami` and exclusive products).
+    public func addToken(_ token: String, user: String) {
+        state.withLock { $0.tokens[token] = user }
+    }
+
+    /// The bytes a product has, to compare with what was downloaded.
+    public func content(of uri: String) -> [UInt8]? {
+        state.withLock { $0.resources[uri]?.content }?.allBytes
+    }
+
+    /// The `Last-Modified` time a product is served with, in Unix seconds.
+    public func lastModified(of uri: String) -> Int64? {
+        state.withLock { $0.resources[uri]?.lastModified }
+    }
+
+    /// Requests received for one product.
+    public func requests(for uri: String) -> Int {
+        state.withLock { $0.resources[uri]?.requests ?? 0 }
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    // MARK: Answering
+
+    /// What to send for one request.
+    struct Reply {
+        var status: HTTPResponseStatus
+        var headers: [(String, String)] = []
+        var text: [UInt8] = []
+        var body: BodyPlan?
+        var closeAfter = false
+    }
+
+    /// A product body to stream.
+    struct BodyPlan {
+        var content: ArchiveContent
+        var start: Int64
+        var end: Int64
+        /// Close the connection when the body reaches this offset.
+        var cutAt: Int64?
+        /// Stop sending when the body reaches this offset.
+        var stallAt: Int64?
+        var bytesPerSecond: Int?
+        var chunked = false
+    }
+
+    func connectionOpened() {
+        state.withLock { $0.statistics.connections += 1 }
+    }
+
+    func responseStarted() {
+        state.withLock {
+            $0.concurrent += 1
+            $0.statistics.peakConcurrentResponses = max($0.statistics.peakConcurrentResponses, $0.concurrent)
+        }
+    }
+
+    func responseEnded(sent: Int64) {
+        state.withLock {
+            $0.concurrent -= 1
+            $0.statistics.bytesSent += sent
+        }
+    }
+
+    func reply(to head: HTTPRequestHead) -> Reply {
+        let (path, query) = Self.split(head.uri)
+        let range = head.headers.first(name: "range")
+        let authorization = head.headers.first(name: "authorization")
+        return state.withLock { s -> Reply in
+            s.statistics.requests += 1
+            if range != nil { s.statistics.rangeRequests += 1 }
+            guard head.method == .GET || head.method == .HEAD else {
+                return Reply(status: .methodNotAllowed, headers: [("Allow", "GET, HEAD")])
+            }
+            let user = authorization.flatMap { Self.token(in: $0) }.flatMap { s.tokens[$0] }
+            if path == "/whoami" {
+                let json = user.map { #"{"anon":false,"attrib":{"display_name":"\#(Self.jsonEscape($0))"}}"# } ?? #"{"anon":true}"#
+                return Reply(status: .ok, headers: [("Content-Type", "application/json")], text: Array(json.utf8))
+            }
+            let key: String?
+            switch path {
+            case "/api/v0.1/Download/file": key = query["uri"]
+            case _ where path.hasPrefix("/search/") && path.hasSuffix("/api/v0.1/retrieve_product"): key = query["product_name"]
+            case _ where path.hasPrefix("/files/") && s.resources[path] == nil: key = String(path.dropFirst(7))
+            default: key = path
+            }
+            guard let key, var resource = s.resources[key] else {
+                s.statistics.unknown += 1
+                return Reply(status: .notFound, headers: [("Content-Type", "text/plain")], text: Array("no such product\n".utf8))
+            }
+            if authorization != nil { s.statistics.authorizedRequests += 1 }
+            resource.requests += 1
+            s.resources[key] = resource
+            if resource.access == .exclusive && user == nil {
+                return Reply(status: .unauthorized, headers: [("Content-Type", "text/plain")], text: Array("exclusive access: token required\n".utf8))
+            }
+            // Which fault applies to this request: faults are consumed in order.
+            var fault: Fault.Kind?
+            var n = resource.requests
+            for f in resource.faults {
+                if n <= f.times { fault = f.kind; break }
+                n -= f.times
+            }
+            return Self.productReply(resource, key: key, fault: fault, range: range, head: head.method == .HEAD)
+        }
+    }
+
+    static func productReply(_ resource: Resource, key: String, fault: Fault.Kind?, range: String?, head: Bool) -> Reply {
+        let size = resource.content.size
+        var reply = Reply(status: .ok)
+        reply.headers = [
+            ("Content-Type", "application/fits"),
+            ("Last-Modified", resource.lastModifiedText),
+            ("ETag", "\"\(String(resource.content.seed, radix: 16))-\(size)\""),
+        ]
+        let ranges = fault != .noRanges
+        if ranges { reply.headers.append(("Accept-Ranges", "bytes")) }
+        var plan = BodyPlan(content: resource.content, start: 0, end: size)
+        switch fault {
+        case .status(let code, let retryAfter)?:
+            var r = Reply(status: HTTPResponseStatus(statusCode: code), headers: [("Content-Type", "text/plain")], text: Array("fault injected: HTTP \(code)\n".utf8))
+            if let retryAfter { r.headers.append(("Retry-After", String(retryAfter))) }
+            return r
+        case .redirect?:
+            let target = key.hasPrefix("/") ? key : "/files/" + key
+            if target != key {
+                return Reply(status: .found, headers: [("Location", target)])
+            }
+        case .wrongLength(let delta)?:
+            plan = BodyPlan(content: ArchiveContent(uri: resource.content.uri, size: max(0, size + delta)), start: 0, end: max(0, size + delta))
+        default:
+            break
+        }
+        if ranges, let range, let (first, last) = parseRange(range, size: plan.end) {
+            guard first < plan.end, first <= last else {
+                return Reply(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(plan.end)")])
+            }
+            plan.start = first
+            plan.end = last + 1
+            reply.status = .partialContent
+            reply.headers.append(("Content-Range", "bytes \(first)-\(last)/\(plan.content.size)"))
+        }
+        switch fault {
+        case .closeAfter(let n)?: plan.cutAt = max(plan.start, min(plan.end, n))
+        case .shortBody?: plan.cutAt = max(plan.start, plan.end - 1)
+        case .stall(let n)?: plan.stallAt = max(plan.start, min(plan.end, n))
+        case .trickle(let rate)?: plan.bytesPerSecond = max(1, rate)
+        case .chunked?: plan.chunked = true
+        default: break
+        }
+        if plan.chunked {
+            reply.headers.append(("Transfer-Encoding", "chunked"))
+        } else {
+            reply.headers.append(("Content-Length", String(plan.end - plan.start)))
+        }
+        if !head { reply.body = plan }
+        reply.closeAfter = plan.cutAt != nil
+        return reply
+    }
+
+    // MARK: Helpers
+
+    static func split(_ uri: String) -> (path: String, query: [String: String]) {
+        guard let q = uri.firstIndex(of: "?") else { return (percentDecode(uri), [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: q)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = percentDecode(String(parts[0]))
+            if query[name] == nil { query[name] = parts.count > 1 ? percentDecode(String(parts[1])) : "" }
+        }
+        return (percentDecode(String(uri[..<q])), query)
+    }
+
+    static func percentDecode(_ s: String) -> String {
+        guard s.contains("%") else { return s }
+        var bytes: [UInt8] = []
+        var utf8 = Array(s.utf8)[...]
+        while let b = utf8.popFirst() {
+            if b == UInt8(ascii: "%"), utf8.count >= 2,
+               let v = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                utf8 = utf8.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `bytes=N-` or `bytes=N-M` (one range); `nil` for anything else, which is then ignored.
+    static func parseRange(_ value: String, size: Int64) -> (Int64, Int64)? {
+        let v = value.trimmingCharacters(in: .whitespaces)
+        guard v.hasPrefix("bytes="), !v.contains(",") else { return nil }
+        let spec = v.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard spec.count == 2, let first = Int64(spec[0]) else { return nil }
+        if spec[1].isEmpty { return (first, max(first, size - 1)) }
+        guard let last = Int64(spec[1]) else { return nil }
+        return (first, min(last, size - 1))
+    }
+
+    static func token(in authorization: String) -> String? {
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "token" || parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func jsonEscape(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func httpDate(_ seconds: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+}
