@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Haul
+import HaulArchive
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Download a sample JWST and HST product list from Haul's own loopback archive (no network).",
+        discussion: """
+        Starts the loopback archive on 127.0.0.1, writes its sample MAST product list (CAOM JSON, a few \
+        hundred products with duplicates, guide-star and exclusive-access rows) to DIR/catalog.json, and \
+        downloads the recommended set into DIR/recommended with a live progress bar and a manifest.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Where the catalog and the files go.", valueName: "dir"))
+    var dir: String = "haul-demo"
+
+    @Option(help: "Concurrent transfers.")
+    var parallel: Int = 256
+
+    @Option(help: "Progress: auto, bar, json, none.")
+    var progress: ProgressMode = .auto
+
+    @Option(help: "Multiplies the sample's file sizes (1 gives about 240 MB of recommended files).")
+    var scale: Double = 1
+
+    func validate() throws {
+        guard (1...20_000).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 20000") }
+        guard scale > 0, scale <= 1000 else { throw ValidationError("--scale must be greater than 0 and at most 1000") }
+    }
+
+    func run() async throws {
+        let sample = SampleCatalog(scale: scale)
+        let report = try await withTestArchive(threads: 2) { archive in
+            sample.register(in: archive)
+            try DirectoryRun.make(dir)
+            let catalogPath = dir + "/catalog.json"
+            do {
+                try sample.caomJSON().write(to: URL(fileURLWithPath: catalogPath))
+            } catch {
+                throw HaulError(.output, "cannot write \(catalogPath): \(error.localizedDescription)")
+            }
+            Terminal.note("loopback archive at \(archive.url); sample catalog \(catalogPath) (\(sample.rows.count) rows)")
+            let catalog = try Catalog.load(paths: [catalogPath])
+            let plan = Plan(
+                products: catalog.products, selection: Selection(quick: .recommended), root: "recommended",
+                resolver: try URLResolver(archive: archive.url)
+            )
+            var configuration = Configuration()
+            configuration.parallel = parallel
+            let report = try await Runner.download(plan, into: dir + "/recommended", configuration: configuration, progress: progress)
+            let stats = archive.statistics
+            Terminal.note("the archive answered \(stats.requests) requests over \(stats.connections) connections")
+            return report
+        }
+        Terminal.note("try: haul download \(dir)/catalog.json --quick all --help")
+        throw ExitStatus(code: report.exitStatus)
+    }
+}
+
+enum DirectoryRun {
+    /// `mkdir -p`.
+    static func make(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw HaulError(.output, "cannot create \(path): \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Haul
+
+/// How progress is shown.
+enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
+    /// A bar on a terminal; nothing but the summary otherwise.
+    case auto
+    /// A live bar on standard error, redrawn at most every 100 ms.
+    case bar
+    /// One JSON event a line on standard output.
+    case json
+    /// Nothing but the summary.
+    case none
+
+    /// `auto` decided for this process.
+    var resolved: ProgressMode {
+        self == .auto ? (Terminal.standardErrorIsTerminal ? .bar : .none) : self
+    }
+}
+
+/// Shows a download's events: a bar, JSON lines, or nothing.
+struct ProgressDisplay {
+    let mode: ProgressMode
+    private var lastDraw: ContinuousClock.Instant?
+    private var drawn = false
+
+    init(mode: ProgressMode) {
+        self.mode = mode.resolved
+    }
+
+    mutating func show(_ event: DownloadEvent) {
+        switch (mode, event) {
+        case (.bar, .progress(let p)):
+            let now = ContinuousClock.now
+            if let lastDraw, lastDraw.duration(to: now) < .milliseconds(100), p.filesDone < p.filesTotal { return }
+            lastDraw = now
+            Terminal.standardError("\r\u{1B}[2K" + Self.bar(p, width: Terminal.width))
+            drawn = true
+        case (.json, .progress(let p)):
+            Terminal.standardOutput(JSONLine.progress(p) + "\n")
+        case (.json, .file(let row)):
+            Terminal.standardOutput(JSONLine.file(row) + "\n")
+        default:
+            break
+        }
+    }
+
+    /// Clears the bar before the summary is printed.
+    mutating func finish() {
+        if drawn { Terminal.standardError("\r\u{1B}[2K") }
+        drawn = false
+    }
+
+    /// `  120/300 files  45.6 MB/120 MB  38.2 MB/s  ETA 0:02  [#######.........]`
+    static func bar(_ p: DownloadProgress, width: Int) -> String {
+        var text = " \(p.filesDone)/\(p.filesTotal) files"
+        if p.filesFailed > 0 { text += " (\(p.filesFailed) failed)" }
+        text += "  " + Format.bytes(p.bytesDone)
+        if let total = p.bytesTotal { text += "/" + Format.bytes(total) }
+        text += "  " + Format.rate(p.bytesPerSecond)
+        let fraction: Double
+        if let total = p.bytesTotal, total > 0 {
+            fraction = min(1, Double(p.bytesDone) / Double(total))
+            let left = Double(total - p.bytesDone)
+            text += "  ETA " + (p.bytesPerSecond > 0 ? Format.duration(max(0, left) / p.bytesPerSecond) : "--:--")
+        } else {
+            fraction = p.filesTotal > 0 ? Double(p.filesDone) / Double(p.filesTotal) : 1
+        }
+        text += "  \(p.activeTransfers) active"
+        let room = width - text.count - 4
+        if room >= 10 {
+            let cells = min(room, 40)
+            let filled = Int(Double(cells) * fraction)
+            text += "  [" + String(repeating: "#", count: filled) + String(repeating: ".", count: cells - filled) + "]"
+        }
+        return String(text.prefix(max(1, width - 1)))
+    }
+}
+
+/// Progress as one JSON object a line, for programs.
+enum JSONLine {
+    static func progress(_ p: DownloadProgress) -> String {
+        var fields = [
+            ("event", string("progress")), ("files_done", String(p.filesDone)), ("files_total", String(p.filesTotal)),
+            ("files_failed", String(p.filesFailed)), ("bytes_done", String(p.bytesDone)),
+        ]
+        fields.append(("bytes_total", p.bytesTotal.map(String.init) ?? "null"))
+        fields += [
+            ("bytes_per_second", String(Int64(p.bytesPerSecond.isFinite ? p.bytesPerSecond : 0))),
+            ("active", String(p.activeTransfers)), ("elapsed", Format.fixed(p.elapsed.seconds, 3)),
+        ]
+        return object(fields)
+    }
+
+    static func file(_ row: Manifest.Row) -> String {
+        object([
+            ("event", string("file")), ("uri", string(row.uri)), ("file", string(row.file)), ("status", string(row.status.text)),
+            ("size", row.size.map(String.init) ?? "null"), ("attempts", String(row.attempts)),
+            ("seconds", Format.fixed(row.seconds, 3)), ("note", string(row.note)),
+        ])
+    }
+
+    static func summary(_ r: DownloadReport) -> String {
+        object([
+            ("event", string("summary")), ("ok", String(r.ok)), ("skipped", String(r.skipped)), ("failed", String(r.failed)),
+            ("cancelled", String(r.cancelled)), ("duplicates", String(r.duplicates)), ("excluded", String(r.excluded)),
+            ("bytes_received", String(r.bytesReceived)), ("seconds", Format.fixed(r.seconds, 3)),
+            ("root", string(r.root)), ("exit_status", String(r.exitStatus)),
+        ])
+    }
+
+    static func object(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\(string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
