@@ -100,6 +100,7 @@ public final class TestArchive: Sendable {
         var lastModifiedText: String
         var requests = 0
         var access: Access
+        var ranges: Bool
     }
 
     /// Who may fetch a product.
@@ -172,13 +173,17 @@ public final class TestArchive: Sendable {
     ///   - faults: What goes wrong, in order: the first fault applies to its first `times` requests, the
     ///     next to the requests after those, and so on.
     ///   - access: Whether a token is needed.
+    ///   - ranges: Whether `Range` is honoured (and `Accept-Ranges: bytes` sent).
     ///   - lastModified: Unix seconds for `Last-Modified`; by default a fixed date varied by URI.
-    public func add(uri: String, size: Int64, faults: [Fault] = [], access: Access = .public, lastModified: Int64? = nil) {
+    public func add(
+        uri: String, size: Int64, faults: [Fault] = [], access: Access = .public, ranges: Bool = true, lastModified: Int64? = nil
+    ) {
         let content = ArchiveContent(uri: uri, size: size)
         let modified = lastModified ?? (1_700_000_000 + Int64(content.seed % 10_000_000))
         state.withLock {
             $0.resources[uri] = Resource(
-                content: content, faults: faults, lastModified: modified, lastModifiedText: Self.httpDate(modified), access: access
+                content: content, faults: faults, lastModified: modified, lastModifiedText: Self.httpDate(modified), access: access,
+                ranges: ranges
             )
         }
     }
@@ -298,7 +303,7 @@ public final class TestArchive: Sendable {
             ("Last-Modified", resource.lastModifiedText),
             ("ETag", "\"\(String(resource.content.seed, radix: 16))-\(size)\""),
         ]
-        let ranges = fault != .noRanges
+        let ranges = fault != .noRanges && resource.ranges
         if ranges { reply.headers.append(("Accept-Ranges", "bytes")) }
         var plan = BodyPlan(content: resource.content, start: 0, end: size)
         switch fault {

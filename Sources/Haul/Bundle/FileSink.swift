@@ -57,7 +57,8 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 
     deinit {
         if let block { budget.release(block.count); block.deallocate() }
-        if fd >= 0 { close(fd) }
+        // Once closed, the number may already belong to another file or socket: never close it twice.
+        if !closed { close(fd) }
     }
 
     public func begin(offset: Int64, waker: SinkWaker) throws {

@@ -112,13 +112,18 @@ extension Catalog {
 
     static func jsonErrorLocation(_ error: any Error, data: Data) -> String {
         let info = (error as NSError).userInfo
-        if let index = info["NSJSONSerializationErrorIndex"] as? Int {
+        let text = String(describing: info[NSDebugDescriptionErrorKey] ?? "")
+        var offset = info["NSJSONSerializationErrorIndex"] as? Int
+        if offset == nil, let range = text.range(of: #"character \d+"#, options: .regularExpression) {
+            // swift-corelibs-foundation says "around character N" (a byte offset) and nothing else.
+            offset = Int(text[range].dropFirst(10))
+        }
+        if let index = offset {
             let prefix = data.prefix(index)
             let line = prefix.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
             let column = index - (prefix.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
             return "\(line):\(column)"
         }
-        let text = String(describing: info[NSDebugDescriptionErrorKey] ?? "")
         if let range = text.range(of: #"line (\d+), column (\d+)"#, options: .regularExpression) {
             let numbers = text[range].split(whereSeparator: { !$0.isNumber })
             if numbers.count == 2 { return "\(numbers[0]):\(numbers[1])" }

@@ -62,6 +62,8 @@ public final class Engine: Sendable {
 
     /// Easy handles alive (running or pooled); zero once the engine has shut down.
     public var liveHandles: Int { core.liveHandles.load(ordering: .sequentiallyConsistent) }
+    /// Whether the engine has stopped and joined its thread (after its scope ended).
+    public var isShutDown: Bool { core.isShutDown }
     /// Transfers on the wire now.
     public var activeTransfers: Int { core.activeCount.load(ordering: .relaxed) }
 
@@ -120,6 +122,8 @@ final class EngineCore: @unchecked Sendable {
             throw HaulError(.engine, "cannot start the transfer thread", underlyingError: POSIXErrorNumber(rc))
         }
     }
+
+    var isShutDown: Bool { inbox.withLock { $0.exited } }
 
     func post(_ command: EngineCommand) {
         let accepted = inbox.withLock { inbox -> Bool in

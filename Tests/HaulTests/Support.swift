@@ -1,0 +1,88 @@
+import Foundation
+import Haul
+import HaulArchive
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh folder under the system's temporary directory, removed when the test ends.
+struct TemporaryFolder: ~Copyable {
+    let path: String
+
+    init() {
+        var template = Array((NSTemporaryDirectory() + "/haul-test-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// An engine configuration for tests: quick retries and timeouts, so fault tests take seconds.
+func testConfiguration(parallel: Int = 16, retries: Int = 3, stall: Duration = .seconds(2)) -> Configuration {
+    var c = Configuration()
+    c.parallel = parallel
+    c.retry.retries = retries
+    c.retry.baseDelay = .milliseconds(5)
+    c.retry.maxDelay = .milliseconds(20)
+    c.timeout.stall = stall
+    c.timeout.connect = .seconds(5)
+    c.progressInterval = .milliseconds(20)
+    return c
+}
+
+/// A JWST-shaped product of the loopback archive.
+func product(_ name: String, dataset: String = "jw02736001001_02101_00001_nrca1", size: Int64?, access: Product.Access = .public) -> Product {
+    Product(uri: "mast:JWST/product/\(name)", filename: name, dataset: dataset, mission: "JWST", access: access, size: size)
+}
+
+/// Plans and downloads `products` from `archive` into `root`.
+func download(
+    _ products: [Product], from archive: TestArchive, into root: String, layout: Plan.Layout = .nested,
+    configuration: Configuration = testConfiguration()
+) async throws -> DownloadReport {
+    let plan = Plan(
+        products: products, selection: Selection(quick: .all), layout: layout, root: "root",
+        resolver: try URLResolver(archive: archive.url)
+    )
+    return try await withEngine(configuration) { engine in
+        try await engine.download(plan, to: .directory(root)).report
+    }
+}
+
+func readBytes(_ path: String) -> [UInt8]? {
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return [UInt8](data)
+}
+
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0
+}
+
+/// Every entry under `root`, relative, sorted (folders end in `/`).
+func listing(_ root: String) -> [String] {
+    guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+    var out: [String] = []
+    while let item = enumerator.nextObject() as? String {
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: root + "/" + item, isDirectory: &isDirectory)
+        out.append(isDirectory.boolValue ? item + "/" : item)
+    }
+    return out.sorted()
+}
+
+/// The manifest row of a URI (the first, when a URI repeats).
+extension DownloadReport {
+    func row(_ uri: String) -> Manifest.Row? {
+        manifest.rows.first { $0.uri == uri }
+    }
+
+    func status(_ uri: String) -> String? {
+        row(uri)?.status.text
+    }
+}
