@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How an engine transfers: concurrency, timeouts, retries and memory.
 ///
 /// Every field has a default fit for a real archive; tests and benchmarks shorten the timeouts.
@@ -69,7 +75,24 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 }
 
-/// Facts about this build of Haul.
+/// Facts about this build of Haul, and process-wide setup.
 public enum Haul {
     public static let version = "0.1.0"
+
+    /// Raises this process's open-file limit to its hard maximum: every transfer holds a socket and
+    /// every file being written a descriptor, so 1,000 transfers need more than the usual soft limit
+    /// of 1,024. Programs that run many transfers call this once at startup.
+    ///
+    /// - Returns: The limit now in force.
+    @discardableResult
+    public static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return Int(clamping: raised.rlim_cur) }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
 }

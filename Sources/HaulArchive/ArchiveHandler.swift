@@ -106,6 +106,9 @@ final class ArchiveHandler: ChannelInboundHandler, RemovableChannelHandler {
             position += n
             sent += n
             if plan.bytesPerSecond != nil {
+                if position >= plan.end || plan.cutAt.map({ position >= $0 }) == true {
+                    continue
+                }
                 context.flush()
                 tickPending = true
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

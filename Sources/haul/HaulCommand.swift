@@ -34,6 +34,7 @@ struct ExitStatus: Error {
 @main
 enum Main {
     static func main() async {
+        Haul.raiseOpenFileLimit()
         do {
             var command = try HaulCommand.parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

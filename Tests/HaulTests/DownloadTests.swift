@@ -210,6 +210,7 @@ struct DownloadTests {
 
     @Test("1,000 concurrent transfers in one run")
     func thousand() async throws {
+        #expect(Haul.raiseOpenFileLimit() >= 2_200, "1,000 transfers and their server need about 2,200 descriptors")
         let folder = TemporaryFolder()
         try await withTestArchive(threads: 2) { archive in
             // Each body trickles, so every transfer is still open when the last one starts.
@@ -247,7 +248,7 @@ struct DownloadTests {
             config.memoryLimit = 2 << 20
             let report = try await download(products, from: archive, into: folder.path, configuration: config)
             #expect(report.ok == 4)
-            #expect(report.peakBufferedBytes <= (2 << 20) + 4 * (256 << 10))
+            #expect(report.peakBufferedBytes <= 2 << 20)
             for p in products { #expect(readBytes(folder.path + "/d/" + p.filename) == archive.content(of: p.uri)) }
         }
     }

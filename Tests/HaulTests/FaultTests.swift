@@ -41,7 +41,7 @@ struct FaultTests {
                 archive.add(uri: p.uri, size: size, faults: faults, ranges: ranges)
                 products.append(p)
             }
-            var config = testConfiguration(parallel: 32, retries: 2, stall: .seconds(1))
+            var config = testConfiguration(parallel: 32, retries: 2, stall: .seconds(2))
             config.maxRedirects = 3
             let report = try await download(products, from: archive, into: folder.path, configuration: config)
             #expect(report.exitStatus == 1)

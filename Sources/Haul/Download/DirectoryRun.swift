@@ -147,7 +147,9 @@ struct DirectoryRun: Sendable {
         }
         let sink: FileSink
         do {
-            sink = try FileSink(path: path, budget: budget, blockSize: Self.blockSize, ioQueue: ioQueue)
+            // A small file needs no more than its own size in memory.
+            let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
+            sink = try FileSink(path: path, budget: budget, blockSize: block, ioQueue: ioQueue)
         } catch {
             row.status = .failed("write error: \(error)")
             return row
@@ -191,7 +193,12 @@ struct DirectoryRun: Sendable {
         return nil
     }
 
-    static let blockSize = 256 << 10
+    /// Bytes a file collects before a write: large enough for few system calls, small enough that every
+    /// transfer can hold one within a quarter of the memory limit.
+    var blockSize: Int {
+        let c = engine.configuration
+        return min(1 << 20, max(64 << 10, c.memoryLimit / max(1, 4 * c.parallel)))
+    }
 
     // MARK: Rows that fetch nothing
 

@@ -1,0 +1,178 @@
+import Foundation
+import Haul
+import HaulArchive
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `haul` executable built next to this test bundle.
+let haulExecutable: String = {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("haul").path
+}()
+
+/// A `haul` process writing its output to files in `folder`.
+final class HaulProcess: @unchecked Sendable {
+    let process = Process()
+    let stdoutPath: String
+    let stderrPath: String
+
+    init(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws {
+        #expect(FileManager.default.isExecutableFile(atPath: haulExecutable), "haul is not built at \(haulExecutable)")
+        stdoutPath = folder + "/stdout-\(UUID().uuidString)"
+        stderrPath = folder + "/stderr-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: haulExecutable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "HAUL_ARCHIVE")
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+    }
+
+    /// Waits for the exit, killing the process after `timeout`.
+    func wait(timeout: Duration = .seconds(60)) async -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                kill(process.processIdentifier, SIGKILL)
+                Issue.record("haul did not exit within \(timeout)")
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+}
+
+func runHaul(_ arguments: [String], in folder: String, environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = try HaulProcess(arguments, in: folder, environment: environment)
+    let status = await p.wait()
+    return (status, p.stdout, p.stderr)
+}
+
+@Suite("haul command")
+struct CommandLineTests {
+    @Test("A malformed catalog exits 2 naming the file, line and column; nothing is downloaded")
+    func malformedCatalog() async throws {
+        let folder = TemporaryFolder()
+        try "{\"data\": [\n  {\"dataURI\": \"mast:X/a.fits\"},\n  {\"dataURI\": }\n]}\n".write(toFile: folder.path + "/bad.json", atomically: true, encoding: .utf8)
+        let run = try await runHaul(["download", "bad.json", "--dir", "out", "--archive", "http://127.0.0.1:9"], in: folder.path)
+        #expect(run.status == 2)
+        #expect(run.stderr.hasPrefix("haul: error: bad.json:3:15: malformed JSON"))
+        #expect(!fileExists(folder.path + "/out"))
+    }
+
+    @Test("Usage errors exit 2", arguments: [
+        ["download", "--dir", "out"],
+        ["download", "c.txt"],
+        ["download", "c.txt", "--dir", "out", "--parallel", "0"],
+        ["download", "c.txt", "--dir", "out", "--layout", "sideways"],
+        ["download", "c.txt", "--dir", "out", "--archive", "ftp://example.org"],
+        ["download", "c.txt", "--dir", "out", "--root", "../up"],
+        ["frobnicate"],
+    ])
+    func usage(arguments: [String]) async throws {
+        let folder = TemporaryFolder()
+        try "mast:JWST/product/a.fits\n".write(toFile: folder.path + "/c.txt", atomically: true, encoding: .utf8)
+        let run = try await runHaul(arguments, in: folder.path)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(!run.stderr.isEmpty)
+        #expect(!fileExists(folder.path + "/out"))
+    }
+
+    @Test("download fetches a MAST product list from the archive named by HAUL_ARCHIVE, with JSON progress")
+    func download() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let sample = SampleCatalog(jwstObservations: 2, hstObservations: 2, scale: 0.05)
+            sample.register(in: archive)
+            try sample.caomJSON().write(to: URL(fileURLWithPath: folder.path + "/products.json"))
+            let run = try await runHaul(
+                ["download", "products.json", "--quick", "recommended", "--dir", "data", "--progress", "json"],
+                in: folder.path, environment: ["HAUL_ARCHIVE": archive.url]
+            )
+            #expect(run.status == 0, "\(run.stderr)")
+            let lines = run.stdout.split(separator: "\n").map(String.init)
+            let files = lines.filter { $0.hasPrefix(#"{"event":"file""#) }
+            // Two JWST observations of 6 recommended files (the second exclusive-access: excluded without a
+            // token) and two HST observations of 5: 16 OK and 6 EXCLUDED rows.
+            #expect(files.count == 6 + 10 + 6)
+            #expect(lines.last?.hasPrefix(#"{"event":"summary","ok":16,"skipped":0,"failed":0,"cancelled":0,"duplicates":0,"excluded":6,"#) == true)
+            #expect(lines.contains { $0.hasPrefix(#"{"event":"progress","files_done":16,"files_total":16,"#) })
+            for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)") }
+            let cal = "jw02736001001_02101_00001_nrca1"
+            #expect(readBytes(folder.path + "/data/\(cal)/\(cal)_cal.fits") == archive.content(of: "mast:JWST/product/\(cal)_cal.fits"))
+            #expect(fileExists(folder.path + "/data/manifest.html"))
+            #expect(run.stderr.contains("haul: 16 files OK, 6 excluded"))
+        }
+    }
+
+    @Test("Some files failing exits 1 and the summary names them")
+    func someFailed() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            archive.add(uri: "mast:HST/product/ok.fits", size: 1000)
+            try "mast:HST/product/ok.fits\nmast:HST/product/missing.fits\n".write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
+            let run = try await runHaul(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("haul:   HST/product/missing.fits: FAILED: HTTP 404"))
+            #expect(fileExists(folder.path + "/out/HST/product/ok.fits"))
+        }
+    }
+
+    @Test("Ctrl-C (SIGINT) stops the download: exit 130, complete files kept, the rest CANCELLED")
+    func interrupt() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            var list = ""
+            for i in 0..<3 {
+                archive.add(uri: "mast:JWST/product/quick\(i).fits", size: 5_000)
+                list += "mast:JWST/product/quick\(i).fits\n"
+            }
+            for i in 0..<10 {
+                archive.add(uri: "mast:JWST/product/slow\(i).fits", size: 1_000_000, faults: [.init(.stall(after: 10_000))])
+                list += "mast:JWST/product/slow\(i).fits\n"
+            }
+            try list.write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
+            let haul = try HaulProcess(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            // Wait until every transfer has started and the quick files are in place.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while archive.statistics.requests < 13 || !(0..<3).allSatisfy({ fileExists(folder.path + "/out/JWST/product/quick\($0).fits") }) {
+                try await Task.sleep(for: .milliseconds(20))
+                if ContinuousClock.now > deadline { break }
+            }
+            kill(haul.process.processIdentifier, SIGINT)
+            let status = await haul.wait(timeout: .seconds(30))
+            #expect(status == 130, "\(haul.stderr)")
+            let csv = try String(contentsOfFile: folder.path + "/out/manifest.csv", encoding: .utf8)
+            let statuses = csv.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[3] }
+            #expect(statuses == Array(repeating: "OK", count: 3) + Array(repeating: "CANCELLED", count: 10))
+            #expect(listing(folder.path + "/out") == ["JWST/", "JWST/product/", "JWST/product/quick0.fits", "JWST/product/quick1.fits", "JWST/product/quick2.fits", "manifest.csv", "manifest.html"])
+            #expect(haul.stderr.contains("10 CANCELLED"))
+        }
+    }
+
+    @Test("haul demo downloads the sample's recommended set from the loopback archive")
+    func demo() async throws {
+        let folder = TemporaryFolder()
+        let run = try await runHaul(["demo", "--dir", "demo", "--progress", "none", "--scale", "0.1"], in: folder.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        let csv = try String(contentsOfFile: folder.path + "/demo/recommended/manifest.csv", encoding: .utf8)
+        let rows = csv.split(separator: "\r\n").dropFirst()
+        #expect(rows.filter { $0.contains(",OK,") }.count == 204)
+        #expect(rows.filter { $0.contains(",EXCLUDED: exclusive access needs a token,") }.count == 6)
+        #expect(run.stderr.contains("haul: 204 files OK, 6 excluded"))
+        #expect(fileExists(folder.path + "/demo/catalog.json"))
+    }
+}
