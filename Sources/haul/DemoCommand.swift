@@ -55,7 +55,7 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.note("the archive answered \(stats.requests) requests over \(stats.connections) connections")
             return report
         }
-        Terminal.note("try: haul download \(dir)/catalog.json --quick all --help")
+        Terminal.note("next: `haul download --help` shows how to fetch a product list of your own")
         throw ExitStatus(code: report.exitStatus)
     }
 }

@@ -62,14 +62,18 @@ struct ProgressDisplay {
         if let total = p.bytesTotal, total > 0 {
             fraction = min(1, Double(p.bytesDone) / Double(total))
             let left = Double(total - p.bytesDone)
-            text += "  ETA " + (p.bytesPerSecond > 0 ? Format.duration(max(0, left) / p.bytesPerSecond) : "--:--")
+            if p.filesDone == p.filesTotal {
+                text += "  done"
+            } else {
+                text += "  ETA " + (p.bytesPerSecond > 0 ? Format.duration(max(0, left) / p.bytesPerSecond) : "--:--")
+            }
         } else {
             fraction = p.filesTotal > 0 ? Double(p.filesDone) / Double(p.filesTotal) : 1
         }
         text += "  \(p.activeTransfers) active"
-        let room = width - text.count - 4
-        if room >= 10 {
-            let cells = min(room, 40)
+        // "  [" + cells + "]", and one column spare so the cursor never wraps.
+        let cells = min(40, width - 1 - text.count - 4)
+        if cells >= 10 {
             let filled = Int(Double(cells) * fraction)
             text += "  [" + String(repeating: "#", count: filled) + String(repeating: ".", count: cells - filled) + "]"
         }

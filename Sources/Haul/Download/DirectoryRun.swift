@@ -85,7 +85,10 @@ struct DirectoryRun: Sendable {
         ticker.cancel()
         _ = await ticker.value
         var finalRate = RateMeter()
-        events.yield(.progress(progress(counters, total: downloads.count, bytesTotal: bytesTotal, started: started, rate: &finalRate)))
+        var last = progress(counters, total: downloads.count, bytesTotal: bytesTotal, started: started, rate: &finalRate)
+        // At the end, the rate is the whole run's.
+        last.bytesPerSecond = last.elapsed.seconds > 0 ? Double(counters.received.total) / last.elapsed.seconds : 0
+        events.yield(.progress(last))
 
         var report = DownloadReport(manifest: Manifest(rows: []), root: root)
         var manifestRows: [Manifest.Row] = []
@@ -336,6 +339,7 @@ struct DirectoryRun: Sendable {
 struct RateMeter {
     private var last: (bytes: Int64, at: ContinuousClock.Instant)?
     private var rate = 0.0
+    private var started = false
 
     mutating func update(bytes: Int64, at now: ContinuousClock.Instant) -> Double {
         defer { if last == nil || last!.at.duration(to: now).seconds >= 0.05 { last = (bytes, now) } }
@@ -343,6 +347,12 @@ struct RateMeter {
         let dt = last.at.duration(to: now).seconds
         guard dt >= 0.05 else { return rate }
         let instant = Double(bytes - last.bytes) / dt
+        if !started {
+            // The first measurement stands alone: no zero from before the start to drag it down.
+            started = true
+            rate = instant
+            return rate
+        }
         let weight = 1 - exp(-dt / 3)
         rate += (instant - rate) * weight
         return rate
