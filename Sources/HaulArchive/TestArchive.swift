@@ -1,4 +1,5 @@
 import Foundation
+import Haul
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -264,7 +265,7 @@ public final class TestArchive: Sendable {
             }
             let user = authorization.flatMap { Self.token(in: $0) }.flatMap { s.tokens[$0] }
             if path == "/whoami" {
-                let json = user.map { #"{"anon":false,"attrib":{"display_name":"\#(Self.jsonEscape($0))"}}"# } ?? #"{"anon":true}"#
+                let json = user.map { #"{"anon":false,"attrib":{"display_name":"# + JSONText.quoted($0) + "}}" } ?? #"{"anon":true}"#
                 return Reply(status: .ok, headers: [("Content-Type", "application/json")], text: Array(json.utf8))
             }
             let key: String?
@@ -392,19 +393,6 @@ public final class TestArchive: Sendable {
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "token" || parts[0].lowercased() == "bearer" else { return nil }
         return String(parts[1]).trimmingCharacters(in: .whitespaces)
-    }
-
-    static func jsonEscape(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 
     static func httpDate(_ seconds: Int64) -> String {

@@ -35,6 +35,8 @@ struct ExitStatus: Error {
 enum Main {
     static func main() async {
         Haul.raiseOpenFileLimit()
+        // A closed pipe on standard output (`haul … --progress json | head`) is an error to report, not a signal to die of.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try HaulCommand.parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

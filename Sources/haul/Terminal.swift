@@ -6,26 +6,19 @@ import Darwin
 
 /// Writing to the terminal: errors and the summary on standard error, unbuffered.
 enum Terminal {
-    static func standardError(_ text: String) {
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            done += n
-        }
-        bytes.removeAll()
-    }
+    static func standardError(_ text: String) { emit(text, to: 2) }
 
-    static func standardOutput(_ text: String) {
-        var bytes = Array(text.utf8)
+    static func standardOutput(_ text: String) { emit(text, to: 1) }
+
+    /// Writes all of `text`, retrying interrupted and partial writes; gives up silently on a closed pipe.
+    private static func emit(_ text: String, to descriptor: Int32) {
+        let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + done, $0.count - done) }
+            let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + done, $0.count - done) }
             if n < 0 { if errno == EINTR { continue }; return }
             done += n
         }
-        bytes.removeAll()
     }
 
     static func error(_ message: String) {

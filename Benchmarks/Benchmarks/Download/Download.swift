@@ -1,0 +1,36 @@
+import Benchmark
+import Foundation
+import Haul
+import HaulArchive
+
+// `haul download --dir` as a library call against the loopback archive: throughput (files and bytes),
+// CPU and peak memory. The comparison with curl --parallel on nginx is ../compare-curl.sh.
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .peakMemoryResident, .throughput],
+        maxDuration: .seconds(20),
+        maxIterations: 10
+    )
+
+    for (name, count, size) in [("200 files x 1 MB", 200, 1_000_000), ("2,000 files x 16 kB", 2_000, 16_000)] {
+        Benchmark("download --dir, \(name), parallel 64", configuration: .init(scalingFactor: .one)) { benchmark in
+            try await withTestArchive(threads: 1) { archive in
+                let products = (0..<count).map {
+                    Product(uri: "mast:JWST/product/f\($0).fits", filename: "f\($0).fits", dataset: "d\($0 % 20)", size: Int64(size))
+                }
+                for p in products { archive.add(uri: p.uri, size: Int64(size)) }
+                let plan = Plan(products: products, selection: Selection(), root: "bench", resolver: try URLResolver(archive: archive.url))
+                let root = NSTemporaryDirectory() + "/haul-benchmark-\(UUID().uuidString)"
+                defer { try? FileManager.default.removeItem(atPath: root) }
+                benchmark.startMeasurement()
+                let report = try await withEngine(Configuration()) { engine in
+                    try await engine.download(plan, to: .directory(root)).report
+                }
+                benchmark.stopMeasurement()
+                precondition(report.ok == count, "benchmark download failed: \(report.failed) files")
+                try? FileManager.default.removeItem(atPath: root)
+            }
+        }
+    }
+}
