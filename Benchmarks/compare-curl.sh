@@ -6,6 +6,7 @@
 #
 # Needs a release build (swift build -c release) and `scripts/setup --bench` (nginx, curl, hyperfine).
 # nginx listens on 127.0.0.1 on a free port and is stopped by its PID when the script exits.
+# HYPERFINE_FLAGS=--show-output shows both tools' output when a run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
