@@ -126,6 +126,15 @@ public struct SampleCatalog: Sendable {
         return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
     }
 
+    /// Registers every product with the archive and writes the list to `path` as CAOM JSON: what the
+    /// demo, the tests and the benchmarks need to point Haul at the archive.
+    ///
+    /// - Throws: What writing the file throws.
+    public func install(in archive: TestArchive, catalogAt path: String) throws {
+        register(in: archive)
+        try caomJSON().write(to: URL(fileURLWithPath: path))
+    }
+
     /// Registers every product with the archive, exclusive-access ones as needing a token.
     public func register(in archive: TestArchive) {
         for r in rows {

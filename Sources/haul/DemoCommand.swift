@@ -34,11 +34,10 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let sample = SampleCatalog(scale: scale)
         let report = try await withTestArchive(threads: 2) { archive in
-            sample.register(in: archive)
-            try DirectoryRun.make(dir)
+            try Folder.make(dir)
             let catalogPath = dir + "/catalog.json"
             do {
-                try sample.caomJSON().write(to: URL(fileURLWithPath: catalogPath))
+                try sample.install(in: archive, catalogAt: catalogPath)
             } catch {
                 throw HaulError(.output, "cannot write \(catalogPath): \(error.localizedDescription)")
             }
@@ -60,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 }
 
-enum DirectoryRun {
+enum Folder {
     /// `mkdir -p`.
     static func make(_ path: String) throws {
         do {

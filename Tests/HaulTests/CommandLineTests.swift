@@ -22,8 +22,8 @@ final class HaulProcess: @unchecked Sendable {
         #expect(FileManager.default.isExecutableFile(atPath: haulExecutable), "haul is not built at \(haulExecutable)")
         stdoutPath = folder + "/stdout-\(UUID().uuidString)"
         stderrPath = folder + "/stderr-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        #expect(FileManager.default.createFile(atPath: stdoutPath, contents: nil))
+        #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
         process.executableURL = URL(fileURLWithPath: haulExecutable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
@@ -96,8 +96,7 @@ struct CommandLineTests {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
             let sample = SampleCatalog(jwstObservations: 2, hstObservations: 2, scale: 0.05)
-            sample.register(in: archive)
-            try sample.caomJSON().write(to: URL(fileURLWithPath: folder.path + "/products.json"))
+            try sample.install(in: archive, catalogAt: folder.path + "/products.json")
             let run = try await runHaul(
                 ["download", "products.json", "--quick", "recommended", "--dir", "data", "--progress", "json"],
                 in: folder.path, environment: ["HAUL_ARCHIVE": archive.url]

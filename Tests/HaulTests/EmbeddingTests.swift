@@ -10,9 +10,8 @@ struct EmbeddingTests {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
             let sample = SampleCatalog(jwstObservations: 2, hstObservations: 1, scale: 0.02)
-            sample.register(in: archive)
             let products = folder.path + "/products.json"
-            try sample.caomJSON().write(to: URL(fileURLWithPath: products))
+            try sample.install(in: archive, catalogAt: products)
             let data = folder.path + "/data"
 
             // The README's lines, with the archive and paths of this test.
