@@ -3,7 +3,7 @@ import PackageDescription
 
 // Haul: an archive's product list → files, through hundreds of concurrent libcurl transfers.
 //
-// Targets follow the pipeline: `CCurl` and `CZlib` are thin C modules over the system libraries,
+// Targets follow the pipeline: `CCurl`, `CZlib` and `CHaulSystem` are thin C modules over the system,
 // `Haul` is the engine (catalog → selection → plan → transfers → bundle → manifest), `HaulArchive`
 // is the loopback MAST-like archive shared by the tests, `haul demo` and the benchmarks, and `haul`
 // is the command-line layer. Benchmarks live in their own package under `Benchmarks/` so that an
@@ -38,9 +38,13 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CHaulSystem",
+            path: "Sources/CHaulSystem"
+        ),
         .target(
             name: "Haul",
-            dependencies: ["CCurl", "CZlib"],
+            dependencies: ["CCurl", "CZlib", "CHaulSystem"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -5,20 +5,30 @@ import Foundation
 /// "pixels": sky background with Gaussian noise, which deflates to about 0.78 of its size, like
 /// real detector images. The pixels come from a pool of pre-generated 64 KiB blocks; which block
 /// comes where depends on a hash of the URI, so different products have different bytes.
+///
+/// `.random` content is uniformly random bytes with no header, which does not compress at all, like
+/// products that are compressed already (`.fits.fz`, `.gz`, `.jpg`).
 public struct ArchiveContent: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        case fits
+        case random
+    }
+
     public let uri: String
     public let size: Int64
+    public let kind: Kind
     let seed: UInt64
     let header: [UInt8]
 
     public static let blockSize = 65_536
     static let headerSize = 2_880
 
-    public init(uri: String, size: Int64) {
+    public init(uri: String, size: Int64, kind: Kind = .fits) {
         self.uri = uri
         self.size = max(0, size)
+        self.kind = kind
         self.seed = Self.hash(uri)
-        self.header = Self.fitsHeader(uri: uri, size: max(0, size))
+        self.header = kind == .fits ? Self.fitsHeader(uri: uri, size: max(0, size)) : []
     }
 
     /// Bytes `range` of the product (clamped to its size).
@@ -38,8 +48,8 @@ public struct ArchiveContent: Sendable, Hashable {
     public func forEachSlice(_ range: Range<Int64>, _ body: (UnsafeRawBufferPointer) -> Void) {
         var position = range.lowerBound
         while position < range.upperBound {
-            if position < Int64(Self.headerSize) {
-                let end = min(range.upperBound, Int64(Self.headerSize))
+            if position < Int64(header.count) {
+                let end = min(range.upperBound, Int64(header.count))
                 header[Int(position)..<Int(end)].withUnsafeBytes(body)
                 position = end
                 continue
@@ -47,7 +57,7 @@ public struct ArchiveContent: Sendable, Hashable {
             let blockNumber = position / Int64(Self.blockSize)
             let within = Int(position % Int64(Self.blockSize))
             let n = Int(min(Int64(Self.blockSize - within), range.upperBound - position))
-            let pool = Self.pool
+            let pool = kind == .fits ? Self.pool : Self.randomPool
             let block = pool[Int((seed &+ UInt64(blockNumber) &* 0x9E37_79B9) % UInt64(pool.count))]
             block.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[within..<within + n])) }
             position += Int64(n)
@@ -73,6 +83,18 @@ public struct ArchiveContent: Sendable, Hashable {
                     block[i + 1] = UInt8(pixel & 0xFF)
                     i += 2
                 }
+            }
+            return block
+        }
+    }()
+
+    /// 32 blocks of uniformly random bytes.
+    static let randomPool: [[UInt8]] = {
+        var random = SplitMix64(seed: 0x5241_4E44)
+        return (0..<32).map { _ in
+            var block = [UInt8](repeating: 0, count: blockSize)
+            block.withUnsafeMutableBytes { raw in
+                for i in 0..<(blockSize / 8) { raw.storeBytes(of: random.next(), toByteOffset: i * 8, as: UInt64.self) }
             }
             return block
         }

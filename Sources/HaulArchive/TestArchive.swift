@@ -176,10 +176,12 @@ public final class TestArchive: Sendable {
     ///   - access: Whether a token is needed.
     ///   - ranges: Whether `Range` is honoured (and `Accept-Ranges: bytes` sent).
     ///   - lastModified: Unix seconds for `Last-Modified`; by default a fixed date varied by URI.
+    ///   - content: FITS-like (compressible) or random (incompressible) bytes.
     public func add(
-        uri: String, size: Int64, faults: [Fault] = [], access: Access = .public, ranges: Bool = true, lastModified: Int64? = nil
+        uri: String, size: Int64, faults: [Fault] = [], access: Access = .public, ranges: Bool = true, lastModified: Int64? = nil,
+        content kind: ArchiveContent.Kind = .fits
     ) {
-        let content = ArchiveContent(uri: uri, size: size)
+        let content = ArchiveContent(uri: uri, size: size, kind: kind)
         let modified = lastModified ?? (1_700_000_000 + Int64(content.seed % 10_000_000))
         state.withLock {
             $0.resources[uri] = Resource(
@@ -318,7 +320,7 @@ public final class TestArchive: Sendable {
                 return Reply(status: .found, headers: [("Location", target)])
             }
         case .wrongLength(let delta)?:
-            plan = BodyPlan(content: ArchiveContent(uri: resource.content.uri, size: max(0, size + delta)), start: 0, end: max(0, size + delta))
+            plan = BodyPlan(content: ArchiveContent(uri: resource.content.uri, size: max(0, size + delta), kind: resource.content.kind), start: 0, end: max(0, size + delta))
         default:
             break
         }

@@ -10,7 +10,8 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
         Starts the loopback archive on 127.0.0.1, writes its sample MAST product list (CAOM JSON, a few \
         hundred products with duplicates, guide-star and exclusive-access rows) to DIR/catalog.json, and \
-        downloads the recommended set into DIR/recommended with a live progress bar and a manifest.
+        downloads the recommended set into the ZIP DIR/recommended.zip with a live progress bar; the \
+        manifest is inside it at recommended/manifest.html. With --dir-tree it writes a folder tree instead.
         """
     )
 
@@ -22,6 +23,11 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(help: "Progress: auto, bar, json, none.")
     var progress: ProgressMode = .auto
+
+    @Flag(name: .customLong("dir-tree"), help: "Write DIR/recommended/ as a folder tree instead of a ZIP.")
+    var dirTree = false
+
+    @OptionGroup(title: "Compression") var compression: CompressionOptions
 
     @Option(help: "Multiplies the sample's file sizes (1 gives about 240 MB of recommended files).")
     var scale: Double = 1
@@ -49,7 +55,8 @@ struct DemoCommand: AsyncParsableCommand {
             )
             var configuration = Configuration()
             configuration.parallel = parallel
-            let report = try await Runner.download(plan, into: dir + "/recommended", configuration: configuration, progress: progress)
+            let target: DownloadTarget = dirTree ? .directory(dir + "/recommended") : .zip(dir + "/recommended.zip", compression.value)
+            let report = try await Runner.download(plan, to: target, configuration: configuration, progress: progress)
             let stats = archive.statistics
             Terminal.note("the archive answered \(stats.requests) requests over \(stats.connections) connections")
             return report

@@ -47,10 +47,12 @@ struct TransferOptions: ParsableArguments {
     @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("Seconds without data before a transfer counts as stalled.", valueName: "seconds"))
     var stallTimeout: Double = 60
 
-    @Option(name: .customLong("memory"), help: ArgumentHelp("Megabytes held in flight between the network and the disk.", valueName: "MB"))
+    @Option(name: [.customLong("memory-limit"), .customLong("memory")], help: ArgumentHelp(
+        "Megabytes of buffers between the network and the output, whatever the file sizes and --parallel.",
+        valueName: "MB"))
     var memoryMB: Int = 256
 
-    @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output), none.")
+    @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output, or standard error with --zip -), none.")
     var progress: ProgressMode = .auto
 
     func validate() throws {
@@ -59,7 +61,7 @@ struct TransferOptions: ParsableArguments {
         guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
         guard connectTimeout > 0, connectTimeout.isFinite else { throw ValidationError("--connect-timeout must be positive") }
         guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
-        guard (8...65_536).contains(memoryMB) else { throw ValidationError("--memory must be between 8 and 65536 (MB)") }
+        guard (8...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 8 and 65536 (MB)") }
     }
 
     var configuration: Configuration {
@@ -74,6 +76,22 @@ struct TransferOptions: ParsableArguments {
     }
 }
 
+/// How ZIP entries are compressed.
+struct CompressionOptions: ParsableArguments {
+    @Option(help: "auto (deflate what compresses, store .gz, .fz, .jpg… and files whose first block does not shrink), store, or deflate.")
+    var compression: Compression.Mode = .auto
+
+    @Option(name: .customLong("compression-level"), help: ArgumentHelp("zlib level, 1 (fastest) to 9 (smallest).", valueName: "1-9"))
+    var compressionLevel: Int = 6
+
+    func validate() throws {
+        guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 1 and 9") }
+    }
+
+    var value: Compression { Compression(compression, level: compressionLevel) }
+}
+
+extension Compression.Mode: ExpressibleByArgument {}
 extension Selection.Quick: ExpressibleByArgument {}
 extension URLResolver.Mission: ExpressibleByArgument {}
 extension Plan.Layout: ExpressibleByArgument {}
@@ -81,53 +99,87 @@ extension Plan.Layout: ExpressibleByArgument {}
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Download the selected products into a folder tree with a manifest.",
+        abstract: "Download the selected products into one ZIP (a file or a stream) or a folder tree, with a manifest.",
         discussion: """
         Every unique URI is fetched once; later rows with the same URI are listed in the manifest as \
-        duplicates. Files are written under a temporary name and renamed only when every byte arrived \
-        and the size checked, so nothing partial appears under a real name; a re-run into the same \
-        folder skips files already complete. ROOT/manifest.html and ROOT/manifest.csv list every \
-        selected product with its status.
+        duplicates. Nothing partial is ever kept: a ZIP entry is written only once all its bytes arrived \
+        and checked, and a file under --dir is renamed into place only then. ROOT/manifest.html and \
+        ROOT/manifest.csv list every selected product with its status.
+
+        --zip FILE writes FILE.haul-part and renames it when finished. After Ctrl-C the archive is \
+        finished with what is complete; after a crash or kill -9, the same command again keeps every \
+        complete entry and fetches only the rest. --zip - streams the archive to standard output. \
+        ROOT is the output's name without its extension, unless --root says otherwise.
 
         Examples:
-          haul download products.json --dir data
-          haul download products.json --quick recommended --layout flat --dir data --parallel 256
+          haul download products.json --zip jwst.zip
+          haul download products.json --quick recommended --zip - | ssh host 'cat > bundle.zip'
+          haul download products.json --zip out.zip --compression deflate --compression-level 1 --parallel 256
+          haul download products.json --layout flat --dir data
           cat uris.txt | haul download - --dir data --archive http://127.0.0.1:8080
         """
     )
 
     @OptionGroup(title: "Selection") var selection: SelectionOptions
 
-    @Option(help: ArgumentHelp("Write the files into this folder (created when missing).", valueName: "dir"))
-    var dir: String
+    @Option(help: ArgumentHelp("Write one ZIP here; - streams it to standard output.", valueName: "file"))
+    var zip: String?
 
-    @Option(help: ArgumentHelp("A folder inside --dir to hold the files and manifest (default: --dir itself).", valueName: "name"))
+    @Option(help: ArgumentHelp("Write the files into this folder (created when missing).", valueName: "dir"))
+    var dir: String?
+
+    @Option(help: ArgumentHelp("The top folder inside the bundle (default: the --zip file's name without extension; under --dir, a folder inside it).", valueName: "name"))
     var root: String?
+
+    @OptionGroup(title: "Compression (--zip)") var compression: CompressionOptions
 
     @OptionGroup(title: "Transfers") var transfers: TransferOptions
 
     func validate() throws {
-        guard !dir.isEmpty else { throw ValidationError("--dir must name a folder") }
-        if let root, SafePath.problem(in: root, what: "--root") != nil || root.contains("/") {
+        switch (zip, dir) {
+        case (nil, nil): throw ValidationError("say where the files go: --zip FILE, --zip - (standard output) or --dir DIR")
+        case (.some, .some): throw ValidationError("--zip and --dir cannot be used together")
+        default: break
+        }
+        if let dir, dir.isEmpty { throw ValidationError("--dir must name a folder") }
+        if let zip, zip.isEmpty || zip.hasSuffix("/") { throw ValidationError("--zip must name a file, or - for standard output") }
+        if let root, SafePath.problem(in: root, what: "--root") != nil || root.contains("/") || root.contains("\\") {
             throw ValidationError("--root must be a plain folder name")
+        }
+        if zip == "-" && Terminal.standardOutputIsTerminal {
+            throw ValidationError("--zip - writes a binary archive to standard output: redirect it to a file or a pipe")
         }
     }
 
     func run() async throws {
         let catalog = try Catalog.load(paths: selection.catalogs)
+        let target: DownloadTarget
+        let defaultRoot: String
+        if let zip {
+            target = zip == "-"
+                ? .zipStream(FileDescriptorStream(fd: 1, name: "standard output"), compression.value)
+                : .zip(zip, compression.value)
+            defaultRoot = zip == "-" ? Runner.stem(selection.catalogs[0] == "-" ? "haul" : selection.catalogs[0]) : Runner.stem(zip)
+        } else {
+            let dir = dir!
+            target = .directory(root.map { dir + "/" + $0 } ?? dir)
+            defaultRoot = Runner.lastComponent(dir)
+        }
         let plan = Plan(
             products: catalog.products, selection: Selection(quick: selection.quick), layout: selection.layout,
-            root: root ?? Runner.lastComponent(dir), resolver: try selection.resolver()
+            root: root ?? defaultRoot, resolver: try selection.resolver()
         )
-        let path = root.map { dir + "/" + $0 } ?? dir
-        let report = try await Runner.download(plan, into: path, configuration: transfers.configuration, progress: transfers.progress)
+        let report = try await Runner.download(plan, to: target, configuration: transfers.configuration, progress: transfers.progress)
         throw ExitStatus(code: report.exitStatus)
     }
 }
 
 /// The download loop the commands share: runs the engine, shows progress, handles Ctrl-C, prints the summary.
 enum Runner {
-    static func download(_ plan: Plan, into path: String, configuration: Configuration, progress: ProgressMode) async throws -> DownloadReport {
+    static func download(_ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode) async throws -> DownloadReport {
+        var toStandardOutput = false
+        if case .zipStream(let stream as FileDescriptorStream, _) = target, stream.fd == 1 { toStandardOutput = true }
+        let jsonDescriptor: Int32 = toStandardOutput ? 2 : 1
         let s = plan.summary
         var intro = "\(s.selectedFiles) unique files selected"
         if s.selectedBytes > 0 { intro += " (\(Format.bytes(s.selectedBytes)))" }
@@ -138,11 +190,11 @@ enum Runner {
         if progress.resolved != .json { Terminal.note(intro) }
 
         let report = try await withEngine(configuration) { engine in
-            let download = engine.download(plan, to: .directory(path))
+            let download = engine.download(plan, to: target)
             let interrupt = Interrupt { download.cancel() }
             defer { interrupt.cancel() }
             let shown = Task {
-                var display = ProgressDisplay(mode: progress)
+                var display = ProgressDisplay(mode: progress, jsonDescriptor: jsonDescriptor)
                 for await event in download.events { display.show(event) }
                 display.finish()
             }
@@ -151,7 +203,7 @@ enum Runner {
             return report
         }
         if progress.resolved == .json {
-            Terminal.standardOutput(JSONLine.summary(report) + "\n")
+            Terminal.emit(JSONLine.summary(report) + "\n", to: jsonDescriptor)
         }
         var parts = ["\(report.ok) files OK"]
         if report.skipped > 0 { parts[0] += " (\(report.skipped) already complete)" }
@@ -165,8 +217,20 @@ enum Runner {
             Terminal.note("  \(row.file): \(row.status.text)")
         }
         if report.failed > 10 { Terminal.note("  … and \(report.failed - 10) more FAILED: see the manifest") }
-        Terminal.note("files in \(report.root)/, manifest in \(report.root)/manifest.html and manifest.csv")
+        switch target {
+        case .directory:
+            Terminal.note("files in \(report.root)/, manifest in \(report.root)/manifest.html and manifest.csv")
+        case .zip, .zipStream:
+            Terminal.note("archive \(report.root), manifest inside it at \(plan.root)/manifest.html and \(plan.root)/manifest.csv")
+        }
         return report
+    }
+
+    /// A file's name without folders and without its last extension: `out/jwst.zip` → `jwst`.
+    static func stem(_ path: String) -> String {
+        var name = lastComponent(path)
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex { name = String(name[..<dot]) }
+        return SafePath.problem(in: name, what: "root") == nil && !name.contains("\\") ? name : "download"
     }
 
     static func lastComponent(_ path: String) -> String {

@@ -7,7 +7,7 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
     case auto
     /// A live bar on standard error, redrawn at most every 100 ms.
     case bar
-    /// One JSON event a line on standard output.
+    /// One JSON event a line on standard output (standard error when the archive goes there).
     case json
     /// Nothing but the summary.
     case none
@@ -21,11 +21,14 @@ enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
 /// Shows a download's events: a bar, JSON lines, or nothing.
 struct ProgressDisplay {
     let mode: ProgressMode
+    /// Where JSON lines go: 1, or 2 when standard output carries the archive.
+    let jsonDescriptor: Int32
     private var lastDraw: ContinuousClock.Instant?
     private var drawn = false
 
-    init(mode: ProgressMode) {
+    init(mode: ProgressMode, jsonDescriptor: Int32 = 1) {
         self.mode = mode.resolved
+        self.jsonDescriptor = jsonDescriptor
     }
 
     mutating func show(_ event: DownloadEvent) {
@@ -37,9 +40,9 @@ struct ProgressDisplay {
             Terminal.standardError("\r\u{1B}[2K" + Self.bar(p, width: Terminal.width))
             drawn = true
         case (.json, .progress(let p)):
-            Terminal.standardOutput(JSONLine.progress(p) + "\n")
+            Terminal.emit(JSONLine.progress(p) + "\n", to: jsonDescriptor)
         case (.json, .file(let row)):
-            Terminal.standardOutput(JSONLine.file(row) + "\n")
+            Terminal.emit(JSONLine.file(row) + "\n", to: jsonDescriptor)
         default:
             break
         }

@@ -11,7 +11,7 @@ enum Terminal {
     static func standardOutput(_ text: String) { emit(text, to: 1) }
 
     /// Writes all of `text`, retrying interrupted and partial writes; gives up silently on a closed pipe.
-    private static func emit(_ text: String, to descriptor: Int32) {
+    static func emit(_ text: String, to descriptor: Int32) {
         let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {
@@ -30,6 +30,7 @@ enum Terminal {
     }
 
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+    static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
 
     /// Columns of the terminal on standard error, 80 when unknown.
     static var width: Int {

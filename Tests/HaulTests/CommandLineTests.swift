@@ -162,12 +162,15 @@ struct CommandLineTests {
         }
     }
 
-    @Test("haul demo downloads the sample's recommended set from the loopback archive")
+    @Test("haul demo downloads the sample's recommended set from the loopback archive into a ZIP")
     func demo() async throws {
         let folder = TemporaryFolder()
         let run = try await runHaul(["demo", "--dir", "demo", "--progress", "none", "--scale", "0.1"], in: folder.path)
         #expect(run.status == 0, "\(run.stderr)")
-        let csv = try String(contentsOfFile: folder.path + "/demo/recommended/manifest.csv", encoding: .utf8)
+        let reading = try readWithPython(folder.path + "/demo/recommended.zip", extractTo: folder.path + "/x")
+        #expect(reading.entries.count == 206)
+        #expect(reading.names.suffix(2) == ["recommended/manifest.html", "recommended/manifest.csv"])
+        let csv = try String(contentsOfFile: folder.path + "/x/recommended/manifest.csv", encoding: .utf8)
         let rows = csv.split(separator: "\r\n").dropFirst()
         #expect(rows.filter { $0.contains(",OK,") }.count == 204)
         #expect(rows.filter { $0.contains(",EXCLUDED: exclusive access needs a token,") }.count == 6)

@@ -30,6 +30,15 @@ public final class MemoryBudget: Sendable {
         }
     }
 
+    /// Takes `bytes` whatever the usage: for memory that replaces memory about to be released
+    /// (a compressed chunk in place of its input), which must never wait.
+    public func forceReserve(_ bytes: Int) {
+        state.withLock { s in
+            s.used += bytes
+            s.peak = max(s.peak, s.used)
+        }
+    }
+
     public func release(_ bytes: Int) {
         let wake = state.withLock { s -> [SinkWaker] in
             s.used -= bytes

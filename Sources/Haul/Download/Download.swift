@@ -1,10 +1,15 @@
 import Synchronization
 
 /// Where a download puts its files.
-public enum DownloadTarget: Sendable, Hashable {
+public enum DownloadTarget: Sendable {
     /// A folder tree under this root directory, created when missing. A re-run into the same root skips
     /// files already complete there.
     case directory(String)
+    /// A ZIP file at this path, entries under `ROOT/`. It is written as `PATH.haul-part` and renamed when
+    /// finished; a re-run (after a crash too) keeps the complete entries and fetches the rest.
+    case zip(String, Compression = Compression())
+    /// A ZIP streamed to a non-seekable destination (standard output, a socket, a program's buffer).
+    case zipStream(any ByteStream, Compression = Compression())
 }
 
 /// What a running download reports, in order, as it goes.
@@ -103,10 +108,34 @@ extension Engine {
         _ plan: Plan, to target: DownloadTarget, user: String = "anonymous", headers: [String] = []
     ) -> Download {
         let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
-        let run = DirectoryRun(engine: self, plan: plan, target: target, user: user, headers: headers, events: continuation)
-        let task = Task {
-            defer { continuation.finish() }
-            return try await run.run()
+        let configuration = configuration
+        let task: Task<DownloadReport, any Error>
+        switch target {
+        case .directory(let path):
+            let budget = MemoryBudget(limit: configuration.memoryLimit)
+            let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration)
+            let run = PlanRun(engine: self, plan: plan, output: output, user: user, headers: headers, events: continuation, budget: budget)
+            task = Task {
+                defer { continuation.finish() }
+                return try await run.run()
+            }
+        case .zip, .zipStream:
+            // Half the limit for staged entries and blocks; libcurl's buffers and zlib take a share of the rest.
+            let budget = MemoryBudget(limit: configuration.memoryLimit / 2)
+            let output: ZipOutput
+            switch target {
+            case .zip(let path, let compression):
+                output = ZipOutput(.file(path), plan: plan, budget: budget, configuration: configuration, compression: compression)
+            case .zipStream(let stream, let compression):
+                output = ZipOutput(.stream(stream), plan: plan, budget: budget, configuration: configuration, compression: compression)
+            case .directory:
+                preconditionFailure()
+            }
+            let run = PlanRun(engine: self, plan: plan, output: output, user: user, headers: headers, events: continuation, budget: budget)
+            task = Task {
+                defer { continuation.finish() }
+                return try await run.run()
+            }
         }
         return Download(events: events, task: task)
     }

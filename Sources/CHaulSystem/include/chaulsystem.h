@@ -1,0 +1,37 @@
+// Linux calls that Glibc's Swift module hides behind _GNU_SOURCE. Prefix `csystem_`.
+#ifndef CHAULSYSTEM_H
+#define CHAULSYSTEM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <errno.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+#pragma clang assume_nonnull begin
+
+/// copy_file_range(2): copies between two files inside the kernel. Returns -1 with errno ENOSYS where
+/// the system has no such call.
+static inline ssize_t csystem_copy_file_range(int in, int64_t *off_in, int out, int64_t *off_out, size_t count) {
+#if defined(__linux__) && defined(SYS_copy_file_range)
+    return (ssize_t)syscall(SYS_copy_file_range, in, off_in, out, off_out, count, 0U);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/// O_TMPFILE (an unnamed file in a folder, gone when closed), or 0 where the system has none.
+static inline int csystem_o_tmpfile(void) {
+#if defined(__linux__)
+    return 020000000 | 0200000;  // __O_TMPFILE | O_DIRECTORY, the same on every Linux architecture Swift runs on
+#else
+    return 0;
+#endif
+}
+
+#pragma clang assume_nonnull end
+
+#endif

@@ -1,0 +1,494 @@
+import CHaulSystem
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What every entry sink of one bundle shares.
+struct ZipStaging: Sendable {
+    let compression: Compression
+    let deflater: ChunkDeflater
+    let budget: MemoryBudget
+    /// Bytes a chunk collects before it is checksummed or compressed on a worker.
+    let blockSize: Int
+    /// An entry keeps its output in memory up to this many bytes, then spills it to a spool file.
+    let memoryThreshold: Int
+    /// The folder of spool files (the output's folder, so the final copy stays on one file system).
+    let spoolFolder: String
+    let workers: DispatchQueue
+}
+
+/// One product on its way into a ZIP entry.
+///
+/// On the engine thread a received chunk is copied once, into a block. A full block goes to a worker
+/// that computes its CRC-32 and, when the entry is deflated, compresses it on its own (a raw deflate
+/// chunk ending in a sync flush), so all cores compress even when one file dominates. Finished chunks
+/// are put back in order: their CRCs combine with `crc32_combine`, and their output stays in memory
+/// up to ``ZipStaging/memoryThreshold``, beyond which the entry spills to an unnamed spool file.
+/// Nothing reaches the archive until ``finish(size:)`` has the whole, checked entry.
+///
+/// With `auto`, the first chunk is compressed as a trial and the others wait for it: deflate is kept
+/// when it shrinks the chunk below ``Compression/worthwhileRatio``, else the entry is stored.
+final class ZipEntrySink: TransferSink, @unchecked Sendable {
+    enum Mode: Sendable { case store, deflate, undecided }
+
+    let staging: ZipStaging
+    private let highWater: Int
+    private let initialMode: Mode
+
+    // Engine thread only (and the finishing task once the transfer has ended).
+    private var block: UnsafeMutableRawBufferPointer?
+    private var blockFill = 0
+    private var position: Int64 = 0
+    private var nextIndex = 0
+    private var waker = SinkWaker {}
+
+    private struct Shared {
+        var generation = 0
+        var mode: Mode
+        /// Chunks waiting for `auto`'s decision.
+        var held: [Chunk] = []
+        /// Finished chunks not yet in order.
+        var finished: [Int: Piece] = [:]
+        var assembled = 0
+        var submitted = 0
+        /// Input bytes submitted and not yet assembled: the pause threshold.
+        var inFlight = 0
+        var wakeAtHalf = false
+        var crc: UInt32 = 0
+        var uncompressed: Int64 = 0
+        var compressed: Int64 = 0
+        var memory: [Buffer] = []
+        var memoryBytes = 0
+        var spool: SpoolFile?
+        var spoolLength: Int64 = 0
+        var spoolWrites = 0
+        var error: HaulError?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// The transfer's waker, for the worker that drains a paused entry.
+        var waker = SinkWaker {}
+        /// Set by ``assemble(_:)`` when the paused transfer may go on; acted on outside the lock.
+        var wakeDue = false
+
+        var settled: Bool { held.isEmpty && assembled == submitted && spoolWrites == 0 }
+    }
+    private let shared: Mutex<Shared>
+
+    /// - Parameter filename: The product's name, which `auto` looks at for compressed types.
+    init(staging: ZipStaging, filename: String) {
+        self.staging = staging
+        self.highWater = 4 * staging.blockSize
+        let mode: Mode
+        switch staging.compression.mode {
+        case .store: mode = .store
+        case .deflate: mode = .deflate
+        case .auto: mode = Compression.isCompressedType(filename) ? .store : .undecided
+        }
+        initialMode = mode
+        shared = Mutex(Shared(mode: mode))
+    }
+
+    deinit {
+        if let block { staging.budget.release(block.count); block.deallocate() }
+        shared.withLock { s in Self.drop(&s, budget: staging.budget) }
+    }
+
+    // MARK: TransferSink (engine thread)
+
+    func begin(offset: Int64, waker: SinkWaker) throws {
+        self.waker = waker
+        shared.withLock { $0.waker = waker }
+        if offset == position { return }
+        guard offset == 0 else {
+            throw HaulError(.output, "cannot resume an entry at byte \(offset) of \(position)")
+        }
+        // The server sent the body again from the start: forget what arrived.
+        if let block { staging.budget.release(block.count); block.deallocate() }
+        block = nil
+        blockFill = 0
+        position = 0
+        nextIndex = 0
+        shared.withLock { s in
+            Self.drop(&s, budget: staging.budget)
+            s.generation += 1
+            s.mode = initialMode
+            s.assembled = 0
+            s.submitted = 0
+            s.inFlight = 0
+            s.crc = 0
+            s.uncompressed = 0
+            s.compressed = 0
+            s.spoolLength = 0
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
+        let verdict = shared.withLock { s -> SinkWrite? in
+            if let error = s.error { return .failed(error) }
+            if s.inFlight >= highWater { s.wakeAtHalf = true; return .pause }
+            return nil
+        }
+        if let verdict { return verdict }
+        let room = block.map { $0.count - blockFill } ?? 0
+        if bytes.count > room {
+            let blocks = (bytes.count - room + staging.blockSize - 1) / staging.blockSize
+            guard staging.budget.reserve(blocks * staging.blockSize, orWake: waker) else { return .pause }
+            // The reservation covers the new blocks; each is allocated as the copy reaches it.
+            reservedBlocks += blocks
+        }
+        var source = bytes
+        while !source.isEmpty {
+            if block == nil {
+                precondition(reservedBlocks > 0)
+                reservedBlocks -= 1
+                block = UnsafeMutableRawBufferPointer.allocate(byteCount: staging.blockSize, alignment: 64)
+                blockFill = 0
+            }
+            let n = min(block!.count - blockFill, source.count)
+            UnsafeMutableRawBufferPointer(rebasing: block![blockFill..<blockFill + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
+            blockFill += n
+            position += Int64(n)
+            source = UnsafeRawBufferPointer(rebasing: source[n...])
+            if blockFill == block!.count { submitBlock(final: false) }
+        }
+        return .accepted
+    }
+
+    private var reservedBlocks = 0
+
+    // MARK: Finishing
+
+    /// Waits for every chunk, then hands over the entry's data and checksum.
+    ///
+    /// Call once the transfer has ended with all `size` bytes. - Throws: ``HaulError`` (`output`).
+    func finish(size: Int64) async throws -> ZipStaged {
+        submitBlock(final: true)
+        if reservedBlocks > 0 { staging.budget.release(reservedBlocks * staging.blockSize); reservedBlocks = 0 }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let ready = shared.withLock { s -> Bool in
+                if s.settled || s.error != nil { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if ready { c.resume() }
+        }
+        return try shared.withLock { s in
+            if let error = s.error { throw error }
+            guard s.uncompressed == size else {
+                throw HaulError(.output, "entry holds \(s.uncompressed) bytes, expected \(size)")
+            }
+            let staged = ZipStaged(
+                method: s.mode == .deflate ? .deflated : .stored, crc32: s.crc,
+                uncompressedSize: UInt64(s.uncompressed), compressedSize: UInt64(s.compressed),
+                memory: s.memory, spool: s.spool, budget: staging.budget
+            )
+            s.memory = []
+            s.memoryBytes = 0
+            s.spool = nil
+            return staged
+        }
+    }
+
+    /// Drops what the entry holds. Call once the transfer has ended.
+    func discard() {
+        if let block { staging.budget.release(block.count); block.deallocate() }
+        block = nil
+        if reservedBlocks > 0 { staging.budget.release(reservedBlocks * staging.blockSize); reservedBlocks = 0 }
+        shared.withLock { s in
+            Self.drop(&s, budget: staging.budget)
+            s.generation += 1
+        }
+    }
+
+    // MARK: Chunks
+
+    /// A block of input at its place in the entry.
+    private struct Chunk: @unchecked Sendable {
+        var index: Int
+        var generation: Int
+        var input: Buffer
+        var final: Bool
+    }
+
+    /// A chunk's result: its CRC, input length, and the bytes it adds to the entry.
+    private struct Piece: @unchecked Sendable {
+        var crc: UInt32
+        var inputLength: Int
+        var output: Buffer
+    }
+
+    /// Hands the current block (or, for the final chunk of a deflated entry, an empty one) to a worker.
+    private func submitBlock(final: Bool) {
+        let current = block
+        block = nil
+        if current == nil && !final { return }
+        let buffer: Buffer
+        if let current {
+            buffer = Buffer(pointer: current, length: blockFill)
+        } else {
+            buffer = Buffer(pointer: UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 16), length: 0)
+            staging.budget.forceReserve(1)
+        }
+        blockFill = 0
+        let chunk = shared.withLock { s -> Chunk? in
+            let chunk = Chunk(index: nextIndex, generation: s.generation, input: buffer, final: final)
+            s.submitted += 1
+            s.inFlight += buffer.length
+            if s.mode == .undecided && nextIndex > 0 {
+                s.held.append(chunk)
+                return nil
+            }
+            return chunk
+        }
+        nextIndex += 1
+        if let chunk { schedule(chunk) }
+    }
+
+    private func schedule(_ chunk: Chunk) {
+        staging.workers.async { [self] in process(chunk) }
+    }
+
+    /// Worker: checksum and, as the mode says, compress one chunk.
+    private func process(_ chunk: Chunk) {
+        let input = UnsafeRawBufferPointer(rebasing: chunk.input.pointer[0..<chunk.input.length])
+        let crc = CRC32.of(input)
+        let (mode, generation) = shared.withLock { ($0.mode, $0.generation) }
+        guard generation == chunk.generation else { return release(chunk.input) }
+        let piece: Piece
+        var decided: Mode?
+        switch mode {
+        case .store:
+            piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input)
+        case .deflate, .undecided:
+            let (output, length) = staging.deflater.compress(input, final: chunk.final)
+            staging.budget.forceReserve(output.count)
+            let compressed = Buffer(pointer: output, length: length)
+            if mode == .undecided && Double(length) >= Compression.worthwhileRatio * Double(chunk.input.length) {
+                release(compressed)
+                piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input)
+                decided = .store
+            } else {
+                release(chunk.input)
+                piece = Piece(crc: crc, inputLength: chunk.input.length, output: compressed)
+                if mode == .undecided { decided = .deflate }
+            }
+        }
+        var released: [Chunk] = []
+        let (taken, work, wake) = shared.withLock { s -> (Bool, SpoolWork?, SinkWaker?) in
+            guard s.generation == chunk.generation else { return (false, nil, nil) }
+            if let decided {
+                s.mode = decided
+                released = s.held
+                s.held = []
+            }
+            s.finished[chunk.index] = piece
+            let work = assemble(&s)
+            defer { s.wakeDue = false }
+            return (true, work, s.wakeDue ? s.waker : nil)
+        }
+        if !taken { release(piece.output) }
+        wake?.wake()
+        for held in released { schedule(held) }
+        if let work { spill(work) }
+    }
+
+    /// Bytes to append to the spool file at an offset reserved for them.
+    private struct SpoolWork: @unchecked Sendable {
+        var spool: SpoolFile
+        var offset: Int64
+        var buffers: [Buffer]
+        var generation: Int
+    }
+
+    /// Puts finished chunks in order; returns what must go to the spool (written outside the lock).
+    private func assemble(_ s: inout Shared) -> SpoolWork? {
+        var toSpool: [Buffer] = []
+        while let piece = s.finished.removeValue(forKey: s.assembled) {
+            s.crc = s.assembled == 0 ? piece.crc : CRC32.combine(s.crc, piece.crc, lengthOfB: Int64(piece.inputLength))
+            s.uncompressed += Int64(piece.inputLength)
+            s.compressed += Int64(piece.output.length)
+            s.assembled += 1
+            s.inFlight -= piece.inputLength
+            if s.spool == nil && s.memoryBytes + piece.output.length > staging.memoryThreshold {
+                do {
+                    s.spool = try SpoolFile(folder: staging.spoolFolder)
+                } catch let error as HaulError {
+                    if s.error == nil { s.error = error }
+                } catch {}
+                toSpool = s.memory
+                s.memory = []
+                s.memoryBytes = 0
+            }
+            if s.spool != nil {
+                toSpool.append(piece.output)
+            } else if s.error == nil {
+                s.memory.append(piece.output)
+                s.memoryBytes += piece.output.length
+            } else {
+                release(piece.output)
+            }
+        }
+        if s.wakeAtHalf && (s.inFlight <= highWater / 2 || s.error != nil) {
+            s.wakeAtHalf = false
+            s.wakeDue = true
+        }
+        var work: SpoolWork?
+        if let spool = s.spool, !toSpool.isEmpty {
+            let length = toSpool.reduce(0) { $0 + $1.length }
+            work = SpoolWork(spool: spool, offset: s.spoolLength, buffers: toSpool, generation: s.generation)
+            s.spoolLength += Int64(length)
+            s.spoolWrites += 1
+        } else {
+            for buffer in toSpool { release(buffer) }
+        }
+        resumeWaitersIfSettled(&s)
+        return work
+    }
+
+    private func spill(_ work: SpoolWork) {
+        var error: HaulError?
+        do {
+            try work.spool.write(work.buffers, at: work.offset)
+        } catch let e as HaulError {
+            error = e
+        } catch {}
+        for buffer in work.buffers { release(buffer) }
+        let wake = shared.withLock { s -> SinkWaker? in
+            guard s.generation == work.generation else { return nil }
+            s.spoolWrites -= 1
+            resumeWaitersIfSettled(&s)
+            guard let error else { return nil }
+            if s.error == nil { s.error = error }
+            resumeWaitersIfSettled(&s)
+            // A paused transfer learns of the error from its next write.
+            return s.wakeAtHalf ? s.waker : nil
+        }
+        wake?.wake()
+    }
+
+    private func resumeWaitersIfSettled(_ s: inout Shared) {
+        guard !s.waiters.isEmpty, s.settled || s.error != nil else { return }
+        let waiters = s.waiters
+        s.waiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func release(_ buffer: Buffer) {
+        staging.budget.release(buffer.pointer.count)
+        buffer.pointer.deallocate()
+    }
+
+    /// Frees everything an entry holds (on reset, discard, or deinit).
+    private static func drop(_ s: inout Shared, budget: MemoryBudget) {
+        for buffer in s.memory { budget.release(buffer.pointer.count); buffer.pointer.deallocate() }
+        for chunk in s.held { budget.release(chunk.input.pointer.count); chunk.input.pointer.deallocate() }
+        for piece in s.finished.values { budget.release(piece.output.pointer.count); piece.output.pointer.deallocate() }
+        s.memory = []
+        s.memoryBytes = 0
+        s.held = []
+        s.finished = [:]
+        s.spool = nil
+        s.spoolWrites = 0
+        let waiters = s.waiters
+        s.waiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// An allocated buffer and how many of its bytes are used. Its capacity is what the budget holds for it.
+struct Buffer: @unchecked Sendable {
+    var pointer: UnsafeMutableRawBufferPointer
+    var length: Int
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: pointer[0..<length]) }
+}
+
+/// An entry's data, complete and checked, ready to be appended to the archive.
+final class ZipStaged: @unchecked Sendable {
+    let method: ZipEntry.Method
+    let crc32: UInt32
+    let uncompressedSize: UInt64
+    let compressedSize: UInt64
+    /// The data: these buffers in order, or the spool file's first ``compressedSize`` bytes.
+    private(set) var memory: [Buffer]
+    let spool: SpoolFile?
+    private let budget: MemoryBudget
+
+    init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, compressedSize: UInt64,
+         memory: [Buffer], spool: SpoolFile?, budget: MemoryBudget) {
+        self.method = method
+        self.crc32 = crc32
+        self.uncompressedSize = uncompressedSize
+        self.compressedSize = compressedSize
+        self.memory = memory
+        self.spool = spool
+        self.budget = budget
+    }
+
+    /// Data held in memory, as one buffer: for a small entry made here (a manifest).
+    convenience init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, data: [UInt8], budget: MemoryBudget) {
+        let pointer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, data.count), alignment: 16)
+        data.withUnsafeBytes { pointer.copyMemory(from: $0) }
+        budget.forceReserve(pointer.count)
+        self.init(method: method, crc32: crc32, uncompressedSize: uncompressedSize, compressedSize: UInt64(data.count),
+                  memory: [Buffer(pointer: pointer, length: data.count)], spool: nil, budget: budget)
+    }
+
+    deinit { releaseMemory() }
+
+    /// Frees the buffers once written.
+    func releaseMemory() {
+        for buffer in memory { budget.release(buffer.pointer.count); buffer.pointer.deallocate() }
+        memory = []
+    }
+}
+
+/// An unnamed temporary file for one entry's spilled data, gone when closed (or when the process dies).
+final class SpoolFile: @unchecked Sendable {
+    let fd: Int32
+
+    init(folder: String) throws {
+        var fd: Int32 = -1
+        if csystem_o_tmpfile() != 0 { fd = open(folder, csystem_o_tmpfile() | O_RDWR | O_CLOEXEC, 0o600) }
+        if fd < 0 {
+            // No O_TMPFILE here: a named file, unlinked at once.
+            var template = Array((folder + "/.haul-spool.XXXXXX").utf8CString)
+            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            if fd >= 0 { template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
+        }
+        guard fd >= 0 else {
+            let e = errno
+            throw HaulError(.output, "cannot create a spool file in \(folder): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    func write(_ buffers: [Buffer], at offset: Int64) throws {
+        var offset = offset
+        for buffer in buffers {
+            try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "spool file")
+            offset += Int64(buffer.length)
+        }
+    }
+}
+
+/// Whole writes with EINTR and short writes handled.
+enum FileIO {
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, what: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                throw HaulError(.output, "cannot write \(what): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            }
+            done += n
+        }
+    }
+}

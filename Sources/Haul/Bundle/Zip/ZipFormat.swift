@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The records of a ZIP archive (PKWARE APPNOTE 6.3.10), as Haul writes them.
+///
+/// Every entry is written whole, once its bytes arrived and were checked, so its local header already
+/// holds the CRC-32 and both sizes: no data descriptors are needed, even on a pipe. ZIP64 fields appear
+/// exactly where a size, an offset or the entry count does not fit the classic fields, in the local
+/// header too (macOS's Archive Utility reads sizes from there), with version needed 4.5.
+enum ZipFormat {
+    static let localSignature: UInt32 = 0x0403_4B50
+    static let centralSignature: UInt32 = 0x0201_4B50
+    static let endSignature: UInt32 = 0x0605_4B50
+    static let zip64EndSignature: UInt32 = 0x0606_4B50
+    static let zip64LocatorSignature: UInt32 = 0x0706_4B50
+
+    static let zip64ExtraID: UInt16 = 0x0001
+    static let timestampExtraID: UInt16 = 0x5455
+
+    /// Bit 11: names are UTF-8.
+    static let utf8Flag: UInt16 = 1 << 11
+    /// Bit 3: sizes and CRC follow the data. Haul never sets it; an archive with it is not resumable.
+    static let dataDescriptorFlag: UInt16 = 1 << 3
+
+    /// "Made by" Unix (3), APPNOTE 6.3, so readers honour the Unix mode in the external attributes.
+    static let versionMadeBy: UInt16 = 3 << 8 | 63
+    /// A regular file, rw-r--r--.
+    static let externalAttributes: UInt32 = UInt32(0o100644) << 16
+
+    static let localHeaderSize = 30
+    static let centralHeaderSize = 46
+    static let maxClassic: UInt64 = 0xFFFF_FFFF
+}
+
+/// One entry's metadata: what both its local header and its central directory record say.
+struct ZipEntry: Sendable, Hashable {
+    enum Method: UInt16, Sendable {
+        case stored = 0
+        case deflated = 8
+    }
+
+    /// The UTF-8 name, `ROOT/…`.
+    var name: String
+    var method: Method
+    var crc32: UInt32
+    var compressedSize: UInt64
+    var uncompressedSize: UInt64
+    /// Modification time, Unix seconds.
+    var modified: Int64
+    /// Where the local header starts.
+    var offset: UInt64 = 0
+    /// General-purpose flags besides UTF-8 (deflate's speed hint).
+    var extraFlags: UInt16 = 0
+
+    var flags: UInt16 { ZipFormat.utf8Flag | extraFlags }
+
+    /// Sizes that need ZIP64 in the local header (which must then carry both).
+    var sizesNeedZip64: Bool {
+        compressedSize >= ZipFormat.maxClassic || uncompressedSize >= ZipFormat.maxClassic
+    }
+
+    var needsZip64: Bool { sizesNeedZip64 || offset >= ZipFormat.maxClassic }
+
+    var versionNeeded: UInt16 { needsZip64 ? 45 : method == .deflated ? 20 : 10 }
+
+    /// The deflate option bits (1–2) Info-ZIP sets for a compression level.
+    static func deflateFlags(level: Int) -> UInt16 {
+        switch level {
+        case 1: 0b110     // super fast
+        case 2: 0b100     // fast
+        case 8, 9: 0b010  // maximum
+        default: 0
+        }
+    }
+
+    // MARK: Encoding
+
+    /// The local file header, name and extra fields included; the entry's data follows it.
+    func localHeader() -> [UInt8] {
+        var w = ByteWriter()
+        let name = Array(self.name.utf8)
+        let zip64 = sizesNeedZip64
+        var extra = ByteWriter()
+        if zip64 {
+            extra.u16(ZipFormat.zip64ExtraID)
+            extra.u16(16)
+            extra.u64(uncompressedSize)
+            extra.u64(compressedSize)
+        }
+        appendTimestamp(to: &extra)
+        let (time, date) = DOSTime.encode(modified)
+        w.u32(ZipFormat.localSignature)
+        w.u16(versionNeeded)
+        w.u16(flags)
+        w.u16(method.rawValue)
+        w.u16(time)
+        w.u16(date)
+        w.u32(crc32)
+        w.u32(zip64 ? UInt32.max : UInt32(compressedSize))
+        w.u32(zip64 ? UInt32.max : UInt32(uncompressedSize))
+        w.u16(UInt16(name.count))
+        w.u16(UInt16(extra.bytes.count))
+        w.bytes += name
+        w.bytes += extra.bytes
+        return w.bytes
+    }
+
+    /// The central directory record.
+    func centralHeader() -> [UInt8] {
+        var w = ByteWriter()
+        let name = Array(self.name.utf8)
+        let bigUncompressed = uncompressedSize >= ZipFormat.maxClassic
+        let bigCompressed = compressedSize >= ZipFormat.maxClassic
+        let bigOffset = offset >= ZipFormat.maxClassic
+        var extra = ByteWriter()
+        if bigUncompressed || bigCompressed || bigOffset {
+            // Only the fields whose classic value is 0xFFFFFFFF, in this order (APPNOTE 4.5.3).
+            extra.u16(ZipFormat.zip64ExtraID)
+            extra.u16(UInt16(8 * ((bigUncompressed ? 1 : 0) + (bigCompressed ? 1 : 0) + (bigOffset ? 1 : 0))))
+            if bigUncompressed { extra.u64(uncompressedSize) }
+            if bigCompressed { extra.u64(compressedSize) }
+            if bigOffset { extra.u64(offset) }
+        }
+        appendTimestamp(to: &extra)
+        let (time, date) = DOSTime.encode(modified)
+        w.u32(ZipFormat.centralSignature)
+        w.u16(ZipFormat.versionMadeBy)
+        w.u16(versionNeeded)
+        w.u16(flags)
+        w.u16(method.rawValue)
+        w.u16(time)
+        w.u16(date)
+        w.u32(crc32)
+        w.u32(bigCompressed ? UInt32.max : UInt32(compressedSize))
+        w.u32(bigUncompressed ? UInt32.max : UInt32(uncompressedSize))
+        w.u16(UInt16(name.count))
+        w.u16(UInt16(extra.bytes.count))
+        w.u16(0)  // comment
+        w.u16(0)  // disk number
+        w.u16(0)  // internal attributes
+        w.u32(ZipFormat.externalAttributes)
+        w.u32(bigOffset ? UInt32.max : UInt32(offset))
+        w.bytes += name
+        w.bytes += extra.bytes
+        return w.bytes
+    }
+
+    /// The extended-timestamp field (0x5455) with the modification time, when it fits its signed 32 bits.
+    private func appendTimestamp(to extra: inout ByteWriter) {
+        guard let seconds = Int32(exactly: modified) else { return }
+        extra.u16(ZipFormat.timestampExtraID)
+        extra.u16(5)
+        extra.bytes.append(1)  // modification time present
+        extra.u32(UInt32(bitPattern: seconds))
+    }
+
+    /// The end of the archive: ZIP64 end record and locator when needed, then the classic end record.
+    ///
+    /// - Parameters:
+    ///   - count: Entries in the central directory.
+    ///   - directoryOffset: Where the central directory starts.
+    ///   - directorySize: Its length in bytes.
+    static func endRecords(count: UInt64, directoryOffset: UInt64, directorySize: UInt64) -> [UInt8] {
+        var w = ByteWriter()
+        let bigCount = count >= 0xFFFF
+        let bigSize = directorySize >= ZipFormat.maxClassic
+        let bigOffset = directoryOffset >= ZipFormat.maxClassic
+        if bigCount || bigSize || bigOffset {
+            let zip64EndOffset = directoryOffset + directorySize
+            w.u32(ZipFormat.zip64EndSignature)
+            w.u64(44)  // the record's size after this field
+            w.u16(ZipFormat.versionMadeBy)
+            w.u16(45)
+            w.u32(0)   // this disk
+            w.u32(0)   // the disk where the directory starts
+            w.u64(count)
+            w.u64(count)
+            w.u64(directorySize)
+            w.u64(directoryOffset)
+            w.u32(ZipFormat.zip64LocatorSignature)
+            w.u32(0)
+            w.u64(zip64EndOffset)
+            w.u32(1)   // disks in all
+        }
+        w.u32(ZipFormat.endSignature)
+        w.u16(0)
+        w.u16(0)
+        w.u16(bigCount ? 0xFFFF : UInt16(count))
+        w.u16(bigCount ? 0xFFFF : UInt16(count))
+        w.u32(bigSize ? UInt32.max : UInt32(directorySize))
+        w.u32(bigOffset ? UInt32.max : UInt32(directoryOffset))
+        w.u16(0)  // comment
+        return w.bytes
+    }
+}
+
+/// MS-DOS date and time, in local time as Info-ZIP writes them, clamped to 1980–2107.
+enum DOSTime {
+    static func encode(_ seconds: Int64) -> (time: UInt16, date: UInt16) {
+        var t = time_t(seconds)
+        var parts = tm()
+        guard localtime_r(&t, &parts) != nil else { return (0, 0x21) }
+        let year = Int(parts.tm_year) + 1900
+        if year < 1980 { return (0, 0x21) }  // 1980-01-01 00:00:00
+        if year > 2107 { return (0xBF7D, 0xFF9F) }  // 2107-12-31 23:59:58
+        let time = UInt16(parts.tm_hour) << 11 | UInt16(parts.tm_min) << 5 | UInt16(parts.tm_sec / 2)
+        let date = UInt16(year - 1980) << 9 | UInt16(parts.tm_mon + 1) << 5 | UInt16(parts.tm_mday)
+        return (time, date)
+    }
+
+    static func decode(time: UInt16, date: UInt16) -> Int64 {
+        var parts = tm()
+        parts.tm_year = Int32(date >> 9) + 80
+        parts.tm_mon = Int32((date >> 5) & 0xF) - 1
+        parts.tm_mday = Int32(date & 0x1F)
+        parts.tm_hour = Int32(time >> 11)
+        parts.tm_min = Int32((time >> 5) & 0x3F)
+        parts.tm_sec = Int32(time & 0x1F) * 2
+        parts.tm_isdst = -1
+        return Int64(mktime(&parts))
+    }
+}
+
+/// Little-endian encoding into a byte array.
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u16(_ v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
+    mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
+    mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
+}
+
+/// Little-endian decoding from a byte buffer; reads past the end give zero.
+struct ByteReader {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(_ bytes: [UInt8], at position: Int = 0) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    var remaining: Int { bytes.count - position }
+
+    mutating func u8() -> UInt8 {
+        defer { position += 1 }
+        return position < bytes.count ? bytes[position] : 0
+    }
+    mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
+    mutating func u32() -> UInt32 { UInt32(u16()) | UInt32(u16()) << 16 }
+    mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
+    mutating func take(_ n: Int) -> [UInt8] {
+        let end = min(bytes.count, position + n)
+        defer { position += n }
+        return position < end ? Array(bytes[position..<end]) : []
+    }
+}

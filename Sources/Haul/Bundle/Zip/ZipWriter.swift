@@ -1,0 +1,214 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Appends whole entries to an archive in the order they complete, then writes its central directory.
+///
+/// Every append is one entry whose bytes all arrived and were checked, so the archive is, at every
+/// moment, a sequence of complete entries followed by at most one being written; that is what lets a
+/// run after a crash keep them (``ZipResume``). Writes run on one serial queue, off the engine thread.
+/// The central directory lists entries in catalog order (`key`), whatever order they completed in.
+final class ZipWriter: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "haul.zip.writer", qos: .utility)
+    // Touched only on `queue`.
+    private let output: ArchiveOutput
+    private var central: [(key: Int, entry: ZipEntry)]
+    private let failureState = Mutex<HaulError?>(nil)
+
+    /// - Parameter kept: Entries already in the output (from an earlier run), by catalog order.
+    init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = []) {
+        self.output = output
+        self.central = kept
+    }
+
+    /// The output error that stopped the writer, if any: every later append fails with it.
+    var failure: HaulError? { failureState.withLock { $0 } }
+
+    /// Bytes written so far.
+    var position: UInt64 { queue.sync { output.position } }
+
+    /// Appends an entry; its offset is set here.
+    /// - Returns: The entry as written.
+    func append(_ entry: ZipEntry, _ staged: ZipStaged, key: Int) async throws -> ZipEntry {
+        try await onQueue { [self] in
+            if let failure { throw failure }
+            var entry = entry
+            entry.offset = output.position
+            entry.method = staged.method
+            entry.crc32 = staged.crc32
+            entry.uncompressedSize = staged.uncompressedSize
+            entry.compressedSize = staged.compressedSize
+            do {
+                try output.append(entry.localHeader(), staged)
+            } catch let error as HaulError {
+                failureState.withLock { $0 = error }
+                throw error
+            }
+            staged.releaseMemory()
+            central.append((key, entry))
+            return entry
+        }
+    }
+
+    /// Appends the last entries (the manifests), then the central directory and the end records.
+    /// - Returns: The archive's size.
+    func finish(trailing: [(ZipEntry, ZipStaged)]) async throws -> UInt64 {
+        try await onQueue { [self] in
+            if let failure { throw failure }
+            do {
+                var key = Int.max - trailing.count
+                for (entry, staged) in trailing {
+                    var entry = entry
+                    entry.offset = output.position
+                    try output.append(entry.localHeader(), staged)
+                    staged.releaseMemory()
+                    central.append((key, entry))
+                    key += 1
+                }
+                central.sort { $0.key < $1.key }
+                let directoryOffset = output.position
+                var directory: [UInt8] = []
+                directory.reserveCapacity(central.count * 100)
+                for (_, entry) in central {
+                    directory += entry.centralHeader()
+                    if directory.count >= 1 << 20 {
+                        try output.appendBytes(directory)
+                        directory.removeAll(keepingCapacity: true)
+                    }
+                }
+                try output.appendBytes(directory)
+                let directorySize = output.position - directoryOffset
+                try output.appendBytes(ZipEntry.endRecords(
+                    count: UInt64(central.count), directoryOffset: directoryOffset, directorySize: directorySize
+                ))
+                return output.position
+            } catch let error as HaulError {
+                failureState.withLock { $0 = error }
+                throw error
+            }
+        }
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result(catching: body)) }
+        }
+    }
+}
+
+/// Reads an archive left by an earlier run of the same command and finds the entries worth keeping.
+///
+/// Local headers are read from the start. Each entry must be whole: a header Haul could have written
+/// (sizes and CRC in it, no data descriptor), a name the caller accepts, and data whose length and
+/// CRC-32 check (deflated data is inflated to check it). The scan stops at the first entry that is not
+/// (the one a crash cut short, the previous run's manifests, or anything else), and the archive is to
+/// be truncated there; everything before it is kept without being fetched again.
+enum ZipResume {
+    struct Result {
+        var kept: [(key: Int, entry: ZipEntry)] = []
+        /// Where the kept entries end: the archive goes on from here.
+        var end: UInt64 = 0
+    }
+
+    /// - Parameters:
+    ///   - accept: Given a checked entry, its catalog key when it is to be kept, or `nil` to stop.
+    static func scan(fd: Int32, length: UInt64, accept: (ZipEntry) -> Int?) -> Result {
+        var result = Result()
+        var offset: UInt64 = 0
+        while offset + UInt64(ZipFormat.localHeaderSize) <= length {
+            guard let (entry, dataOffset) = readHeader(fd: fd, at: offset),
+                  dataOffset + entry.compressedSize <= length,
+                  check(fd: fd, entry: entry, at: dataOffset),
+                  let key = accept(entry)
+            else { break }
+            result.kept.append((key, entry))
+            offset = dataOffset + entry.compressedSize
+            result.end = offset
+        }
+        return result
+    }
+
+    /// Parses the local header at `offset`. - Returns: The entry and where its data starts.
+    static func readHeader(fd: Int32, at offset: UInt64) -> (ZipEntry, UInt64)? {
+        guard let fixed = read(fd: fd, at: offset, count: ZipFormat.localHeaderSize) else { return nil }
+        var r = ByteReader(fixed)
+        guard r.u32() == ZipFormat.localSignature else { return nil }
+        _ = r.u16()  // version needed
+        let flags = r.u16()
+        let methodValue = r.u16()
+        let time = r.u16()
+        let date = r.u16()
+        let crc = r.u32()
+        var compressed = UInt64(r.u32())
+        var uncompressed = UInt64(r.u32())
+        let nameLength = Int(r.u16())
+        let extraLength = Int(r.u16())
+        guard flags & ZipFormat.dataDescriptorFlag == 0, flags & 1 == 0,  // no descriptor, not encrypted
+              let method = ZipEntry.Method(rawValue: methodValue),
+              let variable = read(fd: fd, at: offset + UInt64(ZipFormat.localHeaderSize), count: nameLength + extraLength)
+        else { return nil }
+        let name = String(decoding: variable[0..<nameLength], as: UTF8.self)
+        var modified = DOSTime.decode(time: time, date: date)
+        var extra = ByteReader(Array(variable[nameLength...]))
+        while extra.remaining >= 4 {
+            let id = extra.u16()
+            let size = Int(extra.u16())
+            var field = ByteReader(extra.take(size))
+            if id == ZipFormat.zip64ExtraID {
+                if uncompressed == ZipFormat.maxClassic { uncompressed = field.u64() }
+                if compressed == ZipFormat.maxClassic { compressed = field.u64() }
+            } else if id == ZipFormat.timestampExtraID, size >= 5, field.u8() & 1 != 0 {
+                modified = Int64(Int32(bitPattern: field.u32()))
+            }
+        }
+        if method == .stored && compressed != uncompressed { return nil }
+        let entry = ZipEntry(
+            name: name, method: method, crc32: crc, compressedSize: compressed, uncompressedSize: uncompressed,
+            modified: modified, offset: offset, extraFlags: flags & ~ZipFormat.utf8Flag
+        )
+        return (entry, offset + UInt64(ZipFormat.localHeaderSize + nameLength + extraLength))
+    }
+
+    /// Whether the entry's data is all there with its stated length and CRC-32.
+    private static func check(fd: Int32, entry: ZipEntry, at dataOffset: UInt64) -> Bool {
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        let inflater = entry.method == .deflated ? RawInflater() : nil
+        var crc: UInt32 = 0
+        var done: UInt64 = 0
+        while done < entry.compressedSize {
+            let want = Int(min(UInt64(size), entry.compressedSize - done))
+            let n = pread(fd, buffer.baseAddress, want, off_t(dataOffset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            if let inflater {
+                guard inflater.feed(chunk) == n, !inflater.failed else { return false }
+            } else {
+                crc = CRC32.of(chunk, continuing: crc)
+            }
+            done += UInt64(n)
+        }
+        if let inflater {
+            return inflater.ended && inflater.produced == entry.uncompressedSize && inflater.crc == entry.crc32
+        }
+        return crc == entry.crc32
+    }
+
+    private static func read(fd: Int32, at offset: UInt64, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return nil }
+            done += n
+        }
+        return bytes
+    }
+}

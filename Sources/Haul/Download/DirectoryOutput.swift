@@ -1,0 +1,179 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A plan's files as a folder tree: each written by a ``FileSink`` under a temporary name and renamed
+/// into place when complete; a re-run skips files already complete there.
+final class DirectoryOutput: RunOutput {
+    let root: String
+    let plan: Plan
+    let budget: MemoryBudget
+    let blockSize: Int
+    let ioQueue = DispatchQueue(label: "haul.io", qos: .utility, attributes: .concurrent)
+    private let previous = Mutex<[String: PreviousRow]>([:])
+
+    init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration) {
+        root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        self.plan = plan
+        self.budget = budget
+        // Bytes a file collects before a write: large enough for few system calls, small enough that
+        // every transfer can hold one within a quarter of the memory limit.
+        blockSize = min(1 << 20, max(64 << 10, c.memoryLimit / max(1, 4 * c.parallel)))
+    }
+
+    var location: String { root }
+    var failure: HaulError? { nil }
+
+    func open() async throws {
+        try Self.makeRoot(root)
+        let rows = previousRows()
+        previous.withLock { $0 = rows }
+    }
+
+    func prepare(_ index: Int) async -> Preparation<FileSink> {
+        let entry = plan.entries[index]
+        let path = root + "/" + entry.path
+        if let problem = Self.makeFolders(root: root, relative: entry.path) { return .failed(problem) }
+        if let size = alreadyComplete(entry, path: path) { return .complete(size: size, note: "already complete") }
+        do {
+            // A small file needs no more than its own size in memory.
+            let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
+            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, ioQueue: ioQueue))
+        } catch {
+            return .failed("write error: \(error)")
+        }
+    }
+
+    func complete(_ index: Int, sink: FileSink, result: FetchResult) async -> Manifest.Status {
+        switch result.status {
+        case .ok:
+            do {
+                try await sink.commit(size: result.bytes)
+                if let modified = result.lastModified { sink.setModificationTime(modified) }
+                return .ok
+            } catch {
+                return .failed("write error: \(error)")
+            }
+        case .failed(let reason):
+            await sink.discard()
+            return .failed(reason)
+        case .cancelled:
+            await sink.discard()
+            return .cancelled
+        }
+    }
+
+    func close(_ manifest: Manifest) async throws {
+        let name = root.split(separator: "/").last.map(String.init) ?? root
+        try Self.writeAtomically(root + "/manifest.csv", manifest.csv())
+        try Self.writeAtomically(root + "/manifest.html", manifest.html(title: name))
+    }
+
+    /// The size of the file at `path` when it is complete from an earlier run: a regular file with the
+    /// catalog's size, or, for a product without a stated size, the size the earlier manifest recorded
+    /// for it as `OK`.
+    private func alreadyComplete(_ entry: Plan.Entry, path: String) -> Int64? {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let size = Int64(st.st_size)
+        if let stated = entry.product.size { return stated == size ? size : nil }
+        if let earlier = previous.withLock({ $0[entry.product.uri] }), earlier.status == "OK", earlier.file == entry.path, earlier.size == size {
+            return size
+        }
+        return nil
+    }
+
+    // MARK: Files and folders
+
+    struct PreviousRow {
+        var file: String
+        var status: String
+        var size: Int64?
+    }
+
+    /// The rows of the manifest an earlier run left in the root, by URI.
+    private func previousRows() -> [String: PreviousRow] {
+        guard let text = try? Self.readSmallFile(root + "/manifest.csv") else { return [:] }
+        var rows: [String: PreviousRow] = [:]
+        for r in Manifest.parseCSV(text) { rows[r.uri] = PreviousRow(file: r.file, status: r.status, size: r.size) }
+        return rows
+    }
+
+    static func makeRoot(_ root: String) throws {
+        var path = root.hasPrefix("/") ? "" : "."
+        for component in root.split(separator: "/") {
+            path += "/" + component
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                let e = errno
+                throw HaulError(.output, "cannot create \(root): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            }
+        }
+        var st = stat()
+        guard stat(root, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw HaulError(.output, "cannot use \(root): not a directory")
+        }
+    }
+
+    /// Creates the folders of `relative` under `root`, refusing any that exists as something other
+    /// than a real folder (a symbolic link there could lead outside the root).
+    /// - Returns: The problem, or `nil` when the folders are ready.
+    static func makeFolders(root: String, relative: String) -> String? {
+        let components = relative.split(separator: "/", omittingEmptySubsequences: true).dropLast()
+        var path = root
+        for component in components {
+            path += "/" + component
+            if mkdir(path, 0o755) == 0 { continue }
+            let e = errno
+            var st = stat()
+            if e == EEXIST, lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { continue }
+            if e == EEXIST { return "unsafe path: \(path.dropFirst(root.count + 1)) exists and is not a folder" }
+            return "write error: cannot create folder \(path): \(String(cString: strerror(e)))"
+        }
+        return nil
+    }
+
+    static func readSmallFile(_ path: String) throws -> String {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXErrorNumber(errno) }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw POSIXErrorNumber(errno) }
+            if n == 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes `text` to a temporary file beside `path` and renames it into place.
+    static func writeAtomically(_ path: String, _ text: String) throws {
+        let temporary = path + ".haul-part"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        func fail(_ e: Int32) -> HaulError {
+            HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+        guard fd >= 0 else { throw fail(errno) }
+        var utf8 = Array(text.utf8)
+        var done = 0
+        while done < utf8.count {
+            let n = utf8.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                Glibc.close(fd)
+                unlink(temporary)
+                throw fail(e)
+            }
+            done += n
+        }
+        utf8 = []
+        if Glibc.close(fd) != 0 { let e = errno; unlink(temporary); throw fail(e) }
+        guard rename(temporary, path) == 0 else { let e = errno; unlink(temporary); throw fail(e) }
+    }
+}

@@ -1,0 +1,241 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a run puts each product: a folder tree (``DirectoryOutput``) or a ZIP (``ZipOutput``).
+protocol RunOutput: Sendable {
+    associatedtype Sink: TransferSink
+    /// Where the root is, for the report.
+    var location: String { get }
+    /// Opens the output (and reads what an earlier run left there).
+    func open() async throws
+    /// Readies one product: already complete, impossible to write, or a sink to fetch it into.
+    func prepare(_ index: Int) async -> Preparation<Sink>
+    /// After the transfer: keeps the product when the fetch succeeded, drops it otherwise, and says how it ended.
+    func complete(_ index: Int, sink: Sink, result: FetchResult) async -> Manifest.Status
+    /// Writes the manifests and closes the output.
+    func close(_ manifest: Manifest) async throws -> Void
+    /// A failure of the output itself (a full disk, a closed pipe): the run stops at once.
+    var failure: HaulError? { get }
+}
+
+enum Preparation<Sink> {
+    /// Complete from an earlier run, with this size and this note.
+    case complete(size: Int64, note: String)
+    case failed(String)
+    case fetch(Sink)
+}
+
+/// Runs a plan into an output: a pool of workers, each fetching one product at a time through the
+/// engine, then the manifest rows in catalog order.
+struct PlanRun<Output: RunOutput>: Sendable {
+    let engine: Engine
+    let plan: Plan
+    let output: Output
+    let user: String
+    let headers: [String]
+    let events: AsyncStream<DownloadEvent>.Continuation
+    let budget: MemoryBudget
+
+    /// Counts shared by the workers and the progress ticker.
+    final class Counters: Sendable {
+        let received = ByteCounter()
+        let skippedBytes = Atomic<Int64>(0)
+        let done = Atomic<Int>(0)
+        let failed = Atomic<Int>(0)
+        let next = Atomic<Int>(0)
+        let finished = Atomic<Bool>(false)
+    }
+
+    func run() async throws -> DownloadReport {
+        let started = ContinuousClock.now
+        try await output.open()
+        let downloads = plan.downloads
+        let counters = Counters()
+        let bytesTotal: Int64? = downloads.contains { plan.entries[$0].product.size != nil }
+            ? downloads.reduce(0) { $0 + (plan.entries[$1].product.size ?? 0) } : nil
+
+        let ticker = Task {
+            var rate = RateMeter()
+            while !counters.finished.load(ordering: .acquiring) && !Task.isCancelled {
+                let snapshot = progress(counters, total: downloads.count, bytesTotal: bytesTotal, started: started, rate: &rate)
+                events.yield(.progress(snapshot))
+                try? await Task.sleep(for: engine.configuration.progressInterval)
+            }
+        }
+
+        let workers = min(max(1, engine.configuration.parallel), downloads.count)
+        var rows = [Int: Manifest.Row]()
+        await withTaskGroup(of: [(Int, Manifest.Row)].self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    var mine: [(Int, Manifest.Row)] = []
+                    while true {
+                        let k = counters.next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard k < downloads.count else { break }
+                        let index = downloads[k]
+                        let row = await fetchOne(index, counters: counters)
+                        counters.done.wrappingAdd(1, ordering: .relaxed)
+                        if case .failed = row.status { counters.failed.wrappingAdd(1, ordering: .relaxed) }
+                        events.yield(.file(row))
+                        mine.append((index, row))
+                        if output.failure != nil { break }
+                    }
+                    return mine
+                }
+            }
+            for await finished in group {
+                for (index, row) in finished { rows[index] = row }
+                // The output is broken (a full disk, a closed pipe): stop every transfer now.
+                if output.failure != nil { group.cancelAll() }
+            }
+        }
+        counters.finished.store(true, ordering: .releasing)
+        ticker.cancel()
+        _ = await ticker.value
+        var finalRate = RateMeter()
+        var last = progress(counters, total: downloads.count, bytesTotal: bytesTotal, started: started, rate: &finalRate)
+        // At the end, the rate is the whole run's.
+        last.bytesPerSecond = last.elapsed.seconds > 0 ? Double(counters.received.total) / last.elapsed.seconds : 0
+        events.yield(.progress(last))
+
+        var report = DownloadReport(manifest: Manifest(rows: []), root: output.location)
+        var manifestRows: [Manifest.Row] = []
+        manifestRows.reserveCapacity(plan.entries.count)
+        for (index, entry) in plan.entries.enumerated() {
+            let row: Manifest.Row
+            switch entry.disposition {
+            case .download:
+                row = rows[index] ?? Self.row(for: entry, plan: plan, user: user)
+                switch row.status {
+                case .ok:
+                    report.ok += 1
+                    if row.attempts == 0 { report.skipped += 1 }
+                case .failed: report.failed += 1
+                case .cancelled: report.cancelled += 1
+                default: break
+                }
+            case .duplicate, .unsafe, .excluded:
+                row = Self.row(for: entry, plan: plan, user: user)
+                switch entry.disposition {
+                case .duplicate: report.duplicates += 1
+                case .unsafe: report.failed += 1
+                case .excluded: report.excluded += 1
+                case .download: break
+                }
+                events.yield(.file(row))
+            }
+            manifestRows.append(row)
+        }
+        report.manifest = Manifest(rows: manifestRows)
+        report.bytesReceived = counters.received.total
+        try await output.close(report.manifest)
+        report.seconds = started.duration(to: .now).seconds
+        report.peakBufferedBytes = budget.peak
+        return report
+    }
+
+    // MARK: One file
+
+    private func fetchOne(_ index: Int, counters: Counters) async -> Manifest.Row {
+        let entry = plan.entries[index]
+        var row = Manifest.Row(
+            uri: entry.product.uri, file: entry.path, access: entry.product.access, status: .cancelled, user: user,
+            size: entry.product.size, attempts: 0, seconds: 0,
+            note: entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? ""
+        )
+        if Task.isCancelled || output.failure != nil { return row }
+        let sink: Output.Sink
+        switch await output.prepare(index) {
+        case .complete(let size, let note):
+            counters.skippedBytes.wrappingAdd(size, ordering: .relaxed)
+            row.status = .ok
+            row.size = size
+            row.note = row.note.isEmpty ? note : row.note + "; " + note
+            return row
+        case .failed(let reason):
+            row.status = .failed(reason)
+            return row
+        case .fetch(let s):
+            sink = s
+        }
+        let result = await engine.fetch(
+            url: entry.url, expectedSize: entry.product.size, headers: headers, into: sink, counter: counters.received
+        )
+        row.attempts = result.attempts
+        row.seconds = result.seconds
+        row.status = await output.complete(index, sink: sink, result: result)
+        if row.status == .ok { row.size = result.bytes }
+        return row
+    }
+
+    // MARK: Rows that fetch nothing
+
+    static func row(for entry: Plan.Entry, plan: Plan, user: String) -> Manifest.Row {
+        var row = Manifest.Row(
+            uri: entry.product.uri, file: entry.path, access: entry.product.access, status: .cancelled, user: user,
+            size: entry.product.size, attempts: 0, seconds: 0, note: ""
+        )
+        switch entry.disposition {
+        case .duplicate(let first):
+            let kept = plan.entries[first]
+            row.file = kept.path
+            row.status = .duplicate(file: kept.product.filename, dataset: kept.product.dataset)
+        case .unsafe(let problem):
+            row.status = .failed("unsafe path: \(problem)")
+        case .excluded(let reason):
+            row.status = .excluded(reason)
+        case .download:
+            break
+        }
+        return row
+    }
+
+    // MARK: Progress
+
+    private func progress(_ c: Counters, total: Int, bytesTotal: Int64?, started: ContinuousClock.Instant, rate: inout RateMeter) -> DownloadProgress {
+        let received = c.received.total
+        let now = ContinuousClock.now
+        return DownloadProgress(
+            filesTotal: total, filesDone: c.done.load(ordering: .relaxed), filesFailed: c.failed.load(ordering: .relaxed),
+            bytesDone: received + c.skippedBytes.load(ordering: .relaxed), bytesTotal: bytesTotal,
+            activeTransfers: engine.activeTransfers, elapsed: started.duration(to: now),
+            bytesPerSecond: rate.update(bytes: received, at: now)
+        )
+    }
+}
+
+/// A receive rate smoothed over a few seconds.
+struct RateMeter {
+    private var last: (bytes: Int64, at: ContinuousClock.Instant)?
+    private var rate = 0.0
+    private var started = false
+
+    mutating func update(bytes: Int64, at now: ContinuousClock.Instant) -> Double {
+        defer { if last == nil || last!.at.duration(to: now).seconds >= 0.05 { last = (bytes, now) } }
+        guard let last else { return 0 }
+        let dt = last.at.duration(to: now).seconds
+        guard dt >= 0.05 else { return rate }
+        let instant = Double(bytes - last.bytes) / dt
+        if !started {
+            // The first measurement stands alone: no zero from before the start to drag it down.
+            started = true
+            rate = instant
+            return rate
+        }
+        let weight = 1 - exp(-dt / 3)
+        rate += (instant - rate) * weight
+        return rate
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    public var seconds: Double {
+        let (s, a) = components
+        return Double(s) + Double(a) / 1e18
+    }
+}

@@ -1,0 +1,171 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A plan's files as one ZIP, written to a file or streamed.
+///
+/// Each product is staged by a ``ZipEntrySink`` (checksummed and compressed on workers, in memory up
+/// to a share of the budget, spilled to a spool file beyond it) and appended whole by the ``ZipWriter``
+/// only once every byte arrived and checked. A file is written as `NAME.haul-part` and renamed when
+/// the central directory is in place; a run that finds `NAME.haul-part` (after a crash) or a finished
+/// `NAME` keeps the complete entries in it and fetches only the rest.
+final class ZipOutput: RunOutput, @unchecked Sendable {
+    enum Destination {
+        case file(String)
+        case stream(any ByteStream)
+    }
+
+    let destination: Destination
+    let plan: Plan
+    let staging: ZipStaging
+    private let started = Int64(time(nil))
+    // Set by open(), read-only afterwards.
+    private var writer: ZipWriter!
+    private var fd: Int32 = -1
+    private var kept: [Int: ZipEntry] = [:]
+
+    init(_ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: Compression) {
+        self.destination = destination
+        self.plan = plan
+        let parallel = max(1, c.parallel)
+        let spoolFolder: String
+        switch destination {
+        case .file(let path):
+            spoolFolder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+        case .stream:
+            spoolFolder = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        }
+        let blockSize = min(1 << 20, max(64 << 10, budget.limit / (4 * parallel)))
+        staging = ZipStaging(
+            compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
+            blockSize: blockSize,
+            // Entries held in memory take at most half the budget, so in-flight blocks always have room
+            // to drain and a full budget can only pause transfers, never deadlock them.
+            memoryThreshold: max(blockSize, budget.limit / (2 * parallel)),
+            spoolFolder: spoolFolder,
+            workers: DispatchQueue(label: "haul.zip.chunks", qos: .userInitiated, attributes: .concurrent)
+        )
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    var location: String {
+        switch destination {
+        case .file(let path): path
+        case .stream(let stream): (stream as? FileDescriptorStream)?.name ?? "the output stream"
+        }
+    }
+
+    var partPath: String? {
+        if case .file(let path) = destination { return path + ".haul-part" }
+        return nil
+    }
+
+    var failure: HaulError? { writer?.failure }
+
+    func entryName(_ index: Int) -> String { plan.root + "/" + plan.entries[index].path }
+
+    // MARK: RunOutput
+
+    func open() async throws {
+        guard case .file(let path) = destination, let partPath else {
+            if case .stream(let stream) = destination { writer = ZipWriter(output: ArchiveOutput(.stream(stream))) }
+            return
+        }
+        // A finished archive from an earlier run becomes the one being written, to be completed.
+        if access(partPath, F_OK) != 0 && access(path, F_OK) == 0 {
+            var st = stat()
+            if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { rename(path, partPath) }
+        }
+        fd = Glibc.open(partPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            let e = errno
+            throw HaulError(.output, "cannot create \(partPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+        var st = stat()
+        fstat(fd, &st)
+        var resume = ZipResume.Result()
+        if st.st_size > 0 {
+            var byName: [String: Int] = [:]
+            for index in plan.downloads { byName[entryName(index)] = index }
+            resume = ZipResume.scan(fd: fd, length: UInt64(st.st_size)) { entry in
+                guard let index = byName.removeValue(forKey: entry.name) else { return nil }
+                if let size = plan.entries[index].product.size, UInt64(size) != entry.uncompressedSize { return nil }
+                return index
+            }
+        }
+        if ftruncate(fd, off_t(resume.end)) != 0 {
+            let e = errno
+            throw HaulError(.output, "cannot truncate \(partPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+        for (index, entry) in resume.kept { kept[index] = entry }
+        writer = ZipWriter(output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end), kept: resume.kept)
+    }
+
+    func prepare(_ index: Int) async -> Preparation<ZipEntrySink> {
+        if let entry = kept[index] { return .complete(size: Int64(entry.uncompressedSize), note: "already complete") }
+        return .fetch(ZipEntrySink(staging: staging, filename: plan.entries[index].product.filename))
+    }
+
+    func complete(_ index: Int, sink: ZipEntrySink, result: FetchResult) async -> Manifest.Status {
+        switch result.status {
+        case .ok:
+            do {
+                let staged = try await sink.finish(size: result.bytes)
+                let entry = ZipEntry(
+                    name: entryName(index), method: staged.method, crc32: staged.crc32,
+                    compressedSize: staged.compressedSize, uncompressedSize: staged.uncompressedSize,
+                    modified: result.lastModified ?? started,
+                    extraFlags: staged.method == .deflated ? ZipEntry.deflateFlags(level: staging.compression.level) : 0
+                )
+                _ = try await writer.append(entry, staged, key: index)
+                return .ok
+            } catch {
+                sink.discard()
+                return .failed("write error: \(error)")
+            }
+        case .failed(let reason):
+            sink.discard()
+            return .failed(reason)
+        case .cancelled:
+            sink.discard()
+            return .cancelled
+        }
+    }
+
+    func close(_ manifest: Manifest) async throws {
+        let now = Int64(time(nil))
+        let trailing = [
+            (manifest.html(title: plan.root), "manifest.html"),
+            (manifest.csv(), "manifest.csv"),
+        ].map { text, name in manifestEntry(Array(text.utf8), name: plan.root + "/" + name, modified: now) }
+        _ = try await writer.finish(trailing: trailing)
+        guard case .file(let path) = destination, let partPath else { return }
+        let status = Glibc.close(fd)
+        fd = -1
+        guard status == 0, rename(partPath, path) == 0 else {
+            let e = errno
+            throw HaulError(.output, "cannot finish \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+        }
+    }
+
+    /// A manifest as a deflated entry.
+    private func manifestEntry(_ data: [UInt8], name: String, modified: Int64) -> (ZipEntry, ZipStaged) {
+        let crc = data.withUnsafeBytes { CRC32.of($0) }
+        let (buffer, length) = data.withUnsafeBytes { staging.deflater.compress($0, final: true) }
+        let compressed = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+        buffer.deallocate()
+        let staged = ZipStaged(method: .deflated, crc32: crc, uncompressedSize: UInt64(data.count), data: compressed, budget: staging.budget)
+        let entry = ZipEntry(
+            name: name, method: .deflated, crc32: crc, compressedSize: UInt64(length), uncompressedSize: UInt64(data.count),
+            modified: modified, extraFlags: ZipEntry.deflateFlags(level: staging.compression.level)
+        )
+        return (entry, staged)
+    }
+}
