@@ -139,6 +139,12 @@ struct ZipTests {
             let events = try String(contentsOfFile: folder.path + "/events.jsonl", encoding: .utf8)
             #expect(events.contains("\"event\":\"summary\""))
             try checkWithReaders(folder.path + "/copy.zip", names: expected)
+
+            // A reader that goes away: a clear error and exit 1, not a hang or a crash.
+            let broken = try runTool("bash", ["-c", "cd '\(folder.path)' && '\(haulExecutable)' download list.txt --zip - --archive \(archive.url) --progress none 2>err.txt | head -c 100 >/dev/null; echo \"status ${PIPESTATUS[0]}\""])
+            #expect(broken.output.contains("status 1"), "\(broken.output)")
+            let error = try String(contentsOfFile: folder.path + "/err.txt", encoding: .utf8)
+            #expect(error.contains("haul: error: cannot write standard output: the reader went away (broken pipe)"), "\(error)")
         }
     }
 
@@ -191,6 +197,101 @@ struct ZipTests {
             #expect(reading.hasZip64End)
             #expect(Set(reading.names).count == count + 2)
             try checkWithReaders(path, names: reading.names)
+        }
+    }
+
+    /// 30 quick files and 5 slow ones for the interruption tests; returns the catalog path.
+    static func interruptionCatalog(_ archive: TestArchive, in folder: String, slow: TestArchive.Fault) throws -> (quick: [String], slow: [String]) {
+        var list = ""
+        var quick: [String] = [], slowURIs: [String] = []
+        for i in 0..<30 {
+            let uri = "mast:JWST/product/q\(i)_cal.fits"
+            archive.add(uri: uri, size: 20_000 + Int64(i) * 1_000)
+            quick.append(uri)
+            list += uri + "\n"
+        }
+        for i in 0..<5 {
+            let uri = "mast:JWST/product/s\(i)_cal.fits"
+            archive.add(uri: uri, size: 200_000, faults: [slow])
+            slowURIs.append(uri)
+            list += uri + "\n"
+        }
+        try list.write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
+        return (quick, slowURIs)
+    }
+
+    /// Waits until the archive being written holds at least `bytes`.
+    static func waitForPart(_ path: String, bytes: Int, archive: TestArchive, requests: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            var st = stat()
+            if archive.statistics.requests >= requests, stat(path, &st) == 0, Int(st.st_size) >= bytes { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+    }
+
+    @Test("Ctrl-C finishes a valid archive with what is complete, the rest CANCELLED, exit 130")
+    func interrupt() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let (quick, slow) = try Self.interruptionCatalog(archive, in: folder.path, slow: .init(.stall(after: 10_000)))
+            let haul = try HaulProcess(["download", "list.txt", "--zip", "out.zip", "--compression", "store", "--archive", archive.url, "--progress", "none", "--stall-timeout", "60"], in: folder.path)
+            try await Self.waitForPart(folder.path + "/out.zip.haul-part", bytes: 30 * 20_000 + 435_000, archive: archive, requests: 35)
+            kill(haul.process.processIdentifier, SIGINT)
+            let status = await haul.wait(timeout: .seconds(30))
+            #expect(status == 130, "\(haul.stderr)")
+            #expect(!fileExists(folder.path + "/out.zip.haul-part"))
+            let reading = try readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
+            let names = quick.map { "out/JWST/product/" + $0.dropFirst("mast:JWST/product/".count) } + ["out/manifest.html", "out/manifest.csv"]
+            #expect(reading.names == names)
+            let csv = try String(contentsOfFile: folder.path + "/x/out/manifest.csv", encoding: .utf8)
+            let statuses = csv.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[3] }
+            #expect(statuses == Array(repeating: "OK", count: quick.count) + Array(repeating: "CANCELLED", count: slow.count))
+            try checkWithReaders(folder.path + "/out.zip", names: names)
+        }
+    }
+
+    @Test("kill -9 mid-run, then the same command: the archive an uninterrupted run gives, complete entries not fetched again")
+    func killAndResume() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            // The slow files trickle the first time only.
+            let (quick, slow) = try Self.interruptionCatalog(archive, in: folder.path, slow: .init(.trickle(bytesPerSecond: 20_000), times: 1))
+            let arguments = ["download", "list.txt", "--zip", "out.zip", "--archive", archive.url, "--progress", "none"]
+            let haul = try HaulProcess(arguments, in: folder.path)
+            // Deflated entries are smaller than the files: wait for most of the quick ones' bytes.
+            try await Self.waitForPart(folder.path + "/out.zip.haul-part", bytes: 30 * 20_000 / 2, archive: archive, requests: 35)
+            kill(haul.process.processIdentifier, SIGKILL)
+            _ = await haul.wait()
+            #expect(fileExists(folder.path + "/out.zip.haul-part"))
+            #expect(!fileExists(folder.path + "/out.zip"))
+
+            let rerun = try await runHaul(arguments, in: folder.path)
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            #expect(!fileExists(folder.path + "/out.zip.haul-part"))
+            let requests = (quick + slow).map { archive.requests(for: $0) }
+            let resumed = try readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
+            let csv = try String(contentsOfFile: folder.path + "/x/out/manifest.csv", encoding: .utf8)
+            let kept = csv.split(separator: "\r\n").filter { $0.contains("already complete") }.count
+            #expect(kept >= 10, "the run was killed before entries were complete: \(kept)")
+            #expect(rerun.stderr.contains("(\(kept) already complete)"))
+            // Complete entries were fetched once in all; the others twice.
+            #expect(requests.filter { $0 == 1 }.count == kept)
+            #expect(requests.filter { $0 == 2 }.count == quick.count + slow.count - kept)
+            for uri in quick + slow {
+                let name = "out/JWST/product/" + uri.dropFirst("mast:JWST/product/".count)
+                #expect(readBytes(folder.path + "/x/" + name) == archive.content(of: uri))
+            }
+
+            // The uninterrupted run, for comparison.
+            let whole = try await runHaul(arguments.map { $0 == "out.zip" ? "whole.zip" : $0 }, in: folder.path)
+            #expect(whole.status == 0)
+            let reference = try readWithPython(folder.path + "/whole.zip")
+            #expect(resumed.names == reference.names.map { $0.replacingOccurrences(of: "whole/", with: "out/") })
+            #expect(resumed.entries.dropLast(2).map(\.crc) == reference.entries.dropLast(2).map(\.crc))
+            #expect(resumed.entries.dropLast(2).map(\.size) == reference.entries.dropLast(2).map(\.size))
+            try checkWithReaders(folder.path + "/out.zip", names: resumed.names)
         }
     }
 

@@ -56,7 +56,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     deinit {
-        if let block { budget.release(block.count); block.deallocate() }
+        if let block { budget.release(block.count); PageMemory.free(block) }
         // Once closed, the number may already belong to another file or socket: never close it twice.
         if !closed { close(fd) }
     }
@@ -86,7 +86,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             if block == nil {
                 precondition(prepaid > 0)
                 prepaid -= 1
-                block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
+                block = PageMemory.allocate(blockSize)
                 blockOffset = position
                 blockFill = 0
             }
@@ -123,7 +123,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
                 }
                 done += n
             }
-            full.pointer.deallocate()
+            PageMemory.free(full.pointer)
             budget.release(full.pointer.count)
             let wake = shared.withLock { s -> Bool in
                 s.pending -= count
@@ -161,7 +161,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 
     /// Drops the partial file. Call once the transfer has ended.
     public func discard() async {
-        if let block { budget.release(block.count); block.deallocate() }
+        if let block { budget.release(block.count); PageMemory.free(block) }
         block = nil
         await drain()
         if !closed { close(fd); closed = true }

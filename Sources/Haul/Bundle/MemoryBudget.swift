@@ -1,4 +1,9 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Bytes held between the network and the output, shared by every sink of a download.
 ///
@@ -52,4 +57,23 @@ public final class MemoryBudget: Sendable {
     /// Bytes held now, and the most ever held.
     public var used: Int { state.withLock { $0.used } }
     public var peak: Int { state.withLock { $0.peak } }
+}
+
+/// The data path's buffers (blocks, compressed chunks), mapped straight from the kernel and unmapped
+/// when freed, so resident memory follows the budget.
+///
+/// Through malloc, glibc's adaptive mmap threshold soon serves such sizes from per-thread arenas that
+/// keep freed memory: measured with 256 transfers of 16 MiB, peak resident memory was 334 MiB through
+/// malloc and 95 MiB mapped like this, at the same speed.
+enum PageMemory {
+    static func allocate(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        let count = max(1, count)
+        let pointer = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let pointer, pointer != MAP_FAILED else { fatalError("out of memory: cannot map \(count) bytes") }
+        return UnsafeMutableRawBufferPointer(start: pointer, count: count)
+    }
+
+    static func free(_ buffer: UnsafeMutableRawBufferPointer) {
+        munmap(buffer.baseAddress, buffer.count)
+    }
 }

@@ -160,7 +160,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         let crc = data.withUnsafeBytes { CRC32.of($0) }
         let (buffer, length) = data.withUnsafeBytes { staging.deflater.compress($0, final: true) }
         let compressed = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
-        buffer.deallocate()
+        PageMemory.free(buffer)
         let staged = ZipStaged(method: .deflated, crc32: crc, uncompressedSize: UInt64(data.count), data: compressed, budget: staging.budget)
         let entry = ZipEntry(
             name: name, method: .deflated, crc32: crc, compressedSize: UInt64(length), uncompressedSize: UInt64(data.count),

@@ -68,7 +68,7 @@ final class ChunkDeflater: Sendable {
         deflateReset(stream)
         // The bound covers the worst case of one call; a sync flush adds at most 6 bytes more.
         let capacity = Int(deflateBound(stream, uLong(input.count))) + 16
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        let output = PageMemory.allocate(capacity)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(input.count)
         stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)

@@ -92,7 +92,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     }
 
     deinit {
-        if let block { staging.budget.release(block.count); block.deallocate() }
+        if let block { staging.budget.release(block.count); PageMemory.free(block) }
         shared.withLock { s in Self.drop(&s, budget: staging.budget) }
     }
 
@@ -106,7 +106,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot resume an entry at byte \(offset) of \(position)")
         }
         // The server sent the body again from the start: forget what arrived.
-        if let block { staging.budget.release(block.count); block.deallocate() }
+        if let block { staging.budget.release(block.count); PageMemory.free(block) }
         block = nil
         blockFill = 0
         position = 0
@@ -144,7 +144,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             if block == nil {
                 precondition(reservedBlocks > 0)
                 reservedBlocks -= 1
-                block = UnsafeMutableRawBufferPointer.allocate(byteCount: staging.blockSize, alignment: 64)
+                block = PageMemory.allocate(staging.blockSize)
                 blockFill = 0
             }
             let n = min(block!.count - blockFill, source.count)
@@ -195,7 +195,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
     /// Drops what the entry holds. Call once the transfer has ended.
     func discard() {
-        if let block { staging.budget.release(block.count); block.deallocate() }
+        if let block { staging.budget.release(block.count); PageMemory.free(block) }
         block = nil
         if reservedBlocks > 0 { staging.budget.release(reservedBlocks * staging.blockSize); reservedBlocks = 0 }
         shared.withLock { s in
@@ -230,7 +230,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         if let current {
             buffer = Buffer(pointer: current, length: blockFill)
         } else {
-            buffer = Buffer(pointer: UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 16), length: 0)
+            buffer = Buffer(pointer: PageMemory.allocate(1), length: 0)
             staging.budget.forceReserve(1)
         }
         blockFill = 0
@@ -379,14 +379,14 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
     private func release(_ buffer: Buffer) {
         staging.budget.release(buffer.pointer.count)
-        buffer.pointer.deallocate()
+        PageMemory.free(buffer.pointer)
     }
 
     /// Frees everything an entry holds (on reset, discard, or deinit).
     private static func drop(_ s: inout Shared, budget: MemoryBudget) {
-        for buffer in s.memory { budget.release(buffer.pointer.count); buffer.pointer.deallocate() }
-        for chunk in s.held { budget.release(chunk.input.pointer.count); chunk.input.pointer.deallocate() }
-        for piece in s.finished.values { budget.release(piece.output.pointer.count); piece.output.pointer.deallocate() }
+        for buffer in s.memory { budget.release(buffer.pointer.count); PageMemory.free(buffer.pointer) }
+        for chunk in s.held { budget.release(chunk.input.pointer.count); PageMemory.free(chunk.input.pointer) }
+        for piece in s.finished.values { budget.release(piece.output.pointer.count); PageMemory.free(piece.output.pointer) }
         s.memory = []
         s.memoryBytes = 0
         s.held = []
@@ -430,7 +430,7 @@ final class ZipStaged: @unchecked Sendable {
 
     /// Data held in memory, as one buffer: for a small entry made here (a manifest).
     convenience init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, data: [UInt8], budget: MemoryBudget) {
-        let pointer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, data.count), alignment: 16)
+        let pointer = PageMemory.allocate(data.count)
         data.withUnsafeBytes { pointer.copyMemory(from: $0) }
         budget.forceReserve(pointer.count)
         self.init(method: method, crc32: crc32, uncompressedSize: uncompressedSize, compressedSize: UInt64(data.count),
@@ -441,7 +441,7 @@ final class ZipStaged: @unchecked Sendable {
 
     /// Frees the buffers once written.
     func releaseMemory() {
-        for buffer in memory { budget.release(buffer.pointer.count); buffer.pointer.deallocate() }
+        for buffer in memory { budget.release(buffer.pointer.count); PageMemory.free(buffer.pointer) }
         memory = []
     }
 }
