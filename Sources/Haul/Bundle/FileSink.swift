@@ -50,8 +50,9 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
         self.budget = budget
-        self.blockSize = blockSize
-        self.highWater = 4 * blockSize
+        // What PageMemory really allocates, so that reservations and releases agree.
+        self.blockSize = PageMemory.sizeClass(blockSize)
+        self.highWater = 4 * self.blockSize
         self.queue = DispatchQueue(label: "haul.file", target: ioQueue)
     }
 

@@ -39,7 +39,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .stream:
             spoolFolder = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         }
-        let blockSize = min(1 << 20, max(64 << 10, budget.limit / (4 * parallel)))
+        // A power of two: the size PageMemory gives, so what is reserved is what is allocated.
+        let blockSize = PageMemory.sizeClass(min(1 << 20, max(64 << 10, budget.limit / (4 * parallel))) / 2 + 1)
         staging = ZipStaging(
             compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
             blockSize: blockSize,

@@ -231,7 +231,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             buffer = Buffer(pointer: current, length: blockFill)
         } else {
             buffer = Buffer(pointer: PageMemory.allocate(1), length: 0)
-            staging.budget.forceReserve(1)
+            staging.budget.forceReserve(buffer.pointer.count)
         }
         blockFill = 0
         let chunk = shared.withLock { s -> Chunk? in
