@@ -19,7 +19,6 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     private let fd: Int32
     private let queue: DispatchQueue
     private let budget: MemoryBudget
-    private let blockSize: Int
     private let highWater: Int
 
     private struct Shared {
@@ -29,10 +28,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     }
     private let shared = Mutex(Shared())
     // Engine thread only (and the commit/discard caller once the transfer has ended).
-    private var block: UnsafeMutableRawBufferPointer?
-    private var blockFill = 0
-    private var blockOffset: Int64 = 0
-    private var position: Int64 = 0
+    private var filler: BlockFiller
     private var waker = SinkWaker {}
 
     /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
@@ -51,13 +47,13 @@ public final class FileSink: TransferSink, @unchecked Sendable {
         }
         self.budget = budget
         // What PageMemory really allocates, so that reservations and releases agree.
-        self.blockSize = PageMemory.sizeClass(blockSize)
-        self.highWater = 4 * self.blockSize
+        filler = BlockFiller(blockSize: PageMemory.sizeClass(blockSize), budget: budget)
+        self.highWater = 4 * filler.blockSize
         self.queue = DispatchQueue(label: "haul.file", target: ioQueue)
     }
 
     deinit {
-        if let block { budget.release(block.count); PageMemory.free(block) }
+        filler.drop()
         // Once closed, the number may already belong to another file or socket: never close it twice.
         if !closed { close(fd) }
     }
@@ -65,7 +61,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     public func begin(offset: Int64, waker: SinkWaker) throws {
         self.waker = waker
         flushBlock()
-        position = offset
+        filler.position = offset
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
@@ -75,57 +71,29 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             return nil
         }
         if let verdict { return verdict }
-        // Pay for every new block this chunk needs before copying any of it, so a pause takes nothing.
-        let room = block.map { $0.count - blockFill } ?? 0
-        var prepaid = 0
-        if bytes.count > room {
-            prepaid = (bytes.count - room + blockSize - 1) / blockSize
-            guard budget.reserve(prepaid * blockSize, orWake: waker) else { return .pause }
-        }
-        var source = bytes
-        while !source.isEmpty {
-            if block == nil {
-                precondition(prepaid > 0)
-                prepaid -= 1
-                block = PageMemory.allocate(blockSize)
-                blockOffset = position
-                blockFill = 0
-            }
-            let n = min(block!.count - blockFill, source.count)
-            UnsafeMutableRawBufferPointer(rebasing: block![blockFill..<blockFill + n])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
-            blockFill += n
-            position += Int64(n)
-            source = UnsafeRawBufferPointer(rebasing: source[n...])
-            if blockFill == block!.count { flushBlock() }
-        }
-        return .accepted
+        let copied = filler.copy(bytes, waker: waker) { block, offset in write(block, at: offset) }
+        return copied ? .accepted : .pause
     }
 
-    /// Hands the current block to the file's queue.
+    /// Hands the partly filled block to the file's queue.
     private func flushBlock() {
-        guard let current = block else { return }
-        block = nil
-        let full = SendableBlock(pointer: current)
-        let count = blockFill
-        let offset = blockOffset
+        if let (block, offset) = filler.take() { write(block, at: offset) }
+    }
+
+    /// Writes a block on the file's queue, which then owns it.
+    private func write(_ block: Buffer, at offset: Int64) {
+        let count = block.length
         shared.withLock { $0.pending += count }
         let fd = self.fd
         queue.async { [self] in
             var error: HaulError?
-            var done = 0
-            while done < count {
-                let n = pwrite(fd, full.pointer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    let e = errno
-                    error = HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
-                    break
-                }
-                done += n
-            }
-            PageMemory.free(full.pointer)
-            budget.release(full.pointer.count)
+            do {
+                try FileIO.pwriteAll(fd, block.bytes, at: offset, what: path)
+            } catch let e as HaulError {
+                error = e
+            } catch {}
+            PageMemory.free(block.pointer)
+            budget.release(block.pointer.count)
             let wake = shared.withLock { s -> Bool in
                 s.pending -= count
                 if let error, s.error == nil { s.error = error }
@@ -162,8 +130,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 
     /// Drops the partial file. Call once the transfer has ended.
     public func discard() async {
-        if let block { budget.release(block.count); PageMemory.free(block) }
-        block = nil
+        filler.drop()
         await drain()
         if !closed { close(fd); closed = true }
         unlink(temporaryPath)
@@ -180,9 +147,4 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     private func drain() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
     }
-}
-
-/// A block handed from the engine thread to the file's queue, which then owns it.
-private struct SendableBlock: @unchecked Sendable {
-    let pointer: UnsafeMutableRawBufferPointer
 }

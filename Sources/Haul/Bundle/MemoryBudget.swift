@@ -54,6 +54,14 @@ public final class MemoryBudget: Sendable {
         for waker in wake { waker.wake() }
     }
 
+    /// The block a transfer's bytes are collected in before they are written or compressed: large enough
+    /// for few system calls and good deflate chunks, small enough that every transfer can hold one within
+    /// a quarter of the limit. A power of two, as ``PageMemory`` allocates.
+    func blockSize(parallel: Int) -> Int {
+        let share = min(1 << 20, max(64 << 10, limit / (4 * max(1, parallel))))
+        return PageMemory.sizeClass(share / 2 + 1)  // the largest power of two within the share
+    }
+
     /// Bytes held now, and the most ever held.
     public var used: Int { state.withLock { $0.used } }
     public var peak: Int { state.withLock { $0.peak } }

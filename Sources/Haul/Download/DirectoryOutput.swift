@@ -20,9 +20,7 @@ final class DirectoryOutput: RunOutput {
         root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.plan = plan
         self.budget = budget
-        // Bytes a file collects before a write: large enough for few system calls, small enough that
-        // every transfer can hold one within a quarter of the memory limit.
-        blockSize = min(1 << 20, max(64 << 10, c.memoryLimit / max(1, 4 * c.parallel)))
+        blockSize = budget.blockSize(parallel: c.parallel)
     }
 
     var location: String { root }

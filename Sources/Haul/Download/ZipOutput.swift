@@ -39,8 +39,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .stream:
             spoolFolder = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         }
-        // A power of two: the size PageMemory gives, so what is reserved is what is allocated.
-        let blockSize = PageMemory.sizeClass(min(1 << 20, max(64 << 10, budget.limit / (4 * parallel))) / 2 + 1)
+        let blockSize = budget.blockSize(parallel: parallel)
         staging = ZipStaging(
             compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
             blockSize: blockSize,
@@ -119,13 +118,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .ok:
             do {
                 let staged = try await sink.finish(size: result.bytes)
-                let entry = ZipEntry(
-                    name: entryName(index), method: staged.method, crc32: staged.crc32,
-                    compressedSize: staged.compressedSize, uncompressedSize: staged.uncompressedSize,
-                    modified: result.lastModified ?? started,
-                    extraFlags: staged.method == .deflated ? ZipEntry.deflateFlags(level: staging.compression.level) : 0
-                )
-                _ = try await writer.append(entry, staged, key: index)
+                let entry = ZipEntry(staged, name: entryName(index), modified: result.lastModified ?? started, level: staging.compression.level)
+                try await writer.append(entry, staged, key: index)
                 return .ok
             } catch {
                 sink.discard()
@@ -160,13 +154,11 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     private func manifestEntry(_ data: [UInt8], name: String, modified: Int64) -> (ZipEntry, ZipStaged) {
         let crc = data.withUnsafeBytes { CRC32.of($0) }
         let (buffer, length) = data.withUnsafeBytes { staging.deflater.compress($0, final: true) }
-        let compressed = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
-        PageMemory.free(buffer)
-        let staged = ZipStaged(method: .deflated, crc32: crc, uncompressedSize: UInt64(data.count), data: compressed, budget: staging.budget)
-        let entry = ZipEntry(
-            name: name, method: .deflated, crc32: crc, compressedSize: UInt64(length), uncompressedSize: UInt64(data.count),
-            modified: modified, extraFlags: ZipEntry.deflateFlags(level: staging.compression.level)
+        staging.budget.forceReserve(buffer.count)
+        let staged = ZipStaged(
+            method: .deflated, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(length),
+            memory: [Buffer(pointer: buffer, length: length)], spool: nil, budget: staging.budget
         )
-        return (entry, staged)
+        return (ZipEntry(staged, name: name, modified: modified, level: staging.compression.level), staged)
     }
 }

@@ -40,9 +40,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private let initialMode: Mode
 
     // Engine thread only (and the finishing task once the transfer has ended).
-    private var block: UnsafeMutableRawBufferPointer?
-    private var blockFill = 0
-    private var position: Int64 = 0
+    private var filler: BlockFiller
     private var nextIndex = 0
     private var waker = SinkWaker {}
 
@@ -88,11 +86,12 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         case .auto: mode = Compression.isCompressedType(filename) ? .store : .undecided
         }
         initialMode = mode
+        filler = BlockFiller(blockSize: staging.blockSize, budget: staging.budget)
         shared = Mutex(Shared(mode: mode))
     }
 
     deinit {
-        if let block { staging.budget.release(block.count); PageMemory.free(block) }
+        filler.drop()
         shared.withLock { s in Self.drop(&s, budget: staging.budget) }
     }
 
@@ -101,15 +100,13 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     func begin(offset: Int64, waker: SinkWaker) throws {
         self.waker = waker
         shared.withLock { $0.waker = waker }
-        if offset == position { return }
+        if offset == filler.position { return }
         guard offset == 0 else {
-            throw HaulError(.output, "cannot resume an entry at byte \(offset) of \(position)")
+            throw HaulError(.output, "cannot resume an entry at byte \(offset) of \(filler.position)")
         }
         // The server sent the body again from the start: forget what arrived.
-        if let block { staging.budget.release(block.count); PageMemory.free(block) }
-        block = nil
-        blockFill = 0
-        position = 0
+        filler.drop()
+        filler.position = 0
         nextIndex = 0
         shared.withLock { s in
             Self.drop(&s, budget: staging.budget)
@@ -132,33 +129,10 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             return nil
         }
         if let verdict { return verdict }
-        let room = block.map { $0.count - blockFill } ?? 0
-        if bytes.count > room {
-            let blocks = (bytes.count - room + staging.blockSize - 1) / staging.blockSize
-            guard staging.budget.reserve(blocks * staging.blockSize, orWake: waker) else { return .pause }
-            // The reservation covers the new blocks; each is allocated as the copy reaches it.
-            reservedBlocks += blocks
-        }
-        var source = bytes
-        while !source.isEmpty {
-            if block == nil {
-                precondition(reservedBlocks > 0)
-                reservedBlocks -= 1
-                block = PageMemory.allocate(staging.blockSize)
-                blockFill = 0
-            }
-            let n = min(block!.count - blockFill, source.count)
-            UnsafeMutableRawBufferPointer(rebasing: block![blockFill..<blockFill + n])
-                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
-            blockFill += n
-            position += Int64(n)
-            source = UnsafeRawBufferPointer(rebasing: source[n...])
-            if blockFill == block!.count { submitBlock(final: false) }
-        }
-        return .accepted
+        let copied = filler.copy(bytes, waker: waker) { block, _ in submit(block, final: false) }
+        return copied ? .accepted : .pause
     }
 
-    private var reservedBlocks = 0
 
     // MARK: Finishing
 
@@ -166,8 +140,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     ///
     /// Call once the transfer has ended with all `size` bytes. - Throws: ``HaulError`` (`output`).
     func finish(size: Int64) async throws -> ZipStaged {
-        submitBlock(final: true)
-        if reservedBlocks > 0 { staging.budget.release(reservedBlocks * staging.blockSize); reservedBlocks = 0 }
+        submitLast()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let ready = shared.withLock { s -> Bool in
                 if s.settled || s.error != nil { return true }
@@ -195,9 +168,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
     /// Drops what the entry holds. Call once the transfer has ended.
     func discard() {
-        if let block { staging.budget.release(block.count); PageMemory.free(block) }
-        block = nil
-        if reservedBlocks > 0 { staging.budget.release(reservedBlocks * staging.blockSize); reservedBlocks = 0 }
+        filler.drop()
         shared.withLock { s in
             Self.drop(&s, budget: staging.budget)
             s.generation += 1
@@ -221,30 +192,32 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var output: Buffer
     }
 
-    /// Hands the current block (or, for the final chunk of a deflated entry, an empty one) to a worker.
-    private func submitBlock(final: Bool) {
-        let current = block
-        block = nil
-        if current == nil && !final { return }
-        let buffer: Buffer
-        if let current {
-            buffer = Buffer(pointer: current, length: blockFill)
+    /// Hands the partly filled block, or an empty one, to a worker as the final chunk (a deflated
+    /// entry's last chunk is the one that ends the deflate stream).
+    private func submitLast() {
+        if let (block, _) = filler.take() {
+            submit(block, final: true)
         } else {
-            buffer = Buffer(pointer: PageMemory.allocate(1), length: 0)
-            staging.budget.forceReserve(buffer.pointer.count)
+            let empty = Buffer(pointer: PageMemory.allocate(1), length: 0)
+            staging.budget.forceReserve(empty.pointer.count)
+            submit(empty, final: true)
         }
-        blockFill = 0
+    }
+
+    /// Hands a block to a worker, or holds it while `auto` has not decided.
+    private func submit(_ buffer: Buffer, final: Bool) {
+        let index = nextIndex
+        nextIndex += 1
         let chunk = shared.withLock { s -> Chunk? in
-            let chunk = Chunk(index: nextIndex, generation: s.generation, input: buffer, final: final)
+            let chunk = Chunk(index: index, generation: s.generation, input: buffer, final: final)
             s.submitted += 1
             s.inFlight += buffer.length
-            if s.mode == .undecided && nextIndex > 0 {
+            if s.mode == .undecided && index > 0 {
                 s.held.append(chunk)
                 return nil
             }
             return chunk
         }
-        nextIndex += 1
         if let chunk { schedule(chunk) }
     }
 
@@ -399,13 +372,6 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     }
 }
 
-/// An allocated buffer and how many of its bytes are used. Its capacity is what the budget holds for it.
-struct Buffer: @unchecked Sendable {
-    var pointer: UnsafeMutableRawBufferPointer
-    var length: Int
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: pointer[0..<length]) }
-}
-
 /// An entry's data, complete and checked, ready to be appended to the archive.
 final class ZipStaged: @unchecked Sendable {
     let method: ZipEntry.Method
@@ -426,15 +392,6 @@ final class ZipStaged: @unchecked Sendable {
         self.memory = memory
         self.spool = spool
         self.budget = budget
-    }
-
-    /// Data held in memory, as one buffer: for a small entry made here (a manifest).
-    convenience init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, data: [UInt8], budget: MemoryBudget) {
-        let pointer = PageMemory.allocate(data.count)
-        data.withUnsafeBytes { pointer.copyMemory(from: $0) }
-        budget.forceReserve(pointer.count)
-        self.init(method: method, crc32: crc32, uncompressedSize: uncompressedSize, compressedSize: UInt64(data.count),
-                  memory: [Buffer(pointer: pointer, length: data.count)], spool: nil, budget: budget)
     }
 
     deinit { releaseMemory() }
@@ -473,22 +430,6 @@ final class SpoolFile: @unchecked Sendable {
         for buffer in buffers {
             try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "spool file")
             offset += Int64(buffer.length)
-        }
-    }
-}
-
-/// Whole writes with EINTR and short writes handled.
-enum FileIO {
-    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, what: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                throw HaulError(.output, "cannot write \(what): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
-            }
-            done += n
         }
     }
 }

@@ -57,6 +57,27 @@ struct ZipEntry: Sendable, Hashable {
 
     var flags: UInt16 { ZipFormat.utf8Flag | extraFlags }
 
+    /// The entry for staged data, at an offset the writer sets.
+    init(_ staged: ZipStaged, name: String, modified: Int64, level: Int) {
+        self.init(
+            name: name, method: staged.method, crc32: staged.crc32, compressedSize: staged.compressedSize,
+            uncompressedSize: staged.uncompressedSize, modified: modified,
+            extraFlags: staged.method == .deflated ? Self.deflateFlags(level: level) : 0
+        )
+    }
+
+    init(name: String, method: Method, crc32: UInt32, compressedSize: UInt64, uncompressedSize: UInt64,
+         modified: Int64, offset: UInt64 = 0, extraFlags: UInt16 = 0) {
+        self.name = name
+        self.method = method
+        self.crc32 = crc32
+        self.compressedSize = compressedSize
+        self.uncompressedSize = uncompressedSize
+        self.modified = modified
+        self.offset = offset
+        self.extraFlags = extraFlags
+    }
+
     /// Sizes that need ZIP64 in the local header (which must then carry both).
     var sizesNeedZip64: Bool {
         compressedSize >= ZipFormat.maxClassic || uncompressedSize >= ZipFormat.maxClassic
@@ -91,18 +112,8 @@ struct ZipEntry: Sendable, Hashable {
             extra.u64(compressedSize)
         }
         appendTimestamp(to: &extra)
-        let (time, date) = DOSTime.encode(modified)
         w.u32(ZipFormat.localSignature)
-        w.u16(versionNeeded)
-        w.u16(flags)
-        w.u16(method.rawValue)
-        w.u16(time)
-        w.u16(date)
-        w.u32(crc32)
-        w.u32(zip64 ? UInt32.max : UInt32(compressedSize))
-        w.u32(zip64 ? UInt32.max : UInt32(uncompressedSize))
-        w.u16(UInt16(name.count))
-        w.u16(UInt16(extra.bytes.count))
+        appendCommonFields(to: &w, bigCompressed: zip64, bigUncompressed: zip64, nameLength: name.count, extraLength: extra.bytes.count)
         w.bytes += name
         w.bytes += extra.bytes
         return w.bytes
@@ -125,19 +136,9 @@ struct ZipEntry: Sendable, Hashable {
             if bigOffset { extra.u64(offset) }
         }
         appendTimestamp(to: &extra)
-        let (time, date) = DOSTime.encode(modified)
         w.u32(ZipFormat.centralSignature)
         w.u16(ZipFormat.versionMadeBy)
-        w.u16(versionNeeded)
-        w.u16(flags)
-        w.u16(method.rawValue)
-        w.u16(time)
-        w.u16(date)
-        w.u32(crc32)
-        w.u32(bigCompressed ? UInt32.max : UInt32(compressedSize))
-        w.u32(bigUncompressed ? UInt32.max : UInt32(uncompressedSize))
-        w.u16(UInt16(name.count))
-        w.u16(UInt16(extra.bytes.count))
+        appendCommonFields(to: &w, bigCompressed: bigCompressed, bigUncompressed: bigUncompressed, nameLength: name.count, extraLength: extra.bytes.count)
         w.u16(0)  // comment
         w.u16(0)  // disk number
         w.u16(0)  // internal attributes
@@ -146,6 +147,22 @@ struct ZipEntry: Sendable, Hashable {
         w.bytes += name
         w.bytes += extra.bytes
         return w.bytes
+    }
+
+    /// The fields both headers share, from "version needed" to the extra field's length; a size that
+    /// is big is written as 0xFFFFFFFF, its value being in the ZIP64 field.
+    private func appendCommonFields(to w: inout ByteWriter, bigCompressed: Bool, bigUncompressed: Bool, nameLength: Int, extraLength: Int) {
+        let (time, date) = DOSTime.encode(modified)
+        w.u16(versionNeeded)
+        w.u16(flags)
+        w.u16(method.rawValue)
+        w.u16(time)
+        w.u16(date)
+        w.u32(crc32)
+        w.u32(bigCompressed ? UInt32.max : UInt32(compressedSize))
+        w.u32(bigUncompressed ? UInt32.max : UInt32(uncompressedSize))
+        w.u16(UInt16(nameLength))
+        w.u16(UInt16(extraLength))
     }
 
     /// The extended-timestamp field (0x5455) with the modification time, when it fits its signed 32 bits.

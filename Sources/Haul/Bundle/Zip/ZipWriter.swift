@@ -28,68 +28,59 @@ final class ZipWriter: @unchecked Sendable {
     /// The output error that stopped the writer, if any: every later append fails with it.
     var failure: HaulError? { failureState.withLock { $0 } }
 
-    /// Bytes written so far.
-    var position: UInt64 { queue.sync { output.position } }
-
-    /// Appends an entry; its offset is set here.
-    /// - Returns: The entry as written.
-    func append(_ entry: ZipEntry, _ staged: ZipStaged, key: Int) async throws -> ZipEntry {
-        try await onQueue { [self] in
-            if let failure { throw failure }
-            var entry = entry
-            entry.offset = output.position
-            entry.method = staged.method
-            entry.crc32 = staged.crc32
-            entry.uncompressedSize = staged.uncompressedSize
-            entry.compressedSize = staged.compressedSize
-            do {
-                try output.append(entry.localHeader(), staged)
-            } catch let error as HaulError {
-                failureState.withLock { $0 = error }
-                throw error
-            }
-            staged.releaseMemory()
-            central.append((key, entry))
-            return entry
-        }
+    /// Appends an entry at the end of the archive (its offset is set here).
+    func append(_ entry: ZipEntry, _ staged: ZipStaged, key: Int) async throws {
+        try await onQueue { [self] in try write(entry, staged, key: key) }
     }
 
     /// Appends the last entries (the manifests), then the central directory and the end records.
     /// - Returns: The archive's size.
     func finish(trailing: [(ZipEntry, ZipStaged)]) async throws -> UInt64 {
         try await onQueue { [self] in
-            if let failure { throw failure }
-            do {
-                var key = Int.max - trailing.count
-                for (entry, staged) in trailing {
-                    var entry = entry
-                    entry.offset = output.position
-                    try output.append(entry.localHeader(), staged)
-                    staged.releaseMemory()
-                    central.append((key, entry))
-                    key += 1
+            var key = Int.max - trailing.count
+            for (entry, staged) in trailing {
+                try write(entry, staged, key: key)
+                key += 1
+            }
+            central.sort { $0.key < $1.key }
+            let directoryOffset = output.position
+            var directory: [UInt8] = []
+            directory.reserveCapacity(min(central.count, 10_000) * 100)
+            for (_, entry) in central {
+                directory += entry.centralHeader()
+                if directory.count >= 1 << 20 {
+                    try record { try output.appendBytes(directory) }
+                    directory.removeAll(keepingCapacity: true)
                 }
-                central.sort { $0.key < $1.key }
-                let directoryOffset = output.position
-                var directory: [UInt8] = []
-                directory.reserveCapacity(central.count * 100)
-                for (_, entry) in central {
-                    directory += entry.centralHeader()
-                    if directory.count >= 1 << 20 {
-                        try output.appendBytes(directory)
-                        directory.removeAll(keepingCapacity: true)
-                    }
-                }
-                try output.appendBytes(directory)
-                let directorySize = output.position - directoryOffset
+            }
+            try record { try output.appendBytes(directory) }
+            let directorySize = output.position - directoryOffset
+            try record {
                 try output.appendBytes(ZipEntry.endRecords(
                     count: UInt64(central.count), directoryOffset: directoryOffset, directorySize: directorySize
                 ))
-                return output.position
-            } catch let error as HaulError {
-                failureState.withLock { $0 = error }
-                throw error
             }
+            return output.position
+        }
+    }
+
+    /// On the queue: one entry, local header then data.
+    private func write(_ entry: ZipEntry, _ staged: ZipStaged, key: Int) throws {
+        if let failure { throw failure }
+        var entry = entry
+        entry.offset = output.position
+        try record { try output.append(entry.localHeader(), staged) }
+        staged.releaseMemory()
+        central.append((key, entry))
+    }
+
+    /// Runs an output write; its failure stops the writer for good.
+    private func record(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as HaulError {
+            failureState.withLock { $0 = error }
+            throw error
         }
     }
 

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The one copy a sink makes: chunks from libcurl's buffer into fixed-size blocks, paid for in the
+/// ``MemoryBudget`` before a byte is copied, so a pause takes nothing. ``FileSink`` writes the full
+/// blocks to a file; ``ZipEntrySink`` checksums and compresses them.
+///
+/// Engine thread only (and the sink's finishing call once the transfer has ended).
+struct BlockFiller {
+    let blockSize: Int
+    let budget: MemoryBudget
+    /// Bytes copied so far: the product offset of the next byte.
+    var position: Int64 = 0
+    private var block: UnsafeMutableRawBufferPointer?
+    private var fill = 0
+
+    /// - Parameter blockSize: A size ``PageMemory`` allocates exactly (a power of two, at least a page).
+    init(blockSize: Int, budget: MemoryBudget) {
+        precondition(blockSize == PageMemory.sizeClass(blockSize))
+        self.blockSize = blockSize
+        self.budget = budget
+    }
+
+    /// Copies `bytes` into blocks, handing each full one to `full` (with its product offset).
+    /// - Returns: `false`, having copied nothing, when the budget cannot pay for the blocks now; the
+    ///   budget then wakes `waker`.
+    mutating func copy(
+        _ bytes: UnsafeRawBufferPointer, waker: SinkWaker, full: (Buffer, Int64) -> Void
+    ) -> Bool {
+        let room = block.map { $0.count - fill } ?? 0
+        var prepaid = 0
+        if bytes.count > room {
+            prepaid = (bytes.count - room + blockSize - 1) / blockSize
+            guard budget.reserve(prepaid * blockSize, orWake: waker) else { return false }
+        }
+        var source = bytes
+        while !source.isEmpty {
+            if block == nil {
+                precondition(prepaid > 0)
+                prepaid -= 1
+                block = PageMemory.allocate(blockSize)
+                fill = 0
+            }
+            let n = min(blockSize - fill, source.count)
+            UnsafeMutableRawBufferPointer(rebasing: block![fill..<fill + n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<n]))
+            fill += n
+            position += Int64(n)
+            source = UnsafeRawBufferPointer(rebasing: source[n...])
+            if fill == blockSize, let (buffer, offset) = take() { full(buffer, offset) }
+        }
+        return true
+    }
+
+    /// The partly filled block and its product offset, now the caller's (its budget share with it).
+    mutating func take() -> (Buffer, Int64)? {
+        guard let current = block else { return nil }
+        block = nil
+        defer { fill = 0 }
+        return (Buffer(pointer: current, length: fill), position - Int64(fill))
+    }
+
+    /// Frees the partly filled block.
+    mutating func drop() {
+        if let block { budget.release(block.count); PageMemory.free(block) }
+        block = nil
+        fill = 0
+    }
+}
+
+/// An allocated buffer and how many of its bytes are used. Its capacity is what the budget holds for it.
+struct Buffer: @unchecked Sendable {
+    var pointer: UnsafeMutableRawBufferPointer
+    var length: Int
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: pointer[0..<length]) }
+}
+
+/// Whole writes with EINTR and short writes handled.
+enum FileIO {
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, what: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = errno
+                throw HaulError(.output, "cannot write \(what): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            }
+            done += n
+        }
+    }
+}
