@@ -134,16 +134,11 @@ struct CommandLineTests {
     func interrupt() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
-            var list = ""
-            for i in 0..<3 {
-                archive.add(uri: "mast:JWST/product/quick\(i).fits", size: 5_000)
-                list += "mast:JWST/product/quick\(i).fits\n"
-            }
-            for i in 0..<10 {
-                archive.add(uri: "mast:JWST/product/slow\(i).fits", size: 1_000_000, faults: [.init(.stall(after: 10_000))])
-                list += "mast:JWST/product/slow\(i).fits\n"
-            }
-            try list.write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
+            try writeURIList(
+                (0..<3).map { ("mast:JWST/product/quick\($0).fits", 5_000, []) }
+                    + (0..<10).map { ("mast:JWST/product/slow\($0).fits", 1_000_000, [.init(.stall(after: 10_000))]) },
+                to: archive, at: folder.path + "/list.txt"
+            )
             let haul = try HaulProcess(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
             // Wait until every transfer has started and the quick files are in place.
             let deadline = ContinuousClock.now + .seconds(30)

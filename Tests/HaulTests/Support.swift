@@ -86,3 +86,15 @@ extension DownloadReport {
         row(uri)?.status.text
     }
 }
+
+/// Adds products to the archive and writes their URIs, one a line, as the catalog `path`.
+/// - Returns: The URIs, in order.
+@discardableResult
+func writeURIList(
+    _ products: [(uri: String, size: Int64, faults: [TestArchive.Fault])], to archive: TestArchive, at path: String
+) throws -> [String] {
+    for p in products { archive.add(uri: p.uri, size: p.size, faults: p.faults) }
+    let uris = products.map(\.uri)
+    try uris.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
+    return uris
+}

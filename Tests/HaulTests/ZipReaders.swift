@@ -174,13 +174,3 @@ final class PipeCollector: @unchecked Sendable {
         done.wait()
     }
 }
-
-/// The CRC-32 of bytes, as ZIP computes it (the standard reflected polynomial 0xEDB88320).
-func crc32(_ bytes: [UInt8]) -> UInt32 {
-    var crc: UInt32 = 0xFFFF_FFFF
-    for b in bytes {
-        crc ^= UInt32(b)
-        for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
-    }
-    return ~crc
-}

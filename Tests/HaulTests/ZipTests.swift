@@ -122,12 +122,7 @@ struct ZipTests {
     func commandLinePipe() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
-            var list = ""
-            for i in 0..<40 {
-                archive.add(uri: "mast:HST/product/f\(i)_flt.fits", size: Int64(1_000 + i * 20_000))
-                list += "mast:HST/product/f\(i)_flt.fits\n"
-            }
-            try list.write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
+            try writeURIList((0..<40).map { ("mast:HST/product/f\($0)_flt.fits", Int64(1_000 + $0 * 20_000), []) }, to: archive, at: folder.path + "/list.txt")
             let command = "'\(haulExecutable)' download list.txt --zip - --archive \(archive.url) --progress json 2>events.jsonl"
             let listed = try runTool("sh", ["-c", "cd '\(folder.path)' && \(command) | bsdtar -tf - > names.txt && \(command) | cat > copy.zip"])
             #expect(listed.status == 0, "\(listed.output)")
@@ -200,24 +195,14 @@ struct ZipTests {
         }
     }
 
-    /// 30 quick files and 5 slow ones for the interruption tests; returns the catalog path.
+    /// 30 quick files and 5 slow ones for the interruption tests, listed in `folder/list.txt`.
     static func interruptionCatalog(_ archive: TestArchive, in folder: String, slow: TestArchive.Fault) throws -> (quick: [String], slow: [String]) {
-        var list = ""
-        var quick: [String] = [], slowURIs: [String] = []
-        for i in 0..<30 {
-            let uri = "mast:JWST/product/q\(i)_cal.fits"
-            archive.add(uri: uri, size: 20_000 + Int64(i) * 1_000)
-            quick.append(uri)
-            list += uri + "\n"
-        }
-        for i in 0..<5 {
-            let uri = "mast:JWST/product/s\(i)_cal.fits"
-            archive.add(uri: uri, size: 200_000, faults: [slow])
-            slowURIs.append(uri)
-            list += uri + "\n"
-        }
-        try list.write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
-        return (quick, slowURIs)
+        let uris = try writeURIList(
+            (0..<30).map { ("mast:JWST/product/q\($0)_cal.fits", 20_000 + Int64($0) * 1_000, []) }
+                + (0..<5).map { ("mast:JWST/product/s\($0)_cal.fits", 200_000, [slow]) },
+            to: archive, at: folder + "/list.txt"
+        )
+        return (Array(uris.prefix(30)), Array(uris.suffix(5)))
     }
 
     /// Waits until the archive being written holds at least `bytes`.
