@@ -41,9 +41,9 @@ public struct Configuration: Sendable, Hashable {
     public init() {}
 
     /// libcurl's receive buffer per transfer: large enough to cut callbacks, small enough that
-    /// ``parallel`` of them stay within a quarter of ``memoryLimit``.
+    /// ``parallel`` of them stay within an eighth of ``memoryLimit``.
     var receiveBufferSize: Int {
-        let share = memoryLimit / max(1, 4 * parallel)
+        let share = memoryLimit / max(1, 8 * parallel)
         return min(512 << 10, max(16 << 10, share))
     }
 }

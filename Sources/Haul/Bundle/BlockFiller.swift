@@ -17,7 +17,7 @@ struct BlockFiller {
     private var block: UnsafeMutableRawBufferPointer?
     private var fill = 0
 
-    /// - Parameter blockSize: A size ``PageMemory`` allocates exactly (a power of two, at least a page).
+    /// - Parameter blockSize: A size ``PageMemory`` allocates exactly (whole pages).
     init(blockSize: Int, budget: MemoryBudget) {
         precondition(blockSize == PageMemory.sizeClass(blockSize))
         self.blockSize = blockSize

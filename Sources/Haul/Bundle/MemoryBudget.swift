@@ -56,10 +56,12 @@ public final class MemoryBudget: Sendable {
 
     /// The block a transfer's bytes are collected in before they are written or compressed: large enough
     /// for few system calls and good deflate chunks, small enough that every transfer can hold one within
-    /// a quarter of the limit. A power of two, as ``PageMemory`` allocates.
+    /// a quarter of the limit. A power of two, so a whole number of pages, as ``PageMemory`` allocates.
     func blockSize(parallel: Int) -> Int {
         let share = min(1 << 20, max(64 << 10, limit / (4 * max(1, parallel))))
-        return PageMemory.sizeClass(share / 2 + 1)  // the largest power of two within the share
+        var size = 64 << 10
+        while size * 2 <= share { size *= 2 }
+        return size  // the largest power of two within the share
     }
 
     /// Bytes held now, and the most ever held.
@@ -67,8 +69,8 @@ public final class MemoryBudget: Sendable {
     public var peak: Int { state.withLock { $0.peak } }
 }
 
-/// The data path's buffers (blocks, compressed chunks), mapped straight from the kernel in power-of-two
-/// sizes and kept in a bounded pool of freed buffers for reuse.
+/// The data path's buffers (blocks, compressed chunks), mapped straight from the kernel in whole pages
+/// and kept in a bounded pool of freed buffers for reuse.
 ///
 /// Through malloc, glibc's adaptive mmap threshold soon serves such sizes from per-thread arenas that
 /// keep freed memory: with 256 transfers of 16 MiB, peak resident memory was 334 MiB through malloc and
@@ -84,13 +86,11 @@ enum PageMemory {
     /// A mapped buffer as the pool holds it (only one owner at a time).
     private struct Mapped: @unchecked Sendable { let buffer: UnsafeMutableRawBufferPointer }
     /// The most bytes of freed buffers kept for reuse.
-    static let poolLimit = 128 << 20
+    static let poolLimit = 16 << 20
 
-    /// The size a buffer of `count` bytes really has: the next power of two, at least a page.
+    /// The size a buffer of `count` bytes really has: whole pages, at least one.
     static func sizeClass(_ count: Int) -> Int {
-        var size = 4096
-        while size < count { size <<= 1 }
-        return size
+        max(4096, (count + 4095) / 4096 * 4096)
     }
 
     /// A buffer of ``sizeClass(_:)`` bytes (its `count`), at least `count`.
