@@ -15,6 +15,8 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
         public static let invalidArgument = Code("invalid argument")
         /// Writing output failed: disk full, permissions.
         public static let output = Code("output")
+        /// A token could not be read, or the archive did not accept it (exit status 2).
+        public static let authentication = Code("authentication")
         /// The transfer engine could not start or failed internally.
         public static let engine = Code("engine")
     }
@@ -32,7 +34,7 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     /// Whether this error means the input or the usage was wrong (nothing was downloaded).
-    public var isInputError: Bool { code == .invalidCatalog || code == .invalidArgument }
+    public var isInputError: Bool { code == .invalidCatalog || code == .invalidArgument || code == .authentication }
 }
 
 /// A POSIX error number with its text, kept as the underlying error of a ``HaulError``.

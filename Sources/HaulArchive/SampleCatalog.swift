@@ -71,8 +71,10 @@ public struct SampleCatalog: Sendable {
                 rows.append(row(child, exposure, "\(exposure)_i2d.fits", "SCIENCE", "I2D", 2, false, size(500_000, 1_000_000), "Resampled exposure"))
                 // The observation's association pool is listed with every exposure: the same URI again.
                 rows.append(row(child, exposure, pool, "INFO", "ASN", 2, false, rows.last { $0.productFilename == pool }!.size, "Association pool"))
-                let gs = "jw\(program)\(observation)001_gs-fg_2022157141\(256 + e)_cal.fits"
-                rows.append(row(child, exposure, gs, "AUXILIARY", "GS-FG", 2, false, size(10_000, 40_000), "Guide star fine guiding"))
+                // Guide-star data at two levels: --guidestar takes only the calibrated one.
+                let gs = "jw\(program)\(observation)001_gs-fg_2022157141\(256 + e)"
+                rows.append(row(child, exposure, gs + "_uncal.fits", "AUXILIARY", "GS-FG", 1, false, size(20_000, 60_000), "Guide star fine guiding, uncalibrated"))
+                rows.append(row(child, exposure, gs + "_cal.fits", "AUXILIARY", "GS-FG", 2, false, size(10_000, 40_000), "Guide star fine guiding"))
             }
         }
         let hstPrefixes = ["ib2u", "icdm", "iepo", "idn1"]

@@ -61,6 +61,8 @@ public final class TestArchive: Sendable {
             case chunked
             /// Redirect (302) to the product's plain path.
             case redirect
+            /// Redirect (302) to this URL (another server, say).
+            case redirectTo(String)
         }
 
         public var kind: Kind
@@ -90,8 +92,10 @@ public final class TestArchive: Sendable {
         public var peakConcurrentResponses = 0
         /// Requests for URIs that are not registered (answered 404).
         public var unknown = 0
-        /// `Authorization` headers seen on product requests, by URI.
+        /// Product requests that carried an `Authorization` header.
         public var authorizedRequests = 0
+        /// Requests of any kind (a product, `/whoami`, an unknown path) that carried one.
+        public var authorizationHeaders = 0
     }
 
     struct Resource: Sendable {
@@ -262,6 +266,7 @@ public final class TestArchive: Sendable {
         return state.withLock { s -> Reply in
             s.statistics.requests += 1
             if range != nil { s.statistics.rangeRequests += 1 }
+            if authorization != nil { s.statistics.authorizationHeaders += 1 }
             guard head.method == .GET || head.method == .HEAD else {
                 return Reply(status: .methodNotAllowed, headers: [("Allow", "GET, HEAD")])
             }
@@ -314,6 +319,8 @@ public final class TestArchive: Sendable {
             var r = Reply(status: HTTPResponseStatus(statusCode: code), headers: [("Content-Type", "text/plain")], text: Array("fault injected: HTTP \(code)\n".utf8))
             if let retryAfter { r.headers.append(("Retry-After", String(retryAfter))) }
             return r
+        case .redirectTo(let url)?:
+            return Reply(status: .found, headers: [("Location", url)])
         case .redirect?:
             let target = key.hasPrefix("/") ? key : "/files/" + key
             if target != key {

@@ -76,3 +76,39 @@ enum Folder {
         }
     }
 }
+
+/// `haul sample` (hidden): writes the loopback archive's sample catalog at any size, for benchmarks.
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Write the demo's sample CAOM product list at a chosen size (for benchmarks).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "JWST observations (32 rows each).")
+    var jwst: Int = 10
+
+    @Option(help: "HST associations (14 rows each).")
+    var hst: Int = 30
+
+    @Option(help: "Multiplies every file size.")
+    var scale: Double = 1
+
+    @Option(name: .shortAndLong, help: "Where to write the JSON.")
+    var output: String
+
+    func validate() throws {
+        guard (0...1_000_000).contains(jwst), (0...1_000_000).contains(hst) else { throw ValidationError("--jwst and --hst must be between 0 and 1000000") }
+        guard scale > 0, scale <= 1000 else { throw ValidationError("--scale must be greater than 0 and at most 1000") }
+    }
+
+    func run() throws {
+        let sample = SampleCatalog(jwstObservations: jwst, hstObservations: hst, scale: scale)
+        do {
+            try sample.caomJSON().write(to: URL(fileURLWithPath: output))
+        } catch {
+            throw HaulError(.output, "cannot write \(output): \(error.localizedDescription)")
+        }
+        Terminal.note("wrote \(output): \(sample.rows.count.grouped) rows")
+    }
+}

@@ -2,100 +2,6 @@ import ArgumentParser
 import Foundation
 import Haul
 
-/// Options that say which products to take and where they come from.
-struct SelectionOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp(
-        "Product lists: MAST CAOM JSON, missions-search JSON, overlay CSV, or URI lists; - reads standard input.",
-        valueName: "catalog"))
-    var catalogs: [String] = []
-
-    @Option(help: "The overlay's quick selection: all (every product but guide-star files), recommended, or none.")
-    var quick: Selection.Quick = .all
-
-    @Option(help: ArgumentHelp("The archive mast: URIs resolve against (default $HAUL_ARCHIVE, else https://mast.stsci.edu).", valueName: "url"))
-    var archive: String?
-
-    @Option(help: "The mission of missions-search URIs: hst, jwst or roman.")
-    var mission: URLResolver.Mission = .hst
-
-    @Option(help: "nested (ROOT/DATASET/FILE) or flat (ROOT/FILE, clashing names made distinct).")
-    var layout: Plan.Layout = .nested
-
-    func validate() throws {
-        guard !catalogs.isEmpty else { throw ValidationError("name at least one catalog file, or - for standard input") }
-    }
-
-    func resolver() throws -> URLResolver {
-        try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment)
-    }
-}
-
-/// Options of the transfer engine.
-struct TransferOptions: ParsableArguments {
-    @Option(help: "Concurrent transfers.")
-    var parallel: Int = 64
-
-    @Option(name: .customLong("per-host"), help: "Concurrent connections to one host (default: no limit beyond --parallel).")
-    var perHost: Int?
-
-    @Option(help: "Retries of a transient failure (connection error, timeout, stall, 408, 429, 5xx).")
-    var retries: Int = 5
-
-    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds to wait for a connection.", valueName: "seconds"))
-    var connectTimeout: Double = 30
-
-    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("Seconds without data before a transfer counts as stalled.", valueName: "seconds"))
-    var stallTimeout: Double = 60
-
-    @Option(name: [.customLong("memory-limit"), .customLong("memory")], help: ArgumentHelp(
-        "Megabytes of buffers between the network and the output, whatever the file sizes and --parallel.",
-        valueName: "MB"))
-    var memoryMB: Int = 256
-
-    @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output, or standard error with --zip -), none.")
-    var progress: ProgressMode = .auto
-
-    func validate() throws {
-        guard (1...20_000).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 20000") }
-        if let perHost, perHost < 1 { throw ValidationError("--per-host must be at least 1") }
-        guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
-        guard connectTimeout > 0, connectTimeout.isFinite else { throw ValidationError("--connect-timeout must be positive") }
-        guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
-        guard (8...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 8 and 65536 (MB)") }
-    }
-
-    var configuration: Configuration {
-        var c = Configuration()
-        c.parallel = parallel
-        c.perHost = perHost
-        c.retry.retries = retries
-        c.timeout.connect = .milliseconds(Int64(connectTimeout * 1000))
-        c.timeout.stall = .milliseconds(Int64(stallTimeout * 1000))
-        c.memoryLimit = memoryMB << 20
-        return c
-    }
-}
-
-/// How ZIP entries are compressed.
-struct CompressionOptions: ParsableArguments {
-    @Option(help: "auto (deflate what compresses, store .gz, .fz, .jpg… and files whose first block does not shrink), store, or deflate.")
-    var compression: Compression.Mode = .auto
-
-    @Option(name: .customLong("compression-level"), help: ArgumentHelp("zlib level, 1 (fastest) to 9 (smallest).", valueName: "1-9"))
-    var compressionLevel: Int = 6
-
-    func validate() throws {
-        guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 1 and 9") }
-    }
-
-    var value: Compression { Compression(compression, level: compressionLevel) }
-}
-
-extension Compression.Mode: ExpressibleByArgument {}
-extension Selection.Quick: ExpressibleByArgument {}
-extension URLResolver.Mission: ExpressibleByArgument {}
-extension Plan.Layout: ExpressibleByArgument {}
-
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
@@ -121,6 +27,8 @@ struct DownloadCommand: AsyncParsableCommand {
     )
 
     @OptionGroup(title: "Selection") var selection: SelectionOptions
+
+    @OptionGroup(title: "Exclusive access") var tokens: TokenOptions
 
     @Option(help: ArgumentHelp("Write one ZIP here; - streams it to standard output.", valueName: "file"))
     var zip: String?
@@ -152,7 +60,6 @@ struct DownloadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let catalog = try Catalog.load(paths: selection.catalogs)
         let target: DownloadTarget
         let defaultRoot: String
         if let zip {
@@ -165,18 +72,35 @@ struct DownloadCommand: AsyncParsableCommand {
             target = .directory(root.map { dir + "/" + $0 } ?? dir)
             defaultRoot = Runner.lastComponent(dir)
         }
-        let plan = Plan(
-            products: catalog.products, selection: Selection(quick: selection.quick), layout: selection.layout,
-            root: root ?? defaultRoot, resolver: try selection.resolver()
+        var token = try tokens.token()
+        let (catalog, firstPlan) = try selection.plan(root: root ?? defaultRoot, authorized: token != nil)
+        var plan = firstPlan
+        if token == nil, plan.summary.excludedExclusive > 0, Terminal.standardInputIsTerminal, !selection.catalogs.contains("-") {
+            let n = plan.summary.excludedExclusive
+            if let text = Terminal.readSecret("\(n.grouped) exclusive-access file\(n == 1 ? " is" : "s are") selected. MAST API token (input hidden; Enter to go on without them): ") {
+                token = try AccessToken(text, from: "the token typed")
+                plan = Plan(
+                    products: catalog.products, selection: try selection.selection(), layout: selection.layout,
+                    root: plan.root, resolver: try selection.resolver(), authorized: true
+                )
+            }
+        }
+        let report = try await Runner.download(
+            plan, to: target, configuration: transfers.configuration, progress: transfers.progress,
+            token: token, archive: try selection.resolver()
         )
-        let report = try await Runner.download(plan, to: target, configuration: transfers.configuration, progress: transfers.progress)
         throw ExitStatus(code: report.exitStatus)
     }
 }
 
 /// The download loop the commands share: runs the engine, shows progress, handles Ctrl-C, prints the summary.
 enum Runner {
-    static func download(_ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode) async throws -> DownloadReport {
+    /// - Parameters:
+    ///   - token: Signed in with at the archive first (`/whoami`); the plan must have been built authorized.
+    static func download(
+        _ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode,
+        token: AccessToken? = nil, archive: URLResolver? = nil
+    ) async throws -> DownloadReport {
         var toStandardOutput = false
         if case .zipStream(let stream as FileDescriptorStream, _) = target, stream.fd == 1 { toStandardOutput = true }
         let jsonDescriptor: Int32 = toStandardOutput ? 2 : 1
@@ -185,12 +109,17 @@ enum Runner {
         if s.selectedBytes > 0 { intro += " (\(Format.bytes(s.selectedBytes)))" }
         intro += " of \(s.totalFiles) in the catalog"
         if s.duplicates > 0 { intro += "; \(s.duplicates) duplicate rows" }
-        if s.excludedExclusive > 0 { intro += "; \(s.excludedExclusive) exclusive-access files excluded (no token)" }
+        if s.excludedExclusive > 0 { intro += "; \(s.excludedExclusive) exclusive-access files excluded: they need a token ($MAST_API_TOKEN or --token-file)" }
         if s.unsafe > 0 { intro += "; \(s.unsafe) with unsafe names" }
         if progress.resolved != .json { Terminal.note(intro) }
 
         let report = try await withEngine(configuration) { engine in
-            let download = engine.download(plan, to: target)
+            var credentials: Credentials?
+            if let token, let archive {
+                credentials = try await engine.signIn(token, archive: archive)
+                if progress.resolved != .json { Terminal.note("signed in to \(archive.archive) as \(credentials!.user)") }
+            }
+            let download = engine.download(plan, to: target, credentials: credentials)
             let interrupt = Interrupt { download.cancel() }
             defer { interrupt.cancel() }
             let shown = Task {
@@ -214,7 +143,7 @@ enum Runner {
         let rate = report.seconds > 0 ? Double(report.bytesReceived) / report.seconds : 0
         Terminal.note(parts.joined(separator: ", ") + " — \(Format.bytes(report.bytesReceived)) in \(Format.seconds(report.seconds)) (\(Format.rate(rate)))")
         for row in report.manifest.rows.lazy.filter({ if case .failed = $0.status { return true } else { return false } }).prefix(10) {
-            Terminal.note("  \(row.file): \(row.status.text)")
+            Terminal.note("  \(row.file): \(row.statusText)")
         }
         if report.failed > 10 { Terminal.note("  … and \(report.failed - 10) more FAILED: see the manifest") }
         switch target {

@@ -22,7 +22,7 @@ struct HaulCommand: AsyncParsableCommand {
         Start with `haul demo`, which needs no network.
         """,
         version: Haul.version,
-        subcommands: [DownloadCommand.self, DemoCommand.self]
+        subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, SampleCommand.self]
     )
 }
 

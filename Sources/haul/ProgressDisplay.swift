@@ -86,6 +86,9 @@ struct ProgressDisplay {
 
 /// Progress as one JSON object a line, for programs.
 enum JSONLine {
+    /// A JSON string, or `null`.
+    static func optional(_ text: String?) -> String { text.map(string) ?? "null" }
+
     static func progress(_ p: DownloadProgress) -> String {
         var fields = [
             ("event", string("progress")), ("files_done", String(p.filesDone)), ("files_total", String(p.filesTotal)),
@@ -101,7 +104,7 @@ enum JSONLine {
 
     static func file(_ row: Manifest.Row) -> String {
         object([
-            ("event", string("file")), ("uri", string(row.uri)), ("file", string(row.file)), ("status", string(row.status.text)),
+            ("event", string("file")), ("uri", string(row.uri)), ("file", string(row.file)), ("status", string(row.statusText)),
             ("size", row.size.map(String.init) ?? "null"), ("attempts", String(row.attempts)),
             ("seconds", Format.fixed(row.seconds, 3)), ("note", string(row.note)),
         ])

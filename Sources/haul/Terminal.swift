@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,6 +31,33 @@ enum Terminal {
     }
 
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+    static var standardInputIsTerminal: Bool { isatty(0) == 1 }
+
+    /// Asks on standard error and reads one line from the terminal on standard input without echoing
+    /// it. `nil` when the answer is empty or input ends; echo is restored whatever happens.
+    static func readSecret(_ prompt: String) -> String? {
+        standardError(prompt)
+        var saved = termios()
+        let canHide = tcgetattr(0, &saved) == 0
+        if canHide {
+            var hidden = saved
+            hidden.c_lflag &= ~tcflag_t(ECHO)
+            hidden.c_lflag |= tcflag_t(ECHONL)
+            _ = tcsetattr(0, TCSAFLUSH, &hidden)
+        }
+        defer { if canHide { _ = tcsetattr(0, TCSAFLUSH, &saved) } }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while bytes.count < 16 << 10 {
+            let n = read(0, &byte, 1)
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 || byte == 0x0A || byte == 0x0D { break }
+            bytes.append(byte)
+        }
+        if !canHide { standardError("\n") }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.trimmingCharacters(in: .whitespaces).isEmpty ? nil : text
+    }
     static var standardOutputIsTerminal: Bool { isatty(1) == 1 }
 
     /// Columns of the terminal on standard error, 80 when unknown.

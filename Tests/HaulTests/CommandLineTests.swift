@@ -29,6 +29,7 @@ final class HaulProcess: @unchecked Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "HAUL_ARCHIVE")
+        env.removeValue(forKey: "MAST_API_TOKEN")
         env.merge(environment) { $1 }
         process.environment = env
         process.standardInput = FileHandle.nullDevice

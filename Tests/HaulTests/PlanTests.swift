@@ -92,7 +92,7 @@ struct PlanTests {
         #expect(all.summary.excludedExclusive == 1)
         let rec = Plan(products: products, selection: Selection(quick: .recommended), root: "r", resolver: resolver)
         #expect(rec.entries.map(\.product.filename) == ["a_cal.fits"])
-        let none = Plan(products: products, selection: Selection(quick: .none), root: "r", resolver: resolver)
+        let none = Plan(products: products, selection: Selection(quick: .nothing), root: "r", resolver: resolver)
         #expect(none.entries.isEmpty)
         let token = Plan(products: products, selection: Selection(quick: .all), root: "r", resolver: resolver, authorized: true)
         #expect(token.entries[1].disposition == .download)

@@ -98,3 +98,19 @@ func writeURIList(
     try uris.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
     return uris
 }
+
+/// The catalogs in `Tests/HaulTests/Fixtures`, one in each format.
+func fixture(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
+}
+
+/// Serves every product of a catalog from the archive: the size it lists (1,000 bytes when none),
+/// exclusive-access ones only with a token.
+@discardableResult
+func serveCatalog(_ path: String, in archive: TestArchive) throws -> [Product] {
+    let products = try Catalog.load(paths: [path]).products
+    for p in products {
+        archive.add(uri: p.uri, size: p.size ?? 1000, access: p.access == .exclusive ? .exclusive : .public)
+    }
+    return products
+}

@@ -19,7 +19,8 @@ extension Catalog {
         func column(_ key: String) -> Int? { names.firstIndex(of: key.lowercased()) }
         let uriColumn = column("URI"), sizeColumn = column("Size"), accessColumn = column("Access")
         var products: [Product] = []
-        for (line, fields) in records.dropFirst() {
+        for (line, rawFields) in records.dropFirst() {
+            let fields = rawFields.map(CSVReader.unguard)
             if fields.count == 1, fields[0].trimmingSpaces().isEmpty { continue }
             guard fields.count == names.count else {
                 throw HaulError(.invalidCatalog, "\(name):\(line): expected \(names.count) fields as in the header, found \(fields.count)")
@@ -54,16 +55,21 @@ extension Catalog {
                 }
                 access = value
             }
-            let suffix = Product.normaliseSuffix(fields[3])
+            let subgroup = Product.normaliseSuffix(fields[3])
+            let suffix = subgroup ?? Product.suffix(ofFilename: filename)
+            let stated = Product.normaliseLevel(fields[2])
+            let jwst = Product.isJWST(mission: nil, filename: filename)
             products.append(Product(
                 uri: uri, filename: filename, dataset: dataset,
                 mission: uri.hasPrefix("mast:") ? String(uri.dropFirst(5).prefix { $0 != "/" }) : nil,
-                level: Product.normaliseLevel(fields[2]), suffix: suffix,
+                level: jwst ? Product.jwstLevel(stated: stated, suffix: suffix, filename: filename) : stated,
+                category: jwst ? nil : Product.hstCategory(level: stated, productType: nil, project: nil),
+                suffix: suffix,
                 recommended: false,
-                guideStar: Product.isGuideStar(filename: filename, subgroup: suffix),
+                guideStar: Product.isGuideStar(filename: filename, subgroup: subgroup),
                 access: access, size: size,
                 instrument: fields[4].trimmingSpaces().nilIfEmpty, filters: fields[5].trimmingSpaces().nilIfEmpty,
-                origin: "\(name):\(line)"
+                origin: "\(name):\(line)", exported: true
             ))
         }
         return products
@@ -72,6 +78,13 @@ extension Catalog {
 
 /// An RFC 4180 reader that keeps each record's first line number for messages.
 enum CSVReader {
+    /// A field as written before ``Manifest/csvField(_:)`` guarded it against spreadsheet formulas
+    /// (`'=x'` → `=x`).
+    static func unguard(_ v: String) -> String {
+        if let first = v.dropFirst().first, v.hasPrefix("'"), "=+@-".contains(first) { return String(v.dropFirst()) }
+        return v
+    }
+
     static func records(_ text: String, name: String) throws -> [(line: Int, fields: [String])] {
         var records: [(Int, [String])] = []
         var fields: [String] = []

@@ -6,38 +6,40 @@ import Foundation
 
 extension Catalog {
     static func parseJSON(_ data: Data, name: String) throws -> [Product] {
-        let root: Any
+        let root: JSONValue
         do {
-            root = try JSONSerialization.jsonObject(with: data, options: [])
+            root = try JSONReader.parse(data)
         } catch {
-            throw HaulError(.invalidCatalog, "\(name):\(jsonErrorLocation(error, data: data)): malformed JSON: \(jsonErrorReason(error))")
+            let (line, column) = JSONReader.location(of: error.offset, in: data)
+            throw HaulError(.invalidCatalog, "\(name):\(line):\(column): malformed JSON: \(error.reason)")
         }
-        if let rows = root as? [Any] {
+        if case .array(let rows) = root {
             return try rows.enumerated().map { try caomProduct($1, path: "[\($0)]", name: name) }
         }
-        guard let object = root as? [String: Any] else {
+        guard case .object(let object) = root else {
             throw HaulError(.invalidCatalog, "\(name): expected a JSON object with \"data\" or \"products\", or an array of product rows")
         }
         if let products = object["products"] {
-            guard let rows = products as? [Any] else {
+            guard case .array(let rows) = products else {
                 throw HaulError(.invalidCatalog, "\(name): products: expected an array of product rows, found \(describe(products))")
             }
             return try rows.enumerated().map { try missionsProduct($1, path: "products[\($0)]", name: name) }
         }
-        if let status = object["status"] as? String, status.uppercased() == "ERROR" {
-            let msg = (object["msg"] as? String).map { ": \($0)" } ?? ""
+        if case .string(let status)? = object["status"], status.uppercased() == "ERROR" {
+            var msg = ""
+            if case .string(let text)? = object["msg"] { msg = ": \(text)" }
             throw HaulError(.invalidCatalog, "\(name): the service that wrote this product list reported an error\(msg)")
         }
         guard let dataRows = object["data"] else {
             throw HaulError(.invalidCatalog, "\(name): expected a \"data\" array (MAST CAOM product list) or a \"products\" array (missions search)")
         }
-        guard let rows = dataRows as? [Any] else {
+        guard case .array(let rows) = dataRows else {
             throw HaulError(.invalidCatalog, "\(name): data: expected an array of product rows, found \(describe(dataRows))")
         }
         return try rows.enumerated().map { try caomProduct($1, path: "data[\($0)]", name: name) }
     }
 
-    static func caomProduct(_ value: Any, path: String, name: String) throws -> Product {
+    static func caomProduct(_ value: JSONValue, path: String, name: String) throws -> Product {
         var row = JSONRow(value: value, path: path, name: name)
         try row.requireObject()
         let uri = try row.requiredString("dataURI")
@@ -45,18 +47,17 @@ extension Catalog {
         let dataset = try row.string("obs_id") ?? row.integerOrString("obsID") ?? row.integerOrString("parent_obsid") ?? ""
         let mission = try row.string("obs_collection")
         let subgroup = try row.string("productSubGroupDescription")
-        let suffix = Product.normaliseSuffix(subgroup)
-        let calibLevel = try row.integerOrString("calib_level")
-        var level = Product.normaliseLevel(calibLevel)
-        if mission?.uppercased() == "JWST", let suffix, level == nil || level == "1" || level == "2",
-           let jwst = Product.jwstLevel(forSuffix: suffix) {
-            level = jwst
-        }
+        let suffix = Product.normaliseSuffix(subgroup) ?? Product.suffix(ofFilename: filename)
+        let stated = Product.normaliseLevel(try row.integerOrString("calib_level"))
+        let productType = try row.string("productType")
+        let jwst = Product.isJWST(mission: mission, filename: filename)
         let group = try row.string("productGroupDescription")
         let access = try row.access("dataRights")
         return Product(
-            uri: uri, filename: filename, dataset: dataset, mission: mission, level: level, suffix: suffix,
-            productType: try row.string("productType"),
+            uri: uri, filename: filename, dataset: dataset, mission: mission,
+            level: jwst ? Product.jwstLevel(stated: stated, suffix: suffix, filename: filename) : stated,
+            category: jwst ? nil : Product.hstCategory(level: stated, productType: productType, project: try row.string("project")),
+            suffix: suffix, productType: productType,
             recommended: group?.trimmingSpaces().lowercased() == "minimum recommended products",
             guideStar: Product.isGuideStar(filename: filename, subgroup: subgroup),
             access: access, size: try row.size("size"),
@@ -66,20 +67,24 @@ extension Catalog {
         )
     }
 
-    static func missionsProduct(_ value: Any, path: String, name: String) throws -> Product {
+    static func missionsProduct(_ value: JSONValue, path: String, name: String) throws -> Product {
         var row = JSONRow(value: value, path: path, name: name)
         try row.requireObject()
         let uri = try row.requiredString("uri")
         let filename = try row.string("filename") ?? lastPathComponent(uri)
         let dataset = try row.string("dataset") ?? uri.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let category = try row.string("category")
-        let level = Product.normaliseLevel(category)
-        let suffix = Product.normaliseSuffix(try row.string("file_suffix"))
+        let category = Product.normaliseLevel(try row.string("category"))
+        let suffix = Product.normaliseSuffix(try row.string("file_suffix")) ?? Product.suffix(ofFilename: filename)
+        let jwst = Product.isJWST(mission: nil, filename: filename)
+        // A JWST row's category may be a level (`2b`) or a name (`CALIBRATED`): the level is the stage of its suffix.
+        let namesLevel = category?.first?.isNumber == true
+        let level = jwst && !namesLevel ? suffix.flatMap(Product.jwstLevel(forSuffix:)) ?? category : category
         return Product(
-            uri: uri, filename: filename, dataset: dataset, mission: nil, level: level, suffix: suffix,
+            uri: uri, filename: filename, dataset: dataset, mission: jwst ? "JWST" : nil, level: level,
+            category: category, suffix: suffix,
             productType: try row.string("type"),
             // Missions search marks no minimum set; its calibrated products are what the overlay recommends.
-            recommended: level == "calibrated",
+            recommended: category == "calibrated",
             guideStar: Product.isGuideStar(filename: filename, subgroup: nil),
             access: try row.access("access"), size: try row.size("size"),
             instrument: try row.string("instrument_name")?.trimmingSpaces(),
@@ -88,130 +93,101 @@ extension Catalog {
         )
     }
 
-    /// Whether a number JSONSerialization returned was written `true` or `false`.
-    static func isJSONBool(_ n: NSNumber) -> Bool {
-        let type = String(cString: n.objCType)
-        return type == "c" || type == "B"
-    }
-
     static func lastPathComponent(_ uri: String) -> String {
         String(uri.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(uri))
     }
 
-    static func describe(_ value: Any) -> String {
+    static func describe(_ value: JSONValue) -> String {
         switch value {
-        case is NSNull: return "null"
-        case let n as NSNumber where isJSONBool(n): return n.boolValue ? "true" : "false"
-        case let n as NSNumber: return "the number \(n)"
-        case let s as String: return "the string \"\(s.prefix(40))\""
-        case is [Any]: return "an array"
-        case is [String: Any]: return "an object"
-        default: return "\(type(of: value))"
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let d, let integer): return "the number \(integer.map(String.init) ?? String(d))"
+        case .string(let s): return "the string \"\(s.prefix(40))\""
+        case .array: return "an array"
+        case .object: return "an object"
         }
-    }
-
-    static func jsonErrorLocation(_ error: any Error, data: Data) -> String {
-        let info = (error as NSError).userInfo
-        let text = String(describing: info[NSDebugDescriptionErrorKey] ?? "")
-        var offset = info["NSJSONSerializationErrorIndex"] as? Int
-        if offset == nil, let range = text.range(of: #"character \d+"#, options: .regularExpression) {
-            // swift-corelibs-foundation says "around character N" (a byte offset) and nothing else.
-            offset = Int(text[range].dropFirst(10))
-        }
-        if let index = offset {
-            let prefix = data.prefix(index)
-            let line = prefix.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-            let column = index - (prefix.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
-            return "\(line):\(column)"
-        }
-        if let range = text.range(of: #"line (\d+), column (\d+)"#, options: .regularExpression) {
-            let numbers = text[range].split(whereSeparator: { !$0.isNumber })
-            if numbers.count == 2 { return "\(numbers[0]):\(numbers[1])" }
-        }
-        return "1"
-    }
-
-    static func jsonErrorReason(_ error: any Error) -> String {
-        let info = (error as NSError).userInfo
-        if let text = info[NSDebugDescriptionErrorKey] as? String, !text.isEmpty { return text }
-        return "\(error)"
     }
 }
 
 /// One JSON product row with its path, for typed field access with precise messages.
 struct JSONRow {
-    let value: Any
+    let value: JSONValue
     let path: String
     let name: String
-    var object: [String: Any] = [:]
+    var object = JSONObject()
 
-    init(value: Any, path: String, name: String) {
+    init(value: JSONValue, path: String, name: String) {
         self.value = value
         self.path = path
         self.name = name
     }
 
     mutating func requireObject() throws {
-        guard let object = value as? [String: Any] else {
+        guard case .object(let object) = value else {
             throw HaulError(.invalidCatalog, "\(name): \(path): expected a product row (a JSON object), found \(Catalog.describe(value))")
         }
         self.object = object
     }
 
-    func fail(_ key: String, _ expected: String, _ found: Any) -> HaulError {
+    func fail(_ key: String, _ expected: String, _ found: JSONValue) -> HaulError {
         HaulError(.invalidCatalog, "\(name): \(path).\(key): expected \(expected), found \(Catalog.describe(found))")
     }
 
     /// A string field; `nil` when absent, null or empty.
     func string(_ key: String) throws -> String? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        guard let s = raw as? String else { throw fail(key, "a string", raw) }
-        return s.isEmpty ? nil : s
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s.isEmpty ? nil : s
+        case let other?: throw fail(key, "a string", other)
+        }
     }
 
     func requiredString(_ key: String) throws -> String {
-        guard let raw = object[key], !(raw is NSNull) else {
+        switch object[key] {
+        case nil, .null?:
             throw HaulError(.invalidCatalog, "\(name): \(path).\(key): expected the product's URI, found \(object[key] == nil ? "no such field" : "null")")
+        case .string(let s)?:
+            let trimmed = s.trimmingSpaces()
+            guard !trimmed.isEmpty else { throw fail(key, "a non-empty URI", .string(s)) }
+            return trimmed
+        case let other?: throw fail(key, "a string", other)
         }
-        guard let s = raw as? String else { throw fail(key, "a string", raw) }
-        let trimmed = s.trimmingSpaces()
-        guard !trimmed.isEmpty else { throw fail(key, "a non-empty URI", raw) }
-        return trimmed
     }
 
     /// A field MAST writes as a number or a string (`calib_level`, `obsID`), as a string.
     func integerOrString(_ key: String) throws -> String? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        if let s = raw as? String { return s.isEmpty ? nil : s }
-        if let n = raw as? NSNumber, !Catalog.isJSONBool(n) {
-            let d = n.doubleValue
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s.isEmpty ? nil : s
+        case .number(let d, let integer)?:
+            if let integer { return String(integer) }
             if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-            return n.stringValue
+            return String(d)
+        case let other?: throw fail(key, "a number or a string", other)
         }
-        throw fail(key, "a number or a string", raw)
     }
 
     /// A size in bytes: a non-negative integer, as a number or a numeric string.
     func size(_ key: String) throws -> Int64? {
-        guard let raw = object[key], !(raw is NSNull) else { return nil }
-        if let n = raw as? NSNumber, !Catalog.isJSONBool(n) {
-            let d = n.doubleValue
-            guard d >= 0, d == d.rounded(), d < 9.0e18 else { throw fail(key, "a size in bytes (a whole number ≥ 0)", raw) }
+        switch object[key] {
+        case nil, .null?: return nil
+        case .number(let d, let integer)?:
+            if let integer, integer >= 0 { return integer }
+            guard d >= 0, d == d.rounded(), d < 9.0e18 else { throw fail(key, "a size in bytes (a whole number ≥ 0)", .number(d, integer: integer)) }
             return Int64(d)
-        }
-        if let s = raw as? String {
+        case .string(let s)?:
             let t = s.trimmingSpaces()
             if t.isEmpty { return nil }
-            guard let v = Int64(t), v >= 0 else { throw fail(key, "a size in bytes (a whole number ≥ 0)", raw) }
+            guard let v = Int64(t), v >= 0 else { throw fail(key, "a size in bytes (a whole number ≥ 0)", .string(s)) }
             return v
+        case let other?: throw fail(key, "a size in bytes", other)
         }
-        throw fail(key, "a size in bytes", raw)
     }
 
     func access(_ key: String) throws -> Product.Access {
         guard let raw = try string(key) else { return .public }
         guard let access = Product.Access(parsing: raw) else {
-            throw fail(key, "PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED", raw)
+            throw fail(key, "PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED", .string(raw))
         }
         return access
     }

@@ -22,7 +22,7 @@ extension Catalog {
                 }
                 products.append(Product(
                     uri: line, filename: String(last), dataset: parts.dropLast().joined(separator: "/"),
-                    mission: String(parts[0]), guideStar: Product.isGuideStar(filename: String(last), subgroup: nil),
+                    mission: String(parts[0]), named: String(last),
                     origin: "\(name):\(lineNumber)"
                 ))
             } else if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
@@ -38,8 +38,7 @@ extension Catalog {
                 }
                 let dataset = inner != nil && parts.count > 1 ? parts.dropLast().joined(separator: "/") : host
                 products.append(Product(
-                    uri: line, filename: String(last), dataset: dataset,
-                    guideStar: Product.isGuideStar(filename: String(last), subgroup: nil),
+                    uri: line, filename: String(last), dataset: dataset, mission: nil, named: String(last),
                     origin: "\(name):\(lineNumber)"
                 ))
             } else {
@@ -47,5 +46,18 @@ extension Catalog {
             }
         }
         return products
+    }
+}
+
+extension Product {
+    /// A product a plain list names: its suffix, and a JWST file's level, are the ones its file name carries.
+    init(uri: String, filename: String, dataset: String, mission: String?, named name: String, origin: String) {
+        let suffix = Product.suffix(ofFilename: name)
+        let jwst = Product.isJWST(mission: mission, filename: name)
+        self.init(
+            uri: uri, filename: filename, dataset: dataset, mission: mission,
+            level: jwst ? Product.jwstLevel(stated: nil, suffix: suffix, filename: name) : nil, suffix: suffix,
+            guideStar: Product.isGuideStar(filename: name, subgroup: nil), origin: origin
+        )
     }
 }

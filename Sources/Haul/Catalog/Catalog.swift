@@ -95,7 +95,7 @@ public struct Catalog: Sendable {
         case UInt8(ascii: "{"):
             // Look for the key that tells the two JSON shapes apart without parsing twice.
             let head = data[index..<min(data.endIndex, index + 1 << 20)]
-            if let s = String(data: head, encoding: .utf8), s.contains("\"products\""), !s.contains("\"dataURI\"") {
+            if head.range(of: Data("\"products\"".utf8)) != nil, head.range(of: Data("\"dataURI\"".utf8)) == nil {
                 return .missionsSearch
             }
             return .caom

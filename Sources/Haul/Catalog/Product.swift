@@ -21,8 +21,13 @@ public struct Product: Sendable, Hashable {
     public var mission: String?
     /// The processing level, normalised lower-case: a JWST level (`1b`, `2a`, `2b`, `3`), a CAOM
     /// `calib_level` number, or an HST level name (`uncalibrated`, `calibrated`, `aux`, `hasp`).
+    /// This is the export's `Product Level`.
     public var level: String?
-    /// The product type within its level, normalised upper-case without a leading underscore (`CAL`).
+    /// The level's name as missions search groups HST products (`uncalibrated`, `calibrated`, `aux`,
+    /// `hasp`), when the catalog says it or its CAOM fields imply it; `--level calibrated` matches it.
+    public var category: String?
+    /// The product type within its level, normalised upper-case without a leading underscore (`CAL`):
+    /// the catalog's subgroup or suffix, else the file name's last `_` part (`x_cal.fits` → `CAL`).
     public var suffix: String?
     /// CAOM `productType` (`SCIENCE`, `AUXILIARY`, `INFO`, …) or the missions-search `type`.
     public var productType: String?
@@ -37,18 +42,22 @@ public struct Product: Sendable, Hashable {
     public var filters: String?
     /// Which catalog and row this product came from, for messages (`list.json: data[12]`).
     public var origin: String
+    /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
+    /// takes its guide-star rows too.
+    public var exported: Bool
 
     public init(
         uri: String, filename: String, dataset: String, mission: String? = nil, level: String? = nil,
-        suffix: String? = nil, productType: String? = nil, recommended: Bool = false, guideStar: Bool = false,
+        category: String? = nil, suffix: String? = nil, productType: String? = nil, recommended: Bool = false, guideStar: Bool = false,
         access: Access = .public, size: Int64? = nil, instrument: String? = nil, filters: String? = nil,
-        origin: String = ""
+        origin: String = "", exported: Bool = false
     ) {
         self.uri = uri
         self.filename = filename
         self.dataset = dataset
         self.mission = mission
         self.level = level
+        self.category = category
         self.suffix = suffix
         self.productType = productType
         self.recommended = recommended
@@ -58,13 +67,23 @@ public struct Product: Sendable, Hashable {
         self.instrument = instrument
         self.filters = filters
         self.origin = origin
+        self.exported = exported
     }
 }
 
 extension Product {
     /// Whether a file name or product subgroup marks a JWST guide-star product (`_gs-`, `GS-…`).
     static func isGuideStar(filename: String, subgroup: String?) -> Bool {
-        if filename.lowercased().contains("_gs-") { return true }
+        var name = filename
+        let marked = name.withUTF8 { bytes -> Bool in
+            guard bytes.count >= 4 else { return false }
+            for i in 0...(bytes.count - 4) where bytes[i] == UInt8(ascii: "_") && bytes[i + 3] == UInt8(ascii: "-")
+                && bytes[i + 1] | 0x20 == UInt8(ascii: "g") && bytes[i + 2] | 0x20 == UInt8(ascii: "s") {
+                return true
+            }
+            return false
+        }
+        if marked { return true }
         if let subgroup, subgroup.uppercased().hasPrefix("GS-") { return true }
         return false
     }
@@ -82,16 +101,69 @@ extension Product {
         return s.lowercased()
     }
 
-    /// The JWST processing level a product suffix belongs to (the overlay's grouping), if known.
+    /// The JWST processing level a product suffix belongs to (the pipeline's stage that writes it), if known.
     static func jwstLevel(forSuffix suffix: String) -> String? {
         switch suffix.uppercased() {
         case "UNCAL": return "1b"
-        case "RATE", "RATEINTS", "TRAPSFILLED", "ROSCAL", "RAMP": return "2a"
-        case "CAL", "CALINTS", "I2D", "S2D", "S3D", "X1D", "X1DINTS", "WHTLT", "BSUB", "BSUBINTS", "CRF", "CRFINTS":
+        case "RATE", "RATEINTS", "TRAPSFILLED", "ROSCAL", "RAMP", "DARK", "FITOPT": return "2a"
+        case "CAL", "CALINTS", "I2D", "S2D", "S3D", "X1D", "X1DINTS", "WHTLT", "BSUB", "BSUBINTS", "CRF", "CRFINTS",
+             "PSFSUB", "PSFALIGN", "C1D", "PHOTOM":
             return "2b"
-        case "ASN", "POOL": return nil
         default: return nil
         }
+    }
+
+    /// The suffix a MAST file name carries: its last `_` part before the extension
+    /// (`jw01_nrca1_cal.fits` → `CAL`, `z14z0104t_shf.fits` → `SHF`), `nil` when it has none.
+    static func suffix(ofFilename filename: String) -> String? {
+        let stem = filename.prefix { $0 != "." }
+        guard let underscore = stem.lastIndex(of: "_") else { return nil }
+        let part = stem[stem.index(after: underscore)...]
+        guard !part.isEmpty, part.count <= 32 else { return nil }
+        return part.uppercased()
+    }
+
+    /// Whether a product is JWST's, by its mission or its file name (`jw…`).
+    static func isJWST(mission: String?, filename: String) -> Bool {
+        if let mission { return mission.uppercased() == "JWST" }
+        return filename.utf8.count > 2 && filename.prefix(2).lowercased() == "jw"
+    }
+
+    /// A JWST product's level: the catalog's when it names a sub-level or level 3, else the stage of
+    /// its suffix (`calib_level` 2 with suffix `CAL` is `2b`), else the catalog's number.
+    static func jwstLevel(stated: String?, suffix: String?, filename: String) -> String? {
+        if let stated, stated.count != 1 || !"012".contains(stated) { return stated }
+        return suffix.flatMap(jwstLevel(forSuffix:)) ?? Product.suffix(ofFilename: filename).flatMap(jwstLevel(forSuffix:)) ?? stated
+    }
+
+    /// The missions-search name of an HST product's level, from CAOM's fields.
+    static func hstCategory(level: String?, productType: String?, project: String?) -> String? {
+        if project?.trimmingSpaces().uppercased() == "HASP" { return "hasp" }
+        if let level, ["uncalibrated", "calibrated", "aux", "hasp"].contains(level) { return level }
+        if productType?.trimmingSpaces().uppercased() == "AUXILIARY" { return "aux" }
+        switch level {
+        case "1": return "uncalibrated"
+        case "2", "3": return "calibrated"
+        default: return nil
+        }
+    }
+
+    /// A level's rank for "the highest calibration level": `1` < `1b` < `2` < `2a` < `2b` < `3`; names
+    /// rank as their numbers; unknown levels lowest.
+    static func levelRank(_ level: String?) -> Int {
+        guard let level else { return -1 }
+        switch level {
+        case "uncalibrated": return 10
+        case "calibrated": return 20
+        case "hasp": return 30
+        case "aux": return 0
+        default: break
+        }
+        let digits = level.prefix { $0.isASCII && $0.isNumber }
+        guard let number = Int(digits), number < 100 else { return -1 }
+        let rest = level.dropFirst(digits.count)
+        guard let letter = rest.first, rest.count == 1, letter.isASCII, letter.isLetter else { return number * 10 }
+        return number * 10 + Int(letter.asciiValue! - UInt8(ascii: "a") + 1)
     }
 }
 

@@ -79,7 +79,7 @@ final class DirectoryOutput: RunOutput {
         guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = Int64(st.st_size)
         if let stated = entry.product.size { return stated == size ? size : nil }
-        if let earlier = previous.withLock({ $0[entry.product.uri] }), earlier.status == "OK", earlier.file == entry.path, earlier.size == size {
+        if let earlier = previous.withLock({ $0[entry.product.uri] }), Manifest.isSuccess(earlier.status), earlier.file == entry.path, earlier.size == size {
             return size
         }
         return nil

@@ -101,11 +101,13 @@ extension Engine {
     /// - Parameters:
     ///   - plan: What to fetch and where under the root.
     ///   - target: Where the root is.
-    ///   - user: The `Logged In User` of the manifest.
+    ///   - credentials: A token the archive accepted (``signIn(_:archive:)``): sent with every request to
+    ///     the archive (and nowhere else), its user is the manifest's `Logged In User`, and statuses take
+    ///     the authenticated form. Without it the user is `anonymous`.
     ///   - headers: Extra request headers for every transfer (`Name: value`).
     /// - Returns: The running download. It must end before the engine's scope does.
     public func download(
-        _ plan: Plan, to target: DownloadTarget, user: String = "anonymous", headers: [String] = []
+        _ plan: Plan, to target: DownloadTarget, credentials: Credentials? = nil, headers: [String] = []
     ) -> Download {
         let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
         let configuration = configuration
@@ -114,7 +116,7 @@ extension Engine {
         case .directory(let path):
             let budget = MemoryBudget(limit: configuration.memoryLimit)
             let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration)
-            let run = PlanRun(engine: self, plan: plan, output: output, user: user, headers: headers, events: continuation, budget: budget)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
             task = Task {
                 defer { continuation.finish() }
                 return try await run.run()
@@ -131,7 +133,7 @@ extension Engine {
             case .directory:
                 preconditionFailure()
             }
-            let run = PlanRun(engine: self, plan: plan, output: output, user: user, headers: headers, events: continuation, budget: budget)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
             task = Task {
                 defer { continuation.finish() }
                 return try await run.run()

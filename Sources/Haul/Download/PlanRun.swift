@@ -35,7 +35,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
     let engine: Engine
     let plan: Plan
     let output: Output
-    let user: String
+    let credentials: Credentials?
     let headers: [String]
     let events: AsyncStream<DownloadEvent>.Continuation
     let budget: MemoryBudget
@@ -49,6 +49,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let next = Atomic<Int>(0)
         let finished = Atomic<Bool>(false)
     }
+
+    var user: String { credentials?.user ?? "anonymous" }
 
     func run() async throws -> DownloadReport {
         let started = ContinuousClock.now
@@ -109,7 +111,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
             let row: Manifest.Row
             switch entry.disposition {
             case .download:
-                row = rows[index] ?? Self.row(for: entry, plan: plan, user: user)
+                row = rows[index] ?? self.row(for: entry)
                 switch row.status {
                 case .ok:
                     report.ok += 1
@@ -119,7 +121,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
                 default: break
                 }
             case .duplicate, .unsafe, .excluded:
-                row = Self.row(for: entry, plan: plan, user: user)
+                row = self.row(for: entry)
                 switch entry.disposition {
                 case .duplicate: report.duplicates += 1
                 case .unsafe: report.failed += 1
@@ -142,11 +144,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
 
     private func fetchOne(_ index: Int, counters: Counters) async -> Manifest.Row {
         let entry = plan.entries[index]
-        var row = Manifest.Row(
-            uri: entry.product.uri, file: entry.path, access: entry.product.access, status: .cancelled, user: user,
-            size: entry.product.size, attempts: 0, seconds: 0,
-            note: entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? ""
-        )
+        var row = self.row(for: entry)
         if Task.isCancelled || output.failure != nil { return row }
         let sink: Output.Sink
         switch await output.prepare(index) {
@@ -163,7 +161,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
             sink = s
         }
         let result = await engine.fetch(
-            url: entry.url, expectedSize: entry.product.size, headers: headers, into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: headers + (credentials?.headers(for: entry.url) ?? []),
+            into: sink, counter: counters.received
         )
         row.attempts = result.attempts
         row.seconds = result.seconds
@@ -172,12 +171,16 @@ struct PlanRun<Output: RunOutput>: Sendable {
         return row
     }
 
-    // MARK: Rows that fetch nothing
+    // MARK: Rows
 
-    static func row(for entry: Plan.Entry, plan: Plan, user: String) -> Manifest.Row {
+    /// An entry's row before any transfer: `CANCELLED` for a download (until it ends otherwise), the
+    /// final status for the others.
+    func row(for entry: Plan.Entry) -> Manifest.Row {
         var row = Manifest.Row(
             uri: entry.product.uri, file: entry.path, access: entry.product.access, status: .cancelled, user: user,
-            size: entry.product.size, attempts: 0, seconds: 0, note: ""
+            size: entry.product.size, attempts: 0, seconds: 0,
+            note: entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? "",
+            dataset: entry.product.dataset, authenticated: credentials != nil
         )
         switch entry.disposition {
         case .duplicate(let first):

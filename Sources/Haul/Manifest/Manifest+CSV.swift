@@ -25,13 +25,8 @@ extension Manifest {
         return records.dropFirst().compactMap { record in
             let f = record.fields
             guard f.count == header.count else { return nil }
-            return (Self.unguard(f[uri]), Self.unguard(f[file]), f[status], Int64(f[size]))
+            return (CSVReader.unguard(f[uri]), CSVReader.unguard(f[file]), f[status], Int64(f[size]))
         }
-    }
-
-    private static func unguard(_ v: String) -> String {
-        if let first = v.dropFirst().first, v.hasPrefix("'"), "=+@-".contains(first) { return String(v.dropFirst()) }
-        return v
     }
 }
 

@@ -35,6 +35,27 @@ public struct Manifest: Sendable {
         public var seconds: Double
         /// Why the file is named as it is, or that it was already complete.
         public var note: String
+        /// The product's dataset, which the authenticated wording names.
+        public var dataset: String = ""
+        /// Whether the download ran with a token: statuses then take the overlay's authenticated form.
+        public var authenticated = false
+
+        /// The Status column: ``Status/text``, or with a token the overlay's authenticated form,
+        /// `FILE associated with DATASET ... SUCCESS` (or `... Duplicate of file F associated with D`).
+        public var statusText: String {
+            guard authenticated else { return status.text }
+            switch status {
+            case .ok: return "\(file) associated with \(dataset) ... SUCCESS"
+            case .duplicate(let keptFile, let keptDataset):
+                return "\(file) associated with \(dataset) ... Duplicate of file \(keptFile) associated with \(keptDataset)"
+            default: return status.text
+            }
+        }
+    }
+
+    /// Whether a Status column's text (of either form) says the file was downloaded.
+    public static func isSuccess(_ statusText: String) -> Bool {
+        statusText == "OK" || statusText.hasSuffix(" ... SUCCESS")
     }
 
     /// The columns, in order: the overlay's five, then Haul's.
@@ -48,7 +69,7 @@ public struct Manifest: Sendable {
 
     func fields(_ row: Row) -> [String] {
         [
-            row.uri, row.file, row.access.rawValue, row.status.text, row.user,
+            row.uri, row.file, row.access.rawValue, row.statusText, row.user,
             row.size.map(String.init) ?? "", String(row.attempts),
             row.seconds == 0 ? "0" : String(format3(row.seconds)), row.note,
         ].map(Self.visible)

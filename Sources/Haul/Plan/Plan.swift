@@ -83,7 +83,8 @@ public struct Plan: Sendable {
         }
         var entries: [Entry] = []
         var primary: [String: Int] = [:]
-        for product in products where selection.includes(product) {
+        let picked = selection.select(products)
+        for (index, product) in products.enumerated() where picked[index] {
             let path = layout == .nested ? "\(product.dataset)/\(product.filename)" : product.filename
             var entry = Entry(product: product, url: resolver.url(for: product.uri), path: path, disposition: .download)
             if product.access == .exclusive && !authorized {

@@ -7,6 +7,7 @@ public enum SafePath {
     /// Why a name is unsafe, or `nil` when it is safe.
     public static func problem(in name: String, what: String) -> String? {
         if name.isEmpty { return "\(what) is empty" }
+        if isPlainSafe(name) { return nil }
         if let c = name.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }) {
             return "\(what) contains the control character U+\(hex4(c.value))"
         }
@@ -23,6 +24,31 @@ public enum SafePath {
         if name.hasSuffix("/") || name.hasSuffix("\\") { return "\(what) ends in a separator" }
         if name.contains("//") { return "\(what) has an empty component" }
         return nil
+    }
+
+    /// A one-pass check that settles the common case: printable ASCII, not absolute, no drive letter,
+    /// no empty, `.` or `..` component, no component over 255 bytes. Anything else takes the full check.
+    static func isPlainSafe(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            guard let first = bytes.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "\\") else { return false }
+            if bytes.count >= 2, bytes[1] == UInt8(ascii: ":") { return false }
+            var componentStart = 0
+            var i = 0
+            while i <= bytes.count {
+                let b = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
+                if b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") {
+                    let length = i - componentStart
+                    if length == 0 || length > 255 { return false }
+                    if bytes[componentStart] == UInt8(ascii: "."), length <= 2, length == 1 || bytes[componentStart + 1] == UInt8(ascii: ".") { return false }
+                    componentStart = i + 1
+                } else if b < 0x20 || b >= 0x7F {
+                    return false
+                }
+                i += 1
+            }
+            return true
+        }
     }
 
     private static func hex4(_ v: UInt32) -> String {

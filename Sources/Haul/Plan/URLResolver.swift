@@ -46,26 +46,24 @@ public struct URLResolver: Sendable, Hashable {
 
     /// Percent-escapes everything but RFC 3986's unreserved characters and `keeping`.
     public static func escape(_ s: String, keeping: String) -> String {
-        let keep = Set(keeping.utf8)
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
+        let keep = Array(keeping.utf8)
         let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 16)
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
                  UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             default:
                 if keep.contains(byte) {
-                    out.unicodeScalars.append(Unicode.Scalar(byte))
+                    out.append(byte)
                 } else {
-                    out.unicodeScalars.append("%")
-                    out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
-                    out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 15)]))
+                    out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
                 }
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

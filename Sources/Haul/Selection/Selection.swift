@@ -1,36 +1,135 @@
-/// Which products of a catalog to download: the overlay's selectors.
+/// Which products of a catalog to download: the overlay's selectors (SPEC §2).
 ///
-/// The selection is the quick set plus every checked box. This release implements the quick sets;
-/// levels, suffixes, guide stars, pipeline inputs and the regular expression slot in as further
-/// predicates of ``includes(_:)``.
-public struct Selection: Sendable, Hashable {
+/// The selection is the union of the quick set and every checked box (levels, suffixes, guide stars,
+/// pipeline inputs), then narrowed by the regular expression. When boxes are checked and no quick
+/// selection is given, the quick set is `none`; when nothing at all is given, it is `all`.
+public struct Selection: Sendable {
     /// The overlay's quick selections.
     public enum Quick: String, Sendable, Hashable, CaseIterable {
         /// Every product except JWST guide-star files.
         case all
-        /// Nothing (only what checked boxes add).
-        case none
+        /// Nothing (only what checked boxes add): `none` on the command line. Not named `none`, which
+        /// an optional `Quick?` would read as `nil`.
+        case nothing = "none"
         /// The minimum set the archive recommends for science.
         case recommended
     }
 
-    public var quick: Quick
+    /// The quick selection as given; `nil` means `all`, or ``Quick/nothing`` when a box is checked.
+    public var quick: Quick?
+    /// Whole processing levels, each a checked box: `1b`, `2a`, `2b`, `3`, a `calib_level` number
+    /// (`2` takes `2a` and `2b`), or an HST level name (`uncalibrated`, `calibrated`, `aux`, `hasp`).
+    public var levels: [String]
+    /// Product types, each a checked box: `CAL`, `_cal`, `x1dints`… (any case, leading `_` optional).
+    public var suffixes: [String]
+    /// Adds JWST guide-star files, only the highest calibration level of each guide-star exposure.
+    public var guideStars: Bool
+    /// Adds what running the calibration pipeline needs: uncalibrated exposures, association and pool files.
+    public var pipelineInputs: Bool
+    /// Keeps only products whose file name matches.
+    public var pattern: FileNamePattern?
 
-    public init(quick: Quick = .all) {
+    public init(
+        quick: Quick? = nil, levels: [String] = [], suffixes: [String] = [], guideStars: Bool = false,
+        pipelineInputs: Bool = false, pattern: FileNamePattern? = nil
+    ) {
         self.quick = quick
+        self.levels = levels
+        self.suffixes = suffixes
+        self.guideStars = guideStars
+        self.pipelineInputs = pipelineInputs
+        self.pattern = pattern
     }
 
-    /// Whether the selectors pick this product (access is decided later, by the plan).
-    public func includes(_ product: Product) -> Bool {
-        switch quick {
-        case .all: return !product.guideStar
-        case .none: return false
-        case .recommended: return product.recommended && !product.guideStar
+    /// Whether any box is checked.
+    public var hasBoxes: Bool { !levels.isEmpty || !suffixes.isEmpty || guideStars || pipelineInputs }
+
+    /// The quick set in effect.
+    public var effectiveQuick: Quick { quick ?? (hasBoxes ? .nothing : .all) }
+
+    /// Which products the selectors pick, in catalog order (access is decided later, by the plan).
+    ///
+    /// A product listed by an overlay CSV export is already a selection: with the quick set `all`
+    /// its guide-star rows are taken too, so an export read back selects what was exported.
+    public func select(_ products: [Product]) -> [Bool] {
+        let quick = effectiveQuick
+        let levels = Set(levels.compactMap(Self.normaliseLevel))
+        let suffixes = Set(suffixes.compactMap(Product.normaliseSuffix))
+        var picked = [Bool](repeating: false, count: products.count)
+        for (i, p) in products.enumerated() {
+            var take: Bool
+            switch quick {
+            case .all: take = !p.guideStar || p.exported
+            case .nothing: take = false
+            case .recommended: take = p.recommended && !p.guideStar
+            }
+            if !take, !p.guideStar {
+                take = (!levels.isEmpty && levels.contains { p.isAtLevel($0) })
+                    || (!suffixes.isEmpty && p.suffix.map(suffixes.contains) == true)
+                    || (pipelineInputs && p.isPipelineInput)
+            }
+            picked[i] = take
         }
+        if guideStars {
+            for i in Self.highestGuideStars(products) { picked[i] = true }
+        }
+        if let pattern {
+            for i in products.indices where picked[i] && !pattern.matches(products[i].filename) { picked[i] = false }
+        }
+        return picked
     }
 
     /// The selected products, in catalog order.
     public func apply(to products: [Product]) -> [Product] {
-        products.filter(includes)
+        zip(products, select(products)).compactMap { $1 ? $0 : nil }
+    }
+
+    /// A `--level` value in the form products carry: lower case, `L1b`/`level 2b` read as `1b`/`2b`.
+    static func normaliseLevel(_ raw: String) -> String? {
+        var s = raw.trimmingSpaces().lowercased()
+        for prefix in ["level ", "level", "l"] where s.hasPrefix(prefix) && s.dropFirst(prefix.count).first?.isNumber == true {
+            s = String(s.dropFirst(prefix.count))
+            break
+        }
+        return s.isEmpty ? nil : s
+    }
+
+    /// Indices of the guide-star products at the highest level of their exposure: one exposure is the
+    /// dataset and the file name up to its suffix (`jw01…_gs-fg_2022…_cal.fits` and `…_uncal.fits`).
+    static func highestGuideStars(_ products: [Product]) -> [Int] {
+        var best: [String: Int] = [:]
+        var members: [(Int, String, Int)] = []
+        for (i, p) in products.enumerated() where p.guideStar {
+            let stem = p.filename.prefix { $0 != "." }
+            let exposure = p.dataset + "\u{0}" + String(stem.lastIndex(of: "_").map { stem[..<$0] } ?? stem)
+            let rank = Product.levelRank(p.level)
+            best[exposure] = max(best[exposure] ?? .min, rank)
+            members.append((i, exposure, rank))
+        }
+        return members.compactMap { i, exposure, rank in rank == best[exposure] ? i : nil }
+    }
+}
+
+extension Product {
+    /// Whether the product belongs to a level as `--level` names it: its own level, the HST name of
+    /// its level, or a `calib_level` number that takes its sub-levels (`2` takes `2a` and `2b`).
+    public func isAtLevel(_ wanted: String) -> Bool {
+        if let level {
+            if level == wanted { return true }
+            if level.hasPrefix(wanted), level.utf8.count == wanted.utf8.count + 1, wanted.allSatisfy(\.isNumber),
+               level.last?.isLetter == true {
+                return true
+            }
+        }
+        return category == wanted
+    }
+
+    /// What the calibration pipeline needs to be run again: uncalibrated exposures, associations, pools.
+    public var isPipelineInput: Bool {
+        guard !guideStar else { return false }
+        if let suffix, ["UNCAL", "ASN", "POOL"].contains(suffix) { return true }
+        if level == "1b" || category == "uncalibrated" { return true }
+        let name = filename.lowercased()
+        return name.contains("_asn.") || name.contains("_pool.")
     }
 }

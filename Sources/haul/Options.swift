@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import Haul
+
+/// The catalogs and the overlay's selectors: the same on `select`, `download` and `script`.
+struct SelectionOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp(
+        "Product lists: MAST CAOM JSON, missions-search JSON, overlay CSV, or URI lists; - reads standard input.",
+        valueName: "catalog"))
+    var catalogs: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "The overlay's quick selection: all (every product but guide-star files), recommended, or none. Default: all, or none when a box (--level, --suffix, --guidestar, --pipeline-inputs) is checked.",
+        valueName: "all|recommended|none"))
+    var quick: Selection.Quick?
+
+    @Option(name: .customLong("level"), parsing: .singleValue, help: ArgumentHelp(
+        "Add a whole processing level (repeatable, or comma-separated): a JWST level 1b, 2a, 2b, 3; a calib_level number (2 takes 2a and 2b); an HST level uncalibrated, calibrated, aux or HASP.",
+        valueName: "level"))
+    var levels: [String] = []
+
+    @Option(name: .customLong("suffix"), parsing: .singleValue, help: ArgumentHelp(
+        "Add one product type (repeatable, or comma-separated): cal, _x1dints, CSPEC… Any case; the leading _ is optional.",
+        valueName: "suffix"))
+    var suffixes: [String] = []
+
+    @Flag(name: .customLong("guidestar"), help: "Add JWST guide-star files (only the highest calibration level of each).")
+    var guideStars = false
+
+    @Flag(name: .customLong("pipeline-inputs"), help: "Add what running the calibration pipeline needs: uncalibrated exposures, association and pool files.")
+    var pipelineInputs = false
+
+    @Option(help: ArgumentHelp(
+        "Keep only files whose name matches this JavaScript regular expression: pattern or /pattern/flags (flags i, m, s, u…).",
+        valueName: "regex"))
+    var regex: String?
+
+    @Option(help: ArgumentHelp("The archive mast: URIs resolve against (default $HAUL_ARCHIVE, else https://mast.stsci.edu).", valueName: "url"))
+    var archive: String?
+
+    @Option(help: "The mission of missions-search URIs: hst, jwst or roman.")
+    var mission: URLResolver.Mission = .hst
+
+    @Option(help: "nested (ROOT/DATASET/FILE) or flat (ROOT/FILE, clashing names made distinct).")
+    var layout: Plan.Layout = .nested
+
+    func validate() throws {
+        guard !catalogs.isEmpty else { throw ValidationError("name at least one catalog file, or - for standard input") }
+        for (name, values) in [("--level", levels), ("--suffix", suffixes)] where values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("\(name) needs a value")
+        }
+    }
+
+    /// The selection the options describe.
+    ///
+    /// - Throws: ``HaulError`` (`invalidArgument`) for a regular expression that does not compile, saying where.
+    func selection() throws -> Selection {
+        func split(_ values: [String]) -> [String] {
+            values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
+        }
+        return Selection(
+            quick: quick, levels: split(levels), suffixes: split(suffixes), guideStars: guideStars,
+            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init)
+        )
+    }
+
+    func resolver() throws -> URLResolver {
+        try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Reads the catalogs and builds the plan.
+    func plan(root: String, authorized: Bool) throws -> (Catalog, Plan) {
+        let selection = try selection()
+        let catalog = try Catalog.load(paths: catalogs)
+        let plan = Plan(
+            products: catalog.products, selection: selection, layout: layout, root: root,
+            resolver: try resolver(), authorized: authorized
+        )
+        return (catalog, plan)
+    }
+}
+
+/// Where a MAST API token comes from: never a command-line value.
+struct TokenOptions: ParsableArguments {
+    @Option(name: .customLong("token-file"), help: ArgumentHelp(
+        "Read the MAST API token for exclusive-access files from this file (else $MAST_API_TOKEN, else a prompt on a terminal).",
+        valueName: "file"))
+    var tokenFile: String?
+
+    @Option(name: .customLong("token"), help: .hidden)
+    var commandLineToken: String?
+
+    func validate() throws {
+        if commandLineToken != nil {
+            throw ValidationError("--token: a token on the command line shows in the process list and the shell's history; set MAST_API_TOKEN or use --token-file FILE")
+        }
+    }
+
+    /// The token from --token-file, else from MAST_API_TOKEN, else `nil`.
+    func token() throws -> AccessToken? {
+        if let tokenFile { return try AccessToken.read(file: tokenFile) }
+        return try AccessToken.fromEnvironment(ProcessInfo.processInfo.environment)
+    }
+}
+
+/// Options of the transfer engine.
+struct TransferOptions: ParsableArguments {
+    @Option(help: "Concurrent transfers.")
+    var parallel: Int = 64
+
+    @Option(name: .customLong("per-host"), help: "Concurrent connections to one host (default: no limit beyond --parallel).")
+    var perHost: Int?
+
+    @Option(help: "Retries of a transient failure (connection error, timeout, stall, 408, 429, 5xx).")
+    var retries: Int = 5
+
+    @Option(name: .customLong("connect-timeout"), help: ArgumentHelp("Seconds to wait for a connection.", valueName: "seconds"))
+    var connectTimeout: Double = 30
+
+    @Option(name: .customLong("stall-timeout"), help: ArgumentHelp("Seconds without data before a transfer counts as stalled.", valueName: "seconds"))
+    var stallTimeout: Double = 60
+
+    @Option(name: [.customLong("memory-limit"), .customLong("memory")], help: ArgumentHelp(
+        "Megabytes of buffers between the network and the output, whatever the file sizes and --parallel.",
+        valueName: "MB"))
+    var memoryMB: Int = 256
+
+    @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output, or standard error with --zip -), none.")
+    var progress: ProgressMode = .auto
+
+    func validate() throws {
+        guard (1...20_000).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 20000") }
+        if let perHost, perHost < 1 { throw ValidationError("--per-host must be at least 1") }
+        guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
+        guard connectTimeout > 0, connectTimeout.isFinite else { throw ValidationError("--connect-timeout must be positive") }
+        guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
+        guard (8...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 8 and 65536 (MB)") }
+    }
+
+    var configuration: Configuration {
+        var c = Configuration()
+        c.parallel = parallel
+        c.perHost = perHost
+        c.retry.retries = retries
+        c.timeout.connect = .milliseconds(Int64(connectTimeout * 1000))
+        c.timeout.stall = .milliseconds(Int64(stallTimeout * 1000))
+        c.memoryLimit = memoryMB << 20
+        return c
+    }
+}
+
+/// How ZIP entries are compressed.
+struct CompressionOptions: ParsableArguments {
+    @Option(help: "auto (deflate what compresses, store .gz, .fz, .jpg… and files whose first block does not shrink), store, or deflate.")
+    var compression: Compression.Mode = .auto
+
+    @Option(name: .customLong("compression-level"), help: ArgumentHelp("zlib level, 1 (fastest) to 9 (smallest).", valueName: "1-9"))
+    var compressionLevel: Int = 6
+
+    func validate() throws {
+        guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 1 and 9") }
+    }
+
+    var value: Compression { Compression(compression, level: compressionLevel) }
+}
+
+extension Compression.Mode: ExpressibleByArgument {}
+extension Selection.Quick: ExpressibleByArgument {}
+extension URLResolver.Mission: ExpressibleByArgument {}
+extension Plan.Layout: ExpressibleByArgument {}
+

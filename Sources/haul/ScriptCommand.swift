@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Haul
+
+/// `haul script`: the overlay's API QUERY, a bash script of curl commands for the selection.
+struct ScriptCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "script",
+        abstract: "Write a bash script that fetches the selection with plain curl, into the layout `download --dir` writes.",
+        discussion: """
+        One curl line per unique URI (--fail --location --create-dirs --retry), into DIR/DATASET/FILE \
+        (or DIR/FILE with --layout flat); DIR is the script's first argument, by default ROOT. The \
+        script writes nothing but the files. When exclusive-access products are in it, it asks for a \
+        MAST API token without echo (or reads MAST_API_TOKEN) and sends it to the archive only; the \
+        script itself never holds a token. It needs bash and curl 7.83 or later.
+
+        Examples:
+          haul script products.json --quick recommended -o fetch.sh && bash fetch.sh data
+          haul script products.json --level 2b --suffix cal | bash -s -- data
+        """
+    )
+
+    @OptionGroup(title: "Selection") var selection: SelectionOptions
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the script here (made executable); default standard output.", valueName: "file"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("The folder the script fetches into when run without an argument (default: the script's name without extension, else the first catalog's).", valueName: "name"))
+    var root: String?
+
+    @Option(help: "Retries of a transient failure, for curl's --retry.")
+    var retries: Int = 5
+
+    func validate() throws {
+        if let root, SafePath.problem(in: root, what: "--root") != nil || root.contains("/") || root.contains("\\") {
+            throw ValidationError("--root must be a plain folder name")
+        }
+        guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
+        if let output, output.isEmpty || output.hasSuffix("/") { throw ValidationError("-o must name a file") }
+    }
+
+    func run() async throws {
+        let defaultRoot = output.map(Runner.stem) ?? Runner.stem(selection.catalogs[0] == "-" ? "haul" : selection.catalogs[0])
+        // Exclusive-access products are in the script: it asks for the token when it runs.
+        let (_, plan) = try selection.plan(root: root ?? defaultRoot, authorized: true)
+        let script = CurlScript(
+            plan: plan, archive: try selection.resolver(), retries: retries,
+            generator: (["haul"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        )
+        let text = script.text()
+        if let output {
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+                _ = chmod(output, 0o755)
+            } catch {
+                throw HaulError(.output, "cannot write \(output): \(error.localizedDescription)")
+            }
+        } else {
+            Terminal.standardOutput(text)
+        }
+        var note = "\(output.map { "wrote \($0): " } ?? "")\(script.fetched.grouped) curl lines"
+        if plan.summary.selectedBytes > 0 { note += " (\(Format.bytes(plan.summary.selectedBytes)))" }
+        if plan.summary.duplicates > 0 { note += "; \(plan.summary.duplicates.grouped) duplicate rows fetched once" }
+        if script.exclusive > 0 { note += "; \(script.exclusive.grouped) exclusive-access files: it asks for a token ($MAST_API_TOKEN)" }
+        Terminal.note(note)
+    }
+}

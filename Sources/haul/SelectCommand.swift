@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import Haul
+
+/// `haul select`: the overlay's summary, preview and export, before anything is downloaded.
+struct SelectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "select",
+        abstract: "Show what the selectors pick: the summary, one page of the preview by dataset, or a CSV export.",
+        discussion: """
+        Prints "N of M files (X of Y) selected", how many exclusive-access files are left out for want \
+        of a token and how many rows repeat a URI, then one page of the selected rows grouped by \
+        dataset. Nothing is fetched: this reads the catalogs only.
+
+        The selection is the quick set plus every checked box: --level and --suffix (each repeatable), \
+        --guidestar, --pipeline-inputs; --regex then keeps the file names that match. Checking a box \
+        without --quick starts from none, as the overlay does.
+
+        Examples:
+          haul select products.json
+          haul select products.json --level 2b --suffix x1dints --page 2 --page-size 50
+          haul select products.json --guidestar --regex '/_gs-fg_/i' --json
+          haul select products.json --quick recommended --export-csv selection.csv
+          haul download selection.csv --zip selection.zip
+        """
+    )
+
+    @OptionGroup(title: "Selection") var selection: SelectionOptions
+
+    @OptionGroup(title: "Exclusive access") var tokens: TokenOptions
+
+    @Option(help: ArgumentHelp("The page of the preview to show, from 1.", valueName: "n"))
+    var page: Int = 1
+
+    @Option(name: .customLong("page-size"), help: ArgumentHelp("Rows on a page.", valueName: "k"))
+    var pageSize: Int = 100
+
+    @Flag(help: "Print the summary and the page's rows as one JSON object.")
+    var json = false
+
+    @Option(name: .customLong("export-csv"), help: ArgumentHelp(
+        "Write the whole selection as the overlay's CSV export (its six columns, then URI,Size,Access); - writes it to standard output.",
+        valueName: "file"))
+    var exportCSV: String?
+
+    func validate() throws {
+        guard page >= 1 else { throw ValidationError("--page must be at least 1") }
+        guard (1...1_000_000).contains(pageSize) else { throw ValidationError("--page-size must be between 1 and 1000000") }
+        if json && exportCSV == "-" { throw ValidationError("--json and --export-csv - both write to standard output: give --export-csv a file") }
+        if let exportCSV, exportCSV.isEmpty { throw ValidationError("--export-csv must name a file, or - for standard output") }
+    }
+
+    func run() async throws {
+        // A token (when one is set) counts exclusive-access files as selected; select never sends it anywhere.
+        let token = try tokens.token()
+        let (_, plan) = try selection.plan(root: "selection", authorized: token != nil)
+        if let exportCSV {
+            let text = plan.exportCSV()
+            if exportCSV == "-" {
+                Terminal.standardOutput(text)
+                Terminal.note(SelectView.summaryLine(plan.summary))
+                return
+            }
+            do {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: exportCSV), options: .atomic)
+            } catch {
+                throw HaulError(.output, "cannot write \(exportCSV): \(error.localizedDescription)")
+            }
+            Terminal.note("exported \(plan.entries.count.grouped) rows to \(exportCSV)")
+        }
+        let shown = try plan.page(page, size: pageSize)
+        if json {
+            Terminal.standardOutput(SelectView.json(plan, page: shown) + "\n")
+        } else {
+            Terminal.standardOutput(SelectView.text(plan, page: shown, hasToken: token != nil))
+        }
+    }
+}
+
+/// How `select` shows a plan.
+enum SelectView {
+    /// "120 of 345 files (1.23 GB of 4.56 GB) selected".
+    static func summaryLine(_ s: Plan.Summary) -> String {
+        var line = "\(s.selectedFiles.grouped) of \(s.totalFiles.grouped) files"
+        if s.totalBytes > 0 { line += " (\(Format.bytes(s.selectedBytes)) of \(Format.bytes(s.totalBytes)))" }
+        return line + " selected"
+    }
+
+    static func text(_ plan: Plan, page: Plan.Page, hasToken: Bool) -> String {
+        let s = plan.summary
+        var out = summaryLine(s) + "\n"
+        if s.excludedExclusive > 0 {
+            out += "\(s.excludedExclusive.grouped) exclusive-access file\(s.excludedExclusive == 1 ? "" : "s") excluded: \(s.excludedExclusive == 1 ? "it needs" : "they need") a MAST API token ($MAST_API_TOKEN or --token-file)\n"
+        }
+        if s.duplicates > 0 {
+            out += "\(s.duplicates.grouped) duplicate row\(s.duplicates == 1 ? "" : "s"): the same URI as an earlier row, fetched once\n"
+        }
+        if s.unsafe > 0 {
+            out += "\(s.unsafe.grouped) row\(s.unsafe == 1 ? "" : "s") with unsafe names, never written\n"
+        }
+        guard page.rows > 0 else { return out + "\nNothing is selected.\n" }
+        let header = ["Filename", "Product Level", "Suffix", "Instrument", "Filter / Grating", "Size", "Access", "Note"]
+        var lines: [[String]] = []
+        var groupOf: [Int] = []
+        for (g, group) in page.groups.enumerated() {
+            for index in group.entries {
+                let entry = plan.entries[index]
+                let p = entry.product
+                lines.append([
+                    p.filename, p.level ?? "", p.suffix.map { "_" + $0.lowercased() } ?? "", p.instrument ?? "", p.filters ?? "",
+                    p.size.map(Format.bytes) ?? "", p.access.rawValue, note(entry, plan: plan),
+                ].map(visible))
+                groupOf.append(g)
+            }
+        }
+        var widths = header.map(\.count)
+        for line in lines { for (i, field) in line.enumerated() { widths[i] = max(widths[i], field.count) } }
+        func row(_ fields: [String]) -> String {
+            let cells = fields.enumerated().map { i, field in
+                let pad = String(repeating: " ", count: widths[i] - field.count)
+                return i == 5 ? pad + field : field + pad
+            }
+            var text = "  " + cells.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text
+        }
+        var k = 0
+        for (g, group) in page.groups.enumerated() {
+            let count = "\(group.totalRows.grouped) file\(group.totalRows == 1 ? "" : "s")"
+            let bytes = group.totalBytes > 0 ? ", " + Format.bytes(group.totalBytes) : ""
+            out += "\n\(visible(group.dataset.isEmpty ? "(no dataset)" : group.dataset))  (\(count)\(bytes))\(group.continued ? " continued" : "")\n"
+            out += row(header) + "\n"
+            while k < lines.count, groupOf[k] == g { out += row(lines[k]) + "\n"; k += 1 }
+        }
+        out += "\n\(page.rangeText)"
+        if page.count > 1 { out += " (page \(page.number.grouped) of \(page.count.grouped); --page N for another)" }
+        return out + "\n"
+    }
+
+    /// What happens to a row, when it is not simply fetched.
+    static func note(_ entry: Plan.Entry, plan: Plan) -> String {
+        switch entry.disposition {
+        case .download: return entry.renamedFrom.map { _ in "saved as \(entry.path)" } ?? ""
+        case .duplicate(let first): return "duplicate of \(plan.entries[first].path)"
+        case .excluded(let reason): return "excluded: \(reason)"
+        case .unsafe(let problem): return "unsafe: \(problem)"
+        }
+    }
+
+    static func visible(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : Character($0) })
+    }
+
+    static func json(_ plan: Plan, page: Plan.Page) -> String {
+        let s = plan.summary
+        var rows: [String] = []
+        for group in page.groups {
+            for index in group.entries {
+                let entry = plan.entries[index]
+                let f = Plan.exportFields(entry.product)
+                let status: String
+                switch entry.disposition {
+                case .download: status = "download"
+                case .duplicate: status = "duplicate"
+                case .excluded: status = "excluded"
+                case .unsafe: status = "unsafe"
+                }
+                rows.append(JSONLine.object([
+                    ("dataset", JSONLine.string(f[0])), ("filename", JSONLine.string(f[1])),
+                    ("product_level", JSONLine.optional(entry.product.level)), ("suffix", JSONLine.optional(entry.product.suffix.map { "_" + $0.lowercased() })),
+                    ("instrument", JSONLine.optional(entry.product.instrument)), ("filters", JSONLine.optional(entry.product.filters)),
+                    ("uri", JSONLine.string(entry.product.uri)), ("size", entry.product.size.map(String.init) ?? "null"),
+                    ("access", JSONLine.string(entry.product.access.rawValue)), ("status", JSONLine.string(status)),
+                    ("path", JSONLine.string(entry.path)), ("note", JSONLine.string(note(entry, plan: plan))),
+                ]))
+            }
+        }
+        return JSONLine.object([
+            ("selected_files", String(s.selectedFiles)), ("selected_bytes", String(s.selectedBytes)),
+            ("total_files", String(s.totalFiles)), ("total_bytes", String(s.totalBytes)),
+            ("excluded_exclusive", String(s.excludedExclusive)), ("duplicates", String(s.duplicates)), ("unsafe", String(s.unsafe)),
+            ("rows_total", String(page.rows)), ("page", String(page.number)), ("page_size", String(page.size)),
+            ("pages", String(page.count)), ("first", String(page.rows == 0 ? 0 : page.range.lowerBound + 1)),
+            ("last", String(page.range.upperBound)), ("rows", "[" + rows.joined(separator: ",") + "]"),
+        ])
+    }
+}
