@@ -18,13 +18,13 @@ final class HaulProcess: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ arguments: [String], in folder: String, environment: [String: String] = [:]) throws {
-        #expect(FileManager.default.isExecutableFile(atPath: haulExecutable), "haul is not built at \(haulExecutable)")
+    init(_ arguments: [String], in folder: String, environment: [String: String] = [:], executable: String = haulExecutable) throws {
+        #expect(FileManager.default.isExecutableFile(atPath: executable), "\(executable) is not there")
         stdoutPath = folder + "/stdout-\(UUID().uuidString)"
         stderrPath = folder + "/stderr-\(UUID().uuidString)"
         #expect(FileManager.default.createFile(atPath: stdoutPath, contents: nil))
         #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
-        process.executableURL = URL(fileURLWithPath: haulExecutable)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         var env = ProcessInfo.processInfo.environment
@@ -56,8 +56,12 @@ final class HaulProcess: @unchecked Sendable {
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 }
 
-func runHaul(_ arguments: [String], in folder: String, environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = try HaulProcess(arguments, in: folder, environment: environment)
+/// Runs `haul` (or another program) in `folder`, standard input empty, without HAUL_ARCHIVE or MAST_API_TOKEN
+/// from the test's environment.
+func runHaul(
+    _ arguments: [String], in folder: String, environment: [String: String] = [:], executable: String = haulExecutable
+) async throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = try HaulProcess(arguments, in: folder, environment: environment, executable: executable)
     let status = await p.wait()
     return (status, p.stdout, p.stderr)
 }

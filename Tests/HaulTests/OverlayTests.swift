@@ -1,0 +1,339 @@
+import Foundation
+import Haul
+import HaulArchive
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the overlay lets a person do before and around the download, from the shell: select, preview,
+/// export, the curl script, and exclusive access with a token (SPEC §2–§4).
+@Suite("Overlay commands")
+struct OverlayTests {
+    static let token = "s3cr3t-Tok3n-0123456789abcdef"
+    static let user = "Ada Lovelace"
+    let caom = fixture("jwst-program.caom.json")
+
+    /// The rows of a manifest.csv written by Haul (no field in these fixtures holds a comma).
+    func manifestRows(_ path: String) throws -> [[String]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\r\n").dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    /// Every file under `root` but the manifests, with its bytes.
+    func tree(_ root: String) -> [String: [UInt8]] {
+        var files: [String: [UInt8]] = [:]
+        for item in listing(root) where !item.hasSuffix("/") && !item.hasPrefix("manifest.") {
+            files[item] = readBytes(root + "/" + item)
+        }
+        return files
+    }
+
+    // MARK: select
+
+    @Test("select prints the summary, a page grouped by dataset with its range, and exact JSON")
+    func select() async throws {
+        let folder = TemporaryFolder()
+        let run = try await runHaul(["select", caom, "--page", "2", "--page-size", "8"], in: folder.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0] == "19 of 28 files (399 kB of 514 kB) selected")
+        #expect(lines[1] == "4 exclusive-access files excluded: they need a MAST API token ($MAST_API_TOKEN or --token-file)")
+        #expect(lines[2] == "4 duplicate rows: the same URI as an earlier row, fetched once")
+        #expect(lines.contains("9–16 of 27 (page 2 of 4; --page N for another)"))
+        // Rows 9…16: the end of the first exposure's dataset (rows 5…10), then the second's.
+        #expect(lines.contains("jw02734001001_02101_00001-seg001_nis  (6 files, 100 kB) continued"))
+        #expect(lines.contains("jw02734001001_02101_00002-seg001_nis  (8 files, 112 kB)"))
+        #expect(lines.contains { $0.hasPrefix("  jw02734_20230712t145013_pool.csv") && $0.contains("duplicate of jw02734-o001_t001_niriss_clear-gr700xd-substrip256/jw02734_20230712t145013_pool.csv") })
+        #expect(lines.filter { $0.hasPrefix("  jw") }.count == 8)
+        let third = try await runHaul(["select", caom, "--page", "3", "--page-size", "8"], in: folder.path)
+        #expect(third.stdout.contains("17–24 of 27 (page 3 of 4; --page N for another)"))
+        #expect(third.stdout.split(separator: "\n").contains { $0.hasPrefix("  jw04567001001_02101_00001_nrs1_uncal.fits") && $0.hasSuffix("EXCLUSIVE_ACCESS  excluded: exclusive access needs a token") })
+
+        let json = try await runHaul(["select", caom, "--guidestar", "--level", "3", "--json", "--page-size", "2"], in: folder.path)
+        #expect(json.status == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        // Level 3: x1dints, whtlt, the association and the pool, the HST drizzle and the HASP spectrum;
+        // guide stars: two fine-guiding exposures at 2b, one acquisition at 1b.
+        #expect(object["selected_files"] as? Int == 9)
+        #expect(object["selected_bytes"] as? Int == 41230 + 2210 + 3120 + 8800 + 50000 + 9000 + 4001 + 4002 + 3001)
+        #expect(object["total_files"] as? Int == 28)
+        #expect(object["total_bytes"] as? Int == 513_724)
+        #expect(object["excluded_exclusive"] as? Int == 0)
+        #expect(object["duplicates"] as? Int == 0)
+        #expect(object["rows_total"] as? Int == 9 && object["pages"] as? Int == 5 && object["first"] as? Int == 1 && object["last"] as? Int == 2)
+        let rows = try #require(object["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["filename"] as? String } == ["jw02734-o001_t001_niriss_clear-gr700xd-substrip256_x1dints.fits", "jw02734-o001_t001_niriss_clear-gr700xd-substrip256_whtlt.ecsv"])
+        #expect(rows[0]["product_level"] as? String == "3" && rows[0]["suffix"] as? String == "_x1dints" && rows[0]["size"] as? Int == 41230)
+        #expect(rows[0]["access"] as? String == "PUBLIC" && rows[0]["status"] as? String == "download")
+    }
+
+    @Test("select: a page past the end, a bad pattern and a command-line token are input errors", arguments: [
+        (["--page", "4", "--page-size", "10"], "--page 4: the selection has 27 rows, 3 pages of 10"),
+        (["--regex", "/_cal(/"], "--regex: a ( is never closed with ), at character 6:"),
+        (["--token", OverlayTests.token], "--token: a token on the command line shows in the process list"),
+        (["--page-size", "0"], "--page-size must be between 1 and 1000000"),
+        (["--level", ""], "--level needs a value"),
+    ])
+    func selectErrors(arguments: [String], message: String) async throws {
+        let folder = TemporaryFolder()
+        let run = try await runHaul(["select", caom] + arguments, in: folder.path)
+        #expect(run.status == 2)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(!run.stderr.contains(Self.token))
+    }
+
+    @Test("--export-csv writes the overlay's columns; read back, the export selects the same files")
+    func exportRoundTrip() async throws {
+        let folder = TemporaryFolder()
+        let selectors = ["--quick", "recommended", "--guidestar", "--pipeline-inputs"]
+        let export = try await runHaul(["select", caom] + selectors + ["--export-csv", "-"], in: folder.path)
+        #expect(export.status == 0, "\(export.stderr)")
+        let lines = export.stdout.split(separator: "\r\n").map(String.init)
+        #expect(lines[0] == "Dataset,Filename,Product Level,Suffix,Instrument,Filter / Grating,URI,Size,Access")
+        #expect(lines[1] == "jw02734-o001_t001_niriss_clear-gr700xd-substrip256,jw02734-o001_t001_niriss_clear-gr700xd-substrip256_x1dints.fits,3,_x1dints,NIRISS/SOSS,CLEAR;GR700XD,mast:JWST/product/jw02734-o001_t001_niriss_clear-gr700xd-substrip256_x1dints.fits,41230,PUBLIC")
+        #expect(export.stderr.contains("haul: 14 of 28 files"))
+        try export.stdout.write(toFile: folder.path + "/selection.csv", atomically: true, encoding: .utf8)
+        let original = try await runHaul(["select", caom] + selectors + ["--json", "--page-size", "1000"], in: folder.path)
+        let back = try await runHaul(["select", "selection.csv", "--json", "--page-size", "1000"], in: folder.path)
+        #expect(back.status == 0, "\(back.stderr)")
+        let a = try #require(try JSONSerialization.jsonObject(with: Data(original.stdout.utf8)) as? [String: Any])
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(back.stdout.utf8)) as? [String: Any])
+        for key in ["selected_files", "selected_bytes", "excluded_exclusive", "duplicates", "rows_total"] {
+            #expect(a[key] as? Int == b[key] as? Int, "\(key)")
+        }
+        let rowsA = (a["rows"] as? [[String: Any]] ?? []).map { "\($0["uri"]!) \($0["path"]!) \($0["status"]!) \($0["size"]!) \($0["access"]!)" }
+        let rowsB = (b["rows"] as? [[String: Any]] ?? []).map { "\($0["uri"]!) \($0["path"]!) \($0["status"]!) \($0["size"]!) \($0["access"]!)" }
+        #expect(rowsA == rowsB)
+        #expect(rowsA.count == 20)
+        // To a file: the same bytes, and the summary and page still shown.
+        let toFile = try await runHaul(["select", caom] + selectors + ["--export-csv", "out.csv"], in: folder.path)
+        #expect(toFile.status == 0)
+        #expect(try String(contentsOfFile: folder.path + "/out.csv", encoding: .utf8) == export.stdout)
+        #expect(toFile.stdout.hasPrefix("14 of 28 files"))
+        #expect(toFile.stderr.contains("exported 20 rows to out.csv"))
+    }
+
+    // MARK: script
+
+    @Test("The curl script, executed, writes exactly the files download --dir writes", arguments: ["nested", "flat"])
+    func script(layout: String) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            archive.addToken(Self.token, user: Self.user)
+            let selectors = ["--quick", "all", "--guidestar", "--layout", layout, "--archive", archive.url]
+            let made = try await runHaul(["script", caom] + selectors + ["-o", "fetch.sh"], in: folder.path)
+            #expect(made.status == 0, "\(made.stderr)")
+            #expect(made.stderr.contains("wrote fetch.sh: 26 curl lines"))
+            #expect(made.stderr.contains("4 exclusive-access files: it asks for a token"))
+            let text = try String(contentsOfFile: folder.path + "/fetch.sh", encoding: .utf8)
+            let curlLines = text.split(separator: "\n").filter { $0.hasPrefix("curl ") }
+            // One line per unique URI: 22 public, 4 exclusive (which read the token through a pipe).
+            #expect(curlLines.count == 26)
+            let urls = curlLines.map { $0.components(separatedBy: " || ")[0].split(separator: " ").last.map(String.init) ?? "" }
+            #expect(Set(urls).count == 26 && urls.allSatisfy { $0.hasPrefix("'\(archive.url)/api/v0.1/Download/file?uri=mast:") })
+            #expect(curlLines.allSatisfy { $0.contains("--fail --location --create-dirs --retry 5") })
+            #expect(curlLines.filter { $0.contains("-H @<(token)") }.count == 4)
+            #expect(!text.contains(Self.token))
+            #expect(access(folder.path + "/fetch.sh", X_OK) == 0)
+
+            // Without a token and without a terminal, it says so and fetches nothing.
+            let refused = try await runHaul(["fetch.sh", "refused"], in: folder.path, executable: "/bin/bash")
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("exclusive-access files need a MAST API token: set MAST_API_TOKEN"))
+            #expect(!fileExists(folder.path + "/refused"))
+
+            let before = archive.statistics.requests
+            let ran = try await runHaul(["fetch.sh", "by-script"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token], executable: "/bin/bash")
+            #expect(ran.status == 0, "\(ran.stderr)")
+            #expect(archive.statistics.requests - before == 26)
+            let fetched = try await runHaul(["download", caom] + selectors + ["--dir", "by-haul", "--progress", "none"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token])
+            #expect(fetched.status == 0, "\(fetched.stderr)")
+            let script = tree(folder.path + "/by-script")
+            let haul = tree(folder.path + "/by-haul")
+            #expect(script.count == 26)
+            #expect(script.keys.sorted() == haul.keys.sorted())
+            #expect(script == haul)
+            #expect(!listing(folder.path + "/by-script").contains { $0.hasPrefix("manifest") || $0.hasSuffix(".part") })
+            // Byte for byte what the archive serves.
+            let pool = layout == "nested" ? "jw02734-o001_t001_niriss_clear-gr700xd-substrip256/jw02734_20230712t145013_pool.csv" : "jw02734_20230712t145013_pool.csv"
+            #expect(script[pool] == archive.content(of: "mast:JWST/product/jw02734_20230712t145013_pool.csv"))
+        }
+    }
+
+    @Test("A script without exclusive-access files never asks for a token; a failed file is counted, never left partial")
+    func publicScript() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            archive.add(uri: "mast:JWST/product/jw02734001001_02101_00001-seg001_nis_rate.fits", size: 20001, faults: [.init(.closeAfter(5000))])
+            let made = try await runHaul(["script", caom, "--quick", "recommended", "--level", "2a", "--regex", "/^(jw02734|ieqw|hst)/", "--archive", archive.url, "--retries", "1"], in: folder.path)
+            #expect(made.status == 0)
+            #expect(!made.stdout.contains("MAST_API_TOKEN") && !made.stdout.contains("token"))
+            try made.stdout.write(toFile: folder.path + "/s.sh", atomically: true, encoding: .utf8)
+            let ran = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
+            #expect(ran.status == 1)
+            #expect(ran.stderr.contains("1 of 11 files failed"))
+            let files = tree(folder.path + "/out")
+            #expect(files.count == 10)
+            #expect(files["jw02734001001_02101_00001-seg001_nis/jw02734001001_02101_00001-seg001_nis_rate.fits"] == nil)
+        }
+    }
+
+    // MARK: Tokens
+
+    @Test("With a token: exclusive files arrive, the manifest names the user in the authenticated wording, and the token is nowhere")
+    func authenticated() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            archive.addToken(Self.token, user: Self.user)
+            let run = try await runHaul(
+                ["download", caom, "--quick", "recommended", "--pipeline-inputs", "--dir", "out", "--archive", archive.url, "--progress", "json"],
+                in: folder.path, environment: ["MAST_API_TOKEN": Self.token]
+            )
+            #expect(run.status == 0, "\(run.stderr)")
+            let secret = "jw04567001001_02101_00001_nrs1"
+            #expect(readBytes(folder.path + "/out/\(secret)/\(secret)_cal.fits") == archive.content(of: "mast:JWST/product/\(secret)_cal.fits"))
+            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            #expect(rows.allSatisfy { $0[4] == Self.user })
+            let cal = rows.first { $0[1] == "\(secret)/\(secret)_cal.fits" }!
+            #expect(cal[2] == "EXCLUSIVE_ACCESS")
+            #expect(cal[3] == "\(secret)/\(secret)_cal.fits associated with \(secret) ... SUCCESS")
+            let obs2 = "jw02734001001_02101_00002-seg001_nis"
+            let level3 = "jw02734-o001_t001_niriss_clear-gr700xd-substrip256"
+            let duplicate = rows.first { $0[1] == "\(level3)/jw02734_20230712t145013_pool.csv" && $0[3].contains("Duplicate") && $0[3].contains(obs2) }
+            #expect(duplicate?[3] == "\(level3)/jw02734_20230712t145013_pool.csv associated with \(obs2) ... Duplicate of file jw02734_20230712t145013_pool.csv associated with \(level3)")
+
+            // Secrecy: not in any output, progress event, manifest or file written.
+            #expect(!run.stdout.contains(Self.token) && !run.stderr.contains(Self.token))
+            for item in listing(folder.path) where !item.hasSuffix("/") {
+                let bytes = readBytes(folder.path + "/" + item) ?? []
+                #expect(!String(decoding: bytes, as: UTF8.self).contains(Self.token), "\(item)")
+            }
+            // Every request carried it: /whoami and each product (13 unique files).
+            #expect(archive.statistics.authorizedRequests == 13)
+            #expect(archive.statistics.authorizationHeaders == archive.statistics.requests)
+        }
+    }
+
+    @Test("--token-file works; a token the archive refuses stops before any download, without echoing it")
+    func tokenFile() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            archive.addToken(Self.token, user: Self.user)
+            try (Self.token + "\n").write(toFile: folder.path + "/token", atomically: true, encoding: .utf8)
+            let good = try await runHaul(["download", caom, "--quick", "recommended", "--zip", "r.zip", "--compression", "store", "--token-file", "token", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            #expect(good.status == 0, "\(good.stderr)")
+            #expect(good.stderr.contains("signed in to \(archive.url) as \(Self.user)"))
+            _ = try readWithPython(folder.path + "/r.zip", extractTo: folder.path + "/x")
+            let manifest = try String(contentsOfFile: folder.path + "/x/r/manifest.csv", encoding: .utf8)
+            #expect(manifest.contains("associated with jw04567001001_02101_00001_nrs1 ... SUCCESS,\(Self.user)"))
+            for item in listing(folder.path) where !item.hasSuffix("/") {
+                #expect(!String(decoding: readBytes(folder.path + "/" + item) ?? [], as: UTF8.self).contains(Self.token) || item == "token", "\(item)")
+            }
+
+            let wrong = "not-the-right-token-42"
+            try wrong.write(toFile: folder.path + "/wrong", atomically: true, encoding: .utf8)
+            let before = archive.statistics.requests
+            let refused = try await runHaul(["download", caom, "--dir", "no", "--token-file", "wrong", "--archive", archive.url], in: folder.path)
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("the archive did not accept the token: \(archive.url)/whoami says anonymous"))
+            #expect(!refused.stderr.contains(wrong))
+            #expect(archive.statistics.requests - before == 1)
+            #expect(!fileExists(folder.path + "/no"))
+
+            try "first-secret-line\nsecond-secret-line\n".write(toFile: folder.path + "/multi", atomically: true, encoding: .utf8)
+            let malformed = try await runHaul(["download", caom, "--dir", "no", "--token-file", "multi", "--archive", archive.url], in: folder.path)
+            #expect(malformed.status == 2)
+            #expect(malformed.stderr.contains("--token-file multi: expected the token alone on one line, found 2 lines"))
+            #expect(!malformed.stderr.contains("secret-line"))
+        }
+    }
+
+    @Test("Without a token: anonymous, exclusive rows EXCLUDED, nothing sent with an Authorization header")
+    func anonymous() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            let run = try await runHaul(["download", caom, "--quick", "recommended", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            #expect(run.status == 0, "\(run.stderr)")
+            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            #expect(rows.allSatisfy { $0[4] == "anonymous" })
+            #expect(rows.map { $0[3] } == ["OK", "OK", "OK", "EXCLUDED: exclusive access needs a token", "OK", "OK", "OK"])
+            #expect(archive.statistics.authorizationHeaders == 0)
+            #expect(archive.statistics.requests == 6)
+        }
+    }
+
+    @Test("The token goes to the archive only: a redirect to another server arrives without it")
+    func redirectKeepsToken() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try await withTestArchive { other in
+                archive.addToken(Self.token, user: Self.user)
+                let uri = "mast:JWST/product/jw04567001001_02101_00001_nrs1_cal.fits"
+                other.add(uri: "/files/moved_cal.fits", size: 4321)
+                archive.add(uri: uri, size: 4321, faults: [.init(.redirectTo(other.url + "/files/moved_cal.fits"))])
+                // A plain URL on the other server, listed in the catalog itself: no token there either.
+                other.add(uri: "/elsewhere/plain_cal.fits", size: 99)
+                try "\(uri)\n\(other.url)/elsewhere/plain_cal.fits\n".write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
+                let run = try await runHaul(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token])
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(readBytes(folder.path + "/out/JWST/product/jw04567001001_02101_00001_nrs1_cal.fits") == other.content(of: "/files/moved_cal.fits"))
+                #expect(other.statistics.requests == 2)
+                #expect(other.statistics.authorizationHeaders == 0)
+                // The archive had it for /whoami and the product request it redirected.
+                #expect(archive.statistics.authorizationHeaders == 2)
+            }
+        }
+    }
+
+    @Test("On a terminal, haul asks for the token without echoing it")
+    func prompt() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            archive.addToken(Self.token, user: Self.user)
+            // A pseudo-terminal as standard input: type the token when asked, record what the terminal shows.
+            let driver = """
+            import os, pty, sys, select, time
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], sys.argv[1:])
+            shown = b""
+            deadline = time.time() + 60
+            typed = False
+            while time.time() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    shown += chunk
+                if not typed and b"MAST API token" in shown:
+                    time.sleep(0.2)
+                    os.write(fd, sys.stdin.buffer.read() + b"\\n")
+                    typed = True
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.buffer.write(shown)
+            sys.exit(os.WEXITSTATUS(status))
+            """
+            try driver.write(toFile: folder.path + "/drive.py", atomically: true, encoding: .utf8)
+            try Self.token.write(toFile: folder.path + "/typed", atomically: true, encoding: .utf8)
+            let run = try await runHaul(["-c", "python3 drive.py '\(haulExecutable)' download '\(caom)' --quick recommended --dir out --archive \(archive.url) --progress none < typed"], in: folder.path, executable: "/bin/sh")
+            #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+            #expect(run.stdout.contains("1 exclusive-access file is selected. MAST API token (input hidden; Enter to go on without them):"))
+            #expect(!run.stdout.contains(Self.token))
+            #expect(run.stdout.contains("signed in to \(archive.url) as \(Self.user)"))
+            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            #expect(rows.allSatisfy { $0[4] == Self.user })
+            #expect(fileExists(folder.path + "/out/jw04567001001_02101_00001_nrs1/jw04567001001_02101_00001_nrs1_cal.fits"))
+        }
+    }
+}
