@@ -14,7 +14,11 @@ struct HaulCommand: AsyncParsableCommand {
         discussion: """
         Haul reads MAST product lists (CAOM JSON, missions-search JSON, the Download Overlay's CSV \
         export, or plain lists of mast: URIs and URLs), selects products as the overlay does, and \
-        fetches every unique file with libcurl into a folder tree with a manifest.
+        fetches every unique file with libcurl into one ZIP (a file or a stream) or a folder tree, \
+        with a manifest.
+
+        Exclusive-access files need a MAST API token: $MAST_API_TOKEN, --token-file FILE, or a \
+        prompt on a terminal; never a command-line value.
 
         Exit status: 0 every selected file OK; 1 some failed (the manifest says which); 2 input or \
         usage error (nothing downloaded); 130 interrupted (the manifest says CANCELLED).

@@ -12,8 +12,12 @@ extension Manifest {
     /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`.
     public static func csvField(_ value: String) -> String {
         var v = value
-        if let first = v.first, "=+@".contains(first) || (first == "-" && Double(v) == nil) { v = "'" + v }
-        guard v.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return v }
+        if let first = v.utf8.first, first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "@")
+            || (first == UInt8(ascii: "-") && Double(v) == nil) {
+            v = "'" + v
+        }
+        // Byte scan: these are all ASCII, and grapheme iteration costs ten times more on a 100k-row export.
+        guard v.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) else { return v }
         return "\"" + v.replacingAll("\"", with: "\"\"") + "\""
     }
 
