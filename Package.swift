@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HaulTests",
-            dependencies: ["Haul", "HaulArchive", "CZlib"],
+            dependencies: ["Haul", "HaulArchive", "CZlib", "CHaulSystem"],
             // Catalogs in each format, read by path (#filePath), not bundled.
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

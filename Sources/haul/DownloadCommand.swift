@@ -79,10 +79,7 @@ struct DownloadCommand: AsyncParsableCommand {
             let n = plan.summary.excludedExclusive
             if let text = Terminal.readSecret("\(n.grouped) exclusive-access file\(n == 1 ? " is" : "s are") selected. MAST API token (input hidden; Enter to go on without them): ") {
                 token = try AccessToken(text, from: "the token typed")
-                plan = Plan(
-                    products: catalog.products, selection: try selection.selection(), layout: selection.layout,
-                    root: plan.root, resolver: try selection.resolver(), authorized: true
-                )
+                plan = try selection.plan(catalog, root: plan.root, authorized: true)
             }
         }
         let report = try await Runner.download(

@@ -72,11 +72,15 @@ struct SelectionOptions: ParsableArguments {
     func plan(root: String, authorized: Bool) throws -> (Catalog, Plan) {
         let selection = try selection()
         let catalog = try Catalog.load(paths: catalogs)
-        let plan = Plan(
-            products: catalog.products, selection: selection, layout: layout, root: root,
+        return (catalog, try plan(catalog, selection: selection, root: root, authorized: authorized))
+    }
+
+    /// The plan of a catalog already read.
+    func plan(_ catalog: Catalog, selection: Selection? = nil, root: String, authorized: Bool) throws -> Plan {
+        Plan(
+            products: catalog.products, selection: try selection ?? self.selection(), layout: layout, root: root,
             resolver: try resolver(), authorized: authorized
         )
-        return (catalog, plan)
     }
 }
 

@@ -12,44 +12,31 @@ let haulExecutable: String = {
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("haul").path
 }()
 
-/// A `haul` process writing its output to files in `folder`.
-final class HaulProcess: @unchecked Sendable {
-    let process = Process()
+/// A `haul` process (or another program) writing its output to files in `folder`.
+final class HaulProcess: Sendable {
+    let spawned: Spawned
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ arguments: [String], in folder: String, environment: [String: String] = [:], executable: String = haulExecutable) throws {
+    init(_ arguments: [String], in folder: String, environment changes: [String: String] = [:], executable: String = haulExecutable) throws {
         #expect(FileManager.default.isExecutableFile(atPath: executable), "\(executable) is not there")
         stdoutPath = folder + "/stdout-\(UUID().uuidString)"
         stderrPath = folder + "/stderr-\(UUID().uuidString)"
-        #expect(FileManager.default.createFile(atPath: stdoutPath, contents: nil))
-        #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "HAUL_ARCHIVE")
-        env.removeValue(forKey: "MAST_API_TOKEN")
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        var env = environment(["HAUL_ARCHIVE": nil, "MAST_API_TOKEN": nil])
+        env.merge(changes) { $1 }
+        spawned = try Spawned(
+            executable, arguments, environment: env, directory: folder,
+            stdin: .null, stdout: .file(stdoutPath), stderr: .file(stderrPath)
+        )
     }
+
+    var pid: pid_t { spawned.pid }
 
     /// Waits for the exit, killing the process after `timeout`.
     func wait(timeout: Duration = .seconds(60)) async -> Int32 {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                kill(process.processIdentifier, SIGKILL)
-                Issue.record("haul did not exit within \(timeout)")
-            }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return process.terminationStatus
+        let (status, timedOut) = await spawned.wait(timeout: timeout)
+        if timedOut { Issue.record("the process did not exit within \(timeout)") }
+        return status
     }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
@@ -151,7 +138,7 @@ struct CommandLineTests {
                 try await Task.sleep(for: .milliseconds(20))
                 if ContinuousClock.now > deadline { break }
             }
-            kill(haul.process.processIdentifier, SIGINT)
+            kill(haul.pid, SIGINT)
             let status = await haul.wait(timeout: .seconds(30))
             #expect(status == 130, "\(haul.stderr)")
             let csv = try String(contentsOfFile: folder.path + "/out/manifest.csv", encoding: .utf8)

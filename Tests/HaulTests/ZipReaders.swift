@@ -7,21 +7,14 @@ import Glibc
 
 /// Runs a program to its end and returns its exit status and its output (standard output and error merged).
 func runTool(_ tool: String, _ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    if let stdin {
-        process.standardInput = FileHandle(forReadingAtPath: stdin)
-    } else {
-        process.standardInput = FileHandle.nullDevice
-    }
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let output = NSTemporaryDirectory() + "/haul-tool-\(UUID().uuidString)"
+    defer { unlink(output) }
+    let child = try Spawned(
+        "/usr/bin/env", [tool] + arguments, environment: ProcessInfo.processInfo.environment,
+        stdin: stdin.map { .file($0) } ?? .null, stdout: .file(output), stderr: .standardOutput
+    )
+    let status = child.waitBlocking()
+    return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
 }
 
 /// An entry as Python's `zipfile` sees it, with what its local header says.

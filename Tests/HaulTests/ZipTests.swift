@@ -223,7 +223,7 @@ struct ZipTests {
             let (quick, slow) = try Self.interruptionCatalog(archive, in: folder.path, slow: .init(.stall(after: 10_000)))
             let haul = try HaulProcess(["download", "list.txt", "--zip", "out.zip", "--compression", "store", "--archive", archive.url, "--progress", "none", "--stall-timeout", "60"], in: folder.path)
             try await Self.waitForPart(folder.path + "/out.zip.haul-part", bytes: 30 * 20_000 + 435_000, archive: archive, requests: 35)
-            kill(haul.process.processIdentifier, SIGINT)
+            kill(haul.pid, SIGINT)
             let status = await haul.wait(timeout: .seconds(30))
             #expect(status == 130, "\(haul.stderr)")
             #expect(!fileExists(folder.path + "/out.zip.haul-part"))
@@ -247,7 +247,7 @@ struct ZipTests {
             let haul = try HaulProcess(arguments, in: folder.path)
             // Deflated entries are smaller than the files: wait for most of the quick ones' bytes.
             try await Self.waitForPart(folder.path + "/out.zip.haul-part", bytes: 30 * 20_000 / 2, archive: archive, requests: 35)
-            kill(haul.process.processIdentifier, SIGKILL)
+            kill(haul.pid, SIGKILL)
             _ = await haul.wait()
             #expect(fileExists(folder.path + "/out.zip.haul-part"))
             #expect(!fileExists(folder.path + "/out.zip"))

@@ -8,6 +8,7 @@
 #include <errno.h>
 #ifdef __linux__
 #include <sys/syscall.h>
+#include <spawn.h>
 #endif
 
 #pragma clang assume_nonnull begin
@@ -31,6 +32,22 @@ static inline int csystem_o_tmpfile(void) {
     return 0;
 #endif
 }
+
+#if defined(__linux__)
+// glibc 2.29 and 2.34 declare these only under _GNU_SOURCE; the tests spawn processes with them.
+extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *actions, const char *path);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
+/// The child of posix_spawn starts in this folder.
+static inline int csystem_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path) {
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+/// The child of posix_spawn has every descriptor from `from` up closed.
+static inline int csystem_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+#endif
 
 #pragma clang assume_nonnull end
 
