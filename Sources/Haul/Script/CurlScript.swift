@@ -37,7 +37,7 @@ public struct CurlScript: Sendable {
         #!/usr/bin/env bash
         # Fetches \(downloads.count.grouped) files\(bytes > 0 ? " (\(bytes.grouped) bytes)" : "") with curl into DIR/, \(plan.layout == .nested ? "DIR/DATASET/FILE" : "DIR/FILE").
         # Written by: \(Self.comment(generator))
-        # Usage: bash \(Self.comment(plan.root)).sh [DIR]    (DIR defaults to \(Self.comment(plan.root)))
+        # Usage: bash THIS-SCRIPT [DIR]    (DIR defaults to \(Self.comment(plan.root)))
         # Needs bash and curl 7.83 or later. Duplicate rows are fetched once\(plan.summary.duplicates > 0 ? " (\(plan.summary.duplicates) here)" : "").
         """
         out += "\n"
