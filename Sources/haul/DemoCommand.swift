@@ -61,7 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
             Terminal.note("the archive answered \(stats.requests) requests over \(stats.connections) connections")
             return report
         }
-        Terminal.note("next: `haul download --help` shows how to fetch a product list of your own")
+        Terminal.note("next: `haul select \(dir)/catalog.json --guidestar --level 2b` previews another selection; `haul --help` shows the rest")
         throw ExitStatus(code: report.exitStatus)
     }
 }
