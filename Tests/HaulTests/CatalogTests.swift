@@ -161,6 +161,76 @@ struct CatalogTests {
         #expect(e?.message.hasPrefix(message) == true, "got: \(e?.message ?? "no error")")
     }
 
+    @Test("The JSON reader: RFC 8259 exactly, with line:column for every break", arguments: [
+        ("[\n  {\"dataURI\": \"mast:X/a\"},\n  {\"dataURI\": 01}\n]", "list:3:15: malformed JSON: a number may not start with 0"),
+        ("{\"data\": [{\"dataURI\": \"mast:X/a\"}]} x", "list:1:37: malformed JSON: unexpected text after the JSON value"),
+        ("{\"data\": [{\"dataURI\": \"mast:\tX\"}]}", "list:1:29: malformed JSON: a control character inside a string (escape it)"),
+        ("{\"data\": [{\"dataURI\": \"mast:X/a\\q\"}]}", "list:1:32: malformed JSON: an unknown escape \\q"),
+        ("{\"data\": [{\"dataURI\": \"mast:X/a\"},]}", "list:1:35: malformed JSON: expected a value"),
+        ("{\"data\": [{\"dataURI\": \"mast:X/a\" \"size\": 1}]}", "list:1:34: malformed JSON: expected , or } in an object"),
+        ("{\"data\": [{\"dataURI\": \"mast:X/a}]}", "list:1:23: malformed JSON: a string is never closed"),
+        ("{\"data\": [{\"dataURI\": tru}]}", "list:1:23: malformed JSON: expected a value"),
+        ("{\"data\": [{\"dataURI\": \"a\", \"size\": 1e999}]}", "list:1:36: malformed JSON: a number out of range"),
+        (String(repeating: "[", count: 100_000), "list:1:513: malformed JSON: nested more than 512 deep"),
+    ])
+    func jsonSyntax(text: String, message: String) {
+        let e = error(text)
+        #expect(e?.code == .invalidCatalog)
+        #expect(e?.message.hasPrefix(message) == true, "got: \(e?.message ?? "no error")")
+    }
+
+    @Test("JSON strings: escapes, surrogate pairs, a lone surrogate, a member name repeated across rows")
+    func jsonStrings() throws {
+        let text = #"{"data": [{"dataURI": "mast:X/\u00e9\ud83d\ude00\ud800x\/\"q\"", "obs_id": "a"}, {"obs_id": "b", "dataURI": "mast:X/b"}, {"d\u0061taURI": "mast:X/c", "obs_id": "c"}]}"#
+        let products = try Catalog.parse(Data(text.utf8), name: "s.json")
+        #expect(products.map(\.uri) == ["mast:X/é😀\u{FFFD}x/\"q\"", "mast:X/b", "mast:X/c"])
+        #expect(products.map(\.dataset) == ["a", "b", "c"])
+        var invalid = Data(#"{"data": [{"dataURI": "mast:X/"#.utf8)
+        invalid.append(contentsOf: [0xC3, 0x28])
+        invalid.append(contentsOf: Array(#""}]}"#.utf8))
+        #expect(throws: HaulError.self) { try Catalog.parse(invalid, name: "u.json") }
+    }
+
+    @Test("Any damage to a catalog gives products or an input error, never a crash")
+    func mutations() throws {
+        let originals = try ["jwst-program.caom.json", "overlay-export.csv", "hst.missions.json"].map {
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture($0))))
+        }
+        // A fixed sequence (SplitMix64), so a failure repeats.
+        var seed: UInt64 = 0x4841_554C
+        func next(_ n: Int) -> Int {
+            seed &+= 0x9E37_79B9_7F4A_7C15
+            var z = seed
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(max(1, n)))
+        }
+        let interesting: [UInt8] = Array("{}[]\",:\\0123456789-eE.nulltruefalse \n".utf8) + [0x00, 0xFF, 0xC3, 0x80]
+        var parsed = 0, refused = 0
+        for round in 0..<1_500 {
+            var bytes = originals[round % 3]
+            for _ in 0..<(1 + next(4)) {
+                switch next(4) {
+                case 0: bytes[next(bytes.count)] = interesting[next(interesting.count)]
+                case 1: bytes.remove(at: next(bytes.count))
+                case 2: bytes.insert(interesting[next(interesting.count)], at: next(bytes.count))
+                default: bytes.removeLast(next(bytes.count / 2))
+                }
+                if bytes.isEmpty { bytes = [0x5B] }
+            }
+            do {
+                _ = try Catalog.parse(Data(bytes), name: "m")
+                parsed += 1
+            } catch let e as HaulError {
+                #expect(e.code == .invalidCatalog)
+                #expect(e.message.hasPrefix("m"))
+                refused += 1
+            }
+        }
+        #expect(parsed + refused == 1_500)
+        #expect(parsed > 0 && refused > 0)
+    }
+
     @Test("Bytes that are not UTF-8 are reported at their line")
     func notUTF8() {
         var data = Data("mast:JWST/product/a.fits\nmast:JWST/product/".utf8)
