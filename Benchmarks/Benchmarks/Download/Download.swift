@@ -4,7 +4,8 @@ import Haul
 import HaulArchive
 
 // `haul download --dir` as a library call against the loopback archive: throughput (files and bytes),
-// CPU and peak memory. The comparison with curl --parallel on nginx is ../compare-curl.sh.
+// CPU and peak memory. The comparison with curl --parallel on nginx is ../compare-curl.sh. And what
+// `haul select` costs: reading a 100,000-row CAOM product list and planning its selection.
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -12,6 +13,24 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(20),
         maxIterations: 10
     )
+
+    // 2,500 JWST observations of 32 rows and 1,430 HST associations of 14: 100,020 rows, about 80 MB.
+    let caom = SampleCatalog(jwstObservations: 2_500, hstObservations: 1_430).caomJSON()
+    let resolver = try! URLResolver(archive: "http://127.0.0.1:1")
+    Benchmark("select, 100k-row CAOM list: parse and plan", configuration: .init(scalingFactor: .one)) { benchmark in
+        let products = try Catalog.parse(caom, name: "caom100k.json")
+        let plan = Plan(products: products, selection: Selection(), root: "bench", resolver: resolver)
+        precondition(plan.entries.count == 80_020, "expected every row but the 20,000 guide-star rows")
+        blackHole(try plan.page(1, size: 100))
+    }
+    Benchmark("select, 100k-row CAOM list: every selector", configuration: .init(scalingFactor: .one)) { benchmark in
+        let products = try Catalog.parse(caom, name: "caom100k.json")
+        let selection = Selection(
+            quick: .recommended, levels: ["2b"], suffixes: ["i2d"], guideStars: true, pipelineInputs: true,
+            pattern: try FileNamePattern("/_(cal|i2d|uncal)\\./i")
+        )
+        blackHole(Plan(products: products, selection: selection, root: "bench", resolver: resolver).summary)
+    }
 
     for (name, count, size) in [("200 files x 1 MB", 200, 1_000_000), ("2,000 files x 16 kB", 2_000, 16_000)] {
         Benchmark("download --dir, \(name), parallel 64", configuration: .init(scalingFactor: .one)) { benchmark in
