@@ -107,7 +107,7 @@ enum SelectView {
                 let entry = plan.entries[index]
                 let p = entry.product
                 lines.append([
-                    p.filename, p.level ?? "", p.suffix.map { "_" + $0.lowercased() } ?? "", p.instrument ?? "", p.filters ?? "",
+                    p.filename, p.level ?? "", p.displaySuffix ?? "", p.instrument ?? "", p.filters ?? "",
                     p.size.map(Format.bytes) ?? "", p.access.rawValue, note(entry, plan: plan),
                 ].map(visible))
                 groupOf.append(g)
@@ -167,7 +167,7 @@ enum SelectView {
                 }
                 rows.append(JSONLine.object([
                     ("dataset", JSONLine.string(f[0])), ("filename", JSONLine.string(f[1])),
-                    ("product_level", JSONLine.optional(entry.product.level)), ("suffix", JSONLine.optional(entry.product.suffix.map { "_" + $0.lowercased() })),
+                    ("product_level", JSONLine.optional(entry.product.level)), ("suffix", JSONLine.optional(entry.product.displaySuffix)),
                     ("instrument", JSONLine.optional(entry.product.instrument)), ("filters", JSONLine.optional(entry.product.filters)),
                     ("uri", JSONLine.string(entry.product.uri)), ("size", entry.product.size.map(String.init) ?? "null"),
                     ("access", JSONLine.string(entry.product.access.rawValue)), ("status", JSONLine.string(status)),

@@ -34,18 +34,27 @@ extension Plan {
         }
     }
 
-    /// Entry indices in preview order: grouped by dataset, datasets in order of first appearance.
-    public var previewOrder: [Int] {
+    /// The selection's datasets in order of first appearance: each one's entry indices (catalog order)
+    /// and the stated bytes of its downloads. One pass; the preview order and the page headers both come from it.
+    func datasetGroups() -> [(dataset: String, entries: [Int], bytes: Int64)] {
         var slot: [String: Int] = [:]
-        var groups: [[Int]] = []
+        var groups: [(dataset: String, entries: [Int], bytes: Int64)] = []
         for (index, entry) in entries.enumerated() {
-            if let g = slot[entry.product.dataset] { groups[g].append(index) } else {
-                slot[entry.product.dataset] = groups.count
-                groups.append([index])
+            let dataset = entry.product.dataset
+            let g: Int
+            if let known = slot[dataset] { g = known } else {
+                g = groups.count
+                slot[dataset] = g
+                groups.append((dataset, [], 0))
             }
+            groups[g].entries.append(index)
+            if entry.disposition == .download { groups[g].bytes += entry.product.size ?? 0 }
         }
-        return groups.flatMap { $0 }
+        return groups
     }
+
+    /// Entry indices in preview order: grouped by dataset, datasets in order of first appearance.
+    public var previewOrder: [Int] { datasetGroups().flatMap(\.entries) }
 
     /// A page of the preview.
     ///
@@ -62,27 +71,25 @@ extension Plan {
         guard number <= count else {
             throw HaulError(.invalidArgument, "--page \(number): the selection has \(rows.grouped) row\(rows == 1 ? "" : "s"), \(count.grouped) page\(count == 1 ? "" : "s") of \(size.grouped)")
         }
-        let order = previewOrder
+        let datasets = datasetGroups()
+        // Preview position → (dataset group, index into the plan).
+        var order: [(group: Int, index: Int)] = []
+        order.reserveCapacity(rows)
+        for (g, d) in datasets.enumerated() { for index in d.entries { order.append((g, index)) } }
         // Overflow-safe: number ≤ count, so (number - 1) * size < rows.
         let start = (number - 1) * size
         let range = start..<min(rows, start + size)
-        var totals: [String: (rows: Int, bytes: Int64)] = [:]
-        for entry in entries {
-            var t = totals[entry.product.dataset] ?? (0, 0)
-            t.rows += 1
-            if entry.disposition == .download { t.bytes += entry.product.size ?? 0 }
-            totals[entry.product.dataset] = t
-        }
         var groups: [Page.Group] = []
         for position in range {
-            let index = order[position]
-            let dataset = entries[index].product.dataset
-            if groups.last?.dataset == dataset {
+            let (g, index) = order[position]
+            if position > range.lowerBound, order[position - 1].group == g {
                 groups[groups.count - 1].entries.append(index)
             } else {
-                let continued = position > 0 && entries[order[position - 1]].product.dataset == dataset
-                let t = totals[dataset] ?? (0, 0)
-                groups.append(Page.Group(dataset: dataset, entries: [index], continued: continued, totalRows: t.rows, totalBytes: t.bytes))
+                let continued = position > 0 && order[position - 1].group == g
+                groups.append(Page.Group(
+                    dataset: datasets[g].dataset, entries: [index], continued: continued,
+                    totalRows: datasets[g].entries.count, totalBytes: datasets[g].bytes
+                ))
             }
         }
         return Page(number: number, size: size, count: count, rows: rows, range: range, groups: groups)
@@ -103,10 +110,15 @@ extension Plan {
     /// A product's fields in the export's column order.
     public static func exportFields(_ p: Product) -> [String] {
         [
-            p.dataset, p.filename, p.level ?? "", p.suffix.map { "_" + $0.lowercased() } ?? "",
+            p.dataset, p.filename, p.level ?? "", p.displaySuffix ?? "",
             p.instrument ?? "", p.filters ?? "", p.uri, p.size.map(String.init) ?? "", p.access.rawValue,
         ]
     }
+}
+
+extension Product {
+    /// The suffix as the overlay shows and exports it: `_cal`.
+    public var displaySuffix: String? { suffix.map { "_" + $0.lowercased() } }
 }
 
 extension BinaryInteger {
