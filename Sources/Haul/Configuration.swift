@@ -14,9 +14,14 @@ public struct Configuration: Sendable, Hashable {
     public var perHost: Int? = nil
     public var timeout = Timeout()
     public var retry = RetryPolicy()
-    /// The bytes held in memory between the network and the output, across all transfers.
-    /// libcurl's receive buffers are sized from it too.
+    /// The bytes held in memory between the network and the output, across all transfers: half for
+    /// blocks and staged entries (the ``MemoryBudget``), the rest for libcurl's receive buffers (at most
+    /// an eighth), zlib's streams and the pool of free pages. At least ``minimumMemoryLimit``.
     public var memoryLimit: Int = 256 << 20
+
+    /// The smallest ``memoryLimit`` the progress guarantee is stated and tested for (its budget is
+    /// ``MemoryBudget/minimumLimit``). Smaller values are raised to it.
+    public static let minimumMemoryLimit = 4 << 20
     /// Follow HTTP redirects (at most ``maxRedirects``).
     public var followRedirects = true
     public var maxRedirects = 10
@@ -26,6 +31,8 @@ public struct Configuration: Sendable, Hashable {
     public var userAgent = "haul/\(Haul.version)"
     /// How often progress snapshots are delivered.
     public var progressInterval: Duration = .milliseconds(100)
+    /// What to do when transfers stay paused and nothing moves (see ``Watchdog``).
+    public var watchdog = Watchdog()
 
     /// Time limits of one transfer attempt.
     public struct Timeout: Sendable, Hashable {

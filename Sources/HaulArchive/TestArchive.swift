@@ -122,23 +122,23 @@ public final class TestArchive: Sendable {
         var concurrent = 0
     }
 
-    let state = Mutex(State())
+    let state = Locked(State())
     let group: MultiThreadedEventLoopGroup
-    let channel: Mutex<(any Channel)?>
+    let channel: Locked<(any Channel)?>
     /// `http://127.0.0.1:PORT`, the value for `--archive` or `HAUL_ARCHIVE`.
     public let url: String
     public let port: Int
 
     private init(group: MultiThreadedEventLoopGroup, channel: any Channel, port: Int) {
         self.group = group
-        self.channel = Mutex(channel)
+        self.channel = Locked(channel)
         self.port = port
         self.url = "http://127.0.0.1:\(port)"
     }
 
     static func start(threads: Int) async throws -> TestArchive {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let box = Mutex<TestArchive?>(nil)
+        let box = Locked<TestArchive?>(nil)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)

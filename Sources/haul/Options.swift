@@ -138,7 +138,7 @@ struct TransferOptions: ParsableArguments {
         guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
         guard connectTimeout > 0, connectTimeout.isFinite else { throw ValidationError("--connect-timeout must be positive") }
         guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
-        guard (8...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 8 and 65536 (MB)") }
+        guard (4...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 4 and 65536 (MB)") }
     }
 
     var configuration: Configuration {

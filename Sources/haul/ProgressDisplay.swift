@@ -43,6 +43,11 @@ struct ProgressDisplay {
             Terminal.emit(JSONLine.progress(p) + "\n", to: jsonDescriptor)
         case (.json, .file(let row)):
             Terminal.emit(JSONLine.file(row) + "\n", to: jsonDescriptor)
+        case (.json, .warning(let text)):
+            Terminal.emit(JSONLine.object([("event", JSONLine.string("warning")), ("message", JSONLine.string(text))]) + "\n", to: jsonDescriptor)
+        case (_, .warning(let text)):
+            finish()
+            Terminal.note("warning: " + text)
         default:
             break
         }

@@ -26,7 +26,9 @@ struct BlockFiller {
 
     /// Copies `bytes` into blocks, handing each full one to `full` (with its product offset).
     /// - Returns: `false`, having copied nothing, when the budget cannot pay for the blocks now; the
-    ///   budget then wakes `waker`.
+    ///   budget then wakes `waker`. Before it returns `false` the partly filled block is handed to `full`
+    ///   too, so that a transfer paused for memory holds none (rule 2 of ``MemoryBudget``): that block
+    ///   then drains like any other, and its release is what wakes the paused transfers.
     mutating func copy(
         _ bytes: UnsafeRawBufferPointer, waker: SinkWaker, full: (Buffer, Int64) -> Void
     ) -> Bool {
@@ -34,7 +36,10 @@ struct BlockFiller {
         var prepaid = 0
         if bytes.count > room {
             prepaid = (bytes.count - room + blockSize - 1) / blockSize
-            guard budget.reserve(prepaid * blockSize, orWake: waker) else { return false }
+            guard budget.reserve(prepaid * blockSize, orWake: waker) else {
+                if let (buffer, offset) = take() { full(buffer, offset) }
+                return false
+            }
         }
         var source = bytes
         while !source.isEmpty {
@@ -52,6 +57,7 @@ struct BlockFiller {
             source = UnsafeRawBufferPointer(rebasing: source[n...])
             if fill == blockSize, let (buffer, offset) = take() { full(buffer, offset) }
         }
+        assert(prepaid == 0, "every prepaid block is used")
         return true
     }
 
@@ -76,6 +82,20 @@ struct Buffer: @unchecked Sendable {
     var pointer: UnsafeMutableRawBufferPointer
     var length: Int
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: pointer[0..<length]) }
+
+    /// This buffer, or, when its bytes fill at most half of it, a copy in a buffer of their own size (the
+    /// original freed): what is kept in memory is charged for what it holds, not for the size it had
+    /// to have before compression. A deflated block of zeros keeps one page, not the block's size.
+    func compacted(budget: MemoryBudget) -> Buffer {
+        let size = PageMemory.sizeClass(length)
+        guard size <= pointer.count / 2 else { return self }
+        let copy = PageMemory.allocate(length)
+        budget.forceReserve(copy.count)
+        if length > 0 { UnsafeMutableRawBufferPointer(rebasing: copy[0..<length]).copyMemory(from: bytes) }
+        budget.release(pointer.count)
+        PageMemory.free(pointer)
+        return Buffer(pointer: copy, length: length)
+    }
 }
 
 /// Whole writes with EINTR and short writes handled.

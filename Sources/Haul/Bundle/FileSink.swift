@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,8 +24,10 @@ public final class FileSink: TransferSink, @unchecked Sendable {
         var pending = 0          // bytes in blocks handed to the queue, not yet written
         var wakeAtHalf = false
         var error: HaulError?
+        /// The transfer's waker, for the write queue that drains a paused file (set again by each attempt).
+        var waker = SinkWaker {}
     }
-    private let shared = Mutex(Shared())
+    private let shared = Locked(Shared())
     // Engine thread only (and the commit/discard caller once the transfer has ended).
     private var filler: BlockFiller
     private var waker = SinkWaker {}
@@ -60,6 +61,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 
     public func begin(offset: Int64, waker: SinkWaker) throws {
         self.waker = waker
+        shared.withLock { $0.waker = waker }
         flushBlock()
         filler.position = offset
     }
@@ -94,14 +96,14 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             } catch {}
             PageMemory.free(block.pointer)
             budget.release(block.pointer.count)
-            let wake = shared.withLock { s -> Bool in
+            let wake = shared.withLock { s -> SinkWaker? in
                 s.pending -= count
                 if let error, s.error == nil { s.error = error }
-                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return false }
+                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return nil }
                 s.wakeAtHalf = false
-                return true
+                return s.waker
             }
-            if wake { waker.wake() }
+            wake?.wake()
         }
     }
 

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +13,7 @@ final class DirectoryOutput: RunOutput {
     let budget: MemoryBudget
     let blockSize: Int
     let ioQueue = DispatchQueue(label: "haul.io", qos: .utility, attributes: .concurrent)
-    private let previous = Mutex<[String: PreviousRow]>([:])
+    private let previous = Locked<[String: PreviousRow]>([:])
 
     init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration) {
         root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
@@ -25,6 +24,8 @@ final class DirectoryOutput: RunOutput {
 
     var location: String { root }
     var failure: HaulError? { nil }
+    /// Nothing to free: a file's blocks are only ever on their way to the disk, never held.
+    func relieve() {}
 
     func open() async throws {
         try Self.makeRoot(root)

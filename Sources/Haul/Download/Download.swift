@@ -18,6 +18,8 @@ public enum DownloadEvent: Sendable {
     case progress(DownloadProgress)
     /// A product's manifest row, as soon as it is final.
     case file(Manifest.Row)
+    /// Something a person should know that is not a product's status (the watchdog's report).
+    case warning(String)
 }
 
 /// A snapshot of a download's progress.
@@ -114,7 +116,9 @@ extension Engine {
         let task: Task<DownloadReport, any Error>
         switch target {
         case .directory(let path):
-            let budget = MemoryBudget(limit: configuration.memoryLimit)
+            // Half the limit for blocks on their way to the disk, as for a ZIP: libcurl's receive buffers,
+            // the page pool and the rest of the process live in the other half.
+            let budget = MemoryBudget(limit: max(configuration.memoryLimit, Configuration.minimumMemoryLimit) / 2)
             let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration)
             let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
             task = Task {
@@ -123,7 +127,7 @@ extension Engine {
             }
         case .zip, .zipStream:
             // Half the limit for staged entries and blocks; libcurl's buffers and zlib take a share of the rest.
-            let budget = MemoryBudget(limit: configuration.memoryLimit / 2)
+            let budget = MemoryBudget(limit: max(configuration.memoryLimit, Configuration.minimumMemoryLimit) / 2)
             let output: ZipOutput
             switch target {
             case .zip(let path, let compression):

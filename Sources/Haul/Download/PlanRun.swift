@@ -20,6 +20,8 @@ protocol RunOutput: Sendable {
     func close(_ manifest: Manifest) async throws -> Void
     /// A failure of the output itself (a full disk, a closed pipe): the run stops at once.
     var failure: HaulError? { get }
+    /// Frees what memory it can now (entries staged in memory spill to disk): the watchdog's recovery.
+    func relieve()
 }
 
 enum Preparation<Sink> {
@@ -71,7 +73,12 @@ struct PlanRun<Output: RunOutput>: Sendable {
 
         let workers = min(max(1, engine.configuration.parallel), downloads.count)
         var rows = [Int: Manifest.Row]()
-        await withTaskGroup(of: [(Int, Manifest.Row)].self) { group in
+        let stall = Locked<String?>(nil)
+        await withTaskGroup(of: [(Int, Manifest.Row)]?.self) { group in
+            group.addTask {
+                await watch(counters, stall: stall)
+                return nil
+            }
             for _ in 0..<workers {
                 group.addTask {
                     var mine: [(Int, Manifest.Row)] = []
@@ -89,11 +96,25 @@ struct PlanRun<Output: RunOutput>: Sendable {
                     return mine
                 }
             }
+            var running = workers
+            if running == 0 { group.cancelAll() }
             for await finished in group {
+                guard let finished else {
+                    // The watchdog stopped the run: stop every transfer now.
+                    group.cancelAll()
+                    continue
+                }
                 for (index, row) in finished { rows[index] = row }
-                // The output is broken (a full disk, a closed pipe): stop every transfer now.
-                if output.failure != nil { group.cancelAll() }
+                running -= 1
+                // Every worker is done (the watchdog is all that is left), or the output is broken (a full
+                // disk, a closed pipe): stop every transfer now.
+                if running == 0 || output.failure != nil { group.cancelAll() }
             }
+        }
+        if let report = stall.withLock({ $0 }) {
+            counters.finished.store(true, ordering: .releasing)
+            ticker.cancel()
+            throw HaulError(.engine, report)
         }
         counters.finished.store(true, ordering: .releasing)
         ticker.cancel()
@@ -138,6 +159,34 @@ struct PlanRun<Output: RunOutput>: Sendable {
         report.seconds = started.duration(to: .now).seconds
         report.peakBufferedBytes = budget.peak
         return report
+    }
+
+    // MARK: The watchdog
+
+    /// Watches for transfers paused with nothing moving (``StallDetector``) until the run ends; reports,
+    /// then recovers or, as configured, stops the run (returning with `stall` set).
+    private func watch(_ counters: Counters, stall: Locked<String?>) async {
+        let policy = engine.configuration.watchdog
+        var detector = StallDetector(window: policy.after)
+        // Often enough to act within a tenth of the window; no more than four times a second.
+        let tick = max(policy.after / 10, .milliseconds(250))
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: tick) } catch { return }
+            let paused = engine.pausedTransfers
+            guard detector.observe(received: counters.received.total, done: counters.done.load(ordering: .relaxed),
+                                   paused: paused, at: .now) else { continue }
+            let report = "no byte received and no file finished for \(policy.after.seconds) s with \(paused) of \(engine.activeTransfers) transfers paused; \(budget.snapshot)"
+            switch policy.action {
+            case .fail:
+                events.yield(.warning("stalled: " + report))
+                stall.withLock { $0 = "download stalled: " + report }
+                return
+            case .recover:
+                events.yield(.warning("stalled: \(report); spilling staged entries to disk and waking every transfer"))
+                output.relieve()
+                budget.wakeAll()
+            }
+        }
     }
 
     // MARK: One file

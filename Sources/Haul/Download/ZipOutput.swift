@@ -27,6 +27,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     private var writer: ZipWriter!
     private var fd: Int32 = -1
     private var kept: [Int: ZipEntry] = [:]
+    /// Entries being fetched, for the watchdog's ``relieve()``.
+    private let live = Locked<[Int: ZipEntrySink]>([:])
 
     init(_ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: Compression) {
         self.destination = destination
@@ -110,10 +112,17 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     func prepare(_ index: Int) async -> Preparation<ZipEntrySink> {
         if let entry = kept[index] { return .complete(size: Int64(entry.uncompressedSize), note: "already complete") }
-        return .fetch(ZipEntrySink(staging: staging, filename: plan.entries[index].product.filename))
+        let sink = ZipEntrySink(staging: staging, filename: plan.entries[index].product.filename)
+        live.withLock { $0[index] = sink }
+        return .fetch(sink)
+    }
+
+    func relieve() {
+        for sink in live.withLock({ Array($0.values) }) { sink.spillNow() }
     }
 
     func complete(_ index: Int, sink: ZipEntrySink, result: FetchResult) async -> Manifest.Status {
+        live.withLock { $0[index] = nil }
         switch result.status {
         case .ok:
             do {
@@ -157,7 +166,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         staging.budget.forceReserve(buffer.count)
         let staged = ZipStaged(
             method: .deflated, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(length),
-            memory: [Buffer(pointer: buffer, length: length)], spool: nil, budget: staging.budget
+            memory: [Buffer(pointer: buffer, length: length)], staged: 0, spool: nil, budget: staging.budget
         )
         return (ZipEntry(staged, name: name, modified: modified, level: staging.compression.level), staged)
     }

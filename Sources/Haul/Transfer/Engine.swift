@@ -66,6 +66,8 @@ public final class Engine: Sendable {
     public var isShutDown: Bool { core.isShutDown }
     /// Transfers on the wire now.
     public var activeTransfers: Int { core.activeCount.load(ordering: .relaxed) }
+    /// Transfers paused now because their sink could not take more (memory, a slow disk).
+    public var pausedTransfers: Int { core.pausedCount.value.load(ordering: .relaxed) }
 
     func shutdown() async {
         await core.shutdown()
@@ -89,8 +91,9 @@ final class EngineCore: @unchecked Sendable {
     let configuration: Configuration
     let liveHandles = Atomic<Int>(0)
     let activeCount = Atomic<Int>(0)
+    let pausedCount = PauseCount()
     private let multi: UnsafeMutableRawPointer
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     // Engine thread only.
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idle: [UnsafeMutableRawPointer] = []
@@ -127,15 +130,19 @@ final class EngineCore: @unchecked Sendable {
 
     var isShutDown: Bool { inbox.withLock { $0.exited } }
 
+    /// Queues a command for the engine thread and wakes it. Callable from any thread.
+    ///
+    /// `curl_multi_wakeup` is called while the inbox lock is held: the engine thread marks the inbox
+    /// `exited` under that lock before `curl_multi_cleanup`, so the multi handle is alive for every
+    /// wakeup (released after the lock, a post racing with shutdown used the freed handle).
     func post(_ command: EngineCommand) {
         let accepted = inbox.withLock { inbox -> Bool in
             guard !inbox.exited else { return false }
             inbox.commands.append(command)
+            curl_multi_wakeup(multi)
             return true
         }
-        if accepted {
-            curl_multi_wakeup(multi)
-        } else if case .start(let transfer) = command {
+        if !accepted, case .start(let transfer) = command {
             // The engine is gone: the attempt ends as cancelled rather than hanging.
             var outcome = AttemptOutcome()
             outcome.cancelled = true
@@ -150,9 +157,10 @@ final class EngineCore: @unchecked Sendable {
                 if inbox.exited { return true }
                 inbox.stopping = true
                 inbox.stopped = continuation
+                curl_multi_wakeup(multi)  // under the lock, as in post()
                 return false
             }
-            if done { continuation.resume() } else { curl_multi_wakeup(multi) }
+            if done { continuation.resume() }
         }
         pthread_join(thread, nil)
     }
@@ -213,6 +221,7 @@ final class EngineCore: @unchecked Sendable {
         case .resume(let transfer):
             guard let easy = transfer.easy, running[easy] === transfer, transfer.paused else { return }
             transfer.paused = false
+            pausedCount.value.subtract(1, ordering: .relaxed)
             // May deliver the held chunk at once, through the write callback, on this thread.
             _ = curl_easy_pause(easy, ccurl_pause_continue())
         }
@@ -235,6 +244,7 @@ final class EngineCore: @unchecked Sendable {
         }
         transfer.easy = easy
         transfer.waker = waker(for: transfer)
+        transfer.pausedCount = pausedCount
         configure(easy, for: transfer)
         running[easy] = transfer
         activeCount.add(1, ordering: .relaxed)
@@ -297,6 +307,10 @@ final class EngineCore: @unchecked Sendable {
     private func finish(_ transfer: Transfer, code: CURLcode, cancelled: Bool) {
         guard !transfer.finished, let easy = transfer.easy else { return }
         transfer.finished = true
+        if transfer.paused {
+            transfer.paused = false
+            pausedCount.value.subtract(1, ordering: .relaxed)
+        }
         if !cancelled, code == CURLE_OK, !transfer.responseChecked {
             // An empty body never reached the write callback: check the response now.
             _ = transfer.checkResponse(waker: transfer.waker)
@@ -345,6 +359,11 @@ final class EngineCore: @unchecked Sendable {
             if let self, let transfer { self.post(.resume(transfer)) }
         }
     }
+}
+
+/// How many transfers are paused, shared by the engine thread (which counts) and readers anywhere.
+final class PauseCount: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// libcurl's write callback: finds the transfer through `WRITEDATA` and hands it the chunk.

@@ -78,6 +78,8 @@ final class Transfer: @unchecked Sendable {
     var discardBody = false
     var paused = false
     var finished = false
+    /// The engine's count of paused transfers, kept in step with ``paused``.
+    var pausedCount: PauseCount?
 
     init(request: AttemptRequest, sink: any TransferSink, counter: ByteCounter?) {
         self.request = request
@@ -148,7 +150,10 @@ final class Transfer: @unchecked Sendable {
             counter?.add(count)
             return bytes.count
         case .pause:
-            paused = true
+            if !paused {
+                paused = true
+                pausedCount?.value.add(1, ordering: .relaxed)
+            }
             return ccurl_writefunc_pause()
         case .failed(let error):
             outcome.abort = .sink(error)

@@ -1,5 +1,4 @@
 import CZlib
-import Synchronization
 
 /// How a bundle compresses its entries.
 public struct Compression: Sendable, Hashable {
@@ -42,7 +41,7 @@ public struct Compression: Sendable, Hashable {
 /// zlib streams are kept in a pool and reset between chunks, so a chunk costs no allocation inside zlib.
 final class ChunkDeflater: Sendable {
     let level: Int
-    private let pool = Mutex<[StreamBox]>([])
+    private let pool = Locked<[StreamBox]>([])
 
     init(level: Int) {
         self.level = level

@@ -1,6 +1,5 @@
 import CHaulSystem
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +13,8 @@ struct ZipStaging: Sendable {
     let budget: MemoryBudget
     /// Bytes a chunk collects before it is checksummed or compressed on a worker.
     let blockSize: Int
-    /// An entry keeps its output in memory up to this many bytes, then spills it to a spool file.
+    /// An entry keeps its output in memory up to this many bytes (as the budget charges them), then
+    /// spills it to a spool file; it spills sooner when the budget's staged memory is at its limit.
     let memoryThreshold: Int
     /// The folder of spool files (the output's folder, so the final copy stays on one file system).
     let spoolFolder: String
@@ -27,7 +27,10 @@ struct ZipStaging: Sendable {
 /// that computes its CRC-32 and, when the entry is deflated, compresses it on its own (a raw deflate
 /// chunk ending in a sync flush), so all cores compress even when one file dominates. Finished chunks
 /// are put back in order: their CRCs combine with `crc32_combine`, and their output stays in memory
-/// up to ``ZipStaging/memoryThreshold``, beyond which the entry spills to an unnamed spool file.
+/// (staged, in the budget's terms) up to ``ZipStaging/memoryThreshold`` and while the budget's staged
+/// memory has room, beyond which the entry spills to an unnamed spool file. Output is charged for the
+/// pages it occupies (``Buffer/compacted(budget:)``), and the spill rule reads the same figures, so an
+/// entry that compresses to almost nothing holds almost nothing.
 /// Nothing reaches the archive until ``finish(size:)`` has the whole, checked entry.
 ///
 /// With `auto`, the first chunk is compressed as a trial and the others wait for it: deflate is kept
@@ -59,6 +62,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var crc: UInt32 = 0
         var uncompressed: Int64 = 0
         var compressed: Int64 = 0
+        /// Output kept in memory, and the bytes the budget holds for it as staged.
         var memory: [Buffer] = []
         var memoryBytes = 0
         var spool: SpoolFile?
@@ -73,7 +77,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
         var settled: Bool { held.isEmpty && assembled == submitted && spoolWrites == 0 }
     }
-    private let shared: Mutex<Shared>
+    private let shared: Locked<Shared>
 
     /// - Parameter filename: The product's name, which `auto` looks at for compressed types.
     init(staging: ZipStaging, filename: String) {
@@ -87,7 +91,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         }
         initialMode = mode
         filler = BlockFiller(blockSize: staging.blockSize, budget: staging.budget)
-        shared = Mutex(Shared(mode: mode))
+        shared = Locked(Shared(mode: mode))
     }
 
     deinit {
@@ -157,13 +161,40 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             let staged = ZipStaged(
                 method: s.mode == .deflate ? .deflated : .stored, crc32: s.crc,
                 uncompressedSize: UInt64(s.uncompressed), compressedSize: UInt64(s.compressed),
-                memory: s.memory, spool: s.spool, budget: staging.budget
+                memory: s.memory, staged: s.memoryBytes, spool: s.spool, budget: staging.budget
             )
             s.memory = []
             s.memoryBytes = 0
             s.spool = nil
             return staged
         }
+    }
+
+    /// Moves what the entry holds in memory to its spool file now: the watchdog's recovery, which
+    /// frees staged memory without waiting for the transfer to end. Later pieces follow to the spool.
+    func spillNow() {
+        let work = shared.withLock { s -> SpoolWork? in
+            guard s.spool == nil, s.error == nil, !s.memory.isEmpty else { return nil }
+            do {
+                s.spool = try SpoolFile(folder: staging.spoolFolder)
+            } catch let error as HaulError {
+                s.error = error
+            } catch {}
+            staging.budget.unstage(s.memoryBytes)
+            let buffers = s.memory
+            s.memory = []
+            s.memoryBytes = 0
+            guard let spool = s.spool, s.error == nil else {
+                for buffer in buffers { release(buffer) }
+                resumeWaitersIfSettled(&s)
+                return nil
+            }
+            let work = SpoolWork(spool: spool, offset: s.spoolLength, buffers: buffers, generation: s.generation)
+            s.spoolLength += Int64(buffers.reduce(0) { $0 + $1.length })
+            s.spoolWrites += 1
+            return work
+        }
+        if let work { staging.workers.async { [self] in spill(work) } }
     }
 
     /// Drops what the entry holds. Call once the transfer has ended.
@@ -235,18 +266,18 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var decided: Mode?
         switch mode {
         case .store:
-            piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input)
+            piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input.compacted(budget: staging.budget))
         case .deflate, .undecided:
             let (output, length) = staging.deflater.compress(input, final: chunk.final)
             staging.budget.forceReserve(output.count)
             let compressed = Buffer(pointer: output, length: length)
             if mode == .undecided && Double(length) >= Compression.worthwhileRatio * Double(chunk.input.length) {
                 release(compressed)
-                piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input)
+                piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input.compacted(budget: staging.budget))
                 decided = .store
             } else {
                 release(chunk.input)
-                piece = Piece(crc: crc, inputLength: chunk.input.length, output: compressed)
+                piece = Piece(crc: crc, inputLength: chunk.input.length, output: compressed.compacted(budget: staging.budget))
                 if mode == .undecided { decided = .deflate }
             }
         }
@@ -278,6 +309,10 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     }
 
     /// Puts finished chunks in order; returns what must go to the spool (written outside the lock).
+    ///
+    /// A piece stays in memory only while the entry's own staged bytes stay within its threshold and
+    /// the budget agrees to stage it (rule 1 of ``MemoryBudget``); otherwise the entry spills: what it
+    /// held and every later piece go to its spool file, memory that drains.
     private func assemble(_ s: inout Shared) -> SpoolWork? {
         var toSpool: [Buffer] = []
         while let piece = s.finished.removeValue(forKey: s.assembled) {
@@ -286,31 +321,36 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             s.compressed += Int64(piece.output.length)
             s.assembled += 1
             s.inFlight -= piece.inputLength
-            if s.spool == nil && s.memoryBytes + piece.output.length > staging.memoryThreshold {
+            if s.error != nil {
+                release(piece.output)
+                continue
+            }
+            if s.spool == nil {
+                let charge = piece.output.pointer.count
+                if s.memoryBytes + charge <= staging.memoryThreshold && staging.budget.stage(charge) {
+                    s.memory.append(piece.output)
+                    s.memoryBytes += charge
+                    continue
+                }
                 do {
                     s.spool = try SpoolFile(folder: staging.spoolFolder)
                 } catch let error as HaulError {
-                    if s.error == nil { s.error = error }
+                    s.error = error
                 } catch {}
-                toSpool = s.memory
+                // What was staged becomes moving memory, released once written to the spool.
+                staging.budget.unstage(s.memoryBytes)
+                toSpool = s.memory + toSpool
                 s.memory = []
                 s.memoryBytes = 0
             }
-            if s.spool != nil {
-                toSpool.append(piece.output)
-            } else if s.error == nil {
-                s.memory.append(piece.output)
-                s.memoryBytes += piece.output.length
-            } else {
-                release(piece.output)
-            }
+            toSpool.append(piece.output)
         }
         if s.wakeAtHalf && (s.inFlight <= highWater / 2 || s.error != nil) {
             s.wakeAtHalf = false
             s.wakeDue = true
         }
         var work: SpoolWork?
-        if let spool = s.spool, !toSpool.isEmpty {
+        if let spool = s.spool, s.error == nil, !toSpool.isEmpty {
             let length = toSpool.reduce(0) { $0 + $1.length }
             work = SpoolWork(spool: spool, offset: s.spoolLength, buffers: toSpool, generation: s.generation)
             s.spoolLength += Int64(length)
@@ -357,6 +397,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
     /// Frees everything an entry holds (on reset, discard, or deinit).
     private static func drop(_ s: inout Shared, budget: MemoryBudget) {
+        budget.unstage(s.memoryBytes)
         for buffer in s.memory { budget.release(buffer.pointer.count); PageMemory.free(buffer.pointer) }
         for chunk in s.held { budget.release(chunk.input.pointer.count); PageMemory.free(chunk.input.pointer) }
         for piece in s.finished.values { budget.release(piece.output.pointer.count); PageMemory.free(piece.output.pointer) }
@@ -382,14 +423,17 @@ final class ZipStaged: @unchecked Sendable {
     private(set) var memory: [Buffer]
     let spool: SpoolFile?
     private let budget: MemoryBudget
+    /// The bytes of ``memory`` the budget holds as staged.
+    private var staged: Int
 
     init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, compressedSize: UInt64,
-         memory: [Buffer], spool: SpoolFile?, budget: MemoryBudget) {
+         memory: [Buffer], staged: Int, spool: SpoolFile?, budget: MemoryBudget) {
         self.method = method
         self.crc32 = crc32
         self.uncompressedSize = uncompressedSize
         self.compressedSize = compressedSize
         self.memory = memory
+        self.staged = staged
         self.spool = spool
         self.budget = budget
     }
@@ -398,8 +442,10 @@ final class ZipStaged: @unchecked Sendable {
 
     /// Frees the buffers once written.
     func releaseMemory() {
-        for buffer in memory { budget.release(buffer.pointer.count); PageMemory.free(buffer.pointer) }
+        for buffer in memory { PageMemory.free(buffer.pointer) }
+        budget.release(memory.reduce(0) { $0 + $1.pointer.count }, staged: staged)
         memory = []
+        staged = 0
     }
 }
 

@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,7 +16,7 @@ final class ZipWriter: @unchecked Sendable {
     // Touched only on `queue`.
     private let output: ArchiveOutput
     private var central: [(key: Int, entry: ZipEntry)]
-    private let failureState = Mutex<HaulError?>(nil)
+    private let failureState = Locked<HaulError?>(nil)
 
     /// - Parameter kept: Entries already in the output (from an earlier run), by catalog order.
     init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = []) {
