@@ -149,6 +149,13 @@ struct TransferOptions: ParsableArguments {
         c.timeout.connect = .milliseconds(Int64(connectTimeout * 1000))
         c.timeout.stall = .milliseconds(Int64(stallTimeout * 1000))
         c.memoryLimit = memoryMB << 20
+        // HAUL_WATCHDOG=fail[:SECONDS] (tests, CI) stops a run whose transfers stay paused with nothing
+        // moving, instead of reporting and recovering: a regression becomes a clear failure.
+        if let value = ProcessInfo.processInfo.environment["HAUL_WATCHDOG"] {
+            let parts = value.split(separator: ":", maxSplits: 1)
+            if parts.first == "fail" { c.watchdog.action = .fail }
+            if parts.count == 2, let seconds = Double(parts[1]), seconds > 0 { c.watchdog.after = .milliseconds(Int64(seconds * 1000)) }
+        }
         return c
     }
 }

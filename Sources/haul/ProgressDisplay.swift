@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Haul
 
@@ -120,6 +121,8 @@ enum JSONLine {
             ("event", string("summary")), ("ok", String(r.ok)), ("skipped", String(r.skipped)), ("failed", String(r.failed)),
             ("cancelled", String(r.cancelled)), ("duplicates", String(r.duplicates)), ("excluded", String(r.excluded)),
             ("bytes_received", String(r.bytesReceived)), ("seconds", Format.fixed(r.seconds, 3)),
+            ("peak_buffered_bytes", String(r.peakBufferedBytes)), ("memory_pauses", String(r.memoryPauses)),
+            ("peak_rss_bytes", ResidentMemory.peak.map(String.init) ?? "null"),
             ("root", string(r.root)), ("exit_status", String(r.exitStatus)),
         ])
     }
@@ -127,4 +130,17 @@ enum JSONLine {
     static func object(_ fields: [(String, String)]) -> String { JSONText.object(fields) }
 
     static func string(_ s: String) -> String { JSONText.quoted(s) }
+}
+
+/// The process's resident memory as the kernel counts it.
+enum ResidentMemory {
+    /// The most this process has had resident (`VmHWM` of `/proc/self/status`), in bytes; `nil` where
+    /// the system does not say.
+    static var peak: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        else { return nil }
+        return kib << 10
+    }
 }

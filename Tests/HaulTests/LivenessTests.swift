@@ -197,3 +197,151 @@ struct LivenessTests {
         }
     }
 }
+
+/// A number from the JSON summary line `haul --progress json` ends with.
+func summaryField(_ output: String, _ name: String) -> Int? {
+    guard let line = output.split(separator: "\n").last(where: { $0.contains(#""event":"summary""#) }),
+          let range = line.range(of: "\"\(name)\":") else { return nil }
+    return Int(line[range.upperBound...].prefix { $0.isNumber })
+}
+
+@Suite("Memory: the limit holds for the whole process", .serialized)
+struct MemoryBoundTests {
+    /// 64 files of 4 MiB (zeros and ramps, which compress to almost nothing; FITS noise for store) at
+    /// --memory-limit 8 and --parallel 64: 32 times the limit in flight, and the transfers' first blocks
+    /// alone fill the budget. The process's peak resident
+    /// memory (the kernel's `VmHWM`) stays within the limit plus what the same command costs for one tiny
+    /// file (the Swift runtime, libcurl, OpenSSL, code) plus the documented overhead per transfer and for
+    /// the compression workers, and transfers were paused for memory.
+    @Test("Peak RSS stays within --memory-limit plus the fixed cost of the process", arguments: ["store", "deflate", "deflate-pipe", "dir"])
+    func residentMemory(_ mode: String) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive(threads: 2) { archive in
+            var lines: [String] = []
+            for i in 0..<64 {
+                let path = "/big/f\(i).fits"
+                let kind: ArchiveContent.Kind = mode == "store" ? .fits : (i % 2 == 0 ? .zeros : .ramp)
+                archive.add(uri: path, size: 4 << 20, content: kind)
+                lines.append(archive.url + path)
+            }
+            archive.add(uri: "/tiny/t.fits", size: 10)
+            try lines.joined(separator: "\n").write(toFile: folder.path + "/big.txt", atomically: true, encoding: .utf8)
+            try (archive.url + "/tiny/t.fits\n").write(toFile: folder.path + "/tiny.txt", atomically: true, encoding: .utf8)
+
+            func run(_ list: String, _ name: String) async throws -> (status: Int32, peakKiB: Int, stdout: String) {
+                var arguments = ["download", list, "--memory-limit", "8", "--parallel", "64", "--progress", "json"]
+                switch mode {
+                case "dir": arguments += ["--dir", name]
+                case "deflate-pipe": arguments += ["--zip", "-", "--compression", "deflate"]
+                default: arguments += ["--zip", name + ".zip", "--compression", mode]
+                }
+                let process = try HaulProcess(arguments, in: folder.path, environment: ["HAUL_WATCHDOG": "fail:20"])
+                let status = await process.wait(timeout: .seconds(240))
+                if status != 0 { Issue.record("haul \(arguments.joined(separator: " ")): exit \(status): \(process.stderr.suffix(2000))") }
+                // With --zip - the JSON events go to standard error.
+                let json = mode == "deflate-pipe" ? process.stderr : process.stdout
+                // The kernel's figure (VmHWM), which haul reads at its end: wait4's ru_maxrss would count the
+                // test process itself, whose memory a posix_spawn child shares until it runs haul.
+                return (status, (summaryField(json, "peak_rss_bytes") ?? Int.max) >> 10, json)
+            }
+            let baseline = try await run("tiny.txt", "tiny")
+            #expect(baseline.status == 0, "\(baseline.stdout.suffix(1000))")
+            let big = try await run("big.txt", "big")
+            #expect(big.status == 0, "\(big.stdout.suffix(2000))")
+            #expect(summaryField(big.stdout, "ok") == 64)
+            #expect((summaryField(big.stdout, "memory_pauses") ?? 0) > 0, "no transfer was ever paused for memory: the case did not test the limit")
+            let limitKiB = 8 << 10
+            print("memory, \(mode): peak RSS \(big.peakKiB) KiB for 256 MiB at --memory-limit 8 --parallel 64; \(baseline.peakKiB) KiB for one 10-byte file; \(summaryField(big.stdout, "memory_pauses") ?? -1) pauses for memory")
+            // The documented fixed overhead (README, "Memory"): libcurl's state per transfer (handle, connection,
+            // receive buffer) within 32 KiB, and 4 MiB for the compression workers' zlib streams and threads.
+            let allowanceKiB = 64 * 32 + (4 << 10)
+            #expect(big.peakKiB <= baseline.peakKiB + limitKiB + allowanceKiB,
+                    "peak RSS \(big.peakKiB) KiB; the tiny run's \(baseline.peakKiB) KiB + the 8 MiB limit + \(allowanceKiB) KiB is \(baseline.peakKiB + limitKiB + allowanceKiB) KiB")
+        }
+    }
+}
+
+@Suite("Watchdog")
+struct WatchdogTests {
+    @Test("Reports transfers paused with nothing moving for a whole window, again one window later, and never while bytes move")
+    func detector() {
+        func fires(_ d: inout StallDetector, received: Int64, done: Int, paused: Int, at: ContinuousClock.Instant) -> Bool {
+            d.observe(received: received, done: done, paused: paused, at: at)
+        }
+        var d = StallDetector(window: .seconds(10))
+        let t0 = ContinuousClock.now
+        #expect(fires(&d, received: 0, done: 0, paused: 3, at: t0) == false)
+        #expect(fires(&d, received: 0, done: 0, paused: 3, at: t0 + .seconds(9)) == false)
+        #expect(fires(&d, received: 0, done: 0, paused: 3, at: t0 + .seconds(10)))
+        #expect(fires(&d, received: 0, done: 0, paused: 3, at: t0 + .seconds(15)) == false)
+        #expect(fires(&d, received: 0, done: 0, paused: 3, at: t0 + .seconds(20)))
+        // Bytes moved: a new window starts.
+        #expect(fires(&d, received: 5, done: 0, paused: 3, at: t0 + .seconds(21)) == false)
+        #expect(fires(&d, received: 5, done: 0, paused: 3, at: t0 + .seconds(30)) == false)
+        #expect(fires(&d, received: 5, done: 0, paused: 3, at: t0 + .seconds(31)))
+        // A file finished: a new window.
+        #expect(fires(&d, received: 5, done: 1, paused: 3, at: t0 + .seconds(45)) == false)
+        // Nothing paused (a slow server, not a stuck sink): libcurl's stall limit handles that, not the watchdog.
+        var idle = StallDetector(window: .seconds(10))
+        #expect(fires(&idle, received: 0, done: 0, paused: 0, at: t0) == false)
+        #expect(fires(&idle, received: 0, done: 0, paused: 0, at: t0 + .seconds(60)) == false)
+    }
+
+    @Test("Spilling an entry's staged memory on demand frees the budget's staged bytes and keeps the entry exact", arguments: [Compression.Mode.store, .deflate])
+    func spillNow(_ mode: Compression.Mode) async throws {
+        let folder = TemporaryFolder()
+        let budget = MemoryBudget(limit: 64 << 20)
+        let staging = ZipStaging(
+            compression: Compression(mode, level: 1), deflater: ChunkDeflater(level: 1), budget: budget, blockSize: 64 << 10,
+            memoryThreshold: 32 << 20, spoolFolder: folder.path,
+            workers: DispatchQueue(label: "test.workers", attributes: .concurrent)
+        )
+        let content = ArchiveContent(uri: "mast:X/spill.fits", size: 3_000_000, kind: .mixed)
+        let bytes = content.allBytes
+        let sink = ZipEntrySink(staging: staging, filename: "spill.fits")
+        try sink.begin(offset: 0, waker: SinkWaker {})
+        // First half, then spill what is staged, then the rest.
+        let half = bytes.count / 2
+        try await feed(sink, bytes[..<half])
+        let deadline = ContinuousClock.now + .seconds(30)
+        while budget.snapshot.staged == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.snapshot.staged > 0, "nothing was staged before the spill")
+        sink.spillNow()
+        while budget.snapshot.staged != 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(budget.snapshot.staged == 0, "staged memory was not freed by the spill")
+        try await feed(sink, bytes[half...])
+        let staged = try await sink.finish(size: Int64(bytes.count))
+        #expect(staged.spool != nil && staged.memory.isEmpty)
+        #expect(staged.uncompressedSize == UInt64(bytes.count))
+        #expect(staged.crc32 == expectedDigest(content).crc)
+        // The spool holds exactly the entry's data: inflate (or read) it back.
+        var data = [UInt8](repeating: 0, count: Int(staged.compressedSize))
+        let n = data.withUnsafeMutableBytes { pread(staged.spool!.fd, $0.baseAddress, $0.count, 0) }
+        #expect(n == data.count)
+        if mode == .store {
+            #expect(data == bytes)
+        } else {
+            let inflater = RawInflater()
+            data.withUnsafeBytes { _ = inflater.feed($0) }
+            #expect(inflater.ended && inflater.produced == UInt64(bytes.count) && inflater.crc == staged.crc32)
+        }
+        staged.releaseMemory()
+        #expect(budget.snapshot.used == 0 && budget.snapshot.staged == 0)
+    }
+}
+
+/// Writes `bytes` to a sink in 64 KiB chunks as libcurl would, offering a paused chunk again until taken.
+func feed(_ sink: some TransferSink, _ bytes: ArraySlice<UInt8>) async throws {
+    var rest = bytes
+    let deadline = ContinuousClock.now + .seconds(60)
+    while !rest.isEmpty {
+        let chunk = rest.prefix(64 << 10)
+        switch chunk.withUnsafeBytes({ sink.write($0) }) {
+        case .accepted: rest = rest.dropFirst(chunk.count)
+        case .pause:
+            guard ContinuousClock.now < deadline else { Issue.record("the sink stayed paused for 60 s"); return }
+            try await Task.sleep(for: .milliseconds(2))
+        case .failed(let error): throw error
+        }
+    }
+}

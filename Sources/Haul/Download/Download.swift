@@ -59,6 +59,9 @@ public struct DownloadReport: Sendable {
     public var seconds: Double = 0
     /// The most memory held in flight between the network and the disk.
     public var peakBufferedBytes = 0
+    /// How many times a transfer was paused because the memory budget was spent (it went on once
+    /// memory was freed): a measure of memory pressure, not a failure.
+    public var memoryPauses = 0
 
     /// The command's exit status for this result: 130 when interrupted, 1 when any file failed, else 0.
     public var exitStatus: Int32 { cancelled > 0 ? 130 : failed > 0 ? 1 : 0 }

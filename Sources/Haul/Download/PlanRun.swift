@@ -157,7 +157,9 @@ struct PlanRun<Output: RunOutput>: Sendable {
         report.bytesReceived = counters.received.total
         try await output.close(report.manifest)
         report.seconds = started.duration(to: .now).seconds
-        report.peakBufferedBytes = budget.peak
+        let memory = budget.snapshot
+        report.peakBufferedBytes = memory.peak
+        report.memoryPauses = memory.refusals
         return report
     }
 

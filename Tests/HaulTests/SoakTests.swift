@@ -1,0 +1,79 @@
+import Foundation
+@testable import Haul
+import HaulArchive
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Descriptors this process has open now.
+func openDescriptors() -> Int {
+    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+}
+
+/// This process's resident memory now, in bytes (`/proc/self/statm`).
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return -1 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return -1 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// A byte stream that keeps nothing: a ZIP streamed nowhere.
+final class DiscardStream: ByteStream, @unchecked Sendable {
+    private let count = Locked<Int64>(0)
+    func write(_ bytes: UnsafeRawBufferPointer) throws { count.withLock { $0 += Int64(bytes.count) } }
+    var written: Int64 { count.withLock { $0 } }
+}
+
+@Suite("Soak", .serialized)
+struct SoakTests {
+    /// 20,000 transfers through one engine, in ten downloads of 2,000 (folders and streamed ZIPs in turn):
+    /// open descriptors and resident memory, sampled after each, stop growing once the first two have
+    /// warmed the pools (easy handles, page pool, zlib streams, the archive's connections).
+    @Test("20,000 transfers through one engine: descriptors and resident memory flat after warm-up")
+    func twentyThousand() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive(threads: 2) { archive in
+            let products = (0..<2_000).map { i -> Product in
+                let p = product(String(format: "s%04d.fits", i), dataset: "d\(i % 20)", size: 2_048)
+                archive.add(uri: p.uri, size: 2_048, content: [.fits, .zeros, .random, .text][i % 4])
+                return p
+            }
+            let plan = Plan(products: products, selection: Selection(quick: .all), root: "soak", resolver: try URLResolver(archive: archive.url))
+            var config = testConfiguration(parallel: 128)
+            config.watchdog = .init(after: .seconds(20), action: .fail)
+            var samples: [(fds: Int, rss: Int)] = []
+            let before = openDescriptors()
+            try await withEngine(config) { engine in
+                for round in 0..<10 {
+                    let report: DownloadReport
+                    if round % 2 == 0 {
+                        let root = folder.path + "/round\(round)"
+                        report = try await engine.download(plan, to: .directory(root)).report
+                        try FileManager.default.removeItem(atPath: root)
+                    } else {
+                        let stream = DiscardStream()
+                        report = try await engine.download(plan, to: .zipStream(stream, Compression(.auto, level: 1))).report
+                        #expect(stream.written > 2_000 * 22)
+                    }
+                    #expect(report.ok == 2_000, "round \(round): \(report.failed) failed, \(report.cancelled) cancelled")
+                    samples.append((openDescriptors(), residentBytes()))
+                }
+            }
+            print("soak: descriptors \(samples.map(\.fds)), resident MiB \(samples.map { $0.rss >> 20 })")
+            // Descriptors: libcurl keeps up to `parallel` connections for reuse, and the in-process archive holds
+            // the other end of each, so the count moves with the cache, within that bound, and never trends up.
+            for (round, sample) in samples.enumerated() {
+                #expect(sample.fds <= before + 2 * 128 + 32, "round \(round): \(sample.fds) descriptors open, \(before) before the engine")
+            }
+            let early = samples[1...3].map(\.fds).max()!
+            #expect(samples[6...].map(\.fds).max()! <= early, "descriptors grew: \(samples.map(\.fds))")
+            let warm = samples[1]
+            for (round, sample) in samples.enumerated().dropFirst(2) {
+                #expect(sample.rss <= warm.rss + 24 << 20, "round \(round): \(sample.rss >> 20) MiB resident, \(warm.rss >> 20) MiB after warm-up")
+            }
+            #expect(archive.statistics.requests == 20_000)
+        }
+    }
+}
