@@ -246,10 +246,12 @@ struct DownloadTests {
             let products = (0..<4).map { product("big\($0).fits", dataset: "d", size: 24_000_000) }
             for p in products { archive.add(uri: p.uri, size: 24_000_000) }
             var config = testConfiguration(parallel: 4)
-            config.memoryLimit = 2 << 20
+            config.memoryLimit = Configuration.minimumMemoryLimit
             let report = try await download(products, from: archive, into: folder.path, configuration: config)
             #expect(report.ok == 4)
-            #expect(report.peakBufferedBytes <= 2 << 20)
+            // The limit was reached and transfers waited for memory (the process's memory itself is measured
+            // from the kernel in MemoryBoundTests).
+            #expect(report.memoryPauses > 0, "no transfer was ever paused for memory")
             for p in products { #expect(readBytes(folder.path + "/d/" + p.filename) == archive.content(of: p.uri)) }
         }
     }

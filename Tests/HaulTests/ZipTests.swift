@@ -185,7 +185,7 @@ struct ZipTests {
                 products.append(p)
             }
             let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: Compression(.auto), configuration: testConfiguration(parallel: 64))
-            #expect(report.ok == count)
+            #expect(report.ok == count, "\(report.manifest.rows.filter { $0.status != .ok }.prefix(5).map { "\($0.file): \($0.statusText)" })")
             let reading = try readWithPython(path)
             #expect(reading.entries.count == count + 2)
             #expect(reading.endRecordCount == 0xFFFF)
