@@ -133,10 +133,9 @@ struct CommandLineTests {
             )
             let haul = try HaulProcess(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
             // Wait until every transfer has started and the quick files are in place.
-            let deadline = ContinuousClock.now + .seconds(30)
-            while archive.statistics.requests < 13 || !(0..<3).allSatisfy({ fileExists(folder.path + "/out/JWST/product/quick\($0).fits") }) {
-                try await Task.sleep(for: .milliseconds(20))
-                if ContinuousClock.now > deadline { break }
+            let quickDone = { (0..<3).filter { fileExists(folder.path + "/out/JWST/product/quick\($0).fits") }.count }
+            try await waitUntil("13 requests and 3 quick files", seen: { "\(archive.statistics.requests) requests, \(quickDone()) files" }) {
+                archive.statistics.requests >= 13 && quickDone() == 3
             }
             kill(haul.pid, SIGINT)
             let status = await haul.wait(timeout: .seconds(30))

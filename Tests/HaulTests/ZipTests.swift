@@ -205,14 +205,17 @@ struct ZipTests {
         return (Array(uris.prefix(30)), Array(uris.suffix(5)))
     }
 
-    /// Waits until the archive being written holds at least `bytes`.
+    /// Waits until the archive has seen `requests` requests and the bundle being written holds at
+    /// least `bytes`; fails the test, saying what it saw, after 60 seconds.
     static func waitForPart(_ path: String, bytes: Int, archive: TestArchive, requests: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
+        func size() -> Int {
             var st = stat()
-            if archive.statistics.requests >= requests, stat(path, &st) == 0, Int(st.st_size) >= bytes { break }
-            try await Task.sleep(for: .milliseconds(20))
+            return stat(path, &st) == 0 ? Int(st.st_size) : -1
         }
+        try await waitUntil(
+            "\(requests) requests and \(bytes) bytes in \(path)",
+            seen: { "\(archive.statistics.requests) requests, \(size()) bytes" }
+        ) { archive.statistics.requests >= requests && size() >= bytes }
         try await Task.sleep(for: .milliseconds(300))
     }
 
