@@ -148,6 +148,50 @@ struct CommandLineTests {
         }
     }
 
+    @Test("A second Ctrl-C ends at once a stop that cannot finish (a pipe nobody reads), exit 130; the re-run completes the bundle")
+    func secondInterrupt() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try writeURIList(
+                (0..<8).map { ("mast:JWST/product/quick\($0).fits", 100_000, []) }
+                    + (0..<4).map { ("mast:JWST/product/slow\($0).fits", 1_000_000, [.init(.stall(after: 10_000), times: 1)]) },
+                to: archive, at: folder.path + "/list.txt"
+            )
+            // Standard output is a pipe whose reader never reads: once its 64 KiB buffer is full, the
+            // bundle cannot be written, so the graceful stop the first Ctrl-C starts cannot finish.
+            let fifo = folder.path + "/pipe"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+            #expect(reader >= 0)
+            defer { close(reader) }
+            let haul = try Spawned(
+                haulExecutable, ["download", "list.txt", "--zip", "-", "--compression", "store", "--archive", archive.url, "--progress", "none", "--stall-timeout", "60"],
+                environment: environment(["HAUL_ARCHIVE": nil, "MAST_API_TOKEN": nil]), directory: folder.path,
+                stdout: .file(fifo), stderr: .file(folder.path + "/stderr")
+            )
+            func stderr() -> String { (try? String(contentsOfFile: folder.path + "/stderr", encoding: .utf8)) ?? "" }
+            // Every quick file sent: 800 kB of complete entries to write, more than the pipe holds.
+            try await waitUntil("12 requests and the quick files sent", seen: { "\(archive.statistics.requests) requests, \(archive.statistics.bytesSent) bytes" }) {
+                archive.statistics.requests >= 12 && archive.statistics.bytesSent >= 800_000
+            }
+            kill(haul.pid, SIGINT)
+            try await waitUntil("the first Ctrl-C to be noticed", seen: stderr) { stderr().contains("interrupted: stopping transfers") || haul.poll() != nil }
+            // Still running: the stop waits on the pipe.
+            try await Task.sleep(for: .seconds(1))
+            #expect(haul.poll() == nil, "the first Ctrl-C ended the process: \(stderr())")
+            kill(haul.pid, SIGINT)
+            let (status, timedOut) = await haul.wait(timeout: .seconds(10))
+            #expect(!timedOut, "a second Ctrl-C did not end the process within 10 s")
+            #expect(status == 130, "\(stderr())")
+
+            // The same download into a file afterwards is complete and valid.
+            let rerun = try await runHaul(["download", "list.txt", "--zip", "out.zip", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            let names = (0..<8).map { "out/JWST/product/quick\($0).fits" } + (0..<4).map { "out/JWST/product/slow\($0).fits" } + ["out/manifest.html", "out/manifest.csv"]
+            #expect(try readWithPython(folder.path + "/out.zip").names.sorted() == names.sorted())
+        }
+    }
+
     @Test("haul demo downloads the sample's recommended set from the loopback archive into a ZIP")
     func demo() async throws {
         let folder = TemporaryFolder()
