@@ -51,6 +51,7 @@ let package = Package(
             name: "HaulArchive",
             dependencies: [
                 "Haul",
+                "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

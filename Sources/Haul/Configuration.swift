@@ -27,6 +27,13 @@ public struct Configuration: Sendable, Hashable {
     public var maxRedirects = 10
     /// Offer HTTP/2 over TLS and multiplex transfers on one connection where the server agrees.
     public var http2 = true
+    /// A PEM file of certificate authorities to trust for `https` instead of the system's bundle (as
+    /// curl's `--cacert`): how a server with a private or self-signed certificate is reached. A
+    /// certificate nobody trusts is never accepted: the transfer fails as `TLS certificate not trusted`.
+    public var caFile: String? = nil
+    /// A folder of certificate authorities (hashed names, as `openssl rehash` makes) to trust for `https`
+    /// (as curl's `--capath`).
+    public var caPath: String? = nil
     /// The `User-Agent` request header.
     public var userAgent = "haul/\(Haul.version)"
     /// How often progress snapshots are delivered.

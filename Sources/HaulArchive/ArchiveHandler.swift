@@ -55,7 +55,7 @@ final class ArchiveHandler: ChannelInboundHandler, RemovableChannelHandler {
         let reply = archive.reply(to: request)
         keepAlive = request.isKeepAlive && !reply.closeAfter
         var headers = HTTPHeaders(reply.headers)
-        if reply.body == nil, !headers.contains(name: "Content-Length") {
+        if reply.body == nil, !headers.contains(name: "Content-Length"), !headers.contains(name: "Transfer-Encoding") {
             headers.add(name: "Content-Length", value: String(reply.text.count))
         }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
@@ -80,6 +80,23 @@ final class ArchiveHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Writes body chunks while the client keeps reading.
     private func pump(_ context: ChannelHandlerContext) {
         guard let plan = body, !tickPending else { return }
+        if plan.held {
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            let released = archive.mayRelease {
+                eventLoop.execute {
+                    let (handler, context) = bound.value
+                    guard handler.body != nil else { return }
+                    handler.body?.held = false
+                    handler.pump(context)
+                }
+            }
+            guard released else {
+                context.flush()
+                return
+            }
+            body?.held = false
+        }
         while context.channel.isWritable {
             if position >= plan.end {
                 finish(context)

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import Haul
 import NIOCore
@@ -63,6 +64,29 @@ public final class TestArchive: Sendable {
             case redirect
             /// Redirect (302) to this URL (another server, say).
             case redirectTo(String)
+            /// Redirect (302) through this many hops in all (`/hop/N/…`) before the product's plain path.
+            case redirectChain(Int)
+            /// Redirect (302) to `/loop/a/…`, which redirects to `/loop/b/…` and back, forever.
+            case redirectLoop
+            /// Answer with this status and `Retry-After` as an HTTP date this many seconds ahead.
+            case statusRetryAt(Int, secondsAhead: Int)
+            /// Send the body chunked, without `Content-Length`, and close the connection after this many
+            /// bytes without the last chunk.
+            case chunkedCloseAfter(Int64)
+            /// Send the product gzip-encoded (`Content-Encoding: gzip`, the encoded length as
+            /// `Content-Length`) whatever `Accept-Encoding` asked; `Range` is ignored.
+            case gzipEncoded
+            /// Answer 200 with a small HTML error page (`text/html`) instead of the product: with its
+            /// `Content-Length`, or chunked.
+            case htmlErrorPage(chunked: Bool)
+            /// Answer a `Range` request with 206 for the range starting `delta` bytes off the one asked,
+            /// and say so in `Content-Range`.
+            case wrongContentRange(delta: Int64)
+            /// The product changed on the server (another `ETag` and `Last-Modified`), yet a `Range`
+            /// request is answered 206 with the range, as a server that does not understand `If-Range` does.
+            case ignoreIfRange
+            /// Send the headers, then hold the body until ``TestArchive/release()``.
+            case hold
         }
 
         public var kind: Kind
@@ -120,6 +144,9 @@ public final class TestArchive: Sendable {
         var tokens: [String: String] = [:]
         var statistics = Statistics()
         var concurrent = 0
+        /// Whether ``TestArchive/release()`` was called, and the held bodies waiting for it.
+        var released = false
+        var held: [@Sendable () -> Void] = []
     }
 
     let state = Locked(State())
@@ -217,6 +244,38 @@ public final class TestArchive: Sendable {
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// The page a ``Fault/Kind/htmlErrorPage(chunked:)`` fault sends instead of a product.
+    public static let errorPage = Array("""
+        <!DOCTYPE html>
+        <html><head><title>Service unavailable</title></head>
+        <body><h1>Service unavailable</h1><p>The archive is busy. Please try again later.</p></body></html>
+
+        """.utf8)
+
+    /// The body a ``Fault/Kind/gzipEncoded`` fault sends for a product: its bytes, gzip-encoded.
+    public func gzipEncodedContent(of uri: String) -> [UInt8]? {
+        content(of: uri).map(Self.gzip)
+    }
+
+    /// Lets every body held by a ``Fault/Kind/hold`` fault go, now and from now on.
+    public func release() {
+        let waiting = state.withLock { s -> [@Sendable () -> Void] in
+            s.released = true
+            defer { s.held.removeAll() }
+            return s.held
+        }
+        for wake in waiting { wake() }
+    }
+
+    /// Whether a held body may be sent; otherwise `wake` is kept and called by ``release()``.
+    func mayRelease(orWake wake: @escaping @Sendable () -> Void) -> Bool {
+        state.withLock { s in
+            if s.released { return true }
+            s.held.append(wake)
+            return false
+        }
+    }
+
     // MARK: Answering
 
     /// What to send for one request.
@@ -239,6 +298,8 @@ public final class TestArchive: Sendable {
         var stallAt: Int64?
         var bytesPerSecond: Int?
         var chunked = false
+        /// Send nothing until the archive is released.
+        var held = false
     }
 
     func connectionOpened() {
@@ -269,6 +330,9 @@ public final class TestArchive: Sendable {
             if authorization != nil { s.statistics.authorizationHeaders += 1 }
             guard head.method == .GET || head.method == .HEAD else {
                 return Reply(status: .methodNotAllowed, headers: [("Allow", "GET, HEAD")])
+            }
+            if let location = Self.hop(path) {
+                return Reply(status: .found, headers: [("Location", location)])
             }
             let user = authorization.flatMap { Self.token(in: $0) }.flatMap { s.tokens[$0] }
             if path == "/whoami" {
@@ -306,10 +370,12 @@ public final class TestArchive: Sendable {
     static func productReply(_ resource: Resource, key: String, fault: Fault.Kind?, range: String?, head: Bool) -> Reply {
         let size = resource.content.size
         var reply = Reply(status: .ok)
+        // A product that changed on the server has other validators.
+        let changed = fault == .ignoreIfRange
         reply.headers = [
             ("Content-Type", "application/fits"),
-            ("Last-Modified", resource.lastModifiedText),
-            ("ETag", "\"\(String(resource.content.seed, radix: 16))-\(size)\""),
+            ("Last-Modified", changed ? httpDate(resource.lastModified + 86_400) : resource.lastModifiedText),
+            ("ETag", "\"\(String(resource.content.seed, radix: 16))-\(size)\(changed ? "-changed" : "")\""),
         ]
         let ranges = fault != .noRanges && resource.ranges
         if ranges { reply.headers.append(("Accept-Ranges", "bytes")) }
@@ -321,8 +387,28 @@ public final class TestArchive: Sendable {
             return r
         case .redirectTo(let url)?:
             return Reply(status: .found, headers: [("Location", url)])
+        case .redirectChain(let hops)?:
+            return Reply(status: .found, headers: [("Location", hops <= 1 ? plainPath(key) : "/hop/\(hops - 1)/\(key)")])
+        case .redirectLoop?:
+            return Reply(status: .found, headers: [("Location", "/loop/a/\(key)")])
+        case .statusRetryAt(let code, let seconds)?:
+            let date = httpDate(Int64(Date().timeIntervalSince1970.rounded(.down)) + Int64(seconds))
+            return Reply(
+                status: HTTPResponseStatus(statusCode: code),
+                headers: [("Content-Type", "text/plain"), ("Retry-After", date)], text: Array("fault injected: HTTP \(code)\n".utf8)
+            )
+        case .gzipEncoded?:
+            reply.headers.append(("Content-Encoding", "gzip"))
+            reply.text = head ? [] : gzip(resource.content.allBytes)
+            if head { reply.headers.append(("Content-Length", String(gzip(resource.content.allBytes).count))) }
+            return reply
+        case .htmlErrorPage(let chunked)?:
+            let page = errorPage
+            var r = Reply(status: .ok, headers: [("Content-Type", "text/html; charset=utf-8")], text: head ? [] : page)
+            r.headers.append(chunked ? ("Transfer-Encoding", "chunked") : ("Content-Length", String(page.count)))
+            return r
         case .redirect?:
-            let target = key.hasPrefix("/") ? key : "/files/" + key
+            let target = plainPath(key)
             if target != key {
                 return Reply(status: .found, headers: [("Location", target)])
             }
@@ -331,9 +417,14 @@ public final class TestArchive: Sendable {
         default:
             break
         }
-        if ranges, let range, let (first, last) = parseRange(range, size: plan.end) {
+        if ranges, let range, let parsed = parseRange(range, size: plan.end) {
+            var first = parsed.0
+            let last = parsed.1
             guard first < plan.end, first <= last else {
                 return Reply(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(plan.end)")])
+            }
+            if case .wrongContentRange(let delta)? = fault {
+                first = max(0, min(last, first + delta))
             }
             plan.start = first
             plan.end = last + 1
@@ -346,6 +437,10 @@ public final class TestArchive: Sendable {
         case .stall(let n)?: plan.stallAt = max(plan.start, min(plan.end, n))
         case .trickle(let rate)?: plan.bytesPerSecond = max(1, rate)
         case .chunked?: plan.chunked = true
+        case .chunkedCloseAfter(let n)?:
+            plan.chunked = true
+            plan.cutAt = max(plan.start, min(plan.end, n))
+        case .hold?: plan.held = true
         default: break
         }
         if plan.chunked {
@@ -359,6 +454,42 @@ public final class TestArchive: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Where a product is served under its own path: `/files/KEY`, or KEY when it is a path.
+    static func plainPath(_ key: String) -> String {
+        key.hasPrefix("/") ? key : "/files/" + key
+    }
+
+    /// The next hop of a redirect chain (`/hop/N/KEY`) or loop (`/loop/a|b/KEY`), or `nil` for other paths.
+    static func hop(_ path: String) -> String? {
+        if path.hasPrefix("/loop/a/") { return "/loop/b/" + path.dropFirst(8) }
+        if path.hasPrefix("/loop/b/") { return "/loop/a/" + path.dropFirst(8) }
+        guard path.hasPrefix("/hop/") else { return nil }
+        let rest = path.dropFirst(5)
+        guard let slash = rest.firstIndex(of: "/"), let n = Int(rest[..<slash]) else { return nil }
+        let key = String(rest[rest.index(after: slash)...])
+        return n <= 1 ? plainPath(key) : "/hop/\(n - 1)/\(key)"
+    }
+
+    /// `bytes` gzip-encoded, as a server compressing on the fly sends them.
+    static func gzip(_ bytes: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        precondition(czlib_deflate_init_gzip(&stream, 6) == Z_OK, "zlib cannot start")
+        defer { deflateEnd(&stream) }
+        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 32)
+        var input = bytes
+        let produced = input.withUnsafeMutableBufferPointer { inp in
+            out.withUnsafeMutableBufferPointer { outp -> Int in
+                stream.next_in = inp.baseAddress
+                stream.avail_in = uInt(inp.count)
+                stream.next_out = outp.baseAddress
+                stream.avail_out = uInt(outp.count)
+                precondition(deflate(&stream, Z_FINISH) == Z_STREAM_END, "zlib did not finish")
+                return outp.count - Int(stream.avail_out)
+            }
+        }
+        return Array(out.prefix(produced))
+    }
 
     static func split(_ uri: String) -> (path: String, query: [String: String]) {
         guard let q = uri.firstIndex(of: "?") else { return (percentDecode(uri), [:]) }

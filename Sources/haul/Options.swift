@@ -129,6 +129,16 @@ struct TransferOptions: ParsableArguments {
         valueName: "MB"))
     var memoryMB: Int = 256
 
+    @Option(name: .customLong("cacert"), help: ArgumentHelp(
+        "Trust the certificate authorities in this PEM file for https, instead of the system's (a server with a private or self-signed certificate).",
+        valueName: "file"))
+    var caFile: String?
+
+    @Option(name: .customLong("capath"), help: ArgumentHelp(
+        "Trust the certificate authorities in this folder (hashed names, as openssl rehash makes) for https.",
+        valueName: "folder"))
+    var caPath: String?
+
     @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output, or standard error with --zip -), none.")
     var progress: ProgressMode = .auto
 
@@ -139,6 +149,18 @@ struct TransferOptions: ParsableArguments {
         guard connectTimeout > 0, connectTimeout.isFinite else { throw ValidationError("--connect-timeout must be positive") }
         guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
         guard (4...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 4 and 65536 (MB)") }
+        var isFolder: ObjCBool = false
+        if let caFile {
+            guard FileManager.default.fileExists(atPath: caFile, isDirectory: &isFolder), !isFolder.boolValue,
+                  FileManager.default.isReadableFile(atPath: caFile) else {
+                throw ValidationError("--cacert \(caFile): no readable file there; name a PEM file of certificate authorities")
+            }
+        }
+        if let caPath {
+            guard FileManager.default.fileExists(atPath: caPath, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--capath \(caPath): no folder there; name a folder of hashed certificates (openssl rehash FOLDER)")
+            }
+        }
     }
 
     var configuration: Configuration {
@@ -156,6 +178,8 @@ struct TransferOptions: ParsableArguments {
             if parts.first == "fail" { c.watchdog.action = .fail }
             if parts.count == 2, let seconds = Double(parts[1]), seconds > 0 { c.watchdog.after = .milliseconds(Int64(seconds * 1000)) }
         }
+        c.caFile = caFile
+        c.caPath = caPath
         return c
     }
 }

@@ -133,10 +133,9 @@ struct CommandLineTests {
             )
             let haul = try HaulProcess(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
             // Wait until every transfer has started and the quick files are in place.
-            let deadline = ContinuousClock.now + .seconds(30)
-            while archive.statistics.requests < 13 || !(0..<3).allSatisfy({ fileExists(folder.path + "/out/JWST/product/quick\($0).fits") }) {
-                try await Task.sleep(for: .milliseconds(20))
-                if ContinuousClock.now > deadline { break }
+            let quickDone = { (0..<3).filter { fileExists(folder.path + "/out/JWST/product/quick\($0).fits") }.count }
+            try await waitUntil("13 requests and 3 quick files", seen: { "\(archive.statistics.requests) requests, \(quickDone()) files" }) {
+                archive.statistics.requests >= 13 && quickDone() == 3
             }
             kill(haul.pid, SIGINT)
             let status = await haul.wait(timeout: .seconds(30))
@@ -146,6 +145,50 @@ struct CommandLineTests {
             #expect(statuses == Array(repeating: "OK", count: 3) + Array(repeating: "CANCELLED", count: 10))
             #expect(listing(folder.path + "/out") == ["JWST/", "JWST/product/", "JWST/product/quick0.fits", "JWST/product/quick1.fits", "JWST/product/quick2.fits", "manifest.csv", "manifest.html"])
             #expect(haul.stderr.contains("10 CANCELLED"))
+        }
+    }
+
+    @Test("A second Ctrl-C ends at once a stop that cannot finish (a pipe nobody reads), exit 130; the re-run completes the bundle")
+    func secondInterrupt() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try writeURIList(
+                (0..<8).map { ("mast:JWST/product/quick\($0).fits", 100_000, []) }
+                    + (0..<4).map { ("mast:JWST/product/slow\($0).fits", 1_000_000, [.init(.stall(after: 10_000), times: 1)]) },
+                to: archive, at: folder.path + "/list.txt"
+            )
+            // Standard output is a pipe whose reader never reads: once its 64 KiB buffer is full, the
+            // bundle cannot be written, so the graceful stop the first Ctrl-C starts cannot finish.
+            let fifo = folder.path + "/pipe"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+            #expect(reader >= 0)
+            defer { close(reader) }
+            let haul = try Spawned(
+                haulExecutable, ["download", "list.txt", "--zip", "-", "--compression", "store", "--archive", archive.url, "--progress", "none", "--stall-timeout", "60"],
+                environment: environment(["HAUL_ARCHIVE": nil, "MAST_API_TOKEN": nil]), directory: folder.path,
+                stdout: .file(fifo), stderr: .file(folder.path + "/stderr")
+            )
+            func stderr() -> String { (try? String(contentsOfFile: folder.path + "/stderr", encoding: .utf8)) ?? "" }
+            // Every quick file sent: 800 kB of complete entries to write, more than the pipe holds.
+            try await waitUntil("12 requests and the quick files sent", seen: { "\(archive.statistics.requests) requests, \(archive.statistics.bytesSent) bytes" }) {
+                archive.statistics.requests >= 12 && archive.statistics.bytesSent >= 800_000
+            }
+            kill(haul.pid, SIGINT)
+            try await waitUntil("the first Ctrl-C to be noticed", seen: stderr) { stderr().contains("interrupted: stopping transfers") || haul.poll() != nil }
+            // Still running: the stop waits on the pipe.
+            try await Task.sleep(for: .seconds(1))
+            #expect(haul.poll() == nil, "the first Ctrl-C ended the process: \(stderr())")
+            kill(haul.pid, SIGINT)
+            let (status, timedOut) = await haul.wait(timeout: .seconds(10))
+            #expect(!timedOut, "a second Ctrl-C did not end the process within 10 s")
+            #expect(status == 130, "\(stderr())")
+
+            // The same download into a file afterwards is complete and valid.
+            let rerun = try await runHaul(["download", "list.txt", "--zip", "out.zip", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            let names = (0..<8).map { "out/JWST/product/quick\($0).fits" } + (0..<4).map { "out/JWST/product/slow\($0).fits" } + ["out/manifest.html", "out/manifest.csv"]
+            #expect(try readWithPython(folder.path + "/out.zip").names.sorted() == names.sorted())
         }
     }
 

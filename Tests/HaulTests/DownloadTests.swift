@@ -195,7 +195,7 @@ struct DownloadTests {
                 let task = Task {
                     await engine.fetch(url: archive.url + "/api/v0.1/Download/file?uri=mast:X/stall.fits", expectedSize: 1_000_000, into: DiscardSink())
                 }
-                while engine.activeTransfers == 0 { try await Task.sleep(for: .milliseconds(5)) }
+                try await waitUntil("the transfer to start") { engine.activeTransfers > 0 }
                 #expect(engine.liveHandles == 1)
                 task.cancel()
                 let result = await task.value
@@ -213,24 +213,37 @@ struct DownloadTests {
         #expect(Haul.raiseOpenFileLimit() >= 2_200, "1,000 transfers and their server need about 2,200 descriptors")
         let folder = TemporaryFolder()
         try await withTestArchive(threads: 2) { archive in
-            // Each body trickles, so every transfer is still open when the last one starts.
+            // Every body is held after its headers until all 1,000 responses are open at once: the
+            // overlap is decided by the archive, not by how fast a loaded machine starts transfers.
             let products = (0..<1000).map { product(String(format: "f%04d.fits", $0), dataset: "d\($0 % 10)", size: 6_000) }
-            for p in products { archive.add(uri: p.uri, size: 6_000, faults: [.init(.trickle(bytesPerSecond: 1_000))]) }
-            // A generous stall limit: on a loaded machine a trickling server thread may pause for seconds.
-            var config = testConfiguration(parallel: 1000, stall: .seconds(15))
-            config.timeout.connect = .seconds(20)
+            for p in products { archive.add(uri: p.uri, size: 6_000, faults: [.init(.hold)]) }
+            // Held transfers receive nothing: the stall window outlasts the wait for all 1,000.
+            var config = testConfiguration(parallel: 1000, stall: .seconds(180))
+            config.timeout.connect = .seconds(60)
             let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
-            let (report, peak) = try await withEngine(config) { engine in
+            let (report, active) = try await withEngine(config) { engine in
                 let download = engine.download(plan, to: .directory(folder.path))
-                var peak = 0
-                for await event in download.events {
-                    if case .progress(let p) = event { peak = max(peak, p.activeTransfers) }
+                let events = Task {
+                    for await _ in download.events {}
                 }
-                return (try await download.report, peak)
+                let active: Int
+                do {
+                    try await waitUntil("1,000 responses open at once", timeout: .seconds(120), seen: {
+                        "\(archive.statistics.peakConcurrentResponses) open, \(engine.activeTransfers) transfers"
+                    }) { archive.statistics.peakConcurrentResponses == 1000 }
+                    active = engine.activeTransfers
+                } catch {
+                    archive.release()
+                    download.cancel()
+                    throw error
+                }
+                archive.release()
+                await events.value
+                return (try await download.report, active)
             }
             #expect(report.exitStatus == 0)
             #expect(report.ok == 1000)
-            #expect(peak == 1000)
+            #expect(active == 1000)
             // The server saw all of them open at once, each on its own connection.
             #expect(archive.statistics.peakConcurrentResponses == 1000)
             #expect(archive.statistics.connections == 1000)

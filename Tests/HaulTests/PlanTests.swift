@@ -63,7 +63,27 @@ struct PlanTests {
         ("ok.fits", "C:\\temp", "dataset is an absolute (drive) path"),
         ("ok.fits", "a\\..\\..\\b", "dataset climbs out of its folder (..)"),
         ("", "d", "file name is empty"),
-        (String(repeating: "x", count: 300), "d", "file name has a component longer than 255 bytes"),
+        (String(repeating: "x", count: 300), "d", "file name has a component of 300 bytes, longer than the 255 a file system allows"),
+        // 1,000 bytes in one component; 1,100 bytes in components of 100.
+        (String(repeating: "x", count: 995) + ".fits", "d", "file name has a component of 1000 bytes, longer than the 255 a file system allows"),
+        (Array(repeating: String(repeating: "y", count: 99), count: 11).joined(separator: "/") + "/z.fits", "d", "file name is 1106 bytes long, more than the 1024 a name may have"),
+        // Right-to-left override and marks: the name would show in another order than it has.
+        ("report\u{202E}stif.exe", "d", "file name contains the bidirectional control character U+202E, which shows the name in another order than it has"),
+        ("a\u{200F}b.fits", "d", "file name contains the bidirectional control character U+200F, which shows the name in another order than it has"),
+        ("ok.fits", "obs\u{2067}1", "dataset contains the bidirectional control character U+2067, which shows the name in another order than it has"),
+        // Windows device names, any case, with an extension, trailing spaces, in any component.
+        ("CON", "d", "file name uses the Windows device name CON, which cannot be a file on Windows"),
+        ("nul.fits", "d", "file name uses the Windows device name NUL, which cannot be a file on Windows"),
+        ("Com1.tar.gz", "d", "file name uses the Windows device name COM1, which cannot be a file on Windows"),
+        ("lpt9 .txt", "d", "file name uses the Windows device name LPT9, which cannot be a file on Windows"),
+        ("COM\u{B9}.fits", "d", "file name uses the Windows device name COM\u{B9}, which cannot be a file on Windows"),
+        ("ok.fits", "aux/x", "dataset uses the Windows device name AUX, which cannot be a file on Windows"),
+        ("conout$", "d", "file name uses the Windows device name CONOUT$, which cannot be a file on Windows"),
+        // Windows drops a trailing dot or space: two names would become one.
+        ("a.fits.", "d", "file name has a component ending in a dot or a space, which Windows drops"),
+        ("a.fits ", "d", "file name has a component ending in a dot or a space, which Windows drops"),
+        ("ok.fits", "obs1 /x", "dataset has a component ending in a dot or a space, which Windows drops"),
+        ("a//b.fits", "d", "file name has an empty component"),
     ])
     func unsafe(filename: String, dataset: String, problem: String) {
         let products = [
@@ -74,6 +94,20 @@ struct PlanTests {
         #expect(plan.entries[0].disposition == .unsafe(problem))
         #expect(plan.entries[1].disposition == .download)
         #expect(plan.summary.unsafe == 1)
+    }
+
+    @Test("Names close to the hostile ones stay as they are", arguments: [
+        "console.fits", "CONS", "COM10.fits", "LPT.txt", "auxiliary_cal.fits", "nullable.json", "prn_x.fits",
+        "a.b.c", "Ωmega_ñ_日本_🔭.fits", "arabic_\u{0627}\u{0644}.fits", "colon:and|pipe?.fits",
+        String(repeating: "x", count: 255),
+        // 1,000 bytes in components of at most 255: kept.
+        Array(repeating: String(repeating: "w", count: 199), count: 5).joined(separator: "/"),
+    ])
+    func nearlyHostile(_ filename: String) {
+        #expect(SafePath.problem(in: filename, what: "file name") == nil)
+        let plan = Plan(products: [Product(uri: "mast:X/f", filename: filename, dataset: "d")], selection: Selection(), root: "r", resolver: resolver)
+        #expect(plan.entries[0].disposition == .download)
+        #expect(plan.entries[0].path == "d/" + filename)
     }
 
     @Test("Quick selections, and exclusive-access products without a token")

@@ -22,15 +22,20 @@ struct TemporaryFolder: ~Copyable {
     }
 }
 
-/// An engine configuration for tests: quick retries and timeouts, so fault tests take seconds.
-func testConfiguration(parallel: Int = 16, retries: Int = 3, stall: Duration = .seconds(2)) -> Configuration {
+/// An engine configuration for tests: quick retries, so fault tests take seconds.
+///
+/// The stall window and the connect timeout are long by default: the suites run in parallel on
+/// machines shared with other builds, where a healthy loopback transfer can sit unscheduled for
+/// seconds, and a spurious stall would add an attempt, a request and a connection to counts the tests
+/// assert exactly. Tests of stalls pass a short `stall` and assert bounds where scheduling decides.
+func testConfiguration(parallel: Int = 16, retries: Int = 3, stall: Duration = .seconds(30)) -> Configuration {
     var c = Configuration()
     c.parallel = parallel
     c.retry.retries = retries
     c.retry.baseDelay = .milliseconds(5)
     c.retry.maxDelay = .milliseconds(20)
     c.timeout.stall = stall
-    c.timeout.connect = .seconds(5)
+    c.timeout.connect = .seconds(20)
     c.progressInterval = .milliseconds(20)
     return c
 }
@@ -113,4 +118,29 @@ func serveCatalog(_ path: String, in archive: TestArchive) throws -> [Product] {
         archive.add(uri: p.uri, size: p.size ?? 1000, access: p.access == .exclusive ? .exclusive : .public)
     }
     return products
+}
+
+/// A wait that ran out: the test fails with what it waited for and what it last saw.
+struct WaitTimedOut: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Waits until `condition` holds, looking every 20 ms.
+///
+/// - Parameters:
+///   - what: What is awaited, for the failure message ("13 requests at the archive").
+///   - timeout: When to give up.
+///   - seen: What there is instead, for the failure message.
+/// - Throws: ``WaitTimedOut`` at the deadline, which fails the test with both.
+func waitUntil(
+    _ what: String, timeout: Duration = .seconds(60), seen: () -> String = { "" }, _ condition: () throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        if ContinuousClock.now >= deadline {
+            let state = seen()
+            throw WaitTimedOut(description: "gave up after \(timeout) waiting for \(what)" + (state.isEmpty ? "" : " (seen: \(state))"))
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
 }

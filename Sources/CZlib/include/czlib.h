@@ -11,6 +11,11 @@ static inline int czlib_deflate_init_raw(z_streamp stream, int level) {
     return deflateInit2(stream, level, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
 }
 
+/// Deflate with a gzip wrapper (header, CRC-32, length), as an HTTP `Content-Encoding: gzip` body has.
+static inline int czlib_deflate_init_gzip(z_streamp stream, int level) {
+    return deflateInit2(stream, level, Z_DEFLATED, MAX_WBITS + 16, 8, Z_DEFAULT_STRATEGY);
+}
+
 static inline int czlib_inflate_init_raw(z_streamp stream) {
     return inflateInit2(stream, -MAX_WBITS);
 }

@@ -75,14 +75,16 @@ public struct Manifest: Sendable {
         ].map(Self.visible)
     }
 
-    /// Text with control characters shown as their Unicode pictures (U+2400…), so a hostile name can
-    /// neither break a line of the manifest nor hide in it.
+    /// Text with control characters shown as their Unicode pictures (U+2400…) and bidirectional
+    /// controls as `<U+202E>`, so a hostile name can neither break a line of the manifest, nor hide in
+    /// it, nor reorder what a reader sees.
     static func visible(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || SafePath.isBidiControl($0) }) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             if scalar.value < 0x20 { out.append(Unicode.Scalar(0x2400 + scalar.value)!) }
             else if scalar.value == 0x7F { out.append("\u{2421}") }
+            else if SafePath.isBidiControl(scalar) { out.append(contentsOf: "<U+\(String(scalar.value, radix: 16, uppercase: true))>".unicodeScalars) }
             else { out.append(scalar) }
         }
         return String(out)

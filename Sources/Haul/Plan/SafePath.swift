@@ -1,15 +1,36 @@
-/// Checks that a name from a catalog can only ever land inside the output's root.
+/// Checks that a name from a catalog can only ever land inside the output's root, under the name it
+/// shows, on any system the folder or bundle is unpacked on.
 ///
-/// Rejected: empty names, absolute paths (`/x`, `\x`, `C:…`), `.` or `..` components (with `/` or `\`
-/// as separator, since a bundle may be unpacked on Windows), NUL and other control characters, and
-/// components longer than a file system allows. Inner `/` separate folders and are kept.
+/// Refused (the product's row says `FAILED: unsafe path: …` with the reason; nothing is requested):
+/// - empty names, absolute paths (`/x`, `\x`, `C:…`), `.` or `..` components (with `/` or `\` as
+///   separator, since a bundle may be unpacked on Windows), empty components, a trailing separator;
+/// - NUL and other control characters (C0, DEL, C1);
+/// - bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069): they make a name
+///   display in another order than it has (`evil\u{202E}stif.exe` shows as `evilexe.fits`);
+/// - Windows device names as a component, with any extension or case (`CON`, `prn.fits`, `COM1`,
+///   `LPT9.txt`, `CONIN$` …): Windows opens the device instead of a file;
+/// - a component ending in a dot or a space, which Windows drops, so two names would become one;
+/// - a component longer than 255 bytes (what Linux, macOS and Windows file systems allow), and a name
+///   longer than ``maxNameBytes`` in all.
+///
+/// Kept: any other Unicode (non-ASCII names are common), and `<>:"|?*`, which Linux and macOS allow and
+/// Windows unpackers (7-Zip, Python's `zipfile`, Info-ZIP) replace. Inner `/` separate folders.
+/// Nothing is renamed: a name is written as the catalog has it, or not at all, so the manifest's
+/// `File` column is always the real path.
 public enum SafePath {
+    /// The longest name (a file name, or a dataset folder) in UTF-8 bytes: with the root and the
+    /// dataset it stays well inside Linux's 4,096-byte path limit.
+    public static let maxNameBytes = 1_024
+
     /// Why a name is unsafe, or `nil` when it is safe.
     public static func problem(in name: String, what: String) -> String? {
         if name.isEmpty { return "\(what) is empty" }
         if isPlainSafe(name) { return nil }
         if let c = name.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }) {
             return "\(what) contains the control character U+\(hex4(c.value))"
+        }
+        if let c = name.unicodeScalars.first(where: isBidiControl) {
+            return "\(what) contains the bidirectional control character U+\(hex4(c.value)), which shows the name in another order than it has"
         }
         if name.hasPrefix("/") || name.hasPrefix("\\") { return "\(what) is an absolute path" }
         let scalars = Array(name.unicodeScalars)
@@ -19,21 +40,56 @@ public enum SafePath {
         for component in name.split(whereSeparator: { $0 == "/" || $0 == "\\" }) {
             if component == ".." { return "\(what) climbs out of its folder (..)" }
             if component == "." { return "\(what) has a . component" }
-            if component.utf8.count > 255 { return "\(what) has a component longer than 255 bytes" }
+            if component.utf8.count > 255 { return "\(what) has a component of \(component.utf8.count) bytes, longer than the 255 a file system allows" }
+            if let device = windowsDevice(component) {
+                return "\(what) uses the Windows device name \(device), which cannot be a file on Windows"
+            }
+            if component.hasSuffix(".") || component.hasSuffix(" ") {
+                return "\(what) has a component ending in a dot or a space, which Windows drops"
+            }
         }
         if name.hasSuffix("/") || name.hasSuffix("\\") { return "\(what) ends in a separator" }
-        if name.contains("//") { return "\(what) has an empty component" }
+        if name.contains("//") || name.contains("\\\\") || name.contains("/\\") || name.contains("\\/") { return "\(what) has an empty component" }
+        if name.utf8.count > maxNameBytes { return "\(what) is \(name.utf8.count) bytes long, more than the \(maxNameBytes) a name may have" }
+        return nil
+    }
+
+    static func isBidiControl(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
+    }
+
+    /// The Windows device name a component is (its part before the first dot, trailing spaces
+    /// ignored, any case), or `nil`.
+    static func windowsDevice<S: StringProtocol>(_ component: S) -> String? {
+        var stem = component.prefix { $0 != "." }
+        while stem.last == " " { stem = stem.dropLast() }
+        let upper = stem.uppercased()
+        switch upper {
+        case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$": return upper
+        default: break
+        }
+        let scalars = Array(upper.unicodeScalars)
+        if scalars.count == 4, upper.hasPrefix("COM") || upper.hasPrefix("LPT"),
+           ("0"..."9").contains(scalars[3]) || ["\u{B9}", "\u{B2}", "\u{B3}"].contains(scalars[3]) {
+            return upper
+        }
         return nil
     }
 
     /// A one-pass check that settles the common case: printable ASCII, not absolute, no drive letter,
-    /// no empty, `.` or `..` component, no component over 255 bytes. Anything else takes the full check.
+    /// no empty, `.` or `..` component, no component over 255 bytes or ending in a dot or space, nothing
+    /// that could be a Windows device name, at most ``maxNameBytes``. Anything else takes the full check.
     static func isPlainSafe(_ name: String) -> Bool {
         var name = name
         return name.withUTF8 { bytes in
             guard let first = bytes.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "\\") else { return false }
+            if bytes.count > maxNameBytes { return false }
             if bytes.count >= 2, bytes[1] == UInt8(ascii: ":") { return false }
             var componentStart = 0
+            var stemEnd: Int?
             var i = 0
             while i <= bytes.count {
                 let b = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
@@ -41,9 +97,18 @@ public enum SafePath {
                     let length = i - componentStart
                     if length == 0 || length > 255 { return false }
                     if bytes[componentStart] == UInt8(ascii: "."), length <= 2, length == 1 || bytes[componentStart + 1] == UInt8(ascii: ".") { return false }
+                    let last = bytes[i - 1]
+                    if last == UInt8(ascii: ".") || last == UInt8(ascii: " ") { return false }
+                    // CON, PRN, AUX, NUL, COMn, LPTn, CONIN$, CONOUT$ (before any dot, spaces after):
+                    // a stem of 3 to 7 bytes starting with one of these letters takes the full check.
+                    let stem = (stemEnd ?? i) - componentStart
+                    if (3...7).contains(stem), "CPANLcpanl".utf8.contains(bytes[componentStart]) { return false }
                     componentStart = i + 1
+                    stemEnd = nil
                 } else if b < 0x20 || b >= 0x7F {
                     return false
+                } else if b == UInt8(ascii: "."), stemEnd == nil {
+                    stemEnd = i
                 }
                 i += 1
             }

@@ -271,6 +271,8 @@ final class EngineCore: @unchecked Sendable {
         _ = ccurl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         _ = ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile = c.caFile { _ = ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile) }
+        if let caPath = c.caPath { _ = ccurl_easy_setopt_string(easy, CURLOPT_CAPATH, caPath) }
         _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, c.http2 ? ccurl_http_version_2tls() : Int(CURL_HTTP_VERSION_1_1))
         // Waiting for a connection that might multiplex only pays where HTTP/2 can be negotiated (TLS
         // with ALPN). Over cleartext HTTP/1.1 it queues new transfers behind busy connections: measured
@@ -288,7 +290,10 @@ final class EngineCore: @unchecked Sendable {
         for header in request.headers { list = curl_slist_append(list, header) }
         if let validator = request.ifRange, request.rangeStart > 0 { list = curl_slist_append(list, "If-Range: \(validator)") }
         // No content coding: the bytes on the wire are the product's bytes, so lengths can be checked.
+        // A server that encodes anyway (a `.fits.gz` labelled `Content-Encoding: gzip`) is stored as
+        // sent: libcurl decodes nothing, so nothing is ever decoded twice.
         list = curl_slist_append(list, "Accept-Encoding: identity")
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTP_CONTENT_DECODING, 0)
         transfer.headerList = list
         _ = ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)
         if request.rangeStart > 0 { _ = ccurl_easy_setopt_string(easy, CURLOPT_RANGE, "\(request.rangeStart)-") }

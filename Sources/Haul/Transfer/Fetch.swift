@@ -32,9 +32,11 @@ public enum AttemptVerdict: Sendable, Hashable {
         if let abort = outcome.abort {
             switch abort {
             case .sizeMismatch(let expected, let actual):
-                self = .fail(reason: "size mismatch (expected \(expected) bytes, server has \(actual))")
+                self = .fail(reason: "size mismatch (expected \(expected) bytes, server has \(actual))" + Self.why(outcome))
             case .rangeMismatch:
                 self = .retry(reason: "the server answered another byte range than asked", retryAfter: nil)
+            case .changedOnServer:
+                self = .retry(reason: "the file changed on the server during the download (the server ignored If-Range)", retryAfter: nil)
             case .sink(let error):
                 self = .fail(reason: "write error: \(error)")
             }
@@ -48,12 +50,15 @@ public enum AttemptVerdict: Sendable, Hashable {
                 if let total = outcome.totalLength, outcome.end != total {
                     self = .retry(reason: "body ended at \(outcome.end) of \(total) bytes", retryAfter: nil)
                 } else if let expectedSize, outcome.end != expectedSize {
-                    self = .fail(reason: "size mismatch (expected \(expectedSize) bytes, received \(outcome.end))")
+                    self = .fail(reason: "size mismatch (expected \(expectedSize) bytes, received \(outcome.end))" + Self.why(outcome))
                 } else {
                     self = .success
                 }
             case 408, 429, 500..<600:
                 self = .retry(reason: "HTTP \(outcome.status)", retryAfter: retryAfter)
+            case 416 where outcome.rangeStart > 0:
+                // The part already held cannot be completed (the product shrank or changed): start over.
+                self = .retry(reason: "HTTP 416: the server refused to resume from byte \(outcome.rangeStart)", retryAfter: nil)
             default:
                 self = .fail(reason: "HTTP \(outcome.status)")
             }
@@ -76,8 +81,11 @@ public enum AttemptVerdict: Sendable, Hashable {
             self = .retry(reason: "HTTP/2 error", retryAfter: nil)
         case CURLE_SSL_CONNECT_ERROR:
             self = .retry(reason: "TLS handshake failed", retryAfter: nil)
-        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
-            self = .fail(reason: "TLS certificate not trusted")
+        case CURLE_PEER_FAILED_VERIFICATION:
+            // Never accepted silently: the user names the authority to trust (curl's wording kept).
+            self = .fail(reason: "TLS certificate not trusted (\(outcome.curlMessage)): trust its issuer with --cacert FILE or --capath DIR")
+        case CURLE_SSL_CACERT_BADFILE:
+            self = .fail(reason: "cannot read the trusted certificates (\(outcome.curlMessage)): check --cacert FILE or --capath DIR")
         case CURLE_TOO_MANY_REDIRECTS:
             self = .fail(reason: "too many redirects")
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
@@ -85,6 +93,17 @@ public enum AttemptVerdict: Sendable, Hashable {
         default:
             self = .fail(reason: "transfer error (curl \(outcome.curlCode): \(outcome.curlMessage))")
         }
+    }
+
+    /// Why a body's length is not the catalog's, when the response says: an encoding, an HTML page.
+    static func why(_ outcome: AttemptOutcome) -> String {
+        if let encoding = outcome.contentEncoding {
+            return ": the server sent the file \(encoding)-encoded (Content-Encoding: \(encoding)) although identity was asked; Haul keeps an archive's bytes as sent and never decodes them"
+        }
+        if let type = outcome.contentType, type.lowercased().hasPrefix("text/html") {
+            return ": the server answered \(outcome.status) with an HTML page (an error page?) instead of the file"
+        }
+        return ""
     }
 }
 
@@ -138,7 +157,11 @@ extension Engine {
                     let text = attempt == 1 ? reason : "\(reason) after \(attempt) attempts"
                     return FetchResult(status: .failed(text), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
                 }
-                if case .rangeMismatch? = outcome.abort { resumable = false }
+                // What is held cannot be continued: the next attempt asks for the whole product.
+                switch outcome.abort {
+                case .rangeMismatch?, .changedOnServer?: resumable = false
+                default: if outcome.status == 416 { resumable = false }
+                }
                 do {
                     try await Task.sleep(for: policy.delay(afterAttempt: attempt, retryAfter: retryAfter))
                 } catch {

@@ -30,10 +30,15 @@ public struct AttemptOutcome: Sendable {
         case sizeMismatch(expected: Int64, actual: Int64)
         /// A 206 answer for another range than asked.
         case rangeMismatch
+        /// A 206 answer whose validator is not the `If-Range` sent: the product changed on the server and
+        /// the server sent a range of the new one anyway (it does not honour `If-Range`).
+        case changedOnServer
         /// The sink failed.
         case sink(any Error)
     }
 
+    /// The byte the request asked the body from (`Range`), 0 for the whole body.
+    public var rangeStart: Int64 = 0
     /// libcurl's result code (`CURLE_OK` is 0) and its message.
     public var curlCode: Int32 = 0
     public var curlMessage: String = ""
@@ -51,6 +56,11 @@ public struct AttemptOutcome: Sendable {
     public var retryAfter: Int64?
     /// `Last-Modified`, as Unix seconds.
     public var lastModified: Int64?
+    /// A 2xx response's `Content-Encoding` (other than `identity`): the body was stored as sent, never
+    /// decoded, so its length is the encoded length.
+    public var contentEncoding: String?
+    /// A 2xx response's `Content-Type`, when it sent one.
+    public var contentType: String?
     public var abort: Abort?
     public var cancelled = false
     /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
@@ -86,6 +96,7 @@ final class Transfer: @unchecked Sendable {
         self.sink = sink
         self.counter = counter
         errorBuffer.initialize(to: 0)
+        outcome.rangeStart = request.rangeStart
     }
 
     deinit {
@@ -105,13 +116,27 @@ final class Transfer: @unchecked Sendable {
             return true
         }
         if let ranges = header("Accept-Ranges"), ranges.lowercased().contains("bytes") { outcome.acceptRanges = true }
-        outcome.validator = header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 } ?? header("Last-Modified")
+        let etag = header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 }
+        outcome.validator = etag ?? header("Last-Modified")
+        outcome.contentType = header("Content-Type")
+        // Haul asks for identity and never turns on libcurl's decoding (CURLOPT_ACCEPT_ENCODING is
+        // unset), so an encoded body is stored as sent: the archive's bytes, decoded by nobody.
+        if let encoding = header("Content-Encoding"), encoding.lowercased() != "identity" { outcome.contentEncoding = encoding }
         if code == 206 {
             // Content-Range: bytes START-END/TOTAL
             guard let range = header("Content-Range"), let parsed = Self.parseContentRange(range),
                   parsed.start == request.rangeStart else {
                 outcome.abort = .rangeMismatch
                 return false
+            }
+            // A server that honours If-Range answers 200 with the whole (new) product when the validator
+            // no longer matches; one that sends a range of another version would splice two versions.
+            if let sent = request.ifRange {
+                let current = sent.hasPrefix("\"") ? etag : header("Last-Modified")
+                if current != sent {
+                    outcome.abort = .changedOnServer
+                    return false
+                }
             }
             outcome.offset = parsed.start
             outcome.totalLength = parsed.total
