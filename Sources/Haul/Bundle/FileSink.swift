@@ -119,14 +119,25 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             unlink(temporaryPath)
             throw error
         }
-        do {
-            if ftruncate(fd, off_t(size)) != 0 { throw HaulError.writing(path, errno: errno, action: "finish") }
-            if synchronize { try FileSync.file(fd, path: path) }
-        } catch {
+        // On the file's queue, as its writes were: an fsync blocks for milliseconds, and the caller's
+        // thread is one of the few that run every task.
+        let (fd, path) = (self.fd, self.path)
+        let finished: HaulError? = await withCheckedContinuation { c in
+            queue.async {
+                if ftruncate(fd, off_t(size)) != 0 { return c.resume(returning: HaulError.writing(path, errno: errno, action: "finish")) }
+                do {
+                    if synchronize { try FileSync.file(fd, path: path) }
+                    c.resume(returning: nil)
+                } catch {
+                    c.resume(returning: error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)"))
+                }
+            }
+        }
+        if let finished {
             close(fd)
             closed = true
             unlink(temporaryPath)
-            throw error
+            throw finished
         }
         closed = true
         if close(fd) != 0 {

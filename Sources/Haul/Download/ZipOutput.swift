@@ -166,14 +166,14 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         }
         guard let full = failure.flatMap({ $0.code == .diskFull ? $0 : nil }) else {
             _ = try await writer.finish(trailing: trailing)
-            try seal(path: path, partPath: partPath)
+            try await seal(path: path, partPath: partPath)
             return
         }
         // The disk filled: the part file holds whole entries only (a failed append is cut off). Finish
         // it as a valid archive when the space freed by dropped entries allows; else keep it to resume.
         do {
             _ = try await writer.finish(trailing: trailing, afterFailure: true)
-            try seal(path: path, partPath: partPath)
+            try await seal(path: path, partPath: partPath)
         } catch {
             throw HaulError(.diskFull, "\(full.message). \(partPath) keeps the \(files) written so far: free some space and run the same command again to finish it", underlyingError: full.underlyingError)
         }
@@ -181,8 +181,14 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     }
 
     /// Flushes the finished archive, renames it into place, and flushes the folder that names it.
-    private func seal(path: String, partPath: String) throws {
-        if synchronizes { try FileSync.file(fd, path: partPath) }
+    private func seal(path: String, partPath: String) async throws {
+        if synchronizes {
+            // Off the caller's thread: flushing gigabytes of written pages takes seconds.
+            let fd = self.fd
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                DispatchQueue.global(qos: .utility).async { c.resume(with: Result { try FileSync.file(fd, path: partPath) }) }
+            }
+        }
         let status = Glibc.close(fd)
         fd = -1
         guard status == 0, rename(partPath, path) == 0 else { throw HaulError.writing(path, errno: errno, action: "finish") }
