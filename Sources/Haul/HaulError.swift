@@ -13,8 +13,15 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
         public static let invalidCatalog = Code("invalid catalog")
         /// An option or argument is invalid (exit status 2).
         public static let invalidArgument = Code("invalid argument")
-        /// Writing output failed: disk full, permissions.
+        /// Writing output failed (an I/O error, a closed pipe) after the download started (exit status 1).
         public static let output = Code("output")
+        /// The output path cannot be used, found before any request: a folder where the ZIP should go, a
+        /// missing or unwritable folder, `--dir` naming a file, a file that is not an archive this download
+        /// can resume (exit status 2). Nothing was fetched, created or overwritten.
+        public static let outputPath = Code("output path")
+        /// The output's disk is full, a disk quota is used up, or a file reached the largest size allowed
+        /// (`ENOSPC`, `EDQUOT`, `EFBIG`): the download stopped at once, keeping what was complete (exit status 1).
+        public static let diskFull = Code("disk full")
         /// A token could not be read, or the archive did not accept it (exit status 2).
         public static let authentication = Code("authentication")
         /// The transfer engine could not start or failed internally.
@@ -34,7 +41,25 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     /// Whether this error means the input or the usage was wrong (nothing was downloaded).
-    public var isInputError: Bool { code == .invalidCatalog || code == .invalidArgument || code == .authentication }
+    public var isInputError: Bool {
+        code == .invalidCatalog || code == .invalidArgument || code == .authentication || code == .outputPath
+    }
+
+    /// A failed write (or flush, truncate, rename) of `path`: ``Code/diskFull`` when the disk is full, a
+    /// quota is used up or the file is at its size limit, else ``Code/output``.
+    static func writing(_ path: String, errno e: Int32, action: String = "write") -> HaulError {
+        let reason = String(cString: strerror(e))
+        switch e {
+        case ENOSPC:
+            return HaulError(.diskFull, "the disk is full: cannot \(action) \(path) (\(reason))", underlyingError: POSIXErrorNumber(e))
+        case EDQUOT:
+            return HaulError(.diskFull, "the disk is full for this user (quota used up): cannot \(action) \(path) (\(reason))", underlyingError: POSIXErrorNumber(e))
+        case EFBIG:
+            return HaulError(.diskFull, "the disk is full for this file (it reached the largest size allowed here): cannot \(action) \(path) (\(reason))", underlyingError: POSIXErrorNumber(e))
+        default:
+            return HaulError(.output, "cannot \(action) \(path): \(reason)", underlyingError: POSIXErrorNumber(e))
+        }
+    }
 }
 
 /// A POSIX error number with its text, kept as the underlying error of a ``HaulError``.

@@ -17,6 +17,14 @@ struct DownloadCommand: AsyncParsableCommand {
         complete entry and fetches only the rest. --zip - streams the archive to standard output. \
         ROOT is the output's name without its extension, unless --root says otherwise.
 
+        The output is checked before the first request: a folder at the --zip path, a folder that is \
+        missing or not writable, --dir naming a file, or a file at the --zip path that is not an \
+        archive this command can complete ends the run with status 2, nothing written. A user's file \
+        is never overwritten unless --force says so. A full disk stops the run with status 1 and says \
+        so: complete files stay (the ZIP is finished with them, or FILE.haul-part is kept), and the \
+        same command, once there is space, fetches the rest. Finished files, folders and archives are \
+        flushed to the disk (fsync) before the run ends, so a power cut after it loses nothing.
+
         Examples:
           haul download products.json --zip jwst.zip
           haul download products.json --quick recommended --zip - | ssh host 'cat > bundle.zip'
@@ -36,6 +44,12 @@ struct DownloadCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the files into this folder (created when missing).", valueName: "dir"))
     var dir: String?
 
+    @Flag(help: "Replace a file at the --zip path that is not an archive this command can complete (by default such a file is never overwritten).")
+    var force = false
+
+    @Flag(name: .customLong("no-fsync"), help: "Do not flush finished files and folders to the disk (faster on slow disks; a power cut may lose files reported done).")
+    var noFsync = false
+
     @Option(help: ArgumentHelp("The top folder inside the bundle (default: the --zip file's name without extension; under --dir, a folder inside it).", valueName: "name"))
     var root: String?
 
@@ -54,6 +68,7 @@ struct DownloadCommand: AsyncParsableCommand {
         if let root, SafePath.problem(in: root, what: "--root") != nil || root.contains("/") || root.contains("\\") {
             throw ValidationError("--root must be a plain folder name")
         }
+        if force && (zip == nil || zip == "-") { throw ValidationError("--force replaces a file at the --zip FILE path; it does nothing with --dir or --zip -") }
         if zip == "-" && Terminal.standardOutputIsTerminal {
             throw ValidationError("--zip - writes a binary archive to standard output: redirect it to a file or a pipe")
         }
@@ -82,9 +97,11 @@ struct DownloadCommand: AsyncParsableCommand {
                 plan = try selection.plan(catalog, root: plan.root, authorized: true)
             }
         }
+        var configuration = transfers.configuration
+        configuration.synchronizesOutput = !noFsync
         let report = try await Runner.download(
-            plan, to: target, configuration: transfers.configuration, progress: transfers.progress,
-            token: token, archive: try selection.resolver()
+            plan, to: target, configuration: configuration, progress: transfers.progress,
+            token: token, archive: try selection.resolver(), overwrite: force
         )
         throw ExitStatus(code: report.exitStatus)
     }
@@ -94,10 +111,13 @@ struct DownloadCommand: AsyncParsableCommand {
 enum Runner {
     /// - Parameters:
     ///   - token: Signed in with at the archive first (`/whoami`); the plan must have been built authorized.
+    ///   - overwrite: Replace a file at the ZIP path that is not an archive of this plan (`--force`).
     static func download(
         _ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode,
-        token: AccessToken? = nil, archive: URLResolver? = nil
+        token: AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false
     ) async throws -> DownloadReport {
+        // The output path, before a word is printed or a request (even /whoami) is made.
+        try target.check(for: plan, overwrite: overwrite)
         var toStandardOutput = false
         if case .zipStream(let stream as FileDescriptorStream, _) = target, stream.fd == 1 { toStandardOutput = true }
         let jsonDescriptor: Int32 = toStandardOutput ? 2 : 1
@@ -116,7 +136,7 @@ enum Runner {
                 credentials = try await engine.signIn(token, archive: archive)
                 if progress.resolved != .json { Terminal.note("signed in to \(archive.archive) as \(credentials!.user)") }
             }
-            let download = engine.download(plan, to: target, credentials: credentials)
+            let download = engine.download(plan, to: target, credentials: credentials, overwrite: overwrite)
             let interrupt = Interrupt { download.cancel() }
             defer { interrupt.cancel() }
             let shown = Task {

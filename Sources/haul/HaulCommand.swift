@@ -20,8 +20,9 @@ struct HaulCommand: AsyncParsableCommand {
         Exclusive-access files need a MAST API token: $MAST_API_TOKEN, --token-file FILE, or a \
         prompt on a terminal; never a command-line value.
 
-        Exit status: 0 every selected file OK; 1 some failed (the manifest says which); 2 input or \
-        usage error (nothing downloaded); 130 interrupted (the manifest says CANCELLED).
+        Exit status: 0 every selected file OK; 1 some failed (the manifest says which), or the disk \
+        filled; 2 input, usage or output-path error (nothing downloaded, nothing overwritten); 130 \
+        interrupted (the manifest says CANCELLED).
 
         Start with `haul demo`, which needs no network.
         """,
@@ -41,6 +42,8 @@ enum Main {
         Haul.raiseOpenFileLimit()
         // A closed pipe on standard output (`haul … --progress json | head`) is an error to report, not a signal to die of.
         signal(SIGPIPE, SIG_IGN)
+        // A file-size limit (ulimit -f) is a full disk to report (EFBIG), not a signal to die of.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try HaulCommand.parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

@@ -106,8 +106,7 @@ enum FileIO {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if n < 0 {
                 if errno == EINTR { continue }
-                let e = errno
-                throw HaulError(.output, "cannot write \(what): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+                throw HaulError.writing(what, errno: errno)
             }
             done += n
         }

@@ -109,26 +109,53 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 
     /// Writes what is left, checks the length, and renames the file into place.
     ///
-    /// Call once the transfer has ended. - Throws: ``HaulError`` (`output`).
-    public func commit(size: Int64) async throws {
+    /// Call once the transfer has ended. Nothing is left under either name when it throws.
+    /// - Parameter synchronize: Flush the data to the disk before the rename (`fsync`), so that the
+    ///   name never points at a file a power cut could empty; the caller flushes the folder after.
+    /// - Throws: ``HaulError``: `diskFull` on a full disk, else `output`.
+    public func commit(size: Int64, synchronize: Bool = false) async throws {
         flushBlock()
         await drain()
         if let error = shared.withLock({ $0.error }) {
+            if !closed { close(fd); closed = true }
             unlink(temporaryPath)
             throw error
         }
-        if ftruncate(fd, off_t(size)) != 0 || close(fd) != 0 {
-            let e = errno
+        // On the file's queue, as its writes were: an fsync blocks for milliseconds, and the caller's
+        // thread is one of the few that run every task.
+        let (fd, path) = (self.fd, self.path)
+        let finished: HaulError? = await withCheckedContinuation { c in
+            queue.async {
+                if ftruncate(fd, off_t(size)) != 0 { return c.resume(returning: HaulError.writing(path, errno: errno, action: "finish")) }
+                do {
+                    if synchronize { try FileSync.file(fd, path: path) }
+                    c.resume(returning: nil)
+                } catch {
+                    c.resume(returning: error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)"))
+                }
+            }
+        }
+        if let finished {
+            close(fd)
+            closed = true
             unlink(temporaryPath)
-            throw HaulError(.output, "cannot finish \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            throw finished
         }
         closed = true
-        guard rename(temporaryPath, path) == 0 else {
-            let e = errno
+        if close(fd) != 0 {
+            let error = HaulError.writing(path, errno: errno, action: "finish")
             unlink(temporaryPath)
-            throw HaulError(.output, "cannot rename into \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            throw error
+        }
+        guard rename(temporaryPath, path) == 0 else {
+            let error = HaulError.writing(path, errno: errno, action: "rename into")
+            unlink(temporaryPath)
+            throw error
         }
     }
+
+    /// The error that stopped the writes (a full disk), if any.
+    public var writeError: HaulError? { shared.withLock { $0.error } }
 
     /// Drops the partial file. Call once the transfer has ended.
     public func discard() async {

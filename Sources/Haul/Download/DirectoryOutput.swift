@@ -7,6 +7,10 @@ import Darwin
 
 /// A plan's files as a folder tree: each written by a ``FileSink`` under a temporary name and renamed
 /// into place when complete; a re-run skips files already complete there.
+///
+/// With ``Configuration/synchronizesOutput``, each file is flushed before its rename and every folder
+/// a name was added to is flushed at the end, before the manifests. A full disk stops the run; the
+/// partial files are removed, the complete ones stay.
 final class DirectoryOutput: RunOutput {
     let root: String
     let plan: Plan
@@ -14,21 +18,35 @@ final class DirectoryOutput: RunOutput {
     let blockSize: Int
     let ioQueue = DispatchQueue(label: "haul.io", qos: .utility, attributes: .concurrent)
     private let previous = Locked<[String: PreviousRow]>([:])
+        private let synchronizes: Bool
+    /// Folders a name was added to (a file renamed in, a folder made), to flush at the end.
+    private let changedFolders = Locked<Set<String>>([])
+    private let diskFull = Locked<HaulError?>(nil)
 
     init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration) {
         root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.plan = plan
         self.budget = budget
         blockSize = budget.blockSize(parallel: c.parallel)
+        synchronizes = c.synchronizesOutput
     }
 
     var location: String { root }
-    var failure: HaulError? { nil }
+    var failure: HaulError? { diskFull.withLock { $0 } }
     /// Nothing to free: a file's blocks are only ever on their way to the disk, never held.
     func relieve() {}
 
+    /// Stops the run when `error` says the disk is full.
+    private func note(_ error: (any Error)?) {
+        guard let error = error as? HaulError, error.code == .diskFull else { return }
+        diskFull.withLock { if $0 == nil { $0 = error } }
+    }
+
     func open() async throws {
-        try Self.makeRoot(root)
+        // Before anything is made: a file in the way or a folder that cannot be written ends the run here.
+        try OutputCheck.directory(root)
+        let made = try Self.makeRoot(root)
+        if synchronizes { changedFolders.withLock { $0.formUnion(made) } }
         let rows = previousRows()
         previous.withLock { $0 = rows }
     }
@@ -36,13 +54,18 @@ final class DirectoryOutput: RunOutput {
     func prepare(_ index: Int) async -> Preparation<FileSink> {
         let entry = plan.entries[index]
         let path = root + "/" + entry.path
-        if let problem = Self.makeFolders(root: root, relative: entry.path) { return .failed(problem) }
+        if let problem = Self.makeFolders(root: root, relative: entry.path, made: { [self] parent in
+            if synchronizes { changedFolders.withLock { _ = $0.insert(parent) } }
+        }) {
+            return .failed(problem)
+        }
         if let size = alreadyComplete(entry, path: path) { return .complete(size: size, note: "already complete") }
         do {
             // A small file needs no more than its own size in memory.
             let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
             return .fetch(try FileSink(path: path, budget: budget, blockSize: block, ioQueue: ioQueue))
         } catch {
+            note(error)
             return .failed("write error: \(error)")
         }
     }
@@ -51,13 +74,16 @@ final class DirectoryOutput: RunOutput {
         switch result.status {
         case .ok:
             do {
-                try await sink.commit(size: result.bytes)
+                try await sink.commit(size: result.bytes, synchronize: synchronizes)
                 if let modified = result.lastModified { sink.setModificationTime(modified) }
+                if synchronizes { changedFolders.withLock { _ = $0.insert(OutputCheck.parentFolder(of: sink.path)) } }
                 return .ok
             } catch {
+                note(error)
                 return .failed("write error: \(error)")
             }
         case .failed(let reason):
+            note(sink.writeError)
             await sink.discard()
             return .failed(reason)
         case .cancelled:
@@ -68,8 +94,30 @@ final class DirectoryOutput: RunOutput {
 
     func close(_ manifest: Manifest) async throws {
         let name = root.split(separator: "/").last.map(String.init) ?? root
-        try Self.writeAtomically(root + "/manifest.csv", manifest.csv())
-        try Self.writeAtomically(root + "/manifest.html", manifest.html(title: name))
+        if let full = failure {
+            // The partial files are gone, which may leave room for the manifests; the next run needs
+            // them only for products without a stated size.
+            try? Self.writeAtomically(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
+            try? Self.writeAtomically(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
+            try? flushFolders()
+            let complete = manifest.rows.filter { $0.status == .ok }.count
+            throw HaulError(
+                .diskFull,
+                "\(full.message). \(complete) complete file\(complete == 1 ? " is" : "s are") in \(root), no partial one: free some space and run the same command again to fetch the rest",
+                underlyingError: full.underlyingError
+            )
+        }
+        // The files' names first, so that a manifest on the disk never lists a file that is not.
+        try flushFolders()
+        try Self.writeAtomically(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
+        try Self.writeAtomically(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
+        if synchronizes { try FileSync.folder(root) }
+    }
+
+    /// Flushes every folder a name was added to, deepest first.
+    private func flushFolders() throws {
+        let folders = changedFolders.withLock { f in defer { f = [] }; return f }
+        for folder in folders.sorted(by: { $0.count > $1.count }) { try FileSync.folder(folder) }
     }
 
     /// The size of the file at `path` when it is complete from an earlier run: a regular file with the
@@ -102,30 +150,42 @@ final class DirectoryOutput: RunOutput {
         return rows
     }
 
-    static func makeRoot(_ root: String) throws {
+    /// Creates the root and the folders above it that are missing.
+    /// - Returns: The folders that gained an entry (the parent of each folder made).
+    @discardableResult
+    static func makeRoot(_ root: String) throws -> Set<String> {
         var path = root.hasPrefix("/") ? "" : "."
+        var made = Set<String>()
         for component in root.split(separator: "/") {
+            let parent = path.isEmpty ? "/" : path
             path += "/" + component
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                let e = errno
-                throw HaulError(.output, "cannot create \(root): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            if mkdir(path, 0o755) == 0 {
+                made.insert(parent)
+            } else if errno != EEXIST {
+                throw HaulError.writing(root, errno: errno, action: "create")
             }
         }
         var st = stat()
         guard stat(root, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw HaulError(.output, "cannot use \(root): not a directory")
+            throw HaulError(.outputPath, "cannot write into \(root): it is not a folder")
         }
+        return made
     }
 
     /// Creates the folders of `relative` under `root`, refusing any that exists as something other
     /// than a real folder (a symbolic link there could lead outside the root).
+    /// - Parameter made: Told the parent of every folder made.
     /// - Returns: The problem, or `nil` when the folders are ready.
-    static func makeFolders(root: String, relative: String) -> String? {
+    static func makeFolders(root: String, relative: String, made: (String) -> Void = { _ in }) -> String? {
         let components = relative.split(separator: "/", omittingEmptySubsequences: true).dropLast()
         var path = root
         for component in components {
+            let parent = path
             path += "/" + component
-            if mkdir(path, 0o755) == 0 { continue }
+            if mkdir(path, 0o755) == 0 {
+                made(parent)
+                continue
+            }
             let e = errno
             var st = stat()
             if e == EEXIST, lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { continue }
@@ -150,13 +210,12 @@ final class DirectoryOutput: RunOutput {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Writes `text` to a temporary file beside `path` and renames it into place.
-    static func writeAtomically(_ path: String, _ text: String) throws {
+    /// Writes `text` to a temporary file beside `path` and renames it into place (flushed first when
+    /// `synchronize`; the caller flushes the folder).
+    static func writeAtomically(_ path: String, _ text: String, synchronize: Bool = false) throws {
         let temporary = path + ".haul-part"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        func fail(_ e: Int32) -> HaulError {
-            HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
-        }
+        func fail(_ e: Int32) -> HaulError { HaulError.writing(path, errno: e) }
         guard fd >= 0 else { throw fail(errno) }
         var utf8 = Array(text.utf8)
         var done = 0
@@ -172,6 +231,9 @@ final class DirectoryOutput: RunOutput {
             done += n
         }
         utf8 = []
+        if synchronize {
+            do { try FileSync.file(fd, path: path) } catch { Glibc.close(fd); unlink(temporary); throw error }
+        }
         if Glibc.close(fd) != 0 { let e = errno; unlink(temporary); throw fail(e) }
         guard rename(temporary, path) == 0 else { let e = errno; unlink(temporary); throw fail(e) }
     }

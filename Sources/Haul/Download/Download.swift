@@ -88,7 +88,10 @@ public final class Download: Sendable {
 
     /// Waits for the end. Cancelling the waiting task cancels the download.
     ///
-    /// - Throws: ``HaulError`` (`output`) when the root or the manifest cannot be written.
+    /// - Throws: ``HaulError``: `outputPath` before any request when the target cannot be used
+    ///   (``DownloadTarget/check(for:overwrite:)``); `diskFull` when the disk filled (the run stopped at
+    ///   once; complete files stay, a ZIP is finished or left resumable, the message says which);
+    ///   `output` when the root, the archive or the manifest cannot be written otherwise.
     public var report: DownloadReport {
         get async throws {
             try await withTaskCancellationHandler {
@@ -110,9 +113,12 @@ extension Engine {
     ///     the archive (and nowhere else), its user is the manifest's `Logged In User`, and statuses take
     ///     the authenticated form. Without it the user is `anonymous`.
     ///   - headers: Extra request headers for every transfer (`Name: value`).
+    ///   - overwrite: Replace a file at a ZIP path that is not an archive this plan can resume; without it,
+    ///     such a file ends the download before any request, untouched.
     /// - Returns: The running download. It must end before the engine's scope does.
     public func download(
-        _ plan: Plan, to target: DownloadTarget, credentials: Credentials? = nil, headers: [String] = []
+        _ plan: Plan, to target: DownloadTarget, credentials: Credentials? = nil, headers: [String] = [],
+        overwrite: Bool = false
     ) -> Download {
         let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
         let configuration = configuration
@@ -134,7 +140,7 @@ extension Engine {
             let output: ZipOutput
             switch target {
             case .zip(let path, let compression):
-                output = ZipOutput(.file(path), plan: plan, budget: budget, configuration: configuration, compression: compression)
+                output = ZipOutput(.file(path), plan: plan, budget: budget, configuration: configuration, compression: compression, overwrite: overwrite)
             case .zipStream(let stream, let compression):
                 output = ZipOutput(.stream(stream), plan: plan, budget: budget, configuration: configuration, compression: compression)
             case .directory:

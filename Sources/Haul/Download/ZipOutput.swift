@@ -13,6 +13,9 @@ import Darwin
 /// only once every byte arrived and checked. A file is written as `NAME.haul-part` and renamed when
 /// the central directory is in place; a run that finds `NAME.haul-part` (after a crash) or a finished
 /// `NAME` keeps the complete entries in it and fetches only the rest.
+///
+/// A full disk (the archive's or a spool file's) stops the run: the archive is finished with the
+/// entries already in it when the space left allows, else `NAME.haul-part` stays for the next run.
 final class ZipOutput: RunOutput, @unchecked Sendable {
     enum Destination {
         case file(String)
@@ -29,10 +32,20 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     private var kept: [Int: ZipEntry] = [:]
     /// Entries being fetched, for the watchdog's ``relieve()``.
     private let live = Locked<[Int: ZipEntrySink]>([:])
+    /// Replace a file at the path that is not an archive of this plan.
+    private let overwrite: Bool
+    private let synchronizes: Bool
+    /// A full disk met by an entry's spool file (the writer keeps its own failure).
+    private let diskFull = Locked<HaulError?>(nil)
 
-    init(_ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: Compression) {
+    init(
+        _ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: Compression,
+        overwrite: Bool = false
+    ) {
         self.destination = destination
         self.plan = plan
+        self.overwrite = overwrite
+        synchronizes = c.synchronizesOutput
         let parallel = max(1, c.parallel)
         let spoolFolder: String
         switch destination {
@@ -69,7 +82,13 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         return nil
     }
 
-    var failure: HaulError? { writer?.failure }
+    var failure: HaulError? { writer?.failure ?? diskFull.withLock { $0 } }
+
+    /// Stops the run when `error` says the disk is full.
+    private func note(_ error: (any Error)?) {
+        guard let error = error as? HaulError, error.code == .diskFull else { return }
+        diskFull.withLock { if $0 == nil { $0 = error } }
+    }
 
     func entryName(_ index: Int) -> String { plan.root + "/" + plan.entries[index].path }
 
@@ -80,16 +99,13 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             if case .stream(let stream) = destination { writer = ZipWriter(output: ArchiveOutput(.stream(stream))) }
             return
         }
-        // A finished archive from an earlier run becomes the one being written, to be completed.
-        if access(partPath, F_OK) != 0 && access(path, F_OK) == 0 {
-            var st = stat()
-            if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { rename(path, partPath) }
+        // Before anything is written: a folder, a user's file or a missing folder ends the run here.
+        if try OutputCheck.zip(path, plan: plan, overwrite: overwrite) == .resumeFinished {
+            // A finished archive from an earlier run becomes the one being written, to be completed.
+            guard rename(path, partPath) == 0 else { throw HaulError.writing(path, errno: errno, action: "rename") }
         }
         fd = Glibc.open(partPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else {
-            let e = errno
-            throw HaulError(.output, "cannot create \(partPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
-        }
+        guard fd >= 0 else { throw HaulError.writing(partPath, errno: errno, action: "create") }
         var st = stat()
         fstat(fd, &st)
         var resume = ZipResume.Result()
@@ -102,10 +118,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                 return index
             }
         }
-        if ftruncate(fd, off_t(resume.end)) != 0 {
-            let e = errno
-            throw HaulError(.output, "cannot truncate \(partPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
-        }
+        if ftruncate(fd, off_t(resume.end)) != 0 { throw HaulError.writing(partPath, errno: errno, action: "truncate") }
         for (index, entry) in resume.kept { kept[index] = entry }
         writer = ZipWriter(output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end), kept: resume.kept)
     }
@@ -131,10 +144,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                 try await writer.append(entry, staged, key: index)
                 return .ok
             } catch {
+                note(error)
                 sink.discard()
                 return .failed("write error: \(error)")
             }
         case .failed(let reason):
+            note(sink.writeError)
             sink.discard()
             return .failed(reason)
         case .cancelled:
@@ -149,14 +164,44 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             (manifest.html(title: plan.root), "manifest.html"),
             (manifest.csv(), "manifest.csv"),
         ].map { text, name in manifestEntry(Array(text.utf8), name: plan.root + "/" + name, modified: now) }
-        _ = try await writer.finish(trailing: trailing)
-        guard case .file(let path) = destination, let partPath else { return }
+        let complete = manifest.rows.filter { $0.status == .ok }.count
+        let files = "\(complete) complete file\(complete == 1 ? "" : "s")"
+        guard case .file(let path) = destination, let partPath else {
+            _ = try await writer.finish(trailing: trailing)
+            if let full = diskFull.withLock({ $0 }) {
+                throw HaulError(.diskFull, "\(full.message). The streamed ZIP was finished with the \(files) (its manifest lists the rest): free some space and run again", underlyingError: full.underlyingError)
+            }
+            return
+        }
+        guard let full = failure.flatMap({ $0.code == .diskFull ? $0 : nil }) else {
+            _ = try await writer.finish(trailing: trailing)
+            try await seal(path: path, partPath: partPath)
+            return
+        }
+        // The disk filled: the part file holds whole entries only (a failed append is cut off). Finish
+        // it as a valid archive when the space freed by dropped entries allows; else keep it to resume.
+        do {
+            _ = try await writer.finish(trailing: trailing, afterFailure: true)
+            try await seal(path: path, partPath: partPath)
+        } catch {
+            throw HaulError(.diskFull, "\(full.message). \(partPath) keeps the \(files) written so far: free some space and run the same command again to finish it", underlyingError: full.underlyingError)
+        }
+        throw HaulError(.diskFull, "\(full.message). \(path) is a valid ZIP of the \(files) (its manifest lists the rest): free some space and run the same command again to add them", underlyingError: full.underlyingError)
+    }
+
+    /// Flushes the finished archive, renames it into place, and flushes the folder that names it.
+    private func seal(path: String, partPath: String) async throws {
+        if synchronizes {
+            // Off the caller's thread: flushing gigabytes of written pages takes seconds.
+            let fd = self.fd
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                DispatchQueue.global(qos: .utility).async { c.resume(with: Result { try FileSync.file(fd, path: partPath) }) }
+            }
+        }
         let status = Glibc.close(fd)
         fd = -1
-        guard status == 0, rename(partPath, path) == 0 else {
-            let e = errno
-            throw HaulError(.output, "cannot finish \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
-        }
+        guard status == 0, rename(partPath, path) == 0 else { throw HaulError.writing(path, errno: errno, action: "finish") }
+        if synchronizes { try FileSync.folder(OutputCheck.parentFolder(of: path)) }
     }
 
     /// A manifest as a deflated entry.

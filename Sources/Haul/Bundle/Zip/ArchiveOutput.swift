@@ -65,8 +65,8 @@ public final class FileDescriptorStream: ByteStream {
     }
 
     private func error(_ e: Int32) -> HaulError {
-        let reason = e == EPIPE ? "the reader went away (broken pipe)" : String(cString: strerror(e))
-        return HaulError(.output, "cannot write \(name): \(reason)", underlyingError: POSIXErrorNumber(e))
+        guard e == EPIPE else { return HaulError.writing(name, errno: e) }
+        return HaulError(.output, "cannot write \(name): the reader went away (broken pipe)", underlyingError: POSIXErrorNumber(e))
     }
 }
 
@@ -134,8 +134,7 @@ final class ArchiveOutput: @unchecked Sendable {
                 if n < 0 {
                     if errno == EINTR { continue }
                     if copied == 0 && [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP].contains(errno) { break }
-                    let e = errno
-                    throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+                    throw HaulError.writing(path, errno: errno)
                 }
                 if n == 0 { throw HaulError(.output, "cannot write \(path): the spool file ended early") }
                 copied += Int64(n)

@@ -138,6 +138,9 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     }
 
 
+    /// The error that stopped the entry (a spool file on a full disk), if any.
+    var writeError: HaulError? { shared.withLock { $0.error } }
+
     // MARK: Finishing
 
     /// Waits for every chunk, then hands over the entry's data and checksum.
@@ -452,8 +455,11 @@ final class ZipStaged: @unchecked Sendable {
 /// An unnamed temporary file for one entry's spilled data, gone when closed (or when the process dies).
 final class SpoolFile: @unchecked Sendable {
     let fd: Int32
+    /// Where it lies, for messages.
+    let folder: String
 
     init(folder: String) throws {
+        self.folder = folder
         var fd: Int32 = -1
         if csystem_o_tmpfile() != 0 { fd = open(folder, csystem_o_tmpfile() | O_RDWR | O_CLOEXEC, 0o600) }
         if fd < 0 {
@@ -464,7 +470,7 @@ final class SpoolFile: @unchecked Sendable {
         }
         guard fd >= 0 else {
             let e = errno
-            throw HaulError(.output, "cannot create a spool file in \(folder): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
+            throw HaulError.writing("a spool file in \(folder)", errno: e, action: "create")
         }
         self.fd = fd
     }
@@ -474,7 +480,7 @@ final class SpoolFile: @unchecked Sendable {
     func write(_ buffers: [Buffer], at offset: Int64) throws {
         var offset = offset
         for buffer in buffers {
-            try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "spool file")
+            try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "a spool file in \(folder)")
             offset += Int64(buffer.length)
         }
     }

@@ -33,9 +33,13 @@ final class ZipWriter: @unchecked Sendable {
     }
 
     /// Appends the last entries (the manifests), then the central directory and the end records.
+    ///
+    /// - Parameter afterFailure: Try even though an append failed (it was cut off, so the archive ends
+    ///   with a whole entry): after a full disk, what completed can still make a valid archive.
     /// - Returns: The archive's size.
-    func finish(trailing: [(ZipEntry, ZipStaged)]) async throws -> UInt64 {
+    func finish(trailing: [(ZipEntry, ZipStaged)], afterFailure: Bool = false) async throws -> UInt64 {
         try await onQueue { [self] in
+            if afterFailure { failureState.withLock { $0 = nil } }
             var key = Int.max - trailing.count
             for (entry, staged) in trailing {
                 try write(entry, staged, key: key)
@@ -59,6 +63,8 @@ final class ZipWriter: @unchecked Sendable {
                     count: UInt64(central.count), directoryOffset: directoryOffset, directorySize: directorySize
                 ))
             }
+            // Nothing after the end records (a write a full disk cut short may have left bytes beyond).
+            output.truncate(to: output.position)
             return output.position
         }
     }
