@@ -81,6 +81,8 @@ struct BlockFiller {
 struct Buffer: @unchecked Sendable {
     var pointer: UnsafeMutableRawBufferPointer
     var length: Int
+    /// No buffer: what a chunk written straight to its place in the archive leaves to keep.
+    static let none = Buffer(pointer: UnsafeMutableRawBufferPointer(start: nil, count: 0), length: 0)
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: pointer[0..<length]) }
 
     /// This buffer, or, when its bytes fill at most half of it, a copy in a buffer of their own size (the

@@ -209,6 +209,7 @@ enum PageMemory {
     }
 
     static func free(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard buffer.count > 0 else { return }  // ``Buffer/none``
         let mapped = Mapped(buffer: buffer)
         let kept = pool.withLock { p -> Bool in
             guard p.bytes + mapped.buffer.count <= poolLimit else { return false }

@@ -120,12 +120,14 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         }
         if ftruncate(fd, off_t(resume.end)) != 0 { throw HaulError.writing(partPath, errno: errno, action: "truncate") }
         for (index, entry) in resume.kept { kept[index] = entry }
-        writer = ZipWriter(output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end), kept: resume.kept)
+        writer = ZipWriter(output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes), kept: resume.kept)
     }
 
     func prepare(_ index: Int) async -> Preparation<ZipEntrySink> {
         if let entry = kept[index] { return .complete(size: Int64(entry.uncompressedSize), note: "already complete") }
-        let sink = ZipEntrySink(staging: staging, filename: plan.entries[index].product.filename)
+        let placement = writer.placesRegions
+            ? ZipEntrySink.Placement(writer: writer, name: entryName(index), modified: started) : nil
+        let sink = ZipEntrySink(staging: staging, filename: plan.entries[index].product.filename, placement: placement)
         live.withLock { $0[index] = sink }
         return .fetch(sink)
     }
@@ -140,6 +142,10 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .ok:
             do {
                 let staged = try await sink.finish(size: result.bytes)
+                if let region = staged.region {
+                    try await writer.complete(region, crc32: staged.crc32, modified: result.lastModified ?? started, key: index)
+                    return .ok
+                }
                 let entry = ZipEntry(staged, name: entryName(index), modified: result.lastModified ?? started, level: staging.compression.level)
                 try await writer.append(entry, staged, key: index)
                 return .ok

@@ -151,7 +151,7 @@ final class Transfer: @unchecked Sendable {
             return false
         }
         do {
-            try sink.begin(offset: outcome.offset, waker: waker)
+            try sink.begin(offset: outcome.offset, totalLength: outcome.totalLength ?? request.expectedSize, waker: waker)
             outcome.bodyStarted = true
         } catch {
             outcome.abort = .sink(error)

@@ -42,6 +42,23 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private let highWater: Int
     private let initialMode: Mode
 
+    /// Where a big stored entry may go straight into a file archive, written once in its final place.
+    struct Placement: Sendable {
+        let writer: ZipWriter
+        /// The entry's name in the archive, and the time its placeholder header carries.
+        let name: String
+        let modified: Int64
+    }
+    private let placement: Placement?
+    /// Writes into the entry's region, one at a time, tagged with the generation they belong to: a
+    /// restart or a discard takes this lock to move the generation on, so no write of an older body
+    /// lands after it (in the region, or in space given back).
+    private struct RegionWrites {
+        var generation = 0
+        var headerWritten = false
+    }
+    private let regionWrites = Locked(RegionWrites())
+
     // Engine thread only (and the finishing task once the transfer has ended).
     private var filler: BlockFiller
     private var nextIndex = 0
@@ -74,14 +91,19 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var waker = SinkWaker {}
         /// Set by ``assemble(_:)`` when the paused transfer may go on; acted on outside the lock.
         var wakeDue = false
+        /// The region the entry is written into, when it is placed rather than staged.
+        var region: ZipRegion?
 
         var settled: Bool { held.isEmpty && assembled == submitted && spoolWrites == 0 }
     }
     private let shared: Locked<Shared>
 
-    /// - Parameter filename: The product's name, which `auto` looks at for compressed types.
-    init(staging: ZipStaging, filename: String) {
+    /// - Parameters:
+    ///   - filename: The product's name, which `auto` looks at for compressed types.
+    ///   - placement: Where a big stored entry of known size may be written in place (a file archive).
+    init(staging: ZipStaging, filename: String, placement: Placement? = nil) {
         self.staging = staging
+        self.placement = placement
         self.highWater = 4 * staging.blockSize
         let mode: Mode
         switch staging.compression.mode {
@@ -124,6 +146,19 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             s.compressed = 0
             s.spoolLength = 0
         }
+        regionWrites.withLock { $0.generation += 1 }
+    }
+
+    /// Places the entry in a region of the archive when it is stored, bigger than it may keep in memory,
+    /// and its length is known: then its bytes are written once, in their final place, never staged or
+    /// spooled. Smaller entries, deflated ones and streams are staged as before.
+    func begin(offset: Int64, totalLength: Int64?, waker: SinkWaker) throws {
+        try begin(offset: offset, waker: waker)
+        guard offset == 0, let placement, let totalLength, totalLength > staging.memoryThreshold else { return }
+        shared.withLock { s in
+            guard s.region == nil, s.mode == .store, s.spool == nil, s.memory.isEmpty else { return }
+            s.region = placement.writer.reserve(name: placement.name, size: UInt64(totalLength), modified: placement.modified)
+        }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
@@ -133,7 +168,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             return nil
         }
         if let verdict { return verdict }
-        let copied = filler.copy(bytes, waker: waker) { block, _ in submit(block, final: false) }
+        let copied = filler.copy(bytes, waker: waker) { block, offset in submit(block, at: offset, final: false) }
         return copied ? .accepted : .pause
     }
 
@@ -163,8 +198,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             }
             let staged = ZipStaged(
                 method: s.mode == .deflate ? .deflated : .stored, crc32: s.crc,
-                uncompressedSize: UInt64(s.uncompressed), compressedSize: UInt64(s.compressed),
-                memory: s.memory, staged: s.memoryBytes, spool: s.spool, budget: staging.budget
+                uncompressedSize: UInt64(s.uncompressed), compressedSize: UInt64(s.region == nil ? s.compressed : s.uncompressed),
+                memory: s.memory, staged: s.memoryBytes, spool: s.spool, budget: staging.budget, region: s.region
             )
             s.memory = []
             s.memoryBytes = 0
@@ -203,10 +238,15 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     /// Drops what the entry holds. Call once the transfer has ended.
     func discard() {
         filler.drop()
-        shared.withLock { s in
+        // After this, no write of this entry reaches the region (one in progress is waited for).
+        regionWrites.withLock { $0.generation += 1 }
+        let region = shared.withLock { s -> ZipRegion? in
             Self.drop(&s, budget: staging.budget)
             s.generation += 1
+            defer { s.region = nil }
+            return s.region
         }
+        if let region { placement?.writer.abandon(region) }
     }
 
     // MARK: Chunks
@@ -217,6 +257,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var generation: Int
         var input: Buffer
         var final: Bool
+        /// Where the chunk's first byte is in the product.
+        var offset: Int64
     }
 
     /// A chunk's result: its CRC, input length, and the bytes it adds to the entry.
@@ -229,21 +271,21 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     /// Hands the partly filled block, or an empty one, to a worker as the final chunk (a deflated
     /// entry's last chunk is the one that ends the deflate stream).
     private func submitLast() {
-        if let (block, _) = filler.take() {
-            submit(block, final: true)
+        if let (block, offset) = filler.take() {
+            submit(block, at: offset, final: true)
         } else {
             let empty = Buffer(pointer: PageMemory.allocate(1), length: 0)
             staging.budget.forceReserve(empty.pointer.count)
-            submit(empty, final: true)
+            submit(empty, at: filler.position, final: true)
         }
     }
 
     /// Hands a block to a worker, or holds it while `auto` has not decided.
-    private func submit(_ buffer: Buffer, final: Bool) {
+    private func submit(_ buffer: Buffer, at offset: Int64, final: Bool) {
         let index = nextIndex
         nextIndex += 1
         let chunk = shared.withLock { s -> Chunk? in
-            let chunk = Chunk(index: index, generation: s.generation, input: buffer, final: final)
+            let chunk = Chunk(index: index, generation: s.generation, input: buffer, final: final, offset: offset)
             s.submitted += 1
             s.inFlight += buffer.length
             if s.mode == .undecided && index > 0 {
@@ -263,11 +305,28 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private func process(_ chunk: Chunk) {
         let input = UnsafeRawBufferPointer(rebasing: chunk.input.pointer[0..<chunk.input.length])
         let crc = CRC32.of(input)
-        let (mode, generation) = shared.withLock { ($0.mode, $0.generation) }
+        let (mode, generation, region) = shared.withLock { ($0.mode, $0.generation, $0.region) }
         guard generation == chunk.generation else { return release(chunk.input) }
         let piece: Piece
         var decided: Mode?
+        var placingError: HaulError?
         switch mode {
+        case .store where region != nil:
+            // Straight to its final place in the archive (the placeholder header first, once).
+            regionWrites.withLock { r in
+                guard r.generation == chunk.generation, let region else { return }
+                do {
+                    if !r.headerWritten {
+                        try region.placeholder.withUnsafeBytes { try region.output.write($0, at: region.entry.offset) }
+                        r.headerWritten = true
+                    }
+                    try region.write(input, at: chunk.offset)
+                } catch let error as HaulError {
+                    placingError = error
+                } catch {}
+            }
+            release(chunk.input)
+            piece = Piece(crc: crc, inputLength: chunk.input.length, output: .none)
         case .store:
             piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input.compacted(budget: staging.budget))
         case .deflate, .undecided:
@@ -287,6 +346,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var released: [Chunk] = []
         let (taken, work, wake) = shared.withLock { s -> (Bool, SpoolWork?, SinkWaker?) in
             guard s.generation == chunk.generation else { return (false, nil, nil) }
+            if let placingError, s.error == nil { s.error = placingError }
             if let decided {
                 s.mode = decided
                 released = s.held
@@ -328,6 +388,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
                 release(piece.output)
                 continue
             }
+            // Written in place already: nothing to keep.
+            if piece.output.pointer.count == 0 && piece.output.length == 0 && s.region != nil { continue }
             if s.spool == nil {
                 let charge = piece.output.pointer.count
                 if s.memoryBytes + charge <= staging.memoryThreshold && staging.budget.stage(charge) {
@@ -428,9 +490,12 @@ final class ZipStaged: @unchecked Sendable {
     private let budget: MemoryBudget
     /// The bytes of ``memory`` the budget holds as staged.
     private var staged: Int
+    /// Set when the data is already in place in the archive: only its header is left to write.
+    let region: ZipRegion?
 
     init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, compressedSize: UInt64,
-         memory: [Buffer], staged: Int, spool: SpoolFile?, budget: MemoryBudget) {
+         memory: [Buffer], staged: Int, spool: SpoolFile?, budget: MemoryBudget, region: ZipRegion? = nil) {
+        self.region = region
         self.method = method
         self.crc32 = crc32
         self.uncompressedSize = uncompressedSize

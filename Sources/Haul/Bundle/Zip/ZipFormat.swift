@@ -19,6 +19,11 @@ enum ZipFormat {
 
     static let zip64ExtraID: UInt16 = 0x0001
     static let timestampExtraID: UInt16 = 0x5455
+    /// Haul's own extra field ("HL"), one byte, in the local header of an entry written into a region
+    /// reserved for it: 0 while its bytes are arriving, 1 once whole. A run after a crash skips a region
+    /// still marked 0 and keeps the entries after it. Readers ignore extra fields they do not know
+    /// (APPNOTE 4.5.1: IDs above 31 are free for third parties).
+    static let regionExtraID: UInt16 = 0x4C48
 
     /// Bit 11: names are UTF-8.
     static let utf8Flag: UInt16 = 1 << 11
@@ -54,6 +59,9 @@ struct ZipEntry: Sendable, Hashable {
     var offset: UInt64 = 0
     /// General-purpose flags besides UTF-8 (deflate's speed hint).
     var extraFlags: UInt16 = 0
+    /// For an entry written into a reserved region: its ``ZipFormat/regionExtraID`` state (0 arriving,
+    /// 1 whole); `nil` for an entry appended whole.
+    var region: UInt8?
 
     var flags: UInt16 { ZipFormat.utf8Flag | extraFlags }
 
@@ -112,6 +120,11 @@ struct ZipEntry: Sendable, Hashable {
             extra.u64(compressedSize)
         }
         appendTimestamp(to: &extra)
+        if let region {
+            extra.u16(ZipFormat.regionExtraID)
+            extra.u16(1)
+            extra.bytes.append(region)
+        }
         w.u32(ZipFormat.localSignature)
         appendCommonFields(to: &w, bigCompressed: zip64, bigUncompressed: zip64, nameLength: name.count, extraLength: extra.bytes.count)
         w.bytes += name

@@ -7,10 +7,14 @@ import Darwin
 
 /// Appends whole entries to an archive in the order they complete, then writes its central directory.
 ///
-/// Every append is one entry whose bytes all arrived and were checked, so the archive is, at every
-/// moment, a sequence of complete entries followed by at most one being written; that is what lets a
-/// run after a crash keep them (``ZipResume``). Writes run on one serial queue, off the engine thread.
-/// The central directory lists entries in catalog order (`key`), whatever order they completed in.
+/// Every append is one entry whose bytes all arrived and were checked. In a file, a big stored entry
+/// whose size is known is instead written straight into a region reserved for it (``reserve(name:size:modified:)``),
+/// its local header marked as arriving until every byte is there (``ZipFormat/regionExtraID``). So the
+/// file is, at every moment, complete entries, regions marked as arriving, and at most one entry being
+/// appended: a run after a crash keeps the complete entries and skips the marked regions (``ZipResume``).
+/// A region or an append given up is a hole that ``finish(trailing:afterFailure:)`` removes. Appends run
+/// on one serial queue, off the engine thread. The central directory lists entries in catalog order
+/// (`key`), whatever order they completed in.
 final class ZipWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "haul.zip.writer", qos: .utility)
     // Touched only on `queue`.
@@ -22,6 +26,41 @@ final class ZipWriter: @unchecked Sendable {
     init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = []) {
         self.output = output
         self.central = kept
+    }
+
+    /// Whether entries can be written into reserved regions (a file, not a stream).
+    var placesRegions: Bool { output.isFile }
+
+    /// Reserves a region for a stored entry of `size` bytes at the end of the file. Takes a lock, no I/O:
+    /// callable from the engine thread. The caller writes ``ZipRegion/placeholder`` at its offset, then
+    /// the data, then ``complete(_:crc32:modified:key:)`` or ``abandon(_:)``.
+    func reserve(name: String, size: UInt64, modified: Int64) -> ZipRegion {
+        var entry = ZipEntry(name: name, method: .stored, crc32: 0, compressedSize: size, uncompressedSize: size, modified: modified)
+        entry.region = 0
+        let header = entry.localHeader()
+        entry.offset = output.reserve(UInt64(header.count) + size)
+        return ZipRegion(entry: entry, headerLength: header.count, output: output)
+    }
+
+    /// Marks a region whole: its final header (CRC-32, time, marker 1; the same length) over the
+    /// placeholder, and the entry in the central directory.
+    func complete(_ region: ZipRegion, crc32: UInt32, modified: Int64, key: Int) async throws {
+        try await onQueue { [self] in
+            if let failure { throw failure }
+            var entry = region.entry
+            entry.crc32 = crc32
+            if Int32(exactly: modified) != nil { entry.modified = modified }  // a time that keeps the header's length
+            entry.region = 1
+            let header = entry.localHeader()
+            precondition(header.count == region.headerLength, "a region's header changed length")
+            try record { try header.withUnsafeBytes { try output.write($0, at: entry.offset) } }
+            central.append((key, entry))
+        }
+    }
+
+    /// Gives a region up: its transfer failed. The finish removes it.
+    func abandon(_ region: ZipRegion) {
+        output.giveBack(region.entry.offset, UInt64(region.headerLength) + region.entry.compressedSize)
     }
 
     /// The output error that stopped the writer, if any: every later append fails with it.
@@ -45,6 +84,9 @@ final class ZipWriter: @unchecked Sendable {
                 try write(entry, staged, key: key)
                 key += 1
             }
+            // Every transfer has ended: remove the regions given up, so the entries follow each other
+            // as a streaming reader expects.
+            try record { try output.compact(&central) }
             central.sort { $0.key < $1.key }
             let directoryOffset = output.position
             var directory: [UInt8] = []
@@ -73,8 +115,7 @@ final class ZipWriter: @unchecked Sendable {
     private func write(_ entry: ZipEntry, _ staged: ZipStaged, key: Int) throws {
         if let failure { throw failure }
         var entry = entry
-        entry.offset = output.position
-        try record { try output.append(entry.localHeader(), staged) }
+        try record { entry.offset = try output.append(entry.localHeader(), staged) }
         staged.releaseMemory()
         central.append((key, entry))
     }
@@ -96,6 +137,26 @@ final class ZipWriter: @unchecked Sendable {
     }
 }
 
+/// A region of an archive file reserved for one stored entry whose size is known, written in place as
+/// its bytes arrive.
+struct ZipRegion: Sendable {
+    /// Its entry: offset, name, sizes; CRC 0 and marker 0 until complete.
+    let entry: ZipEntry
+    let headerLength: Int
+    let output: ArchiveOutput
+
+    /// Where the entry's data starts.
+    var dataOffset: UInt64 { entry.offset + UInt64(headerLength) }
+    /// The header that marks the region as arriving.
+    var placeholder: [UInt8] { entry.localHeader() }
+
+    /// Writes bytes of the entry at `offset` within its data.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        precondition(offset >= 0 && UInt64(offset) + UInt64(bytes.count) <= entry.compressedSize, "a write outside its region")
+        try output.write(bytes, at: dataOffset + UInt64(offset))
+    }
+}
+
 /// Reads an archive left by an earlier run of the same command and finds the entries worth keeping.
 ///
 /// Local headers are read from the start. Each entry must be whole: a header Haul could have written
@@ -106,6 +167,8 @@ final class ZipWriter: @unchecked Sendable {
 enum ZipResume {
     struct Result {
         var kept: [(key: Int, entry: ZipEntry)] = []
+        /// Regions whose entries were still arriving, between kept entries: removed when the run finishes.
+        var holes: [ArchiveOutput.Hole] = []
         /// Where the kept entries end: the archive goes on from here.
         var end: UInt64 = 0
     }
@@ -117,13 +180,25 @@ enum ZipResume {
         var offset: UInt64 = 0
         while offset + UInt64(ZipFormat.localHeaderSize) <= length {
             guard let (entry, dataOffset) = readHeader(fd: fd, at: offset),
-                  dataOffset + entry.compressedSize <= length,
-                  check(fd: fd, entry: entry, at: dataOffset),
+                  dataOffset + entry.compressedSize <= length else { break }
+            if entry.region == 0 {
+                // A region whose bytes were still arriving: skipped, the entries after it kept.
+                result.holes.append(ArchiveOutput.Hole(offset: offset, length: dataOffset + entry.compressedSize - offset))
+                offset = dataOffset + entry.compressedSize
+                result.end = offset
+                continue
+            }
+            guard check(fd: fd, entry: entry, at: dataOffset),
                   let key = accept(entry)
             else { break }
             result.kept.append((key, entry))
             offset = dataOffset + entry.compressedSize
             result.end = offset
+        }
+        // Regions at the very end are simply cut off.
+        while let last = result.holes.last, last.offset + last.length == result.end {
+            result.end = last.offset
+            result.holes.removeLast()
         }
         return result
     }
@@ -150,11 +225,14 @@ enum ZipResume {
         let name = String(decoding: variable[0..<nameLength], as: UTF8.self)
         var modified = DOSTime.decode(time: time, date: date)
         var extra = ByteReader(Array(variable[nameLength...]))
+        var region: UInt8?
         while extra.remaining >= 4 {
             let id = extra.u16()
             let size = Int(extra.u16())
             var field = ByteReader(extra.take(size))
-            if id == ZipFormat.zip64ExtraID {
+            if id == ZipFormat.regionExtraID, size == 1 {
+                region = field.u8()
+            } else if id == ZipFormat.zip64ExtraID {
                 if uncompressed == ZipFormat.maxClassic { uncompressed = field.u64() }
                 if compressed == ZipFormat.maxClassic { compressed = field.u64() }
             } else if id == ZipFormat.timestampExtraID, size >= 5, field.u8() & 1 != 0 {
@@ -162,10 +240,11 @@ enum ZipResume {
             }
         }
         if method == .stored && compressed != uncompressed { return nil }
-        let entry = ZipEntry(
+        var entry = ZipEntry(
             name: name, method: method, crc32: crc, compressedSize: compressed, uncompressedSize: uncompressed,
             modified: modified, offset: offset, extraFlags: flags & ~ZipFormat.utf8Flag
         )
+        entry.region = region
         return (entry, offset + UInt64(ZipFormat.localHeaderSize + nameLength + extraLength))
     }
 
