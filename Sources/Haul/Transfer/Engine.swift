@@ -49,7 +49,7 @@ public final class Engine: Sendable {
     /// - Returns: The outcome: status, bytes, validators, or why it stopped (`cancelled` when the task was).
     public func attempt(_ request: AttemptRequest, into sink: any TransferSink, counter: ByteCounter? = nil) async -> AttemptOutcome {
         let transfer = Transfer(request: request, sink: sink, counter: counter)
-        return await withTaskCancellationHandler {
+        let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.continuation = continuation
                 core.post(.start(transfer))
@@ -58,6 +58,9 @@ public final class Engine: Sendable {
             transfer.cancelled.store(true, ordering: .sequentiallyConsistent)
             core.post(.cancel(transfer))
         }
+        // The sink is this task's again: see ``Transfer/sinkCalls``.
+        transfer.sinkCalls.withLock { _ in }
+        return outcome
     }
 
     /// Easy handles alive (running or pooled); zero once the engine has shut down.
