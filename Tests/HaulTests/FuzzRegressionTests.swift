@@ -1,0 +1,43 @@
+import Foundation
+@testable import Haul  // ZipResume is internal
+import Testing
+
+/// Inputs that `scripts/fuzz` found breaking a reader, each committed under `Fixtures/fuzz/TARGET/` and
+/// fed back to the code it broke, with the exact error or result it must now give.
+@Suite("Fuzz regressions")
+struct FuzzRegressionTests {
+    static func input(_ target: String, _ file: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: fixture("fuzz/\(target)/\(file)")))
+    }
+
+    static func catalogError(_ data: Data, name: String) -> String? {
+        do {
+            _ = try Catalog.parse(data, name: name)
+            return nil
+        } catch let error as HaulError {
+            return error.code == .invalidCatalog ? error.message : "\(error.code): \(error.message)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    // MARK: The path sanitiser
+
+    @Test("The path sanitiser splits at the bytes / and \\, not at Swift's characters", arguments: [
+        // `../` then U+0301: "/\u{301}" is one Character, so the old check saw one component, "..́etc".
+        ("combining-mark-after-dotdot", "climbs out of its folder (..)"),
+        // `/` then U+0301: `hasPrefix("/")` compares Characters and said no.
+        ("combining-mark-after-slash", "is an absolute path"),
+        // `?^'/\` then an invalid byte: `//` was looked for, `/\` and `\\` were not.
+        ("mixed-separators-empty-component", "has an empty component"),
+    ])
+    func safePath(file: String, problem: String) throws {
+        let name = String(decoding: try Self.input("safepath", file), as: UTF8.self)
+        #expect(SafePath.problem(in: name, what: "dataset") == "dataset \(problem)")
+        let plan = Plan(
+            products: [Product(uri: "mast:X/a.fits", filename: "a.fits", dataset: name)],
+            selection: Selection(), root: "r", resolver: try URLResolver(archive: "https://mast.example.org")
+        )
+        #expect(plan.entries.map(\.disposition) == [.unsafe("dataset \(problem)")])
+    }
+}
