@@ -41,3 +41,39 @@ struct FuzzRegressionTests {
         #expect(plan.entries.map(\.disposition) == [.unsafe("dataset \(problem)")])
     }
 }
+
+extension FuzzRegressionTests {
+    // MARK: The ZIP resume scanner
+
+    /// Scans the bytes as the `.haul-part` an earlier run left, keeping every entry it accepts.
+    static func resumeScan(_ data: Data) throws -> ZipResume.Result {
+        var template = Array("/tmp/haul-fuzz-test-XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        try #require(fd >= 0)
+        unlink(template)
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        try #require(written == data.count)
+        var key = 0
+        return ZipResume.scan(fd: fd, length: UInt64(data.count)) { _ in
+            key += 1
+            return key
+        }
+    }
+
+    @Test("The resume scanner stops at a header whose ZIP64 size does not fit: no trap adding it to the offset")
+    func zip64SizeOverflows() throws {
+        // A stored entry whose ZIP64 extra field states 2^64 − 1 bytes, in a file of 131.
+        let result = try Self.resumeScan(try Self.input("zip-resume", "zip64-size-overflows"))
+        #expect(result.kept.isEmpty)
+        #expect(result.end == 0)
+    }
+
+    @Test("The resume scanner keeps no entry whose name is not UTF-8 (Haul never writes one)")
+    func nameNotUTF8() throws {
+        // A whole, CRC-checked deflated entry named "jw" + seven 0xFF bytes + "\u{11}g_cal.fits".
+        let result = try Self.resumeScan(try Self.input("zip-resume", "name-not-utf8"))
+        #expect(result.kept.isEmpty)
+        #expect(result.end == 0)
+    }
+}
