@@ -77,3 +77,19 @@ extension FuzzRegressionTests {
         #expect(result.end == 0)
     }
 }
+
+extension FuzzRegressionTests {
+    // MARK: Catalog sizes
+
+    @Test("Stated sizes whose sum passes Int64.max: totals stop there instead of trapping")
+    func sizesOverflowTheirSum() throws {
+        // Two rows of 8 EB each (found reading the planner while writing its fuzz target, then run by it).
+        let products = try Catalog.parse(try Self.input("catalog-json", "sizes-overflow-their-sum.json"), name: "big.json")
+        #expect(products.map(\.size) == [8_000_000_000_000_000_000, 8_000_000_000_000_000_000])
+        let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: "https://mast.example.org"))
+        #expect(plan.summary.totalBytes == .max)
+        #expect(plan.summary.selectedBytes == .max)
+        #expect(try plan.page(1, size: 10).groups.map(\.totalBytes) == [.max])
+        #expect(CurlScript(plan: plan, archive: try URLResolver(archive: "https://mast.example.org")).text().contains("(9,223,372,036,854,775,807 bytes)"))
+    }
+}
