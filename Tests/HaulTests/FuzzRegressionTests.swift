@@ -93,3 +93,29 @@ extension FuzzRegressionTests {
         #expect(CurlScript(plan: plan, archive: try URLResolver(archive: "https://mast.example.org")).text().contains("(9,223,372,036,854,775,807 bytes)"))
     }
 }
+
+extension FuzzRegressionTests {
+    // MARK: Catalog file names
+
+    @Test("A JSON row whose URI ends in / and names no file is an error, as in the other readers")
+    func uriWithoutFileName() throws {
+        // It read as a product with an empty file name, which the export wrote and could not read back.
+        let data = try Self.input("catalog-json", "uri-without-file-name.json")
+        #expect(Self.catalogError(data, name: "list.json") == #"list.json: [0].dataURI: expected a URI ending in a file name (or a productFilename field), found the string "mast:JWST/produ!cwjt/""#)
+        let missions = Data(#"{"products": [{"uri": "OEP601010/"}]}"#.utf8)
+        #expect(Self.catalogError(missions, name: "m.json") == #"m.json: products[0].uri: expected a URI ending in a file name (or a filename field), found the string "OEP601010/""#)
+    }
+
+    @Test("A blank productFilename is no name: the URI's last part is the file name")
+    func blankFileName() throws {
+        let products = try Catalog.parse(try Self.input("catalog-json", "blank-file-name.json"), name: "c.json")
+        #expect(products.map(\.filename) == ["jw1_cal.fits"])
+    }
+
+    @Test("A URL whose last part is blank names no file: an error, as for a path ending in /")
+    func urlListBlankFileName() throws {
+        // The name was " " (%20), which the export wrote and, trimmed, could not read back.
+        let data = try Self.input("catalog-urllist", "blank-file-name.txt")
+        #expect(Self.catalogError(data, name: "list.txt") == "list.txt:1: cannot tell a file name from this URL: expected a path ending in a file name")
+    }
+}

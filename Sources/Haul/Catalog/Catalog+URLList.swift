@@ -33,12 +33,13 @@ extension Catalog {
                 let inner = components.queryItems?.first { $0.name == "uri" || $0.name == "product_name" }?.value
                 let source = inner.map { $0.hasPrefix("mast:") ? String($0.dropFirst(5)) : $0 } ?? components.path
                 let parts = source.split(separator: "/", omittingEmptySubsequences: true)
-                guard let last = parts.last else {
+                // Trimmed as the CSV reader trims it, so that an export of this list reads back.
+                guard let last = parts.last?.trimmingSpaces(), !last.isEmpty else {
                     throw HaulError(.invalidCatalog, "\(name):\(lineNumber): cannot tell a file name from this URL: expected a path ending in a file name")
                 }
                 let dataset = inner != nil && parts.count > 1 ? parts.dropLast().joined(separator: "/") : host
                 products.append(Product(
-                    uri: line, filename: String(last), dataset: dataset, mission: nil, named: String(last),
+                    uri: line, filename: last, dataset: dataset, mission: nil, named: last,
                     origin: "\(name):\(lineNumber)"
                 ))
             } else {
