@@ -119,3 +119,16 @@ extension FuzzRegressionTests {
         #expect(Self.catalogError(data, name: "list.txt") == "list.txt:1: cannot tell a file name from this URL: expected a path ending in a file name")
     }
 }
+
+extension FuzzRegressionTests {
+    // MARK: URL list line ends
+
+    @Test("A URL list with CRLF line ends reads line by line, as with LF")
+    func urlListWithCRLF() throws {
+        // "\r\n" is one Character: split at "\n", the list was one line, and its first line a comment made
+        // all of it one: no products and no error. (Found by the target's CRLF-versus-LF property.)
+        let products = try Catalog.parse(try Self.input("catalog-urllist", "crlf-after-comment.txt"), name: "list.txt")
+        #expect(products.map(\.uri) == ["mast:JWST/product/jw02736001001_02101_00001_nrca1_cal.fits", "https://example.org/data/x_flt.fits"])
+        #expect(products.map(\.origin) == ["list.txt:2", "list.txt:4"])
+    }
+}

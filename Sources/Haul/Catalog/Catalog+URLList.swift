@@ -6,9 +6,11 @@ extension Catalog {
     static func parseURLList(_ text: String, name: String) throws -> [Product] {
         var products: [Product] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split at the scalar LF: "\r\n" is one Character, so splitting the String at "\n" would leave a
+        // CRLF list as one line (a comment first made the whole list one comment, read as no products).
+        for rawLine in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = rawLine.trimmingSpaces()
+            let line = Substring(rawLine).trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") { continue }
             if let bad = line.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw HaulError(.invalidCatalog, "\(name):\(lineNumber): a control character (U+\(String(format: "%04X", bad.value))) in the line: expected one mast: URI or URL")
