@@ -132,3 +132,52 @@ extension FuzzRegressionTests {
         #expect(products.map(\.origin) == ["list.txt:2", "list.txt:4"])
     }
 }
+
+extension FuzzRegressionTests {
+    // MARK: The CSV export and the curl script
+
+    static let resolver = try! URLResolver(archive: "https://mast.example.org")
+
+    /// The catalog's export, and the URIs and file names it reads back as.
+    static func exportRoundTrip(_ file: String) throws -> (export: String, sent: [Product], back: [Product]) {
+        let products = try Catalog.parse(try input("catalog-json", file), name: file)
+        let export = Plan(products: products, selection: Selection(), root: "r", resolver: resolver).exportCSV()
+        return (export, products, try Catalog.parse(Data(export.utf8), name: "export.csv"))
+    }
+
+    @Test("An exported value that already starts like a guarded formula ('=) reads back as itself")
+    func exportValueLooksGuarded() throws {
+        // The guard added no ' to "'=mast:…", and reading it back took one off: the URI changed.
+        let (export, sent, back) = try Self.exportRoundTrip("export-value-looks-guarded.json")
+        #expect(export.contains(",''=mast:X/a.fits,"))
+        #expect(back.map(\.uri) == sent.map(\.uri))
+        #expect(back.map(\.uri) == ["'=mast:X/a.fits"])
+        #expect(Manifest.csvField("'x") == "'x")
+        for value in ["'-5", "''=x", "-5", "'", "''", "'x"] {
+            #expect(CSVReader.unguard(Manifest.csvField(value)) == value)
+        }
+        #expect(Manifest.csvField("=\u{301}x") == "'=\u{301}x")
+        #expect(CSVReader.unguard("'=\u{301}x") == "=\u{301}x")
+    }
+
+    @Test("An exported quote followed by a combining mark is doubled: the field reads back")
+    func exportQuoteThenCombiningMark() throws {
+        // "\"\u{301}" is one Character, so the quote was not doubled and the export could not be read.
+        let (export, sent, back) = try Self.exportRoundTrip("export-quote-then-combining-mark.json")
+        #expect(export.contains("\"mast:X/a\"\"\u{301}b,c.fits\""))
+        #expect(back.map(\.uri) == sent.map(\.uri))
+        #expect(back.map(\.filename) == ["a\"\u{301}b,c.fits"])
+    }
+
+    @Test("The curl script escapes a ' followed by a combining mark: no shell command from a file name")
+    func scriptQuoteThenCombiningMark() throws {
+        // "'\u{301}" is one Character, so the quote was left as is and ended the bash word:
+        // -o "$dir"/'jw1/a'́;touch pwned;'\''.fits' ran `touch pwned`.
+        let products = try Catalog.parse(try Self.input("catalog-json", "script-quote-then-combining-mark.json"), name: "c.json")
+        let plan = Plan(products: products, selection: Selection(), root: "r", resolver: Self.resolver)
+        #expect(plan.downloads == [0])
+        let script = CurlScript(plan: plan, archive: Self.resolver).text()
+        #expect(script.contains(#" -o "$dir"/'jw1/a'\''"# + "\u{301}" + #";touch pwned;'\''.fits' "#))
+        #expect(CurlScript.quoted("'\u{301}") == #"''\''"# + "\u{301}'")
+    }
+}
