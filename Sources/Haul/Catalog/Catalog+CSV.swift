@@ -79,10 +79,18 @@ extension Catalog {
 /// An RFC 4180 reader that keeps each record's first line number for messages.
 enum CSVReader {
     /// A field as written before ``Manifest/csvField(_:)`` guarded it against spreadsheet formulas
-    /// (`'=x'` → `=x`).
+    /// (`'=x'` → `=x`, `''=x` → `'=x`).
     static func unguard(_ v: String) -> String {
-        if let first = v.dropFirst().first, v.hasPrefix("'"), "=+@-".contains(first) { return String(v.dropFirst()) }
-        return v
+        looksGuarded(v) ? String(Substring(v.unicodeScalars.dropFirst())) : v
+    }
+
+    /// Whether a field is one or more `'` then `=`, `+`, `@` or `-`: a guarded value, from which reading
+    /// takes one `'`. So the writer guards such a value too, and every value reads back as itself. Bytes,
+    /// not Characters: `"=\u{301}"` is one Character, and it is not `=`.
+    static func looksGuarded(_ v: String) -> Bool {
+        let bytes = v.utf8
+        guard bytes.first == UInt8(ascii: "'"), let next = bytes.first(where: { $0 != UInt8(ascii: "'") }) else { return false }
+        return "=+@-".utf8.contains(next)
     }
 
     static func records(_ text: String, name: String) throws -> [(line: Int, fields: [String])] {

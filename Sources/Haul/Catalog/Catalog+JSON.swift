@@ -43,7 +43,7 @@ extension Catalog {
         var row = JSONRow(value: value, path: path, name: name)
         try row.requireObject()
         let uri = try row.requiredString("dataURI")
-        let filename = try row.string("productFilename") ?? lastPathComponent(uri)
+        let filename = try row.fileName("productFilename") ?? row.lastPathComponent(of: uri, key: "dataURI", or: "productFilename")
         let dataset = try row.string("obs_id") ?? row.integerOrString("obsID") ?? row.integerOrString("parent_obsid") ?? ""
         let mission = try row.string("obs_collection")
         let subgroup = try row.string("productSubGroupDescription")
@@ -71,7 +71,7 @@ extension Catalog {
         var row = JSONRow(value: value, path: path, name: name)
         try row.requireObject()
         let uri = try row.requiredString("uri")
-        let filename = try row.string("filename") ?? lastPathComponent(uri)
+        let filename = try row.fileName("filename") ?? row.lastPathComponent(of: uri, key: "uri", or: "filename")
         let dataset = try row.string("dataset") ?? uri.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let category = Product.normaliseLevel(try row.string("category"))
         let suffix = Product.normaliseSuffix(try row.string("file_suffix")) ?? Product.suffix(ofFilename: filename)
@@ -140,6 +140,20 @@ struct JSONRow {
         case .string(let s)?: return s.isEmpty ? nil : s
         case let other?: throw fail(key, "a string", other)
         }
+    }
+
+    /// A file name field, trimmed as the CSV reader trims it (so that an export reads back); `nil` when
+    /// absent, null or blank.
+    func fileName(_ key: String) throws -> String? {
+        try string(key)?.trimmingSpaces().nilIfEmpty
+    }
+
+    /// The file name a URI ends in, when the row names none. As the other readers, a row whose file name
+    /// cannot be told is an error: an empty name could never be fetched nor exported and read back.
+    func lastPathComponent(of uri: String, key: String, or filenameKey: String) throws -> String {
+        let last = Catalog.lastPathComponent(uri)
+        guard !last.isEmpty else { throw fail(key, "a URI ending in a file name (or a \(filenameKey) field)", .string(uri)) }
+        return last
     }
 
     func requiredString(_ key: String) throws -> String {

@@ -6,9 +6,11 @@ extension Catalog {
     static func parseURLList(_ text: String, name: String) throws -> [Product] {
         var products: [Product] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split at the scalar LF: "\r\n" is one Character, so splitting the String at "\n" would leave a
+        // CRLF list as one line (a comment first made the whole list one comment, read as no products).
+        for rawLine in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = rawLine.trimmingSpaces()
+            let line = Substring(rawLine).trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") { continue }
             if let bad = line.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw HaulError(.invalidCatalog, "\(name):\(lineNumber): a control character (U+\(String(format: "%04X", bad.value))) in the line: expected one mast: URI or URL")
@@ -33,12 +35,13 @@ extension Catalog {
                 let inner = components.queryItems?.first { $0.name == "uri" || $0.name == "product_name" }?.value
                 let source = inner.map { $0.hasPrefix("mast:") ? String($0.dropFirst(5)) : $0 } ?? components.path
                 let parts = source.split(separator: "/", omittingEmptySubsequences: true)
-                guard let last = parts.last else {
+                // Trimmed as the CSV reader trims it, so that an export of this list reads back.
+                guard let last = parts.last?.trimmingSpaces(), !last.isEmpty else {
                     throw HaulError(.invalidCatalog, "\(name):\(lineNumber): cannot tell a file name from this URL: expected a path ending in a file name")
                 }
                 let dataset = inner != nil && parts.count > 1 ? parts.dropLast().joined(separator: "/") : host
                 products.append(Product(
-                    uri: line, filename: String(last), dataset: dataset, mission: nil, named: String(last),
+                    uri: line, filename: last, dataset: dataset, mission: nil, named: last,
                     origin: "\(name):\(lineNumber)"
                 ))
             } else {

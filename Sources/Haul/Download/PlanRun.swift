@@ -60,7 +60,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let downloads = plan.downloads
         let counters = Counters()
         let bytesTotal: Int64? = downloads.contains { plan.entries[$0].product.size != nil }
-            ? downloads.reduce(0) { $0 + (plan.entries[$1].product.size ?? 0) } : nil
+            ? downloads.reduce(0) { $0.addingSize(plan.entries[$1].product.size) } : nil
 
         let ticker = Task {
             var rate = RateMeter()

@@ -9,11 +9,12 @@ extension Manifest {
     }
 
     /// One field, quoted when it holds a comma, quote or line break (quotes doubled). A field that a
-    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`.
+    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`, and so is one
+    /// that already looks guarded (`'=`…), so that reading back (``CSVReader/unguard(_:)``) gives the value.
     public static func csvField(_ value: String) -> String {
         var v = value
         if let first = v.utf8.first, first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "@")
-            || (first == UInt8(ascii: "-") && Double(v) == nil) {
+            || (first == UInt8(ascii: "-") && Double(v) == nil) || CSVReader.looksGuarded(v) {
             v = "'" + v
         }
         // Byte scan: these are all ASCII, and grapheme iteration costs ten times more on a 100k-row export.
@@ -35,10 +36,14 @@ extension Manifest {
 }
 
 extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
+    /// Replaces every scalar `target`. Scalars, not Characters: a quote followed by a combining mark is one
+    /// Character (`"\"\u{301}"`), and comparing Characters would leave that quote unescaped.
+    func replacingAll(_ target: Unicode.Scalar, with replacement: String) -> String {
         var out = ""
-        out.reserveCapacity(count)
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        out.reserveCapacity(utf8.count)
+        for scalar in unicodeScalars {
+            if scalar == target { out += replacement } else { out.unicodeScalars.append(scalar) }
+        }
         return out
     }
 }

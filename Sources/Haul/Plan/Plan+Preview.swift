@@ -48,7 +48,7 @@ extension Plan {
                 groups.append((dataset, [], 0))
             }
             groups[g].entries.append(index)
-            if entry.disposition == .download { groups[g].bytes += entry.product.size ?? 0 }
+            if entry.disposition == .download { groups[g].bytes = groups[g].bytes.addingSize(entry.product.size) }
         }
         return groups
     }

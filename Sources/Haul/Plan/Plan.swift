@@ -79,7 +79,7 @@ public struct Plan: Sendable {
         var seen = Set<String>()
         for product in products where seen.insert(product.uri).inserted {
             summary.totalFiles += 1
-            summary.totalBytes += product.size ?? 0
+            summary.totalBytes = summary.totalBytes.addingSize(product.size)
         }
         var entries: [Entry] = []
         var primary: [String: Int] = [:]
@@ -100,7 +100,7 @@ public struct Plan: Sendable {
             } else {
                 primary[product.uri] = entries.count
                 summary.selectedFiles += 1
-                summary.selectedBytes += product.size ?? 0
+                summary.selectedBytes = summary.selectedBytes.addingSize(product.size)
             }
             entries.append(entry)
         }
@@ -147,5 +147,15 @@ public struct Plan: Sendable {
     static func splitExtension(_ name: String) -> (stem: String, ext: String) {
         guard let dot = name.dropFirst().firstIndex(of: ".") else { return (name, "") }
         return (String(name[..<dot]), String(name[dot...]))
+    }
+}
+
+extension Int64 {
+    /// Adds a size a catalog states to a total of such sizes. Each is at most `Int64.max` and never
+    /// negative, so the sum can only overflow upwards: it stops at `Int64.max` rather than trapping
+    /// (two rows of 8 EB each would otherwise crash `haul select`).
+    func addingSize(_ size: Int64?) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(size ?? 0)
+        return overflow ? .max : sum
     }
 }

@@ -32,24 +32,30 @@ public enum SafePath {
         if let c = name.unicodeScalars.first(where: isBidiControl) {
             return "\(what) contains the bidirectional control character U+\(hex4(c.value)), which shows the name in another order than it has"
         }
-        if name.hasPrefix("/") || name.hasPrefix("\\") { return "\(what) is an absolute path" }
+        // Separators are the bytes `/` and `\`, as a file system splits a path, never Swift's characters:
+        // `"/\u{301}"` is one Character, so `hasPrefix("/")` or `split(separator: "/")` would let
+        // `/\u{301}etc` and `../\u{301}x` through as one harmless-looking component.
+        let bytes = Array(name.utf8)
+        if bytes[0] == UInt8(ascii: "/") || bytes[0] == UInt8(ascii: "\\") { return "\(what) is an absolute path" }
         let scalars = Array(name.unicodeScalars)
         if scalars.count >= 2, scalars[1] == ":", scalars[0].properties.isASCIIHexDigit || ("A"..."Z").contains(scalars[0]) || ("a"..."z").contains(scalars[0]) {
             return "\(what) is an absolute (drive) path"
         }
-        for component in name.split(whereSeparator: { $0 == "/" || $0 == "\\" }) {
-            if component == ".." { return "\(what) climbs out of its folder (..)" }
-            if component == "." { return "\(what) has a . component" }
-            if component.utf8.count > 255 { return "\(what) has a component of \(component.utf8.count) bytes, longer than the 255 a file system allows" }
-            if let device = windowsDevice(component) {
+        let components = bytes.split(omittingEmptySubsequences: false) { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }
+        for component in components {
+            if component.elementsEqual("..".utf8) { return "\(what) climbs out of its folder (..)" }
+            if component.elementsEqual(".".utf8) { return "\(what) has a . component" }
+            if component.count > 255 { return "\(what) has a component of \(component.count) bytes, longer than the 255 a file system allows" }
+            let text = String(decoding: component, as: UTF8.self)
+            if let device = windowsDevice(text) {
                 return "\(what) uses the Windows device name \(device), which cannot be a file on Windows"
             }
-            if component.hasSuffix(".") || component.hasSuffix(" ") {
+            if component.last == UInt8(ascii: ".") || component.last == UInt8(ascii: " ") {
                 return "\(what) has a component ending in a dot or a space, which Windows drops"
             }
         }
-        if name.hasSuffix("/") || name.hasSuffix("\\") { return "\(what) ends in a separator" }
-        if name.contains("//") || name.contains("\\\\") || name.contains("/\\") || name.contains("\\/") { return "\(what) has an empty component" }
+        if components.last?.isEmpty == true { return "\(what) ends in a separator" }
+        if components.contains(where: \.isEmpty) { return "\(what) has an empty component" }
         if name.utf8.count > maxNameBytes { return "\(what) is \(name.utf8.count) bytes long, more than the \(maxNameBytes) a name may have" }
         return nil
     }

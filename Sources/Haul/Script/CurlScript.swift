@@ -32,7 +32,7 @@ public struct CurlScript: Sendable {
         let downloads = plan.downloads
         let origin = Origin(archive.archive)
         let needsToken = downloads.contains { plan.entries[$0].product.access == .exclusive }
-        let bytes = downloads.reduce(Int64(0)) { $0 + (plan.entries[$1].product.size ?? 0) }
+        let bytes = downloads.reduce(Int64(0)) { $0.addingSize(plan.entries[$1].product.size) }
         var out = """
         #!/usr/bin/env bash
         # Fetches \(downloads.count.grouped) files\(bytes > 0 ? " (\(bytes.grouped) bytes)" : "") with curl into DIR/, \(plan.layout == .nested ? "DIR/DATASET/FILE" : "DIR/FILE").

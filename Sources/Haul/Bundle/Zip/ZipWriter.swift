@@ -179,8 +179,9 @@ enum ZipResume {
         var result = Result()
         var offset: UInt64 = 0
         while offset + UInt64(ZipFormat.localHeaderSize) <= length {
+            // Subtracted, not added: a ZIP64 extra field may state any 64-bit size, and the sum would trap.
             guard let (entry, dataOffset) = readHeader(fd: fd, at: offset),
-                  dataOffset + entry.compressedSize <= length else { break }
+                  dataOffset <= length, entry.compressedSize <= length - dataOffset else { break }
             if entry.region == 0 {
                 // A region whose bytes were still arriving: skipped, the entries after it kept.
                 result.holes.append(ArchiveOutput.Hole(offset: offset, length: dataOffset + entry.compressedSize - offset))
@@ -220,9 +221,11 @@ enum ZipResume {
         let extraLength = Int(r.u16())
         guard flags & ZipFormat.dataDescriptorFlag == 0, flags & 1 == 0,  // no descriptor, not encrypted
               let method = ZipEntry.Method(rawValue: methodValue),
-              let variable = read(fd: fd, at: offset + UInt64(ZipFormat.localHeaderSize), count: nameLength + extraLength)
+              let variable = read(fd: fd, at: offset + UInt64(ZipFormat.localHeaderSize), count: nameLength + extraLength),
+              // Haul writes names as UTF-8. Decoding with repair would turn other bytes into U+FFFD, which could
+              // then match a plan's name and be listed in the central directory under bytes the header lacks.
+              let name = String(validating: variable[0..<nameLength], as: UTF8.self)
         else { return nil }
-        let name = String(decoding: variable[0..<nameLength], as: UTF8.self)
         var modified = DOSTime.decode(time: time, date: date)
         var extra = ByteReader(Array(variable[nameLength...]))
         var region: UInt8?
