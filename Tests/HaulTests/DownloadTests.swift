@@ -256,11 +256,13 @@ struct DownloadTests {
     func backPressure() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
-            // 64 transfers at the smallest limit: their first blocks alone (64 KiB each) are twice the 2 MiB budget.
+            // 64 transfers at the smallest limit. Each first gets 70,000 bytes and a stall: it holds a partly
+            // filled second block (64 KiB) until its stall times out and it resumes, so at most 32 of them fit in
+            // the 2 MiB budget and the others are certainly refused memory, however slow the machine.
             let products = (0..<4).map { product("big\($0).fits", dataset: "d", size: 24_000_000) }
                 + (0..<60).map { product("mid\($0).fits", dataset: "d", size: 1_500_000) }
-            for p in products { archive.add(uri: p.uri, size: p.size!) }
-            var config = testConfiguration(parallel: 64)
+            for p in products { archive.add(uri: p.uri, size: p.size!, faults: [.init(.stall(after: 70_000), times: 1)]) }
+            var config = testConfiguration(parallel: 64, stall: .seconds(2))
             config.memoryLimit = Configuration.minimumMemoryLimit
             let report = try await download(products, from: archive, into: folder.path, configuration: config)
             #expect(report.ok == 64)
