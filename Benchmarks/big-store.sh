@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 8 files × 256 MiB (FITS-like noise) from one nginx: `haul download --zip --compression store` (entries
 # written once, in place) against the fastest peers writing plain files — wget2 (8 threads), aria2c
-# (8 downloads at once) and curl --parallel — and `haul download --dir`. Medians of N runs in turn,
+# (8 downloads at once) and curl --parallel — and `haul download --dir`; haul with and without its final
+# fsync (the peers do not flush). Medians of N runs in turn,
 # wall and CPU (user + system) per tool, and haul's ratio to the fastest peer (below 1 is faster).
 #
 #   scripts/setup --bench && swift build -c release && Benchmarks/big-store.sh [--runs N]
@@ -17,12 +18,14 @@ bytes=$(du -sb "$work/data/big" | cut -f1)
 
 declare -A commands=(
     [haul-zip-store]="$haul download $work/big.urls --zip $work/out/big.zip --compression store --layout flat --progress none"
+    [haul-zip-store-no-fsync]="$haul download $work/big.urls --zip $work/out/big.zip --compression store --layout flat --progress none --no-fsync"
+    [haul-dir-no-fsync]="$haul download $work/big.urls --dir $work/out/dir --layout flat --progress none --no-fsync"
     [haul-dir]="$haul download $work/big.urls --dir $work/out/dir --layout flat --progress none"
     [wget2]="wget2 --quiet --max-threads=8 --no-robots -P $work/out -i $work/big.urls"
     [aria2c]="aria2c --quiet -j 8 -x 1 --allow-overwrite=true --auto-file-renaming=false -d $work/out -i $work/big.urls"
     [curl]="curl --parallel --parallel-max 8 --fail --silent --config $work/big.curl"
 )
-order=(haul-zip-store wget2 aria2c curl haul-dir)
+order=(haul-zip-store haul-zip-store-no-fsync wget2 aria2c curl haul-dir haul-dir-no-fsync)
 for name in "${order[@]}"; do : > "$work/$name.times"; done
 for run in $(seq "$runs"); do
     for name in "${order[@]}"; do
