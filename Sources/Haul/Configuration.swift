@@ -40,6 +40,8 @@ public struct Configuration: Sendable, Hashable {
     public var progressInterval: Duration = .milliseconds(100)
     /// What to do when transfers stay paused and nothing moves (see ``Watchdog``).
     public var watchdog = Watchdog()
+    /// When one big product is fetched over several connections (``Segmentation/off`` never).
+    public var segmentation = Segmentation()
     /// Flush what a download reports done to the disk before reporting it (`fsync`): under a folder,
     /// each file before its rename and, at the end, the folders that name them; a ZIP file and its
     /// folder at the end. Then a power cut after the end loses nothing the report called complete.

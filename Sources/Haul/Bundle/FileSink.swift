@@ -17,8 +17,10 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     public let temporaryPath: String
     private let fd: Int32
     private let queue: DispatchQueue
-    private let budget: MemoryBudget
+    let budget: MemoryBudget
     private let highWater: Int
+    /// The size of the blocks written (segments use it too).
+    let segmentBlockSize: Int
 
     private struct Shared {
         var pending = 0          // bytes in blocks handed to the queue, not yet written
@@ -49,6 +51,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
         self.budget = budget
         // What PageMemory really allocates, so that reservations and releases agree.
         filler = BlockFiller(blockSize: PageMemory.sizeClass(blockSize), budget: budget)
+        segmentBlockSize = PageMemory.sizeClass(blockSize)
         self.highWater = 4 * filler.blockSize
         self.queue = DispatchQueue(label: "haul.file", target: ioQueue)
     }
@@ -175,5 +178,19 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 
     private func drain() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
+    }
+}
+
+/// A file also takes a product in segments: each writes its blocks at their offsets of the temporary
+/// file, and ``FileSink/commit(size:synchronize:)`` then checks, flushes and renames it as usual.
+extension FileSink: SegmentableSink, PositionalTarget {
+    func acceptsSegments(size: Int64) -> Bool { true }
+    func segmentTarget(size: Int64) throws -> (any PositionalTarget)? { self }
+    func segmentsDone(size: Int64, crc: UInt32?) {}
+    func segmentsAbandoned() {}
+    var needsCRC: Bool { false }
+
+    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
+        try FileIO.pwriteAll(fd, bytes, at: offset, what: temporaryPath)
     }
 }

@@ -211,7 +211,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .fetch(let s):
             sink = s
         }
-        let result = await engine.fetch(
+        let result = await engine.fetchSegmented(
             url: entry.url, expectedSize: entry.product.size, headers: headers + (credentials?.headers(for: entry.url) ?? []),
             into: sink, counter: counters.received
         )

@@ -299,7 +299,9 @@ final class EngineCore: @unchecked Sendable {
         _ = ccurl_easy_setopt_long(easy, CURLOPT_HTTP_CONTENT_DECODING, 0)
         transfer.headerList = list
         _ = ccurl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, list)
-        if request.rangeStart > 0 { _ = ccurl_easy_setopt_string(easy, CURLOPT_RANGE, "\(request.rangeStart)-") }
+        if request.rangeStart > 0 || request.rangeEnd != nil {
+            _ = ccurl_easy_setopt_string(easy, CURLOPT_RANGE, "\(request.rangeStart)-\(request.rangeEnd.map(String.init) ?? "")")
+        }
     }
 
     private func readFinished() {

@@ -6,6 +6,8 @@ public struct AttemptRequest: Sendable {
     public var url: String
     /// Ask for the body from this byte on (`Range: bytes=N-`); 0 for the whole body.
     public var rangeStart: Int64 = 0
+    /// The last byte to ask for (`Range: bytes=N-M`), for one segment of a product; `nil` for the rest.
+    public var rangeEnd: Int64?
     /// A validator (`ETag` or `Last-Modified`) from the earlier attempt, sent as `If-Range`.
     public var ifRange: String?
     /// The size the catalog states: a response that disagrees ends at once as a size mismatch.
@@ -13,9 +15,10 @@ public struct AttemptRequest: Sendable {
     /// Extra request headers (`Name: value`).
     public var headers: [String] = []
 
-    public init(url: String, rangeStart: Int64 = 0, ifRange: String? = nil, expectedSize: Int64? = nil, headers: [String] = []) {
+    public init(url: String, rangeStart: Int64 = 0, rangeEnd: Int64? = nil, ifRange: String? = nil, expectedSize: Int64? = nil, headers: [String] = []) {
         self.url = url
         self.rangeStart = rangeStart
+        self.rangeEnd = rangeEnd
         self.ifRange = ifRange
         self.expectedSize = expectedSize
         self.headers = headers
@@ -175,6 +178,11 @@ final class Transfer: @unchecked Sendable {
         if !responseChecked, !checkResponse(waker: waker) { return 0 }
         if discardBody { return bytes.count }
         let count = Int64(bytes.count)
+        if let last = request.rangeEnd, outcome.end + count > last + 1 {
+            // More than the segment asked for: a server that ignored the range's end.
+            outcome.abort = .rangeMismatch
+            return 0
+        }
         if let limit = request.expectedSize ?? outcome.totalLength, outcome.end + count > limit {
             outcome.abort = .sizeMismatch(expected: limit, actual: outcome.end + count)
             return 0

@@ -41,6 +41,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     let staging: ZipStaging
     private let highWater: Int
     private let initialMode: Mode
+    var initialModeIsStore: Bool { initialMode == .store }
 
     /// Where a big stored entry may go straight into a file archive, written once in its final place.
     struct Placement: Sendable {
@@ -93,6 +94,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var wakeDue = false
         /// The region the entry is written into, when it is placed rather than staged.
         var region: ZipRegion?
+        /// Whether the entry arrives as segments (``SegmentableSink``), which checksum and place it.
+        var segmented = false
 
         var settled: Bool { held.isEmpty && assembled == submitted && spoolWrites == 0 }
     }
@@ -182,6 +185,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     ///
     /// Call once the transfer has ended with all `size` bytes. - Throws: ``HaulError`` (`output`).
     func finish(size: Int64) async throws -> ZipStaged {
+        if shared.withLock({ $0.segmented }) { return try finishSegments(size: size) }
         submitLast()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let ready = shared.withLock { s -> Bool in
@@ -205,6 +209,18 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             s.memoryBytes = 0
             s.spool = nil
             return staged
+        }
+    }
+
+    /// The entry written by segments: its region, and the CRC they combined.
+    private func finishSegments(size: Int64) throws -> ZipStaged {
+        try shared.withLock { s in
+            if let error = s.error { throw error }
+            guard let region = s.region, s.uncompressed == size else {
+                throw HaulError(.output, "entry holds \(s.uncompressed) bytes, expected \(size)")
+            }
+            return ZipStaged(method: .stored, crc32: s.crc, uncompressedSize: UInt64(size), compressedSize: UInt64(size),
+                             memory: [], staged: 0, spool: nil, budget: staging.budget, region: region)
         }
     }
 
@@ -548,5 +564,57 @@ final class SpoolFile: @unchecked Sendable {
             try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "a spool file in \(folder)")
             offset += Int64(buffer.length)
         }
+    }
+}
+
+/// A big stored entry of a ZIP file takes its product in segments, written straight into its region.
+extension ZipEntrySink: SegmentableSink {
+    /// Only a stored entry in a file, bigger than its in-memory share: its region can be reserved now.
+    func acceptsSegments(size: Int64) -> Bool {
+        placement != nil && initialModeIsStore && size > staging.memoryThreshold
+    }
+
+    func segmentTarget(size: Int64) throws -> (any PositionalTarget)? {
+        guard let placement, initialModeIsStore, size > staging.memoryThreshold else { return nil }
+        let region = try shared.withLock { s -> ZipRegion? in
+            guard s.region == nil, s.spool == nil, s.memory.isEmpty else { return nil }
+            let region = placement.writer.reserve(name: placement.name, size: UInt64(size), modified: placement.modified)
+            s.region = region
+            s.segmented = true
+            return region
+        }
+        guard let region else { return nil }
+        try regionWrites.withLock { r in
+            try region.placeholder.withUnsafeBytes { try region.output.write($0, at: region.entry.offset) }
+            r.headerWritten = true
+        }
+        return RegionTarget(region: region, budget: staging.budget, segmentBlockSize: staging.blockSize)
+    }
+
+    func segmentsDone(size: Int64, crc: UInt32?) {
+        shared.withLock { s in
+            s.crc = crc ?? 0
+            s.uncompressed = size
+        }
+    }
+
+    func segmentsAbandoned() {}
+}
+
+/// The region of a ZIP entry as segments see it.
+final class RegionTarget: PositionalTarget {
+    let region: ZipRegion
+    let budget: MemoryBudget
+    let segmentBlockSize: Int
+    var needsCRC: Bool { true }
+
+    init(region: ZipRegion, budget: MemoryBudget, segmentBlockSize: Int) {
+        self.region = region
+        self.budget = budget
+        self.segmentBlockSize = segmentBlockSize
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
+        try region.write(bytes, at: offset)
     }
 }

@@ -1,0 +1,157 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the segments of one product are written, each at its offsets: a file being downloaded
+/// (``FileSink``) or the region of a ZIP entry (``ZipEntrySink``).
+protocol PositionalTarget: AnyObject, Sendable {
+    /// Writes bytes of the product at `offset`. Called on the segments' queues, never the engine thread.
+    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws
+    /// Whether the segments must checksum what they write (a ZIP entry's CRC-32).
+    var needsCRC: Bool { get }
+    var budget: MemoryBudget { get }
+    /// The size of the blocks the segments collect bytes in (a ``PageMemory`` size class).
+    var segmentBlockSize: Int { get }
+}
+
+/// A sink whose product may arrive as several segments over several connections at once.
+protocol SegmentableSink: TransferSink {
+    /// Whether a product of `size` bytes could be taken in segments (asked before the server is probed).
+    func acceptsSegments(size: Int64) -> Bool
+    /// Readies the sink for a product of `size` bytes arriving in segments. - Returns: Where the
+    /// segments write, or `nil` when this sink cannot take them (a deflated ZIP entry): then the product
+    /// is fetched whole.
+    func segmentTarget(size: Int64) throws -> (any PositionalTarget)?
+    /// Every segment arrived and was written; `crc` is the whole product's CRC-32 when the target needs one.
+    func segmentsDone(size: Int64, crc: UInt32?)
+    /// The segments are abandoned (a failure, a cancellation): nothing of them counts.
+    func segmentsAbandoned()
+}
+
+/// One segment of a product, bytes `start..<end`, fetched over its own connection and written at its
+/// offsets into a shared ``PositionalTarget``.
+///
+/// As in ``FileSink``: each chunk is copied once, into a block paid for in the ``MemoryBudget``
+/// (``BlockFiller``, so a transfer refused memory holds none); full blocks go to the segment's serial
+/// queue, which checksums them in order (when the target needs a CRC) and writes them at their
+/// offsets; a segment with too much in flight pauses until its queue has drained to half.
+final class SegmentSink: TransferSink, @unchecked Sendable {
+    let start: Int64
+    let end: Int64
+    let target: any PositionalTarget
+    private let queue: DispatchQueue
+    private let highWater: Int
+
+    private struct Shared {
+        var pending = 0
+        var wakeAtHalf = false
+        var error: HaulError?
+        var waker = SinkWaker {}
+        /// The CRC-32 of bytes `start..<crcEnd`, as written in order.
+        var crc: UInt32 = 0
+        var crcEnd: Int64
+    }
+    private let shared: Locked<Shared>
+    // Engine thread only (and the finishing task once the transfer has ended).
+    private var filler: BlockFiller
+    private var waker = SinkWaker {}
+
+    init(start: Int64, end: Int64, target: any PositionalTarget, queue: DispatchQueue) {
+        self.start = start
+        self.end = end
+        self.target = target
+        self.queue = DispatchQueue(label: "haul.segment", target: queue)
+        filler = BlockFiller(blockSize: target.segmentBlockSize, budget: target.budget)
+        filler.position = start
+        highWater = 4 * filler.blockSize
+        shared = Locked(Shared(crcEnd: start))
+    }
+
+    deinit { filler.drop() }
+
+    /// Bytes of the segment written so far, contiguous from its start: where a retry resumes.
+    var position: Int64 { filler.position }
+
+    func begin(offset: Int64, waker: SinkWaker) throws {
+        self.waker = waker
+        shared.withLock { $0.waker = waker }
+        if let (block, at) = filler.take() { write(block, at: at) }
+        guard offset == filler.position else {
+            throw HaulError(.output, "the server sent byte \(offset) where segment \(start)-\(end - 1) was at \(filler.position)")
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
+        let verdict = shared.withLock { s -> SinkWrite? in
+            if let error = s.error { return .failed(error) }
+            if s.pending >= highWater { s.wakeAtHalf = true; return .pause }
+            return nil
+        }
+        if let verdict { return verdict }
+        let copied = filler.copy(bytes, waker: waker) { block, offset in write(block, at: offset) }
+        return copied ? .accepted : .pause
+    }
+
+    /// On the segment's queue, in order: checksum, write, free.
+    private func write(_ block: Buffer, at offset: Int64) {
+        let count = block.length
+        shared.withLock { $0.pending += count }
+        queue.async { [self] in
+            var error: HaulError?
+            let crc: UInt32? = target.needsCRC ? CRC32.of(block.bytes) : nil
+            do {
+                try target.write(block.bytes, productOffset: offset)
+            } catch let e as HaulError {
+                error = e
+            } catch {}
+            PageMemory.free(block.pointer)
+            target.budget.release(block.pointer.count)
+            let wake = shared.withLock { s -> SinkWaker? in
+                s.pending -= count
+                if let crc {
+                    // Blocks come in order; a resumed transfer goes on from where the written bytes end.
+                    if offset == s.crcEnd {
+                        s.crc = s.crcEnd == start ? crc : CRC32.combine(s.crc, crc, lengthOfB: Int64(count))
+                        s.crcEnd += Int64(count)
+                    } else if error == nil && s.error == nil {
+                        s.error = HaulError(.output, "segment \(start)-\(end - 1): a block at \(offset) after \(s.crcEnd)")
+                    }
+                }
+                if let error, s.error == nil { s.error = error }
+                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return nil }
+                s.wakeAtHalf = false
+                return s.waker
+            }
+            wake?.wake()
+        }
+    }
+
+    /// Writes what is left and waits for every write. Call once the segment's last attempt has ended.
+    /// - Returns: The segment's CRC-32 (0 when the target needs none). - Throws: the write error, if any.
+    func finish() async throws -> UInt32 {
+        if let (block, at) = filler.take() { write(block, at: at) }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
+        return try shared.withLock { s in
+            if let error = s.error { throw error }
+            return s.crc
+        }
+    }
+
+    /// Drops the partly filled block and waits for the writes in flight.
+    func discard() async {
+        filler.drop()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
+    }
+}
+
+/// Takes one byte of a range probe and refuses more: a server that answers the probe with the whole
+/// product (200) is stopped at its first chunk, not downloaded for nothing.
+final class ProbeSink: TransferSink, @unchecked Sendable {
+    func begin(offset: Int64, waker: SinkWaker) throws {}
+    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
+        bytes.count <= 1 ? .accepted : .failed(HaulError(.output, "the server answered a range probe with more than the byte asked"))
+    }
+}

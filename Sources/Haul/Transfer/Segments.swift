@@ -1,0 +1,168 @@
+import CCurl
+import Dispatch
+
+extension Configuration {
+    /// When one big product is fetched over several connections at once.
+    ///
+    /// Archives cap each connection's rate; a product of several GB then takes minutes on one. A product
+    /// whose catalog size is at least ``threshold`` is first probed with a one-byte range; when the server
+    /// answers 206, the product is split into segments of at least ``minimumSegment`` bytes, at most
+    /// ``maximumConnections`` of them (and no more than ``Configuration/perHost``), each fetched, retried
+    /// and resumed on its own and written at its offsets.
+    public struct Segmentation: Sendable, Hashable {
+        /// Products smaller than this (or of unknown size) are fetched in one request.
+        public var threshold: Int64 = 64 << 20
+        public var minimumSegment: Int64 = 16 << 20
+        public var maximumConnections = 16
+
+        public init(threshold: Int64 = 64 << 20, minimumSegment: Int64 = 16 << 20, maximumConnections: Int = 16) {
+            self.threshold = threshold
+            self.minimumSegment = minimumSegment
+            self.maximumConnections = maximumConnections
+        }
+
+        /// No segments: every product in one request.
+        public static let off = Segmentation(threshold: .max, minimumSegment: .max, maximumConnections: 1)
+
+        /// How many segments a product of `size` bytes gets, given the per-host limit.
+        func count(size: Int64, perHost: Int?) -> Int {
+            guard size >= threshold, minimumSegment > 0 else { return 1 }
+            let bySize = Int(min(Int64(maximumConnections), size / minimumSegment))
+            return max(1, min(bySize, perHost ?? .max, maximumConnections))
+        }
+    }
+}
+
+extension Engine {
+    /// Fetches a big product as segments over several connections when the server serves ranges
+    /// (``Configuration/Segmentation``); otherwise, and for every other product, as ``fetch(url:expectedSize:headers:into:counter:)``.
+    ///
+    /// Each segment is retried alone, resuming from the byte it reached; the product succeeds when
+    /// every segment did, and the sink then holds it whole (with its CRC-32, combined from the
+    /// segments', when it needs one).
+    public func fetchSegmented(
+        url: String, expectedSize: Int64?, headers: [String] = [],
+        into sink: any TransferSink, counter: ByteCounter? = nil
+    ) async -> FetchResult {
+        let plain = { await self.fetch(url: url, expectedSize: expectedSize, headers: headers, into: sink, counter: counter) }
+        guard let size = expectedSize, let segmentable = sink as? any SegmentableSink,
+              configuration.segmentation.count(size: size, perHost: configuration.perHost) > 1,
+              segmentable.acceptsSegments(size: size) else { return await plain() }
+        let started = ContinuousClock.now
+        // Does the server serve ranges? One byte tells, and its validator keeps the segments on one version.
+        let probe = await attempt(
+            AttemptRequest(url: url, rangeStart: 0, rangeEnd: 0, expectedSize: size, headers: headers), into: ProbeSink()
+        )
+        if probe.cancelled || Task.isCancelled {
+            return FetchResult(status: .cancelled, attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
+        }
+        guard probe.status == 206, probe.totalLength == size, probe.curlCode == 0 else { return await plain() }
+        let target: any PositionalTarget
+        do {
+            guard let t = try segmentable.segmentTarget(size: size) else { return await plain() }
+            target = t
+        } catch {
+            return FetchResult(status: .failed("write error: \(error)"), attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
+        }
+        let count = configuration.segmentation.count(size: size, perHost: configuration.perHost)
+        // Boundaries on whole blocks, so each segment's blocks are the target's.
+        let block = Int64(target.segmentBlockSize)
+        let step = max(block, (size / Int64(count) + block - 1) / block * block)
+        let bounds = stride(from: Int64(0), to: size, by: Int(step)).map { ($0, min(size, $0 + step)) }
+        let queue = DispatchQueue(label: "haul.segments", qos: .userInitiated, attributes: .concurrent)
+        let sinks = bounds.map { SegmentSink(start: $0.0, end: $0.1, target: target, queue: queue) }
+        let results = await withTaskGroup(of: (Int, FetchResult).self) { group in
+            for (i, segment) in sinks.enumerated() {
+                group.addTask {
+                    (i, await self.fetchSegment(segment, url: url, size: size, validator: probe.validator, headers: headers, counter: counter))
+                }
+            }
+            var results = [FetchResult?](repeating: nil, count: sinks.count)
+            for await (i, result) in group {
+                results[i] = result
+                // One segment failed for good: the product has failed; stop the others.
+                if case .failed = result.status { group.cancelAll() }
+            }
+            return results.map { $0! }
+        }
+        let attempts = 1 + results.reduce(0) { $0 + $1.attempts }
+        let lastModified = probe.lastModified ?? results.compactMap(\.lastModified).first
+        func ended(_ status: FetchResult.Status, bytes: Int64) -> FetchResult {
+            FetchResult(status: status, attempts: attempts, bytes: bytes, lastModified: lastModified, seconds: started.duration(to: .now).seconds)
+        }
+        var crc: UInt32 = 0
+        var failure: String?
+        for (i, segment) in sinks.enumerated() {
+            do {
+                let part = try await segment.finish()
+                crc = i == 0 ? part : CRC32.combine(crc, part, lengthOfB: segment.end - segment.start)
+            } catch {
+                failure = failure ?? "write error: \(error)"
+            }
+        }
+        if let failed = results.first(where: { if case .failed = $0.status { true } else { false } }), case .failed(let reason) = failed.status {
+            segmentable.segmentsAbandoned()
+            return ended(.failed(reason), bytes: 0)
+        }
+        if let failure {
+            segmentable.segmentsAbandoned()
+            return ended(.failed(failure), bytes: 0)
+        }
+        if results.contains(where: { $0.status == .cancelled }) || Task.isCancelled {
+            segmentable.segmentsAbandoned()
+            return ended(.cancelled, bytes: 0)
+        }
+        segmentable.segmentsDone(size: size, crc: target.needsCRC ? crc : nil)
+        return ended(.ok, bytes: size)
+    }
+
+    /// One segment, retried as ``fetch(url:expectedSize:headers:into:counter:)`` retries a product,
+    /// each attempt asking for the bytes from where the segment has reached to its end.
+    private func fetchSegment(
+        _ segment: SegmentSink, url: String, size: Int64, validator: String?, headers: [String], counter: ByteCounter?
+    ) async -> FetchResult {
+        let started = ContinuousClock.now
+        let policy = configuration.retry
+        var attempt = 0
+        var lastModified: Int64?
+        func result(_ status: FetchResult.Status) -> FetchResult {
+            FetchResult(status: status, attempts: attempt, bytes: segment.position - segment.start, lastModified: lastModified, seconds: started.duration(to: .now).seconds)
+        }
+        while true {
+            attempt += 1
+            let from = segment.position
+            if from >= segment.end { return result(.ok) }
+            let request = AttemptRequest(
+                url: url, rangeStart: from, rangeEnd: segment.end - 1, ifRange: from > 0 ? validator : nil,
+                expectedSize: size, headers: headers
+            )
+            let outcome = await self.attempt(request, into: segment, counter: counter)
+            if outcome.cancelled || Task.isCancelled { return result(.cancelled) }
+            lastModified = outcome.lastModified ?? lastModified
+            let verdict: AttemptVerdict
+            if outcome.curlCode == 0 && outcome.status == 206, case .none = outcome.abort {
+                verdict = outcome.end == segment.end ? .success
+                    : .retry(reason: "segment \(segment.start)-\(segment.end - 1) ended at byte \(outcome.end)", retryAfter: nil)
+            } else if outcome.curlCode == 0 && outcome.status == 200 {
+                verdict = .fail(reason: "the server stopped serving ranges (HTTP 200 to a segment)")
+            } else {
+                verdict = AttemptVerdict(outcome, expectedSize: size)
+            }
+            switch verdict {
+            case .success:
+                return result(.ok)
+            case .fail(let reason):
+                return result(.failed(reason))
+            case .retry(let reason, let retryAfter):
+                guard attempt <= policy.retries else {
+                    return result(.failed(attempt == 1 ? reason : "\(reason) after \(attempt) attempts"))
+                }
+                do {
+                    try await Task.sleep(for: policy.delay(afterAttempt: attempt, retryAfter: retryAfter))
+                } catch {
+                    return result(.cancelled)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+@testable import Haul
+import HaulArchive
+import Testing
+
+@Suite("One big file over several connections")
+struct SegmentTests {
+    /// Segments from 1 MiB, at most 4: an 8 MiB file is a one-byte probe and 4 segments of 2 MiB (whole
+    /// blocks of 1 MiB or less).
+    static func configuration() -> Configuration {
+        var c = testConfiguration(parallel: 4, retries: 3)
+        c.segmentation = .init(threshold: 1 << 20, minimumSegment: 1 << 20, maximumConnections: 4)
+        c.watchdog = .init(after: .seconds(20), action: .fail)
+        return c
+    }
+
+    static let size: Int64 = 8 << 20
+
+    @Test("A folder: the probe, then four range requests written at their offsets; exact bytes", arguments: [false, true])
+    func directory(_ faulty: Bool) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let p = product("big_uncal.fits", dataset: "d", size: Self.size)
+            // With `faulty`, every segment's first request is cut at byte 3,000,000 of the product (whichever
+            // order they arrive in): the first segment ends before it and completes; the second is cut in
+            // its middle; the last two are cut at their first byte. Those three alone are asked again, each
+            // from where it stopped.
+            let faults: [TestArchive.Fault] = faulty ? [.init(.trickle(bytesPerSecond: 1 << 30), times: 1), .init(.closeAfter(3_000_000), times: 4)] : []
+            archive.add(uri: p.uri, size: Self.size, faults: faults, content: .mixed)
+            let report = try await download([p], from: archive, into: folder.path, configuration: Self.configuration())
+            #expect(report.ok == 1, "\(report.status(p.uri) ?? "")")
+            #expect(readBytes(folder.path + "/d/big_uncal.fits") == archive.content(of: p.uri))
+            // The probe, four segments, and the three segments retried.
+            #expect(archive.requests(for: p.uri) == (faulty ? 8 : 5))
+            #expect(archive.statistics.rangeRequests == (faulty ? 8 : 5))
+            #expect(report.row(p.uri)?.attempts == (faulty ? 8 : 5))
+        }
+    }
+
+    @Test("A stored ZIP entry: segments written into its region, the CRC combined from theirs; every reader agrees")
+    func zip() async throws {
+        let folder = TemporaryFolder()
+        let path = folder.path + "/out.zip"
+        try await withTestArchive { archive in
+            let big = product("big_uncal.fits", dataset: "d", size: Self.size)
+            let small = product("small.fits", dataset: "d", size: 10_000)
+            for p in [big, small] { archive.add(uri: p.uri, size: p.size!, content: .mixed) }
+            var config = Self.configuration()
+            config.memoryLimit = Configuration.minimumMemoryLimit
+            let report = try await downloadZip(try zipPlan([big, small], archive: archive), to: path, compression: Compression(.store), configuration: config)
+            #expect(report.ok == 2)
+            #expect(archive.requests(for: big.uri) == 5)
+            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            #expect(readBytes(folder.path + "/x/bundle/d/big_uncal.fits") == archive.content(of: big.uri))
+            #expect(reading.entry("bundle/d/big_uncal.fits")?.crc == expectedDigest(ArchiveContent(uri: big.uri, size: Self.size, kind: .mixed)).crc)
+            #expect(try regionMarkers(path)["bundle/d/big_uncal.fits"] == .some(1))
+            try checkWithReaders(path, names: reading.names)
+        }
+    }
+
+    @Test("A server without ranges answers the probe with the whole file: stopped at once, then fetched in one request")
+    func noRanges() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let p = product("big_uncal.fits", dataset: "d", size: Self.size)
+            archive.add(uri: p.uri, size: Self.size, ranges: false, content: .random)
+            let report = try await download([p], from: archive, into: folder.path, configuration: Self.configuration())
+            #expect(report.ok == 1)
+            #expect(readBytes(folder.path + "/d/big_uncal.fits") == archive.content(of: p.uri))
+            #expect(archive.requests(for: p.uri) == 2)
+        }
+    }
+
+    @Test("Small files, and deflated ZIP entries, keep one request each: no probe")
+    func smallAndDeflated() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let small = product("small.fits", dataset: "d", size: 500_000)
+            let big = product("big_cal.fits", dataset: "d", size: Self.size)
+            for p in [small, big] { archive.add(uri: p.uri, size: p.size!) }
+            let report = try await downloadZip(try zipPlan([small, big], archive: archive), to: folder.path + "/out.zip", compression: Compression(.deflate, level: 1), configuration: Self.configuration())
+            #expect(report.ok == 2)
+            #expect(archive.requests(for: small.uri) == 1)
+            #expect(archive.requests(for: big.uri) == 1)
+            #expect(archive.statistics.rangeRequests == 0)
+        }
+    }
+
+    @Test("How many segments: by size, never more than --per-host or the maximum")
+    func count() {
+        let s = Configuration.Segmentation()
+        #expect(s.count(size: 10 << 20, perHost: nil) == 1)
+        #expect(s.count(size: 64 << 20, perHost: nil) == 4)
+        #expect(s.count(size: 1 << 30, perHost: nil) == 16)
+        #expect(s.count(size: 1 << 30, perHost: 6) == 6)
+        #expect(Configuration.Segmentation.off.count(size: 1 << 40, perHost: nil) == 1)
+    }
+}
