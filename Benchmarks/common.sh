@@ -47,7 +47,8 @@ PY
     chmod -R a+rX "$work/data"
 }
 
-# start_nginx: serves $work/data on 127.0.0.1:$port (a free port), one worker, sendfile on.
+# start_nginx: serves $work/data on 127.0.0.1:$port (a free port), one worker, sendfile on;
+# $NGINX_SERVER_EXTRA goes into the server block (say `limit_rate 32m;`, a cap per connection).
 start_nginx() {
     chmod 755 "$work"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
@@ -71,6 +72,7 @@ http {
     server {
         listen 127.0.0.1:$port;
         root $work/data;
+        ${NGINX_SERVER_EXTRA:-}
     }
 }
 CONF

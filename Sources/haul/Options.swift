@@ -139,6 +139,11 @@ struct TransferOptions: ParsableArguments {
         valueName: "folder"))
     var caPath: String?
 
+    @Option(name: .customLong("connections-per-file"), help: ArgumentHelp(
+        "Connections one big file (64 MiB or more, by the catalog's size) may be fetched over at once, in segments, when the server serves byte ranges; 1 fetches every file in one request.",
+        valueName: "n"))
+    var connectionsPerFile: Int = 16
+
     @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output, or standard error with --zip -), none.")
     var progress: ProgressMode = .auto
 
@@ -148,6 +153,7 @@ struct TransferOptions: ParsableArguments {
         guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
         guard connectTimeout > 0, connectTimeout.isFinite else { throw ValidationError("--connect-timeout must be positive") }
         guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
+        guard (1...64).contains(connectionsPerFile) else { throw ValidationError("--connections-per-file must be between 1 and 64") }
         guard (4...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 4 and 65536 (MB)") }
         var isFolder: ObjCBool = false
         if let caFile {
@@ -171,6 +177,8 @@ struct TransferOptions: ParsableArguments {
         c.timeout.connect = .milliseconds(Int64(connectTimeout * 1000))
         c.timeout.stall = .milliseconds(Int64(stallTimeout * 1000))
         c.memoryLimit = memoryMB << 20
+        c.segmentation.maximumConnections = connectionsPerFile
+        if connectionsPerFile == 1 { c.segmentation = .off }
         // HAUL_WATCHDOG=fail[:SECONDS] (tests, CI) stops a run whose transfers stay paused with nothing
         // moving, instead of reporting and recovering: a regression becomes a clear failure.
         if let value = ProcessInfo.processInfo.environment["HAUL_WATCHDOG"] {
