@@ -234,7 +234,7 @@ struct ProductListReader {
                 }
                 try parser.readRow(depth: depth + 1, into: &slots)
                 for field in RowField.allCases {
-                    fields[field.rawValue] = parser.value(of: slots[field.rawValue], shared: field.repeats)
+                    fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
                 }
                 let line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
                 if row == 1_000 {

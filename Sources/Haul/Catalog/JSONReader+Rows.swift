@@ -101,38 +101,43 @@ extension JSONReader.Parser {
     }
 
     /// The field a member name at `index` names, or `nil`; steps past the name. Rows list their members
-    /// in one order, so the field last seen at this position is tried first.
+    /// in one order, so the name last seen at this position is tried first, as bytes: the same bytes,
+    /// without escapes, are the same valid name.
     mutating func rowField(at position: Int) throws(JSONSyntaxError) -> RowField? {
+        if position < rowNames.count {
+            let end = index + 1 + rowNames[position].bytes.count
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\""),
+               rowNames[position].bytes.withUnsafeBufferPointer({ known in
+                   known.isEmpty || memcmp(bytes.baseAddress! + index + 1, known.baseAddress!, known.count) == 0
+               }) {
+                index = end + 1
+                return rowNames[position].field
+            }
+        }
         let start = index + 1
         let plain = try scanString()
-        if plain {
-            let name = UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)])
-            if position < rowFieldAtPosition.count, let known = rowFieldAtPosition[position] {
-                let key = RowField.keys[known.rawValue]
-                if key.count == name.count, key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
-                    return known
-                }
-            }
-            var found: RowField?
-            if name.allSatisfy({ $0 < 0x80 }) {
-                for (i, key) in RowField.keys.enumerated() where key.count == name.count
-                    && key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
-                    found = RowField(rawValue: i)
-                    break
-                }
-            } else {
-                // Compared as strings, as the tree's lookup compares them (canonical equivalence).
-                let text = String(decoding: name, as: UTF8.self)
-                found = RowField.allCases.first { $0.key == text }
-            }
-            if position < 64 {
-                while rowFieldAtPosition.count <= position { rowFieldAtPosition.append(nil) }
-                rowFieldAtPosition[position] = found
-            }
-            return found
+        guard plain else {
+            let text = String(decoding: scratch, as: UTF8.self)
+            return RowField.allCases.first { $0.key == text }
         }
-        let text = String(decoding: scratch, as: UTF8.self)
-        return RowField.allCases.first { $0.key == text }
+        let name = UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)])
+        var found: RowField?
+        if name.allSatisfy({ $0 < 0x80 }) {
+            for (i, key) in RowField.keys.enumerated() where key.count == name.count
+                && key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
+                found = RowField(rawValue: i)
+                break
+            }
+        } else {
+            // Compared as strings, as the tree's lookup compares them (canonical equivalence).
+            let text = String(decoding: name, as: UTF8.self)
+            found = RowField.allCases.first { $0.key == text }
+        }
+        if position < 64, name.count <= 256 {
+            while rowNames.count <= position { rowNames.append(([], nil)) }
+            rowNames[position] = (Array(name), found)
+        }
+        return found
     }
 
     /// Checks the value at `index` as ``value(depth:)`` would and notes where it lies.
@@ -161,14 +166,14 @@ extension JSONReader.Parser {
 
     /// A noted value as the tree reader would have built it; `nil` when the row has no such member.
     /// Its bytes were checked when the row was read, so building it cannot fail.
-    mutating func value(of slot: RowSlot, shared: Bool) -> JSONValue? {
+    mutating func value(of slot: RowSlot, field: Int, shared: Bool) -> JSONValue? {
         switch slot.kind {
         case .absent: return nil
         case .null: return .null
         case .number: return .number(slot.number, integer: slot.integer)
         case .string where slot.plain:
             let text = UnsafeBufferPointer(rebasing: bytes[(slot.start + 1)..<(slot.end - 1)])
-            return .string(shared ? strings.string(text) : String(decoding: text, as: UTF8.self))
+            return .string(shared ? strings.string(text, field: field) : String(decoding: text, as: UTF8.self))
         default:
             let saved = index
             defer { index = saved }
@@ -178,22 +183,36 @@ extension JSONReader.Parser {
     }
 }
 
-/// Strings that rows repeat, made once: a small table by hash of the bytes, the newest string in each
-/// slot. Strings of up to 15 bytes are stored inline by Swift and need no sharing.
+/// Strings that rows repeat, made once: each field's last string, then a small table by hash of the
+/// bytes, the newest string in each slot. Strings of up to 15 bytes are stored inline by Swift and
+/// need no sharing.
 struct SharedStrings {
     private var table = [String?](repeating: nil, count: 4096)
+    private var last = [String?](repeating: nil, count: RowField.allCases.count)
 
-    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>, field: Int) -> String {
         guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { hash = (hash ^ UInt64(b)) &* 0x100_0000_01B3 }
-        let slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & (table.count - 1)
-        if var known = table[slot], known.utf8.count == bytes.count {
-            let same = known.withUTF8 { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
-            if same { return known }
+        if let known = Self.same(last[field], bytes) { return known }
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        while i + 8 <= bytes.count {
+            hash = (hash ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            hash ^= hash >> 32
+            i += 8
         }
-        let made = String(decoding: bytes, as: UTF8.self)
+        while i < bytes.count {
+            hash = (hash ^ UInt64(bytes[i])) &* 0x100_0000_01B3
+            i += 1
+        }
+        let slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & (table.count - 1)
+        let made = Self.same(table[slot], bytes) ?? String(decoding: bytes, as: UTF8.self)
         table[slot] = made
+        last[field] = made
         return made
+    }
+
+    private static func same(_ known: String?, _ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard var known, known.utf8.count == bytes.count else { return nil }
+        return known.withUTF8 { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 } ? known : nil
     }
 }

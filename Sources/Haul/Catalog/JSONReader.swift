@@ -95,8 +95,9 @@ enum JSONReader {
         /// The member names last seen at each position of an object: rows repeat them, so a name is
         /// made once and shared.
         var names: [String] = []
-        /// The product-row field last seen at each position of a row (``readRow(depth:into:)``).
-        var rowFieldAtPosition: [RowField?] = []
+        /// The member name (its bytes) last seen at each position of a product row, and the field it
+        /// names (``readRow(depth:into:)``).
+        var rowNames: [(bytes: [UInt8], field: RowField?)] = []
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
 
