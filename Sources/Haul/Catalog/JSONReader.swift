@@ -4,7 +4,9 @@ import Foundation
 // boxes every row into `[String: Any]` and then costs a dynamic cast per field: on a 100,000-row CAOM
 // list (80 MB) that was 1.7 s of the 3.4 s `haul select` took. No package in the allowed set parses
 // JSON faster than Foundation. This reader makes one pass over the bytes, keeps an object's fields
-// in order (rows have about twenty), and says where a document breaks as line:column.
+// in order (rows have about twenty), and says where a document breaks as line:column. Product rows
+// are not built as values at all (JSONReader+Rows.swift): `skipValue` and `scanString` check what
+// they pass exactly as `value` and `string` would, so one set of rules and messages serves both.
 
 /// A JSON value.
 enum JSONValue {
