@@ -28,7 +28,7 @@ extension Catalog {
         do {
             result = try reader.read()
         } catch {
-            let (line, column) = JSONReader.location(of: error.offset, in: bytes)
+            let (line, column) = JSONReader.location(of: error.offset, in: bytes, passed: consumed)
             throw HaulError(.invalidCatalog, "\(name):\(line):\(column): malformed JSON: \(error.reason)")
         }
         return try result.get()
@@ -225,13 +225,13 @@ struct ProductListReader {
         while true {
             parser.skipSpace()
             guard parser.index < parser.bytes.count else { throw parser.fail("the document ends where a value was expected") }
+            if let consumed, parser.index - released >= 16 << 20 {
+                released = parser.index
+                consumed(released)
+            }
             if read.error != nil {
                 try parser.skipValue(depth: depth + 1)
             } else if parser.bytes[parser.index] == UInt8(ascii: "{") {
-                if let consumed, parser.index - released >= 16 << 20 {
-                    released = parser.index
-                    consumed(released)
-                }
                 try parser.readRow(depth: depth + 1, into: &slots)
                 for field in RowField.allCases {
                     fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)

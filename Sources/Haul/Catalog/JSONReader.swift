@@ -66,13 +66,24 @@ enum JSONReader {
     }
 
     /// Line and column (from 1) of a byte offset.
-    static func location(of offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int) {
+    ///
+    /// - Parameter passed: Told, every 16 MB, how many leading bytes have been counted (a mapped file
+    ///   drops them again).
+    static func location(
+        of offset: Int, in bytes: UnsafeBufferPointer<UInt8>, passed: ((Int) -> Void)? = nil
+    ) -> (line: Int, column: Int) {
         let end = min(offset, bytes.count)
         var line = 1
         var lineStart = 0
-        for i in 0..<end where bytes[i] == 0x0A {
-            line += 1
-            lineStart = i + 1
+        var from = 0
+        while from < end {
+            let to = min(end, from + 16 << 20)
+            for i in from..<to where bytes[i] == 0x0A {
+                line += 1
+                lineStart = i + 1
+            }
+            passed?(to)
+            from = to
         }
         return (line, offset - lineStart + 1)
     }
