@@ -32,6 +32,17 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(Plan(products: products, selection: selection, root: "bench", resolver: resolver).summary)
     }
 
+    Benchmark(
+        // What `haul select --json` does between reading the file and printing.
+        "select, 1M-row CAOM list: parse, plan and a page",
+        configuration: .init(scalingFactor: .one, maxDuration: .seconds(60), maxIterations: 5)
+    ) { benchmark in
+        let products = try Catalog.parse(millionRowCAOM, name: "caom1m.json")
+        precondition(products.count == 1_000_200, "expected ten copies of the 100,020 rows")
+        let plan = Plan(products: products, selection: Selection(), root: "bench", resolver: resolver)
+        blackHole(try plan.page(1, size: 100))
+    }
+
     for (name, count, size) in [("200 files x 1 MB", 200, 1_000_000), ("2,000 files x 16 kB", 2_000, 16_000)] {
         Benchmark("download --dir, \(name), parallel 64", configuration: .init(scalingFactor: .one)) { benchmark in
             try await withTestArchive(threads: 1) { archive in
@@ -53,3 +64,22 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 }
+
+// A million rows (issue 12 §3): the 100k sample's rows ten times, each copy's URIs, file names and
+// datasets made its own, as one {"data": [...]} document (about 700 MB). Made on first use (a global),
+// so that the other benchmarks neither wait for it nor carry it in their peak memory.
+let millionRowCAOM: Data = {
+    let caom = SampleCatalog(jwstObservations: 2_500, hstObservations: 1_430).caomJSON()
+    let text = String(decoding: caom, as: UTF8.self)
+    let open = text.range(of: "[", range: text.range(of: "\"data\"")!.upperBound..<text.endIndex)!.upperBound
+    let close = text.range(of: "]", options: .backwards, range: open..<text.range(of: "\"fields\"")!.lowerBound)!.lowerBound
+    let rows = String(text[open..<close])
+    var document = "{\"data\":["
+    for copy in 0..<10 {
+        if copy > 0 { document += "," }
+        document += rows.replacingOccurrences(of: "\"mast:", with: "\"mast:c\(copy)")
+            .replacingOccurrences(of: "\"productFilename\" : \"", with: "\"productFilename\" : \"c\(copy)")
+            .replacingOccurrences(of: "\"obs_id\" : \"", with: "\"obs_id\" : \"c\(copy)")
+    }
+    return Data((document + "]}").utf8)
+}()

@@ -6,91 +6,84 @@ import Foundation
 
 extension Catalog {
     static func parseJSON(_ data: Data, name: String) throws -> [Product] {
-        let root: JSONValue
+        try data.withUnsafeBytes { try parseJSON($0.bindMemory(to: UInt8.self), name: name) }
+    }
+
+    /// Reads a JSON product list in one pass, row by row, without building the document.
+    ///
+    /// As a whole document is JSON or not, a row that JSON allows but the mapping refuses (a size that
+    /// is a word) is reported only once the rest of the document is known to be well-formed: a
+    /// syntax error anywhere is reported first, with its line and column.
+    ///
+    /// - Parameters:
+    ///   - bytes: The document (UTF-8; a byte-order mark is skipped).
+    ///   - name: How messages name this input.
+    ///   - consumed: Told, now and then, how many leading bytes are read and never looked at again
+    ///     unless to place an error (a mapped file drops them from memory).
+    static func parseJSON(
+        _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: ((Int) -> Void)? = nil
+    ) throws -> [Product] {
+        var reader = ProductListReader(parser: JSONReader.Parser(bytes: bytes), name: name, consumed: consumed)
+        let result: Result<[Product], any Error>
         do {
-            root = try JSONReader.parse(data)
+            result = try reader.read()
         } catch {
-            let (line, column) = JSONReader.location(of: error.offset, in: data)
+            let (line, column) = JSONReader.location(of: error.offset, in: bytes, passed: consumed)
             throw HaulError(.invalidCatalog, "\(name):\(line):\(column): malformed JSON: \(error.reason)")
         }
-        if case .array(let rows) = root {
-            return try rows.enumerated().map { try caomProduct($1, path: "[\($0)]", name: name) }
-        }
-        guard case .object(let object) = root else {
-            throw HaulError(.invalidCatalog, "\(name): expected a JSON object with \"data\" or \"products\", or an array of product rows")
-        }
-        if let products = object["products"] {
-            guard case .array(let rows) = products else {
-                throw HaulError(.invalidCatalog, "\(name): products: expected an array of product rows, found \(describe(products))")
-            }
-            return try rows.enumerated().map { try missionsProduct($1, path: "products[\($0)]", name: name) }
-        }
-        if case .string(let status)? = object["status"], status.uppercased() == "ERROR" {
-            var msg = ""
-            if case .string(let text)? = object["msg"] { msg = ": \(text)" }
-            throw HaulError(.invalidCatalog, "\(name): the service that wrote this product list reported an error\(msg)")
-        }
-        guard let dataRows = object["data"] else {
-            throw HaulError(.invalidCatalog, "\(name): expected a \"data\" array (MAST CAOM product list) or a \"products\" array (missions search)")
-        }
-        guard case .array(let rows) = dataRows else {
-            throw HaulError(.invalidCatalog, "\(name): data: expected an array of product rows, found \(describe(dataRows))")
-        }
-        return try rows.enumerated().map { try caomProduct($1, path: "data[\($0)]", name: name) }
+        return try result.get()
     }
 
-    static func caomProduct(_ value: JSONValue, path: String, name: String) throws -> Product {
-        var row = JSONRow(value: value, path: path, name: name)
-        try row.requireObject()
-        let uri = try row.requiredString("dataURI")
-        let filename = try row.fileName("productFilename") ?? row.lastPathComponent(of: uri, key: "dataURI", or: "productFilename")
-        let dataset = try row.string("obs_id") ?? row.integerOrString("obsID") ?? row.integerOrString("parent_obsid") ?? ""
-        let mission = try row.string("obs_collection")
-        let subgroup = try row.string("productSubGroupDescription")
+    static func caomProduct(_ row: JSONRow) throws -> Product {
+        let uri = try row.requiredString(.dataURI)
+        let filename = try row.fileName(.productFilename) ?? row.lastPathComponent(of: uri, key: .dataURI, or: .productFilename)
+        let dataset = try row.string(.obsId) ?? row.integerOrString(.obsID) ?? row.integerOrString(.parentObsid) ?? ""
+        let mission = try row.string(.obsCollection)
+        let subgroup = try row.string(.productSubGroupDescription)
         let suffix = Product.normaliseSuffix(subgroup) ?? Product.suffix(ofFilename: filename)
-        let stated = Product.normaliseLevel(try row.integerOrString("calib_level"))
-        let productType = try row.string("productType")
+        let stated = Product.normaliseLevel(try row.integerOrString(.calibLevel))
+        let productType = try row.string(.productType)
         let jwst = Product.isJWST(mission: mission, filename: filename)
-        let group = try row.string("productGroupDescription")
-        let access = try row.access("dataRights")
-        return Product(
+        let group = try row.string(.productGroupDescription)
+        let access = try row.access(.dataRights)
+        var product = Product(
             uri: uri, filename: filename, dataset: dataset, mission: mission,
             level: jwst ? Product.jwstLevel(stated: stated, suffix: suffix, filename: filename) : stated,
-            category: jwst ? nil : Product.hstCategory(level: stated, productType: productType, project: try row.string("project")),
+            category: jwst ? nil : Product.hstCategory(level: stated, productType: productType, project: try row.string(.project)),
             suffix: suffix, productType: productType,
-            recommended: group?.trimmingSpaces().lowercased() == "minimum recommended products",
+            recommended: group.map(Product.namesRecommendedSet) ?? false,
             guideStar: Product.isGuideStar(filename: filename, subgroup: subgroup),
-            access: access, size: try row.size("size"),
-            instrument: try row.string("instrument_name")?.trimmingSpaces(),
-            filters: try row.string("filters")?.trimmingSpaces(),
-            origin: "\(name): \(path)"
+            access: access, size: try row.size(.size),
+            instrument: try row.string(.instrumentName)?.trimmingSpaces(),
+            filters: try row.string(.filters)?.trimmingSpaces()
         )
+        product.setOrigin(row.origin, row: row.index)
+        return product
     }
 
-    static func missionsProduct(_ value: JSONValue, path: String, name: String) throws -> Product {
-        var row = JSONRow(value: value, path: path, name: name)
-        try row.requireObject()
-        let uri = try row.requiredString("uri")
-        let filename = try row.fileName("filename") ?? row.lastPathComponent(of: uri, key: "uri", or: "filename")
-        let dataset = try row.string("dataset") ?? uri.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let category = Product.normaliseLevel(try row.string("category"))
-        let suffix = Product.normaliseSuffix(try row.string("file_suffix")) ?? Product.suffix(ofFilename: filename)
+    static func missionsProduct(_ row: JSONRow) throws -> Product {
+        let uri = try row.requiredString(.uri)
+        let filename = try row.fileName(.filename) ?? row.lastPathComponent(of: uri, key: .uri, or: .filename)
+        let dataset = try row.string(.dataset) ?? uri.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let category = Product.normaliseLevel(try row.string(.category))
+        let suffix = Product.normaliseSuffix(try row.string(.fileSuffix)) ?? Product.suffix(ofFilename: filename)
         let jwst = Product.isJWST(mission: nil, filename: filename)
         // A JWST row's category may be a level (`2b`) or a name (`CALIBRATED`): the level is the stage of its suffix.
         let namesLevel = category?.first?.isNumber == true
         let level = jwst && !namesLevel ? suffix.flatMap(Product.jwstLevel(forSuffix:)) ?? category : category
-        return Product(
+        var product = Product(
             uri: uri, filename: filename, dataset: dataset, mission: jwst ? "JWST" : nil, level: level,
             category: category, suffix: suffix,
-            productType: try row.string("type"),
+            productType: try row.string(.type),
             // Missions search marks no minimum set; its calibrated products are what the overlay recommends.
             recommended: category == "calibrated",
             guideStar: Product.isGuideStar(filename: filename, subgroup: nil),
-            access: try row.access("access"), size: try row.size("size"),
-            instrument: try row.string("instrument_name")?.trimmingSpaces(),
-            filters: try row.string("filters")?.trimmingSpaces(),
-            origin: "\(name): \(path)"
+            access: try row.access(.access), size: try row.size(.size),
+            instrument: try row.string(.instrumentName)?.trimmingSpaces(),
+            filters: try row.string(.filters)?.trimmingSpaces()
         )
+        product.setOrigin(row.origin, row: row.index)
+        return product
     }
 
     static func lastPathComponent(_ uri: String) -> String {
@@ -109,99 +102,253 @@ extension Catalog {
     }
 }
 
+/// A product list read row by row: the top level of the document (`{"data": […]}`, `{"products":
+/// […]}` or a bare array), each row mapped to a product as soon as it is read.
+struct ProductListReader {
+    var parser: JSONReader.Parser
+    let name: String
+    let consumed: ((Int) -> Void)?
+    /// Where each field of the row being read lies.
+    var slots = [RowSlot](repeating: RowSlot(), count: RowField.allCases.count)
+    /// The row's fields as values, for the mapping.
+    var fields = [JSONValue?](repeating: nil, count: RowField.allCases.count)
+    /// Where `consumed` was last told.
+    var released = 0
+
+    enum Rows { case caom, missions }
+
+    /// The rows of one array member: the products, or the first row the mapping refused.
+    struct RowsRead {
+        var products: [Product] = []
+        var error: (any Error)?
+        var result: Result<[Product], any Error> { error.map { .failure($0) } ?? .success(products) }
+    }
+
+    init(parser: JSONReader.Parser, name: String, consumed: ((Int) -> Void)?) {
+        self.parser = parser
+        self.name = name
+        self.consumed = consumed
+    }
+
+    /// Reads the document: its products, or the error the mapping found in an otherwise well-formed
+    /// document. The decisions are the tree reader's: `products` wins over `data`, a service error
+    /// (`"status": "ERROR"`) comes before a missing `data`, the last of repeated members counts.
+    mutating func read() throws(JSONSyntaxError) -> Result<[Product], any Error> {
+        if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
+        parser.skipSpace()
+        let result: Result<[Product], any Error>
+        if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "[") {
+            result = try rows(.caom, origin: "\(name): ", path: "", depth: 0).result
+        } else if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") {
+            result = try object()
+        } else {
+            try parser.skipValue(depth: 0)
+            result = .failure(HaulError(.invalidCatalog, "\(name): expected a JSON object with \"data\" or \"products\", or an array of product rows"))
+        }
+        parser.skipSpace()
+        guard parser.index == parser.bytes.count else { throw parser.fail("unexpected text after the JSON value") }
+        return result
+    }
+
+    /// The top-level object, as ``JSONReader/Parser/object(depth:)`` reads it; only `products`,
+    /// `data`, `status` and `msg` are kept.
+    mutating func object() throws(JSONSyntaxError) -> Result<[Product], any Error> {
+        var products: Result<[Product], any Error>?
+        var data: Result<[Product], any Error>?
+        var status: JSONValue?
+        var msg: JSONValue?
+        parser.index += 1
+        parser.skipSpace()
+        if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "}") {
+            parser.index += 1
+        } else {
+            while true {
+                parser.skipSpace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "\"") else {
+                    throw parser.fail("expected a member name in quotes")
+                }
+                let key = try parser.string()
+                parser.skipSpace()
+                guard parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: ":") else {
+                    throw parser.fail("expected : after a member name")
+                }
+                parser.index += 1
+                parser.skipSpace()
+                let isArray = parser.index < parser.bytes.count && parser.bytes[parser.index] == UInt8(ascii: "[")
+                switch key {
+                case "products" where isArray:
+                    products = nil
+                    products = try rows(.missions, origin: "\(name): products", path: "products", depth: 1).result
+                case "products":
+                    let value = try parser.value(depth: 1)
+                    products = .failure(HaulError(.invalidCatalog, "\(name): products: expected an array of product rows, found \(Catalog.describe(value))"))
+                case "data" where isArray:
+                    data = nil
+                    data = try rows(.caom, origin: "\(name): data", path: "data", depth: 1).result
+                case "data":
+                    let value = try parser.value(depth: 1)
+                    data = .failure(HaulError(.invalidCatalog, "\(name): data: expected an array of product rows, found \(Catalog.describe(value))"))
+                case "status": status = try parser.value(depth: 1)
+                case "msg": msg = try parser.value(depth: 1)
+                default: try parser.skipValue(depth: 1)
+                }
+                parser.skipSpace()
+                guard parser.index < parser.bytes.count else { throw parser.fail("an object is never closed with }") }
+                if parser.bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
+                if parser.bytes[parser.index] == UInt8(ascii: "}") { parser.index += 1; break }
+                throw parser.fail("expected , or } in an object")
+            }
+        }
+        if let products { return products }
+        if case .string(let text)? = status, text.uppercased() == "ERROR" {
+            var detail = ""
+            if case .string(let text)? = msg { detail = ": \(text)" }
+            return .failure(HaulError(.invalidCatalog, "\(name): the service that wrote this product list reported an error\(detail)"))
+        }
+        guard let data else {
+            return .failure(HaulError(.invalidCatalog, "\(name): expected a \"data\" array (MAST CAOM product list) or a \"products\" array (missions search)"))
+        }
+        return data
+    }
+
+    /// An array of product rows at `index` (a `[`) nested `depth` deep, as
+    /// ``JSONReader/Parser/value(depth:)`` reads it. After the first row the mapping refuses, the rest
+    /// is only checked.
+    mutating func rows(_ kind: Rows, origin: String, path: String, depth: Int) throws(JSONSyntaxError) -> RowsRead {
+        guard depth < JSONReader.maximumDepth else { throw parser.fail("nested more than \(JSONReader.maximumDepth) deep") }
+        var read = RowsRead()
+        parser.index += 1
+        parser.skipSpace()
+        if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return read }
+        var row = 0
+        let firstRowStart = parser.index
+        while true {
+            parser.skipSpace()
+            guard parser.index < parser.bytes.count else { throw parser.fail("the document ends where a value was expected") }
+            if let consumed, parser.index - released >= 16 << 20 {
+                released = parser.index
+                consumed(released)
+            }
+            if read.error != nil {
+                try parser.skipValue(depth: depth + 1)
+            } else if parser.bytes[parser.index] == UInt8(ascii: "{") {
+                try parser.readRow(depth: depth + 1, into: &slots)
+                for field in RowField.allCases {
+                    fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
+                }
+                let line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
+                if row == 1_000 {
+                    // Room for the rest at the first thousand rows' size, so a million rows are not
+                    // copied at every doubling.
+                    let perRow = Double(parser.index - firstRowStart) / 1_000
+                    read.products.reserveCapacity(row + Int(Double(parser.bytes.count - parser.index) / max(perRow, 1) * 1.3) + 16)
+                }
+                do {
+                    read.products.append(try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line))
+                } catch {
+                    read.error = error
+                    read.products = []
+                }
+            } else {
+                let value = try parser.value(depth: depth + 1)
+                read.error = HaulError(.invalidCatalog, "\(name): \(path)[\(row)]: expected a product row (a JSON object), found \(Catalog.describe(value))")
+                read.products = []
+            }
+            row += 1
+            parser.skipSpace()
+            guard parser.index < parser.bytes.count else { throw parser.fail("an array is never closed with ]") }
+            if parser.bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
+            if parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return read }
+            throw parser.fail("expected , or ] in an array")
+        }
+    }
+}
+
 /// One JSON product row with its path, for typed field access with precise messages.
 struct JSONRow {
-    let value: JSONValue
+    let fields: [JSONValue?]
+    /// The origin of its products without the row number (`list.json: data`).
+    let origin: String
+    /// The array's path (`data`, `products`, or empty for a bare array) and the row's place in it.
     let path: String
+    let index: Int
     let name: String
-    var object = JSONObject()
 
-    init(value: JSONValue, path: String, name: String) {
-        self.value = value
-        self.path = path
-        self.name = name
-    }
+    subscript(field: RowField) -> JSONValue? { fields[field.rawValue] }
 
-    mutating func requireObject() throws {
-        guard case .object(let object) = value else {
-            throw HaulError(.invalidCatalog, "\(name): \(path): expected a product row (a JSON object), found \(Catalog.describe(value))")
-        }
-        self.object = object
-    }
-
-    func fail(_ key: String, _ expected: String, _ found: JSONValue) -> HaulError {
-        HaulError(.invalidCatalog, "\(name): \(path).\(key): expected \(expected), found \(Catalog.describe(found))")
+    func fail(_ field: RowField, _ expected: String, _ found: JSONValue) -> HaulError {
+        HaulError(.invalidCatalog, "\(name): \(path)[\(index)].\(field.key): expected \(expected), found \(Catalog.describe(found))")
     }
 
     /// A string field; `nil` when absent, null or empty.
-    func string(_ key: String) throws -> String? {
-        switch object[key] {
+    func string(_ field: RowField) throws -> String? {
+        switch self[field] {
         case nil, .null?: return nil
         case .string(let s)?: return s.isEmpty ? nil : s
-        case let other?: throw fail(key, "a string", other)
+        case let other?: throw fail(field, "a string", other)
         }
     }
 
     /// A file name field, trimmed as the CSV reader trims it (so that an export reads back); `nil` when
     /// absent, null or blank.
-    func fileName(_ key: String) throws -> String? {
-        try string(key)?.trimmingSpaces().nilIfEmpty
+    func fileName(_ field: RowField) throws -> String? {
+        try string(field)?.trimmingSpaces().nilIfEmpty
     }
 
     /// The file name a URI ends in, when the row names none. As the other readers, a row whose file name
     /// cannot be told is an error: an empty name could never be fetched nor exported and read back.
-    func lastPathComponent(of uri: String, key: String, or filenameKey: String) throws -> String {
+    func lastPathComponent(of uri: String, key: RowField, or filenameKey: RowField) throws -> String {
         let last = Catalog.lastPathComponent(uri)
-        guard !last.isEmpty else { throw fail(key, "a URI ending in a file name (or a \(filenameKey) field)", .string(uri)) }
+        guard !last.isEmpty else { throw fail(key, "a URI ending in a file name (or a \(filenameKey.key) field)", .string(uri)) }
         return last
     }
 
-    func requiredString(_ key: String) throws -> String {
-        switch object[key] {
+    func requiredString(_ field: RowField) throws -> String {
+        switch self[field] {
         case nil, .null?:
-            throw HaulError(.invalidCatalog, "\(name): \(path).\(key): expected the product's URI, found \(object[key] == nil ? "no such field" : "null")")
+            throw HaulError(.invalidCatalog, "\(name): \(path)[\(index)].\(field.key): expected the product's URI, found \(self[field] == nil ? "no such field" : "null")")
         case .string(let s)?:
             let trimmed = s.trimmingSpaces()
-            guard !trimmed.isEmpty else { throw fail(key, "a non-empty URI", .string(s)) }
+            guard !trimmed.isEmpty else { throw fail(field, "a non-empty URI", .string(s)) }
             return trimmed
-        case let other?: throw fail(key, "a string", other)
+        case let other?: throw fail(field, "a string", other)
         }
     }
 
     /// A field MAST writes as a number or a string (`calib_level`, `obsID`), as a string.
-    func integerOrString(_ key: String) throws -> String? {
-        switch object[key] {
+    func integerOrString(_ field: RowField) throws -> String? {
+        switch self[field] {
         case nil, .null?: return nil
         case .string(let s)?: return s.isEmpty ? nil : s
         case .number(let d, let integer)?:
             if let integer { return String(integer) }
             if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
             return String(d)
-        case let other?: throw fail(key, "a number or a string", other)
+        case let other?: throw fail(field, "a number or a string", other)
         }
     }
 
     /// A size in bytes: a non-negative integer, as a number or a numeric string.
-    func size(_ key: String) throws -> Int64? {
-        switch object[key] {
+    func size(_ field: RowField) throws -> Int64? {
+        switch self[field] {
         case nil, .null?: return nil
         case .number(let d, let integer)?:
             if let integer, integer >= 0 { return integer }
-            guard d >= 0, d == d.rounded(), d < 9.0e18 else { throw fail(key, "a size in bytes (a whole number ≥ 0)", .number(d, integer: integer)) }
+            guard d >= 0, d == d.rounded(), d < 9.0e18 else { throw fail(field, "a size in bytes (a whole number ≥ 0)", .number(d, integer: integer)) }
             return Int64(d)
         case .string(let s)?:
             let t = s.trimmingSpaces()
             if t.isEmpty { return nil }
-            guard let v = Int64(t), v >= 0 else { throw fail(key, "a size in bytes (a whole number ≥ 0)", .string(s)) }
+            guard let v = Int64(t), v >= 0 else { throw fail(field, "a size in bytes (a whole number ≥ 0)", .string(s)) }
             return v
-        case let other?: throw fail(key, "a size in bytes", other)
+        case let other?: throw fail(field, "a size in bytes", other)
         }
     }
 
-    func access(_ key: String) throws -> Product.Access {
-        guard let raw = try string(key) else { return .public }
+    func access(_ field: RowField) throws -> Product.Access {
+        guard let raw = try string(field) else { return .public }
         guard let access = Product.Access(parsing: raw) else {
-            throw fail(key, "PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED", .string(raw))
+            throw fail(field, "PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED", .string(raw))
         }
         return access
     }

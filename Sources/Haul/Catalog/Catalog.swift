@@ -41,26 +41,53 @@ public struct Catalog: Sendable {
         var products: [Product] = []
         var readStandardInput = false
         for path in paths {
-            let data: Data
-            let name: String
+            let read: [Product]
             if path == "-" {
                 guard !readStandardInput else {
                     throw HaulError(.invalidArgument, "standard input (-) is named more than once")
                 }
                 readStandardInput = true
-                name = "<stdin>"
+                let data: Data
                 do { data = try standardInput() } catch {
                     throw HaulError(.invalidCatalog, "<stdin>: cannot read: \(error)", underlyingError: error)
                 }
+                read = try parse(data, name: "<stdin>")
+            } else if let mapped = try parseMapped(path) {
+                read = mapped
             } else {
-                name = path
+                let data: Data
                 do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
                     throw HaulError(.invalidCatalog, "\(path): cannot read: \(Self.reason(error))", underlyingError: error)
                 }
+                read = try parse(data, name: path)
             }
-            products += try parse(data, name: name)
+            if products.isEmpty { products = read } else { products += read }
         }
         return Catalog(products: products)
+    }
+
+    /// Reads a regular file through a read-only memory mapping: no copy of it is made, and the pages
+    /// a JSON reader has passed are handed back to the kernel as it goes, so a 600 MB list costs no
+    /// 600 MB of memory. `nil` for what cannot be mapped (a pipe, a device, an empty or unreadable
+    /// file), which is then read as before, with the same messages.
+    static func parseMapped(_ path: String) throws -> [Product]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0, info.st_size < Int.max else { return nil }
+        let count = Int(info.st_size)
+        guard let base = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+        defer { munmap(base, count) }
+        _ = madvise(base, count, MADV_SEQUENTIAL)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let bytes = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count)
+        return try parse(bytes, name: path) { consumed in
+            // Pages behind the reader: dropped from this process, read again from the file if an error
+            // message needs to count lines in them.
+            let length = consumed / page * page
+            if length > 0 { _ = madvise(base, length, MADV_DONTNEED) }
+        }
     }
 
     /// Parses one catalog's bytes, detecting the format from the content.
@@ -81,6 +108,21 @@ public struct Catalog: Sendable {
             return try parseCSV(text(data, name: name), name: name)
         case .urlList:
             return try parseURLList(text(data, name: name), name: name)
+        }
+    }
+
+    /// Parses one catalog's bytes in place (see ``parse(_:name:)``).
+    ///
+    /// - Parameter consumed: For JSON, told now and then how many leading bytes are read (see
+    ///   ``parseJSON(_:name:consumed:)``).
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: ((Int) -> Void)? = nil) throws -> [Product] {
+        // A view of the bytes, not a copy: for sniffing, and for the text formats.
+        let data = bytes.isEmpty ? Data() : Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
+        switch detect(data) {
+        case .caom?, .missionsSearch?:
+            return try parseJSON(bytes, name: name, consumed: consumed)
+        default:
+            return try parse(data, name: name)
         }
     }
 

@@ -4,7 +4,9 @@ import Foundation
 // boxes every row into `[String: Any]` and then costs a dynamic cast per field: on a 100,000-row CAOM
 // list (80 MB) that was 1.7 s of the 3.4 s `haul select` took. No package in the allowed set parses
 // JSON faster than Foundation. This reader makes one pass over the bytes, keeps an object's fields
-// in order (rows have about twenty), and says where a document breaks as line:column.
+// in order (rows have about twenty), and says where a document breaks as line:column. Product rows
+// are not built as values at all (JSONReader+Rows.swift): `skipValue` and `scanString` check what
+// they pass exactly as `value` and `string` would, so one set of rules and messages serves both.
 
 /// A JSON value.
 enum JSONValue {
@@ -60,10 +62,43 @@ enum JSONReader {
 
     /// Line and column (from 1) of a byte offset.
     static func location(of offset: Int, in data: Data) -> (line: Int, column: Int) {
-        let prefix = data.prefix(offset)
-        let line = prefix.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-        let lineStart = prefix.lastIndex(of: 0x0A).map { $0 + 1 } ?? data.startIndex
-        return (line, offset - (lineStart - data.startIndex) + 1)
+        data.withUnsafeBytes { location(of: offset, in: $0.bindMemory(to: UInt8.self)) }
+    }
+
+    /// Line and column (from 1) of a byte offset.
+    ///
+    /// - Parameter passed: Told, every 16 MB, how many leading bytes have been counted (a mapped file
+    ///   drops them again).
+    static func location(
+        of offset: Int, in bytes: UnsafeBufferPointer<UInt8>, passed: ((Int) -> Void)? = nil
+    ) -> (line: Int, column: Int) {
+        let end = min(offset, bytes.count)
+        var line = 1
+        var lineStart = 0
+        var from = 0
+        while from < end {
+            let to = min(end, from + 16 << 20)
+            for i in from..<to where bytes[i] == 0x0A {
+                line += 1
+                lineStart = i + 1
+            }
+            passed?(to)
+            from = to
+        }
+        return (line, offset - lineStart + 1)
+    }
+
+    /// Whether bytes are well-formed UTF-8 (what `String(validating:as:)` accepts), without making a string.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var iterator = bytes.makeIterator()
+        var parser = Unicode.UTF8.ForwardParser()
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid: continue
+            case .emptyInput: return true
+            case .error: return false
+            }
+        }
     }
 
     struct Parser {
@@ -73,6 +108,11 @@ enum JSONReader {
         /// The member names last seen at each position of an object: rows repeat them, so a name is
         /// made once and shared.
         var names: [String] = []
+        /// The member name (its bytes) last seen at each position of a product row, and the field it
+        /// names (``readRow(depth:into:)``).
+        var rowNames: [(bytes: [UInt8], field: RowField?)] = []
+        /// The strings product rows repeat, made once.
+        var strings = SharedStrings()
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -212,19 +252,42 @@ enum JSONReader {
         }
 
         mutating func string() throws(JSONSyntaxError) -> String {
+            let start = index + 1
+            if try scanString() {
+                return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)]), as: UTF8.self)
+            }
+            return String(decoding: scratch, as: UTF8.self)
+        }
+
+        /// Reads a string at `index` (a `"`) to just past its closing quote, checking it as ``string()``
+        /// would and with the same messages, but making no `String`.
+        ///
+        /// - Returns: `true` when the string has no escapes: its text is the bytes between the quotes
+        ///   (valid UTF-8); `false` when it has: its text is then in `scratch`, decoded.
+        mutating func scanString() throws(JSONSyntaxError) -> Bool {
             let open = index
             index += 1
             let start = index
             // Fast path: no escapes; ASCII needs no validation.
             var high: UInt8 = 0
+            // Eight bytes at a time past plain ASCII text: no quote, backslash, control byte or high bit.
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while index + 8 <= bytes.count {
+                let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                let quote = word ^ (ones &* 0x22)
+                let backslash = word ^ (ones &* 0x5C)
+                let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | (word &- ones &* 0x20) | word
+                if special & highs != 0 { break }
+                index += 8
+            }
             while index < bytes.count {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
-                    if high < 0x80 { return String(decoding: slice, as: UTF8.self) }
-                    guard let s = String(validating: slice, as: UTF8.self) else { throw fail("a string is not valid UTF-8", at: start) }
-                    return s
+                    if high >= 0x80, !JSONReader.isValidUTF8(slice) { throw fail("a string is not valid UTF-8", at: start) }
+                    return true
                 }
                 high |= b
                 if b == UInt8(ascii: "\\") { break }
@@ -238,8 +301,9 @@ enum JSONReader {
                 let b = bytes[index]
                 if b == UInt8(ascii: "\"") {
                     index += 1
-                    guard let s = String(validating: scratch, as: UTF8.self) else { throw fail("a string is not valid UTF-8", at: start) }
-                    return s
+                    let valid = scratch.withUnsafeBufferPointer { JSONReader.isValidUTF8($0) }
+                    guard valid else { throw fail("a string is not valid UTF-8", at: start) }
+                    return false
                 }
                 if b < 0x20 { throw fail("a control character inside a string (escape it)") }
                 if b != UInt8(ascii: "\\") { scratch.append(b); index += 1; continue }
@@ -275,12 +339,60 @@ enum JSONReader {
                     } else if (0xDC00...0xDFFF).contains(scalar) {
                         scalar = 0xFFFD
                     }
-                    scratch.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+                    UTF8.encode(Unicode.Scalar(scalar)!) { scratch.append($0) }
                 default:
                     throw fail("an unknown escape \\\(Character(Unicode.Scalar(e)))", at: index - 2)
                 }
             }
             throw fail("a string is never closed with \"", at: open)
+        }
+
+        /// Checks the value at `index` as ``value(depth:)`` would, with the same messages and limits,
+        /// and steps past it without building it.
+        mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
+            skipSpace()
+            guard index < bytes.count else { throw fail("the document ends where a value was expected") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                guard depth < JSONReader.maximumDepth else { throw fail("nested more than \(JSONReader.maximumDepth) deep") }
+                index += 1
+                skipSpace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                while true {
+                    skipSpace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
+                    _ = try scanString()
+                    skipSpace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected : after a member name") }
+                    index += 1
+                    try skipValue(depth: depth + 1)
+                    skipSpace()
+                    guard index < bytes.count else { throw fail("an object is never closed with }") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                    throw fail("expected , or } in an object")
+                }
+            case UInt8(ascii: "["):
+                guard depth < JSONReader.maximumDepth else { throw fail("nested more than \(JSONReader.maximumDepth) deep") }
+                index += 1
+                skipSpace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                while true {
+                    try skipValue(depth: depth + 1)
+                    skipSpace()
+                    guard index < bytes.count else { throw fail("an array is never closed with ]") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                    throw fail("expected , or ] in an array")
+                }
+            case UInt8(ascii: "\""): _ = try scanString()
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try number()
+            default:
+                throw fail("expected a value (an object, array, string, number, true, false or null)")
+            }
         }
 
         mutating func hex4() throws(JSONSyntaxError) -> UInt32 {

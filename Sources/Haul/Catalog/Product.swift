@@ -31,17 +31,29 @@ public struct Product: Sendable, Hashable {
     public var suffix: String?
     /// CAOM `productType` (`SCIENCE`, `AUXILIARY`, `INFO`, …) or the missions-search `type`.
     public var productType: String?
+    public var instrument: String?
+    public var filters: String?
+    /// The origin, or (for a JSON row) its part before the row number, which every row of the
+    /// catalog shares: a million rows do not make a million strings that messages may never need.
+    var originText: String
+    /// The JSON row number the origin ends in, or -1.
+    var originRow: Int
+    /// The size in bytes the catalog states, when it states one.
+    public var size: Int64?
+    // The one-byte fields together, after the words: a million products are 16 MB smaller so.
     /// Whether the archive marks this product as part of the minimum recommended set.
     public var recommended: Bool
     /// Whether this is a JWST guide-star file.
     public var guideStar: Bool
     public var access: Access
-    /// The size in bytes the catalog states, when it states one.
-    public var size: Int64?
-    public var instrument: String?
-    public var filters: String?
     /// Which catalog and row this product came from, for messages (`list.json: data[12]`).
-    public var origin: String
+    public var origin: String {
+        get { originRow < 0 ? originText : "\(originText)[\(originRow)]" }
+        set {
+            originText = newValue
+            originRow = -1
+        }
+    }
     /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
     /// takes its guide-star rows too.
     public var exported: Bool
@@ -66,8 +78,30 @@ public struct Product: Sendable, Hashable {
         self.size = size
         self.instrument = instrument
         self.filters = filters
-        self.origin = origin
+        self.originText = origin
+        self.originRow = -1
         self.exported = exported
+    }
+
+    /// Sets the origin to `text[row]` (`list.json: data[12]`), keeping `text` shared.
+    mutating func setOrigin(_ text: String, row: Int) {
+        originText = text
+        originRow = row
+    }
+
+    public static func == (a: Product, b: Product) -> Bool {
+        a.uri == b.uri && a.filename == b.filename && a.dataset == b.dataset && a.mission == b.mission
+            && a.level == b.level && a.category == b.category && a.suffix == b.suffix && a.productType == b.productType
+            && a.recommended == b.recommended && a.guideStar == b.guideStar && a.access == b.access && a.size == b.size
+            && a.instrument == b.instrument && a.filters == b.filters && a.exported == b.exported
+            && ((a.originText == b.originText && a.originRow == b.originRow) || a.origin == b.origin)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(uri)
+        hasher.combine(filename)
+        hasher.combine(dataset)
+        hasher.combine(size)
     }
 }
 
@@ -86,6 +120,24 @@ extension Product {
         if marked { return true }
         if let subgroup, subgroup.uppercased().hasPrefix("GS-") { return true }
         return false
+    }
+
+    /// Whether a CAOM `productGroupDescription` names the minimum recommended set (any case,
+    /// surrounding spaces ignored). Rows repeat the phrase, so plain ASCII is compared in place.
+    static func namesRecommendedSet(_ group: String) -> Bool {
+        let phrase = "minimum recommended products".utf8
+        var text = group
+        let plain: Bool? = text.withUTF8 { bytes in
+            // Beyond ASCII, or with a CR (CR LF is one Character, which trimming keeps), ask String.
+            guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else { return nil }
+            var from = 0
+            var to = bytes.count
+            while from < to, bytes[from] == 0x20 || bytes[from] == 0x09 || bytes[from] == 0x0A { from += 1 }
+            while to > from, bytes[to - 1] == 0x20 || bytes[to - 1] == 0x09 || bytes[to - 1] == 0x0A { to -= 1 }
+            guard to - from == phrase.count else { return false }
+            return zip(bytes[from..<to], phrase).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
+        }
+        return plain ?? (group.trimmingSpaces().lowercased() == "minimum recommended products")
     }
 
     /// A suffix in its normalised form: upper-case, no leading underscore, no surrounding spaces.
@@ -116,6 +168,20 @@ extension Product {
     /// The suffix a MAST file name carries: its last `_` part before the extension
     /// (`jw01_nrca1_cal.fits` → `CAL`, `z14z0104t_shf.fits` → `SHF`), `nil` when it has none.
     static func suffix(ofFilename filename: String) -> String? {
+        var name = filename
+        // Plain ASCII (every MAST name): the same answer from the bytes, without walking Characters.
+        let ascii: String?? = name.withUTF8 { bytes in
+            guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else { return .none }
+            let stemEnd = bytes.firstIndex(of: UInt8(ascii: ".")) ?? bytes.count
+            guard let underscore = bytes[..<stemEnd].lastIndex(of: UInt8(ascii: "_")) else { return .some(nil) }
+            let part = UnsafeBufferPointer(rebasing: bytes[(underscore + 1)..<stemEnd])
+            guard !part.isEmpty, part.count <= 32 else { return .some(nil) }
+            return .some(String(unsafeUninitializedCapacity: part.count) { out in
+                for (i, b) in part.enumerated() { out[i] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b }
+                return part.count
+            })
+        }
+        if let ascii { return ascii }
         let stem = filename.prefix { $0 != "." }
         guard let underscore = stem.lastIndex(of: "_") else { return nil }
         let part = stem[stem.index(after: underscore)...]
@@ -132,7 +198,7 @@ extension Product {
     /// A JWST product's level: the catalog's when it names a sub-level or level 3, else the stage of
     /// its suffix (`calib_level` 2 with suffix `CAL` is `2b`), else the catalog's number.
     static func jwstLevel(stated: String?, suffix: String?, filename: String) -> String? {
-        if let stated, stated.count != 1 || !"012".contains(stated) { return stated }
+        if let stated, stated != "0" && stated != "1" && stated != "2" { return stated }
         return suffix.flatMap(jwstLevel(forSuffix:)) ?? Product.suffix(ofFilename: filename).flatMap(jwstLevel(forSuffix:)) ?? stated
     }
 
@@ -174,5 +240,18 @@ extension StringProtocol {
         guard let first = firstIndex(where: { !isSpace($0) }) else { return "" }
         let last = lastIndex(where: { !isSpace($0) })!
         return String(self[first...last])
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and line breaks; the string itself, not a
+    /// copy, when there are none (checked on the bytes: a Character that is one of them starts, and
+    /// ends, with that byte).
+    func trimmingSpaces() -> String {
+        if let first = utf8.first, let last = utf8.last,
+           first != 0x20, first != 0x09, first != 0x0A, first != 0x0D, last != 0x20, last != 0x09, last != 0x0A, last != 0x0D {
+            return self
+        }
+        return self[...].trimmingSpaces()
     }
 }

@@ -39,16 +39,21 @@ extension Plan {
     func datasetGroups() -> [(dataset: String, entries: [Int], bytes: Int64)] {
         var slot: [String: Int] = [:]
         var groups: [(dataset: String, entries: [Int], bytes: Int64)] = []
+        // Rows of one dataset come together in a catalog: the lookup is made once a run.
+        var last: (dataset: String, group: Int)?
         for (index, entry) in entries.enumerated() {
-            let dataset = entry.product.dataset
+            let (dataset, size) = entry.edits == nil
+                ? (entry.source.products[entry.row].dataset, entry.source.products[entry.row].size)
+                : (entry.product.dataset, entry.product.size)
             let g: Int
-            if let known = slot[dataset] { g = known } else {
+            if let last, last.dataset == dataset { g = last.group } else if let known = slot[dataset] { g = known } else {
                 g = groups.count
                 slot[dataset] = g
                 groups.append((dataset, [], 0))
             }
+            last = (dataset, g)
             groups[g].entries.append(index)
-            if entry.disposition == .download { groups[g].bytes = groups[g].bytes.addingSize(entry.product.size) }
+            if entry.disposition == .download { groups[g].bytes = groups[g].bytes.addingSize(size) }
         }
         return groups
     }

@@ -22,15 +22,92 @@ public struct Plan: Sendable {
     }
 
     /// One selected product and what the download does with it; one manifest row.
+    ///
+    /// An entry refers to its product in the plan's list rather than holding a copy, and makes its URL
+    /// and path when asked: a plan of a million rows holds each product once and no million URLs.
     public struct Entry: Sendable {
-        public var product: Product
+        /// The products, resolver and layout the plan was built from, shared by its entries.
+        let source: Source
+        /// The product's index in ``Source/products``.
+        let row: Int
+        /// What was set on this entry after the plan made it (a renamed path, a changed product).
+        var edits: Edits?
+
+        public var product: Product {
+            get { edits?.product ?? source.products[row] }
+            set { edit { $0.product = newValue } }
+        }
         /// The URL the product is fetched from.
-        public var url: String
+        public var url: String {
+            get { edits?.url ?? source.resolver.url(for: product.uri) }
+            set { edit { $0.url = newValue } }
+        }
         /// The path under the root, `/`-separated (the intended one, for unsafe entries).
-        public var path: String
+        public var path: String {
+            get {
+                if let path = edits?.path { return path }
+                let product = product
+                return source.layout == .nested ? "\(product.dataset)/\(product.filename)" : product.filename
+            }
+            set { edit { $0.path = newValue } }
+        }
         public var disposition: Disposition
         /// The path the layout would have given, when a name collision forced another.
-        public var renamedFrom: String?
+        public var renamedFrom: String? {
+            get { edits?.fields.renamedFrom }
+            set { edit { $0.renamedFrom = newValue } }
+        }
+
+        init(source: Source, row: Int, disposition: Disposition) {
+            self.source = source
+            self.row = row
+            self.disposition = disposition
+        }
+
+        /// The folder and name its path joins, as ``PathKey`` compares them, without making the path.
+        var pathKey: PathKey {
+            if let path = edits?.path { return PathKey(folder: nil, name: path) }
+            if let product = edits?.product {
+                return PathKey(folder: source.layout == .nested ? product.dataset : nil, name: product.filename)
+            }
+            return PathKey(folder: source.layout == .nested ? source.products[row].dataset : nil, name: source.products[row].filename)
+        }
+
+        mutating func edit(_ change: (inout EditedFields) -> Void) {
+            var fields = edits?.fields ?? EditedFields()
+            change(&fields)
+            edits = Edits(fields)
+        }
+
+        /// The plan's inputs, shared by its entries.
+        final class Source: Sendable {
+            let products: [Product]
+            let resolver: URLResolver
+            let layout: Layout
+
+            init(products: [Product], resolver: URLResolver, layout: Layout) {
+                self.products = products
+                self.resolver = resolver
+                self.layout = layout
+            }
+        }
+
+        struct EditedFields: Sendable {
+            var product: Product?
+            var url: String?
+            var path: String?
+            var renamedFrom: String?
+        }
+
+        /// Edited fields, boxed so that an entry nobody edits costs one word for them; a new box on every
+        /// change, never one shared box changed.
+        final class Edits: Sendable {
+            let fields: EditedFields
+            init(_ fields: EditedFields) { self.fields = fields }
+            var product: Product? { fields.product }
+            var url: String? { fields.url }
+            var path: String? { fields.path }
+        }
     }
 
     /// Counts for the selection summary.
@@ -75,34 +152,53 @@ public struct Plan: Sendable {
     ) {
         self.root = root
         self.layout = layout
+        let source = Entry.Source(products: products, resolver: resolver, layout: layout)
         var summary = Summary()
-        var seen = Set<String>()
-        for product in products where seen.insert(product.uri).inserted {
-            summary.totalFiles += 1
-            summary.totalBytes = summary.totalBytes.addingSize(product.size)
+        // One pass over the URIs: the totals count each once, and every row learns the first row with
+        // its URI, which is how duplicates are found below.
+        var firstRow = [Int](repeating: 0, count: products.count)
+        do {
+            var seen = Set<URIKey>(minimumCapacity: products.count)
+            for index in products.indices {
+                let (inserted, member) = seen.insert(URIKey(products[index].uri, row: index))
+                firstRow[index] = member.row
+                if inserted {
+                    summary.totalFiles += 1
+                    summary.totalBytes = summary.totalBytes.addingSize(products[index].size)
+                }
+            }
         }
         var entries: [Entry] = []
-        var primary: [String: Int] = [:]
+        do {
         let picked = selection.select(products)
-        for (index, product) in products.enumerated() where picked[index] {
-            let path = layout == .nested ? "\(product.dataset)/\(product.filename)" : product.filename
-            var entry = Entry(product: product, url: resolver.url(for: product.uri), path: path, disposition: .download)
-            if product.access == .exclusive && !authorized {
+        entries.reserveCapacity(picked.reduce(0) { $1 ? $0 + 1 : $0 })
+        // The entry that downloads each URI, by the URI's first row; -1 before one does.
+        var primary = [Int](repeating: -1, count: products.count)
+        // Rows of one dataset come together: its check is made once a run.
+        var lastDataset: String?
+        var datasetProblem: String?
+        for index in products.indices where picked[index] {
+            var entry = Entry(source: source, row: index, disposition: .download)
+            if layout == .nested, products[index].dataset != lastDataset {
+                lastDataset = products[index].dataset
+                datasetProblem = SafePath.problem(in: products[index].dataset, what: "dataset")
+            }
+            if products[index].access == .exclusive && !authorized {
                 entry.disposition = .excluded("exclusive access needs a token")
                 summary.excludedExclusive += 1
-            } else if let problem = SafePath.problem(in: product.filename, what: "file name")
-                        ?? (layout == .nested ? SafePath.problem(in: product.dataset, what: "dataset") : nil) {
+            } else if let problem = SafePath.problem(in: products[index].filename, what: "file name") ?? (layout == .nested ? datasetProblem : nil) {
                 entry.disposition = .unsafe(problem)
                 summary.unsafe += 1
-            } else if let first = primary[product.uri] {
-                entry.disposition = .duplicate(of: first)
+            } else if primary[firstRow[index]] >= 0 {
+                entry.disposition = .duplicate(of: primary[firstRow[index]])
                 summary.duplicates += 1
             } else {
-                primary[product.uri] = entries.count
+                primary[firstRow[index]] = entries.count
                 summary.selectedFiles += 1
-                summary.selectedBytes = summary.selectedBytes.addingSize(product.size)
+                summary.selectedBytes = summary.selectedBytes.addingSize(products[index].size)
             }
             entries.append(entry)
+        }
         }
         Self.resolveCollisions(&entries)
         self.entries = entries
@@ -114,22 +210,44 @@ public struct Plan: Sendable {
     /// name another product already has (or the manifests' names). Names are compared case-insensitively, so the tree also
     /// unpacks on case-insensitive file systems.
     static func resolveCollisions(_ entries: inout [Entry]) {
-        let downloading = entries.indices.filter { entries[$0].disposition == .download }
         // The manifests live at the root: a product never takes their names.
-        var taken: Set<String> = ["manifest.csv", "manifest.html"]
-        var wanted = Set<String>()
-        for i in downloading { wanted.insert(entries[i].path.lowercased()) }
-        for i in downloading {
-            let key = entries[i].path.lowercased()
-            if taken.insert(key).inserted { continue }
+        let manifests = ["manifest.csv", "manifest.html"]
+        // Every path a download wants, found by its hash: the first entry (or manifest, as -1 - i) that
+        // wants it, and in `others` a path whose hash another path had first. Claiming them in catalog
+        // order finds the later rows that want a path an earlier one (or a manifest) has: only those are
+        // renamed. An index per path, not a copy of it: a million paths cost a few megabytes.
+        var byHash: [Int: Int] = [:]
+        byHash.reserveCapacity(entries.count + 2)
+        var others = Set<PathKey>()
+        func key(_ claimer: Int) -> PathKey {
+            claimer >= 0 ? entries[claimer].pathKey : PathKey(folder: nil, name: manifests[-1 - claimer])
+        }
+        func claim(_ path: PathKey, by claimer: Int) -> Bool {
+            if let first = byHash[path.hash] {
+                return key(first) != path && others.insert(path).inserted
+            }
+            byHash[path.hash] = claimer
+            return true
+        }
+        func isWanted(_ path: PathKey) -> Bool {
+            if let first = byHash[path.hash], key(first) == path { return true }
+            return others.contains(path)
+        }
+        for i in manifests.indices { _ = claim(key(-1 - i), by: -1 - i) }
+        var clashing: [Int] = []
+        for i in entries.indices where entries[i].disposition == .download {
+            if !claim(entries[i].pathKey, by: i) { clashing.append(i) }
+        }
+        // A new name is never one a download wants, so it can only clash with another new name.
+        var taken = Set(manifests)
+        for i in clashing {
             let original = entries[i].path
             let (folder, name) = split(original)
             let (stem, ext) = splitExtension(name)
             var n = 2
             while true {
                 let candidate = folder + "\(stem) (\(n))\(ext)"
-                let k = candidate.lowercased()
-                if !wanted.contains(k), taken.insert(k).inserted {
+                if !isWanted(PathKey(folder: nil, name: candidate)), taken.insert(candidate.lowercased()).inserted {
                     entries[i].path = candidate
                     entries[i].renamedFrom = original
                     break

@@ -56,14 +56,16 @@ public struct Selection: Sendable {
         let levels = Set(levels.compactMap(Self.normaliseLevel))
         let suffixes = Set(suffixes.compactMap(Product.normaliseSuffix))
         var picked = [Bool](repeating: false, count: products.count)
-        for (i, p) in products.enumerated() {
+        for i in products.indices {
             var take: Bool
+            let guideStar = products[i].guideStar
             switch quick {
-            case .all: take = !p.guideStar || p.exported
+            case .all: take = !guideStar || products[i].exported
             case .nothing: take = false
-            case .recommended: take = p.recommended && !p.guideStar
+            case .recommended: take = products[i].recommended && !guideStar
             }
-            if !take, !p.guideStar {
+            if !take, !guideStar, !levels.isEmpty || !suffixes.isEmpty || pipelineInputs {
+                let p = products[i]
                 take = (!levels.isEmpty && levels.contains { p.isAtLevel($0) })
                     || (!suffixes.isEmpty && p.suffix.map(suffixes.contains) == true)
                     || (pipelineInputs && p.isPipelineInput)

@@ -1,0 +1,218 @@
+import Foundation
+
+// Product rows read one at a time, straight from the bytes: a row's members are checked as the tree
+// reader checks them (same messages, same offsets, same depth limit), but only the fields a product
+// needs are noted, as where their values lie; nothing is built for the others. A field becomes a
+// `JSONValue` only when the row mapping asks for it, and a string that rows repeat (a dataset, a
+// collection, a product type) is made once and shared. A million-row catalog is read in one pass and
+// never held as a tree.
+
+/// The row members the catalog mapping reads: CAOM's and missions search's.
+enum RowField: Int, CaseIterable {
+    // CAOM.
+    case dataURI, productFilename, obsId, obsID, parentObsid, obsCollection, productSubGroupDescription,
+         calibLevel, productType, productGroupDescription, dataRights, project, size, instrumentName, filters
+    // Missions search (`size`, `instrument_name` and `filters` are shared).
+    case uri, filename, dataset, fileSuffix, category, access, type
+
+    /// The member's name in the JSON.
+    var key: String {
+        switch self {
+        case .dataURI: "dataURI"
+        case .productFilename: "productFilename"
+        case .obsId: "obs_id"
+        case .obsID: "obsID"
+        case .parentObsid: "parent_obsid"
+        case .obsCollection: "obs_collection"
+        case .productSubGroupDescription: "productSubGroupDescription"
+        case .calibLevel: "calib_level"
+        case .productType: "productType"
+        case .productGroupDescription: "productGroupDescription"
+        case .dataRights: "dataRights"
+        case .project: "project"
+        case .size: "size"
+        case .instrumentName: "instrument_name"
+        case .filters: "filters"
+        case .uri: "uri"
+        case .filename: "filename"
+        case .dataset: "dataset"
+        case .fileSuffix: "file_suffix"
+        case .category: "category"
+        case .access: "access"
+        case .type: "type"
+        }
+    }
+
+    /// Whether values repeat across rows, so that sharing one string for them pays (URIs and file
+    /// names are unique: looking them up would only cost).
+    var repeats: Bool {
+        switch self {
+        case .dataURI, .productFilename, .uri, .filename: false
+        default: true
+        }
+    }
+
+    static let keys: [[UInt8]] = allCases.map { Array($0.key.utf8) }
+}
+
+/// Where one member's value lies in the document, and what kind of value it is.
+struct RowSlot {
+    enum Kind: UInt8 { case absent, null, bool, number, string, array, object }
+    var kind = Kind.absent
+    /// The value's first byte.
+    var start = 0
+    /// For a string: just past the closing quote.
+    var end = 0
+    /// A string without escapes, whose text is the bytes between the quotes.
+    var plain = false
+    var number = 0.0
+    var integer: Int64?
+}
+
+extension JSONReader.Parser {
+    /// Reads a product row object at `index` (a `{`) at nesting `depth`, noting in `slots` where each
+    /// ``RowField``'s value lies (the last of repeated members, as ``JSONObject`` looks it up).
+    mutating func readRow(depth: Int, into slots: inout [RowSlot]) throws(JSONSyntaxError) {
+        guard depth < JSONReader.maximumDepth else { throw fail("nested more than \(JSONReader.maximumDepth) deep") }
+        for i in slots.indices { slots[i].kind = .absent }
+        index += 1
+        skipSpace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
+        var position = 0
+        while true {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
+            let field = try rowField(at: position)
+            position += 1
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected : after a member name") }
+            index += 1
+            if let field {
+                try noteValue(depth: depth + 1, in: &slots[field.rawValue])
+            } else {
+                try skipValue(depth: depth + 1)
+            }
+            skipSpace()
+            guard index < bytes.count else { throw fail("an object is never closed with }") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+            throw fail("expected , or } in an object")
+        }
+    }
+
+    /// The field a member name at `index` names, or `nil`; steps past the name. Rows list their members
+    /// in one order, so the name last seen at this position is tried first, as bytes: the same bytes,
+    /// without escapes, are the same valid name.
+    mutating func rowField(at position: Int) throws(JSONSyntaxError) -> RowField? {
+        if position < rowNames.count {
+            let end = index + 1 + rowNames[position].bytes.count
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\""),
+               rowNames[position].bytes.withUnsafeBufferPointer({ known in
+                   known.isEmpty || memcmp(bytes.baseAddress! + index + 1, known.baseAddress!, known.count) == 0
+               }) {
+                index = end + 1
+                return rowNames[position].field
+            }
+        }
+        let start = index + 1
+        let plain = try scanString()
+        guard plain else {
+            let text = String(decoding: scratch, as: UTF8.self)
+            return RowField.allCases.first { $0.key == text }
+        }
+        let name = UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)])
+        var found: RowField?
+        if name.allSatisfy({ $0 < 0x80 }) {
+            for (i, key) in RowField.keys.enumerated() where key.count == name.count
+                && key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
+                found = RowField(rawValue: i)
+                break
+            }
+        } else {
+            // Compared as strings, as the tree's lookup compares them (canonical equivalence).
+            let text = String(decoding: name, as: UTF8.self)
+            found = RowField.allCases.first { $0.key == text }
+        }
+        if position < 64, name.count <= 256 {
+            while rowNames.count <= position { rowNames.append(([], nil)) }
+            rowNames[position] = (Array(name), found)
+        }
+        return found
+    }
+
+    /// Checks the value at `index` as ``value(depth:)`` would and notes where it lies.
+    mutating func noteValue(depth: Int, in slot: inout RowSlot) throws(JSONSyntaxError) {
+        skipSpace()
+        slot.start = index
+        guard index < bytes.count else { throw fail("the document ends where a value was expected") }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            slot.plain = try scanString()
+            slot.kind = .string
+            slot.end = index
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            guard case .number(let d, let integer) = try number() else { return }
+            slot.kind = .number
+            slot.number = d
+            slot.integer = integer
+        case UInt8(ascii: "n"):
+            try literal("null")
+            slot.kind = .null
+        case let b:
+            try skipValue(depth: depth)
+            slot.kind = b == UInt8(ascii: "{") ? .object : b == UInt8(ascii: "[") ? .array : .bool
+        }
+    }
+
+    /// A noted value as the tree reader would have built it; `nil` when the row has no such member.
+    /// Its bytes were checked when the row was read, so building it cannot fail.
+    mutating func value(of slot: RowSlot, field: Int, shared: Bool) -> JSONValue? {
+        switch slot.kind {
+        case .absent: return nil
+        case .null: return .null
+        case .number: return .number(slot.number, integer: slot.integer)
+        case .string where slot.plain:
+            let text = UnsafeBufferPointer(rebasing: bytes[(slot.start + 1)..<(slot.end - 1)])
+            return .string(shared ? strings.string(text, field: field) : String(decoding: text, as: UTF8.self))
+        default:
+            let saved = index
+            defer { index = saved }
+            index = slot.start
+            return try? value(depth: 0)
+        }
+    }
+}
+
+/// Strings that rows repeat, made once: each field's last string, then a small table by hash of the
+/// bytes, the newest string in each slot. Strings of up to 15 bytes are stored inline by Swift and
+/// need no sharing.
+struct SharedStrings {
+    private var table = [String?](repeating: nil, count: 4096)
+    private var last = [String?](repeating: nil, count: RowField.allCases.count)
+
+    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>, field: Int) -> String {
+        guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
+        if let known = Self.same(last[field], bytes) { return known }
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        while i + 8 <= bytes.count {
+            hash = (hash ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            hash ^= hash >> 32
+            i += 8
+        }
+        while i < bytes.count {
+            hash = (hash ^ UInt64(bytes[i])) &* 0x100_0000_01B3
+            i += 1
+        }
+        let slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & (table.count - 1)
+        let made = Self.same(table[slot], bytes) ?? String(decoding: bytes, as: UTF8.self)
+        table[slot] = made
+        last[field] = made
+        return made
+    }
+
+    private static func same(_ known: String?, _ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard var known, known.utf8.count == bytes.count else { return nil }
+        return known.withUTF8 { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 } ? known : nil
+    }
+}

@@ -1,0 +1,89 @@
+/// A product's path as the collision check compares it: case-insensitively, as `path.lowercased()`
+/// with Swift's string equality, so the tree also unpacks on case-insensitive file systems.
+///
+/// A plan of a million products compares a million paths. The usual path is plain ASCII: its hash is
+/// taken once, eight bytes at a time, from the folder and name in place, and no string is made. Any
+/// other path is lowered as a `String` and compared as one (canonical equivalence included). The two
+/// kinds never compare equal: an ASCII path without `;` or `` ` `` can equal only another such path,
+/// for no other character lowers or normalises to ASCII but the Kelvin sign (to `k`), U+037E (to `;`)
+/// and U+1FEF (to `` ` ``).
+struct PathKey: Hashable {
+    /// The folder (`DATASET` of the nested layout), joined to ``name`` by `/`; `nil` for a bare name.
+    let folder: String?
+    let name: String
+    /// The lowered path of a path beyond plain ASCII; `nil` for plain ASCII.
+    let lowered: String?
+    let hash: Int
+
+    init(folder: String?, name: String) {
+        self.folder = folder
+        self.name = name
+        var plain = true
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+        Self.withPath(folder, name) { bytes in
+            for b in bytes where b >= 0x80 || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") {
+                plain = false
+                return
+            }
+            // OR-ing 0x20 into every byte maps each letter's cases together (and a few other bytes,
+            // which only costs a rare extra comparison).
+            var i = 0
+            while i + 8 <= bytes.count {
+                let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
+                hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+                hash ^= hash >> 32
+                i += 8
+            }
+            var tail: UInt64 = 0
+            while i < bytes.count {
+                tail = tail << 8 | UInt64(bytes[i] | 0x20)
+                i += 1
+            }
+            hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
+            hash ^= hash >> 29
+        }
+        if plain {
+            lowered = nil
+            self.hash = Int(truncatingIfNeeded: hash)
+        } else {
+            let text = (folder.map { $0 + "/" } ?? "") + name
+            lowered = text.lowercased()
+            self.hash = lowered!.hashValue
+        }
+    }
+
+    /// Calls `body` with the path's bytes (`folder/name`), made on the stack.
+    static func withPath<R>(_ folder: String?, _ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        var name = name
+        guard var folder else { return name.withUTF8(body) }
+        let count = folder.utf8.count + 1 + name.utf8.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            folder.withUTF8 { f in
+                name.withUTF8 { n in
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<f.count]).initialize(from: f)
+                    buffer[f.count] = UInt8(ascii: "/")
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[(f.count + 1)...]).initialize(from: n)
+                }
+            }
+            return body(UnsafeBufferPointer(buffer))
+        }
+    }
+
+    static func == (a: PathKey, b: PathKey) -> Bool {
+        guard a.hash == b.hash else { return false }
+        switch (a.lowered, b.lowered) {
+        case (nil, nil):
+            return withPath(a.folder, a.name) { x in
+                withPath(b.folder, b.name) { y in
+                    x.count == y.count && zip(x, y).allSatisfy { p, q in
+                        (p >= 0x41 && p <= 0x5A ? p | 0x20 : p) == (q >= 0x41 && q <= 0x5A ? q | 0x20 : q)
+                    }
+                }
+            }
+        case let (x?, y?): return x == y
+        default: return false
+        }
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+}
