@@ -1,4 +1,5 @@
 import CCurl
+import CHaulSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -168,6 +169,9 @@ final class EngineCore: @unchecked Sendable {
     // MARK: The engine thread
 
     private func run() {
+        #if os(Linux)
+        _ = csystem_name_this_thread("haul-engine")  // found by name in /proc/PID/task/*/comm (Benchmarks)
+        #endif
         while true {
             let (commands, stopping) = inbox.withLock { inbox in
                 let taken = inbox.commands
