@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <spawn.h>
 #include <pthread.h>
+#include <sys/epoll.h>    // the transfer engine's event loop; Glibc's Swift module leaves these two out
+#include <sys/eventfd.h>
 #endif
 
 #pragma clang assume_nonnull begin
