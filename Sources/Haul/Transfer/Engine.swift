@@ -106,6 +106,13 @@ final class EngineCore: @unchecked Sendable {
     // Engine thread only.
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idle: [UnsafeMutableRawPointer] = []
+    /// At least as many as the connections libcurl holds idle for reuse: one more for each transfer that
+    /// ended well (libcurl keeps its connection unless it closed it), one fewer for each that reused one.
+    private var idleConnections = 0
+    /// Transfers in flight beyond which a new transfer's connection is closed when it ends (see `configure`).
+    /// A walk of this many connections costs a few microseconds, less than opening a loopback connection;
+    /// reuse matters most below it (a few dozen connections each carrying many small files).
+    private static let keptConnectionsLimit = 512
     private var thread = pthread_t()
 
     private static let globalInit: Bool = {
@@ -367,6 +374,19 @@ final class EngineCore: @unchecked Sendable {
         // at 1,000 trickling transfers, 7 s with it off against 12 s with it on.
         let secure = request.url.utf8.count > 8 && request.url.prefix(8).lowercased() == "https://"
         _ = ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, c.http2 && secure ? 1 : 0)
+        // libcurl 7.88 keeps its connections to a host in one list, oldest first, and walks it from the
+        // head to find one to reuse (every connection, busy or idle), to forget the one a transfer used
+        // (in curl_multi_remove_handle, when it was kept) and to drop a closed one: with thousands in
+        // flight these walks, once per transfer each, made the loop's cost grow with the square of the
+        // transfers. So: where no connection can be idle, ask for a new one without the search; and past
+        // `keptConnectionsLimit` transfers in flight, close a transfer's connection when it ends, so
+        // idle connections never pile up ahead of the busy ones and every walk stays short. (Neither
+        // where HTTP/2 may multiplex a new stream onto a busy connection.)
+        let multiplexes = c.http2 && secure
+        transfer.searchesConnections = idleConnections > 0 || multiplexes
+        transfer.keepsConnection = running.count < Self.keptConnectionsLimit || multiplexes
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, transfer.searchesConnections ? 0 : 1)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, transfer.keepsConnection ? 0 : 1)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, c.receiveBufferSize)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c.timeout.connect.milliseconds))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, max(1, c.timeout.minimumSpeed))
@@ -427,6 +447,12 @@ final class EngineCore: @unchecked Sendable {
         var filetime: curl_off_t = -1
         if ccurl_easy_getinfo_off(easy, CURLINFO_FILETIME_T, &filetime) == CURLE_OK, filetime >= 0 {
             outcome.lastModified = Int64(filetime)
+        }
+        if code == CURLE_OK, transfer.keepsConnection { idleConnections += 1 }
+        var connectionsMade = 0
+        if transfer.searchesConnections, ccurl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connectionsMade) == CURLE_OK,
+           connectionsMade == 0, outcome.status != 0 || code == CURLE_OK {
+            idleConnections = max(0, idleConnections - 1)
         }
         curl_multi_remove_handle(multi, easy)
         running[easy] = nil

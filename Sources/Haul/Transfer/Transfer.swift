@@ -88,6 +88,10 @@ final class Transfer: @unchecked Sendable {
     var discardBody = false
     var paused = false
     var finished = false
+    /// Whether libcurl was let look for a connection to reuse (no `CURLOPT_FRESH_CONNECT`).
+    var searchesConnections = true
+    /// Whether libcurl may keep the connection for reuse when the attempt ends (no `CURLOPT_FORBID_REUSE`).
+    var keepsConnection = true
     /// The engine's count of paused transfers, kept in step with ``paused``.
     var pausedCount: PauseCount?
 
