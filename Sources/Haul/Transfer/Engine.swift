@@ -54,7 +54,7 @@ public final class Engine: Sendable {
     /// - Returns: The outcome: status, bytes, validators, or why it stopped (`cancelled` when the task was).
     public func attempt(_ request: AttemptRequest, into sink: any TransferSink, counter: ByteCounter? = nil) async -> AttemptOutcome {
         let transfer = Transfer(request: request, sink: sink, counter: counter)
-        return await withTaskCancellationHandler {
+        let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 transfer.continuation = continuation
                 core.post(.start(transfer))
@@ -63,6 +63,8 @@ public final class Engine: Sendable {
             transfer.cancelled.store(true, ordering: .sequentiallyConsistent)
             core.post(.cancel(transfer))
         }
+        _ = transfer.ended.load(ordering: .acquiring)  // pairs with finish()
+        return outcome
     }
 
     /// Easy handles alive (running or pooled); zero once the engine has shut down.
@@ -469,6 +471,7 @@ final class EngineCore: @unchecked Sendable {
             curl_easy_cleanup(easy)
             liveHandles.subtract(1, ordering: .sequentiallyConsistent)
         }
+        transfer.ended.store(true, ordering: .releasing)  // pairs with Engine.attempt
         transfer.continuation?.resume(returning: outcome)
         transfer.continuation = nil
     }

@@ -75,6 +75,11 @@ final class Transfer: @unchecked Sendable {
     let sink: any TransferSink
     let counter: ByteCounter?
     let cancelled = Atomic<Bool>(false)
+    /// Set (releasing) by the engine thread just before it resumes the waiter, read (acquiring) by the
+    /// waiter: whatever the engine thread did to the sink during the attempt happens before the caller's
+    /// next step, such as a commit, as ThreadSanitizer can see too. The continuation alone does not show
+    /// it when the attempt ends before its task has suspended.
+    let ended = Atomic<Bool>(false)
     var continuation: CheckedContinuation<AttemptOutcome, Never>?
     /// Posts a resume command for this transfer; set by the engine when it starts the attempt.
     var waker = SinkWaker {}
