@@ -9,7 +9,9 @@
 #   2. 2,000 × 256 KiB at full speed: `haul download --dir` (--parallel 64; with fsync, the default, and
 #      with --no-fsync, which is what wget2 does) against `wget2 --max-threads=64`, time and CPU.
 #
-#   Benchmarks/many-transfers.sh [--runs N] [--counts "1000 4000 8000 10000"] [--skip-small]
+#   Benchmarks/many-transfers.sh [--runs N] [--counts "1000 4000 8000 10000"] [--skip-small] [--no-fsync]
+#
+# --no-fsync passes --no-fsync to haul in part 1, as the asyncio client does not flush either.
 #
 # Needs a release build (swift build -c release) and `scripts/setup --bench` (nginx, wget2, time).
 # Raises the descriptor limit to its hard limit (raised too where allowed) and skips the counts it cannot
@@ -20,12 +22,14 @@ cd "$(dirname "$0")/.."
 runs=1
 counts="1000 4000 8000 10000"
 small=1
+flags=()
 while (($#)); do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
         --counts) counts=$2; shift 2 ;;
         --skip-small) small=0; shift ;;
-        *) echo "usage: $0 [--runs N] [--counts \"N …\"] [--skip-small]" >&2; exit 2 ;;
+        --no-fsync) flags+=(--no-fsync); shift ;;
+        *) echo "usage: $0 [--runs N] [--counts \"N …\"] [--skip-small] [--no-fsync]" >&2; exit 2 ;;
     esac
 done
 
@@ -91,7 +95,7 @@ for n in $counts; do
     head -n "$n" "$work/slow.urls" > "$work/slow-$n.urls"
     for ((run = 1; run <= runs; run++)); do
         rm -rf "$work/out-haul" "$work/out-py"
-        measure "haul n=$n" "$haul" download "$work/slow-$n.urls" --dir "$work/out-haul" --layout flat --parallel "$n" --progress none
+        measure "haul n=$n ${flags[*]}" "$haul" download "$work/slow-$n.urls" --dir "$work/out-haul" --layout flat --parallel "$n" --progress none "${flags[@]}"
         [[ $(ls "$work/out-haul" | grep -c fits) == "$n" ]] || echo "  haul wrote $(ls "$work/out-haul" | grep -c fits) of $n files" >&2
         measure "asyncio n=$n" python3 Benchmarks/asyncio_fetch.py "$work/slow-$n.urls" "$work/out-py" "$n"
     done
