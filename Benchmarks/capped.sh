@@ -52,8 +52,8 @@ PY
         "$best_name" "$(bc -l <<<"$wall_haul_dir / $best")" "$best_name" "$(bc -l <<<"$wall_haul_zip_store / $best")"
 }
 
-NGINX_SERVER_EXTRA="limit_rate 32m;" start_nginx
+nginx_server="limit_rate 32m;" start_nginx
 run_case "capped at 32 MB/s per connection"
 kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true
-NGINX_SERVER_EXTRA="" start_nginx
+nginx_server="" start_nginx
 run_case "uncapped"

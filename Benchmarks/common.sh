@@ -1,7 +1,7 @@
 # Shared by the comparison scripts: a work folder removed on exit, test data, nginx on 127.0.0.1,
 # URL lists for haul and config files for curl. Source it after `set -euo pipefail` and `cd` to the repo.
 
-haul=$PWD/.build/release/haul
+haul=${HAUL:-$PWD/.build/release/haul}  # HAUL=PATH measures another build
 [[ -x $haul ]] || { echo "build first: swift build -c release" >&2; exit 1; }
 for tool in "$@"; do
     command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/setup --bench" >&2; exit 1; }
@@ -47,18 +47,21 @@ PY
     chmod -R a+rX "$work/data"
 }
 
-# start_nginx: serves $work/data on 127.0.0.1:$port (a free port), one worker, sendfile on;
-# $NGINX_SERVER_EXTRA goes into the server block (say `limit_rate 32m;`, a cap per connection).
+# start_nginx: serves $work/data on 127.0.0.1:$port (a free port), one worker, sendfile on.
+# Optional: nginx_connections (default 4096) sizes the worker's connections and descriptors; nginx_server
+# adds directives to the server block (a `location` with `limit_rate`, say).
 start_nginx() {
+    local connections=${nginx_connections:-4096}
     chmod 755 "$work"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     mkdir -p "$work/nginx"
     cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 1;
+worker_rlimit_nofile $(( $(ulimit -Hn) < 2 * connections + 64 ? $(ulimit -Hn) : 2 * connections + 64 ));
 pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log warn;
 daemon off;
-events { worker_connections 4096; }
+events { worker_connections $connections; }
 http {
     access_log off;
     sendfile on;
@@ -70,9 +73,9 @@ http {
     uwsgi_temp_path $work/nginx/uwsgi;
     scgi_temp_path $work/nginx/scgi;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port backlog=4096;
         root $work/data;
-        ${NGINX_SERVER_EXTRA:-}
+        ${nginx_server:-}
     }
 }
 CONF

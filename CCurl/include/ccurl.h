@@ -54,6 +54,27 @@ static inline CURLMcode ccurl_multi_setopt_long(CURLM *multi, CURLMoption option
     return curl_multi_setopt(multi, option, value);
 }
 
+static inline CURLMcode ccurl_multi_setopt_pointer(CURLM *multi, CURLMoption option, void *_Nullable value) {
+    return curl_multi_setopt(multi, option, value);
+}
+
+/// CURLMOPT_SOCKETFUNCTION's type: watch `socket` for `what` (CURL_POLL_IN, _OUT, _INOUT) or stop
+/// (CURL_POLL_REMOVE). `userp` is CURLMOPT_SOCKETDATA, `socketp` what curl_multi_assign gave the socket.
+typedef int (*ccurl_socket_callback)(CURL *_Nullable easy, curl_socket_t socket, int what,
+                                     void *_Nullable userp, void *_Nullable socketp);
+
+/// CURLMOPT_TIMERFUNCTION's type: call curl_multi_socket_action(CURL_SOCKET_TIMEOUT) in `timeout_ms`
+/// (0: now; -1: no timer). `userp` is CURLMOPT_TIMERDATA.
+typedef int (*ccurl_timer_callback)(CURLM *_Nullable multi, long timeout_ms, void *_Nullable userp);
+
+static inline CURLMcode ccurl_multi_setopt_socket_callback(CURLM *multi, ccurl_socket_callback _Nullable callback) {
+    return curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, callback);
+}
+
+static inline CURLMcode ccurl_multi_setopt_timer_callback(CURLM *multi, ccurl_timer_callback _Nullable callback) {
+    return curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
+}
+
 /// The value of response header `name` of the most recent response, or NULL.
 static inline const char *_Nullable ccurl_easy_header_value(CURL *handle, const char *name) {
     struct curl_header *header = NULL;
@@ -63,6 +84,13 @@ static inline const char *_Nullable ccurl_easy_header_value(CURL *handle, const 
     return header->value;
 }
 
+static inline curl_socket_t ccurl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
+static inline int ccurl_poll_in(void) { return CURL_POLL_IN; }
+static inline int ccurl_poll_out(void) { return CURL_POLL_OUT; }
+static inline int ccurl_poll_remove(void) { return CURL_POLL_REMOVE; }
+static inline int ccurl_cselect_in(void) { return CURL_CSELECT_IN; }
+static inline int ccurl_cselect_out(void) { return CURL_CSELECT_OUT; }
+static inline int ccurl_cselect_err(void) { return CURL_CSELECT_ERR; }
 static inline int ccurl_pause_all(void) { return CURLPAUSE_ALL; }
 static inline int ccurl_pause_continue(void) { return CURLPAUSE_CONT; }
 static inline size_t ccurl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }

@@ -208,50 +208,6 @@ struct DownloadTests {
         }
     }
 
-    @Test("1,000 concurrent transfers in one run")
-    func thousand() async throws {
-        #expect(Haul.raiseOpenFileLimit() >= 2_200, "1,000 transfers and their server need about 2,200 descriptors")
-        let folder = TemporaryFolder()
-        try await withTestArchive(threads: 2) { archive in
-            // Every body is held after its headers until all 1,000 responses are open at once: the
-            // overlap is decided by the archive, not by how fast a loaded machine starts transfers.
-            let products = (0..<1000).map { product(String(format: "f%04d.fits", $0), dataset: "d\($0 % 10)", size: 6_000) }
-            for p in products { archive.add(uri: p.uri, size: 6_000, faults: [.init(.hold)]) }
-            // Held transfers receive nothing: the stall window outlasts the wait for all 1,000.
-            var config = testConfiguration(parallel: 1000, stall: .seconds(180))
-            config.timeout.connect = .seconds(60)
-            let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
-            let (report, active) = try await withEngine(config) { engine in
-                let download = engine.download(plan, to: .directory(folder.path))
-                let events = Task {
-                    for await _ in download.events {}
-                }
-                let active: Int
-                do {
-                    try await waitUntil("1,000 responses open at once", timeout: .seconds(120), seen: {
-                        "\(archive.statistics.peakConcurrentResponses) open, \(engine.activeTransfers) transfers"
-                    }) { archive.statistics.peakConcurrentResponses == 1000 }
-                    active = engine.activeTransfers
-                } catch {
-                    archive.release()
-                    download.cancel()
-                    throw error
-                }
-                archive.release()
-                await events.value
-                return (try await download.report, active)
-            }
-            #expect(report.exitStatus == 0)
-            #expect(report.ok == 1000)
-            #expect(active == 1000)
-            // The server saw all of them open at once, each on its own connection.
-            #expect(archive.statistics.peakConcurrentResponses == 1000)
-            #expect(archive.statistics.connections == 1000)
-            #expect(archive.statistics.requests == 1000)
-            #expect(readBytes(folder.path + "/d7/f0997.fits") == archive.content(of: "mast:JWST/product/f0997.fits"))
-        }
-    }
-
     @Test("A slow disk or a small memory budget pauses transfers instead of buffering; bytes stay exact")
     func backPressure() async throws {
         let folder = TemporaryFolder()

@@ -92,4 +92,53 @@ struct SoakTests {
             #expect(archive.statistics.requests == 20_000)
         }
     }
+
+    /// Thousands of transfers open at once. Here, in the serialized suite, because they hold thousands of
+    /// descriptors the descriptor samples of the soak test above would count; after it, so that its
+    /// resident-memory samples start from the state they always started from. 2,500 is past the engine's
+    /// kept-connections limit (512), so both ways a connection ends are driven: kept for reuse, and closed
+    /// when its transfer ends.
+    @Test("Concurrent transfers in one run: every response open at once, each on its own connection", arguments: [1_000, 2_500])
+    func concurrent(count: Int) async throws {
+        #expect(Haul.raiseOpenFileLimit() >= 2 * count + 200, "\(count) transfers and their server need about \(2 * count + 200) descriptors")
+        let folder = TemporaryFolder()
+        try await withTestArchive(threads: 2) { archive in
+            // Every body is held after its headers until all responses are open at once: the overlap is
+            // decided by the archive, not by how fast a loaded machine starts transfers.
+            let products = (0..<count).map { product(String(format: "f%04d.fits", $0), dataset: "d\($0 % 10)", size: 6_000) }
+            for p in products { archive.add(uri: p.uri, size: 6_000, faults: [.init(.hold)]) }
+            // Held transfers receive nothing: the stall window outlasts the wait for all of them.
+            var config = testConfiguration(parallel: count, stall: .seconds(180))
+            config.timeout.connect = .seconds(60)
+            let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
+            let (report, active) = try await withEngine(config) { engine in
+                let download = engine.download(plan, to: .directory(folder.path))
+                let events = Task {
+                    for await _ in download.events {}
+                }
+                let active: Int
+                do {
+                    try await waitUntil("\(count) responses open at once", timeout: .seconds(120), seen: {
+                        "\(archive.statistics.peakConcurrentResponses) open, \(engine.activeTransfers) transfers"
+                    }) { archive.statistics.peakConcurrentResponses == count }
+                    active = engine.activeTransfers
+                } catch {
+                    archive.release()
+                    download.cancel()
+                    throw error
+                }
+                archive.release()
+                await events.value
+                return (try await download.report, active)
+            }
+            #expect(report.exitStatus == 0)
+            #expect(report.ok == count)
+            #expect(active == count)
+            // The server saw all of them open at once, each on its own connection.
+            #expect(archive.statistics.peakConcurrentResponses == count)
+            #expect(archive.statistics.connections == count)
+            #expect(archive.statistics.requests == count)
+            #expect(readBytes(folder.path + "/d7/f0997.fits") == archive.content(of: "mast:JWST/product/f0997.fits"))
+        }
+    }
 }

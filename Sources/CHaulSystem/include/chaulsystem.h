@@ -9,6 +9,9 @@
 #ifdef __linux__
 #include <sys/syscall.h>
 #include <spawn.h>
+#include <pthread.h>
+#include <sys/epoll.h>    // the transfer engine's event loop; Glibc's Swift module leaves these two out
+#include <sys/eventfd.h>
 #endif
 
 #pragma clang assume_nonnull begin
@@ -46,6 +49,14 @@ static inline int csystem_spawn_chdir(posix_spawn_file_actions_t *actions, const
 /// The child of posix_spawn has every descriptor from `from` up closed.
 static inline int csystem_spawn_closefrom(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+// Under _GNU_SOURCE only, like the two above.
+extern int pthread_setname_np(pthread_t thread, const char *name);
+
+/// Names the calling thread (at most 15 bytes), as `top -H` and /proc/PID/task/TID/comm show it.
+static inline int csystem_name_this_thread(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
 }
 #endif
 

@@ -1,4 +1,5 @@
 import CCurl
+import CHaulSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -32,9 +33,13 @@ public func withEngine<Result: Sendable>(
 /// A libcurl multi handle and the one thread allowed to touch it.
 ///
 /// Tasks never call libcurl: they post commands (start, cancel, resume) to a lock-protected inbox and
-/// wake the thread with `curl_multi_wakeup`. The thread runs `curl_multi_perform`, reads finished
-/// transfers, executes commands and sleeps in `curl_multi_poll`, which also honours libcurl's timers.
-/// Callbacks find their transfer through the `…DATA` pointer; nothing captures a closure.
+/// wake the thread. On Linux the thread sleeps in `epoll_wait` on the sockets libcurl asks it to watch
+/// (its socket callback) and an eventfd the posts write, and drives libcurl with
+/// `curl_multi_socket_action` for each ready socket and when libcurl's timer (its timer callback) is
+/// due, so a turn of the loop costs in proportion to the sockets that are ready, not to the transfers
+/// in flight. Elsewhere it runs `curl_multi_perform` and sleeps in `curl_multi_poll`, woken by
+/// `curl_multi_wakeup`. Callbacks find their transfer, or the engine, through the `…DATA` pointer;
+/// nothing captures a closure.
 public final class Engine: Sendable {
     public let configuration: Configuration
     let core: EngineCore
@@ -58,8 +63,7 @@ public final class Engine: Sendable {
             transfer.cancelled.store(true, ordering: .sequentiallyConsistent)
             core.post(.cancel(transfer))
         }
-        // The sink is this task's again: see ``Transfer/sinkCalls``.
-        transfer.sinkCalls.withLock { _ in }
+        _ = transfer.ended.load(ordering: .acquiring)  // pairs with finish()
         return outcome
     }
 
@@ -95,11 +99,22 @@ final class EngineCore: @unchecked Sendable {
     let liveHandles = Atomic<Int>(0)
     let activeCount = Atomic<Int>(0)
     let pausedCount = PauseCount()
-    private let multi: UnsafeMutableRawPointer
+    fileprivate let multi: UnsafeMutableRawPointer
     private let inbox = Locked(Inbox())
+    #if os(Linux)
+    /// The epoll set, the wake descriptor and libcurl's timer; closed after `curl_multi_cleanup`.
+    fileprivate let poller: EventPoller
+    #endif
     // Engine thread only.
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idle: [UnsafeMutableRawPointer] = []
+    /// At least as many as the connections libcurl holds idle for reuse: one more for each transfer that
+    /// ended well (libcurl keeps its connection unless it closed it), one fewer for each that reused one.
+    private var idleConnections = 0
+    /// Transfers in flight beyond which a new transfer's connection is closed when it ends (see `configure`).
+    /// A walk of this many connections costs a few microseconds, less than opening a loopback connection;
+    /// reuse matters most below it (a few dozen connections each carrying many small files).
+    private static let keptConnectionsLimit = 512
     private var thread = pthread_t()
 
     private static let globalInit: Bool = {
@@ -107,11 +122,28 @@ final class EngineCore: @unchecked Sendable {
     }()
 
     init(configuration: Configuration) throws {
+        #if os(Linux)
+        let poller = try EventPoller()
+        guard Self.globalInit, let multi = curl_multi_init() else {
+            poller.close()
+            throw HaulError(.engine, "libcurl could not be initialised")
+        }
+        self.poller = poller
+        #else
         guard Self.globalInit, let multi = curl_multi_init() else {
             throw HaulError(.engine, "libcurl could not be initialised")
         }
+        #endif
         self.configuration = configuration
         self.multi = multi
+        #if os(Linux)
+        // Unretained: libcurl calls these only on the engine thread, which holds the core until it exits.
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = ccurl_multi_setopt_socket_callback(multi, engineSocketCallback)
+        _ = ccurl_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
+        _ = ccurl_multi_setopt_timer_callback(multi, engineTimerCallback)
+        _ = ccurl_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
+        #endif
         // Transfers are already bounded by the caller (`parallel`); a second bound here would only queue
         // transfers inside libcurl behind connections that are closing.
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0)
@@ -127,6 +159,9 @@ final class EngineCore: @unchecked Sendable {
         guard rc == 0 else {
             unmanaged.release()
             curl_multi_cleanup(multi)
+            #if os(Linux)
+            poller.close()
+            #endif
             throw HaulError(.engine, "cannot start the transfer thread", underlyingError: POSIXErrorNumber(rc))
         }
     }
@@ -135,14 +170,15 @@ final class EngineCore: @unchecked Sendable {
 
     /// Queues a command for the engine thread and wakes it. Callable from any thread.
     ///
-    /// `curl_multi_wakeup` is called while the inbox lock is held: the engine thread marks the inbox
-    /// `exited` under that lock before `curl_multi_cleanup`, so the multi handle is alive for every
-    /// wakeup (released after the lock, a post racing with shutdown used the freed handle).
+    /// The wake (the eventfd write, or `curl_multi_wakeup`) happens while the inbox lock is held: the
+    /// engine thread marks the inbox `exited` under that lock before `curl_multi_cleanup` and before it
+    /// closes the eventfd, so both are alive for every wake (released after the lock, a post racing with
+    /// shutdown used the freed handle).
     func post(_ command: EngineCommand) {
         let accepted = inbox.withLock { inbox -> Bool in
             guard !inbox.exited else { return false }
             inbox.commands.append(command)
-            curl_multi_wakeup(multi)
+            wakeEngine()
             return true
         }
         if !accepted, case .start(let transfer) = command {
@@ -160,7 +196,7 @@ final class EngineCore: @unchecked Sendable {
                 if inbox.exited { return true }
                 inbox.stopping = true
                 inbox.stopped = continuation
-                curl_multi_wakeup(multi)  // under the lock, as in post()
+                wakeEngine()  // under the lock, as in post()
                 return false
             }
             if done { continuation.resume() }
@@ -168,25 +204,48 @@ final class EngineCore: @unchecked Sendable {
         pthread_join(thread, nil)
     }
 
+    /// Wakes the engine thread from its wait. Only with the inbox lock held, and not exited (see `post`).
+    private func wakeEngine() {
+        #if os(Linux)
+        poller.signal()
+        #else
+        curl_multi_wakeup(multi)
+        #endif
+    }
+
     // MARK: The engine thread
 
     private func run() {
+        #if os(Linux)
+        _ = csystem_name_this_thread("haul-engine")  // found by name in /proc/PID/task/*/comm (Benchmarks)
+        #endif
         while true {
             let (commands, stopping) = inbox.withLock { inbox in
                 let taken = inbox.commands
                 inbox.commands.removeAll(keepingCapacity: true)
                 return (taken, inbox.stopping)
             }
-            for command in commands { execute(command) }
+            var resumed = false
+            for command in commands { resumed = execute(command) || resumed }
             if stopping {
                 for transfer in Array(running.values) { finish(transfer, code: CURLE_ABORTED_BY_CALLBACK, cancelled: true) }
                 break
             }
+            #if os(Linux)
+            // curl_easy_pause(CONT) re-arms libcurl's timer, but 7.88 may still leave an unpaused
+            // transfer waiting for a socket event that already came: run its timers once per batch.
+            if resumed { socketAction(ccurl_socket_timeout(), events: 0) }
+            readFinished()
+            let timerDue = poller.wait(longest: 1000) { socket, events in socketAction(socket, events: events) }
+            if timerDue { socketAction(ccurl_socket_timeout(), events: 0) }
+            #else
+            _ = resumed
             var stillRunning: Int32 = 0
             curl_multi_perform(multi, &stillRunning)
             readFinished()
             var ready: Int32 = 0
             curl_multi_poll(multi, nil, 0, 1000, &ready)
+            #endif
         }
         // Take the remaining commands so no waiter is left hanging, and refuse new ones.
         let (late, stopped) = inbox.withLock { inbox in
@@ -205,28 +264,63 @@ final class EngineCore: @unchecked Sendable {
         liveHandles.subtract(idle.count, ordering: .sequentiallyConsistent)
         idle.removeAll()
         curl_multi_cleanup(multi)
+        #if os(Linux)
+        poller.close()  // after the cleanup, whose socket callbacks still reach it
+        #endif
         stopped?.resume()
     }
 
-    private func execute(_ command: EngineCommand) {
+    #if os(Linux)
+    /// Lets libcurl act on `socket` (`epoll` readiness in `events`), or run its due timers when `socket`
+    /// is `CURL_SOCKET_TIMEOUT`. Finished transfers are read afterwards, by the loop.
+    private func socketAction(_ socket: curl_socket_t, events: UInt32) {
+        var flags: Int32 = 0
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { flags |= ccurl_cselect_in() }
+        if events & EPOLLOUT.rawValue != 0 { flags |= ccurl_cselect_out() }
+        if events & EPOLLERR.rawValue != 0 { flags |= ccurl_cselect_err() }
+        var stillRunning: Int32 = 0
+        _ = curl_multi_socket_action(multi, socket, flags, &stillRunning)
+    }
+
+    /// libcurl's socket callback, on the engine thread: watch `socket` for what libcurl waits for on it.
+    /// A socket libcurl has not seen before is marked (`curl_multi_assign`), so `known` says whether it
+    /// is in the epoll set already.
+    fileprivate func socketChanged(_ socket: curl_socket_t, what: Int32, known: Bool) {
+        if what == ccurl_poll_remove() {
+            poller.unwatch(socket)
+            return
+        }
+        poller.watch(socket, readable: what & ccurl_poll_in() != 0, writable: what & ccurl_poll_out() != 0, known: known)
+        if !known { _ = curl_multi_assign(multi, socket, Self.watchedMark) }
+    }
+
+    /// What `curl_multi_assign` attaches to a watched socket: any non-null pointer, never dereferenced.
+    private static var watchedMark: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: 1) }
+    #endif
+
+    /// Runs one command. Returns whether it unpaused a transfer.
+    private func execute(_ command: EngineCommand) -> Bool {
         switch command {
         case .start(let transfer):
             if transfer.cancelled.load(ordering: .sequentiallyConsistent) {
                 transfer.outcome.cancelled = true
                 transfer.continuation?.resume(returning: transfer.outcome)
                 transfer.continuation = nil
-                return
+                return false
             }
             start(transfer)
+            return false
         case .cancel(let transfer):
-            guard let easy = transfer.easy, running[easy] === transfer else { return }
+            guard let easy = transfer.easy, running[easy] === transfer else { return false }
             finish(transfer, code: CURLE_ABORTED_BY_CALLBACK, cancelled: true)
+            return false
         case .resume(let transfer):
-            guard let easy = transfer.easy, running[easy] === transfer, transfer.paused else { return }
+            guard let easy = transfer.easy, running[easy] === transfer, transfer.paused else { return false }
             transfer.paused = false
             pausedCount.value.subtract(1, ordering: .relaxed)
             // May deliver the held chunk at once, through the write callback, on this thread.
             _ = curl_easy_pause(easy, ccurl_pause_continue())
+            return true
         }
     }
 
@@ -282,6 +376,19 @@ final class EngineCore: @unchecked Sendable {
         // at 1,000 trickling transfers, 7 s with it off against 12 s with it on.
         let secure = request.url.utf8.count > 8 && request.url.prefix(8).lowercased() == "https://"
         _ = ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, c.http2 && secure ? 1 : 0)
+        // libcurl 7.88 keeps its connections to a host in one list, oldest first, and walks it from the
+        // head to find one to reuse (every connection, busy or idle), to forget the one a transfer used
+        // (in curl_multi_remove_handle, when it was kept) and to drop a closed one: with thousands in
+        // flight these walks, once per transfer each, made the loop's cost grow with the square of the
+        // transfers. So: where no connection can be idle, ask for a new one without the search; and past
+        // `keptConnectionsLimit` transfers in flight, close a transfer's connection when it ends, so
+        // idle connections never pile up ahead of the busy ones and every walk stays short. (Neither
+        // where HTTP/2 may multiplex a new stream onto a busy connection.)
+        let multiplexes = c.http2 && secure
+        transfer.searchesConnections = idleConnections > 0 || multiplexes
+        transfer.keepsConnection = running.count < Self.keptConnectionsLimit || multiplexes
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, transfer.searchesConnections ? 0 : 1)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, transfer.keepsConnection ? 0 : 1)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, c.receiveBufferSize)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c.timeout.connect.milliseconds))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, max(1, c.timeout.minimumSpeed))
@@ -345,6 +452,12 @@ final class EngineCore: @unchecked Sendable {
         if ccurl_easy_getinfo_off(easy, CURLINFO_FILETIME_T, &filetime) == CURLE_OK, filetime >= 0 {
             outcome.lastModified = Int64(filetime)
         }
+        if code == CURLE_OK, transfer.keepsConnection { idleConnections += 1 }
+        var connectionsMade = 0
+        if transfer.searchesConnections, ccurl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connectionsMade) == CURLE_OK,
+           connectionsMade == 0, outcome.status != 0 || code == CURLE_OK {
+            idleConnections = max(0, idleConnections - 1)
+        }
         curl_multi_remove_handle(multi, easy)
         running[easy] = nil
         activeCount.subtract(1, ordering: .relaxed)
@@ -360,6 +473,7 @@ final class EngineCore: @unchecked Sendable {
             curl_easy_cleanup(easy)
             liveHandles.subtract(1, ordering: .sequentiallyConsistent)
         }
+        transfer.ended.store(true, ordering: .releasing)  // pairs with Engine.attempt
         transfer.continuation?.resume(returning: outcome)
         transfer.continuation = nil
     }
@@ -383,6 +497,23 @@ private let engineWriteCallback: ccurl_data_callback = { data, size, count, user
     let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
     return transfer.receive(bytes, waker: transfer.waker)
 }
+
+#if os(Linux)
+/// libcurl's socket callback: finds the engine through `SOCKETDATA`; `socketp` is non-null once the
+/// engine has marked the socket as watched.
+private let engineSocketCallback: ccurl_socket_callback = { _, socket, what, userp, socketp in
+    guard let userp else { return 0 }
+    Unmanaged<EngineCore>.fromOpaque(userp).takeUnretainedValue().socketChanged(socket, what: what, known: socketp != nil)
+    return 0
+}
+
+/// libcurl's timer callback: finds the engine through `TIMERDATA` and sets the deadline its loop waits for.
+private let engineTimerCallback: ccurl_timer_callback = { _, milliseconds, userp in
+    guard let userp else { return 0 }
+    Unmanaged<EngineCore>.fromOpaque(userp).takeUnretainedValue().poller.setTimer(milliseconds: milliseconds)
+    return 0
+}
+#endif
 
 extension Duration {
     /// Whole milliseconds, rounded down.

@@ -78,6 +78,11 @@ final class Transfer: @unchecked Sendable {
     let sink: any TransferSink
     let counter: ByteCounter?
     let cancelled = Atomic<Bool>(false)
+    /// Set (releasing) by the engine thread just before it resumes the waiter, read (acquiring) by the
+    /// waiter: whatever the engine thread did to the sink during the attempt happens before the caller's
+    /// next step, such as a commit, as ThreadSanitizer can see too. The continuation alone does not show
+    /// it when the attempt ends before its task has suspended.
+    let ended = Atomic<Bool>(false)
     var continuation: CheckedContinuation<AttemptOutcome, Never>?
     /// Posts a resume command for this transfer; set by the engine when it starts the attempt.
     var waker = SinkWaker {}
@@ -91,15 +96,12 @@ final class Transfer: @unchecked Sendable {
     var discardBody = false
     var paused = false
     var finished = false
+    /// Whether libcurl was let look for a connection to reuse (no `CURLOPT_FRESH_CONNECT`).
+    var searchesConnections = true
+    /// Whether libcurl may keep the connection for reuse when the attempt ends (no `CURLOPT_FORBID_REUSE`).
+    var keepsConnection = true
     /// The engine's count of paused transfers, kept in step with ``paused``.
     var pausedCount: PauseCount?
-    /// Held around every call into the sink on the engine thread, and taken once by the task that awaited
-    /// the attempt, after it ended: the sink's engine-thread state (its block filler) is then handed to
-    /// that task in a way ThreadSanitizer sees. The continuation's resume orders them as well, but inside
-    /// the concurrency runtime, where the sanitizer does not look. Uncontended: two atomic operations a chunk.
-    /// It counts the calls (a value with storage: a zero-sized one shares its address with the lock's own
-    /// field, which the sanitizer then reports as a race with itself).
-    let sinkCalls = Locked(0)
 
     init(request: AttemptRequest, sink: any TransferSink, counter: ByteCounter?) {
         self.request = request
@@ -161,10 +163,7 @@ final class Transfer: @unchecked Sendable {
             return false
         }
         do {
-            try sinkCalls.withLock { calls in
-                calls += 1
-                try sink.begin(offset: outcome.offset, totalLength: outcome.totalLength ?? request.expectedSize, waker: waker)
-            }
+            try sink.begin(offset: outcome.offset, totalLength: outcome.totalLength ?? request.expectedSize, waker: waker)
             outcome.bodyStarted = true
         } catch {
             outcome.abort = .sink(error)
@@ -187,7 +186,7 @@ final class Transfer: @unchecked Sendable {
             outcome.abort = .sizeMismatch(expected: limit, actual: outcome.end + count)
             return 0
         }
-        switch sinkCalls.withLock({ calls in calls += 1; return sink.write(bytes) }) {
+        switch sink.write(bytes) {
         case .accepted:
             outcome.received += count
             counter?.add(count)
