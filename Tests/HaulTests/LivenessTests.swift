@@ -208,8 +208,8 @@ func summaryField(_ output: String, _ name: String) -> Int? {
 @Suite("Memory: the limit holds for the whole process", .serialized)
 struct MemoryBoundTests {
     /// 64 files of 4 MiB (zeros and ramps, which compress to almost nothing; FITS noise for store) at
-    /// --memory-limit 8 and --parallel 64: 32 times the limit in flight, and the transfers' first blocks
-    /// alone fill the budget. The process's peak resident
+    /// --memory-limit 4 (the smallest) and --parallel 64: 64 times the limit in flight, and the
+    /// transfers' first blocks alone are twice the 2 MiB budget. The process's peak resident
     /// memory (the kernel's `VmHWM`) stays within the limit plus what the same command costs for one tiny
     /// file (the Swift runtime, libcurl, OpenSSL, code) plus the documented overhead per transfer and for
     /// the compression workers, and transfers were paused for memory.
@@ -229,7 +229,7 @@ struct MemoryBoundTests {
             try (archive.url + "/tiny/t.fits\n").write(toFile: folder.path + "/tiny.txt", atomically: true, encoding: .utf8)
 
             func run(_ list: String, _ name: String) async throws -> (status: Int32, peakKiB: Int, stdout: String) {
-                var arguments = ["download", list, "--memory-limit", "8", "--parallel", "64", "--progress", "json"]
+                var arguments = ["download", list, "--memory-limit", "4", "--parallel", "64", "--progress", "json"]
                 switch mode {
                 case "dir": arguments += ["--dir", name]
                 case "deflate-pipe": arguments += ["--zip", "-", "--compression", "deflate"]
@@ -250,13 +250,13 @@ struct MemoryBoundTests {
             #expect(big.status == 0, "\(big.stdout.suffix(2000))")
             #expect(summaryField(big.stdout, "ok") == 64)
             #expect((summaryField(big.stdout, "memory_pauses") ?? 0) > 0, "no transfer was ever paused for memory: the case did not test the limit")
-            let limitKiB = 8 << 10
-            print("memory, \(mode): peak RSS \(big.peakKiB) KiB for 256 MiB at --memory-limit 8 --parallel 64; \(baseline.peakKiB) KiB for one 10-byte file; \(summaryField(big.stdout, "memory_pauses") ?? -1) pauses for memory")
+            let limitKiB = 4 << 10
+            print("memory, \(mode): peak RSS \(big.peakKiB) KiB for 256 MiB at --memory-limit 4 --parallel 64; \(baseline.peakKiB) KiB for one 10-byte file; \(summaryField(big.stdout, "memory_pauses") ?? -1) pauses for memory")
             // The documented fixed overhead (README, "Memory"): libcurl's state per transfer (handle, connection,
             // receive buffer) within 32 KiB, and 4 MiB for the compression workers' zlib streams and threads.
             let allowanceKiB = 64 * 32 + (4 << 10)
             #expect(big.peakKiB <= baseline.peakKiB + limitKiB + allowanceKiB,
-                    "peak RSS \(big.peakKiB) KiB; the tiny run's \(baseline.peakKiB) KiB + the 8 MiB limit + \(allowanceKiB) KiB is \(baseline.peakKiB + limitKiB + allowanceKiB) KiB")
+                    "peak RSS \(big.peakKiB) KiB; the tiny run's \(baseline.peakKiB) KiB + the 4 MiB limit + \(allowanceKiB) KiB is \(baseline.peakKiB + limitKiB + allowanceKiB) KiB")
         }
     }
 }
