@@ -30,8 +30,10 @@ import Darwin
 /// Suppose every transfer is paused here. By rule 2 none holds a filling block, so usage is staged plus
 /// moving memory; moving memory drains, leaving at most ``stagedLimit`` ≤ ``wakeMark``, so by rule 3 a
 /// release wakes them, and by rule 4 the first to retry is granted. Transfers paused by their own sink
-/// (too much of one file in flight) wait only for moving memory, which drains. Nothing else holds
-/// memory: a pause always ends.
+/// (too much of one file in flight) wait only for moving memory, which drains. A transfer that is not
+/// paused but waits on a slow server holds its filling block until bytes arrive or libcurl's stall
+/// limit ends the attempt (the next attempt hands the block on): that wait is bounded by the server
+/// and ``Configuration/Timeout/stall``, never by the budget. So a pause always ends.
 public final class MemoryBudget: Sendable {
     /// The smallest limit the guarantee is tested at (half of ``Configuration/minimumMemoryLimit``). The
     /// argument above holds for any limit; below this, blocks shrink to a few pages and throughput with them.
