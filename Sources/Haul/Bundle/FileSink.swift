@@ -8,31 +8,17 @@ import Darwin
 /// Writes one product to a temporary file beside its final name, renamed into place only when every
 /// byte arrived and was checked.
 ///
-/// Chunks are copied once, into blocks, on the engine thread; full blocks are written by `pwrite` on
-/// a serial queue per file (files write in parallel, one file's blocks in order), so the engine thread
-/// never waits on the disk. A file with more than its share of blocks in flight, or a download over
-/// its ``MemoryBudget``, pauses its transfer until the writes drain to half.
+/// The bytes go through a ``SegmentSink`` over the whole file (copied once into blocks on the engine
+/// thread, written by `pwrite` on a serial queue per file, the transfer paused while too much is in
+/// flight or the ``MemoryBudget`` is spent); a big product may instead arrive as several segments
+/// written into the same file (``SegmentableSink``).
 public final class FileSink: TransferSink, @unchecked Sendable {
     public let path: String
     public let temporaryPath: String
-    private let fd: Int32
+    private let file: FileTarget
+    /// The file's own queue, for the last steps (truncate, flush), as for its writes.
     private let queue: DispatchQueue
-    let budget: MemoryBudget
-    private let highWater: Int
-    /// The size of the blocks written (segments use it too).
-    let segmentBlockSize: Int
-
-    private struct Shared {
-        var pending = 0          // bytes in blocks handed to the queue, not yet written
-        var wakeAtHalf = false
-        var error: HaulError?
-        /// The transfer's waker, for the write queue that drains a paused file (set again by each attempt).
-        var waker = SinkWaker {}
-    }
-    private let shared = Locked(Shared())
-    // Engine thread only (and the commit/discard caller once the transfer has ended).
-    private var filler: BlockFiller
-    private var waker = SinkWaker {}
+    private let body: SegmentSink
 
     /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
     ///
@@ -43,71 +29,28 @@ public final class FileSink: TransferSink, @unchecked Sendable {
         let folder = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         self.temporaryPath = "\(folder).\(name).haul-part"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             let e = errno
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
-        self.budget = budget
         // What PageMemory really allocates, so that reservations and releases agree.
-        filler = BlockFiller(blockSize: PageMemory.sizeClass(blockSize), budget: budget)
-        segmentBlockSize = PageMemory.sizeClass(blockSize)
-        self.highWater = 4 * filler.blockSize
-        self.queue = DispatchQueue(label: "haul.file", target: ioQueue)
+        file = FileTarget(fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize))
+        queue = DispatchQueue(label: "haul.file", target: ioQueue)
+        body = SegmentSink(start: 0, end: .max, target: file, queue: queue)
     }
 
     deinit {
-        filler.drop()
         // Once closed, the number may already belong to another file or socket: never close it twice.
-        if !closed { close(fd) }
+        if !closed { close(file.fd) }
     }
 
     public func begin(offset: Int64, waker: SinkWaker) throws {
-        self.waker = waker
-        shared.withLock { $0.waker = waker }
-        flushBlock()
-        filler.position = offset
+        try body.begin(offset: offset, waker: waker)
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
-        let verdict = shared.withLock { s -> SinkWrite? in
-            if let error = s.error { return .failed(error) }
-            if s.pending >= highWater { s.wakeAtHalf = true; return .pause }
-            return nil
-        }
-        if let verdict { return verdict }
-        let copied = filler.copy(bytes, waker: waker) { block, offset in write(block, at: offset) }
-        return copied ? .accepted : .pause
-    }
-
-    /// Hands the partly filled block to the file's queue.
-    private func flushBlock() {
-        if let (block, offset) = filler.take() { write(block, at: offset) }
-    }
-
-    /// Writes a block on the file's queue, which then owns it.
-    private func write(_ block: Buffer, at offset: Int64) {
-        let count = block.length
-        shared.withLock { $0.pending += count }
-        let fd = self.fd
-        queue.async { [self] in
-            var error: HaulError?
-            do {
-                try FileIO.pwriteAll(fd, block.bytes, at: offset, what: path)
-            } catch let e as HaulError {
-                error = e
-            } catch {}
-            PageMemory.free(block.pointer)
-            budget.release(block.pointer.count)
-            let wake = shared.withLock { s -> SinkWaker? in
-                s.pending -= count
-                if let error, s.error == nil { s.error = error }
-                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return nil }
-                s.wakeAtHalf = false
-                return s.waker
-            }
-            wake?.wake()
-        }
+        body.write(bytes)
     }
 
     /// Writes what is left, checks the length, and renames the file into place.
@@ -117,16 +60,16 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     ///   name never points at a file a power cut could empty; the caller flushes the folder after.
     /// - Throws: ``HaulError``: `diskFull` on a full disk, else `output`.
     public func commit(size: Int64, synchronize: Bool = false) async throws {
-        flushBlock()
-        await drain()
-        if let error = shared.withLock({ $0.error }) {
-            if !closed { close(fd); closed = true }
+        do {
+            _ = try await body.finish()
+        } catch {
+            if !closed { close(file.fd); closed = true }
             unlink(temporaryPath)
             throw error
         }
         // On the file's queue, as its writes were: an fsync blocks for milliseconds, and the caller's
         // thread is one of the few that run every task.
-        let (fd, path) = (self.fd, self.path)
+        let (fd, path) = (file.fd, self.path)
         let finished: HaulError? = await withCheckedContinuation { c in
             queue.async {
                 if ftruncate(fd, off_t(size)) != 0 { return c.resume(returning: HaulError.writing(path, errno: errno, action: "finish")) }
@@ -158,13 +101,12 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     /// The error that stopped the writes (a full disk), if any.
-    public var writeError: HaulError? { shared.withLock { $0.error } }
+    public var writeError: HaulError? { body.writeError }
 
     /// Drops the partial file. Call once the transfer has ended.
     public func discard() async {
-        filler.drop()
-        await drain()
-        if !closed { close(fd); closed = true }
+        await body.discard()
+        if !closed { close(file.fd); closed = true }
         unlink(temporaryPath)
     }
 
@@ -175,22 +117,34 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     private var closed = false
-
-    private func drain() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
-    }
 }
 
 /// A file also takes a product in segments: each writes its blocks at their offsets of the temporary
 /// file, and ``FileSink/commit(size:synchronize:)`` then checks, flushes and renames it as usual.
-extension FileSink: SegmentableSink, PositionalTarget {
+extension FileSink: SegmentableSink {
     func acceptsSegments(size: Int64) -> Bool { true }
-    func segmentTarget(size: Int64) throws -> (any PositionalTarget)? { self }
+    func segmentTarget(size: Int64) throws -> (any PositionalTarget)? { file }
     func segmentsDone(size: Int64, crc: UInt32?) {}
     func segmentsAbandoned() {}
+}
+
+/// The temporary file of a ``FileSink``, as its body and its segments write into it.
+final class FileTarget: PositionalTarget {
+    let fd: Int32
+    /// The final name, which messages give (a full disk names the file the user asked for).
+    let path: String
+    let budget: MemoryBudget
+    let segmentBlockSize: Int
     var needsCRC: Bool { false }
 
+    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int) {
+        self.fd = fd
+        self.path = path
+        self.budget = budget
+        self.segmentBlockSize = segmentBlockSize
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
-        try FileIO.pwriteAll(fd, bytes, at: offset, what: temporaryPath)
+        try FileIO.pwriteAll(fd, bytes, at: offset, what: path)
     }
 }

@@ -31,13 +31,13 @@ protocol SegmentableSink: TransferSink {
     func segmentsAbandoned()
 }
 
-/// One segment of a product, bytes `start..<end`, fetched over its own connection and written at its
-/// offsets into a shared ``PositionalTarget``.
+/// Bytes `start..<end` of a product, written at their offsets into a ``PositionalTarget``: one segment
+/// fetched over its own connection, or a whole file (the body of a ``FileSink``, `end` unbounded).
 ///
-/// As in ``FileSink``: each chunk is copied once, into a block paid for in the ``MemoryBudget``
-/// (``BlockFiller``, so a transfer refused memory holds none); full blocks go to the segment's serial
-/// queue, which checksums them in order (when the target needs a CRC) and writes them at their
-/// offsets; a segment with too much in flight pauses until its queue has drained to half.
+/// Each chunk is copied once, into a block paid for in the ``MemoryBudget`` (``BlockFiller``, so a
+/// transfer refused memory holds none); full blocks go to a serial queue, which checksums them in order
+/// (when the target needs a CRC) and writes them at their offsets, so the engine thread never waits on
+/// the disk; with too much in flight the transfer pauses until the queue has drained to half.
 final class SegmentSink: TransferSink, @unchecked Sendable {
     let start: Int64
     let end: Int64
@@ -75,12 +75,21 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     /// Bytes of the segment written so far, contiguous from its start: where a retry resumes.
     var position: Int64 { filler.position }
 
+    /// A body starts at `offset`: where the bytes reached (a resumed transfer), or anywhere from `start`
+    /// on when nothing checksums them (the rest is written again). A checksummed run starts over only
+    /// from `start`; its CRC restarts on the queue, after the blocks already there.
     func begin(offset: Int64, waker: SinkWaker) throws {
         self.waker = waker
         shared.withLock { $0.waker = waker }
         if let (block, at) = filler.take() { write(block, at: at) }
-        guard offset == filler.position else {
-            throw HaulError(.output, "the server sent byte \(offset) where segment \(start)-\(end - 1) was at \(filler.position)")
+        guard offset != filler.position else { return }
+        guard offset >= start, offset <= filler.position, !target.needsCRC || offset == start else {
+            throw HaulError(.output, "the server sent byte \(offset) where bytes \(start)-\(end - 1) were at \(filler.position)")
+        }
+        filler.position = offset
+        if target.needsCRC {
+            let start = self.start
+            queue.async { [shared] in shared.withLock { s in s.crc = 0; s.crcEnd = start } }
         }
     }
 
@@ -139,6 +148,9 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
             return s.crc
         }
     }
+
+    /// The error that stopped the writes (a full disk), if any.
+    var writeError: HaulError? { shared.withLock { $0.error } }
 
     /// Drops the partly filled block and waits for the writes in flight.
     func discard() async {

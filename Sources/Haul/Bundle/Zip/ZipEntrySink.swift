@@ -229,15 +229,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     func spillNow() {
         let work = shared.withLock { s -> SpoolWork? in
             guard s.spool == nil, s.error == nil, !s.memory.isEmpty else { return nil }
-            do {
-                s.spool = try SpoolFile(folder: staging.spoolFolder)
-            } catch let error as HaulError {
-                s.error = error
-            } catch {}
-            staging.budget.unstage(s.memoryBytes)
-            let buffers = s.memory
-            s.memory = []
-            s.memoryBytes = 0
+            let buffers = startSpilling(&s)
             guard let spool = s.spool, s.error == nil else {
                 for buffer in buffers { release(buffer) }
                 resumeWaitersIfSettled(&s)
@@ -413,16 +405,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
                     s.memoryBytes += charge
                     continue
                 }
-                do {
-                    s.spool = try SpoolFile(folder: staging.spoolFolder)
-                } catch let error as HaulError {
-                    s.error = error
-                } catch {}
-                // What was staged becomes moving memory, released once written to the spool.
-                staging.budget.unstage(s.memoryBytes)
-                toSpool = s.memory + toSpool
-                s.memory = []
-                s.memoryBytes = 0
+                toSpool = startSpilling(&s) + toSpool
             }
             toSpool.append(piece.output)
         }
@@ -441,6 +424,22 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         }
         resumeWaitersIfSettled(&s)
         return work
+    }
+
+    /// Opens the entry's spool file (or records why it cannot) and takes what the entry held in memory
+    /// off its staged bytes: those buffers, now moving memory, are to be written to the spool.
+    private func startSpilling(_ s: inout Shared) -> [Buffer] {
+        do {
+            s.spool = try SpoolFile(folder: staging.spoolFolder)
+        } catch let error as HaulError {
+            s.error = error
+        } catch {}
+        staging.budget.unstage(s.memoryBytes)
+        defer {
+            s.memory = []
+            s.memoryBytes = 0
+        }
+        return s.memory
     }
 
     private func spill(_ work: SpoolWork) {
