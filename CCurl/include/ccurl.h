@@ -7,6 +7,12 @@
 
 #pragma clang assume_nonnull begin
 
+/// The libcurl this process runs with (not the headers it was built against): its version, TLS library
+/// and features. `CURLVERSION_NOW` is a macro Swift does not import.
+static inline const curl_version_info_data *ccurl_version_info(void) {
+    return curl_version_info(CURLVERSION_NOW);
+}
+
 static inline CURLcode ccurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
 }

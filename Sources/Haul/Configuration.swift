@@ -106,12 +106,17 @@ public enum Haul {
     /// - Returns: The limit now in force.
     @discardableResult
     public static func raiseOpenFileLimit() -> Int {
+        #if os(Linux)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)  // an enum in Glibc, a plain Int32 in Darwin
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        guard getrlimit(resource, &limit) == 0 else { return 0 }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
             raised.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return Int(clamping: raised.rlim_cur) }
+            if setrlimit(resource, &raised) == 0 { return Int(clamping: raised.rlim_cur) }
         }
         return Int(clamping: limit.rlim_cur)
     }

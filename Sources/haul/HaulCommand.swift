@@ -26,7 +26,7 @@ struct HaulCommand: AsyncParsableCommand {
 
         Start with `haul demo`, which needs no network.
         """,
-        version: Haul.version,
+        version: Haul.versionReport,
         subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, SampleCommand.self]
     )
 }

@@ -43,6 +43,9 @@ public final class FileDescriptorStream: ByteStream {
     /// Copies `count` bytes of `source` from `offset` without passing them through user memory.
     /// - Returns: `false` when the kernel cannot (the caller copies instead).
     func send(from source: Int32, offset: Int64, count: Int64) throws -> Bool {
+        #if !os(Linux)
+        return false  // Darwin's sendfile(2) writes to sockets only, and has another signature
+        #else
         var position = off_t(offset)
         var left = count
         while left > 0 {
@@ -57,6 +60,7 @@ public final class FileDescriptorStream: ByteStream {
             left -= Int64(n)
         }
         return true
+        #endif
     }
 
     private func waitWritable() {
