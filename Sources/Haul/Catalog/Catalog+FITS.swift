@@ -179,6 +179,8 @@ extension Catalog {
         let rows = try fitsInteger(header, "NAXIS2", name: name)
         let count = try fitsInteger(header, "TFIELDS", name: name)
         guard rowBytes >= 0, rows >= 0 else { throw fail(header.start, "NAXIS1 and NAXIS2 must be ≥ 0") }
+        // Rows of no bytes would let NAXIS2 state any number of them without the file holding one.
+        guard rowBytes > 0 || rows == 0 else { throw fail(header["NAXIS1"]!.offset, "NAXIS1 = 0 with NAXIS2 = \(rows): expected rows of at least one byte") }
         guard (0...999).contains(count) else { throw fail(header["TFIELDS"]!.offset, "TFIELDS \(count): expected 0 to 999") }
         let (dataSize, overflow) = rowBytes.multipliedReportingOverflow(by: rows)
         guard !overflow, dataSize <= bytes.count - header.dataStart else {

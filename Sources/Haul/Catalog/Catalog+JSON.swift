@@ -315,7 +315,7 @@ struct JSONRow {
     func requiredString(_ field: RowField) throws -> String {
         switch self[field] {
         case nil, .null?:
-            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : "null")")
+            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : place == nil ? "null" : "an empty (masked) value")")
         case .string(let s)?:
             let trimmed = s.trimmingSpaces()
             guard !trimmed.isEmpty else { throw fail(field, "a non-empty URI", .string(s)) }
