@@ -314,11 +314,17 @@ struct AstropyTableTests {
             ("<VOTABLE>\n<RESOURCE>\n<TABLE>\n<FIELD name=\"dataURI\" datatype=\"char\" arraysize=\"*\"/>\n<DATA>\n<TABLEDATA>\n<TR><TD>mast:X/a",
              "t.xml:7: malformed XML: the document ends before </TD>"),
             ("<VOTABLE>\n<RESOURCE name=\"a>\n</VOTABLE>", "t.xml:3: malformed XML: < in the value of the attribute name"),
+            ("<!DOCTYPE html>\n<html><body>Sign in</body></html>\n", "t.xml: an HTML page, not a catalog"),
         ]
         for (text, message) in cases {
             let got = error(text, name: "t.xml")
             #expect(got.hasPrefix(message), "got: \(got)")
         }
+        // Cut after its rows, a document is still a cut document.
+        let tabledata = try fixtureData("astropy/jwst-program.xml")
+        let rowsEnd = try #require(tabledata.range(of: Data("</TABLEDATA>\n".utf8))).upperBound
+        let lines = tabledata.prefix(rowsEnd).filter { $0 == 0x0A }.count
+        #expect(error(tabledata.prefix(rowsEnd), name: "t.xml") == "t.xml:\(lines + 1): malformed XML: the document ends before </DATA>")
         // The fixture cut anywhere: an error, never a crash nor a partial list.
         let whole = try fixtureData("astropy/jwst-program-binary2.xml")
         for cut in stride(from: 100, to: whole.count, by: 997) {

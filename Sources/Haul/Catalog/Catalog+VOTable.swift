@@ -15,6 +15,11 @@ import Foundation
 
 extension Catalog {
     static func parseVOTable(_ bytes: UnsafeBufferPointer<UInt8>, name: String) throws -> [Product] {
+        // A web page saved in place of a product list (a login or error page) is common enough to name.
+        let head = String(decoding: bytes.prefix(512), as: UTF8.self).lowercased()
+        if head.contains("<!doctype html") || head.contains("<html") {
+            throw HaulError(.invalidCatalog, "\(name): an HTML page, not a catalog: expected a MAST product list (JSON, or an astropy table such as a VOTable)")
+        }
         var xml = XMLScanner(bytes: bytes, name: name)
         // The root element.
         var root: XMLScanner.Event?
@@ -50,7 +55,10 @@ extension Catalog {
             }
         }
         guard tableLine > 0 else { throw HaulError(.invalidCatalog, "\(name):\(xml.line): the VOTABLE holds no TABLE") }
-        return try votableTable(&xml, name: name, line: tableLine)
+        let products = try votableTable(&xml, name: name, line: tableLine)
+        // The rest of the document must be well-formed too: a file cut after the rows is a cut file.
+        while try xml.next() != nil {}
+        return products
     }
 
     /// A FIELD: what a cell of its column holds.
