@@ -136,6 +136,27 @@ struct AstropyTableTests {
         #expect(table[0].recommended && table[0].level == "2b")
     }
 
+    @Test("A missions-search product table (MastMissions.get_product_list) reads as its JSON")
+    func missionsTable() throws {
+        // The rows of hst.missions.json as astropy writes the table, with astroquery's column order.
+        let json = try Catalog.load(paths: [fixture("hst.missions.json")]).products
+        let object = try JSONSerialization.jsonObject(with: fixtureData("hst.missions.json")) as! [String: Any]
+        let rows = object["products"] as! [[String: Any]]
+        let columns = ["product_key", "access", "dataset", "instrument_name", "filters", "filename", "uri", "file_suffix", "category", "size", "type"]
+        var csv = columns.joined(separator: ",") + "\n"
+        for row in rows {
+            csv += columns.map { key in
+                guard let value = row[key], !(value is NSNull) else { return "" }
+                let text = "\(value)"
+                return text.contains(",") || text.contains(" ") ? "\"\(text)\"" : text
+            }.joined(separator: ",") + "\n"
+        }
+        #expect(Catalog.detect(Data(csv.utf8)) == .astropyCSV)
+        let products = try Catalog.parse(Data(csv.utf8), name: "m.csv")
+        #expect(products.count == rows.count)
+        #expect(comparable(products) == comparable(json))
+    }
+
     @Test("CSV: the fixture with its columns reversed gives the same products")
     func csvReversed() throws {
         let text = String(decoding: try fixtureData("astropy/jwst-program.csv"), as: UTF8.self)
@@ -151,7 +172,7 @@ struct AstropyTableTests {
         ("obs_id,dataURI\na,mast:X/a.fits\nb\n", "t.csv:3: expected 2 fields as in the header, found 1"),
         ("obs_id,dataURI,size\na,mast:X/a.fits,12kB\n", #"t.csv:2: size: expected a size in bytes (a whole number ≥ 0), found the string "12kB""#),
         ("obs_id,dataURI\na,\n", "t.csv:2: dataURI: expected the product's URI, found an empty (masked) value"),
-        ("obs_id,productFilename\na,b.fits\n", "t.csv:1: no dataURI column: expected the columns of a MAST CAOM product list (astroquery's get_product_list), found obs_id, productFilename"),
+        ("obs_id,productFilename\na,b.fits\n", "t.csv:1: no dataURI column: expected the columns of a MAST product list (dataURI, as astroquery's Observations.get_product_list gives; or uri, as MastMissions.get_product_list gives), found obs_id, productFilename"),
         ("obs_id,dataURI\n\"a,mast:X/a.fits\n", "t.csv:2: a quoted field is never closed"),
         ("obs_id,dataURI,dataRights\na,mast:X/a.fits,SECRET\n", #"t.csv:2: dataRights: expected PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED, found the string "SECRET""#),
         ("dataURI,obs_id,dataURI\nmast:X/a,a,mast:X/b\n", "t.csv:1: the column dataURI appears twice"),

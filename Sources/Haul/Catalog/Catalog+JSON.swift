@@ -82,7 +82,7 @@ extension Catalog {
             instrument: try row.string(.instrumentName)?.trimmingSpaces(),
             filters: try row.string(.filters)?.trimmingSpaces()
         )
-        product.setOrigin(row.origin, row: row.index)
+        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
         return product
     }
 

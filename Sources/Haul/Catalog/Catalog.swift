@@ -16,13 +16,14 @@ public struct Catalog: Sendable {
         case csv
         /// One `mast:` URI or `http(s)://` URL a line.
         case urlList = "url-list"
-        /// An astropy table of CAOM rows written as CSV (`t.write('p.csv')`): a header of CAOM column names.
+        /// An astropy table of product rows (CAOM or missions search) written as CSV (`t.write('p.csv')`): a
+        /// header of product field names.
         case astropyCSV = "astropy-csv"
-        /// An astropy table of CAOM rows written as ECSV (`# %ECSV` and a YAML header).
+        /// An astropy table of product rows written as ECSV (`# %ECSV` and a YAML header).
         case ecsv
-        /// An astropy table of CAOM rows written as a VOTable (TABLEDATA or BINARY2).
+        /// An astropy table of product rows written as a VOTable (TABLEDATA or BINARY2).
         case votable
-        /// An astropy table of CAOM rows written as FITS (the first BINTABLE extension).
+        /// An astropy table of product rows written as FITS (the first BINTABLE extension).
         case fits
     }
 
@@ -168,7 +169,7 @@ public struct Catalog: Sendable {
             var line = data[start...].prefix { $0 != 0x0A && $0 != 0x0D }
             let header = String(decoding: line, as: UTF8.self).lowercased()
             if header.hasPrefix("dataset,") || header.hasPrefix("\"dataset\",") { return .csv }
-            // An astropy CSV: its first line that is no comment names CAOM columns, which no URL does.
+            // An astropy CSV: its first line that is no comment names product fields, which no URL does.
             while line.first == UInt8(ascii: "#") || line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
                 start = line.endIndex
                 while start < data.endIndex, data[start] == 0x0A || data[start] == 0x0D { start += 1 }
@@ -177,7 +178,7 @@ public struct Catalog: Sendable {
             }
             let text = String(decoding: line.prefix(1 << 16), as: UTF8.self)
             if !text.contains("://"), !text.hasPrefix("mast:"),
-               text.split(separator: ",").contains(where: { TableColumns.isCAOMName(String($0).trimmingSpaces().replacingOccurrences(of: "\"", with: "")) }) {
+               text.split(separator: ",").contains(where: { TableColumns.isFieldName(String($0).trimmingSpaces().replacingOccurrences(of: "\"", with: "")) }) {
                 return .astropyCSV
             }
             return .urlList
