@@ -21,14 +21,14 @@ extension Catalog {
     }
 
     static func parseECSV(_ text: String, name: String) throws -> [Product] {
-        // CR LF is one Character to String: make it LF first, so that splitting finds every line.
-        let text = text.contains("\r\n") ? text.replacingOccurrences(of: "\r\n", with: "\n") : text
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).makeIterator()
+        // Lines split on the bytes (CR LF is one Character, and walking Characters is slow), a CR dropped.
+        var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).makeIterator()
         var number = 0
         func next() -> Substring? {
-            guard let line = lines.next() else { return nil }
+            guard var line = lines.next() else { return nil }
             number += 1
-            return line
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            return Substring(line)
         }
         guard let first = next(), first.hasPrefix("# %ECSV") else {
             throw HaulError(.invalidCatalog, "\(name):1: expected the ECSV signature # %ECSV 1.0")
@@ -305,53 +305,65 @@ extension Catalog {
         return text
     }
 
-    /// One line's fields: split by `delimiter` (runs of spaces are one when it is a space), `"` quoting
-    /// a field with `""` for a quote in it.
+    /// One line's fields: split by `delimiter` (runs of spaces and tabs are one when it is a space), `"`
+    /// quoting a field with `""` for a quote in it. Read as bytes: every byte that matters is ASCII, and
+    /// the text is valid UTF-8 already.
     static func ecsvFields(_ line: Substring, delimiter: Character, name: String, line number: Int) throws -> [String] {
-        var fields: [String] = []
-        var field = ""
-        var index = line.startIndex
-        let space = delimiter == " "
-        func skipSpaces() { while index < line.endIndex, line[index] == " " || line[index] == "\t" { index = line.index(after: index) } }
-        if space { skipSpaces() }
-        guard index < line.endIndex else { return [] }
-        while true {
-            field = ""
-            if index < line.endIndex, line[index] == "\"" {
-                index = line.index(after: index)
-                var closed = false
-                while index < line.endIndex {
-                    let c = line[index]
-                    index = line.index(after: index)
-                    if c == "\"" {
-                        if index < line.endIndex, line[index] == "\"" { field.append("\""); index = line.index(after: index); continue }
-                        closed = true
-                        break
+        var line = line
+        let separator = delimiter.asciiValue ?? UInt8(ascii: " ")
+        let space = separator == UInt8(ascii: " ")
+        let quote = UInt8(ascii: "\"")
+        return try line.withUTF8 { bytes in
+            func isSeparator(_ b: UInt8) -> Bool { b == separator || (space && b == 0x09) }
+            var fields: [String] = []
+            var i = 0
+            let n = bytes.count
+            if space { while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 } }
+            guard i < n else { return [] }
+            while true {
+                if i < n, bytes[i] == quote {
+                    i += 1
+                    var start = i
+                    var field: [UInt8] = []
+                    var closed = false
+                    while i < n {
+                        if bytes[i] == quote {
+                            if i + 1 < n, bytes[i + 1] == quote {
+                                field += bytes[start...i]
+                                i += 2
+                                start = i
+                                continue
+                            }
+                            closed = true
+                            break
+                        }
+                        i += 1
                     }
-                    field.append(c)
-                }
-                guard closed else {
-                    throw HaulError(.invalidCatalog, "\(name):\(number): a quoted field is never closed: expected a closing quote")
-                }
-                let atEnd = index == line.endIndex
-                guard atEnd || line[index] == delimiter || (space && line[index] == "\t") else {
-                    throw HaulError(.invalidCatalog, "\(name):\(number): text after a closing quote: expected a delimiter or the end of the line")
-                }
-            } else {
-                while index < line.endIndex, line[index] != delimiter, !(space && line[index] == "\t") {
-                    if line[index] == "\"" {
-                        throw HaulError(.invalidCatalog, "\(name):\(number): a quote inside an unquoted field: expected the whole field in quotes, with quotes doubled (\"\")")
+                    guard closed else {
+                        throw HaulError(.invalidCatalog, "\(name):\(number): a quoted field is never closed: expected a closing quote")
                     }
-                    field.append(line[index])
-                    index = line.index(after: index)
+                    field += bytes[start..<i]
+                    fields.append(String(decoding: field, as: UTF8.self))
+                    i += 1
+                    guard i == n || isSeparator(bytes[i]) else {
+                        throw HaulError(.invalidCatalog, "\(name):\(number): text after a closing quote: expected a delimiter or the end of the line")
+                    }
+                } else {
+                    let start = i
+                    while i < n, !isSeparator(bytes[i]) {
+                        if bytes[i] == quote {
+                            throw HaulError(.invalidCatalog, "\(name):\(number): a quote inside an unquoted field: expected the whole field in quotes, with quotes doubled (\"\")")
+                        }
+                        i += 1
+                    }
+                    fields.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
                 }
-            }
-            fields.append(field)
-            guard index < line.endIndex else { return fields }
-            index = line.index(after: index)
-            if space {
-                skipSpaces()
-                if index == line.endIndex { return fields }
+                guard i < n else { return fields }
+                i += 1
+                if space {
+                    while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 { i += 1 }
+                    if i == n { return fields }
+                }
             }
         }
     }
