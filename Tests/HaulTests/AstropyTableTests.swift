@@ -437,6 +437,8 @@ struct AstropyTableTests {
             (Self.fits([("dataURI", "0A", [])], rows: [], rowBytes: 0, rowCount: 1 << 40),
              "t.fits: byte 3120: NAXIS1 = 0 with NAXIS2 = 1099511627776"),
             (Self.fits([("obs_id", "30A", [])], rows: [uri]), "t.fits: byte 2880: no dataURI column"),
+            (Self.fits([("dataURI", "30A", [])], rows: [uri]).replacingBytes(of: "TFORM1  = '30A     '", with: "TFORM1  = 30        "),
+             "t.fits: byte 3600: FITS column 1 has no TFORM1 card with a quoted format"),
             (Self.fits([("dataURI", "30A", []), ("size", "K", ["TNULL2  = 'x'"])], rows: [uri + [UInt8](repeating: 0, count: 8)]),
              "t.fits: byte 3840: TNULL2 = x: expected a whole number"),
         ]
@@ -486,5 +488,16 @@ struct AstropyTableTests {
         }
         #expect(parsed + refused == 1_000)
         #expect(parsed > 0 && refused > 0)
+    }
+}
+
+extension Data {
+    /// The data with the first occurrence of one ASCII text replaced by another of the same length.
+    func replacingBytes(of text: String, with replacement: String) -> Data {
+        precondition(text.utf8.count == replacement.utf8.count)
+        guard let range = range(of: Data(text.utf8)) else { return self }
+        var copy = self
+        copy.replaceSubrange(range, with: Data(replacement.utf8))
+        return copy
     }
 }

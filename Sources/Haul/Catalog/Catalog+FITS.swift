@@ -188,9 +188,9 @@ extension Catalog {
         }
         var columns: [FITSColumn] = []
         var position = 0
-        for n in 1...max(count, 1) where count > 0 {
+        for n in stride(from: 1, through: count, by: 1) {
             guard let formCard = header["TFORM\(n)"], formCard.isString else {
-                throw fail(header.start, "FITS column \(n) has no TFORM\(n) card")
+                throw fail(header["TFORM\(n)"]?.offset ?? header.start, "FITS column \(n) has no TFORM\(n) card with a quoted format such as '8A' or 'K'")
             }
             let form = formCard.value.trimmingSpaces()
             let digits = form.utf8.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
