@@ -57,7 +57,7 @@ extension Catalog {
             instrument: try row.string(.instrumentName)?.trimmingSpaces(),
             filters: try row.string(.filters)?.trimmingSpaces()
         )
-        product.setOrigin(row.origin, row: row.index)
+        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
         return product
     }
 
@@ -82,7 +82,7 @@ extension Catalog {
             instrument: try row.string(.instrumentName)?.trimmingSpaces(),
             filters: try row.string(.filters)?.trimmingSpaces()
         )
-        product.setOrigin(row.origin, row: row.index)
+        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
         return product
     }
 
@@ -273,11 +273,20 @@ struct JSONRow {
     let path: String
     let index: Int
     let name: String
+    /// For a row of a table (CSV, ECSV, VOTable, FITS): where it is (`p.csv:12`, `p.fits: row 3`), which
+    /// messages and the origin name instead of a JSON path.
+    var place: String? = nil
 
     subscript(field: RowField) -> JSONValue? { fields[field.rawValue] }
 
+    /// Where a field is, for messages: `list.json: data[3].size`, or `p.csv:12: size`.
+    func location(_ field: RowField) -> String {
+        if let place { return "\(place): \(field.key)" }
+        return "\(name): \(path)[\(index)].\(field.key)"
+    }
+
     func fail(_ field: RowField, _ expected: String, _ found: JSONValue) -> HaulError {
-        HaulError(.invalidCatalog, "\(name): \(path)[\(index)].\(field.key): expected \(expected), found \(Catalog.describe(found))")
+        HaulError(.invalidCatalog, "\(location(field)): expected \(expected), found \(Catalog.describe(found))")
     }
 
     /// A string field; `nil` when absent, null or empty.
@@ -306,7 +315,7 @@ struct JSONRow {
     func requiredString(_ field: RowField) throws -> String {
         switch self[field] {
         case nil, .null?:
-            throw HaulError(.invalidCatalog, "\(name): \(path)[\(index)].\(field.key): expected the product's URI, found \(self[field] == nil ? "no such field" : "null")")
+            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : place == nil ? "null" : "an empty (masked) value")")
         case .string(let s)?:
             let trimmed = s.trimmingSpaces()
             guard !trimmed.isEmpty else { throw fail(field, "a non-empty URI", .string(s)) }

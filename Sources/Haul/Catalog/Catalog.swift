@@ -16,6 +16,15 @@ public struct Catalog: Sendable {
         case csv
         /// One `mast:` URI or `http(s)://` URL a line.
         case urlList = "url-list"
+        /// An astropy table of product rows (CAOM or missions search) written as CSV (`t.write('p.csv')`): a
+        /// header of product field names.
+        case astropyCSV = "astropy-csv"
+        /// An astropy table of product rows written as ECSV (`# %ECSV` and a YAML header).
+        case ecsv
+        /// An astropy table of product rows written as a VOTable (TABLEDATA or BINARY2).
+        case votable
+        /// An astropy table of product rows written as FITS (the first BINTABLE extension).
+        case fits
     }
 
     /// All products of every input, in input order then row order.
@@ -99,7 +108,7 @@ public struct Catalog: Sendable {
     /// - Throws: ``HaulError`` (`invalidCatalog`).
     public static func parse(_ data: Data, name: String) throws -> [Product] {
         guard let format = detect(data) else {
-            throw HaulError(.invalidCatalog, "\(name): empty catalog: expected a MAST product list (JSON), an overlay CSV export, or a list of mast: URIs")
+            throw HaulError(.invalidCatalog, "\(name): empty catalog: expected a MAST product list (JSON or an astropy table), an overlay CSV export, or a list of mast: URIs")
         }
         switch format {
         case .caom, .missionsSearch:
@@ -108,6 +117,14 @@ public struct Catalog: Sendable {
             return try parseCSV(text(data, name: name), name: name)
         case .urlList:
             return try parseURLList(text(data, name: name), name: name)
+        case .astropyCSV:
+            return try parseAstropyCSV(text(data, name: name), name: name)
+        case .ecsv:
+            return try parseECSV(text(data, name: name), name: name)
+        case .votable:
+            return try data.withUnsafeBytes { try parseVOTable($0.bindMemory(to: UInt8.self), name: name) }
+        case .fits:
+            return try data.withUnsafeBytes { try parseFITS($0.bindMemory(to: UInt8.self), name: name) }
         }
     }
 
@@ -128,6 +145,8 @@ public struct Catalog: Sendable {
 
     /// Tells a catalog's format from its first significant bytes, or `nil` when there are none.
     public static func detect(_ data: Data) -> Format? {
+        // FITS: the primary header's first card, at byte 0 (FITS allows nothing before it).
+        if data.starts(with: Array("SIMPLE  =".utf8)) { return .fits }
         var index = data.startIndex
         if data.starts(with: [0xEF, 0xBB, 0xBF]) { index += 3 }
         while index < data.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(data[index]) { index += 1 }
@@ -141,10 +160,27 @@ public struct Catalog: Sendable {
                 return .missionsSearch
             }
             return .caom
+        case UInt8(ascii: "<"):
+            // XML: no other format starts so; the VOTable reader says what it found if no VOTABLE.
+            return .votable
         default:
-            let line = data[index...].prefix { $0 != 0x0A && $0 != 0x0D }
+            if data[index...].starts(with: Array("# %ECSV".utf8)) { return .ecsv }
+            var start = index
+            var line = data[start...].prefix { $0 != 0x0A && $0 != 0x0D }
             let header = String(decoding: line, as: UTF8.self).lowercased()
             if header.hasPrefix("dataset,") || header.hasPrefix("\"dataset\",") { return .csv }
+            // An astropy CSV: its first line that is no comment names product fields, which no URL does.
+            while line.first == UInt8(ascii: "#") || line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                start = line.endIndex
+                while start < data.endIndex, data[start] == 0x0A || data[start] == 0x0D { start += 1 }
+                guard start < data.endIndex, start - index < 1 << 16 else { return .urlList }
+                line = data[start...].prefix { $0 != 0x0A && $0 != 0x0D }
+            }
+            let text = String(decoding: line.prefix(1 << 16), as: UTF8.self)
+            if !text.contains("://"), !text.hasPrefix("mast:"),
+               text.split(separator: ",").contains(where: { TableColumns.isFieldName(String($0).trimmingSpaces().replacingOccurrences(of: "\"", with: "")) }) {
+                return .astropyCSV
+            }
             return .urlList
         }
     }
