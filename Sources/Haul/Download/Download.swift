@@ -115,10 +115,14 @@ extension Engine {
     ///   - headers: Extra request headers for every transfer (`Name: value`).
     ///   - overwrite: Replace a file at a ZIP path that is not an archive this plan can resume; without it,
     ///     such a file ends the download before any request, untouched.
+    ///   - refresh: Ask the archive about every file complete from an earlier run, with one conditional
+    ///     request (`If-None-Match` with the ETag the earlier manifest recorded, `If-Modified-Since` with
+    ///     its `Last-Modified` or the file's time), and fetch again those that changed (answered 200); the
+    ///     new version replaces the old one. Without it a complete file costs no request.
     /// - Returns: The running download. It must end before the engine's scope does.
     public func download(
         _ plan: Plan, to target: DownloadTarget, credentials: Credentials? = nil, headers: [String] = [],
-        overwrite: Bool = false
+        overwrite: Bool = false, refresh: Bool = false
     ) -> Download {
         let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
         let configuration = configuration
@@ -129,7 +133,7 @@ extension Engine {
             // the page pool and the rest of the process live in the other half.
             let budget = MemoryBudget(limit: max(configuration.memoryLimit, Configuration.minimumMemoryLimit) / 2)
             let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration)
-            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, refresh: refresh)
             task = Task {
                 defer { continuation.finish() }
                 return try await run.run()
@@ -146,7 +150,7 @@ extension Engine {
             case .directory:
                 preconditionFailure()
             }
-            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, refresh: refresh)
             task = Task {
                 defer { continuation.finish() }
                 return try await run.run()
