@@ -125,29 +125,38 @@ struct OverlayTests {
             let selectors = ["--quick", "all", "--guidestar", "--layout", layout, "--archive", archive.url]
             let made = try await runHaul(["script", caom] + selectors + ["-o", "fetch.sh"], in: folder.path)
             #expect(made.status == 0, "\(made.stderr)")
-            #expect(made.stderr.contains("wrote fetch.sh: 26 curl lines"))
-            #expect(made.stderr.contains("4 exclusive-access files: it asks for a token"))
+            #expect(made.stderr.contains("wrote fetch.sh: 26 files to fetch with curl"))
+            #expect(made.stderr.contains("4 exclusive-access files: fetched with a token ($MAST_API_TOKEN, or asked for), else skipped"))
             let text = try String(contentsOfFile: folder.path + "/fetch.sh", encoding: .utf8)
-            let curlLines = text.split(separator: "\n").filter { $0.hasPrefix("curl ") }
-            // One line per unique URI: 22 public, 4 exclusive (which read the token through a pipe).
-            #expect(curlLines.count == 26)
-            let urls = curlLines.map { $0.components(separatedBy: " || ")[0].split(separator: " ").last.map(String.init) ?? "" }
+            // One row per unique URI: path, URL, size, access (22 public, 4 exclusive at the archive).
+            let lines = text.split(separator: "\n")
+            let rows = lines.drop { $0 != "files=(" }.dropFirst().prefix { $0 != ")" }.filter { !$0.isEmpty }
+            #expect(rows.count == 26)
+            let urls = rows.map { $0.split(separator: " ")[1] }
             #expect(Set(urls).count == 26 && urls.allSatisfy { $0.hasPrefix("'\(archive.url)/api/v0.1/Download/file?uri=mast:") })
-            #expect(curlLines.allSatisfy { $0.contains("--fail --location --create-dirs --retry 5") })
-            #expect(curlLines.filter { $0.contains("-H @<(token)") }.count == 4)
+            #expect(rows.filter { $0.hasSuffix(" x") }.count == 4 && rows.filter { $0.hasSuffix(" p") }.count == 22)
+            #expect(text.contains("options=(--fail --location --create-dirs --retry 5 --silent --show-error)"))
+            #expect(text.contains("\"$@\" -H @<(token)"))
             #expect(!text.contains(Self.token))
             #expect(access(folder.path + "/fetch.sh", X_OK) == 0)
 
-            // Without a token and without a terminal, it says so and fetches nothing.
-            let refused = try await runHaul(["fetch.sh", "refused"], in: folder.path, executable: "/bin/bash")
-            #expect(refused.status == 2)
-            #expect(refused.stderr.contains("exclusive-access files need a MAST API token: set MAST_API_TOKEN"))
-            #expect(!fileExists(folder.path + "/refused"))
+            // Without a token and without a terminal: the public files, and a warning for the others.
+            var before = archive.statistics
+            let anonymous = try await runHaul(["fetch.sh", "anonymous"], in: folder.path, executable: "/bin/bash")
+            #expect(anonymous.status == 0, "\(anonymous.stderr)")
+            #expect(anonymous.stderr.contains("warning: 4 exclusive-access files skipped: they need a MAST API token (set MAST_API_TOKEN)"))
+            #expect(anonymous.stderr.contains("22 fetched, 0 already complete, 4 skipped (exclusive access, no token), 0 failed, of 26 files in anonymous"))
+            #expect(archive.statistics.requests - before.requests == 22)
+            #expect(archive.statistics.authorizationHeaders == before.authorizationHeaders)
+            #expect(tree(folder.path + "/anonymous").count == 22)
 
-            let before = archive.statistics.requests
+            before = archive.statistics
             let ran = try await runHaul(["fetch.sh", "by-script"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token], executable: "/bin/bash")
             #expect(ran.status == 0, "\(ran.stderr)")
-            #expect(archive.statistics.requests - before == 26)
+            #expect(archive.statistics.requests - before.requests == 26)
+            // The token went with the exclusive files only.
+            #expect(archive.statistics.authorizationHeaders - before.authorizationHeaders == 4)
+            #expect(archive.statistics.authorizedRequests - before.authorizedRequests == 4)
             let fetched = try await runHaul(["download", caom] + selectors + ["--dir", "by-haul", "--progress", "none"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token])
             #expect(fetched.status == 0, "\(fetched.stderr)")
             let script = tree(folder.path + "/by-script")
@@ -155,7 +164,7 @@ struct OverlayTests {
             #expect(script.count == 26)
             #expect(script.keys.sorted() == haul.keys.sorted())
             #expect(script == haul)
-            #expect(!listing(folder.path + "/by-script").contains { $0.hasPrefix("manifest") || $0.hasSuffix(".part") })
+            #expect(!listing(folder.path + "/by-script").contains { $0.hasPrefix("manifest") || $0.hasSuffix(".part") || $0.hasSuffix(".haul-part") })
             // Byte for byte what the archive serves.
             let pool = layout == "nested" ? "jw02734-o001_t001_niriss_clear-gr700xd-substrip256/jw02734_20230712t145013_pool.csv" : "jw02734_20230712t145013_pool.csv"
             #expect(script[pool] == archive.content(of: "mast:JWST/product/jw02734_20230712t145013_pool.csv"))
@@ -170,13 +179,14 @@ struct OverlayTests {
             archive.add(uri: "mast:JWST/product/jw02734001001_02101_00001-seg001_nis_rate.fits", size: 20001, faults: [.init(.closeAfter(5000))])
             let made = try await runHaul(["script", caom, "--quick", "recommended", "--level", "2a", "--regex", "/^(jw02734|ieqw|hst)/", "--archive", archive.url, "--retries", "1"], in: folder.path)
             #expect(made.status == 0)
-            #expect(!made.stdout.contains("MAST_API_TOKEN") && !made.stdout.contains("token"))
+            #expect(!made.stdout.contains("MAST_API_TOKEN") && !made.stdout.contains("read -r -s") && !made.stdout.contains("Authorization"))
             try made.stdout.write(toFile: folder.path + "/s.sh", atomically: true, encoding: .utf8)
             let ran = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
             #expect(ran.status == 1)
-            #expect(ran.stderr.contains("1 of 11 files failed"))
+            #expect(ran.stderr.contains("10 fetched, 0 already complete, 0 skipped (exclusive access, no token), 1 failed, of 11 files in out"), "\(ran.stderr)")
             let files = tree(folder.path + "/out")
             #expect(files.count == 10)
+            #expect(!listing(folder.path + "/out").contains { $0.hasSuffix(".haul-part") })
             #expect(files["jw02734001001_02101_00001-seg001_nis/jw02734001001_02101_00001-seg001_nis_rate.fits"] == nil)
         }
     }

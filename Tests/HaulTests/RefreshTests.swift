@@ -23,7 +23,7 @@ struct URLListTests {
     @Test("Two URLs on one line are an error at parse time naming the line", arguments: [
         ("http://h/a/f.fits\nhttp://h/a/g.fits http://h/a/k.fits\n", "list.txt:2: more than one URI or URL on the line (a second starts at column 19): expected one a line"),
         ("mast:HST/product/a.fits,mast:HST/product/b.fits\r\n", "list.txt:1: more than one URI or URL on the line (a second starts at column 25): expected one a line"),
-        ("# x\n\n  https://h/f.fits\thttps://h/g.fits  \n", "list.txt:3: more than one URI or URL on the line (a second starts at column 17): expected one a line"),
+        ("# x\n\n  https://h/f.fits\thttps://h/g.fits  \n", "list.txt:3: more than one URI or URL on the line (a second starts at column 20): expected one a line"),
     ])
     func twoOnALine(text: String, message: String) throws {
         do {

@@ -13,7 +13,7 @@ extension Catalog {
             lineNumber += 1
             let line = Substring(rawLine).trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if let second = Self.secondLocation(in: line) {
+            if let second = Self.secondLocation(in: Substring(rawLine)) {
                 throw HaulError(.invalidCatalog, "\(name):\(lineNumber): more than one URI or URL on the line (a second starts at column \(second)): expected one a line")
             }
             if let bad = line.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
@@ -61,7 +61,7 @@ extension Catalog {
 
     /// Where a second URI or URL starts on a line (a 1-based column, in characters), when a word after
     /// the first, split at spaces, tabs or commas, begins with `mast:`, `http://` or `https://`.
-    static func secondLocation(in line: String) -> Int? {
+    static func secondLocation(in line: Substring) -> Int? {
         let separators: Set<Character> = [" ", "\t", ",", ";"]
         var column = 0
         var wordStart: Int?
@@ -75,7 +75,7 @@ extension Catalog {
             if words > 1, lower.hasPrefix("mast:") || lower.hasPrefix("http://") || lower.hasPrefix("https://") { return start }
             return nil
         }
-        for character in line {
+        for character in line where character != "\r" {
             column += 1
             if separators.contains(character) {
                 if let found = ends() { return found }
