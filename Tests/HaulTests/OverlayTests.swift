@@ -191,6 +191,69 @@ struct OverlayTests {
         }
     }
 
+    @Test("The curl script runs its transfers in parallel, bounded, with curl --parallel or background jobs; a re-run fetches only what is missing", arguments: ["curl --parallel", "jobs"])
+    func scriptParallel(mode: String) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            // Bodies held until released: the transfers in flight pile up to the script's bound.
+            let uris = try writeURIList((0..<8).map { ("mast:JWST/product/par\($0).fits", Int64(5_000 + $0), [.init(.hold)]) }, to: archive, at: folder.path + "/list.txt")
+            let made = try await runHaul(["script", "list.txt", "--archive", archive.url, "--parallel", "4", "-o", "s.sh"], in: folder.path)
+            #expect(made.status == 0, "\(made.stderr)")
+            let environment = mode == "jobs" ? ["HAUL_CURL_PARALLEL": "0"] : [:]
+            let script = try HaulProcess(["s.sh", "out"], in: folder.path, environment: environment, executable: "/bin/bash")
+            try await waitUntil("4 transfers at once", timeout: .seconds(60), seen: { "\(archive.statistics.peakConcurrentResponses) at once" }) {
+                archive.statistics.peakConcurrentResponses >= 4
+            }
+            archive.release()
+            #expect(await script.wait() == 0, "\(script.stderr)")
+            #expect(archive.statistics.peakConcurrentResponses == 4)
+            #expect(script.stderr.contains("8 fetched, 0 already complete, 0 skipped (exclusive access, no token), 0 failed, of 8 files in out"), "\(script.stderr)")
+            for uri in uris { #expect(readBytes(folder.path + "/out/JWST/product/" + uri.dropFirst(18)) == archive.content(of: uri)) }
+            #expect(listing(folder.path + "/out") == ["JWST/", "JWST/product/"] + (0..<8).map { "JWST/product/par\($0).fits" })
+
+            // Again: every file is complete, nothing is asked.
+            var before = archive.statistics.requests
+            let again = try await runHaul(["s.sh", "out"], in: folder.path, environment: environment, executable: "/bin/bash")
+            #expect(again.status == 0)
+            #expect(again.stderr.contains("0 fetched, 8 already complete"), "\(again.stderr)")
+            #expect(archive.statistics.requests == before)
+
+            // One file lost, another interrupted (a partial file under the temporary name): those two only.
+            unlink(folder.path + "/out/JWST/product/par3.fits")
+            unlink(folder.path + "/out/JWST/product/par5.fits")
+            try "partial".write(toFile: folder.path + "/out/JWST/product/.par5.fits.haul-part", atomically: true, encoding: .utf8)
+            before = archive.statistics.requests
+            let rest = try await runHaul(["s.sh", "out"], in: folder.path, environment: environment, executable: "/bin/bash")
+            #expect(rest.status == 0)
+            #expect(rest.stderr.contains("2 fetched, 6 already complete"), "\(rest.stderr)")
+            #expect(archive.statistics.requests - before == 2)
+            #expect(readBytes(folder.path + "/out/JWST/product/par3.fits") == archive.content(of: uris[3]))
+            #expect(readBytes(folder.path + "/out/JWST/product/par5.fits") == archive.content(of: uris[5]))
+            #expect(!listing(folder.path + "/out").contains { $0.hasSuffix(".haul-part") })
+        }
+    }
+
+    @Test("The script's re-run fetches again a file whose size is not the catalog's")
+    func scriptSizeCheck() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            let made = try await runHaul(["script", caom, "--quick", "recommended", "--level", "2a", "--regex", "/^jw02734/", "--archive", archive.url, "-o", "s.sh"], in: folder.path)
+            #expect(made.status == 0, "\(made.stderr)")
+            let first = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
+            #expect(first.status == 0, "\(first.stderr)")
+            let files = tree(folder.path + "/out")
+            let (name, bytes) = try #require(files.sorted { $0.key < $1.key }.first)
+            try "truncated".write(toFile: folder.path + "/out/" + name, atomically: true, encoding: .utf8)
+            let before = archive.statistics.requests
+            let again = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
+            #expect(again.status == 0)
+            #expect(again.stderr.contains("1 fetched, \(files.count - 1) already complete"), "\(again.stderr)")
+            #expect(archive.statistics.requests - before == 1)
+            #expect(readBytes(folder.path + "/out/" + name) == bytes)
+        }
+    }
+
     // MARK: Tokens
 
     @Test("With a token: exclusive files arrive, the manifest names the user in the authenticated wording, and the token is nowhere")

@@ -6,7 +6,8 @@
 ///   warning, as `haul download` excludes them. The token goes only to the archive's origin and never
 ///   on a command line (curl reads the header from a pipe), and the script never contains it.
 /// - Transfers run in parallel: one `curl --parallel --parallel-max N` reading its URLs from a config
-///   pipe where curl is 7.75 or later (it reports each transfer with `%{urlnum}` and `%{exitcode}`),
+///   pipe where curl is 7.75 or later (it reports each transfer with `%{urlnum}` and `%{exitcode}`;
+///   `--parallel-immediate` opens the connections at once),
 ///   else up to N curl processes at once (bash background jobs).
 /// - Each file is written as `.NAME.haul-part` beside its name and renamed into place once curl says it
 ///   arrived (and its length is the catalog's, when the catalog states one), so a file under its final
@@ -184,7 +185,9 @@ public struct CurlScript: Sendable {
       done
     }
 
-    # Fetches the files whose indices follow $1 (1: with the token) with one curl --parallel.
+    # Fetches the files whose indices follow $1 (1: with the token) with one curl --parallel; each
+    # transfer on a connection of its own at once (--parallel-immediate), rather than waiting to see
+    # whether the first connection multiplexes (with HTTP/1.1 that wait held every other transfer).
     fetch_parallel() {
       local with_token=$1; shift
       [ "$#" -gt 0 ] || return 0
@@ -198,7 +201,7 @@ public struct CurlScript: Sendable {
           part_of "${files[${list[n]}]}"; rm -f "$REPLY"
           failed=$((failed + 1))
         fi
-      done < <(with_token "$with_token" curl "${options[@]}" --parallel --parallel-max "$max" \
+      done < <(with_token "$with_token" curl "${options[@]}" --parallel --parallel-immediate --parallel-max "$max" \
                  --write-out '%{urlnum} %{exitcode}\n' --config <(config "${list[@]}"))
       # Transfers curl never reported (it was stopped) did not arrive.
       failed=$((failed + ${#list[@]} - seen))
