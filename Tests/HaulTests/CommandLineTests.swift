@@ -72,6 +72,7 @@ struct CommandLineTests {
         ["download", "c.txt", "--dir", "out", "--layout", "sideways"],
         ["download", "c.txt", "--dir", "out", "--archive", "ftp://example.org"],
         ["download", "c.txt", "--dir", "out", "--root", "../up"],
+        ["download", "c.txt", "--zip", "-", "--refresh"],
         ["frobnicate"],
     ])
     func usage(arguments: [String]) async throws {
