@@ -165,6 +165,9 @@ enum Runner {
         }
         var parts = ["\(report.ok) files OK"]
         if report.skipped > 0 { parts[0] += " (\(report.skipped) already complete)" }
+        if report.unchanged + report.replaced > 0 {
+            parts[0] += " (\(report.unchanged) unchanged on the archive, \(report.replaced) changed and fetched again)"
+        }
         if report.failed > 0 { parts.append("\(report.failed) FAILED") }
         if report.cancelled > 0 { parts.append("\(report.cancelled) CANCELLED") }
         if report.duplicates > 0 { parts.append("\(report.duplicates) duplicates") }

@@ -151,6 +151,7 @@ struct RefreshTests {
             #expect(refreshRequests == Requests(requests: 3, conditional: 3, notModified: 2, full: 1), "\(refreshRequests)")
             #expect(refreshed.exitStatus == 0)
             #expect(refreshed.ok == 3)
+            #expect(refreshed.unchanged == 2 && refreshed.replaced == 1)
             #expect(readBytes("\(root)/obs1/b_cal.fits") == archive.content(of: b))
             for p in products where p.uri != b { #expect(readBytes("\(root)/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri)) }
             #expect(refreshed.row(b)?.note == "changed on the archive: fetched again, the earlier copy replaced")
@@ -164,6 +165,35 @@ struct RefreshTests {
             // Nothing changed since: all three answer 304.
             let (_, quiet) = try await run(plan, .directory(root), archive: archive, refresh: true)
             #expect(quiet == Requests(requests: 3, conditional: 3, notModified: 3, full: 0), "\(quiet)")
+        }
+    }
+
+    @Test("haul download --refresh says what it found; a refresh that fails keeps the earlier copy")
+    func command() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let uris = try writeURIList([
+                ("mast:JWST/product/r0.fits", 3_000, []), ("mast:JWST/product/r1.fits", 4_000, []), ("mast:JWST/product/r2.fits", 5_000, []),
+            ], to: archive, at: folder.path + "/list.txt")
+            let arguments = ["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none", "--retries", "0"]
+            let first = try await runHaul(arguments, in: folder.path)
+            #expect(first.status == 0, "\(first.stderr)")
+            let old = readBytes(folder.path + "/out/JWST/product/r2.fits")
+            archive.reprocess(uri: uris[1], size: 4_500)
+            // r2 is gone from the archive: its refresh fails, and the copy stays.
+            archive.add(uri: uris[2], size: 5_000, faults: [.init(.status(404))])
+            let refreshed = try await runHaul(arguments + ["--refresh"], in: folder.path)
+            #expect(refreshed.status == 1)
+            #expect(refreshed.stderr.contains("2 files OK (1 unchanged on the archive, 1 changed and fetched again), 1 FAILED"), "\(refreshed.stderr)")
+            #expect(readBytes(folder.path + "/out/JWST/product/r1.fits") == archive.content(of: uris[1]))
+            #expect(readBytes(folder.path + "/out/JWST/product/r2.fits") == old)
+            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            #expect(rows.map { $0["Status"] ?? "" } == ["OK", "OK", "FAILED: HTTP 404"])
+            #expect(rows.map { $0["Note"] ?? "" } == [
+                "unchanged on the archive (HTTP 304)", "changed on the archive: fetched again, the earlier copy replaced",
+                "the copy from the earlier run is kept",
+            ])
+            #expect(rows[1]["Size"] == "4500")
         }
     }
 

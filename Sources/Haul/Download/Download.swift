@@ -50,6 +50,10 @@ public struct DownloadReport: Sendable {
     public var ok = 0
     /// `OK` rows whose files were already complete, so were not fetched again (part of ``ok``).
     public var skipped = 0
+    /// With `refresh`: complete files the archive said are unchanged (304), and those it changed,
+    /// fetched again and replaced.
+    public var unchanged = 0
+    public var replaced = 0
     public var failed = 0
     public var cancelled = 0
     public var duplicates = 0

@@ -86,6 +86,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let failed = Atomic<Int>(0)
         let next = Atomic<Int>(0)
         let finished = Atomic<Bool>(false)
+        let unchanged = Atomic<Int>(0)
+        let replaced = Atomic<Int>(0)
     }
 
     var user: String { credentials?.user ?? "anonymous" }
@@ -191,6 +193,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         }
         report.manifest = Manifest(rows: manifestRows)
         report.bytesReceived = counters.received.total
+        report.unchanged = counters.unchanged.load(ordering: .relaxed)
+        report.replaced = counters.replaced.load(ordering: .relaxed)
         try await output.close(report.manifest)
         report.seconds = started.duration(to: .now).seconds
         let memory = budget.snapshot
@@ -283,11 +287,13 @@ struct PlanRun<Output: RunOutput>: Sendable {
         switch result.status {
         case .notModified:
             counters.skippedBytes.wrappingAdd(done.size, ordering: .relaxed)
+            counters.unchanged.wrappingAdd(1, ordering: .relaxed)
             var kept = Self.row(row, keeping: done, note: "unchanged on the archive (HTTP 304)")
             kept.attempts = result.attempts
             kept.seconds = result.seconds
             return kept
         case .ok where completion.status == .ok:
+            counters.replaced.wrappingAdd(1, ordering: .relaxed)
             row.status = .ok
             Self.fill(&row, result, completion)
             row.note = Self.joined(row.note, "changed on the archive: fetched again, the earlier copy replaced")
