@@ -62,6 +62,8 @@ extension Catalog {
     /// Where a second URI or URL starts on a line (a 1-based column, in characters), when a word after
     /// the first, split at spaces, tabs or commas, begins with `mast:`, `http://` or `https://`.
     static func secondLocation(in line: Substring) -> Int? {
+        // Most lines have no separator at all: a byte scan, before the walk over Characters.
+        guard line.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x2C || $0 == 0x3B }) else { return nil }
         let separators: Set<Character> = [" ", "\t", ",", ";"]
         var column = 0
         var wordStart: Int?
