@@ -30,17 +30,21 @@ public struct ArchiveContent: Sendable, Hashable {
     public let uri: String
     public let size: Int64
     public let kind: Kind
+    public let version: Int
     let seed: UInt64
     let header: [UInt8]
 
     public static let blockSize = 65_536
     static let headerSize = 2_880
 
-    public init(uri: String, size: Int64, kind: Kind = .fits) {
+    /// - Parameter version: Another version of the same product (reprocessed under the same name): other
+    ///   pixels, the same header.
+    public init(uri: String, size: Int64, kind: Kind = .fits, version: Int = 0) {
         self.uri = uri
         self.size = max(0, size)
         self.kind = kind
-        self.seed = Self.hash(uri)
+        self.version = version
+        self.seed = Self.hash(uri) &+ UInt64(truncatingIfNeeded: version) &* 0x9E37_79B9_7F4A_7C15
         self.header = kind == .fits || kind == .floats ? Self.fitsHeader(uri: uri, size: max(0, size), bitpix: kind == .floats ? -32 : 16) : []
     }
 

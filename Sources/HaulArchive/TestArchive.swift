@@ -120,6 +120,12 @@ public final class TestArchive: Sendable {
         public var authorizedRequests = 0
         /// Requests of any kind (a product, `/whoami`, an unknown path) that carried one.
         public var authorizationHeaders = 0
+        /// Product requests that carried `If-None-Match` or `If-Modified-Since`.
+        public var conditionalRequests = 0
+        /// Product requests answered 304 Not Modified (a conditional request for an unchanged product).
+        public var notModified = 0
+        /// Product requests answered 200 with the whole product (a `GET`, not a range, not a fault).
+        public var fullResponses = 0
     }
 
     struct Resource: Sendable {
@@ -230,6 +236,25 @@ public final class TestArchive: Sendable {
     /// The bytes a product has, to compare with what was downloaded.
     public func content(of uri: String) -> [UInt8]? {
         state.withLock { $0.resources[uri]?.content }?.allBytes
+    }
+
+    /// Changes a product's content under the same name, as an archive that reprocessed it does: other
+    /// bytes (and, when given, another size), a later `Last-Modified` (a day later by default) and so
+    /// another `ETag`. Its faults and counts stay.
+    public func reprocess(uri: String, size: Int64? = nil, lastModified: Int64? = nil) {
+        state.withLock { s in
+            guard var resource = s.resources[uri] else { return }
+            let old = resource.content
+            resource.content = ArchiveContent(uri: uri, size: size ?? old.size, kind: old.kind, version: old.version + 1)
+            resource.lastModified = lastModified ?? resource.lastModified + 86_400
+            resource.lastModifiedText = Self.httpDate(resource.lastModified)
+            s.resources[uri] = resource
+        }
+    }
+
+    /// The `ETag` a product is served with (quoted, as sent).
+    public func etag(of uri: String) -> String? {
+        state.withLock { $0.resources[uri] }.map { Self.etag($0, changed: false) }
     }
 
     /// The `Last-Modified` time a product is served with, in Unix seconds.
@@ -363,7 +388,22 @@ public final class TestArchive: Sendable {
                 if n <= f.times { fault = f.kind; break }
                 n -= f.times
             }
-            return Self.productReply(resource, key: key, fault: fault, range: range, head: head.method == .HEAD)
+            let conditional = (ifNoneMatch: head.headers.first(name: "if-none-match"), ifModifiedSince: head.headers.first(name: "if-modified-since"))
+            if conditional.ifNoneMatch != nil || conditional.ifModifiedSince != nil { s.statistics.conditionalRequests += 1 }
+            // A conditional request for an unchanged product, where no fault answers instead (RFC 9110
+            // §13.1: If-None-Match decides when present, else If-Modified-Since).
+            if fault == nil || fault == .noRanges,
+               Self.unchanged(resource, ifNoneMatch: conditional.ifNoneMatch, ifModifiedSince: conditional.ifModifiedSince) {
+                s.statistics.notModified += 1
+                return Reply(status: .notModified, headers: [
+                    ("Last-Modified", resource.lastModifiedText), ("ETag", Self.etag(resource, changed: false)), ("Content-Length", "0"),
+                ])
+            }
+            let reply = Self.productReply(resource, key: key, fault: fault, range: range, head: head.method == .HEAD)
+            if reply.status == .ok, reply.body != nil, fault == nil {
+                s.statistics.fullResponses += 1
+            }
+            return reply
         }
     }
 
@@ -375,7 +415,7 @@ public final class TestArchive: Sendable {
         reply.headers = [
             ("Content-Type", "application/fits"),
             ("Last-Modified", changed ? httpDate(resource.lastModified + 86_400) : resource.lastModifiedText),
-            ("ETag", "\"\(String(resource.content.seed, radix: 16))-\(size)\(changed ? "-changed" : "")\""),
+            ("ETag", etag(resource, changed: changed)),
         ]
         let ranges = fault != .noRanges && resource.ranges
         if ranges { reply.headers.append(("Accept-Ranges", "bytes")) }
@@ -454,6 +494,28 @@ public final class TestArchive: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A product's entity tag: its content's seed (which its version changes) and size.
+    static func etag(_ resource: Resource, changed: Bool) -> String {
+        "\"\(String(resource.content.seed, radix: 16))-\(resource.content.size)\(changed ? "-changed" : "")\""
+    }
+
+    /// Whether a conditional request's validators match the product as it is now.
+    static func unchanged(_ resource: Resource, ifNoneMatch: String?, ifModifiedSince: String?) -> Bool {
+        if let ifNoneMatch {
+            let current = etag(resource, changed: false)
+            // Weak comparison (RFC 9110 §13.1.2): `W/` prefixes do not count.
+            func bare(_ tag: Substring) -> Substring { tag.hasPrefix("W/") ? tag.dropFirst(2) : tag }
+            return ifNoneMatch.split(separator: ",").contains { tag in
+                let t = tag.trimmingCharacters(in: .whitespaces)
+                return t == "*" || bare(Substring(t)) == Substring(current)
+            }
+        }
+        if let ifModifiedSince, let since = HTTPDate.parse(ifModifiedSince) {
+            return resource.lastModified <= since
+        }
+        return false
+    }
 
     /// Where a product is served under its own path: `/files/KEY`, or KEY when it is a path.
     static func plainPath(_ key: String) -> String {

@@ -25,11 +25,18 @@ struct DownloadCommand: AsyncParsableCommand {
         same command, once there is space, fetches the rest. Finished files, folders and archives are \
         flushed to the disk (fsync) before the run ends, so a power cut after it loses nothing.
 
+        The manifest records each file's size, CRC-32, Last-Modified and ETag. Running the same command \
+        again sends no request for files already complete; with --refresh it sends one conditional \
+        request for each (If-None-Match, If-Modified-Since) and fetches again only the files the archive \
+        changed since (reprocessed under the same name): under --dir the new file is renamed over the \
+        old, in a ZIP the new entry is appended and the old one removed.
+
         Examples:
           haul download products.json --zip jwst.zip
           haul download products.json --quick recommended --zip - | ssh host 'cat > bundle.zip'
           haul download products.json --zip out.zip --compression deflate --compression-level 1 --parallel 256
           haul download products.json --layout flat --dir data
+          haul download products.json --dir data --refresh
           cat uris.txt | haul download - --dir data --archive http://127.0.0.1:8080
         """
     )
@@ -46,6 +53,9 @@ struct DownloadCommand: AsyncParsableCommand {
 
     @Flag(help: "Replace a file at the --zip path that is not an archive this command can complete (by default such a file is never overwritten).")
     var force = false
+
+    @Flag(help: "Ask the archive whether each file complete from an earlier run changed (one conditional request each, with the ETag and Last-Modified the manifest recorded) and fetch again only those that did; the new version replaces the old. Without it, complete files cost no request.")
+    var refresh = false
 
     @Flag(name: .customLong("no-fsync"), help: "Do not flush finished files and folders to the disk (faster on slow disks; a power cut may lose files reported done).")
     var noFsync = false
@@ -68,6 +78,7 @@ struct DownloadCommand: AsyncParsableCommand {
         if let root, SafePath.problem(in: root, what: "--root") != nil || root.contains("/") || root.contains("\\") {
             throw ValidationError("--root must be a plain folder name")
         }
+        if refresh && zip == "-" { throw ValidationError("--refresh asks about the files of an earlier run: it needs --dir DIR or --zip FILE, not --zip -") }
         if force && (zip == nil || zip == "-") { throw ValidationError("--force replaces a file at the --zip FILE path; it does nothing with --dir or --zip -") }
         if zip == "-" && Terminal.standardOutputIsTerminal {
             throw ValidationError("--zip - writes a binary archive to standard output: redirect it to a file or a pipe")
@@ -101,7 +112,7 @@ struct DownloadCommand: AsyncParsableCommand {
         configuration.synchronizesOutput = !noFsync
         let report = try await Runner.download(
             plan, to: target, configuration: configuration, progress: transfers.progress,
-            token: token, archive: try selection.resolver(), overwrite: force
+            token: token, archive: try selection.resolver(), overwrite: force, refresh: refresh
         )
         throw ExitStatus(code: report.exitStatus)
     }
@@ -112,9 +123,10 @@ enum Runner {
     /// - Parameters:
     ///   - token: Signed in with at the archive first (`/whoami`); the plan must have been built authorized.
     ///   - overwrite: Replace a file at the ZIP path that is not an archive of this plan (`--force`).
+    ///   - refresh: Ask about complete files and fetch again those that changed (`--refresh`).
     static func download(
         _ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode,
-        token: AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false
+        token: AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false, refresh: Bool = false
     ) async throws -> DownloadReport {
         // The output path, before a word is printed or a request (even /whoami) is made.
         try target.check(for: plan, overwrite: overwrite)
@@ -136,7 +148,7 @@ enum Runner {
                 credentials = try await engine.signIn(token, archive: archive)
                 if progress.resolved != .json { Terminal.note("signed in to \(archive.archive) as \(credentials!.user)") }
             }
-            let download = engine.download(plan, to: target, credentials: credentials, overwrite: overwrite)
+            let download = engine.download(plan, to: target, credentials: credentials, overwrite: overwrite, refresh: refresh)
             let interrupt = Interrupt { download.cancel() }
             defer { interrupt.cancel() }
             let shown = Task {
@@ -153,6 +165,9 @@ enum Runner {
         }
         var parts = ["\(report.ok) files OK"]
         if report.skipped > 0 { parts[0] += " (\(report.skipped) already complete)" }
+        if report.unchanged + report.replaced > 0 {
+            parts[0] += " (\(report.unchanged) unchanged on the archive, \(report.replaced) changed and fetched again)"
+        }
         if report.failed > 0 { parts.append("\(report.failed) FAILED") }
         if report.cancelled > 0 { parts.append("\(report.cancelled) CANCELLED") }
         if report.duplicates > 0 { parts.append("\(report.duplicates) duplicates") }

@@ -111,14 +111,18 @@ enum JSONLine {
     static func file(_ row: Manifest.Row) -> String {
         object([
             ("event", string("file")), ("uri", string(row.uri)), ("file", string(row.file)), ("status", string(row.statusText)),
-            ("size", row.size.map(String.init) ?? "null"), ("attempts", String(row.attempts)),
+            ("size", row.size.map(String.init) ?? "null"),
+            ("crc32", row.crc32.map { crc in string(String(repeating: "0", count: 8 - String(crc, radix: 16).count) + String(crc, radix: 16)) } ?? "null"),
+            ("last_modified", row.lastModified.map(String.init) ?? "null"), ("etag", row.etag.map(string) ?? "null"),
+            ("attempts", String(row.attempts)),
             ("seconds", Format.fixed(row.seconds, 3)), ("note", string(row.note)),
         ])
     }
 
     static func summary(_ r: DownloadReport) -> String {
         object([
-            ("event", string("summary")), ("ok", String(r.ok)), ("skipped", String(r.skipped)), ("failed", String(r.failed)),
+            ("event", string("summary")), ("ok", String(r.ok)), ("skipped", String(r.skipped)),
+            ("unchanged", String(r.unchanged)), ("replaced", String(r.replaced)), ("failed", String(r.failed)),
             ("cancelled", String(r.cancelled)), ("duplicates", String(r.duplicates)), ("excluded", String(r.excluded)),
             ("bytes_received", String(r.bytesReceived)), ("seconds", Format.fixed(r.seconds, 3)),
             ("peak_buffered_bytes", String(r.peakBufferedBytes)), ("memory_pauses", String(r.memoryPauses)),

@@ -8,11 +8,16 @@ struct ScriptCommand: AsyncParsableCommand {
         commandName: "script",
         abstract: "Write a bash script that fetches the selection with plain curl, into the layout `download --dir` writes.",
         discussion: """
-        One curl line per unique URI (--fail --location --create-dirs --retry), into DIR/DATASET/FILE \
-        (or DIR/FILE with --layout flat); DIR is the script's first argument, by default ROOT. The \
-        script writes nothing but the files. When exclusive-access products are in it, it asks for a \
-        MAST API token without echo (or reads MAST_API_TOKEN) and sends it to the archive only; the \
-        script itself never holds a token. It needs bash and curl 7.83 or later.
+        Every unique URI once, with plain curl (--fail --location --create-dirs --retry), into \
+        DIR/DATASET/FILE (or DIR/FILE with --layout flat); DIR is the script's first argument, by \
+        default ROOT. The script writes nothing but the files. Transfers run in parallel (--parallel, \
+        or HAUL_PARALLEL when it runs): one curl --parallel where curl is 7.75 or later, else that many \
+        curl processes at once. Each file is written under a temporary name and renamed when complete, \
+        so running the script again skips the files already there (of the catalog's size, when it \
+        states one) and fetches only the rest. Public files need no token. Exclusive-access files are \
+        fetched with a MAST API token (MAST_API_TOKEN, or typed without echo on a terminal), sent to the \
+        archive only; without one they are skipped with a warning, as download does. The script itself \
+        never holds a token. It needs bash 4.3 and curl.
 
         Examples:
           haul script products.json --quick recommended -o fetch.sh && bash fetch.sh data
@@ -31,11 +36,15 @@ struct ScriptCommand: AsyncParsableCommand {
     @Option(help: "Retries of a transient failure, for curl's --retry.")
     var retries: Int = 5
 
+    @Option(help: "Transfers at once when the script runs (HAUL_PARALLEL overrides it then).")
+    var parallel: Int = 8
+
     func validate() throws {
         if let root, SafePath.problem(in: root, what: "--root") != nil || root.contains("/") || root.contains("\\") {
             throw ValidationError("--root must be a plain folder name")
         }
         guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
+        guard (1...300).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 300 (curl's own bound)") }
         if let output, output.isEmpty || output.hasSuffix("/") { throw ValidationError("-o must name a file") }
     }
 
@@ -44,7 +53,7 @@ struct ScriptCommand: AsyncParsableCommand {
         // Exclusive-access products are in the script: it asks for the token when it runs.
         let (_, plan) = try selection.plan(root: root ?? defaultRoot, authorized: true)
         let script = CurlScript(
-            plan: plan, archive: try selection.resolver(), retries: retries,
+            plan: plan, archive: try selection.resolver(), retries: retries, parallel: parallel,
             generator: (["haul"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         )
         let text = script.text()
@@ -58,10 +67,10 @@ struct ScriptCommand: AsyncParsableCommand {
         } else {
             Terminal.standardOutput(text)
         }
-        var note = "\(output.map { "wrote \($0): " } ?? "")\(script.fetched.grouped) curl lines"
+        var note = "\(output.map { "wrote \($0): " } ?? "")\(script.fetched.grouped) files to fetch with curl"
         if plan.summary.selectedBytes > 0 { note += " (\(Format.bytes(plan.summary.selectedBytes)))" }
         if plan.summary.duplicates > 0 { note += "; \(plan.summary.duplicates.grouped) duplicate rows fetched once" }
-        if script.exclusive > 0 { note += "; \(script.exclusive.grouped) exclusive-access files: it asks for a token ($MAST_API_TOKEN)" }
+        if script.exclusive > 0 { note += "; \(script.exclusive.grouped) exclusive-access files: fetched with a token ($MAST_API_TOKEN, or asked for), else skipped" }
         Terminal.note(note)
     }
 }

@@ -131,7 +131,7 @@ struct CatalogTests {
         #expect(products.map(\.filename) == ["jw02736001001_02101_00001_nrca1_cal.fits", "ib2u01a1q_flt.fits", "x.fits"])
         #expect(products[0].dataset == "JWST/product")
         #expect(products[1].dataset == "HST/product")
-        #expect(products[2].dataset == "example.org")
+        #expect(products[2].dataset == "example.org/data")
         #expect(products[2].uri == "http://example.org/data/x.fits")
     }
 

@@ -72,6 +72,7 @@ struct CommandLineTests {
         ["download", "c.txt", "--dir", "out", "--layout", "sideways"],
         ["download", "c.txt", "--dir", "out", "--archive", "ftp://example.org"],
         ["download", "c.txt", "--dir", "out", "--root", "../up"],
+        ["download", "c.txt", "--zip", "-", "--refresh"],
         ["frobnicate"],
     ])
     func usage(arguments: [String]) async throws {
@@ -99,11 +100,17 @@ struct CommandLineTests {
             // Two JWST observations of 6 recommended files (the second exclusive-access: excluded without a
             // token) and two HST observations of 5: 16 OK and 6 EXCLUDED rows.
             #expect(files.count == 6 + 10 + 6)
-            #expect(lines.last?.hasPrefix(#"{"event":"summary","ok":16,"skipped":0,"failed":0,"cancelled":0,"duplicates":0,"excluded":6,"#) == true)
+            #expect(lines.last?.hasPrefix(#"{"event":"summary","ok":16,"skipped":0,"unchanged":0,"replaced":0,"failed":0,"cancelled":0,"duplicates":0,"excluded":6,"#) == true)
             #expect(lines.contains { $0.hasPrefix(#"{"event":"progress","files_done":16,"files_total":16,"#) })
             for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)") }
             let cal = "jw02736001001_02101_00001_nrca1"
             #expect(readBytes(folder.path + "/data/\(cal)/\(cal)_cal.fits") == archive.content(of: "mast:JWST/product/\(cal)_cal.fits"))
+            // A file's event carries what its manifest row records: CRC-32, Last-Modified, ETag.
+            let event = try #require(files.lazy.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .first { $0["uri"] as? String == "mast:JWST/product/\(cal)_cal.fits" })
+            #expect(event["etag"] as? String == archive.etag(of: "mast:JWST/product/\(cal)_cal.fits"))
+            #expect((event["last_modified"] as? NSNumber)?.int64Value == archive.lastModified(of: "mast:JWST/product/\(cal)_cal.fits"))
+            #expect((event["crc32"] as? String)?.count == 8)
             #expect(fileExists(folder.path + "/data/manifest.html"))
             #expect(run.stderr.contains("haul: 16 files OK, 6 excluded"))
         }

@@ -38,8 +38,8 @@ struct DownloadTests {
             // The manifest on disk is the report's.
             let csv = try String(contentsOfFile: root + "/manifest.csv", encoding: .utf8)
             #expect(csv == report.manifest.csv())
-            #expect(csv.hasPrefix("URI,File,Access,Status,Logged In User,Size,Attempts,Seconds,Note\r\n"))
-            #expect(csv.contains("\r\nmast:JWST/product/a_cal.fits,obs1/a_cal.fits,PUBLIC,OK,anonymous,1000000,1,"))
+            #expect(csv.hasPrefix("URI,File,Access,Status,Logged In User,Size,CRC-32,Last-Modified,ETag,Attempts,Seconds,Note\r\n"))
+            #expect(csv.contains("\r\nmast:JWST/product/a_cal.fits,obs1/a_cal.fits,PUBLIC,OK,anonymous,1000000,"))
             let html = try String(contentsOfFile: root + "/manifest.html", encoding: .utf8)
             #expect(html.contains("<th>URI</th><th>File</th><th>Access</th><th>Status</th><th>Logged In User</th>"))
             #expect(html.contains("Duplicate of file pool_asn.json in folder obs1"))

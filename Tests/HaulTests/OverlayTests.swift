@@ -125,29 +125,38 @@ struct OverlayTests {
             let selectors = ["--quick", "all", "--guidestar", "--layout", layout, "--archive", archive.url]
             let made = try await runHaul(["script", caom] + selectors + ["-o", "fetch.sh"], in: folder.path)
             #expect(made.status == 0, "\(made.stderr)")
-            #expect(made.stderr.contains("wrote fetch.sh: 26 curl lines"))
-            #expect(made.stderr.contains("4 exclusive-access files: it asks for a token"))
+            #expect(made.stderr.contains("wrote fetch.sh: 26 files to fetch with curl"))
+            #expect(made.stderr.contains("4 exclusive-access files: fetched with a token ($MAST_API_TOKEN, or asked for), else skipped"))
             let text = try String(contentsOfFile: folder.path + "/fetch.sh", encoding: .utf8)
-            let curlLines = text.split(separator: "\n").filter { $0.hasPrefix("curl ") }
-            // One line per unique URI: 22 public, 4 exclusive (which read the token through a pipe).
-            #expect(curlLines.count == 26)
-            let urls = curlLines.map { $0.components(separatedBy: " || ")[0].split(separator: " ").last.map(String.init) ?? "" }
+            // One row per unique URI: path, URL, size, access (22 public, 4 exclusive at the archive).
+            let lines = text.split(separator: "\n")
+            let rows = lines.drop { $0 != "files=(" }.dropFirst().prefix { $0 != ")" }.filter { !$0.isEmpty }
+            #expect(rows.count == 26)
+            let urls = rows.map { $0.split(separator: " ")[1] }
             #expect(Set(urls).count == 26 && urls.allSatisfy { $0.hasPrefix("'\(archive.url)/api/v0.1/Download/file?uri=mast:") })
-            #expect(curlLines.allSatisfy { $0.contains("--fail --location --create-dirs --retry 5") })
-            #expect(curlLines.filter { $0.contains("-H @<(token)") }.count == 4)
+            #expect(rows.filter { $0.hasSuffix(" x") }.count == 4 && rows.filter { $0.hasSuffix(" p") }.count == 22)
+            #expect(text.contains("options=(--fail --location --create-dirs --retry 5 --silent --show-error)"))
+            #expect(text.contains("\"$@\" -H @<(token)"))
             #expect(!text.contains(Self.token))
             #expect(access(folder.path + "/fetch.sh", X_OK) == 0)
 
-            // Without a token and without a terminal, it says so and fetches nothing.
-            let refused = try await runHaul(["fetch.sh", "refused"], in: folder.path, executable: "/bin/bash")
-            #expect(refused.status == 2)
-            #expect(refused.stderr.contains("exclusive-access files need a MAST API token: set MAST_API_TOKEN"))
-            #expect(!fileExists(folder.path + "/refused"))
+            // Without a token and without a terminal: the public files, and a warning for the others.
+            var before = archive.statistics
+            let anonymous = try await runHaul(["fetch.sh", "anonymous"], in: folder.path, executable: "/bin/bash")
+            #expect(anonymous.status == 0, "\(anonymous.stderr)")
+            #expect(anonymous.stderr.contains("warning: 4 exclusive-access files skipped: they need a MAST API token (set MAST_API_TOKEN)"))
+            #expect(anonymous.stderr.contains("22 fetched, 0 already complete, 4 skipped (exclusive access, no token), 0 failed, of 26 files in anonymous"))
+            #expect(archive.statistics.requests - before.requests == 22)
+            #expect(archive.statistics.authorizationHeaders == before.authorizationHeaders)
+            #expect(tree(folder.path + "/anonymous").count == 22)
 
-            let before = archive.statistics.requests
+            before = archive.statistics
             let ran = try await runHaul(["fetch.sh", "by-script"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token], executable: "/bin/bash")
             #expect(ran.status == 0, "\(ran.stderr)")
-            #expect(archive.statistics.requests - before == 26)
+            #expect(archive.statistics.requests - before.requests == 26)
+            // The token went with the exclusive files only.
+            #expect(archive.statistics.authorizationHeaders - before.authorizationHeaders == 4)
+            #expect(archive.statistics.authorizedRequests - before.authorizedRequests == 4)
             let fetched = try await runHaul(["download", caom] + selectors + ["--dir", "by-haul", "--progress", "none"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token])
             #expect(fetched.status == 0, "\(fetched.stderr)")
             let script = tree(folder.path + "/by-script")
@@ -155,7 +164,7 @@ struct OverlayTests {
             #expect(script.count == 26)
             #expect(script.keys.sorted() == haul.keys.sorted())
             #expect(script == haul)
-            #expect(!listing(folder.path + "/by-script").contains { $0.hasPrefix("manifest") || $0.hasSuffix(".part") })
+            #expect(!listing(folder.path + "/by-script").contains { $0.hasPrefix("manifest") || $0.hasSuffix(".part") || $0.hasSuffix(".haul-part") })
             // Byte for byte what the archive serves.
             let pool = layout == "nested" ? "jw02734-o001_t001_niriss_clear-gr700xd-substrip256/jw02734_20230712t145013_pool.csv" : "jw02734_20230712t145013_pool.csv"
             #expect(script[pool] == archive.content(of: "mast:JWST/product/jw02734_20230712t145013_pool.csv"))
@@ -170,14 +179,78 @@ struct OverlayTests {
             archive.add(uri: "mast:JWST/product/jw02734001001_02101_00001-seg001_nis_rate.fits", size: 20001, faults: [.init(.closeAfter(5000))])
             let made = try await runHaul(["script", caom, "--quick", "recommended", "--level", "2a", "--regex", "/^(jw02734|ieqw|hst)/", "--archive", archive.url, "--retries", "1"], in: folder.path)
             #expect(made.status == 0)
-            #expect(!made.stdout.contains("MAST_API_TOKEN") && !made.stdout.contains("token"))
+            #expect(!made.stdout.contains("MAST_API_TOKEN") && !made.stdout.contains("read -r -s") && !made.stdout.contains("Authorization"))
             try made.stdout.write(toFile: folder.path + "/s.sh", atomically: true, encoding: .utf8)
             let ran = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
             #expect(ran.status == 1)
-            #expect(ran.stderr.contains("1 of 11 files failed"))
+            #expect(ran.stderr.contains("10 fetched, 0 already complete, 0 skipped (exclusive access, no token), 1 failed, of 11 files in out"), "\(ran.stderr)")
             let files = tree(folder.path + "/out")
             #expect(files.count == 10)
+            #expect(!listing(folder.path + "/out").contains { $0.hasSuffix(".haul-part") })
             #expect(files["jw02734001001_02101_00001-seg001_nis/jw02734001001_02101_00001-seg001_nis_rate.fits"] == nil)
+        }
+    }
+
+    @Test("The curl script runs its transfers in parallel, bounded, with curl --parallel or background jobs; a re-run fetches only what is missing", arguments: ["curl --parallel", "jobs"])
+    func scriptParallel(mode: String) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            // Bodies held until released: the transfers in flight pile up to the script's bound.
+            let uris = try writeURIList((0..<8).map { ("mast:JWST/product/par\($0).fits", Int64(5_000 + $0), [.init(.hold)]) }, to: archive, at: folder.path + "/list.txt")
+            let made = try await runHaul(["script", "list.txt", "--archive", archive.url, "--parallel", "4", "-o", "s.sh"], in: folder.path)
+            #expect(made.status == 0, "\(made.stderr)")
+            let environment = mode == "jobs" ? ["HAUL_CURL_PARALLEL": "0"] : [:]
+            let script = try HaulProcess(["s.sh", "out"], in: folder.path, environment: environment, executable: "/bin/bash")
+            try await waitUntil("4 transfers at once", timeout: .seconds(60), seen: { "\(archive.statistics.peakConcurrentResponses) at once" }) {
+                archive.statistics.peakConcurrentResponses >= 4
+            }
+            archive.release()
+            #expect(await script.wait() == 0, "\(script.stderr)")
+            #expect(archive.statistics.peakConcurrentResponses == 4)
+            #expect(script.stderr.contains("8 fetched, 0 already complete, 0 skipped (exclusive access, no token), 0 failed, of 8 files in out"), "\(script.stderr)")
+            for uri in uris { #expect(readBytes(folder.path + "/out/JWST/product/" + uri.dropFirst(18)) == archive.content(of: uri)) }
+            #expect(listing(folder.path + "/out") == ["JWST/", "JWST/product/"] + (0..<8).map { "JWST/product/par\($0).fits" })
+
+            // Again: every file is complete, nothing is asked.
+            var before = archive.statistics.requests
+            let again = try await runHaul(["s.sh", "out"], in: folder.path, environment: environment, executable: "/bin/bash")
+            #expect(again.status == 0)
+            #expect(again.stderr.contains("0 fetched, 8 already complete"), "\(again.stderr)")
+            #expect(archive.statistics.requests == before)
+
+            // One file lost, another interrupted (a partial file under the temporary name): those two only.
+            unlink(folder.path + "/out/JWST/product/par3.fits")
+            unlink(folder.path + "/out/JWST/product/par5.fits")
+            try "partial".write(toFile: folder.path + "/out/JWST/product/.par5.fits.haul-part", atomically: true, encoding: .utf8)
+            before = archive.statistics.requests
+            let rest = try await runHaul(["s.sh", "out"], in: folder.path, environment: environment, executable: "/bin/bash")
+            #expect(rest.status == 0)
+            #expect(rest.stderr.contains("2 fetched, 6 already complete"), "\(rest.stderr)")
+            #expect(archive.statistics.requests - before == 2)
+            #expect(readBytes(folder.path + "/out/JWST/product/par3.fits") == archive.content(of: uris[3]))
+            #expect(readBytes(folder.path + "/out/JWST/product/par5.fits") == archive.content(of: uris[5]))
+            #expect(!listing(folder.path + "/out").contains { $0.hasSuffix(".haul-part") })
+        }
+    }
+
+    @Test("The script's re-run fetches again a file whose size is not the catalog's")
+    func scriptSizeCheck() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            let made = try await runHaul(["script", caom, "--quick", "recommended", "--level", "2a", "--regex", "/^jw02734/", "--archive", archive.url, "-o", "s.sh"], in: folder.path)
+            #expect(made.status == 0, "\(made.stderr)")
+            let first = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
+            #expect(first.status == 0, "\(first.stderr)")
+            let files = tree(folder.path + "/out")
+            let (name, bytes) = try #require(files.sorted { $0.key < $1.key }.first)
+            try "truncated".write(toFile: folder.path + "/out/" + name, atomically: true, encoding: .utf8)
+            let before = archive.statistics.requests
+            let again = try await runHaul(["s.sh", "out"], in: folder.path, executable: "/bin/bash")
+            #expect(again.status == 0)
+            #expect(again.stderr.contains("1 fetched, \(files.count - 1) already complete"), "\(again.stderr)")
+            #expect(archive.statistics.requests - before == 1)
+            #expect(readBytes(folder.path + "/out/" + name) == bytes)
         }
     }
 

@@ -108,6 +108,8 @@ extension Engine {
         case .ok: break
         case .failed(let reason):
             throw HaulError(.authentication, "cannot ask \(url) who the token belongs to: \(reason)")
+        case .notModified:
+            throw HaulError(.authentication, "cannot ask \(url) who the token belongs to: HTTP 304")
         case .cancelled:
             throw CancellationError()
         }

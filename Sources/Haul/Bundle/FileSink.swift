@@ -61,7 +61,8 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     /// - Throws: ``HaulError``: `diskFull` on a full disk, else `output`.
     public func commit(size: Int64, synchronize: Bool = false) async throws {
         do {
-            _ = try await body.finish()
+            let whole = try await body.finish()
+            crc32 = segmentsCRC.withLock { $0 } ?? whole
         } catch {
             if !closed { close(file.fd); closed = true }
             unlink(temporaryPath)
@@ -117,6 +118,11 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     private var closed = false
+    /// The CRC-32 of the file's bytes, once ``commit(size:synchronize:)`` has returned (for the manifest,
+    /// and for a re-run to tell a file's version).
+    public private(set) var crc32: UInt32 = 0
+    /// Set when the file arrived in segments: their CRC-32s combined.
+    private let segmentsCRC = Locked<UInt32?>(nil)
 }
 
 /// A file also takes a product in segments: each writes its blocks at their offsets of the temporary
@@ -124,7 +130,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 extension FileSink: SegmentableSink {
     func acceptsSegments(size: Int64) -> Bool { true }
     func segmentTarget(size: Int64) throws -> (any PositionalTarget)? { file }
-    func segmentsDone(size: Int64, crc: UInt32?) {}
+    func segmentsDone(size: Int64, crc: UInt32?) { segmentsCRC.withLock { $0 = crc } }
     func segmentsAbandoned() {}
 }
 
@@ -135,7 +141,9 @@ final class FileTarget: PositionalTarget {
     let path: String
     let budget: MemoryBudget
     let segmentBlockSize: Int
-    var needsCRC: Bool { false }
+    /// Checksummed as written (on the file's queue, in order), so that the manifest states every file's
+    /// CRC-32 without reading it back.
+    var needsCRC: Bool { true }
 
     init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int) {
         self.fd = fd

@@ -1,6 +1,7 @@
 import Foundation
 
-// A plain list: one `mast:` URI or `http(s)://` URL a line; blank lines and `#` comments ignored.
+// A plain list: one `mast:` URI or `http(s)://` URL a line (LF or CRLF); blank lines and `#` comments
+// ignored; a second URI or URL on a line is an error naming the line.
 
 extension Catalog {
     static func parseURLList(_ text: String, name: String) throws -> [Product] {
@@ -12,6 +13,9 @@ extension Catalog {
             lineNumber += 1
             let line = Substring(rawLine).trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") { continue }
+            if let second = Self.secondLocation(in: Substring(rawLine)) {
+                throw HaulError(.invalidCatalog, "\(name):\(lineNumber): more than one URI or URL on the line (a second starts at column \(second)): expected one a line")
+            }
             if let bad = line.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw HaulError(.invalidCatalog, "\(name):\(lineNumber): a control character (U+\(String(format: "%04X", bad.value))) in the line: expected one mast: URI or URL")
             }
@@ -39,7 +43,11 @@ extension Catalog {
                 guard let last = parts.last?.trimmingSpaces(), !last.isEmpty else {
                     throw HaulError(.invalidCatalog, "\(name):\(lineNumber): cannot tell a file name from this URL: expected a path ending in a file name")
                 }
-                let dataset = inner != nil && parts.count > 1 ? parts.dropLast().joined(separator: "/") : host
+                // A MAST download URL's folder is its product's; any other URL keeps its path under its host
+                // (`h/a/f.fits` and `h/b/f.fits` stay apart in the nested layout, as the server has them).
+                let dataset = inner != nil
+                    ? (parts.count > 1 ? parts.dropLast().joined(separator: "/") : host)
+                    : ([Substring(host)] + parts.dropLast()).joined(separator: "/")
                 products.append(Product(
                     uri: line, filename: last, dataset: dataset, mission: nil, named: last,
                     origin: "\(name):\(lineNumber)"
@@ -49,6 +57,36 @@ extension Catalog {
             }
         }
         return products
+    }
+
+    /// Where a second URI or URL starts on a line (a 1-based column, in characters), when a word after
+    /// the first, split at spaces, tabs or commas, begins with `mast:`, `http://` or `https://`.
+    static func secondLocation(in line: Substring) -> Int? {
+        // Most lines have no separator at all: a byte scan, before the walk over Characters.
+        guard line.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x2C || $0 == 0x3B }) else { return nil }
+        let separators: Set<Character> = [" ", "\t", ",", ";"]
+        var column = 0
+        var wordStart: Int?
+        var word = ""
+        var words = 0
+        func ends() -> Int? {
+            defer { word = ""; wordStart = nil }
+            guard let start = wordStart else { return nil }
+            words += 1
+            let lower = word.lowercased()
+            if words > 1, lower.hasPrefix("mast:") || lower.hasPrefix("http://") || lower.hasPrefix("https://") { return start }
+            return nil
+        }
+        for character in line where character != "\r" {
+            column += 1
+            if separators.contains(character) {
+                if let found = ends() { return found }
+            } else {
+                if wordStart == nil { wordStart = column }
+                word.append(character)
+            }
+        }
+        return ends()
     }
 }
 

@@ -17,8 +17,8 @@ final class DirectoryOutput: RunOutput {
     let budget: MemoryBudget
     let blockSize: Int
     let ioQueue = DispatchQueue(label: "haul.io", qos: .utility, attributes: .concurrent)
-    private let previous = Locked<[String: PreviousRow]>([:])
-        private let synchronizes: Bool
+    private let previous = Locked<[String: Manifest.Earlier]>([:])
+    private let synchronizes: Bool
     /// Folders a name was added to (a file renamed in, a folder made), to flush at the end.
     private let changedFolders = Locked<Set<String>>([])
     private let diskFull = Locked<HaulError?>(nil)
@@ -59,7 +59,16 @@ final class DirectoryOutput: RunOutput {
         }) {
             return .failed(problem)
         }
-        if let size = alreadyComplete(entry, path: path) { return .complete(size: size, note: "already complete") }
+        if let done = alreadyComplete(entry, path: path) { return .complete(done) }
+        return fileSink(entry, path: path)
+    }
+
+    func refetch(_ index: Int) async -> Preparation<FileSink> {
+        // The new version goes to the temporary name and is renamed over the old file: atomic.
+        fileSink(plan.entries[index], path: root + "/" + plan.entries[index].path)
+    }
+
+    private func fileSink(_ entry: Plan.Entry, path: String) -> Preparation<FileSink> {
         do {
             // A small file needs no more than its own size in memory.
             let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
@@ -70,25 +79,28 @@ final class DirectoryOutput: RunOutput {
         }
     }
 
-    func complete(_ index: Int, sink: FileSink, result: FetchResult) async -> Manifest.Status {
+    func complete(_ index: Int, sink: FileSink, result: FetchResult) async -> Completion {
         switch result.status {
         case .ok:
             do {
                 try await sink.commit(size: result.bytes, synchronize: synchronizes)
                 if let modified = result.lastModified { sink.setModificationTime(modified) }
                 if synchronizes { changedFolders.withLock { _ = $0.insert(OutputCheck.parentFolder(of: sink.path)) } }
-                return .ok
+                return Completion(status: .ok, crc32: sink.crc32)
             } catch {
                 note(error)
-                return .failed("write error: \(error)")
+                return Completion(status: .failed("write error: \(error)"))
             }
+        case .notModified:
+            await sink.discard()
+            return Completion(status: .ok)
         case .failed(let reason):
             note(sink.writeError)
             await sink.discard()
-            return .failed(reason)
+            return Completion(status: .failed(reason))
         case .cancelled:
             await sink.discard()
-            return .cancelled
+            return Completion(status: .cancelled)
         }
     }
 
@@ -120,33 +132,34 @@ final class DirectoryOutput: RunOutput {
         for folder in folders.sorted(by: { $0.count > $1.count }) { try FileSync.folder(folder) }
     }
 
-    /// The size of the file at `path` when it is complete from an earlier run: a regular file with the
-    /// catalog's size, or, for a product without a stated size, the size the earlier manifest recorded
-    /// for it as `OK`.
-    private func alreadyComplete(_ entry: Plan.Entry, path: String) -> Int64? {
+    /// The file at `path` when it is complete from an earlier run: a regular file with the catalog's
+    /// size, or, for a product without a stated size, the size the earlier manifest recorded for it as
+    /// `OK`; with what that manifest recorded of it (CRC-32, `Last-Modified`, `ETag`) when it names the
+    /// same file with the same size.
+    private func alreadyComplete(_ entry: Plan.Entry, path: String) -> CompleteFile? {
         var st = stat()
         guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = Int64(st.st_size)
-        if let stated = entry.product.size { return stated == size ? size : nil }
-        if let earlier = previous.withLock({ $0[entry.product.uri] }), Manifest.isSuccess(earlier.status), earlier.file == entry.path, earlier.size == size {
-            return size
+        let earlier = previous.withLock { $0[entry.product.uri] }
+            .flatMap { Manifest.isSuccess($0.status) && $0.file == entry.path && $0.size == size ? $0 : nil }
+        if let stated = entry.product.size {
+            guard stated == size else { return nil }
+        } else if earlier == nil {
+            return nil
         }
-        return nil
+        return CompleteFile(
+            size: size, note: "already complete", crc32: earlier?.crc32, lastModified: earlier?.lastModified,
+            etag: earlier?.etag, fileTime: Int64(st.st_mtim.tv_sec)
+        )
     }
 
     // MARK: Files and folders
 
-    struct PreviousRow {
-        var file: String
-        var status: String
-        var size: Int64?
-    }
-
     /// The rows of the manifest an earlier run left in the root, by URI.
-    private func previousRows() -> [String: PreviousRow] {
+    private func previousRows() -> [String: Manifest.Earlier] {
         guard let text = try? Self.readSmallFile(root + "/manifest.csv") else { return [:] }
-        var rows: [String: PreviousRow] = [:]
-        for r in Manifest.parseCSV(text) { rows[r.uri] = PreviousRow(file: r.file, status: r.status, size: r.size) }
+        var rows: [String: Manifest.Earlier] = [:]
+        for r in Manifest.parseCSV(text) { rows[r.uri] = r }
         return rows
     }
 

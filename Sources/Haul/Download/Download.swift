@@ -50,6 +50,10 @@ public struct DownloadReport: Sendable {
     public var ok = 0
     /// `OK` rows whose files were already complete, so were not fetched again (part of ``ok``).
     public var skipped = 0
+    /// With `refresh`: complete files the archive said are unchanged (304), and those it changed,
+    /// fetched again and replaced.
+    public var unchanged = 0
+    public var replaced = 0
     public var failed = 0
     public var cancelled = 0
     public var duplicates = 0
@@ -115,10 +119,14 @@ extension Engine {
     ///   - headers: Extra request headers for every transfer (`Name: value`).
     ///   - overwrite: Replace a file at a ZIP path that is not an archive this plan can resume; without it,
     ///     such a file ends the download before any request, untouched.
+    ///   - refresh: Ask the archive about every file complete from an earlier run, with one conditional
+    ///     request (`If-None-Match` with the ETag the earlier manifest recorded, `If-Modified-Since` with
+    ///     its `Last-Modified` or the file's time), and fetch again those that changed (answered 200); the
+    ///     new version replaces the old one. Without it a complete file costs no request.
     /// - Returns: The running download. It must end before the engine's scope does.
     public func download(
         _ plan: Plan, to target: DownloadTarget, credentials: Credentials? = nil, headers: [String] = [],
-        overwrite: Bool = false
+        overwrite: Bool = false, refresh: Bool = false
     ) -> Download {
         let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
         let configuration = configuration
@@ -129,7 +137,7 @@ extension Engine {
             // the page pool and the rest of the process live in the other half.
             let budget = MemoryBudget(limit: max(configuration.memoryLimit, Configuration.minimumMemoryLimit) / 2)
             let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration)
-            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, refresh: refresh)
             task = Task {
                 defer { continuation.finish() }
                 return try await run.run()
@@ -146,7 +154,7 @@ extension Engine {
             case .directory:
                 preconditionFailure()
             }
-            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, refresh: refresh)
             task = Task {
                 defer { continuation.finish() }
                 return try await run.run()

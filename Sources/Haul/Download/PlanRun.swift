@@ -14,8 +14,12 @@ protocol RunOutput: Sendable {
     func open() async throws
     /// Readies one product: already complete, impossible to write, or a sink to fetch it into.
     func prepare(_ index: Int) async -> Preparation<Sink>
-    /// After the transfer: keeps the product when the fetch succeeded, drops it otherwise, and says how it ended.
-    func complete(_ index: Int, sink: Sink, result: FetchResult) async -> Manifest.Status
+    /// A sink to fetch again a product ``prepare(_:)`` found complete (`--refresh`): when it completes,
+    /// the new version replaces the old one; otherwise the old one stays.
+    func refetch(_ index: Int) async -> Preparation<Sink>
+    /// After the transfer: keeps the product when the fetch succeeded, drops it otherwise (and when the
+    /// answer was `notModified`), and says how it ended.
+    func complete(_ index: Int, sink: Sink, result: FetchResult) async -> Completion
     /// Writes the manifests and closes the output.
     func close(_ manifest: Manifest) async throws -> Void
     /// A failure of the output itself (a full disk, a closed pipe): the run stops at once.
@@ -25,10 +29,39 @@ protocol RunOutput: Sendable {
 }
 
 enum Preparation<Sink> {
-    /// Complete from an earlier run, with this size and this note.
-    case complete(size: Int64, note: String)
+    /// Complete from an earlier run.
+    case complete(CompleteFile)
     case failed(String)
     case fetch(Sink)
+}
+
+/// A file an earlier run left complete, and what that run recorded of it.
+struct CompleteFile {
+    var size: Int64
+    var note: String
+    var crc32: UInt32?
+    /// The archive's `Last-Modified` and `ETag` for it, from the earlier manifest.
+    var lastModified: Int64?
+    var etag: String?
+    /// The file's own time (set from `Last-Modified` when it was written): asked about when the earlier
+    /// manifest has no validator.
+    var fileTime: Int64?
+
+    /// The headers of a conditional request for a newer version: `If-None-Match` with the ETag, and
+    /// `If-Modified-Since` with the time (the server decides by the ETag when it has one).
+    var conditions: [String] {
+        var headers: [String] = []
+        if let etag { headers.append("If-None-Match: \(etag)") }
+        if let time = lastModified ?? fileTime { headers.append("If-Modified-Since: \(HTTPDate.format(time))") }
+        return headers
+    }
+}
+
+/// How a transfer into an output ended.
+struct Completion {
+    var status: Manifest.Status
+    /// The CRC-32 of the file kept (when `ok`).
+    var crc32: UInt32?
 }
 
 /// Runs a plan into an output: a pool of workers, each fetching one product at a time through the
@@ -41,6 +74,9 @@ struct PlanRun<Output: RunOutput>: Sendable {
     let headers: [String]
     let events: AsyncStream<DownloadEvent>.Continuation
     let budget: MemoryBudget
+    /// Ask the archive whether each complete file changed (a conditional request) and fetch again those
+    /// that did; without it, a complete file costs no request.
+    var refresh = false
 
     /// Counts shared by the workers and the progress ticker.
     final class Counters: Sendable {
@@ -50,6 +86,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let failed = Atomic<Int>(0)
         let next = Atomic<Int>(0)
         let finished = Atomic<Bool>(false)
+        let unchanged = Atomic<Int>(0)
+        let replaced = Atomic<Int>(0)
     }
 
     var user: String { credentials?.user ?? "anonymous" }
@@ -155,6 +193,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         }
         report.manifest = Manifest(rows: manifestRows)
         report.bytesReceived = counters.received.total
+        report.unchanged = counters.unchanged.load(ordering: .relaxed)
+        report.replaced = counters.replaced.load(ordering: .relaxed)
         try await output.close(report.manifest)
         report.seconds = started.duration(to: .now).seconds
         let memory = budget.snapshot
@@ -199,12 +239,10 @@ struct PlanRun<Output: RunOutput>: Sendable {
         if Task.isCancelled || output.failure != nil { return row }
         let sink: Output.Sink
         switch await output.prepare(index) {
-        case .complete(let size, let note):
-            counters.skippedBytes.wrappingAdd(size, ordering: .relaxed)
-            row.status = .ok
-            row.size = size
-            row.note = row.note.isEmpty ? note : row.note + "; " + note
-            return row
+        case .complete(let done):
+            if refresh { return await refreshOne(index, done, row: row, counters: counters) }
+            counters.skippedBytes.wrappingAdd(done.size, ordering: .relaxed)
+            return Self.row(row, keeping: done, note: done.note)
         case .failed(let reason):
             row.status = .failed(reason)
             return row
@@ -217,10 +255,77 @@ struct PlanRun<Output: RunOutput>: Sendable {
         )
         row.attempts = result.attempts
         row.seconds = result.seconds
-        row.status = await output.complete(index, sink: sink, result: result)
-        if row.status == .ok { row.size = result.bytes }
+        let completion = await output.complete(index, sink: sink, result: result)
+        row.status = completion.status
+        if row.status == .ok { Self.fill(&row, result, completion) }
         return row
     }
+
+    /// `--refresh` for a file complete from an earlier run: one conditional request; a 304 keeps the
+    /// file, a 200 streams the new version into a sink that replaces it, and a failure keeps the old
+    /// file (the row says both).
+    private func refreshOne(_ index: Int, _ done: CompleteFile, row: Manifest.Row, counters: Counters) async -> Manifest.Row {
+        let entry = plan.entries[index]
+        var row = row
+        let sink: Output.Sink
+        switch await output.refetch(index) {
+        case .fetch(let s): sink = s
+        case .failed(let reason):
+            row.status = .failed(reason)
+            return row
+        case .complete(let again):
+            return Self.row(row, keeping: again, note: again.note)
+        }
+        let result = await engine.fetch(
+            url: entry.url, expectedSize: entry.product.size,
+            headers: headers + (credentials?.headers(for: entry.url) ?? []) + done.conditions,
+            into: sink, counter: counters.received
+        )
+        let completion = await output.complete(index, sink: sink, result: result)
+        row.attempts = result.attempts
+        row.seconds = result.seconds
+        switch result.status {
+        case .notModified:
+            counters.skippedBytes.wrappingAdd(done.size, ordering: .relaxed)
+            counters.unchanged.wrappingAdd(1, ordering: .relaxed)
+            var kept = Self.row(row, keeping: done, note: "unchanged on the archive (HTTP 304)")
+            kept.attempts = result.attempts
+            kept.seconds = result.seconds
+            return kept
+        case .ok where completion.status == .ok:
+            counters.replaced.wrappingAdd(1, ordering: .relaxed)
+            row.status = .ok
+            Self.fill(&row, result, completion)
+            row.note = Self.joined(row.note, "changed on the archive: fetched again, the earlier copy replaced")
+            return row
+        default:
+            var kept = Self.row(row, keeping: done, note: "the copy from the earlier run is kept")
+            kept.status = completion.status
+            return kept
+        }
+    }
+
+    /// A row for a file kept from an earlier run: `OK`, with what that run recorded.
+    private static func row(_ row: Manifest.Row, keeping done: CompleteFile, note: String) -> Manifest.Row {
+        var row = row
+        row.status = .ok
+        row.size = done.size
+        row.crc32 = done.crc32
+        row.lastModified = done.lastModified
+        row.etag = done.etag
+        row.note = joined(row.note, note)
+        return row
+    }
+
+    /// Fills a fetched file's size, CRC-32 and validators in its row.
+    private static func fill(_ row: inout Manifest.Row, _ result: FetchResult, _ completion: Completion) {
+        row.size = result.bytes
+        row.crc32 = completion.crc32
+        row.lastModified = result.lastModified
+        row.etag = result.etag
+    }
+
+    private static func joined(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "; " + b }
 
     // MARK: Rows
 

@@ -30,6 +30,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     private var writer: ZipWriter!
     private var fd: Int32 = -1
     private var kept: [Int: ZipEntry] = [:]
+    /// The earlier run's manifest rows, by URI (set by open(), read-only afterwards).
+    private var earlier: [String: Manifest.Earlier] = [:]
     /// Entries being fetched, for the watchdog's ``relieve()``.
     private let live = Locked<[Int: ZipEntrySink]>([:])
     /// Replace a file at the path that is not an archive of this plan.
@@ -118,13 +120,38 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                 return index
             }
         }
+        // A finished archive ends with its manifests: what the earlier run recorded of each kept entry
+        // (ETag, Last-Modified), for --refresh and for this run's manifest.
+        if !resume.kept.isEmpty,
+           let csv = ZipResume.entryData(named: plan.root + "/manifest.csv", fd: fd, from: resume.stop, length: UInt64(st.st_size)) {
+            for row in Manifest.parseCSV(String(decoding: csv, as: UTF8.self)) { earlier[row.uri] = row }
+        }
         if ftruncate(fd, off_t(resume.end)) != 0 { throw HaulError.writing(partPath, errno: errno, action: "truncate") }
         for (index, entry) in resume.kept { kept[index] = entry }
-        writer = ZipWriter(output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes), kept: resume.kept)
+        writer = ZipWriter(
+            output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes), kept: resume.kept,
+            keptSpans: resume.spans
+        )
     }
 
     func prepare(_ index: Int) async -> Preparation<ZipEntrySink> {
-        if let entry = kept[index] { return .complete(size: Int64(entry.uncompressedSize), note: "already complete") }
+        if let entry = kept[index] {
+            let product = plan.entries[index].product
+            let row = earlier[product.uri].flatMap { $0.file == plan.entries[index].path && $0.crc32 == entry.crc32 ? $0 : nil }
+            return .complete(CompleteFile(
+                size: Int64(entry.uncompressedSize), note: "already complete", crc32: entry.crc32,
+                lastModified: row?.lastModified, etag: row?.etag, fileTime: entry.modified
+            ))
+        }
+        return refetchSink(index)
+    }
+
+    func refetch(_ index: Int) async -> Preparation<ZipEntrySink> {
+        // Appended as a new entry; the writer then drops the kept one (see ZipWriter.replaceKept).
+        refetchSink(index)
+    }
+
+    private func refetchSink(_ index: Int) -> Preparation<ZipEntrySink> {
         let placement = writer.placesRegions
             ? ZipEntrySink.Placement(writer: writer, name: entryName(index), modified: started) : nil
         let sink = ZipEntrySink(staging: staging, filename: plan.entries[index].product.filename, placement: placement)
@@ -136,7 +163,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         for sink in live.withLock({ Array($0.values) }) { sink.spillNow() }
     }
 
-    func complete(_ index: Int, sink: ZipEntrySink, result: FetchResult) async -> Manifest.Status {
+    func complete(_ index: Int, sink: ZipEntrySink, result: FetchResult) async -> Completion {
         live.withLock { $0[index] = nil }
         switch result.status {
         case .ok:
@@ -144,23 +171,26 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                 let staged = try await sink.finish(size: result.bytes)
                 if let region = staged.region {
                     try await writer.complete(region, crc32: staged.crc32, modified: result.lastModified ?? started, key: index)
-                    return .ok
+                    return Completion(status: .ok, crc32: staged.crc32)
                 }
                 let entry = ZipEntry(staged, name: entryName(index), modified: result.lastModified ?? started, level: staging.compression.level)
                 try await writer.append(entry, staged, key: index)
-                return .ok
+                return Completion(status: .ok, crc32: staged.crc32)
             } catch {
                 note(error)
                 sink.discard()
-                return .failed("write error: \(error)")
+                return Completion(status: .failed("write error: \(error)"))
             }
+        case .notModified:
+            sink.discard()
+            return Completion(status: .ok)
         case .failed(let reason):
             note(sink.writeError)
             sink.discard()
-            return .failed(reason)
+            return Completion(status: .failed(reason))
         case .cancelled:
             sink.discard()
-            return .cancelled
+            return Completion(status: .cancelled)
         }
     }
 

@@ -22,15 +22,34 @@ extension Manifest {
         return "\"" + v.replacingAll("\"", with: "\"\"") + "\""
     }
 
-    /// Reads rows back from ``csv()``: the URI, file, status text and size of each, for a re-run.
-    static func parseCSV(_ text: String) -> [(uri: String, file: String, status: String, size: Int64?)] {
+    /// A row of an earlier run's manifest, as a re-run needs it.
+    struct Earlier: Sendable {
+        var uri: String
+        var file: String
+        var status: String
+        var size: Int64?
+        var crc32: UInt32?
+        var lastModified: Int64?
+        var etag: String?
+    }
+
+    /// Reads rows back from ``csv()``: what a re-run needs of each. The columns are found by name, so a
+    /// manifest from before the CRC-32, Last-Modified and ETag columns reads too (without them).
+    static func parseCSV(_ text: String) -> [Earlier] {
         guard let records = try? CSVReader.records(text, name: "manifest.csv"), let header = records.first?.fields else { return [] }
         guard let uri = header.firstIndex(of: "URI"), let file = header.firstIndex(of: "File"),
               let status = header.firstIndex(of: "Status"), let size = header.firstIndex(of: "Size") else { return [] }
+        let crc = header.firstIndex(of: "CRC-32"), modified = header.firstIndex(of: "Last-Modified"), etag = header.firstIndex(of: "ETag")
         return records.dropFirst().compactMap { record in
             let f = record.fields
             guard f.count == header.count else { return nil }
-            return (CSVReader.unguard(f[uri]), CSVReader.unguard(f[file]), f[status], Int64(f[size]))
+            let tag = etag.map { CSVReader.unguard(f[$0]) } ?? ""
+            return Earlier(
+                uri: CSVReader.unguard(f[uri]), file: CSVReader.unguard(f[file]), status: f[status], size: Int64(f[size]),
+                crc32: crc.flatMap { f[$0].count == 8 ? UInt32(f[$0], radix: 16) : nil },
+                lastModified: modified.flatMap { f[$0].isEmpty ? nil : HTTPDate.parse(f[$0]) },
+                etag: tag.isEmpty ? nil : tag
+            )
         }
     }
 }

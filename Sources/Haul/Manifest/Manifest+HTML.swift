@@ -32,7 +32,7 @@ extension Manifest {
             default: kind = ""
             }
             let cells = fields(row).enumerated().map { index, value in
-                index >= 5 && index <= 7 ? "<td class=\"num\">\(Self.escape(value))</td>" : "<td>\(Self.escape(value))</td>"
+                Manifest.numericColumns.contains(index) ? "<td class=\"num\">\(Self.escape(value))</td>" : "<td>\(Self.escape(value))</td>"
             }
             out += "<tr\(kind)>" + cells.joined() + "</tr>\n"
         }

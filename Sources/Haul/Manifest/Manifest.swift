@@ -31,6 +31,12 @@ public struct Manifest: Sendable {
         public var user: String
         /// Bytes of the file when known (received, or stated by the catalog).
         public var size: Int64?
+        /// The file's CRC-32, when it is complete.
+        public var crc32: UInt32?
+        /// The archive's `Last-Modified` for the file (Unix seconds) and its `ETag` (as sent), when the
+        /// server stated them: what a later `--refresh` asks the server about.
+        public var lastModified: Int64?
+        public var etag: String?
         public var attempts: Int
         public var seconds: Double
         /// Why the file is named as it is, or that it was already complete.
@@ -59,7 +65,12 @@ public struct Manifest: Sendable {
     }
 
     /// The columns, in order: the overlay's five, then Haul's.
-    public static let columns = ["URI", "File", "Access", "Status", "Logged In User", "Size", "Attempts", "Seconds", "Note"]
+    public static let columns = [
+        "URI", "File", "Access", "Status", "Logged In User", "Size", "CRC-32", "Last-Modified", "ETag", "Attempts", "Seconds", "Note",
+    ]
+
+    /// The columns shown right-aligned, as numbers.
+    static let numericColumns: Set<Int> = [5, 9, 10]
 
     public var rows: [Row]
 
@@ -70,9 +81,16 @@ public struct Manifest: Sendable {
     func fields(_ row: Row) -> [String] {
         [
             row.uri, row.file, row.access.rawValue, row.statusText, row.user,
-            row.size.map(String.init) ?? "", String(row.attempts),
+            row.size.map(String.init) ?? "", row.crc32.map(Self.hex) ?? "", row.lastModified.map(HTTPDate.format) ?? "",
+            row.etag ?? "", String(row.attempts),
             row.seconds == 0 ? "0" : String(format3(row.seconds)), row.note,
         ].map(Self.visible)
+    }
+
+    /// A CRC-32 as eight lowercase hexadecimal digits, as `unzip -v` and `crc32` show it.
+    static func hex(_ crc: UInt32) -> String {
+        let digits = String(crc, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     /// Text with control characters shown as their Unicode pictures (U+2400…) and bidirectional

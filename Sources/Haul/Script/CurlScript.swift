@@ -1,25 +1,37 @@
-/// The overlay's API QUERY: a bash script that fetches a plan's files with plain curl, one line per
-/// unique URI, into the layout `haul download --dir` writes (SPEC §4).
+/// The overlay's API QUERY: a bash script that fetches a plan's files with plain curl into the layout
+/// `haul download --dir` writes (SPEC §4), as robust as the download.
 ///
-/// The script writes nothing but the files: no manifest. It asks for a MAST API token (without echo,
-/// or reads `MAST_API_TOKEN`) only when exclusive-access products are in it, sends it only to the
-/// archive, and keeps it out of every command line (curl reads the header from a pipe, so it never
-/// shows in `ps`). It never contains a token.
+/// - Public files need no token. Exclusive-access files are fetched only with one (`MAST_API_TOKEN`, or
+///   typed without echo when the script runs on a terminal); without it they are skipped with a
+///   warning, as `haul download` excludes them. The token goes only to the archive's origin and never
+///   on a command line (curl reads the header from a pipe), and the script never contains it.
+/// - Transfers run in parallel: one `curl --parallel --parallel-max N` reading its URLs from a config
+///   pipe where curl is 7.75 or later (it reports each transfer with `%{urlnum}` and `%{exitcode}`;
+///   `--parallel-immediate` opens the connections at once),
+///   else up to N curl processes at once (bash background jobs).
+/// - Each file is written as `.NAME.haul-part` beside its name and renamed into place once curl says it
+///   arrived (and its length is the catalog's, when the catalog states one), so a file under its final
+///   name is always complete: a re-run skips those (of the catalog's size, when it states one) and
+///   fetches only the rest.
+/// - It writes nothing but the files: no manifest.
 public struct CurlScript: Sendable {
     /// The plan the script fetches. Build it with `authorized: true`, so exclusive-access products are
-    /// in it (the script asks for the token when it runs).
+    /// in it (the script fetches them when a token is there when it runs).
     public var plan: Plan
     /// The archive, whose origin alone is sent the token.
     public var archive: URLResolver
     /// Retries of a transient failure, for curl's `--retry`.
     public var retries: Int
+    /// Transfers at once, by default (`HAUL_PARALLEL` changes it when the script runs).
+    public var parallel: Int
     /// Says where the script came from, in its header (`haul script catalog.json --quick recommended`).
     public var generator: String
 
-    public init(plan: Plan, archive: URLResolver, retries: Int = 5, generator: String = "haul script") {
+    public init(plan: Plan, archive: URLResolver, retries: Int = 5, parallel: Int = 8, generator: String = "haul script") {
         self.plan = plan
         self.archive = archive
         self.retries = retries
+        self.parallel = parallel
         self.generator = generator
     }
 
@@ -31,61 +43,211 @@ public struct CurlScript: Sendable {
     public func text() -> String {
         let downloads = plan.downloads
         let origin = Origin(archive.archive)
-        let needsToken = downloads.contains { plan.entries[$0].product.access == .exclusive }
+        let exclusive = self.exclusive
         let bytes = downloads.reduce(Int64(0)) { $0.addingSize(plan.entries[$1].product.size) }
         var out = """
         #!/usr/bin/env bash
         # Fetches \(downloads.count.grouped) files\(bytes > 0 ? " (\(bytes.grouped) bytes)" : "") with curl into DIR/, \(plan.layout == .nested ? "DIR/DATASET/FILE" : "DIR/FILE").
         # Written by: \(Self.comment(generator))
         # Usage: bash THIS-SCRIPT [DIR]    (DIR defaults to \(Self.comment(plan.root)))
-        # Needs bash and curl 7.83 or later. Duplicate rows are fetched once\(plan.summary.duplicates > 0 ? " (\(plan.summary.duplicates) here)" : "").
+        # Needs bash 4.3 and curl. Runs HAUL_PARALLEL transfers at once (default \(parallel)): one curl --parallel
+        # where curl is 7.75 or later, else that many curl processes. Run it again to fetch what is missing:
+        # files already complete are skipped. Duplicate rows are fetched once\(plan.summary.duplicates > 0 ? " (\(plan.summary.duplicates) here)" : "").
         """
         out += "\n"
         if plan.summary.unsafe > 0 {
             out += "# \(plan.summary.unsafe) products are left out: their names would escape DIR (see haul select).\n"
         }
-        if needsToken {
-            out += "# \(exclusive) exclusive-access files need a MAST API token: set MAST_API_TOKEN, or type it when asked.\n"
+        if exclusive > 0 {
+            out += "# \(exclusive) exclusive-access files need a MAST API token (MAST_API_TOKEN, or typed when asked); without one they are skipped.\n"
         }
         out += """
         set -u
         dir="${1:-}"
         [ -n "$dir" ] || dir=\(Self.quoted(plan.root))
+        parallel="${HAUL_PARALLEL:-\(parallel)}"
+        case "$parallel" in ''|*[!0-9]*|0) echo "HAUL_PARALLEL must be a whole number of transfers, at least 1" >&2; exit 2 ;; esac
         command -v curl >/dev/null 2>&1 || { echo "this script needs curl" >&2; exit 2; }
+        options=(--fail --location --create-dirs --retry \(retries) --silent --show-error)
+
+        # Each file: its path under DIR, its URL, its size ('' when the catalog states none), and who may
+        # fetch it: p public; x exclusive access, at the archive (sent the token); o exclusive access elsewhere.
+        files=(
 
         """
-        if needsToken {
-            out += """
-            if [ -z "${MAST_API_TOKEN:-}" ]; then
-              if [ -t 0 ]; then
-                IFS= read -r -s -p "MAST API token (input hidden): " MAST_API_TOKEN; echo >&2
-              fi
-              if [ -z "${MAST_API_TOKEN:-}" ]; then
-                echo "exclusive-access files need a MAST API token: set MAST_API_TOKEN" >&2; exit 2
-              fi
-            fi
-            # The header goes to curl through a pipe, never on its command line.
-            token() { printf 'Authorization: token %s\\n' "$MAST_API_TOKEN"; }
-
-            """
-        }
-        out += "failed=0\n"
-        let options = "--fail --location --create-dirs --retry \(retries) --silent --show-error --remove-on-error"
         for index in downloads {
             let entry = plan.entries[index]
-            let auth = entry.product.access == .exclusive && origin != nil && Origin(entry.url) == origin ? " -H @<(token)" : ""
-            out += "curl \(options)\(auth) -o \"$dir\"/\(Self.quoted(entry.path)) \(Self.quoted(entry.url)) || failed=$((failed + 1))\n"
+            let access: String
+            if entry.product.access == .exclusive {
+                access = origin != nil && Origin(entry.url) == origin ? "x" : "o"
+            } else {
+                access = "p"
+            }
+            out += "\(Self.quoted(entry.path)) \(Self.quoted(entry.url)) \(entry.product.size.map(String.init) ?? "''") \(access)\n"
         }
-        out += """
-        if [ "$failed" -gt 0 ]; then
-          echo "$failed of \(downloads.count) files failed; run the script again to retry them" >&2
-          exit 1
-        fi
-        echo "\(downloads.count) files in $dir" >&2
-
-        """
+        out += ")\n"
+        out += Self.sortPart + (exclusive > 0 ? Self.tokenPart : Self.noTokenPart) + Self.fetchPart
         return out
     }
+
+    // The script after its list of files: plain bash, the same for every plan.
+
+    /// Sorts the files into complete, public and exclusive.
+    static let sortPart = #"""
+
+    # The temporary name a file is written under, beside its own: DIR/F → DIR/.F.haul-part (in REPLY).
+    part_of() { local p="$dir/$1"; REPLY="${p%/*}/.${p##*/}.haul-part"; }
+    size_of() { local n; n=$(wc -c < "$1") || return 1; REPLY=$((n)); }
+
+    # Sorts the files: complete ones (under their name, of the catalog's size when it states one) are
+    # skipped; the rest is fetched without the token, with it, or skipped for want of one.
+    plain=() exclusive=() elsewhere=()
+    complete=0 total=$(( ${#files[@]} / 4 ))
+    for ((i = 0; i < ${#files[@]}; i += 4)); do
+      f="$dir/${files[i]}" size="${files[i+2]}"
+      if [ -f "$f" ] && { [ -z "$size" ] || { size_of "$f" && [ "$REPLY" = "$size" ]; }; }; then
+        complete=$((complete + 1)); continue
+      fi
+      case "${files[i+3]}" in
+        x) exclusive+=("$i") ;;
+        o) elsewhere+=("$i") ;;
+        *) plain+=("$i") ;;
+      esac
+    done
+
+    """#
+
+    /// Where exclusive-access files are: the token, asked for when needed and sent to the archive only.
+    static let tokenPart = #"""
+    skipped=0
+    if [ $(( ${#exclusive[@]} + ${#elsewhere[@]} )) -gt 0 ]; then
+      if [ -z "${MAST_API_TOKEN:-}" ] && [ -t 0 ]; then
+        IFS= read -r -s -p "MAST API token for $(( ${#exclusive[@]} + ${#elsewhere[@]} )) exclusive-access files (input hidden; Enter to skip them): " MAST_API_TOKEN; echo >&2
+      fi
+      if [ -n "${MAST_API_TOKEN:-}" ]; then
+        # Exclusive files elsewhere are fetched without it: the token goes to the archive only.
+        plain+=(${elsewhere[@]+"${elsewhere[@]}"})
+      else
+        skipped=$(( ${#exclusive[@]} + ${#elsewhere[@]} ))
+        exclusive=()
+        echo "warning: $skipped exclusive-access files skipped: they need a MAST API token (set MAST_API_TOKEN)" >&2
+      fi
+    fi
+    # The header goes to curl through a pipe, never on its command line.
+    token() { printf 'Authorization: token %s\n' "$MAST_API_TOKEN"; }
+    # Runs a curl command ($2…) with the token's header when $1 is 1.
+    with_token() {
+      if [ "$1" = 1 ]; then shift; "$@" -H @<(token); else shift; "$@"; fi
+    }
+
+    """#
+
+    /// Without exclusive-access files: no token at all.
+    static let noTokenPart = #"""
+    skipped=0
+    with_token() { shift; "$@"; }
+
+    """#
+
+    /// The fetching, after the files are sorted.
+    static let fetchPart = #"""
+    fetched=0 failed=0
+    # After curl: checks the length (when the catalog states it) and renames the file into place.
+    finish_one() {
+      local i=$1 size="${files[$1+2]}"
+      part_of "${files[i]}"; local part=$REPLY
+      [ -e "$part" ] || : > "$part"    # an empty body leaves no file behind
+      if [ -n "$size" ] && size_of "$part" && [ "$REPLY" != "$size" ]; then
+        echo "${files[i]}: size mismatch (expected $size bytes, received $REPLY)" >&2
+        rm -f "$part"; return 1
+      fi
+      mv -f "$part" "$dir/${files[i]}"
+    }
+
+    # curl 7.75 or later: one process runs every transfer (--parallel); else background jobs.
+    use_parallel=0
+    if [ "${HAUL_CURL_PARALLEL:-1}" != 0 ]; then
+      read -r _ version _ < <(curl --version 2>/dev/null)
+      major=${version%%.*} rest=${version#*.}
+      minor=${rest%%.*}
+      if [ "$major" -gt 7 ] 2>/dev/null || { [ "$major" -eq 7 ] 2>/dev/null && [ "$minor" -ge 75 ]; }; then use_parallel=1; fi
+    fi
+    max=$parallel
+    [ "$max" -le 300 ] || max=300    # curl's own bound on --parallel-max
+
+    # A quoted string of curl's config syntax (in REPLY).
+    config_quoted() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; REPLY="\"$s\""; }
+    config() {
+      local i
+      for i in "$@"; do
+        config_quoted "${files[i+1]}"; printf 'url = %s\n' "$REPLY"
+        part_of "${files[i]}"; config_quoted "$REPLY"; printf 'output = %s\n' "$REPLY"
+      done
+    }
+
+    # Fetches the files whose indices follow $1 (1: with the token) with one curl --parallel; each
+    # transfer on a connection of its own at once (--parallel-immediate), rather than waiting to see
+    # whether the first connection multiplexes (with HTTP/1.1 that wait held every other transfer).
+    fetch_parallel() {
+      local with_token=$1; shift
+      [ "$#" -gt 0 ] || return 0
+      local list=("$@") seen=0 n code
+      while read -r n code; do
+        case "$n" in ''|*[!0-9]*) continue ;; esac
+        seen=$((seen + 1))
+        if [ "$code" = 0 ] && finish_one "${list[n]}"; then
+          fetched=$((fetched + 1))
+        else
+          part_of "${files[${list[n]}]}"; rm -f "$REPLY"
+          failed=$((failed + 1))
+        fi
+      done < <(with_token "$with_token" curl "${options[@]}" --parallel --parallel-immediate --parallel-max "$max" \
+                 --write-out '%{urlnum} %{exitcode}\n' --config <(config "${list[@]}"))
+      # Transfers curl never reported (it was stopped) did not arrive.
+      failed=$((failed + ${#list[@]} - seen))
+    }
+
+    # One file with one curl (a background job of fetch_jobs).
+    fetch_one() {
+      local i=$1
+      part_of "${files[i]}"; local part=$REPLY
+      with_token "$2" curl "${options[@]}" -o "$part" "${files[i+1]}" && finish_one "$i" && return 0
+      rm -f "$part"
+      return 1
+    }
+
+    # Fetches the files whose indices follow $1 (1: with the token), up to $max curl processes at once.
+    fetch_jobs() {
+      local with_token=$1 running=0 i; shift
+      for i in "$@"; do
+        if [ "$running" -ge "$max" ]; then
+          if wait -n; then fetched=$((fetched + 1)); else failed=$((failed + 1)); fi
+          running=$((running - 1))
+        fi
+        fetch_one "$i" "$with_token" &
+        running=$((running + 1))
+      done
+      while [ "$running" -gt 0 ]; do
+        if wait -n; then fetched=$((fetched + 1)); else failed=$((failed + 1)); fi
+        running=$((running - 1))
+      done
+    }
+
+    if [ "$use_parallel" = 1 ]; then
+      fetch_parallel 0 ${plain[@]+"${plain[@]}"}
+      fetch_parallel 1 ${exclusive[@]+"${exclusive[@]}"}
+    else
+      fetch_jobs 0 ${plain[@]+"${plain[@]}"}
+      fetch_jobs 1 ${exclusive[@]+"${exclusive[@]}"}
+    fi
+
+    echo "$fetched fetched, $complete already complete, $skipped skipped (exclusive access, no token), $failed failed, of $total files in $dir" >&2
+    if [ "$failed" -gt 0 ]; then
+      echo "run the script again to fetch the $failed that failed" >&2
+      exit 1
+    fi
+
+    """#
 
     /// A bash word for any text: single-quoted, or `$'…'` when it holds control characters.
     static func quoted(_ text: String) -> String {

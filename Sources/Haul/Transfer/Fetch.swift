@@ -5,6 +5,9 @@ import Foundation
 public struct FetchResult: Sendable {
     public enum Status: Sendable, Hashable {
         case ok
+        /// A conditional request (`If-None-Match`, `If-Modified-Since`) was answered 304: the copy the
+        /// caller has is current, and the sink holds nothing.
+        case notModified
         /// Final failure; the reason is the manifest's `FAILED: …` text.
         case failed(String)
         case cancelled
@@ -17,6 +20,8 @@ public struct FetchResult: Sendable {
     /// `Last-Modified` of the last response, as Unix seconds.
     public var lastModified: Int64?
     public var seconds: Double
+    /// `ETag` of the response the bytes came from (as sent, quotes and any `W/` kept).
+    public var etag: String? = nil
 }
 
 /// What to do after one attempt.
@@ -108,13 +113,21 @@ public enum AttemptVerdict: Sendable, Hashable {
 }
 
 extension Engine {
+    /// Whether a request header asks a conditional question (`If-None-Match`, `If-Modified-Since`),
+    /// whose 304 answer means "your copy is current" rather than a failure.
+    static func isConditional(_ header: String) -> Bool {
+        let lower = header.lowercased()
+        return lower.hasPrefix("if-none-match:") || lower.hasPrefix("if-modified-since:")
+    }
+
     /// Fetches one product into `sink`, retrying transient failures as ``Configuration/retry`` says
     /// and resuming with `Range` where the server allows it.
     ///
     /// - Parameters:
     ///   - url: Where from.
     ///   - expectedSize: The catalog's size; a different length is a failure, never a file.
-    ///   - headers: Extra request headers.
+    ///   - headers: Extra request headers. With `If-None-Match` or `If-Modified-Since` among them, a 304
+    ///     answer ends the fetch as `notModified`.
     ///   - sink: Where the bytes go; it holds the whole product when the result is `ok`.
     ///   - counter: Counts received bytes for progress.
     /// - Returns: The result; cancelling the task gives `cancelled`.
@@ -128,6 +141,7 @@ extension Engine {
         var validator: String?
         var resumable = false
         var lastModified: Int64?
+        var etag: String?
         var attempt = 0
         func elapsed() -> Double { started.duration(to: .now).seconds }
         while true {
@@ -146,10 +160,14 @@ extension Engine {
                 validator = outcome.validator
                 resumable = outcome.acceptRanges
                 lastModified = outcome.lastModified ?? lastModified
+                etag = outcome.etag
+            }
+            if outcome.status == 304, outcome.curlCode == 0, headers.contains(where: Self.isConditional) {
+                return FetchResult(status: .notModified, attempts: attempt, bytes: 0, lastModified: outcome.lastModified, seconds: elapsed())
             }
             switch AttemptVerdict(outcome, expectedSize: expectedSize) {
             case .success:
-                return FetchResult(status: .ok, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                return FetchResult(status: .ok, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed(), etag: etag)
             case .fail(let reason):
                 return FetchResult(status: .failed(reason), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
             case .retry(let reason, let retryAfter):

@@ -88,7 +88,7 @@ extension Engine {
         let attempts = 1 + results.reduce(0) { $0 + $1.attempts }
         let lastModified = probe.lastModified ?? results.compactMap(\.lastModified).first
         func ended(_ status: FetchResult.Status, bytes: Int64) -> FetchResult {
-            FetchResult(status: status, attempts: attempts, bytes: bytes, lastModified: lastModified, seconds: started.duration(to: .now).seconds)
+            FetchResult(status: status, attempts: attempts, bytes: bytes, lastModified: lastModified, seconds: started.duration(to: .now).seconds, etag: probe.etag)
         }
         var crc: UInt32 = 0
         var failure: String?

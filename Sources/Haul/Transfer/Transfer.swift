@@ -55,6 +55,8 @@ public struct AttemptOutcome: Sendable {
     public var acceptRanges = false
     /// A validator to resume with (`ETag`, else `Last-Modified`).
     public var validator: String?
+    /// A 2xx response's `ETag`, as sent (weak ones too).
+    public var etag: String?
     /// `Retry-After`, in seconds.
     public var retryAfter: Int64?
     /// `Last-Modified`, as Unix seconds.
@@ -128,7 +130,8 @@ final class Transfer: @unchecked Sendable {
             return true
         }
         if let ranges = header("Accept-Ranges"), ranges.lowercased().contains("bytes") { outcome.acceptRanges = true }
-        let etag = header("ETag").flatMap { $0.hasPrefix("W/") ? nil : $0 }
+        outcome.etag = header("ETag")
+        let etag = outcome.etag.flatMap { $0.hasPrefix("W/") ? nil : $0 }
         outcome.validator = etag ?? header("Last-Modified")
         outcome.contentType = header("Content-Type")
         // Haul asks for identity and never turns on libcurl's decoding (CURLOPT_ACCEPT_ENCODING is

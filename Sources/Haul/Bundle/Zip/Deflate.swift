@@ -124,8 +124,9 @@ final class RawInflater {
     }
 
     /// Feeds compressed bytes. - Returns: How many were consumed (fewer once the stream ended).
+    /// - Parameter made: Given each piece of inflated bytes, when the caller wants them.
     @discardableResult
-    func feed(_ input: UnsafeRawBufferPointer) -> Int {
+    func feed(_ input: UnsafeRawBufferPointer, made handOut: ((UnsafeRawBufferPointer) -> Void)? = nil) -> Int {
         guard !ended, !failed, !input.isEmpty else { return 0 }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(input.count)
@@ -136,6 +137,7 @@ final class RawInflater {
                 let status = inflate(stream, Z_NO_FLUSH)
                 let made = out.count - Int(stream.pointee.avail_out)
                 crc = CRC32.of(UnsafeRawBufferPointer(rebasing: out[0..<made]), continuing: crc)
+                handOut?(UnsafeRawBufferPointer(rebasing: out[0..<made]))
                 return (status, made)
             }
             produced += UInt64(made)

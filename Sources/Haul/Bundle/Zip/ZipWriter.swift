@@ -20,12 +20,18 @@ final class ZipWriter: @unchecked Sendable {
     // Touched only on `queue`.
     private let output: ArchiveOutput
     private var central: [(key: Int, entry: ZipEntry)]
+    /// Where each kept entry lies (header and data), by key: an entry written later with the same key
+    /// replaces it (``replaceKept(_:)``).
+    private var keptSpans: [Int: ArchiveOutput.Hole]
     private let failureState = Locked<HaulError?>(nil)
 
-    /// - Parameter kept: Entries already in the output (from an earlier run), by catalog order.
-    init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = []) {
+    /// - Parameters:
+    ///   - kept: Entries already in the output (from an earlier run), by catalog order.
+    ///   - keptSpans: Where each of them lies, header and data, by key.
+    init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = [], keptSpans: [Int: ArchiveOutput.Hole] = [:]) {
         self.output = output
         self.central = kept
+        self.keptSpans = keptSpans
     }
 
     /// Whether entries can be written into reserved regions (a file, not a stream).
@@ -54,8 +60,18 @@ final class ZipWriter: @unchecked Sendable {
             let header = entry.localHeader()
             precondition(header.count == region.headerLength, "a region's header changed length")
             try record { try header.withUnsafeBytes { try output.write($0, at: entry.offset) } }
+            replaceKept(key)
             central.append((key, entry))
         }
+    }
+
+    /// On the queue, once a new version of a kept entry is whole: the old one leaves the central
+    /// directory, and its bytes become a hole the finish removes, so that the archive holds one entry
+    /// of that name and a streaming reader meets only the new one.
+    private func replaceKept(_ key: Int) {
+        guard let span = keptSpans.removeValue(forKey: key) else { return }
+        central.removeAll { $0.key == key && $0.entry.offset == span.offset }
+        output.giveBack(span.offset, span.length)
     }
 
     /// Gives a region up: its transfer failed. The finish removes it.
@@ -117,6 +133,7 @@ final class ZipWriter: @unchecked Sendable {
         var entry = entry
         try record { entry.offset = try output.append(entry.localHeader(), staged) }
         staged.releaseMemory()
+        replaceKept(key)
         central.append((key, entry))
     }
 
@@ -167,6 +184,10 @@ struct ZipRegion: Sendable {
 enum ZipResume {
     struct Result {
         var kept: [(key: Int, entry: ZipEntry)] = []
+        /// Where each kept entry lies, its local header and data, by key.
+        var spans: [Int: ArchiveOutput.Hole] = [:]
+        /// Where the scan stopped: the first entry not kept (the earlier run's manifests, when it finished).
+        var stop: UInt64 = 0
         /// Regions whose entries were still arriving, between kept entries: removed when the run finishes.
         var holes: [ArchiveOutput.Hole] = []
         /// Where the kept entries end: the archive goes on from here.
@@ -193,15 +214,45 @@ enum ZipResume {
                   let key = accept(entry)
             else { break }
             result.kept.append((key, entry))
+            result.spans[key] = ArchiveOutput.Hole(offset: offset, length: dataOffset + entry.compressedSize - offset)
             offset = dataOffset + entry.compressedSize
             result.end = offset
         }
+        result.stop = offset
         // Regions at the very end are simply cut off.
         while let last = result.holes.last, last.offset + last.length == result.end {
             result.end = last.offset
             result.holes.removeLast()
         }
         return result
+    }
+
+    /// The bytes of the entry named `name` among the (at most `within`) entries from `offset` on, when
+    /// it is whole and checks: an earlier run's manifest, which follows its files.
+    static func entryData(named name: String, fd: Int32, from offset: UInt64, length: UInt64, within: Int = 4, limit: UInt64 = 256 << 20) -> [UInt8]? {
+        var offset = offset
+        for _ in 0..<within {
+            guard offset + UInt64(ZipFormat.localHeaderSize) <= length,
+                  let (entry, dataOffset) = readHeader(fd: fd, at: offset),
+                  dataOffset <= length, entry.compressedSize <= length - dataOffset else { return nil }
+            guard entry.name == name else {
+                offset = dataOffset + entry.compressedSize
+                continue
+            }
+            guard entry.compressedSize <= limit, entry.uncompressedSize <= limit,
+                  let data = read(fd: fd, at: dataOffset, count: Int(entry.compressedSize)) else { return nil }
+            if entry.method == .stored {
+                return data.withUnsafeBytes { CRC32.of($0) } == entry.crc32 ? data : nil
+            }
+            let inflater = RawInflater()
+            var out: [UInt8] = []
+            out.reserveCapacity(Int(entry.uncompressedSize))
+            let fed = data.withUnsafeBytes { inflater.feed($0, made: { out.append(contentsOf: $0) }) }
+            guard fed == data.count, !inflater.failed, inflater.ended, out.count == Int(entry.uncompressedSize),
+                  inflater.crc == entry.crc32 else { return nil }
+            return out
+        }
+        return nil
     }
 
     /// Parses the local header at `offset`. - Returns: The entry and where its data starts.
