@@ -3,7 +3,8 @@ import PackageDescription
 
 // Haul: an archive's product list → files, through hundreds of concurrent libcurl transfers.
 //
-// Targets follow the pipeline: `CCurl`, `CZlib` and `CHaulSystem` are thin C modules over the system,
+// Targets follow the pipeline: `CCurl`, `CZlib`, `CDeflate` (libdeflate's CRC-32, on Linux) and
+// `CHaulSystem` are thin C modules over the system,
 // `Haul` is the engine (catalog → selection → plan → transfers → bundle → manifest), `HaulArchive`
 // is the loopback MAST-like archive shared by the tests, `haul demo` and the benchmarks, and `haul`
 // is the command-line layer. Benchmarks live in their own package under `Benchmarks/` so that an
@@ -38,13 +39,24 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // libdeflate's CRC-32 (carry-less multiplication) for every checksum over data; zlib keeps
+        // compression and `crc32_combine`. Linux only: elsewhere the system's zlib CRC-32 serves.
+        .systemLibrary(
+            name: "CDeflate",
+            path: "Sources/CDeflate",
+            pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]
+        ),
         .systemLibrary(
             name: "CHaulSystem",
             path: "Sources/CHaulSystem"
         ),
         .target(
             name: "Haul",
-            dependencies: ["CCurl", "CZlib", "CHaulSystem"],
+            dependencies: [
+                "CCurl", "CZlib", "CHaulSystem",
+                .target(name: "CDeflate", condition: .when(platforms: [.linux])),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -69,7 +81,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HaulTests",
-            dependencies: ["Haul", "HaulArchive", "CZlib", "CHaulSystem"],
+            dependencies: [
+                "Haul", "HaulArchive", "CZlib", "CHaulSystem",
+                .target(name: "CDeflate", condition: .when(platforms: [.linux])),
+            ],
             // Catalogs in each format, read by path (#filePath), not bundled.
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

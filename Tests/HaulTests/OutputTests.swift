@@ -453,6 +453,35 @@ struct OutputTests {
         try Self.checkFlushes(StraceLog(folder + "/trace.txt"), folder: folder, uris: uris, zip: zip, synchronize: synchronize)
     }
 
+    /// ext4 writes a file out when it is closed if it was ever truncated to 0 bytes ("auto_da_alloc"),
+    /// even an empty one: the archive's last close then started the writeback of every byte itself.
+    @Test("A new archive is never truncated to 0 bytes (ext4 would write it all out on close, --no-fsync or not)",
+          .enabled(if: straceWorks))
+    func newArchiveNotTruncated() async throws {
+        let temporary = TemporaryFolder()
+        let folder = try #require(realpath(temporary.path, nil).map { p in defer { free(p) }; return String(cString: p) })
+        let (status, stderr) = try await withTestArchive { archive in
+            _ = try writeURIList(
+                (0..<3).map { ("mast:JWST/product/obs0/f\($0).fits", 50_000, []) }, to: archive, at: folder + "/list.txt"
+            )
+            let run = try await runHaul(
+                ["-f", "-qq", "-y", "-e", "trace=ftruncate,openat", "-o", folder + "/trace.txt", haulExecutable,
+                 "download", "list.txt", "--zip", folder + "/out.zip", "--compression", "store",
+                 "--archive", archive.url, "--progress", "none", "--no-fsync"],
+                in: folder, executable: try #require(firstExecutable(["/usr/bin/strace", "/bin/strace"]))
+            )
+            return (run.status, run.stderr)
+        }
+        #expect(status == 0, "\(stderr)")
+        let lines = try StraceLog(folder + "/trace.txt").lines
+        let part = folder + "/out.zip.haul-part"
+        #expect(lines.contains { $0.contains("openat(") && $0.contains("\"\(part)\"") && !$0.contains("= -1") }, "\(lines)")
+        // Cut to its final length at the end (never 0 bytes), as before; never truncated to 0 at the start.
+        #expect(!lines.contains { $0.contains("ftruncate(") && $0.contains("<\(part)>, 0)") }, "\(lines.filter { $0.contains("ftruncate(") })")
+        let unzip = try runTool("unzip", ["-t", folder + "/out.zip"])
+        #expect(unzip.status == 0 && unzip.output.contains("No errors detected"), "\(unzip.output)")
+    }
+
     private static func checkFlushes(_ trace: StraceLog, folder: String, uris: [String], zip: Bool, synchronize: Bool) throws {
         let lines = trace.lines
         func flush(_ path: String) -> Int? { trace.flush(path) }

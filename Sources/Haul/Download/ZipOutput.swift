@@ -126,7 +126,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
            let csv = ZipResume.entryData(named: plan.root + "/manifest.csv", fd: fd, from: resume.stop, length: UInt64(st.st_size)) {
             for row in Manifest.parseCSV(String(decoding: csv, as: UTF8.self)) { earlier[row.uri] = row }
         }
-        if ftruncate(fd, off_t(resume.end)) != 0 { throw HaulError.writing(partPath, errno: errno, action: "truncate") }
+        // Only when there is something to cut: on ext4, truncating a file to 0 bytes (even one already
+        // empty) marks it to be written out when it is closed ("auto_da_alloc"), which made every run's
+        // last close start the writeback of the whole archive itself, --no-fsync or not.
+        if UInt64(st.st_size) != resume.end, ftruncate(fd, off_t(resume.end)) != 0 {
+            throw HaulError.writing(partPath, errno: errno, action: "truncate")
+        }
         for (index, entry) in resume.kept { kept[index] = entry }
         writer = ZipWriter(
             output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes), kept: resume.kept,

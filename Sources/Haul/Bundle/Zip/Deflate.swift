@@ -91,18 +91,6 @@ final class ChunkDeflater: Sendable {
     }
 }
 
-/// CRC-32 (ISO-HDLC, as ZIP uses) with zlib.
-enum CRC32 {
-    static func of(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        UInt32(czlib_crc32(uLong(crc), bytes.baseAddress, bytes.count))
-    }
-
-    /// The CRC of A followed by B, from the CRCs of A and B and B's length.
-    static func combine(_ a: UInt32, _ b: UInt32, lengthOfB: Int64) -> UInt32 {
-        UInt32(czlib_crc32_combine(uLong(a), uLong(b), Int(lengthOfB)))
-    }
-}
-
 /// Inflates a raw deflate stream piece by piece, to check an entry of an earlier run.
 final class RawInflater {
     private let stream: UnsafeMutablePointer<z_stream>
