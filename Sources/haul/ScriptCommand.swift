@@ -22,6 +22,8 @@ struct ScriptCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Selection") var selection: SelectionOptions
 
+    @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
+
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the script here (made executable); default standard output.", valueName: "file"))
     var output: String?
 
@@ -40,6 +42,7 @@ struct ScriptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        verbosity.apply()
         let defaultRoot = output.map(Runner.stem) ?? Runner.stem(selection.catalogs[0] == "-" ? "haul" : selection.catalogs[0])
         // Exclusive-access products are in the script: it asks for the token when it runs.
         let (_, plan) = try selection.plan(root: root ?? defaultRoot, authorized: true)
@@ -58,10 +61,10 @@ struct ScriptCommand: AsyncParsableCommand {
         } else {
             Terminal.standardOutput(text)
         }
-        var note = "\(output.map { "wrote \($0): " } ?? "")\(script.fetched.grouped) curl lines"
+        var note = "\(output.map { "wrote \($0): " } ?? "")\(Format.count(script.fetched, "curl line"))"
         if plan.summary.selectedBytes > 0 { note += " (\(Format.bytes(plan.summary.selectedBytes)))" }
-        if plan.summary.duplicates > 0 { note += "; \(plan.summary.duplicates.grouped) duplicate rows fetched once" }
-        if script.exclusive > 0 { note += "; \(script.exclusive.grouped) exclusive-access files: it asks for a token ($MAST_API_TOKEN)" }
+        if plan.summary.duplicates > 0 { note += "; \(Format.count(plan.summary.duplicates, "duplicate row")) fetched once" }
+        if script.exclusive > 0 { note += "; \(Format.count(script.exclusive, "exclusive-access file")): it asks for a token ($MAST_API_TOKEN)" }
         Terminal.note(note)
     }
 }

@@ -29,6 +29,8 @@ struct SelectCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Exclusive access") var tokens: TokenOptions
 
+    @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
+
     @Option(help: ArgumentHelp("The page of the preview to show, from 1.", valueName: "n"))
     var page: Int = 1
 
@@ -51,6 +53,7 @@ struct SelectCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        verbosity.apply()
         // A token (when one is set) counts exclusive-access files as selected; select never sends it anywhere.
         let token = try tokens.token()
         let (_, plan) = try selection.plan(root: "selection", authorized: token != nil)

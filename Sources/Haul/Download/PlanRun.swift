@@ -211,14 +211,19 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .fetch(let s):
             sink = s
         }
+        let (everywhere, originBound) = engine.configuration.extraHeaders(for: entry.url)
         let result = await engine.fetchSegmented(
-            url: entry.url, expectedSize: entry.product.size, headers: headers + (credentials?.headers(for: entry.url) ?? []),
-            into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: headers + everywhere + (credentials?.headers(for: entry.url) ?? []),
+            originHeaders: originBound, into: sink, counter: counters.received
         )
         row.attempts = result.attempts
         row.seconds = result.seconds
         row.status = await output.complete(index, sink: sink, result: result)
         if row.status == .ok { row.size = result.bytes }
+        events.yield(.transfer(TransferRecord(
+            url: entry.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
+            attempts: result.attempts, status: row.status
+        )))
         return row
     }
 

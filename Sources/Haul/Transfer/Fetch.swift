@@ -17,6 +17,8 @@ public struct FetchResult: Sendable {
     /// `Last-Modified` of the last response, as Unix seconds.
     public var lastModified: Int64?
     public var seconds: Double
+    /// The last response's HTTP status, 0 when none arrived.
+    public var httpStatus = 0
 }
 
 /// What to do after one attempt.
@@ -118,8 +120,9 @@ extension Engine {
     ///   - sink: Where the bytes go; it holds the whole product when the result is `ok`.
     ///   - counter: Counts received bytes for progress.
     /// - Returns: The result; cancelling the task gives `cancelled`.
+    ///   - originHeaders: Request headers sent only while on `url`'s origin (not after a redirect elsewhere).
     public func fetch(
-        url: String, expectedSize: Int64?, headers: [String] = [],
+        url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
         into sink: any TransferSink, counter: ByteCounter? = nil
     ) async -> FetchResult {
         let started = ContinuousClock.now
@@ -129,15 +132,25 @@ extension Engine {
         var resumable = false
         var lastModified: Int64?
         var attempt = 0
+        var httpStatus = 0
+        let host = HostHealth.key(url)
         func elapsed() -> Double { started.duration(to: .now).seconds }
+        func result(_ status: FetchResult.Status) -> FetchResult {
+            FetchResult(status: status, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed(), httpStatus: httpStatus)
+        }
         while true {
+            // A host that refused every connection so far ends the fetch at once, with its reason.
+            if let host, let verdict = hosts.verdict(host) { return result(.failed(verdict)) }
             attempt += 1
             let rangeStart = resumable ? held : 0
-            let request = AttemptRequest(
+            var request = AttemptRequest(
                 url: url, rangeStart: rangeStart, ifRange: rangeStart > 0 ? validator : nil,
                 expectedSize: expectedSize, headers: headers
             )
+            request.originHeaders = originHeaders
             let outcome = await self.attempt(request, into: sink, counter: counter)
+            if let host { hosts.record(host, outcome) }
+            if outcome.status != 0 { httpStatus = outcome.status }
             if outcome.cancelled || Task.isCancelled {
                 return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
             }
@@ -149,13 +162,13 @@ extension Engine {
             }
             switch AttemptVerdict(outcome, expectedSize: expectedSize) {
             case .success:
-                return FetchResult(status: .ok, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                return result(.ok)
             case .fail(let reason):
-                return FetchResult(status: .failed(reason), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                return result(.failed(reason))
             case .retry(let reason, let retryAfter):
                 guard attempt <= policy.retries else {
                     let text = attempt == 1 ? reason : "\(reason) after \(attempt) attempts"
-                    return FetchResult(status: .failed(text), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                    return result(.failed(text))
                 }
                 // What is held cannot be continued: the next attempt asks for the whole product.
                 switch outcome.abort {
@@ -163,11 +176,21 @@ extension Engine {
                 default: if outcome.status == 416 { resumable = false }
                 }
                 do {
-                    try await Task.sleep(for: policy.delay(afterAttempt: attempt, retryAfter: retryAfter))
+                    try await waitToRetry(policy.delay(afterAttempt: attempt, retryAfter: retryAfter), host: host)
                 } catch {
                     return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
                 }
             }
+        }
+    }
+
+    /// Sleeps before a retry, waking early when `host` is given up on meanwhile (checked every 100 ms).
+    func waitToRetry(_ delay: Duration, host: String?) async throws {
+        guard let host, configuration.unreachableAfter > 0 else { return try await Task.sleep(for: delay) }
+        let end = ContinuousClock.now + delay
+        while ContinuousClock.now < end {
+            if hosts.verdict(host) != nil { return }
+            try await Task.sleep(for: min(.milliseconds(100), ContinuousClock.now.duration(to: end)))
         }
     }
 }

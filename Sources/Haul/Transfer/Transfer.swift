@@ -14,6 +14,9 @@ public struct AttemptRequest: Sendable {
     public var expectedSize: Int64?
     /// Extra request headers (`Name: value`).
     public var headers: [String] = []
+    /// Headers sent only to this URL's origin (scheme, host and port): a redirect to another origin is
+    /// followed without them.
+    public var originHeaders: [String] = []
 
     public init(url: String, rangeStart: Int64 = 0, rangeEnd: Int64? = nil, ifRange: String? = nil, expectedSize: Int64? = nil, headers: [String] = []) {
         self.url = url
@@ -64,6 +67,8 @@ public struct AttemptOutcome: Sendable {
     public var contentEncoding: String?
     /// A 2xx response's `Content-Type`, when it sent one.
     public var contentType: String?
+    /// The system's error number of a failed connection (`ECONNREFUSED`…), 0 when none.
+    public var osErrno: Int32 = 0
     public var abort: Abort?
     public var cancelled = false
     /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
@@ -102,11 +107,15 @@ final class Transfer: @unchecked Sendable {
     var keepsConnection = true
     /// The engine's count of paused transfers, kept in step with ``paused``.
     var pausedCount: PauseCount?
+    /// Where the attempt is now (after redirects followed by the engine), and how many it followed.
+    var currentURL: String
+    var redirects = 0
 
     init(request: AttemptRequest, sink: any TransferSink, counter: ByteCounter?) {
         self.request = request
         self.sink = sink
         self.counter = counter
+        self.currentURL = request.url
         errorBuffer.initialize(to: 0)
         outcome.rangeStart = request.rangeStart
     }
