@@ -6,6 +6,8 @@
 public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
     /// The product-table columns a filter can name. Each is a CAOM column (what
     /// `Observations.get_product_list` returns); missions-search names are accepted as aliases.
+    /// `productSubGroupDescription` is the product's suffix: the catalog's, or where it left it empty
+    /// the file name's (`…_cal.jpg` is `CAL`), as `--suffix` sees it.
     public enum Column: String, Sendable, Hashable, CaseIterable {
         case productType
         case calibLevel = "calib_level"
