@@ -25,12 +25,21 @@ struct DownloadCommand: AsyncParsableCommand {
         same command, once there is space, fetches the rest. Finished files, folders and archives are \
         flushed to the disk (fsync) before the run ends, so a power cut after it loses nothing.
 
+        Nothing selected is an error (status 2, with the reason), so a pipeline can tell a typo from \
+        success. A host that refuses every connection (three failures in a row, no answer ever) fails \
+        its files at once: "cannot reach HOST:PORT: connection refused". -H headers go to the archive \
+        only, as the token does, unless --header-everywhere. --limit-rate is the whole run's, shared \
+        evenly by the transfers in flight. Proxies also come from https_proxy, http_proxy, all_proxy \
+        and no_proxy (either case).
+
         Examples:
           haul download products.json --zip jwst.zip
           haul download products.json --quick recommended --zip - | ssh host 'cat > bundle.zip'
           haul download products.json --zip out.zip --compression deflate --compression-level 1 --parallel 256
           haul download products.json --layout flat --dir data
           cat uris.txt | haul download - --dir data --archive http://127.0.0.1:8080
+          haul download products.ecsv --mrp-only --where productType=SCIENCE --dir data -v
+          haul download products.json --dir data --limit-rate 20M --proxy http://proxy.example:3128 -H 'X-Source: pipeline'
         """
     )
 

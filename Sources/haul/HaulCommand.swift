@@ -21,9 +21,10 @@ struct HaulCommand: AsyncParsableCommand {
         Exclusive-access files need a MAST API token: $MAST_API_TOKEN, --token-file FILE, or a \
         prompt on a terminal; never a command-line value.
 
-        Exit status: 0 every selected file OK; 1 some failed (the manifest says which), or the disk \
-        filled; 2 input, usage or output-path error (nothing downloaded, nothing overwritten); 130 \
-        interrupted (the manifest says CANCELLED).
+        Exit status: 0 every selected file OK; 1 some failed (the manifest says which; a host that \
+        refuses every connection fails its files at once), or the disk filled; 2 input, usage or \
+        output-path error, a selector value the catalog does not have, or nothing selected for \
+        download (nothing downloaded, nothing overwritten); 130 interrupted (the manifest says CANCELLED).
 
         Start with `haul demo`, which needs no network.
         """,

@@ -13,13 +13,16 @@ struct SelectCommand: AsyncParsableCommand {
         dataset. Nothing is fetched: this reads the catalogs only.
 
         The selection is the quick set plus every checked box: --level and --suffix (each repeatable), \
-        --guidestar, --pipeline-inputs; --regex then keeps the file names that match. Checking a box \
-        without --quick starts from none, as the overlay does.
+        --guidestar, --pipeline-inputs; --regex, --where and --extension then keep what matches, as \
+        astroquery's filter_products does (--mrp-only is --quick recommended). Checking a box without \
+        --quick starts from none, as the overlay does. A value the catalog does not have (--level foo) \
+        is an error, status 2, that lists the values it has; an empty selection is not (status 0).
 
         Examples:
           haul select products.json
           haul select products.json --level 2b --suffix x1dints --page 2 --page-size 50
           haul select products.json --guidestar --regex '/_gs-fg_/i' --json
+          haul select products.json --where productType=SCIENCE --where calib_level=2,3 --extension fits
           haul select products.json --quick recommended --export-csv selection.csv
           haul download selection.csv --zip selection.zip
         """

@@ -167,6 +167,8 @@ extension Engine {
                 return result(.failed(reason))
             case .retry(let reason, let retryAfter):
                 guard attempt <= policy.retries else {
+                    // One reason for every file of a host given up on, whichever attempt was last.
+                    if let host, let verdict = hosts.verdict(host) { return result(.failed(verdict)) }
                     let text = attempt == 1 ? reason : "\(reason) after \(attempt) attempts"
                     return result(.failed(text))
                 }
