@@ -51,8 +51,8 @@ public struct Configuration: Sendable, Hashable {
     /// `--noproxy`; `*` for every host); `nil` lets libcurl take it from `no_proxy`/`NO_PROXY`.
     public var noProxy: String? = nil
     /// The most bytes a second all transfers together receive (curl's `--limit-rate`, for the whole
-    /// run); `nil` for no limit. The engine divides it evenly among the transfers in flight and divides
-    /// it again whenever one starts or ends (libcurl's limit is per transfer).
+    /// run); `nil` for no limit. One token bucket is shared by every transfer: one that finds it empty
+    /// is paused until its turn comes again (libcurl's own limit is per transfer).
     public var maxReceiveRate: Int64? = nil
     /// After this many connection failures in a row to one host (refused, unreachable, a name that does
     /// not resolve) without any answer from it ever, every transfer to it fails at once as

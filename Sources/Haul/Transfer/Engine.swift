@@ -119,6 +119,8 @@ final class EngineCore: @unchecked Sendable {
     /// reuse matters most below it (a few dozen connections each carrying many small files).
     private static let keptConnectionsLimit = 512
     private var thread = pthread_t()
+    /// The whole engine's receive rate, when ``Configuration/maxReceiveRate`` sets one.
+    private let limiter: ReceiveLimiter?
 
     private static let globalInit: Bool = {
         curl_global_init(ccurl_global_all()) == CURLE_OK
@@ -139,6 +141,7 @@ final class EngineCore: @unchecked Sendable {
         #endif
         self.configuration = configuration
         self.multi = multi
+        self.limiter = configuration.maxReceiveRate.flatMap { $0 > 0 ? ReceiveLimiter(rate: $0) : nil }
         #if os(Linux)
         // Unretained: libcurl calls these only on the engine thread, which holds the core until it exits.
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -237,17 +240,19 @@ final class EngineCore: @unchecked Sendable {
             #if os(Linux)
             // curl_easy_pause(CONT) re-arms libcurl's timer, but 7.88 may still leave an unpaused
             // transfer waiting for a socket event that already came: run its timers once per batch.
+            if releaseThrottled() { resumed = true }
             if resumed { socketAction(ccurl_socket_timeout(), events: 0) }
             readFinished()
-            let timerDue = poller.wait(longest: 1000) { socket, events in socketAction(socket, events: events) }
+            let timerDue = poller.wait(longest: limiter?.wait.map { min(1000, $0) } ?? 1000) { socket, events in socketAction(socket, events: events) }
             if timerDue { socketAction(ccurl_socket_timeout(), events: 0) }
             #else
             _ = resumed
+            _ = releaseThrottled()
             var stillRunning: Int32 = 0
             curl_multi_perform(multi, &stillRunning)
             readFinished()
             var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 1000, &ready)
+            curl_multi_poll(multi, nil, 0, limiter?.wait.map { Int32(min(1000, $0)) } ?? 1000, &ready)
             #endif
         }
         // Take the remaining commands so no waiter is left hanging, and refuse new ones.
@@ -301,6 +306,16 @@ final class EngineCore: @unchecked Sendable {
     private static var watchedMark: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: 1) }
     #endif
 
+    /// Lets transfers the receive limiter paused go on, as far as its tokens allow. Returns whether any did.
+    private func releaseThrottled() -> Bool {
+        guard let limiter else { return false }
+        return limiter.release { transfer in
+            guard let easy = transfer.easy, running[easy] === transfer else { return }
+            // Delivers the held chunk at once, through the write callback, on this thread.
+            _ = curl_easy_pause(easy, ccurl_pause_continue())
+        }
+    }
+
     /// Runs one command. Returns whether it unpaused a transfer.
     private func execute(_ command: EngineCommand) -> Bool {
         switch command {
@@ -345,26 +360,15 @@ final class EngineCore: @unchecked Sendable {
         transfer.easy = easy
         transfer.waker = waker(for: transfer)
         transfer.pausedCount = pausedCount
+        transfer.limiter = limiter
         configure(easy, for: transfer)
         running[easy] = transfer
         activeCount.add(1, ordering: .relaxed)
-        shareReceiveRate()
         let rc = curl_multi_add_handle(multi, easy)
         if rc != CURLM_OK {
             transfer.outcome.curlMessage = String(cString: curl_multi_strerror(rc))
             finish(transfer, code: CURLE_FAILED_INIT, cancelled: false)
         }
-    }
-
-    /// Divides ``Configuration/maxReceiveRate`` evenly among the transfers in flight: each gets libcurl's
-    /// per-transfer limit (`CURLOPT_MAX_RECV_SPEED_LARGE`) of rate ÷ transfers, set again on every one
-    /// whenever one starts or ends, so the shares always add up to the whole rate. libcurl measures
-    /// each transfer's rate over windows of a few seconds and holds a transfer back (not reading its
-    /// socket) while it is ahead.
-    private func shareReceiveRate() {
-        guard let rate = configuration.maxReceiveRate, rate > 0, !running.isEmpty else { return }
-        let share = max(1, rate / Int64(running.count))
-        for easy in running.keys { _ = ccurl_easy_setopt_off(easy, CURLOPT_MAX_RECV_SPEED_LARGE, curl_off_t(share)) }
     }
 
     private func configure(_ easy: UnsafeMutableRawPointer, for transfer: Transfer) {
@@ -407,7 +411,7 @@ final class EngineCore: @unchecked Sendable {
         transfer.keepsConnection = running.count < Self.keptConnectionsLimit || multiplexes
         _ = ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, transfer.searchesConnections ? 0 : 1)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, transfer.keepsConnection ? 0 : 1)
-        _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, c.receiveBufferSize)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, limiter?.bufferSize(c.receiveBufferSize) ?? c.receiveBufferSize)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c.timeout.connect.milliseconds))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, max(1, c.timeout.minimumSpeed))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int((c.timeout.stall.milliseconds + 999) / 1000)))
@@ -551,7 +555,6 @@ final class EngineCore: @unchecked Sendable {
         curl_multi_remove_handle(multi, easy)
         running[easy] = nil
         activeCount.subtract(1, ordering: .relaxed)
-        shareReceiveRate()
         if let list = transfer.headerList { curl_slist_free_all(list) }
         transfer.headerList = nil
         transfer.easy = nil

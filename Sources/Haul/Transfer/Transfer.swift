@@ -107,6 +107,10 @@ final class Transfer: @unchecked Sendable {
     var keepsConnection = true
     /// The engine's count of paused transfers, kept in step with ``paused``.
     var pausedCount: PauseCount?
+    /// The engine's shared receive rate, when it has one.
+    unowned var limiter: ReceiveLimiter?
+    /// Paused by the limiter (not by the sink): it goes on when the limiter has tokens again.
+    var throttled = false
     /// Where the attempt is now (after redirects followed by the engine), and how many it followed.
     var currentURL: String
     var redirects = 0
@@ -194,6 +198,11 @@ final class Transfer: @unchecked Sendable {
         if let limit = request.expectedSize ?? outcome.totalLength, outcome.end + count > limit {
             outcome.abort = .sizeMismatch(expected: limit, actual: outcome.end + count)
             return 0
+        }
+        if let limiter, !limiter.take(bytes.count, for: self) {
+            // libcurl keeps the chunk and delivers it again once the limiter lets this transfer go on.
+            throttled = true
+            return ccurl_writefunc_pause()
         }
         switch sink.write(bytes) {
         case .accepted:
