@@ -373,6 +373,10 @@ public final class TestArchive: Sendable {
             if let location = Self.hop(path) {
                 return Reply(status: .found, headers: [("Location", location)])
             }
+            // `/redirect?to=URL`: a redirect to anywhere, another server included.
+            if path == "/redirect", let location = query["to"] {
+                return Reply(status: .found, headers: [("Location", location)])
+            }
             let user = authorization.flatMap { Self.token(in: $0) }.flatMap { s.tokens[$0] }
             if path == "/whoami" {
                 let json = user.map { #"{"anon":false,"attrib":{"display_name":"# + JSONText.quoted($0) + "}}" } ?? #"{"anon":true}"#
