@@ -78,7 +78,7 @@ struct ProgressDisplay {
 
     /// `  120/300 files  45.6 MB/120 MB  38.2 MB/s  ETA 0:02  [#######.........]`
     static func bar(_ p: DownloadProgress, width: Int) -> String {
-        var text = " \(p.filesDone)/\(p.filesTotal) files"
+        var text = " \(p.filesDone)/\(p.filesTotal) file\(p.filesTotal == 1 ? "" : "s")"
         if p.filesFailed > 0 { text += " (\(p.filesFailed) failed)" }
         text += "  " + Format.bytes(p.bytesDone)
         if let total = p.bytesTotal { text += "/" + Format.bytes(total) }

@@ -72,7 +72,7 @@ struct SelectCommand: AsyncParsableCommand {
             } catch {
                 throw HaulError(.output, "cannot write \(exportCSV): \(error.localizedDescription)")
             }
-            Terminal.note("exported \(plan.entries.count.grouped) rows to \(exportCSV)")
+            Terminal.note("exported \(Format.count(plan.entries.count, "row")) to \(exportCSV)")
         }
         let shown = try plan.page(page, size: pageSize)
         if json {
@@ -87,7 +87,7 @@ struct SelectCommand: AsyncParsableCommand {
 enum SelectView {
     /// "120 of 345 files (1.23 GB of 4.56 GB) selected".
     static func summaryLine(_ s: Plan.Summary) -> String {
-        var line = "\(s.selectedFiles.grouped) of \(s.totalFiles.grouped) files"
+        var line = "\(s.selectedFiles.grouped) of \(Format.count(s.totalFiles, "file"))"
         if s.totalBytes > 0 { line += " (\(Format.bytes(s.selectedBytes)) of \(Format.bytes(s.totalBytes)))" }
         return line + " selected"
     }
