@@ -274,6 +274,15 @@ struct CommandLineHabitsTests {
             #expect(bypassed.status == 1)
             #expect(bypassed.stderr.contains("FAILED: cannot reach archive.haul.invalid:80: the host name does not resolve"))
             #expect(archive.statistics.proxiedRequests == 6)
+
+            // A proxy that refuses: the message names the proxy, not the archive behind it.
+            let port = try closedPort()
+            let refused = try await runHaul(
+                ["download", "list.txt", "--dir", "four", "--archive", "http://archive.haul.invalid", "--proxy", "http://127.0.0.1:\(port)", "--progress", "none"],
+                in: folder.path
+            )
+            #expect(refused.status == 1)
+            #expect(try manifestStatuses(folder.path + "/four") == Array(repeating: "FAILED: cannot reach the proxy 127.0.0.1:\(port): connection refused", count: 3), "\(refused.stderr)")
         }
     }
 

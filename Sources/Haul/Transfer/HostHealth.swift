@@ -46,12 +46,20 @@ final class HostHealth: Sendable {
             }
             return
         }
+        // What could not be reached: the host, or the proxy in front of it (libcurl's message names it).
+        var name = host
         let reason: String
         switch code {
         case CURLE_COULDNT_CONNECT:
             reason = outcome.osErrno != 0 ? Self.lowercasedFirst(String(cString: strerror(outcome.osErrno))) : "cannot connect (\(outcome.curlMessage))"
+            if let connected = Self.connectedTo(outcome.curlMessage), connected != host { name = "the proxy " + connected }
         case CURLE_COULDNT_RESOLVE_HOST:
             reason = "the host name does not resolve"
+        case CURLE_COULDNT_RESOLVE_PROXY:
+            reason = "the proxy's host name does not resolve"
+            if let proxy = outcome.curlMessage.split(separator: ":", maxSplits: 1).last?.trimmingSpaces(), !proxy.isEmpty {
+                name = "the proxy " + proxy
+            }
         default:
             return
         }
@@ -59,9 +67,20 @@ final class HostHealth: Sendable {
             var entry = $0[host, default: Entry()]
             guard !entry.answered else { return }
             entry.failures += 1
-            if entry.failures >= limit, entry.verdict == nil { entry.verdict = "cannot reach \(host): \(reason)" }
+            if entry.failures >= limit, entry.verdict == nil { entry.verdict = "cannot reach \(name): \(reason)" }
             $0[host] = entry
         }
+    }
+
+    /// `HOST:PORT` from libcurl's "Failed to connect to HOST port PORT after …", which names what it
+    /// connected to: the proxy, when there is one.
+    static func connectedTo(_ message: String) -> String? {
+        let prefix = "Failed to connect to "
+        guard message.hasPrefix(prefix) else { return nil }
+        let words = message.dropFirst(prefix.count).split(separator: " ", maxSplits: 3)
+        guard words.count >= 3, words[1] == "port", let port = Int(words[2]) else { return nil }
+        let host = words[0].contains(":") ? "[\(words[0])]" : String(words[0])
+        return "\(host):\(port)"
     }
 
     private static func lowercasedFirst(_ text: String) -> String {
