@@ -283,6 +283,16 @@ struct TransferOptions: ParsableArguments {
     }
 }
 
+/// -q for the commands that transfer nothing (select, script): nothing but errors on standard error.
+struct QuietOption: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Say nothing but errors on standard error (what goes to standard output is unchanged).")
+    var quiet = false
+
+    func apply() {
+        Terminal.quiet = quiet
+    }
+}
+
 /// How much the command says: -q nothing but errors, -v a line per transfer, -vv libcurl's trace too.
 struct VerbosityOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Say nothing but errors: no summary, no progress bar (JSON progress, when asked for, still goes out).")

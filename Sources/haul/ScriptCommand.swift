@@ -22,7 +22,7 @@ struct ScriptCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Selection") var selection: SelectionOptions
 
-    @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
+    @OptionGroup(title: "Messages") var verbosity: QuietOption
 
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the script here (made executable); default standard output.", valueName: "file"))
     var output: String?

@@ -32,7 +32,7 @@ struct SelectCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Exclusive access") var tokens: TokenOptions
 
-    @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
+    @OptionGroup(title: "Messages") var verbosity: QuietOption
 
     @Option(help: ArgumentHelp("The page of the preview to show, from 1.", valueName: "n"))
     var page: Int = 1

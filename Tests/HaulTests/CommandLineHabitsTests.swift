@@ -327,7 +327,7 @@ struct CommandLineHabitsTests {
         (["select", "c.txt", "--quiett"], "haul: error: select: unknown option '--quiett'; did you mean '--quiet'? (haul select --help lists them)\n"),
         (["download", "c.txt", "--dir", "out", "--paralel=4"], "haul: error: download: unknown option '--paralel'; did you mean '--parallel'? (haul download --help lists them)\n"),
         (["select", "c.txt", "--frobnicate"], "haul: error: select: unknown option '--frobnicate' (haul select --help lists them)\n"),
-        (["select", "c.txt", "-vx"], "haul: error: select: unknown option '-x' in '-vx' (haul select --help lists the options)\n"),
+        (["select", "c.txt", "-qx"], "haul: error: select: unknown option '-x' in '-qx' (haul select --help lists the options)\n"),
     ])
     func unknownOption(arguments: [String], message: String) async throws {
         let folder = TemporaryFolder()
