@@ -36,7 +36,7 @@ struct SelectionOptions: ParsableArguments {
     var regex: String?
 
     @Option(name: .customLong("where"), parsing: .singleValue, help: ArgumentHelp(
-        "Keep only products whose column holds one of the values, as astroquery's filter_products(COLUMN=[…]) (repeatable: every --where must hold). Columns: productType, calib_level, productSubGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, productGroupDescription.",
+        "Keep only products whose column holds one of the values and none of those written !value, as astroquery's filter_products(COLUMN=[…]) (repeatable: every --where must hold). calib_level and size also take <N, <=N, >N, >=N and LOW..HIGH. Columns: productType, calib_level, productSubGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, productGroupDescription, size.",
         valueName: "column=value[,value…]"))
     var wheres: [String] = []
 

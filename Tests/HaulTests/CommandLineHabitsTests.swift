@@ -41,7 +41,7 @@ struct CommandLineHabitsTests {
         (["--level", "4"], "haul: error: --level 4: this catalog has 1, 1b, 2, 2a, 2b, 3, aux, calibrated, hasp, uncalibrated\n"),
         (["--suffix", "cal,nosuch"], "haul: error: --suffix nosuch: this catalog has ASN, CAL, CSPEC, DRZ, FLT, GS-ACQ1, GS-FG, POOL, RATE, RATEINTS, RAW, S2D, SPT, TRAPSFILLED, UNCAL, WHTLT, X1DINTS\n"),
         (["--where", "productType=SCIENCE,SCIENCEY"], "haul: error: --where productType=SCIENCEY: this catalog has AUXILIARY, INFO, PREVIEW, SCIENCE\n"),
-        (["--where", "prodType=SCIENCE"], "haul: error: --where prodType=SCIENCE: no column 'prodType'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category\n"),
+        (["--where", "prodType=SCIENCE"], "haul: error: --where prodType=SCIENCE: no column 'prodType'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, size\n"),
         (["--extension", "fitz"], "haul: error: --extension fitz: this catalog has csv, ecsv, fits, jpg, json\n"),
     ])
     func unknownValue(selectors: [String], message: String) async throws {

@@ -63,7 +63,7 @@ struct FilterTests {
     }
 
     @Test("A malformed --where says what was expected; an unknown column lists the columns", arguments: [
-        ("productTyp=SCIENCE", "--where productTyp=SCIENCE: no column 'productTyp'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category"),
+        ("productTyp=SCIENCE", "--where productTyp=SCIENCE: no column 'productTyp'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, size"),
         ("productType", "--where productType: expected COLUMN=VALUE[,VALUE…], e.g. productType=SCIENCE"),
         ("productType=", "--where productType=: no value after '='; expected productType=VALUE[,VALUE…]"),
         ("productType= , ", "--where productType= , : no value after '='; expected productType=VALUE[,VALUE…]"),
@@ -72,6 +72,37 @@ struct FilterTests {
         let error = #expect(throws: HaulError.self) { try ColumnFilter(parsing: text) }
         #expect(error?.message == message)
         #expect(error?.isInputError == true)
+    }
+
+    @Test("Negated values, comparisons and ranges, as astroquery's filter_products reads them")
+    func negationAndNumbers() throws {
+        let rows = try rawRows().filter { !(text($0["productFilename"]) ?? "").contains("_gs-") }
+        func uris(_ keep: ([String: Any]) -> Bool) -> Set<String> { Set(rows.filter(keep).compactMap { text($0["dataURI"]) }) }
+        func size(_ row: [String: Any]) -> Double? { text(row["size"]).flatMap(Double.init) }
+        func level(_ row: [String: Any]) -> Double? { text(row["calib_level"]).flatMap(Double.init) }
+
+        let notAux = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productType=!AUXILIARY,!info")]))
+        #expect(notAux == uris { !["AUXILIARY", "INFO"].contains(text($0["productType"]) ?? "") })
+        let scienceNotCal = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productType=SCIENCE,PREVIEW,!SCIENCE")]))
+        #expect(scienceNotCal == uris { text($0["productType"]) == "PREVIEW" })
+
+        let small = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "size=<20000")]))
+        #expect(small == uris { (size($0) ?? .infinity) < 20000 })
+        #expect(!small.isEmpty)
+        let band = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "size=10000..30000,!24000")]))
+        #expect(band == uris { size($0).map { $0 >= 10000 && $0 <= 30000 && $0 != 24000 } ?? false })
+        let high = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "calib_level=>=2"), try ColumnFilter(parsing: "calib_level=!3")]))
+        // The row without a calib_level, `…_cal.jpg`, is JWST's level 2b by its suffix, so calib_level 2.
+        #expect(high == uris { (level($0) ?? ((text($0["productFilename"]) ?? "").contains("_cal.") ? 2 : nil)) == 2 })
+        #expect(high.count > 0)
+
+        let error = #expect(throws: HaulError.self) { try ColumnFilter(parsing: "size=big") }
+        #expect(error?.message == "--where size=big: size is a number: expected N, <N, <=N, >N, >=N or LOW..HIGH (a leading ! negates), found big")
+        // A negated value that names nothing is a typo too; comparisons need not name a value.
+        let products = try Catalog.load(paths: [fixture("jwst-program.caom.json")]).products
+        let typo = #expect(throws: HaulError.self) { try Selection(filters: [try ColumnFilter(parsing: "productType=!AUXILARY")]).checkValues(in: products) }
+        #expect(typo?.message == "--where productType=!AUXILARY: this catalog has AUXILIARY, INFO, PREVIEW, SCIENCE")
+        try Selection(filters: [try ColumnFilter(parsing: "size=<1"), try ColumnFilter(parsing: "calib_level=2.0")]).checkValues(in: products)
     }
 
     @Test("--mrp-only's selection is --quick recommended's: the rows marked Minimum Recommended Products")

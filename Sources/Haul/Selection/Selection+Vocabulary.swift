@@ -39,9 +39,15 @@ extension Selection {
                     if known[key] == nil { known[key] = value }
                 }
             }
-            for value in filter.values where known[filter.column.key(value)] == nil {
+            // Plain values, negated or not, must name something; comparisons and ranges need not.
+            for raw in filter.values {
+                guard case .equals(let value) = filter.term(raw).term else { continue }
+                let present = filter.column.isNumeric
+                    ? known.keys.contains { Double($0) != nil && Double($0) == Double(value) }
+                    : known[filter.column.key(value)] != nil
+                guard !present else { continue }
                 let shown = known.values.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
-                throw Self.unknown("--where \(filter.column.rawValue)=\(value)", known: shown, kind: "values in \(filter.column.rawValue)", products: products.count)
+                throw Self.unknown("--where \(filter.column.rawValue)=\(raw)", known: shown, kind: "values in \(filter.column.rawValue)", products: products.count)
             }
         }
         for raw in extensions {
