@@ -112,6 +112,8 @@ enum Usage {
             i += 1
             if argument == "--" { break }
             guard argument.hasPrefix("-"), argument != "-" else { continue }
+            // ArgumentParser's own: shell completion and the dump the manual pages are made from.
+            if argument.hasPrefix("---") || argument.hasPrefix("--experimental-") || argument.hasPrefix("--generate-completion-script") { continue }
             if argument.hasPrefix("--") {
                 let name = String(argument.prefix { $0 != "=" })
                 guard let takesValue = options.long[name] else {
