@@ -40,6 +40,13 @@ static inline CURLcode ccurl_easy_setopt_data_callback(CURL *handle, CURLoption 
     return curl_easy_setopt(handle, option, callback);
 }
 
+typedef int (*ccurl_debug_callback)(CURL *_Nullable handle, curl_infotype type, char *_Nullable data, size_t size, void *_Nullable userdata);
+
+/// `CURLOPT_DEBUGFUNCTION`.
+static inline CURLcode ccurl_easy_setopt_debug_callback(CURL *handle, ccurl_debug_callback _Nullable callback) {
+    return curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
+}
+
 static inline CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -36,6 +36,32 @@ public struct Configuration: Sendable, Hashable {
     public var caPath: String? = nil
     /// The `User-Agent` request header.
     public var userAgent = "haul/\(Haul.version)"
+    /// Extra request headers (`Name: value`, as curl's `-H`), sent with every request to the origin of
+    /// ``headersOrigin`` (the archive) and, when that is `nil`, with every request to any host.
+    public var headers: [String] = []
+    /// The URL whose scheme, host and port alone receive ``headers``, as the token goes only to the
+    /// archive; `nil` sends them everywhere (`--header-everywhere`). A redirect to another origin is
+    /// followed without them.
+    public var headersOrigin: String? = nil
+    /// The proxy every request goes through (`http://host:port`, `socks5h://host`…, as curl's
+    /// `--proxy`); `nil` lets libcurl take it from `http_proxy`, `https_proxy`, `all_proxy` (and their
+    /// upper-case forms); `""` uses none, whatever the environment says.
+    public var proxy: String? = nil
+    /// Hosts reached without the proxy: a comma-separated list of names, domains and addresses (curl's
+    /// `--noproxy`; `*` for every host); `nil` lets libcurl take it from `no_proxy`/`NO_PROXY`.
+    public var noProxy: String? = nil
+    /// The most bytes a second all transfers together receive (curl's `--limit-rate`, for the whole
+    /// run); `nil` for no limit. One token bucket is shared by every transfer: one that finds it empty
+    /// is paused until its turn comes again (libcurl's own limit is per transfer).
+    public var maxReceiveRate: Int64? = nil
+    /// After this many connection failures in a row to one host (refused, unreachable, a name that does
+    /// not resolve) without any answer from it ever, every transfer to it fails at once as
+    /// `cannot reach HOST:PORT: REASON`, instead of each one retrying for minutes. 0 never gives up early.
+    public var unreachableAfter = 3
+    /// Receives libcurl's own trace of every transfer (curl's `--trace-ascii`, without the bodies): what
+    /// it connects to, the request and response headers. An `Authorization` header's value shows as
+    /// `<redacted>`. Called on the engine's thread: it must return quickly.
+    public var trace: TraceHandler? = nil
     /// How often progress snapshots are delivered.
     public var progressInterval: Duration = .milliseconds(100)
     /// What to do when transfers stay paused and nothing moves (see ``Watchdog``).
@@ -60,12 +86,37 @@ public struct Configuration: Sendable, Hashable {
 
     public init() {}
 
+    /// ``headers`` for a request to `url`: those sent whatever the host, and those sent only while on
+    /// `url`'s origin (when it is ``headersOrigin``'s).
+    func extraHeaders(for url: String) -> (everywhere: [String], originBound: [String]) {
+        guard !headers.isEmpty else { return ([], []) }
+        guard let headersOrigin else { return (headers, []) }
+        return Origin(url) != nil && Origin(url) == Origin(headersOrigin) ? ([], headers) : ([], [])
+    }
+
     /// libcurl's receive buffer per transfer: large enough to cut callbacks, small enough that
     /// ``parallel`` of them stay within an eighth of ``memoryLimit``.
     var receiveBufferSize: Int {
         let share = memoryLimit / max(1, 8 * parallel)
         return min(512 << 10, max(16 << 10, share))
     }
+}
+
+/// A function that receives lines of libcurl's trace (``Configuration/trace``).
+public struct TraceHandler: Sendable, Hashable {
+    private final class Box: Sendable {
+        let body: @Sendable (String) -> Void
+        init(_ body: @escaping @Sendable (String) -> Void) { self.body = body }
+    }
+    private let box: Box
+
+    /// - Parameter body: Called with one line at a time (no line break), on the engine's thread.
+    public init(_ body: @escaping @Sendable (String) -> Void) { box = Box(body) }
+
+    func callAsFunction(_ line: String) { box.body(line) }
+
+    public static func == (a: TraceHandler, b: TraceHandler) -> Bool { a.box === b.box }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(box)) }
 }
 
 /// When and how failed attempts are tried again.

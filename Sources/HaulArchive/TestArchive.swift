@@ -126,6 +126,28 @@ public final class TestArchive: Sendable {
         public var notModified = 0
         /// Product requests answered 200 with the whole product (a `GET`, not a range, not a fault).
         public var fullResponses = 0
+        /// Requests in absolute form (`GET http://host/path`): what a client sends to a proxy. The archive
+        /// answers them as for its own path, so it can stand in for a proxy.
+        public var proxiedRequests = 0
+    }
+
+    /// A request as the archive received it (``recordRequests()``).
+    public struct RecordedRequest: Sendable, Hashable {
+        /// The request target as sent: a path, or an absolute URL when sent to a proxy.
+        public var target: String
+        /// Its headers, names in lower case, in the order sent.
+        public var headers: [(name: String, value: String)]
+
+        /// The values of one header (any case).
+        public func values(_ name: String) -> [String] {
+            headers.filter { $0.name == name.lowercased() }.map(\.value)
+        }
+
+        public static func == (a: RecordedRequest, b: RecordedRequest) -> Bool {
+            a.target == b.target && a.headers.map(\.name) == b.headers.map(\.name) && a.headers.map(\.value) == b.headers.map(\.value)
+        }
+
+        public func hash(into hasher: inout Hasher) { hasher.combine(target) }
     }
 
     struct Resource: Sendable {
@@ -153,6 +175,8 @@ public final class TestArchive: Sendable {
         /// Whether ``TestArchive/release()`` was called, and the held bodies waiting for it.
         var released = false
         var held: [@Sendable () -> Void] = []
+        /// The requests received since ``TestArchive/recordRequests()``, the newest 10,000; `nil` when not recording.
+        var recorded: [RecordedRequest]?
     }
 
     let state = Locked(State())
@@ -269,6 +293,15 @@ public final class TestArchive: Sendable {
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
 
+    /// Starts keeping every request's target and headers (the newest 10,000), for tests that check what
+    /// a client sent. Off unless asked for: the demo and benchmarks keep nothing.
+    public func recordRequests() {
+        state.withLock { if $0.recorded == nil { $0.recorded = [] } }
+    }
+
+    /// The requests kept since ``recordRequests()``, oldest first.
+    public var recordedRequests: [RecordedRequest] { state.withLock { $0.recorded ?? [] } }
+
     /// The page a ``Fault/Kind/htmlErrorPage(chunked:)`` fault sends instead of a product.
     public static let errorPage = Array("""
         <!DOCTYPE html>
@@ -346,17 +379,27 @@ public final class TestArchive: Sendable {
     }
 
     func reply(to head: HTTPRequestHead) -> Reply {
-        let (path, query) = Self.split(head.uri)
+        let proxied = Self.originForm(head.uri)
+        let (path, query) = Self.split(proxied ?? head.uri)
         let range = head.headers.first(name: "range")
         let authorization = head.headers.first(name: "authorization")
         return state.withLock { s -> Reply in
             s.statistics.requests += 1
+            if proxied != nil { s.statistics.proxiedRequests += 1 }
+            if s.recorded != nil {
+                if s.recorded!.count >= 10_000 { s.recorded!.removeFirst(1_000) }
+                s.recorded!.append(RecordedRequest(target: head.uri, headers: head.headers.map { ($0.name.lowercased(), $0.value) }))
+            }
             if range != nil { s.statistics.rangeRequests += 1 }
             if authorization != nil { s.statistics.authorizationHeaders += 1 }
             guard head.method == .GET || head.method == .HEAD else {
                 return Reply(status: .methodNotAllowed, headers: [("Allow", "GET, HEAD")])
             }
             if let location = Self.hop(path) {
+                return Reply(status: .found, headers: [("Location", location)])
+            }
+            // `/redirect?to=URL`: a redirect to anywhere, another server included.
+            if path == "/redirect", let location = query["to"] {
                 return Reply(status: .found, headers: [("Location", location)])
             }
             let user = authorization.flatMap { Self.token(in: $0) }.flatMap { s.tokens[$0] }
@@ -551,6 +594,17 @@ public final class TestArchive: Sendable {
             }
         }
         return Array(out.prefix(produced))
+    }
+
+    /// The path and query of an absolute-form target (`http://host:port/path?q`), as a proxy receives
+    /// it; `nil` for an ordinary path.
+    static func originForm(_ target: String) -> String? {
+        let lower = target.prefix(8).lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return nil }
+        let afterScheme = target[target.index(target.startIndex, offsetBy: lower.hasPrefix("http://") ? 7 : 8)...]
+        guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
+        let rest = String(afterScheme[slash...])
+        return rest.hasPrefix("?") ? "/" + rest : rest
     }
 
     static func split(_ uri: String) -> (path: String, query: [String: String]) {

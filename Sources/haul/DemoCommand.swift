@@ -58,7 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
             let target: DownloadTarget = dirTree ? .directory(dir + "/recommended") : .zip(dir + "/recommended.zip", compression.value)
             let report = try await Runner.download(plan, to: target, configuration: configuration, progress: progress)
             let stats = archive.statistics
-            Terminal.note("the archive answered \(stats.requests) requests over \(stats.connections) connections")
+            Terminal.note("the archive answered \(Format.count(stats.requests, "request")) over \(Format.count(stats.connections, "connection"))")
             return report
         }
         Terminal.note("next: `haul select \(dir)/catalog.json --guidestar --level 2b` previews another selection; `haul --help` shows the rest")

@@ -31,6 +31,13 @@ struct DownloadCommand: AsyncParsableCommand {
         changed since (reprocessed under the same name): under --dir the new file is renamed over the \
         old, in a ZIP the new entry is appended and the old one removed.
 
+        Nothing selected is an error (status 2, with the reason), so a pipeline can tell a typo from \
+        success. A host that refuses every connection (three failures in a row, no answer ever) fails \
+        its files at once: "cannot reach HOST:PORT: connection refused". -H headers go to the archive \
+        only, as the token does, unless --header-everywhere. --limit-rate is the whole run's, shared \
+        by the transfers in flight. Proxies also come from https_proxy, http_proxy, all_proxy \
+        and no_proxy (either case).
+
         Examples:
           haul download products.json --zip jwst.zip
           haul download products.json --quick recommended --zip - | ssh host 'cat > bundle.zip'
@@ -38,6 +45,8 @@ struct DownloadCommand: AsyncParsableCommand {
           haul download products.json --layout flat --dir data
           haul download products.json --dir data --refresh
           cat uris.txt | haul download - --dir data --archive http://127.0.0.1:8080
+          haul download products.ecsv --mrp-only --where productType=SCIENCE --dir data -v
+          haul download products.json --dir data --limit-rate 20M --proxy http://proxy.example:3128 -H 'X-Source: pipeline'
         """
     )
 
@@ -66,6 +75,8 @@ struct DownloadCommand: AsyncParsableCommand {
     @OptionGroup(title: "Compression (--zip)") var compression: CompressionOptions
 
     @OptionGroup(title: "Transfers") var transfers: TransferOptions
+
+    @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
 
     func validate() throws {
         switch (zip, dir) {
@@ -98,23 +109,53 @@ struct DownloadCommand: AsyncParsableCommand {
             target = .directory(root.map { dir + "/" + $0 } ?? dir)
             defaultRoot = Runner.lastComponent(dir)
         }
+        verbosity.apply()
         var token = try tokens.token()
         let (catalog, firstPlan) = try selection.plan(root: root ?? defaultRoot, authorized: token != nil)
         var plan = firstPlan
         if token == nil, plan.summary.excludedExclusive > 0, Terminal.standardInputIsTerminal, !selection.catalogs.contains("-") {
             let n = plan.summary.excludedExclusive
-            if let text = Terminal.readSecret("\(n.grouped) exclusive-access file\(n == 1 ? " is" : "s are") selected. MAST API token (input hidden; Enter to go on without them): ") {
+            if let text = Terminal.readSecret("\(Format.count(n, "exclusive-access file")) \(n == 1 ? "is" : "are") selected. MAST API token (input hidden; Enter to go on without \(n == 1 ? "it" : "them")): ") {
                 token = try AccessToken(text, from: "the token typed")
                 plan = try selection.plan(catalog, root: plan.root, authorized: true)
             }
         }
-        var configuration = transfers.configuration
+        // Nothing to fetch is an error a pipeline can see, before anything is created (exit status 2).
+        if plan.summary.selectedFiles == 0 {
+            throw HaulError(.invalidArgument, "nothing is selected: " + Self.whyNothing(plan, catalog: catalog, selection: try selection.selection()))
+        }
+        let archive = try selection.resolver()
+        var configuration = transfers.configuration(archive: archive)
         configuration.synchronizesOutput = !noFsync
+        verbosity.apply(to: &configuration)
         let report = try await Runner.download(
-            plan, to: target, configuration: configuration, progress: transfers.progress,
-            token: token, archive: try selection.resolver(), overwrite: force, refresh: refresh
+            plan, to: target, configuration: configuration, progress: verbosity.progress(transfers.progress),
+            token: token, archive: archive, overwrite: force, refresh: refresh, verbose: verbosity.verbose
         )
         throw ExitStatus(code: report.exitStatus)
+    }
+
+    /// Why a plan fetches nothing, in words that say what to change.
+    static func whyNothing(_ plan: Plan, catalog: Catalog, selection: Selection) -> String {
+        let s = plan.summary
+        if catalog.products.isEmpty { return "the catalog lists no products" }
+        var parts: [String] = []
+        if s.excludedExclusive > 0 {
+            parts.append("\(Format.count(s.excludedExclusive, "selected file")) \(s.excludedExclusive == 1 ? "is" : "are") exclusive-access and need\(s.excludedExclusive == 1 ? "s" : "") a MAST API token ($MAST_API_TOKEN or --token-file)")
+        }
+        if s.unsafe > 0 {
+            parts.append("\(Format.count(s.unsafe, "selected file")) \(s.unsafe == 1 ? "has an unsafe name" : "have unsafe names"), never written")
+        }
+        if !parts.isEmpty { return parts.joined(separator: "; ") }
+        var wide = selection
+        wide.pattern = nil
+        wide.filters = []
+        wide.extensions = []
+        let before = wide.select(catalog.products).filter { $0 }.count
+        if before > 0, selection.pattern != nil || !selection.filters.isEmpty || !selection.extensions.isEmpty {
+            return "--regex, --where and --extension leave none of the \(Format.count(before, "product")) the other selectors pick (haul select shows them)"
+        }
+        return "the selectors pick none of the \(Format.count(catalog.products.count, "product")) in the catalog (haul select shows what they pick)"
     }
 }
 
@@ -126,7 +167,7 @@ enum Runner {
     ///   - refresh: Ask about complete files and fetch again those that changed (`--refresh`).
     static func download(
         _ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode,
-        token: AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false, refresh: Bool = false
+        token: AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false, refresh: Bool = false, verbose: Int = 0
     ) async throws -> DownloadReport {
         // The output path, before a word is printed or a request (even /whoami) is made.
         try target.check(for: plan, overwrite: overwrite)
@@ -134,25 +175,36 @@ enum Runner {
         if case .zipStream(let stream as FileDescriptorStream, _) = target, stream.fd == 1 { toStandardOutput = true }
         let jsonDescriptor: Int32 = toStandardOutput ? 2 : 1
         let s = plan.summary
-        var intro = "\(s.selectedFiles) unique files selected"
+        var intro = "\(Format.count(s.selectedFiles, "unique file")) selected"
         if s.selectedBytes > 0 { intro += " (\(Format.bytes(s.selectedBytes)))" }
-        intro += " of \(s.totalFiles) in the catalog"
-        if s.duplicates > 0 { intro += "; \(s.duplicates) duplicate rows" }
-        if s.excludedExclusive > 0 { intro += "; \(s.excludedExclusive) exclusive-access files excluded: they need a token ($MAST_API_TOKEN or --token-file)" }
-        if s.unsafe > 0 { intro += "; \(s.unsafe) with unsafe names" }
+        intro += " of \(s.totalFiles.grouped) in the catalog"
+        if s.duplicates > 0 { intro += "; \(Format.count(s.duplicates, "duplicate row"))" }
+        if s.excludedExclusive > 0 {
+            intro += "; \(Format.count(s.excludedExclusive, "exclusive-access file")) excluded: \(s.excludedExclusive == 1 ? "it needs" : "they need") a token ($MAST_API_TOKEN or --token-file)"
+        }
+        if s.unsafe > 0 { intro += "; \(s.unsafe.grouped) with unsafe names" }
         if progress.resolved != .json { Terminal.note(intro) }
+        // Whether the token is needed: an unusable one blocks the run only then, else it is a warning.
+        let needsToken = plan.entries.contains { entry in
+            if case .download = entry.disposition { return entry.product.access == .exclusive }
+            return false
+        }
 
         let report = try await withEngine(configuration) { engine in
             var credentials: Credentials?
             if let token, let archive {
-                credentials = try await engine.signIn(token, archive: archive)
-                if progress.resolved != .json { Terminal.note("signed in to \(archive.archive) as \(credentials!.user)") }
+                do {
+                    credentials = try await engine.signIn(token, archive: archive)
+                    if progress.resolved != .json { Terminal.note("signed in to \(archive.archive) as \(credentials!.user)") }
+                } catch let error as HaulError where error.code == .authentication && !needsToken {
+                    Terminal.warning("\(error.message); going on without the token: only public files are selected")
+                }
             }
             let download = engine.download(plan, to: target, credentials: credentials, overwrite: overwrite, refresh: refresh)
             let interrupt = Interrupt { download.cancel() }
             defer { interrupt.cancel() }
             let shown = Task {
-                var display = ProgressDisplay(mode: progress, jsonDescriptor: jsonDescriptor)
+                var display = ProgressDisplay(mode: progress, jsonDescriptor: jsonDescriptor, verbose: verbose > 0)
                 for await event in download.events { display.show(event) }
                 display.finish()
             }
@@ -163,21 +215,18 @@ enum Runner {
         if progress.resolved == .json {
             Terminal.emit(JSONLine.summary(report) + "\n", to: jsonDescriptor)
         }
-        var parts = ["\(report.ok) files OK"]
-        if report.skipped > 0 { parts[0] += " (\(report.skipped) already complete)" }
+        var parts = ["\(Format.count(report.ok, "file")) OK"]
+        if report.skipped > 0 { parts[0] += " (\(report.skipped.grouped) already complete)" }
         if report.unchanged + report.replaced > 0 {
-            parts[0] += " (\(report.unchanged) unchanged on the archive, \(report.replaced) changed and fetched again)"
+            parts[0] += " (\(report.unchanged.grouped) unchanged on the archive, \(report.replaced.grouped) changed and fetched again)"
         }
-        if report.failed > 0 { parts.append("\(report.failed) FAILED") }
-        if report.cancelled > 0 { parts.append("\(report.cancelled) CANCELLED") }
-        if report.duplicates > 0 { parts.append("\(report.duplicates) duplicates") }
-        if report.excluded > 0 { parts.append("\(report.excluded) excluded") }
+        if report.failed > 0 { parts.append("\(report.failed.grouped) FAILED") }
+        if report.cancelled > 0 { parts.append("\(report.cancelled.grouped) CANCELLED") }
+        if report.duplicates > 0 { parts.append(Format.count(report.duplicates, "duplicate")) }
+        if report.excluded > 0 { parts.append("\(report.excluded.grouped) excluded") }
         let rate = report.seconds > 0 ? Double(report.bytesReceived) / report.seconds : 0
         Terminal.note(parts.joined(separator: ", ") + " — \(Format.bytes(report.bytesReceived)) in \(Format.seconds(report.seconds)) (\(Format.rate(rate)))")
-        for row in report.manifest.rows.lazy.filter({ if case .failed = $0.status { return true } else { return false } }).prefix(10) {
-            Terminal.note("  \(row.file): \(row.statusText)")
-        }
-        if report.failed > 10 { Terminal.note("  … and \(report.failed - 10) more FAILED: see the manifest") }
+        sayFailures(report)
         switch target {
         case .directory:
             Terminal.note("files in \(report.root)/, manifest in \(report.root)/manifest.html and manifest.csv")
@@ -185,6 +234,31 @@ enum Runner {
             Terminal.note("archive \(report.root), manifest inside it at \(plan.root)/manifest.html and \(plan.root)/manifest.csv")
         }
         return report
+    }
+
+    /// The failed files, one line each (at most 10); a reason shared by many files (an unreachable
+    /// host) once, with their count.
+    static func sayFailures(_ report: DownloadReport) {
+        var order: [String] = []
+        var byReason: [String: [Manifest.Row]] = [:]
+        for row in report.manifest.rows {
+            guard case .failed(let reason) = row.status else { continue }
+            if byReason[reason] == nil { order.append(reason) }
+            byReason[reason, default: []].append(row)
+        }
+        var shown = 0
+        for reason in order {
+            let rows = byReason[reason]!
+            if rows.count > 3 {
+                Terminal.note("  \(Format.count(rows.count, "file")) FAILED: \(reason)")
+                continue
+            }
+            for row in rows {
+                shown += 1
+                if shown <= 10 { Terminal.note("  \(row.file): \(row.statusText)") }
+            }
+        }
+        if shown > 10 { Terminal.note("  … and \((shown - 10).grouped) more FAILED: see the manifest") }
     }
 
     /// A file's name without folders and without its last extension: `out/jwst.zip` → `jwst`.

@@ -35,6 +35,19 @@ struct SelectionOptions: ParsableArguments {
         valueName: "regex"))
     var regex: String?
 
+    @Option(name: .customLong("where"), parsing: .singleValue, help: ArgumentHelp(
+        "Keep only products whose column holds one of the values and none of those written !value, as astroquery's filter_products(COLUMN=[…]) (repeatable: every --where must hold). calib_level and size also take <N, <=N, >N, >=N and LOW..HIGH. Columns: productType, calib_level, productSubGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, productGroupDescription, size.",
+        valueName: "column=value[,value…]"))
+    var wheres: [String] = []
+
+    @Option(name: .customLong("extension"), parsing: .singleValue, help: ArgumentHelp(
+        "Keep only files whose name ends with this, as astroquery's extension= (repeatable, or comma-separated): fits, .fits, _cal.fits, json… Any case.",
+        valueName: "ending"))
+    var extensions: [String] = []
+
+    @Flag(name: .customLong("mrp-only"), help: "The minimum recommended products only, as astroquery's mrp_only=True: the same as --quick recommended.")
+    var mrpOnly = false
+
     @Option(help: ArgumentHelp("The archive mast: URIs resolve against (default $HAUL_ARCHIVE, else https://mast.stsci.edu).", valueName: "url"))
     var archive: String?
 
@@ -46,8 +59,11 @@ struct SelectionOptions: ParsableArguments {
 
     func validate() throws {
         guard !catalogs.isEmpty else { throw ValidationError("name at least one catalog file, or - for standard input") }
-        for (name, values) in [("--level", levels), ("--suffix", suffixes)] where values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+        for (name, values) in [("--level", levels), ("--suffix", suffixes), ("--extension", extensions), ("--where", wheres)] where values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("\(name) needs a value")
+        }
+        if mrpOnly, let quick, quick != .recommended {
+            throw ValidationError("--mrp-only is --quick recommended: it cannot be used with --quick \(quick.rawValue)")
         }
     }
 
@@ -59,8 +75,9 @@ struct SelectionOptions: ParsableArguments {
             values.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
         }
         return Selection(
-            quick: quick, levels: split(levels), suffixes: split(suffixes), guideStars: guideStars,
-            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init)
+            quick: mrpOnly ? .recommended : quick, levels: split(levels), suffixes: split(suffixes), guideStars: guideStars,
+            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init),
+            filters: try wheres.map(ColumnFilter.init(parsing:)), extensions: split(extensions)
         )
     }
 
@@ -72,6 +89,8 @@ struct SelectionOptions: ParsableArguments {
     func plan(root: String, authorized: Bool) throws -> (Catalog, Plan) {
         let selection = try selection()
         let catalog = try Catalog.load(paths: catalogs)
+        // A value the catalog does not have is a typo, not an empty selection (exit status 2).
+        try selection.checkValues(in: catalog.products)
         return (catalog, try plan(catalog, selection: selection, root: root, authorized: authorized))
     }
 
@@ -147,6 +166,32 @@ struct TransferOptions: ParsableArguments {
     @Option(help: "Progress: auto (a bar on a terminal), bar, json (one event a line on standard output, or standard error with --zip -), none.")
     var progress: ProgressMode = .auto
 
+    @Option(name: [.customShort("H"), .customLong("header")], parsing: .singleValue, help: ArgumentHelp(
+        "Send this request header (repeatable), as curl's -H: to the archive only, as the token, unless --header-everywhere.",
+        valueName: "'name: value'"))
+    var headers: [String] = []
+
+    @Flag(name: .customLong("header-everywhere"), help: "Send the -H headers to every host (a product URL elsewhere, a redirect's target), not only to the archive.")
+    var headerEverywhere = false
+
+    @Option(name: .customLong("user-agent"), help: ArgumentHelp("The User-Agent header (default haul/VERSION).", valueName: "text"))
+    var userAgent: String?
+
+    @Option(help: ArgumentHelp(
+        "Go through this proxy: [scheme://]host[:port] (http, https, socks4, socks5, socks5h), as curl's --proxy; \"\" uses none. Default: $https_proxy, $http_proxy, $all_proxy (or upper case).",
+        valueName: "url"))
+    var proxy: String?
+
+    @Option(help: ArgumentHelp(
+        "Hosts to reach without the proxy: comma-separated names, domains (.example.org) and addresses; * for all. Default: $no_proxy (or NO_PROXY).",
+        valueName: "hosts"))
+    var noproxy: String?
+
+    @Option(name: .customLong("limit-rate"), help: ArgumentHelp(
+        "The most bytes a second the whole run receives, as curl's --limit-rate: a number with an optional K, M or G (powers of 1024), e.g. 500K, 10M.",
+        valueName: "rate"))
+    var limitRate: String?
+
     func validate() throws {
         guard (1...20_000).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 20000") }
         if let perHost, perHost < 1 { throw ValidationError("--per-host must be at least 1") }
@@ -155,6 +200,24 @@ struct TransferOptions: ParsableArguments {
         guard stallTimeout >= 1, stallTimeout.isFinite else { throw ValidationError("--stall-timeout must be at least 1 second") }
         guard (1...64).contains(connectionsPerFile) else { throw ValidationError("--connections-per-file must be between 1 and 64") }
         guard (4...65_536).contains(memoryMB) else { throw ValidationError("--memory-limit must be between 4 and 65536 (MB)") }
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":"), !header[..<colon].trimmingCharacters(in: .whitespaces).isEmpty,
+                  !header[..<colon].contains(" ") else {
+                throw ValidationError("-H \(header): expected 'Name: value'")
+            }
+            if header.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) {
+                throw ValidationError("-H \(header.prefix(upTo: colon)): the header holds a line break or a control character")
+            }
+        }
+        if let userAgent, userAgent.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw ValidationError("--user-agent holds a line break or a control character")
+        }
+        if let limitRate, Self.rate(limitRate) == nil {
+            throw ValidationError("--limit-rate \(limitRate): expected a positive number of bytes a second, with an optional K, M or G (500K, 10M)")
+        }
+        if let proxy, proxy.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+            throw ValidationError("--proxy \(proxy): expected [scheme://]host[:port], without spaces")
+        }
         var isFolder: ObjCBool = false
         if let caFile {
             guard FileManager.default.fileExists(atPath: caFile, isDirectory: &isFolder), !isFolder.boolValue,
@@ -188,7 +251,74 @@ struct TransferOptions: ParsableArguments {
         }
         c.caFile = caFile
         c.caPath = caPath
+        c.headers = headers
+        if let userAgent { c.userAgent = userAgent }
+        c.proxy = proxy
+        c.noProxy = noproxy
+        c.maxReceiveRate = limitRate.flatMap(Self.rate)
         return c
+    }
+
+    /// The engine's configuration for a run against `archive`: -H headers go there only, unless
+    /// --header-everywhere.
+    func configuration(archive: URLResolver) -> Configuration {
+        var c = configuration
+        c.headersOrigin = headerEverywhere ? nil : archive.archive
+        return c
+    }
+
+    /// curl's --limit-rate value in bytes a second: `2000`, `500K`, `1.5M`, `1G` (powers of 1024).
+    static func rate(_ text: String) -> Int64? {
+        var digits = text.trimmingCharacters(in: .whitespaces)
+        var scale = 1.0
+        switch digits.last.map({ Character($0.lowercased()) }) {
+        case "k": scale = 1024
+        case "m": scale = 1024 * 1024
+        case "g": scale = 1024 * 1024 * 1024
+        default: break
+        }
+        if scale > 1 { digits.removeLast() }
+        guard let value = Double(digits), value.isFinite, value > 0, value * scale >= 1, value * scale < 1e15 else { return nil }
+        return Int64(value * scale)
+    }
+}
+
+/// -q for the commands that transfer nothing (select, script): nothing but errors on standard error.
+struct QuietOption: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Say nothing but errors on standard error (what goes to standard output is unchanged).")
+    var quiet = false
+
+    func apply() {
+        Terminal.quiet = quiet
+    }
+}
+
+/// How much the command says: -q nothing but errors, -v a line per transfer, -vv libcurl's trace too.
+struct VerbosityOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Say nothing but errors: no summary, no progress bar (JSON progress, when asked for, still goes out).")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "A line per finished transfer (URL, HTTP status, bytes, seconds, retries); -vv adds libcurl's own trace of every request (the token shown as <redacted>).")
+    var verbose: Int
+
+    func validate() throws {
+        if quiet && verbose > 0 { throw ValidationError("-q (--quiet) and -v (--verbose) cannot be used together") }
+    }
+
+    /// Sets what this process prints.
+    func apply() {
+        Terminal.quiet = quiet
+    }
+
+    /// The progress mode as quiet makes it: no bar.
+    func progress(_ mode: ProgressMode) -> ProgressMode {
+        quiet && mode != .json ? .none : mode
+    }
+
+    /// libcurl's trace on standard error, at -vv.
+    func apply(to configuration: inout Configuration) {
+        guard verbose >= 2 else { return }
+        configuration.trace = TraceHandler { line in Terminal.standardError(line + "\n") }
     }
 }
 

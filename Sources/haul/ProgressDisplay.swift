@@ -27,9 +27,22 @@ struct ProgressDisplay {
     private var lastDraw: ContinuousClock.Instant?
     private var drawn = false
 
-    init(mode: ProgressMode, jsonDescriptor: Int32 = 1) {
+    /// -v: a line per finished transfer.
+    let verbose: Bool
+
+    init(mode: ProgressMode, jsonDescriptor: Int32 = 1, verbose: Bool = false) {
         self.mode = mode.resolved
         self.jsonDescriptor = jsonDescriptor
+        self.verbose = verbose
+    }
+
+    /// `-v`'s line: `URL: HTTP 200, 1,000 bytes in 0.01 s, 0 retries` (and the status when not OK).
+    static func transferLine(_ t: TransferRecord) -> String {
+        let retries = max(0, t.attempts - 1)
+        var line = "\(t.url): " + (t.httpStatus == 0 ? "no HTTP status" : "HTTP \(t.httpStatus)")
+        line += ", \(Format.count(Int(t.bytes), "byte")) in \(Format.seconds(t.seconds)), \(Format.count(retries, "retry", plural: "retries"))"
+        if t.status != .ok { line += " — " + t.status.text }
+        return line
     }
 
     mutating func show(_ event: DownloadEvent) {
@@ -48,7 +61,10 @@ struct ProgressDisplay {
             Terminal.emit(JSONLine.object([("event", JSONLine.string("warning")), ("message", JSONLine.string(text))]) + "\n", to: jsonDescriptor)
         case (_, .warning(let text)):
             finish()
-            Terminal.note("warning: " + text)
+            Terminal.warning(text)
+        case (_, .transfer(let record)) where verbose:
+            finish()
+            Terminal.note(Self.transferLine(record))
         default:
             break
         }
@@ -62,7 +78,7 @@ struct ProgressDisplay {
 
     /// `  120/300 files  45.6 MB/120 MB  38.2 MB/s  ETA 0:02  [#######.........]`
     static func bar(_ p: DownloadProgress, width: Int) -> String {
-        var text = " \(p.filesDone)/\(p.filesTotal) files"
+        var text = " \(p.filesDone)/\(p.filesTotal) file\(p.filesTotal == 1 ? "" : "s")"
         if p.filesFailed > 0 { text += " (\(p.filesFailed) failed)" }
         text += "  " + Format.bytes(p.bytesDone)
         if let total = p.bytesTotal { text += "/" + Format.bytes(total) }

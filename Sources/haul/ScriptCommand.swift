@@ -27,6 +27,8 @@ struct ScriptCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Selection") var selection: SelectionOptions
 
+    @OptionGroup(title: "Messages") var verbosity: QuietOption
+
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Write the script here (made executable); default standard output.", valueName: "file"))
     var output: String?
 
@@ -49,6 +51,7 @@ struct ScriptCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        verbosity.apply()
         let defaultRoot = output.map(Runner.stem) ?? Runner.stem(selection.catalogs[0] == "-" ? "haul" : selection.catalogs[0])
         // Exclusive-access products are in the script: it asks for the token when it runs.
         let (_, plan) = try selection.plan(root: root ?? defaultRoot, authorized: true)
@@ -67,10 +70,10 @@ struct ScriptCommand: AsyncParsableCommand {
         } else {
             Terminal.standardOutput(text)
         }
-        var note = "\(output.map { "wrote \($0): " } ?? "")\(script.fetched.grouped) files to fetch with curl"
+        var note = "\(output.map { "wrote \($0): " } ?? "")\(Format.count(script.fetched, "file")) to fetch with curl"
         if plan.summary.selectedBytes > 0 { note += " (\(Format.bytes(plan.summary.selectedBytes)))" }
-        if plan.summary.duplicates > 0 { note += "; \(plan.summary.duplicates.grouped) duplicate rows fetched once" }
-        if script.exclusive > 0 { note += "; \(script.exclusive.grouped) exclusive-access files: fetched with a token ($MAST_API_TOKEN, or asked for), else skipped" }
+        if plan.summary.duplicates > 0 { note += "; \(Format.count(plan.summary.duplicates, "duplicate row")) fetched once" }
+        if script.exclusive > 0 { note += "; \(Format.count(script.exclusive, "exclusive-access file")): fetched with a token ($MAST_API_TOKEN, or asked for), else skipped" }
         Terminal.note(note)
     }
 }

@@ -13,13 +13,16 @@ struct SelectCommand: AsyncParsableCommand {
         dataset. Nothing is fetched: this reads the catalogs only.
 
         The selection is the quick set plus every checked box: --level and --suffix (each repeatable), \
-        --guidestar, --pipeline-inputs; --regex then keeps the file names that match. Checking a box \
-        without --quick starts from none, as the overlay does.
+        --guidestar, --pipeline-inputs; --regex, --where and --extension then keep what matches, as \
+        astroquery's filter_products does (--mrp-only is --quick recommended). Checking a box without \
+        --quick starts from none, as the overlay does. A value the catalog does not have (--level foo) \
+        is an error, status 2, that lists the values it has; an empty selection is not (status 0).
 
         Examples:
           haul select products.json
           haul select products.json --level 2b --suffix x1dints --page 2 --page-size 50
           haul select products.json --guidestar --regex '/_gs-fg_/i' --json
+          haul select products.json --where productType=SCIENCE --where calib_level=2,3 --extension fits
           haul select products.json --quick recommended --export-csv selection.csv
           haul download selection.csv --zip selection.zip
         """
@@ -28,6 +31,8 @@ struct SelectCommand: AsyncParsableCommand {
     @OptionGroup(title: "Selection") var selection: SelectionOptions
 
     @OptionGroup(title: "Exclusive access") var tokens: TokenOptions
+
+    @OptionGroup(title: "Messages") var verbosity: QuietOption
 
     @Option(help: ArgumentHelp("The page of the preview to show, from 1.", valueName: "n"))
     var page: Int = 1
@@ -51,6 +56,7 @@ struct SelectCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        verbosity.apply()
         // A token (when one is set) counts exclusive-access files as selected; select never sends it anywhere.
         let token = try tokens.token()
         let (_, plan) = try selection.plan(root: "selection", authorized: token != nil)
@@ -66,7 +72,7 @@ struct SelectCommand: AsyncParsableCommand {
             } catch {
                 throw HaulError(.output, "cannot write \(exportCSV): \(error.localizedDescription)")
             }
-            Terminal.note("exported \(plan.entries.count.grouped) rows to \(exportCSV)")
+            Terminal.note("exported \(Format.count(plan.entries.count, "row")) to \(exportCSV)")
         }
         let shown = try plan.page(page, size: pageSize)
         if json {
@@ -81,7 +87,7 @@ struct SelectCommand: AsyncParsableCommand {
 enum SelectView {
     /// "120 of 345 files (1.23 GB of 4.56 GB) selected".
     static func summaryLine(_ s: Plan.Summary) -> String {
-        var line = "\(s.selectedFiles.grouped) of \(s.totalFiles.grouped) files"
+        var line = "\(s.selectedFiles.grouped) of \(Format.count(s.totalFiles, "file"))"
         if s.totalBytes > 0 { line += " (\(Format.bytes(s.selectedBytes)) of \(Format.bytes(s.totalBytes)))" }
         return line + " selected"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Haul
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -27,8 +28,15 @@ enum Terminal {
     }
 
     static func note(_ message: String) {
-        standardError("haul: \(message)\n")
+        if !quiet { standardError("haul: \(message)\n") }
     }
+
+    static func warning(_ message: String) {
+        if !quiet { standardError("haul: warning: \(message)\n") }
+    }
+
+    /// -q: notes and warnings are not shown (errors always are). Set once, before anything runs.
+    nonisolated(unsafe) static var quiet = false
 
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
     static var standardInputIsTerminal: Bool { isatty(0) == 1 }
@@ -105,4 +113,9 @@ enum Format {
     }
 
     private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+
+    /// "1 file", "2 files", "1,024 files": a count with its noun in agreement.
+    static func count(_ n: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(n.grouped) \(n == 1 ? noun : plural ?? noun + "s")"
+    }
 }

@@ -241,10 +241,35 @@ struct FaultTests {
         let url = try await withTestArchive { $0.url }
         let products = [product("a.fits", dataset: "d", size: 10), product("b.fits", dataset: "d", size: 10)]
         let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: url))
-        let report = try await withEngine(testConfiguration(retries: 1)) { engine in
+        // Every attempt made, none cut short by the early end on an unreachable host (tested below).
+        var configuration = testConfiguration(retries: 1)
+        configuration.unreachableAfter = 0
+        let report = try await withEngine(configuration) { engine in
             try await engine.download(plan, to: .directory(folder.path)).report
         }
         #expect(report.exitStatus == 1)
         #expect(report.manifest.rows.map(\.status.text) == Array(repeating: "FAILED: cannot connect after 2 attempts", count: 2))
+    }
+
+    @Test("A host that refuses every connection is given up on after three failures: every file fails at once with its name and the reason")
+    func unreachable() async throws {
+        let folder = TemporaryFolder()
+        let url = try await withTestArchive { $0.url }
+        let port = try #require(URLComponents(string: url)?.port)
+        let products = (0..<50).map { product("f\($0).fits", dataset: "d", size: 10) }
+        let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: url))
+        var configuration = testConfiguration(parallel: 4, retries: 100)
+        configuration.retry.baseDelay = .seconds(5)
+        configuration.retry.maxDelay = .seconds(5)
+        let started = ContinuousClock.now
+        let report = try await withEngine(configuration) { engine in
+            try await engine.download(plan, to: .directory(folder.path)).report
+        }
+        // 100 retries 2.5 to 5 s apart would take hours; waits are cut short as soon as the host is given up on.
+        #expect(started.duration(to: .now) < .seconds(60))
+        #expect(report.failed == 50)
+        #expect(Set(report.manifest.rows.map(\.status.text)) == ["FAILED: cannot reach 127.0.0.1:\(port): connection refused"])
+        // The first wave of four each tried once; one of them, the third to fail, gave the host up.
+        #expect(report.manifest.rows.map(\.attempts).reduce(0, +) <= 4 + 3)
     }
 }

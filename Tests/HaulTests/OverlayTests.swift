@@ -401,7 +401,7 @@ struct OverlayTests {
             try Self.token.write(toFile: folder.path + "/typed", atomically: true, encoding: .utf8)
             let run = try await runHaul(["-c", "python3 drive.py '\(haulExecutable)' download '\(caom)' --quick recommended --dir out --archive \(archive.url) --progress none < typed"], in: folder.path, executable: "/bin/sh")
             #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
-            #expect(run.stdout.contains("1 exclusive-access file is selected. MAST API token (input hidden; Enter to go on without them):"))
+            #expect(run.stdout.contains("1 exclusive-access file is selected. MAST API token (input hidden; Enter to go on without it):"))
             #expect(!run.stdout.contains(Self.token))
             #expect(run.stdout.contains("signed in to \(archive.url) as \(Self.user)"))
             let rows = try manifestRows(folder.path + "/out/manifest.csv")

@@ -103,7 +103,8 @@ extension Engine {
     public func signIn(_ token: AccessToken, archive: URLResolver) async throws -> Credentials {
         let url = archive.archive + "/whoami"
         let sink = MemorySink(limit: 1 << 20)
-        let result = await fetch(url: url, expectedSize: nil, headers: [token.header], into: sink)
+        let (everywhere, originBound) = configuration.extraHeaders(for: url)
+        let result = await fetch(url: url, expectedSize: nil, headers: everywhere + [token.header], originHeaders: originBound, into: sink)
         switch result.status {
         case .ok: break
         case .failed(let reason):

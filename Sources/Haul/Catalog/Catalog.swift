@@ -61,6 +61,8 @@ public struct Catalog: Sendable {
                     throw HaulError(.invalidCatalog, "<stdin>: cannot read: \(error)", underlyingError: error)
                 }
                 read = try parse(data, name: "<stdin>")
+            } else if Self.isFolder(path) {
+                throw HaulError(.invalidCatalog, "\(path): is a folder, not a product list: name a file (a MAST JSON product list, a CSV export or a list of URIs)")
             } else if let mapped = try parseMapped(path) {
                 read = mapped
             } else {
@@ -201,6 +203,11 @@ public struct Catalog: Sendable {
             throw HaulError(.invalidCatalog, "\(name):\(line): not valid UTF-8 text")
         }
         return text
+    }
+
+    static func isFolder(_ path: String) -> Bool {
+        var folder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &folder) && folder.boolValue
     }
 
     static func reason(_ error: any Error) -> String {

@@ -20,6 +20,33 @@ public enum DownloadEvent: Sendable {
     case file(Manifest.Row)
     /// Something a person should know that is not a product's status (the watchdog's report).
     case warning(String)
+    /// A product's transfer ended, after its retries (what `haul -v` shows a line of); before its
+    /// ``file(_:)`` row.
+    case transfer(TransferRecord)
+}
+
+/// How one product's transfer went.
+public struct TransferRecord: Sendable, Hashable {
+    /// The URL asked (before redirects).
+    public var url: String
+    /// The last response's HTTP status, 0 when none arrived.
+    public var httpStatus: Int
+    /// Bytes held at the end (the whole product when it is `OK`).
+    public var bytes: Int64
+    public var seconds: Double
+    /// Attempts made: 1 plus the retries.
+    public var attempts: Int
+    /// The manifest status it ended with.
+    public var status: Manifest.Status
+
+    public init(url: String, httpStatus: Int, bytes: Int64, seconds: Double, attempts: Int, status: Manifest.Status) {
+        self.url = url
+        self.httpStatus = httpStatus
+        self.bytes = bytes
+        self.seconds = seconds
+        self.attempts = attempts
+        self.status = status
+    }
 }
 
 /// A snapshot of a download's progress.

@@ -249,15 +249,20 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .fetch(let s):
             sink = s
         }
+        let (everywhere, originBound) = engine.configuration.extraHeaders(for: entry.url)
         let result = await engine.fetchSegmented(
-            url: entry.url, expectedSize: entry.product.size, headers: headers + (credentials?.headers(for: entry.url) ?? []),
-            into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: headers + everywhere + (credentials?.headers(for: entry.url) ?? []),
+            originHeaders: originBound, into: sink, counter: counters.received
         )
         row.attempts = result.attempts
         row.seconds = result.seconds
         let completion = await output.complete(index, sink: sink, result: result)
         row.status = completion.status
         if row.status == .ok { Self.fill(&row, result, completion) }
+        events.yield(.transfer(TransferRecord(
+            url: entry.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
+            attempts: result.attempts, status: row.status
+        )))
         return row
     }
 
@@ -284,6 +289,10 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let completion = await output.complete(index, sink: sink, result: result)
         row.attempts = result.attempts
         row.seconds = result.seconds
+        events.yield(.transfer(TransferRecord(
+            url: entry.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
+            attempts: result.attempts, status: result.status == .notModified ? .ok : completion.status
+        )))
         switch result.status {
         case .notModified:
             counters.skippedBytes.wrappingAdd(done.size, ordering: .relaxed)

@@ -28,10 +28,16 @@ public struct Selection: Sendable {
     public var pipelineInputs: Bool
     /// Keeps only products whose file name matches.
     public var pattern: FileNamePattern?
+    /// Keeps only products that pass every filter (astroquery's `filter_products(column=[…])`: AND
+    /// across filters, OR within one).
+    public var filters: [ColumnFilter]
+    /// Keeps only products whose file name ends with one of these (astroquery's `extension=`: `fits`,
+    /// `.fits`, `_cal.fits`; any case). Empty keeps every name.
+    public var extensions: [String]
 
     public init(
         quick: Quick? = nil, levels: [String] = [], suffixes: [String] = [], guideStars: Bool = false,
-        pipelineInputs: Bool = false, pattern: FileNamePattern? = nil
+        pipelineInputs: Bool = false, pattern: FileNamePattern? = nil, filters: [ColumnFilter] = [], extensions: [String] = []
     ) {
         self.quick = quick
         self.levels = levels
@@ -39,6 +45,8 @@ public struct Selection: Sendable {
         self.guideStars = guideStars
         self.pipelineInputs = pipelineInputs
         self.pattern = pattern
+        self.filters = filters
+        self.extensions = extensions
     }
 
     /// Whether any box is checked.
@@ -78,12 +86,27 @@ public struct Selection: Sendable {
         if let pattern {
             for i in products.indices where picked[i] && !pattern.matches(products[i].filename) { picked[i] = false }
         }
+        if !filters.isEmpty || !extensions.isEmpty {
+            let endings = extensions.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty }
+            for i in products.indices where picked[i] {
+                let p = products[i]
+                if !filters.allSatisfy({ $0.matches(p) }) || (!endings.isEmpty && !Self.hasEnding(p.filename, endings)) {
+                    picked[i] = false
+                }
+            }
+        }
         return picked
     }
 
     /// The selected products, in catalog order.
     public func apply(to products: [Product]) -> [Product] {
         zip(products, select(products)).compactMap { $1 ? $0 : nil }
+    }
+
+    /// Whether a file name ends with one of `endings` (lower-case), in any case.
+    static func hasEnding(_ filename: String, _ endings: [String]) -> Bool {
+        let name = filename.lowercased()
+        return endings.contains { name.hasSuffix($0) }
     }
 
     /// A `--level` value in the form products carry: lower case, `L1b`/`level 2b` read as `1b`/`2b`.
@@ -116,6 +139,11 @@ extension Product {
     /// Whether the product belongs to a level as `--level` names it: its own level, the HST name of
     /// its level, or a `calib_level` number that takes its sub-levels (`2` takes `2a` and `2b`).
     public func isAtLevel(_ wanted: String) -> Bool {
+        Self.level(level, category: category, isAt: wanted)
+    }
+
+    /// Whether a product with this level and category belongs to the level `wanted` names.
+    static func level(_ level: String?, category: String?, isAt wanted: String) -> Bool {
         if let level {
             if level == wanted { return true }
             if level.hasPrefix(wanted), level.utf8.count == wanted.utf8.count + 1, wanted.allSatisfy(\.isNumber),

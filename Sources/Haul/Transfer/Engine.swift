@@ -43,10 +43,13 @@ public func withEngine<Result: Sendable>(
 public final class Engine: Sendable {
     public let configuration: Configuration
     let core: EngineCore
+    /// Which hosts answered, and which never could be reached (``Configuration/unreachableAfter``).
+    let hosts: HostHealth
 
     init(configuration: Configuration) throws {
         self.configuration = configuration
         self.core = try EngineCore(configuration: configuration)
+        self.hosts = HostHealth(limit: configuration.unreachableAfter)
     }
 
     /// Runs one HTTP GET attempt into `sink`. Cancelling the calling task stops it.
@@ -116,6 +119,8 @@ final class EngineCore: @unchecked Sendable {
     /// reuse matters most below it (a few dozen connections each carrying many small files).
     private static let keptConnectionsLimit = 512
     private var thread = pthread_t()
+    /// The whole engine's receive rate, when ``Configuration/maxReceiveRate`` sets one.
+    private let limiter: ReceiveLimiter?
 
     private static let globalInit: Bool = {
         curl_global_init(ccurl_global_all()) == CURLE_OK
@@ -136,6 +141,7 @@ final class EngineCore: @unchecked Sendable {
         #endif
         self.configuration = configuration
         self.multi = multi
+        self.limiter = configuration.maxReceiveRate.flatMap { $0 > 0 ? ReceiveLimiter(rate: $0) : nil }
         #if os(Linux)
         // Unretained: libcurl calls these only on the engine thread, which holds the core until it exits.
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -234,17 +240,19 @@ final class EngineCore: @unchecked Sendable {
             #if os(Linux)
             // curl_easy_pause(CONT) re-arms libcurl's timer, but 7.88 may still leave an unpaused
             // transfer waiting for a socket event that already came: run its timers once per batch.
+            if releaseThrottled() { resumed = true }
             if resumed { socketAction(ccurl_socket_timeout(), events: 0) }
             readFinished()
-            let timerDue = poller.wait(longest: 1000) { socket, events in socketAction(socket, events: events) }
+            let timerDue = poller.wait(longest: limiter?.wait.map { min(1000, $0) } ?? 1000) { socket, events in socketAction(socket, events: events) }
             if timerDue { socketAction(ccurl_socket_timeout(), events: 0) }
             #else
             _ = resumed
+            _ = releaseThrottled()
             var stillRunning: Int32 = 0
             curl_multi_perform(multi, &stillRunning)
             readFinished()
             var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, 1000, &ready)
+            curl_multi_poll(multi, nil, 0, limiter?.wait.map { Int32(min(1000, $0)) } ?? 1000, &ready)
             #endif
         }
         // Take the remaining commands so no waiter is left hanging, and refuse new ones.
@@ -298,6 +306,16 @@ final class EngineCore: @unchecked Sendable {
     private static var watchedMark: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: 1) }
     #endif
 
+    /// Lets transfers the receive limiter paused go on, as far as its tokens allow. Returns whether any did.
+    private func releaseThrottled() -> Bool {
+        guard let limiter else { return false }
+        return limiter.release { transfer in
+            guard let easy = transfer.easy, running[easy] === transfer else { return }
+            // Delivers the held chunk at once, through the write callback, on this thread.
+            _ = curl_easy_pause(easy, ccurl_pause_continue())
+        }
+    }
+
     /// Runs one command. Returns whether it unpaused a transfer.
     private func execute(_ command: EngineCommand) -> Bool {
         switch command {
@@ -342,6 +360,7 @@ final class EngineCore: @unchecked Sendable {
         transfer.easy = easy
         transfer.waker = waker(for: transfer)
         transfer.pausedCount = pausedCount
+        transfer.limiter = limiter
         configure(easy, for: transfer)
         running[easy] = transfer
         activeCount.add(1, ordering: .relaxed)
@@ -356,13 +375,16 @@ final class EngineCore: @unchecked Sendable {
         let c = configuration
         let request = transfer.request
         let me = Unmanaged.passUnretained(transfer).toOpaque()
-        _ = ccurl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        let url = transfer.currentURL
+        _ = ccurl_easy_setopt_string(easy, CURLOPT_URL, url)
         _ = ccurl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
         _ = ccurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
         _ = ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, engineWriteCallback)
         _ = ccurl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        _ = ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, c.followRedirects ? 1 : 0)
+        // Headers meant for one origin only: the engine follows redirects itself (see `redirect`), so it
+        // can drop them when a redirect leaves that origin; libcurl would send them on to any host.
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, c.followRedirects && request.originHeaders.isEmpty ? 1 : 0)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_MAXREDIRS, c.maxRedirects)
         _ = ccurl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
         _ = ccurl_easy_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
@@ -374,7 +396,7 @@ final class EngineCore: @unchecked Sendable {
         // Waiting for a connection that might multiplex only pays where HTTP/2 can be negotiated (TLS
         // with ALPN). Over cleartext HTTP/1.1 it queues new transfers behind busy connections: measured
         // at 1,000 trickling transfers, 7 s with it off against 12 s with it on.
-        let secure = request.url.utf8.count > 8 && request.url.prefix(8).lowercased() == "https://"
+        let secure = url.utf8.count > 8 && url.prefix(8).lowercased() == "https://"
         _ = ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, c.http2 && secure ? 1 : 0)
         // libcurl 7.88 keeps its connections to a host in one list, oldest first, and walks it from the
         // head to find one to reuse (every connection, busy or idle), to forget the one a transfer used
@@ -389,15 +411,25 @@ final class EngineCore: @unchecked Sendable {
         transfer.keepsConnection = running.count < Self.keptConnectionsLimit || multiplexes
         _ = ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, transfer.searchesConnections ? 0 : 1)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, transfer.keepsConnection ? 0 : 1)
-        _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, c.receiveBufferSize)
+        _ = ccurl_easy_setopt_long(easy, CURLOPT_BUFFERSIZE, limiter?.bufferSize(c.receiveBufferSize) ?? c.receiveBufferSize)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(c.timeout.connect.milliseconds))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, max(1, c.timeout.minimumSpeed))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, max(1, Int((c.timeout.stall.milliseconds + 999) / 1000)))
         _ = ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         _ = ccurl_easy_setopt_long(easy, CURLOPT_FILETIME, 1)
         _ = ccurl_easy_setopt_string(easy, CURLOPT_USERAGENT, c.userAgent)
+        if let proxy = c.proxy { _ = ccurl_easy_setopt_string(easy, CURLOPT_PROXY, proxy) }
+        if let noProxy = c.noProxy { _ = ccurl_easy_setopt_string(easy, CURLOPT_NOPROXY, noProxy) }
+        if c.trace != nil {
+            _ = ccurl_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
+            _ = ccurl_easy_setopt_debug_callback(easy, engineDebugCallback)
+            _ = ccurl_easy_setopt_pointer(easy, CURLOPT_DEBUGDATA, Unmanaged.passUnretained(self).toOpaque())
+        }
         var list: UnsafeMutablePointer<curl_slist>?
         for header in request.headers { list = curl_slist_append(list, header) }
+        if transfer.redirects == 0 || Origin(url) == Origin(request.url) {
+            for header in request.originHeaders { list = curl_slist_append(list, header) }
+        }
         if let validator = request.ifRange, request.rangeStart > 0 { list = curl_slist_append(list, "If-Range: \(validator)") }
         // No content coding: the bytes on the wire are the product's bytes, so lengths can be checked.
         // A server that encodes anyway (a `.fits.gz` labelled `Content-Encoding: gzip`) is stored as
@@ -416,8 +448,68 @@ final class EngineCore: @unchecked Sendable {
         while let message = curl_multi_info_read(multi, &remaining) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
                   let transfer = running[easy] else { continue }
-            finish(transfer, code: message.pointee.data.result, cancelled: false)
+            let code = message.pointee.data.result
+            if code == CURLE_OK, redirect(transfer, easy: easy) { continue }
+            finish(transfer, code: code, cancelled: false)
         }
+    }
+
+    /// Follows a redirect of an attempt whose origin-bound headers keep libcurl from following it:
+    /// the same handle asks the new URL, with those headers only while on their origin. Returns
+    /// whether it did (else the attempt ends as it is: a 3xx without a location, or too many).
+    private func redirect(_ transfer: Transfer, easy: UnsafeMutableRawPointer) -> Bool {
+        guard !transfer.request.originHeaders.isEmpty, configuration.followRedirects,
+              !transfer.outcome.bodyStarted, transfer.outcome.abort == nil else { return false }
+        var status = 0
+        _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        guard [301, 302, 303, 307, 308].contains(status) else { return false }
+        var location: UnsafePointer<CChar>?
+        guard ccurl_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK, let location else { return false }
+        let next = String(cString: location)
+        guard Origin(next) != nil else { return false }
+        if transfer.redirects >= configuration.maxRedirects {
+            transfer.outcome.curlMessage = "too many redirects"
+            finish(transfer, code: CURLE_TOO_MANY_REDIRECTS, cancelled: false)
+            return true
+        }
+        transfer.redirects += 1
+        transfer.currentURL = next
+        curl_multi_remove_handle(multi, easy)
+        if let list = transfer.headerList { curl_slist_free_all(list) }
+        transfer.headerList = nil
+        transfer.responseChecked = false
+        transfer.discardBody = false
+        transfer.outcome.status = 0
+        curl_easy_reset(easy)
+        configure(easy, for: transfer)
+        if curl_multi_add_handle(multi, easy) != CURLM_OK {
+            finish(transfer, code: CURLE_FAILED_INIT, cancelled: false)
+        }
+        return true
+    }
+
+    /// One piece of libcurl's trace, as lines: `* ` what it does, `> ` a request header, `< ` a
+    /// response header; an `Authorization` value redacted.
+    fileprivate func trace(_ type: curl_infotype, _ text: String) {
+        guard let handler = configuration.trace else { return }
+        let mark: String
+        switch type {
+        case CURLINFO_TEXT: mark = "* "
+        case CURLINFO_HEADER_IN: mark = "< "
+        case CURLINFO_HEADER_OUT: mark = "> "
+        default: return
+        }
+        for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+            handler(mark + Self.redacted(String(line)))
+        }
+    }
+
+    /// A header line with its value hidden when it carries a credential.
+    static func redacted(_ line: String) -> String {
+        guard let colon = line.firstIndex(of: ":") else { return line }
+        let name = line[..<colon].trimmingSpaces().lowercased()
+        guard name == "authorization" || name == "proxy-authorization" else { return line }
+        return line[..<colon] + ": <redacted>"
     }
 
     /// Ends an attempt: fills in its outcome, returns the handle to the pool, resumes the waiter.
@@ -437,7 +529,9 @@ final class EngineCore: @unchecked Sendable {
         outcome.curlCode = Int32(code.rawValue)
         if code != CURLE_OK {
             let detail = String(cString: transfer.errorBuffer)
-            outcome.curlMessage = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            outcome.curlMessage = detail.isEmpty ? (outcome.curlMessage.isEmpty ? String(cString: curl_easy_strerror(code)) : outcome.curlMessage) : detail
+            var osErrno = 0
+            if ccurl_easy_getinfo_long(easy, CURLINFO_OS_ERRNO, &osErrno) == CURLE_OK { outcome.osErrno = Int32(truncatingIfNeeded: osErrno) }
         }
         if outcome.status == 0 {
             var status = 0
@@ -496,6 +590,14 @@ private let engineWriteCallback: ccurl_data_callback = { data, size, count, user
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     let bytes = UnsafeRawBufferPointer(start: data, count: size * count)
     return transfer.receive(bytes, waker: transfer.waker)
+}
+
+/// libcurl's debug callback: finds the engine through `DEBUGDATA` and hands it the trace text.
+private let engineDebugCallback: ccurl_debug_callback = { _, type, data, size, userp in
+    guard let userp, let data, size > 0 else { return 0 }
+    let text = String(decoding: UnsafeRawBufferPointer(start: data, count: size), as: UTF8.self)
+    Unmanaged<EngineCore>.fromOpaque(userp).takeUnretainedValue().trace(type, text)
+    return 0
 }
 
 #if os(Linux)

@@ -22,6 +22,8 @@ public struct FetchResult: Sendable {
     public var seconds: Double
     /// `ETag` of the response the bytes came from (as sent, quotes and any `W/` kept).
     public var etag: String? = nil
+    /// The last response's HTTP status, 0 when none arrived.
+    public var httpStatus = 0
 }
 
 /// What to do after one attempt.
@@ -131,8 +133,9 @@ extension Engine {
     ///   - sink: Where the bytes go; it holds the whole product when the result is `ok`.
     ///   - counter: Counts received bytes for progress.
     /// - Returns: The result; cancelling the task gives `cancelled`.
+    ///   - originHeaders: Request headers sent only while on `url`'s origin (not after a redirect elsewhere).
     public func fetch(
-        url: String, expectedSize: Int64?, headers: [String] = [],
+        url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
         into sink: any TransferSink, counter: ByteCounter? = nil
     ) async -> FetchResult {
         let started = ContinuousClock.now
@@ -143,15 +146,25 @@ extension Engine {
         var lastModified: Int64?
         var etag: String?
         var attempt = 0
+        var httpStatus = 0
+        let host = HostHealth.key(url)
         func elapsed() -> Double { started.duration(to: .now).seconds }
+        func result(_ status: FetchResult.Status) -> FetchResult {
+            FetchResult(status: status, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed(), etag: etag, httpStatus: httpStatus)
+        }
         while true {
+            // A host that refused every connection so far ends the fetch at once, with its reason.
+            if let host, let verdict = hosts.verdict(host) { return result(.failed(verdict)) }
             attempt += 1
             let rangeStart = resumable ? held : 0
-            let request = AttemptRequest(
+            var request = AttemptRequest(
                 url: url, rangeStart: rangeStart, ifRange: rangeStart > 0 ? validator : nil,
                 expectedSize: expectedSize, headers: headers
             )
+            request.originHeaders = originHeaders
             let outcome = await self.attempt(request, into: sink, counter: counter)
+            if let host { hosts.record(host, outcome) }
+            if outcome.status != 0 { httpStatus = outcome.status }
             if outcome.cancelled || Task.isCancelled {
                 return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
             }
@@ -163,17 +176,19 @@ extension Engine {
                 etag = outcome.etag
             }
             if outcome.status == 304, outcome.curlCode == 0, headers.contains(where: Self.isConditional) {
-                return FetchResult(status: .notModified, attempts: attempt, bytes: 0, lastModified: outcome.lastModified, seconds: elapsed())
+                return FetchResult(status: .notModified, attempts: attempt, bytes: 0, lastModified: outcome.lastModified, seconds: elapsed(), httpStatus: 304)
             }
             switch AttemptVerdict(outcome, expectedSize: expectedSize) {
             case .success:
-                return FetchResult(status: .ok, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed(), etag: etag)
+                return result(.ok)
             case .fail(let reason):
-                return FetchResult(status: .failed(reason), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                return result(.failed(reason))
             case .retry(let reason, let retryAfter):
                 guard attempt <= policy.retries else {
+                    // One reason for every file of a host given up on, whichever attempt was last.
+                    if let host, let verdict = hosts.verdict(host) { return result(.failed(verdict)) }
                     let text = attempt == 1 ? reason : "\(reason) after \(attempt) attempts"
-                    return FetchResult(status: .failed(text), attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
+                    return result(.failed(text))
                 }
                 // What is held cannot be continued: the next attempt asks for the whole product.
                 switch outcome.abort {
@@ -181,11 +196,21 @@ extension Engine {
                 default: if outcome.status == 416 { resumable = false }
                 }
                 do {
-                    try await Task.sleep(for: policy.delay(afterAttempt: attempt, retryAfter: retryAfter))
+                    try await waitToRetry(policy.delay(afterAttempt: attempt, retryAfter: retryAfter), host: host)
                 } catch {
                     return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
                 }
             }
+        }
+    }
+
+    /// Sleeps before a retry, waking early when `host` is given up on meanwhile (checked every 100 ms).
+    func waitToRetry(_ delay: Duration, host: String?) async throws {
+        guard let host, configuration.unreachableAfter > 0 else { return try await Task.sleep(for: delay) }
+        let end = ContinuousClock.now + delay
+        while ContinuousClock.now < end {
+            if hosts.verdict(host) != nil { return }
+            try await Task.sleep(for: min(.milliseconds(100), ContinuousClock.now.duration(to: end)))
         }
     }
 }

@@ -41,18 +41,18 @@ extension Engine {
     /// every segment did, and the sink then holds it whole (with its CRC-32, combined from the
     /// segments', when it needs one).
     public func fetchSegmented(
-        url: String, expectedSize: Int64?, headers: [String] = [],
+        url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
         into sink: any TransferSink, counter: ByteCounter? = nil
     ) async -> FetchResult {
-        let plain = { await self.fetch(url: url, expectedSize: expectedSize, headers: headers, into: sink, counter: counter) }
+        let plain = { await self.fetch(url: url, expectedSize: expectedSize, headers: headers, originHeaders: originHeaders, into: sink, counter: counter) }
         guard let size = expectedSize, let segmentable = sink as? any SegmentableSink,
               configuration.segmentation.count(size: size, perHost: configuration.perHost) > 1,
               segmentable.acceptsSegments(size: size) else { return await plain() }
         let started = ContinuousClock.now
         // Does the server serve ranges? One byte tells, and its validator keeps the segments on one version.
-        let probe = await attempt(
-            AttemptRequest(url: url, rangeStart: 0, rangeEnd: 0, expectedSize: size, headers: headers), into: ProbeSink()
-        )
+        var probeRequest = AttemptRequest(url: url, rangeStart: 0, rangeEnd: 0, expectedSize: size, headers: headers)
+        probeRequest.originHeaders = originHeaders
+        let probe = await attempt(probeRequest, into: ProbeSink())
         if probe.cancelled || Task.isCancelled {
             return FetchResult(status: .cancelled, attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
         }
@@ -74,7 +74,7 @@ extension Engine {
         let results = await withTaskGroup(of: (Int, FetchResult).self) { group in
             for (i, segment) in sinks.enumerated() {
                 group.addTask {
-                    (i, await self.fetchSegment(segment, url: url, size: size, validator: probe.validator, headers: headers, counter: counter))
+                    (i, await self.fetchSegment(segment, url: url, size: size, validator: probe.validator, headers: headers, originHeaders: originHeaders, counter: counter))
                 }
             }
             var results = [FetchResult?](repeating: nil, count: sinks.count)
@@ -88,7 +88,8 @@ extension Engine {
         let attempts = 1 + results.reduce(0) { $0 + $1.attempts }
         let lastModified = probe.lastModified ?? results.compactMap(\.lastModified).first
         func ended(_ status: FetchResult.Status, bytes: Int64) -> FetchResult {
-            FetchResult(status: status, attempts: attempts, bytes: bytes, lastModified: lastModified, seconds: started.duration(to: .now).seconds, etag: probe.etag)
+            FetchResult(status: status, attempts: attempts, bytes: bytes, lastModified: lastModified, seconds: started.duration(to: .now).seconds,
+                        etag: probe.etag, httpStatus: results.last(where: { $0.httpStatus != 0 })?.httpStatus ?? probe.status)
         }
         var crc: UInt32 = 0
         var failure: String?
@@ -119,7 +120,7 @@ extension Engine {
     /// One segment, retried as ``fetch(url:expectedSize:headers:into:counter:)`` retries a product,
     /// each attempt asking for the bytes from where the segment has reached to its end.
     private func fetchSegment(
-        _ segment: SegmentSink, url: String, size: Int64, validator: String?, headers: [String], counter: ByteCounter?
+        _ segment: SegmentSink, url: String, size: Int64, validator: String?, headers: [String], originHeaders: [String], counter: ByteCounter?
     ) async -> FetchResult {
         let started = ContinuousClock.now
         let policy = configuration.retry
@@ -132,10 +133,11 @@ extension Engine {
             attempt += 1
             let from = segment.position
             if from >= segment.end { return result(.ok) }
-            let request = AttemptRequest(
+            var request = AttemptRequest(
                 url: url, rangeStart: from, rangeEnd: segment.end - 1, ifRange: from > 0 ? validator : nil,
                 expectedSize: size, headers: headers
             )
+            request.originHeaders = originHeaders
             let outcome = await self.attempt(request, into: segment, counter: counter)
             if outcome.cancelled || Task.isCancelled { return result(.cancelled) }
             lastModified = outcome.lastModified ?? lastModified

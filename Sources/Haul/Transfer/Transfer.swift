@@ -14,6 +14,9 @@ public struct AttemptRequest: Sendable {
     public var expectedSize: Int64?
     /// Extra request headers (`Name: value`).
     public var headers: [String] = []
+    /// Headers sent only to this URL's origin (scheme, host and port): a redirect to another origin is
+    /// followed without them.
+    public var originHeaders: [String] = []
 
     public init(url: String, rangeStart: Int64 = 0, rangeEnd: Int64? = nil, ifRange: String? = nil, expectedSize: Int64? = nil, headers: [String] = []) {
         self.url = url
@@ -66,6 +69,8 @@ public struct AttemptOutcome: Sendable {
     public var contentEncoding: String?
     /// A 2xx response's `Content-Type`, when it sent one.
     public var contentType: String?
+    /// The system's error number of a failed connection (`ECONNREFUSED`…), 0 when none.
+    public var osErrno: Int32 = 0
     public var abort: Abort?
     public var cancelled = false
     /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
@@ -104,11 +109,19 @@ final class Transfer: @unchecked Sendable {
     var keepsConnection = true
     /// The engine's count of paused transfers, kept in step with ``paused``.
     var pausedCount: PauseCount?
+    /// The engine's shared receive rate, when it has one.
+    unowned var limiter: ReceiveLimiter?
+    /// Paused by the limiter (not by the sink): it goes on when the limiter has tokens again.
+    var throttled = false
+    /// Where the attempt is now (after redirects followed by the engine), and how many it followed.
+    var currentURL: String
+    var redirects = 0
 
     init(request: AttemptRequest, sink: any TransferSink, counter: ByteCounter?) {
         self.request = request
         self.sink = sink
         self.counter = counter
+        self.currentURL = request.url
         errorBuffer.initialize(to: 0)
         outcome.rangeStart = request.rangeStart
     }
@@ -188,6 +201,11 @@ final class Transfer: @unchecked Sendable {
         if let limit = request.expectedSize ?? outcome.totalLength, outcome.end + count > limit {
             outcome.abort = .sizeMismatch(expected: limit, actual: outcome.end + count)
             return 0
+        }
+        if let limiter, !limiter.take(bytes.count, for: self) {
+            // libcurl keeps the chunk and delivers it again once the limiter lets this transfer go on.
+            throttled = true
+            return ccurl_writefunc_pause()
         }
         switch sink.write(bytes) {
         case .accepted:
