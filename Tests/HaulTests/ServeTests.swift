@@ -1,0 +1,355 @@
+import Foundation
+import Haul
+import HaulArchive
+import HaulServe
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `haul serve`'s HTTP interface against the loopback archive, driven by curl: every endpoint and
+/// selector, the same answers as the command line, the streamed bundle read back by independent
+/// readers, a cancelled download leaving no transfer, and the key, Host and token rules.
+@Suite("Overlay server")
+struct ServeTests {
+    static let token = "s3rv3-Tok3n-0123456789abcdef"
+    static let user = "Grace Hopper"
+    static let caom = fixture("jwst-program.caom.json")
+
+    /// An answer as curl saw it.
+    struct Answer {
+        var status: Int
+        var body: [UInt8]
+        var headers: String
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// Runs curl against the server; `arguments` come before the URL.
+    static func curl(_ url: String, _ arguments: [String] = [], in folder: String) async throws -> Answer {
+        let name = UUID().uuidString
+        let run = try await runHaul(
+            ["-sS", "-o", "body-\(name)", "-D", "headers-\(name)", "-w", "%{http_code}"] + arguments + [url],
+            in: folder, executable: "/usr/bin/curl"
+        )
+        let body = readBytes(folder + "/body-\(name)") ?? []
+        let headers = (try? String(contentsOfFile: folder + "/headers-\(name)", encoding: .utf8)) ?? ""
+        unlink(folder + "/body-\(name)")
+        unlink(folder + "/headers-\(name)")
+        return Answer(status: Int(run.stdout) ?? -run.status.hashValue, body: body, headers: headers)
+    }
+
+    /// A server over the fixture catalog, the loopback archive serving its files, and a log to read.
+    static func withServer(
+        _ body: (OverlayServer, TestArchive, Locked<[String]>, String) async throws -> Void
+    ) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try serveCatalog(caom, in: archive)
+            archive.addToken(token, user: user)
+            let log = Locked<[String]>([])
+            var configuration = OverlayServer.Configuration(resolver: try URLResolver(archive: archive.url))
+            configuration.catalog = try Catalog.load(paths: [caom])
+            configuration.catalogNames = [caom]
+            configuration.maximumUpload = 1 << 20
+            configuration.log = { line in log.withLock { $0.append(line) } }
+            try await withEngine(testConfiguration()) { engine in
+                try await withOverlayServer(configuration, engine: engine) { server in
+                    try await body(server, archive, log, folder.path)
+                }
+            }
+        }
+    }
+
+    /// Selectors as query pairs, and the same as command-line options.
+    static let selections: [[(String, String)]] = [
+        [],
+        [("quick", "recommended")],
+        [("quick", "none")],
+        [("level", "2b"), ("level", "3")],
+        [("level", "1b"), ("suffix", "x1dints"), ("page", "2"), ("page-size", "2")],
+        [("guidestar", "1"), ("level", "3")],
+        [("pipeline-inputs", "1")],
+        [("regex", "/_(cal|uncal)\\.fits$/i")],
+        [("quick", "all"), ("layout", "flat")],
+        [("suffix", "CAL"), ("suffix", "_uncal"), ("page-size", "3"), ("page", "3")],
+    ]
+
+    static func query(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&")
+    }
+
+    static func options(_ pairs: [(String, String)], paging: Bool) -> [String] {
+        pairs.flatMap { name, value -> [String] in
+            switch name {
+            case "guidestar", "pipeline-inputs": return ["--\(name)"]
+            case "page", "page-size": return paging ? ["--\(name)", value] : []
+            default: return ["--\(name)", value]
+            }
+        }
+    }
+
+    @Test("/summary.json and /preview.json equal select --json, /export.csv equals --export-csv, /script.sh equals haul script")
+    func sameAsTheCommandLine() async throws {
+        try await Self.withServer { server, archive, _, folder in
+            for pairs in Self.selections {
+                let q = Self.query(pairs)
+                let cli = try await runHaul(["select", Self.caom] + Self.options(pairs, paging: true) + ["--json"], in: folder)
+                #expect(cli.status == 0, "\(cli.stderr)")
+                for endpoint in ["summary.json", "preview.json"] {
+                    let answer = try await Self.curl("\(server.baseURL)/\(endpoint)?\(q)", in: folder)
+                    #expect(answer.status == 200, "\(endpoint)?\(q): \(answer.text)")
+                    #expect(answer.text == cli.stdout, "\(endpoint)?\(q)")
+                    #expect(answer.headers.lowercased().contains("content-type: application/json"))
+                }
+                let nonPaging = pairs.filter { $0.0 != "page" && $0.0 != "page-size" }
+                let export = try await runHaul(["select", Self.caom] + Self.options(nonPaging, paging: false) + ["--export-csv", "-"], in: folder)
+                let csv = try await Self.curl("\(server.baseURL)/export.csv?\(Self.query(nonPaging))", in: folder)
+                #expect(csv.status == 200)
+                #expect(csv.text == export.stdout, "export.csv?\(q)")
+                #expect(csv.headers.contains("attachment; filename=\"jwst-program.caom-selection.csv\""))
+                let script = try await runHaul(
+                    ["script", Self.caom] + Self.options(nonPaging, paging: false), in: folder, environment: ["HAUL_ARCHIVE": archive.url]
+                )
+                let served = try await Self.curl("\(server.baseURL)/script.sh?\(Self.query(nonPaging))", in: folder)
+                if script.status == 0 {
+                    #expect(served.status == 200)
+                    #expect(served.text == script.stdout, "script.sh?\(q)")
+                    #expect(served.headers.contains("attachment; filename=\"jwst-program.caom.sh\""))
+                }
+            }
+        }
+    }
+
+    @Test("Bad selectors answer 400 with the CLI's message; a bad regex names the character")
+    func badSelectors() async throws {
+        try await Self.withServer { server, _, _, folder in
+            let regex = try await Self.curl("\(server.baseURL)/summary.json?regex=\("_(cal".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)", in: folder)
+            #expect(regex.status == 400)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(regex.body)) as? [String: String])
+            let cli = try await runHaul(["select", Self.caom, "--regex", "_(cal"], in: folder)
+            #expect(cli.status == 2)
+            #expect("haul: error: " + object["error"]! + "\n" == cli.stderr)
+            #expect(object["error"]!.hasSuffix("^"))
+            for (q, message) in [
+                ("quick=some", "quick=some: expected all, recommended or none"),
+                ("layout=sideways", "layout=sideways: expected nested or flat"),
+                ("page=0", "page=0: expected a whole number"),
+                ("colour=red", "colour: not a selector"),
+                ("root=..%2Fup", "root=../up: expected a plain folder name"),
+            ] {
+                let answer = try await Self.curl("\(server.baseURL)/summary.json?\(q)", in: folder)
+                #expect(answer.status == 400, "\(q)")
+                #expect(answer.text.contains(message), "\(q): \(answer.text)")
+            }
+            let page = try await Self.curl("\(server.baseURL)/preview.json?page=99", in: folder)
+            #expect(page.status == 400)
+            #expect(try await Self.curl("\(server.baseURL)/nothing", in: folder).status == 404)
+            #expect(try await Self.curl("\(server.baseURL)/summary.json", ["-X", "POST"], in: folder).status == 405)
+        }
+    }
+
+    @Test("The key is needed by the page, downloads, uploads and tokens; a Host that is not the server is refused")
+    func keyAndHost() async throws {
+        try await Self.withServer { server, archive, log, folder in
+            let base = server.baseURL
+            for url in ["\(base)/", "\(base)/?key=0123", "\(base)/download.zip?quick=recommended", "\(base)/download.zip?quick=recommended&key=\(String(server.key.reversed()))"] {
+                let answer = try await Self.curl(url, in: folder)
+                #expect(answer.status == 403, "\(url)")
+                #expect(answer.text.contains("this needs the server"), "\(answer.text)")
+            }
+            let post = try await Self.curl("\(base)/download.zip", ["--data-binary", "mast:JWST/product/x.fits"], in: folder)
+            #expect(post.status == 403)
+            let upload = try await Self.curl("\(base)/catalog", ["--data-binary", "mast:JWST/product/x.fits"], in: folder)
+            #expect(upload.status == 403)
+            let form = try await Self.curl("\(base)/download.zip", ["--data-urlencode", "token=\(Self.token)", "-d", "quick=all"], in: folder)
+            #expect(form.status == 403)
+            // A token never travels in a URL.
+            let inURL = try await Self.curl("\(base)/download.zip?key=\(server.key)&token=\(Self.token)", in: folder)
+            #expect(inURL.status == 400)
+            #expect(!inURL.text.contains(Self.token))
+            // DNS rebinding: the name a browser sends is the attacker's.
+            for host in ["evil.example:\(server.port)", "127.0.0.1:\(server.port + 1)", "localhost.evil.example:\(server.port)", ""] {
+                let answer = try await Self.curl("\(base)/summary.json", ["-H", "Host: \(host)"], in: folder)
+                #expect(answer.status == 403, "Host: \(host)")
+                #expect(answer.text.contains("is not this server's name"))
+            }
+            #expect(try await Self.curl("http://localhost:\(server.port)/summary.json", in: folder).status == 200)
+            let page = try await Self.curl(server.url, in: folder)
+            #expect(page.status == 200)
+            #expect(page.text.contains("START DOWNLOAD") && page.text.contains("API QUERY"))
+            #expect(page.headers.contains("Content-Security-Policy: default-src 'none'"))
+            #expect(archive.statistics.requests == 0)
+            #expect(!log.withLock { $0 }.joined().contains(Self.token))
+        }
+    }
+
+    /// What the plan of `pairs` puts in its bundle: entry names and the URI each holds.
+    static func expected(_ pairs: [(String, String)], products: [Product], archive: TestArchive, authorized: Bool = false) throws -> [String: String] {
+        var selection = Selection()
+        var layout = Plan.Layout.nested
+        for (name, value) in pairs {
+            switch name {
+            case "quick": selection.quick = Selection.Quick(rawValue: value)
+            case "level": selection.levels.append(value)
+            case "suffix": selection.suffixes.append(value)
+            case "guidestar": selection.guideStars = true
+            case "layout": layout = Plan.Layout(rawValue: value)!
+            default: break
+            }
+        }
+        let plan = Plan(products: products, selection: selection, layout: layout, root: "jwst-program.caom", resolver: try URLResolver(archive: archive.url), authorized: authorized)
+        var names: [String: String] = [:]
+        for i in plan.downloads { names[plan.root + "/" + plan.entries[i].path] = plan.entries[i].product.uri }
+        return names
+    }
+
+    @Test("GET /download.zip streams the bundle: five readers accept it, every byte is the archive's", arguments: [
+        [("quick", "recommended")],
+        [("quick", "all"), ("guidestar", "1"), ("layout", "flat"), ("compression", "store")],
+        [("level", "2b"), ("compression", "deflate"), ("compression-level", "1")],
+    ])
+    func streamed(pairs: [(String, String)]) async throws {
+        try await Self.withServer { server, archive, log, folder in
+            let answer = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)&\(Self.query(pairs))", in: folder)
+            #expect(answer.status == 200, "\(answer.text.prefix(500))")
+            #expect(answer.headers.lowercased().contains("content-type: application/zip"))
+            #expect(answer.headers.contains("Content-Disposition: attachment; filename=\"jwst-program.caom.zip\""))
+            #expect(answer.headers.lowercased().contains("transfer-encoding: chunked"))
+            let path = folder + "/bundle.zip"
+            try Data(answer.body).write(to: URL(fileURLWithPath: path))
+            let files = try Self.expected(pairs, products: try Catalog.load(paths: [Self.caom]).products, archive: archive)
+            #expect(!files.isEmpty)
+            let names = files.keys.sorted() + ["jwst-program.caom/manifest.html", "jwst-program.caom/manifest.csv"]
+            try checkWithReaders(path, names: names)
+            let read = try readWithPython(path, extractTo: folder + "/x")
+            #expect(read.entries.count == names.count)
+            for (name, uri) in files {
+                #expect(readBytes(folder + "/x/" + name) == archive.content(of: uri), "\(name)")
+            }
+            // The line is written once the last bytes are handed to the socket, perhaps after curl has them.
+            try await waitUntil("the download's log line", timeout: .seconds(10), seen: { log.withLock { $0 }.joined(separator: "; ") }) {
+                log.withLock { $0 }.contains { $0.hasPrefix("GET /download.zip 200: \(files.count) OK, 0 failed, 0 cancelled, \(answer.body.count) bytes sent") }
+            }
+            #expect(server.activeDownloads == 0)
+        }
+    }
+
+    @Test("POST /download.zip with a product list streams its bundle; a bad list is a 400 naming the line")
+    func posted() async throws {
+        try await Self.withServer { server, archive, _, folder in
+            let uris = [
+                "mast:JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits",
+                "mast:JWST/product/jw02734001001_02101_00001-seg001_nis_uncal.fits",
+            ]
+            try (uris.joined(separator: "\n") + "\n").write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
+            let answer = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)&root=posted", ["--data-binary", "@list.txt", "-H", "Content-Type: text/plain"], in: folder)
+            #expect(answer.status == 200, "\(answer.text.prefix(300))")
+            try Data(answer.body).write(to: URL(fileURLWithPath: folder + "/posted.zip"))
+            let read = try readWithPython(folder + "/posted.zip", extractTo: folder + "/p")
+            #expect(read.entries.map(\.name).sorted() == [
+                "posted/JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits", "posted/JWST/product/jw02734001001_02101_00001-seg001_nis_uncal.fits",
+                "posted/manifest.csv", "posted/manifest.html",
+            ].sorted())
+            #expect(readBytes(folder + "/p/posted/JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits") == archive.content(of: uris[0]))
+
+            try "{\"data\": [\n  {\"dataURI\": \"mast:X/a.fits\"},\n  {\"dataURI\": }\n]}\n".write(toFile: folder + "/bad.txt", atomically: true, encoding: .utf8)
+            let bad = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)", ["--data-binary", "@bad.txt", "-H", "Content-Type: text/plain"], in: folder)
+            #expect(bad.status == 400)
+            #expect(bad.text.hasPrefix("the posted list:3:15: malformed JSON"), "\(bad.text)")
+            // Bigger than the limit (1 MiB here): refused before it is read.
+            try String(repeating: "mast:JWST/product/a.fits\n", count: 50_000).write(toFile: folder + "/big.txt", atomically: true, encoding: .utf8)
+            let big = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)", ["--data-binary", "@big.txt", "-H", "Content-Type: text/plain"], in: folder)
+            #expect(big.status == 413)
+            #expect(archive.statistics.requests == 2)
+        }
+    }
+
+    @Test("A list uploaded by the page replaces the catalog; an empty selection is refused before any request")
+    func upload() async throws {
+        try await Self.withServer { server, archive, _, folder in
+            let upload = try await Self.curl("\(server.baseURL)/catalog?key=\(server.key)", ["--data-binary", "mast:JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits\n"], in: folder)
+            #expect(upload.status == 200)
+            #expect(upload.text == "{\"products\":1}\n")
+            let summary = try await Self.curl("\(server.baseURL)/summary.json", in: folder)
+            #expect(summary.text.hasPrefix("{\"selected_files\":1,"))
+            let empty = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)&quick=none", in: folder)
+            #expect(empty.status == 400)
+            #expect(empty.text.contains("nothing to download"))
+            #expect(archive.statistics.requests == 0)
+        }
+    }
+
+    @Test("A token in the form body includes exclusive files, signs in with /whoami, and appears in no answer or log")
+    func token() async throws {
+        try await Self.withServer { server, archive, log, folder in
+            let base = server.baseURL
+            let pairs = [("quick", "all")]
+            let form = ["-d", "key=\(server.key)", "-d", "quick=all", "--data-urlencode", "token=\(Self.token)"]
+            let answer = try await Self.curl("\(base)/download.zip", form, in: folder)
+            #expect(answer.status == 200, "\(answer.text.prefix(300))")
+            try Data(answer.body).write(to: URL(fileURLWithPath: folder + "/t.zip"))
+            let read = try readWithPython(folder + "/t.zip", extractTo: folder + "/t")
+            let files = try Self.expected(pairs, products: try Catalog.load(paths: [Self.caom]).products, archive: archive, authorized: true)
+            #expect(read.entries.count == files.count + 2)
+            let manifest = try String(contentsOfFile: folder + "/t/jwst-program.caom/manifest.csv", encoding: .utf8)
+            #expect(manifest.contains(Self.user))
+            #expect(manifest.contains("SUCCESS"))
+            #expect(archive.statistics.authorizedRequests > 0)
+            #expect(!answer.body.containsBytes(of: Self.token) && !answer.headers.contains(Self.token))
+
+            let wrong = try await Self.curl("\(base)/download.zip", ["-d", "key=\(server.key)", "-d", "quick=all", "--data-urlencode", "token=not-the-token-0123456789"], in: folder)
+            #expect(wrong.status == 401)
+            #expect(wrong.text.contains("<pre id=\"error\">"))
+            #expect(!wrong.text.contains("not-the-token-0123456789"))
+            let lines = log.withLock { $0 }
+            #expect(lines.contains("POST /download.zip 401"))
+            #expect(!lines.joined(separator: "\n").contains(Self.token) && !lines.joined().contains("not-the-token"))
+        }
+    }
+
+    @Test("Closing the connection mid-stream cancels every transfer of that download")
+    func cancelled() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            var products: [Product] = []
+            let size: Int64 = 8 << 20
+            for i in 0..<24 {
+                let name = String(format: "jw01000001001_02101_%05d_nrca1_cal.fits", i)
+                products.append(product(name, size: size))
+                archive.add(uri: "mast:JWST/product/\(name)", size: size)
+            }
+            var configuration = OverlayServer.Configuration(resolver: try URLResolver(archive: archive.url))
+            configuration.catalog = Catalog(products: products)
+            configuration.catalogNames = ["big.json"]
+            try await withEngine(testConfiguration()) { engine in
+                try await withOverlayServer(configuration, engine: engine) { server in
+                    // Store mode and a client reading 1 MB/s: the bundle (192 MiB) is far from done when it hangs up.
+                    let started = ContinuousClock.now
+                    let answer = try await Self.curl(
+                        "\(server.baseURL)/download.zip?key=\(server.key)&compression=store",
+                        ["--limit-rate", "1M", "--max-time", "5"], in: folder.path
+                    )
+                    #expect(answer.status == 200)
+                    #expect(answer.body.count > 0 && answer.body.count < 24 * size)
+                    try await waitUntil("the download to end", timeout: .seconds(30), seen: { "\(server.activeDownloads) downloads, \(engine.activeTransfers) transfers" }) {
+                        server.activeDownloads == 0 && engine.activeTransfers == 0
+                    }
+                    #expect(ContinuousClock.now - started < .seconds(30))
+                    // The archive was not asked for everything: the cancelled transfers stopped.
+                    #expect(archive.statistics.bytesSent < 24 * size)
+                }
+            }
+        }
+    }
+}
+
+extension [UInt8] {
+    func containsBytes(of text: String) -> Bool {
+        let needle = Array(text.utf8)
+        guard needle.count <= count else { return false }
+        for start in 0...(count - needle.count) where self[start] == needle[0] {
+            if Array(self[start..<(start + needle.count)]) == needle { return true }
+        }
+        return false
+    }
+}
