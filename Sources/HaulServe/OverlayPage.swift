@@ -129,7 +129,7 @@ enum OverlayPage {
         </section>
         <section class="box" id="regex-box"><h2><span class="n">5</span> Regex matching</h2>
           <label for="regex">File names matching a JavaScript regular expression (<code>pattern</code> or <code>/pattern/flags</code>):</label><br>
-          <input type="text" id="regex" name="regex" size="40" spellcheck="false" autocomplete="off">
+          <input type="text" id="regex" name="regex" spellcheck="false" autocomplete="off">
           <pre id="regex-error" class="error" hidden></pre>
         </section>
         <section class="box" id="view-box"><h2><span class="n">6</span> View and export</h2>
@@ -142,7 +142,7 @@ enum OverlayPage {
         </section>
         <section class="box" id="download-box"><h2><span class="n">8</span> Download</h2>
           <p id="token-row" hidden>\(lock) <label for="token">Exclusive-access files are selected. MAST token (sent to this server for this download only, checked with the archive, never stored):</label><br>
-            <input type="password" id="token" autocomplete="off" size="40"></p>
+            <input type="password" id="token" autocomplete="off"></p>
           <button type="button" id="start" class="primary">START DOWNLOAD</button>
           <a id="api" class="button" href="#" download>API QUERY</a>
           <p class="muted">START DOWNLOAD streams one ZIP through the browser as it is written; API QUERY gives a bash script of curl commands.</p>
@@ -173,7 +173,7 @@ enum OverlayPage {
         .mission{display:flex;flex-wrap:wrap;gap:.6em;align-items:flex-start}.mission h3{flex-basis:100%}
         fieldset.level{border:1px solid #d3d9e2;border-radius:4px;min-width:12em}fieldset.level legend{font-weight:600}label.type{display:block;margin-left:1.2em}
         .pipeline{float:right}.count,.muted{color:#667}.warning{background:#fff6d5;border:1px solid #e8b400;padding:.3em .5em;border-radius:4px}
-        .error{color:#a40000;background:#fdecea;padding:.4em;margin:.3em 0;font:13px ui-monospace,monospace}#regex{font:13px ui-monospace,monospace}
+        .error{color:#a40000;background:#fdecea;padding:.4em;margin:.3em 0;font:13px ui-monospace,monospace}#regex{font:13px ui-monospace,monospace;width:100%;box-sizing:border-box}#token{width:100%;box-sizing:border-box}
         button,.button{font:inherit;padding:.3em .8em;border:1px solid #16324f;border-radius:4px;background:#fff;color:#16324f;cursor:pointer;text-decoration:none;display:inline-block}
         button.active{background:#16324f;color:#fff}button.primary{background:#0b7a3e;border-color:#0b7a3e;color:#fff;font-weight:600}button:disabled{opacity:.4;cursor:default}
         #summary{font-size:1.1em;font-weight:600}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.15em .5em;border-bottom:1px solid #e5e9ef;white-space:nowrap}
@@ -212,11 +212,14 @@ enum OverlayPage {
       const typeBoxes = () => Array.from(document.querySelectorAll("input[name=suffix]"));
       function pairs() {
         const out = [["quick", quick]];
-        const checkedLevels = new Set();
-        for (const box of levelBoxes()) if (box.checked) { out.push(["level", box.value]); checkedLevels.add(box.id); }
-        const suffixes = new Set();
-        for (const box of typeBoxes()) if (box.checked && !checkedLevels.has(box.dataset.level)) suffixes.add(box.value);
-        for (const s of suffixes) out.push(["suffix", s]);
+        // Under All every level box shows checked: that is All's picture, not more selectors.
+        if (quick !== "all") {
+          const checkedLevels = new Set();
+          for (const box of levelBoxes()) if (box.checked) { out.push(["level", box.value]); checkedLevels.add(box.id); }
+          const suffixes = new Set();
+          for (const box of typeBoxes()) if (box.checked && !checkedLevels.has(box.dataset.level)) suffixes.add(box.value);
+          for (const s of suffixes) out.push(["suffix", s]);
+        }
         if ($("guidestar") && $("guidestar").checked) out.push(["guidestar", "1"]);
         if ($("pipeline-inputs") && $("pipeline-inputs").checked) out.push(["pipeline-inputs", "1"]);
         if ($("regex").value) out.push(["regex", $("regex").value]);
