@@ -55,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Serve the sample catalog from Haul's own loopback archive (no network), as `haul demo` uses them.")
     var demo = false
 
+    @Option(help: "With --demo: multiplies the sample's file sizes (1 gives about 240 MB of recommended files).")
+    var scale: Double = 1
+
     @Option(name: .customLong("max-upload"), help: ArgumentHelp("The largest product list the page or a POST may send, in MB.", valueName: "MB"))
     var maxUploadMB: Int = 64
 
@@ -64,6 +67,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...4096).contains(maxUploadMB) else { throw ValidationError("--max-upload must be between 1 and 4096 (MB)") }
         if demo && (!catalogs.isEmpty || archive != nil) { throw ValidationError("--demo serves its own catalog and archive: give no catalog and no --archive") }
+        guard scale > 0, scale <= 1000 else { throw ValidationError("--scale must be greater than 0 and at most 1000") }
+        if scale != 1 && !demo { throw ValidationError("--scale sizes the demo's sample: it needs --demo") }
         if catalogs.contains("-") { throw ValidationError("serve reads catalogs from files; upload a list on the page instead of standard input") }
     }
 
@@ -77,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try Folder.make(dir)
                 defer { try? FileManager.default.removeItem(atPath: dir) }
                 let catalogPath = dir + "/catalog.json"
-                let sample = SampleCatalog()
+                let sample = SampleCatalog(scale: scale)
                 do {
                     try sample.install(in: archive, catalogAt: catalogPath)
                 } catch {
