@@ -234,6 +234,75 @@ struct ServeTests {
         }
     }
 
+    @Test("Three downloads at once share the server's engine, and each bundle is whole")
+    func concurrent() async throws {
+        try await Self.withServer { server, archive, _, folder in
+            let selections = [[("quick", "recommended")], [("quick", "all"), ("compression", "store")], [("level", "3"), ("layout", "flat")]]
+            let answers = try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
+                for (i, pairs) in selections.enumerated() {
+                    group.addTask {
+                        (i, try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)&root=r\(i)&\(Self.query(pairs))", in: folder))
+                    }
+                }
+                var answers: [Int: Answer] = [:]
+                for try await (i, answer) in group { answers[i] = answer }
+                return answers
+            }
+            let products = try Catalog.load(paths: [Self.caom]).products
+            for (i, pairs) in selections.enumerated() {
+                let answer = try #require(answers[i])
+                #expect(answer.status == 200)
+                let path = folder + "/c\(i).zip"
+                try Data(answer.body).write(to: URL(fileURLWithPath: path))
+                let read = try readWithPython(path, extractTo: folder + "/c\(i)")
+                var files: [String: String] = [:]
+                for (name, uri) in try Self.expected(pairs, products: products, archive: archive) {
+                    files["r\(i)" + name.dropFirst("jwst-program.caom".count)] = uri
+                }
+                #expect(read.entries.map(\.name).sorted() == (files.keys + ["r\(i)/manifest.csv", "r\(i)/manifest.html"]).sorted())
+                for (name, uri) in files {
+                    #expect(readBytes(folder + "/c\(i)/" + name) == archive.content(of: uri), "\(name)")
+                }
+            }
+            try await waitUntil("the downloads to end", timeout: .seconds(10)) { server.activeDownloads == 0 }
+        }
+    }
+
+    @Test("haul serve prints its address, answers, warns off loopback, and stops on Ctrl-C")
+    func command() async throws {
+        let folder = TemporaryFolder()
+        let usage = try await runHaul(["serve", "--scale", "2"], in: folder.path)
+        #expect(usage.status == 2)
+        #expect(usage.stderr.contains("--scale sizes the demo's sample: it needs --demo"))
+        let missing = try await runHaul(["serve", "missing.json"], in: folder.path)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("missing.json"))
+
+        let serve = try HaulProcess(["serve", Self.caom, "--archive", "http://127.0.0.1:9"], in: folder.path)
+        var address = ""
+        try await waitUntil("the address", timeout: .seconds(30), seen: { serve.stderr }) {
+            address = serve.stderr.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init) ?? ""
+            return !address.isEmpty
+        }
+        let base = String(address.prefix { $0 != "?" }.dropLast())
+        #expect(address.hasPrefix(base + "/?key=") && address.count == base.count + 2 + 4 + 32)
+        let summary = try await Self.curl(base + "/summary.json?quick=recommended", in: folder.path)
+        let cli = try await runHaul(["select", Self.caom, "--quick", "recommended", "--json"], in: folder.path)
+        #expect(summary.text == cli.stdout)
+        let page = try await Self.curl(address, in: folder.path)
+        #expect(page.status == 200 && page.text.contains("<title>Haul — Download Overlay: \(Self.caom)</title>"))
+        kill(serve.pid, SIGINT)
+        #expect(await serve.wait(timeout: .seconds(30)) == 0)
+        #expect(serve.stderr.contains("GET /summary.json 200"))
+        #expect(!serve.stderr.contains("warning"))
+
+        let open = try HaulProcess(["serve", Self.caom, "--host", "0.0.0.0"], in: folder.path)
+        try await waitUntil("the warning", timeout: .seconds(30), seen: { open.stderr }) { open.stderr.contains("Ctrl-C stops the server") }
+        #expect(open.stderr.contains("warning: listening on 0.0.0.0: other machines can reach this page"))
+        kill(open.pid, SIGTERM)
+        #expect(await open.wait(timeout: .seconds(30)) == 0)
+    }
+
     @Test("POST /download.zip with a product list streams its bundle; a bad list is a 400 naming the line")
     func posted() async throws {
         try await Self.withServer { server, archive, _, folder in
