@@ -143,6 +143,7 @@ enum OverlayPage {
         <section class="box" id="download-box"><h2><span class="n">8</span> Download</h2>
           <p id="token-row" hidden>\(lock) <label for="token">Exclusive-access files are selected. MAST token (sent to this server for this download only, checked with the archive, never stored):</label><br>
             <input type="password" id="token" autocomplete="off"></p>
+          <p><label>ZIP compression <select id="compression"><option value="auto" selected>auto (deflate what compresses)</option><option value="store">store (fastest)</option><option value="deflate">deflate</option></select></label></p>
           <button type="button" id="start" class="primary">START DOWNLOAD</button>
           <a id="api" class="button" href="#" download>API QUERY</a>
           <p class="muted">START DOWNLOAD streams one ZIP through the browser as it is written; API QUERY gives a bash script of curl commands.</p>
@@ -224,6 +225,7 @@ enum OverlayPage {
         if ($("pipeline-inputs") && $("pipeline-inputs").checked) out.push(["pipeline-inputs", "1"]);
         if ($("regex").value) out.push(["regex", $("regex").value]);
         out.push(["layout", $("layout-flat").checked ? "flat" : "nested"]);
+        if ($("compression").value !== "auto") out.push(["compression", $("compression").value]);
         return out;
       }
       const query = (extra) => pairs().concat(extra || []).map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v)).join("&");
@@ -315,7 +317,7 @@ enum OverlayPage {
         if (!box.checked) $(box.dataset.level).checked = false;
         page = 1; refresh();
       };
-      for (const id of ["guidestar", "pipeline-inputs", "layout-nested", "layout-flat"]) if ($(id)) $(id).onchange = () => { page = 1; refresh(); };
+      for (const id of ["guidestar", "pipeline-inputs", "layout-nested", "layout-flat", "compression"]) if ($(id)) $(id).onchange = () => { page = 1; refresh(); };
       let typing = null;
       $("regex").oninput = () => { clearTimeout(typing); typing = setTimeout(() => { page = 1; refresh(); }, 150); };
       $("token").oninput = () => refresh();
