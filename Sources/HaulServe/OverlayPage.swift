@@ -65,11 +65,13 @@ enum OverlayPage {
 
     static let lock = ##"<svg class="lock" viewBox="0 0 16 16" width="14" height="14" aria-label="exclusive access" role="img"><title>exclusive access</title><rect x="2.5" y="7" width="11" height="8" rx="1.5" fill="#e8b400" stroke="#7a5c00"/><path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="#7a5c00" stroke-width="1.6"/></svg>"##
 
-    static func error(_ message: String, back: String) -> String {
-        """
+    /// - Parameter back: The page's address, when the request may know it.
+    static func error(_ message: String, back: String?) -> String {
+        let link = back.map { "<p><a href=\"\(escape($0))\">Back to the overlay</a></p>" } ?? "<p>Open the address <code>haul serve</code> printed.</p>"
+        return """
         <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Haul — error</title>
         <style>body{font:15px system-ui,sans-serif;margin:2em;max-width:60em}pre{background:#fdecea;padding:1em;white-space:pre-wrap}</style></head>
-        <body><h1>That did not work</h1><pre id="error">\(escape(message))</pre><p><a href="\(escape(back))">Back to the overlay</a></p></body></html>
+        <body><h1>That did not work</h1><pre id="error">\(escape(message))</pre>\(link)</body></html>
         """
     }
 

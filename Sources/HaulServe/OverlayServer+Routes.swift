@@ -76,17 +76,24 @@ extension OverlayServer {
             case _ where haul.code == .forbiddenKey: code = .forbidden
             case _ where haul.code == .notFound: code = .notFound
             case _ where haul.code == .method: code = .methodNotAllowed
+            case _ where haul.code == .busy: code = .serviceUnavailable
             case _ where haul.isInputError: code = .badRequest
             default: code = .internalServerError
             }
-            let reply: Reply
+            var reply: Reply
             if path.hasSuffix(".json") {
                 reply = .json(code, JSONText.object([("error", JSONText.quoted(haul.message))]))
             } else if isForm || path == "/" {
-                reply = .html(code, OverlayPage.error(haul.message, back: "/?key=\(key)"))
+                // The way back carries the key only to a request that brought it: an error page must
+                // never hand the key to whoever asked without it.
+                var pairs = (try? OverlayQuery.pairs(queryText)) ?? []
+                if isForm { pairs += (try? OverlayQuery.pairs(Substring(String(decoding: body, as: UTF8.self)))) ?? [] }
+                let known = isKey(pairs.last(where: { $0.0 == "key" })?.1)
+                reply = .html(code, OverlayPage.error(haul.message, back: known ? "/?key=\(key)" : nil))
             } else {
                 reply = .text(code, haul.message)
             }
+            if code == .serviceUnavailable { reply.headers.append(("Retry-After", "10")) }
             Self.send(reply, on: channel)
             status = code.code
         }
@@ -217,6 +224,16 @@ extension OverlayServer {
             if plan.summary.excludedExclusive > 0 { reason += " (\(plan.summary.excludedExclusive) exclusive-access files need a MAST token)" }
             throw HaulError(.invalidArgument, reason)
         }
+        let admitted = state.withLock { state -> Bool in
+            guard state.downloads < configuration.maximumDownloads else { return false }
+            state.downloads += 1
+            return true
+        }
+        guard admitted else {
+            let n = configuration.maximumDownloads
+            throw HaulError(.busy, "\(n) download\(n == 1 ? " is" : "s are") running, the most this server streams at once: try again when one has finished")
+        }
+        defer { state.withLock { $0.downloads -= 1 } }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/zip")
         headers.add(name: "Content-Disposition", value: "attachment; filename=\"\(root).zip\"")
@@ -226,8 +243,6 @@ extension OverlayServer {
         headers.add(name: "X-Haul-Files", value: String(plan.downloads.count))
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))).get()
 
-        state.withLock { $0.downloads += 1 }
-        defer { state.withLock { $0.downloads -= 1 } }
         let download = engine.download(plan, to: .zipStream(stream, query.compressionValue), credentials: credentials)
         do {
             let report = try await download.report
@@ -250,4 +265,5 @@ extension HaulError.Code {
     static let forbiddenKey = HaulError.Code("forbidden")
     static let notFound = HaulError.Code("not found")
     static let method = HaulError.Code("method not allowed")
+    static let busy = HaulError.Code("busy")
 }

@@ -32,6 +32,10 @@ public final class OverlayServer: Sendable {
         public var port = 0
         /// The largest request body (an uploaded or posted product list), in bytes.
         public var maximumUpload = 64 << 20
+        /// Bundles streamed at once; one more is answered 503 with `Retry-After`. Each download runs its
+        /// own `parallel` transfers and memory budget on the shared engine, so downloads get equal
+        /// shares and the server's memory is bounded by this many budgets.
+        public var maximumDownloads = 4
         /// Where the server says what it does (one line a request: method, path, status). Never a
         /// query string, a body or a token.
         public var log: @Sendable (String) -> Void = { _ in }

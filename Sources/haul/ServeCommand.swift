@@ -61,10 +61,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-upload"), help: ArgumentHelp("The largest product list the page or a POST may send, in MB.", valueName: "MB"))
     var maxUploadMB: Int = 64
 
+    @Option(name: .customLong("max-downloads"), help: ArgumentHelp("Bundles streamed at once (each with its own --parallel transfers and --memory-limit); more are answered 503.", valueName: "n"))
+    var maxDownloads: Int = 4
+
     @OptionGroup(title: "Transfers") var transfers: TransferOptions
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (1...256).contains(maxDownloads) else { throw ValidationError("--max-downloads must be between 1 and 256") }
         guard (1...4096).contains(maxUploadMB) else { throw ValidationError("--max-upload must be between 1 and 4096 (MB)") }
         if demo && (!catalogs.isEmpty || archive != nil) { throw ValidationError("--demo serves its own catalog and archive: give no catalog and no --archive") }
         guard scale > 0, scale <= 1000 else { throw ValidationError("--scale must be greater than 0 and at most 1000") }
@@ -107,6 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.maximumUpload = maxUploadMB << 20
+        configuration.maximumDownloads = maxDownloads
         configuration.log = { line in Terminal.note(line) }
         try await withEngine(transfers.configuration) { engine in
             try await withOverlayServer(configuration, engine: engine) { server in
