@@ -412,7 +412,8 @@ struct ServeTests {
             for i in 0..<24 {
                 let name = String(format: "jw01000001001_02101_%05d_nrca1_cal.fits", i)
                 products.append(product(name, size: size))
-                archive.add(uri: "mast:JWST/product/\(name)", size: size)
+                // The last four trickle: they are certainly still arriving when the client hangs up.
+                archive.add(uri: "mast:JWST/product/\(name)", size: size, faults: i >= 20 ? [.init(.trickle(bytesPerSecond: 64 << 10))] : [])
             }
             var configuration = OverlayServer.Configuration(resolver: try URLResolver(archive: archive.url))
             configuration.catalog = Catalog(products: products)
