@@ -21,11 +21,12 @@ trap 'stop_server; rm -rf "$work"' EXIT
 "$haul" sample --scale 4.1 -o "$work/catalog.json" 2>/dev/null
 
 start_server() {
+    rm -f "$work/serve.log"    # not the last server's address
     "$haul" serve --demo --scale 4.1 2>"$work/serve.log" &
     server=$!
     url=""
     for _ in $(seq 1 300); do
-        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/?key=[0-9a-f]*' "$work/serve.log" || true)
+        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/?key=[0-9a-f]*' "$work/serve.log" 2>/dev/null || true)
         [[ -n "$url" ]] && break
         sleep 0.1
     done
