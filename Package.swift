@@ -7,7 +7,8 @@ import PackageDescription
 // `CHaulSystem` are thin C modules over the system,
 // `Haul` is the engine (catalog → selection → plan → transfers → bundle → manifest), `HaulArchive`
 // is the loopback MAST-like archive shared by the tests, `haul demo` and the benchmarks, and `haul`
-// is the command-line layer. Benchmarks live in their own package under `Benchmarks/` so that an
+// is the command-line layer; `HaulServe` is the Download Overlay as a web server (`haul serve`).
+// Benchmarks live in their own package under `Benchmarks/` so that an
 // embedding program never resolves the benchmark dependencies.
 
 let swiftSettings: [SwiftSetting] = [
@@ -21,6 +22,7 @@ let package = Package(
     products: [
         .library(name: "Haul", targets: ["Haul"]),
         .library(name: "HaulArchive", targets: ["HaulArchive"]),
+        .library(name: "HaulServe", targets: ["HaulServe"]),
         .executable(name: "haul", targets: ["haul"]),
     ],
     dependencies: [
@@ -70,11 +72,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Download Overlay as a web server (`haul serve`): beside the CLI, on SwiftNIO like
+        // HaulArchive; the `Haul` library never imports it.
+        .target(
+            name: "HaulServe",
+            dependencies: [
+                "Haul",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "haul",
             dependencies: [
                 "Haul",
                 "HaulArchive",
+                "HaulServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -82,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "HaulTests",
             dependencies: [
-                "Haul", "HaulArchive", "CZlib", "CHaulSystem",
+                "Haul", "HaulArchive", "HaulServe", "CZlib", "CHaulSystem",
                 .target(name: "CDeflate", condition: .when(platforms: [.linux])),
             ],
             // Catalogs in each format, read by path (#filePath), not bundled.

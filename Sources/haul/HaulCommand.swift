@@ -29,7 +29,7 @@ struct HaulCommand: AsyncParsableCommand {
         Start with `haul demo`, which needs no network.
         """,
         version: Haul.versionReport,
-        subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, SampleCommand.self]
+        subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, ServeCommand.self, SampleCommand.self]
     )
 }
 

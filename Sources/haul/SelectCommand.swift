@@ -143,51 +143,11 @@ enum SelectView {
         return out + "\n"
     }
 
-    /// What happens to a row, when it is not simply fetched.
-    static func note(_ entry: Plan.Entry, plan: Plan) -> String {
-        switch entry.disposition {
-        case .download: return entry.renamedFrom.map { _ in "saved as \(entry.path)" } ?? ""
-        case .duplicate(let first): return "duplicate of \(plan.entries[first].path)"
-        case .excluded(let reason): return "excluded: \(reason)"
-        case .unsafe(let problem): return "unsafe: \(problem)"
-        }
-    }
+    static func note(_ entry: Plan.Entry, plan: Plan) -> String { plan.note(entry) }
 
     static func visible(_ text: String) -> String {
         String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\u{FFFD}" : Character($0) })
     }
 
-    static func json(_ plan: Plan, page: Plan.Page) -> String {
-        let s = plan.summary
-        var rows: [String] = []
-        for group in page.groups {
-            for index in group.entries {
-                let entry = plan.entries[index]
-                let f = Plan.exportFields(entry.product)
-                let status: String
-                switch entry.disposition {
-                case .download: status = "download"
-                case .duplicate: status = "duplicate"
-                case .excluded: status = "excluded"
-                case .unsafe: status = "unsafe"
-                }
-                rows.append(JSONLine.object([
-                    ("dataset", JSONLine.string(f[0])), ("filename", JSONLine.string(f[1])),
-                    ("product_level", JSONLine.optional(entry.product.level)), ("suffix", JSONLine.optional(entry.product.displaySuffix)),
-                    ("instrument", JSONLine.optional(entry.product.instrument)), ("filters", JSONLine.optional(entry.product.filters)),
-                    ("uri", JSONLine.string(entry.product.uri)), ("size", entry.product.size.map(String.init) ?? "null"),
-                    ("access", JSONLine.string(entry.product.access.rawValue)), ("status", JSONLine.string(status)),
-                    ("path", JSONLine.string(entry.path)), ("note", JSONLine.string(note(entry, plan: plan))),
-                ]))
-            }
-        }
-        return JSONLine.object([
-            ("selected_files", String(s.selectedFiles)), ("selected_bytes", String(s.selectedBytes)),
-            ("total_files", String(s.totalFiles)), ("total_bytes", String(s.totalBytes)),
-            ("excluded_exclusive", String(s.excludedExclusive)), ("duplicates", String(s.duplicates)), ("unsafe", String(s.unsafe)),
-            ("rows_total", String(page.rows)), ("page", String(page.number)), ("page_size", String(page.size)),
-            ("pages", String(page.count)), ("first", String(page.rows == 0 ? 0 : page.range.lowerBound + 1)),
-            ("last", String(page.range.upperBound)), ("rows", "[" + rows.joined(separator: ",") + "]"),
-        ])
-    }
+    static func json(_ plan: Plan, page: Plan.Page) -> String { plan.summaryJSON(page: page) }
 }

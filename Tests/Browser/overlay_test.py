@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""The overlay page in a real browser: headless Chromium driven by Selenium against `haul serve --demo`.
+
+Every numbered element is used as a person would: Recommended, a level box, a bad regex with its caret,
+the paginated preview (next page, page size), NESTED/FLAT, Export and API QUERY, and START DOWNLOAD,
+whose ZIP `unzip -t` must accept with exactly the entries the selection names. What the page shows is
+compared with what `haul select` prints for the same selectors.
+
+    overlay_test.py URL HAUL CATALOG DOWNLOADS [--screenshot PNG]
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+url, haul, catalog, downloads = sys.argv[1:5]
+screenshot = sys.argv[sys.argv.index("--screenshot") + 1] if "--screenshot" in sys.argv else None
+base = url.split("/?")[0]
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+        print("FAIL:", message, file=sys.stderr)
+
+
+def select(*arguments):
+    """What `haul select CATALOG ARGUMENTS` prints (standard output, standard error, status)."""
+    run = subprocess.run([haul, "select", catalog, *arguments], capture_output=True, timeout=60)
+    # Bytes decoded as they are: the CSV's CRLF line ends must stay.
+    return run.stdout.decode(), run.stderr.decode(), run.returncode
+
+
+def summary_line(*arguments):
+    return select(*arguments)[0].split("\n")[0]
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1050"]:
+    options.add_argument(argument)
+options.add_experimental_option("prefs", {
+    "download.default_directory": downloads,
+    "download.prompt_for_download": False,
+    "safebrowsing.enabled": False,
+})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(60)
+wait = WebDriverWait(driver, 30)
+by_id = lambda name: driver.find_element(By.ID, name)
+
+
+def clear(field):
+    """Empties a text box as typing does (with input events, which clear() does not send)."""
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.BACKSPACE)
+
+
+def summary_is(expected, what):
+    try:
+        wait.until(lambda d: by_id("summary").text == expected)
+    except Exception:
+        pass
+    check(by_id("summary").text == expected, f"{what}: summary {by_id('summary').text!r}, expected {expected!r}")
+
+
+try:
+    driver.get(url)
+    wait.until(lambda d: by_id("summary").text not in ("", "…"))
+    for n, element in enumerate(["summary-box", "quick-box", "levels-box", "guidestar-box", "regex-box", "view-box", "layout-box", "download-box"], 1):
+        box = by_id(element)
+        check(box.find_element(By.CLASS_NAME, "n").text == str(n), f"element {n} is numbered {n}")
+    # 1 and 2: All is the page's start (every box checked); the exclusive-access warning with its lock.
+    summary_is(summary_line("--quick", "all"), "All")
+    check(by_id("exclusive").is_displayed() and "exclusive-access files are excluded" in by_id("exclusive").text, "the exclusive-access warning shows")
+    check(len(by_id("exclusive").find_elements(By.CSS_SELECTOR, "svg.lock")) == 1, "the warning has the lock")
+    check(by_id("token-row").is_displayed(), "the token box shows while exclusive-access files are selected")
+    by_id("quick-recommended").click()
+    summary_is(summary_line("--quick", "recommended"), "Recommended")
+    check(not by_id("token-row").is_displayed() or "excluded" in by_id("exclusive").text, "the token box follows the exclusive count")
+
+    # 3: a level box (JWST 2b) adds its files to the quick set, and checks its product types.
+    level = driver.find_element(By.CSS_SELECTOR, "#levels-box input[name=level][value='2b']")
+    level.click()
+    summary_is(summary_line("--quick", "recommended", "--level", "2b"), "Recommended + level 2b")
+    types = driver.find_elements(By.CSS_SELECTOR, f"input[name=suffix][data-level='{level.get_attribute('id')}']")
+    check(len(types) > 0 and all(t.is_selected() for t in types), "checking a level checks its product types")
+    # 4: guide stars (highest level only) add to it.
+    by_id("guidestar").click()
+    summary_is(summary_line("--quick", "recommended", "--level", "2b", "--guidestar"), "+ guide stars")
+    by_id("guidestar").click()
+    summary_is(summary_line("--quick", "recommended", "--level", "2b"), "guide stars off again")
+
+    # 5: a bad regex: the error under the character where it broke, START disabled.
+    regex = by_id("regex")
+    regex.send_keys("_(cal")
+    wait.until(lambda d: by_id("regex-error").is_displayed())
+    _, error, status = select("--regex", "_(cal")
+    expected = error.strip().removeprefix("haul: error: --regex: ")
+    shown = by_id("regex-error").text
+    check(status == 2 and shown == expected, f"regex error {shown!r}, expected {expected!r}")
+    lines = shown.split("\n")
+    check(len(lines) == 3 and lines[2].rstrip().endswith("^") and lines[1].strip() == "_(cal", f"pattern and caret lines: {lines!r}")
+    position = int(shown.split("at character ")[1].split(":")[0])
+    caret = lines[2].index("^") - (len(lines[1]) - len(lines[1].lstrip()))
+    check(caret == position - 1, f"the caret is under character {caret + 1}, where it broke ({position})")
+    check(not by_id("start").is_enabled(), "START DOWNLOAD is disabled while the regex is broken")
+    clear(regex)
+    regex.send_keys("_(i2d|x1d|cal)\\.fits$")
+    summary_is(summary_line("--quick", "recommended", "--level", "2b", "--regex", "_(i2d|x1d|cal)\\.fits$"), "a good regex")
+    check(not by_id("regex-error").is_displayed(), "the regex error goes away")
+
+    # 6: the preview, grouped by dataset, paged, page size changeable; the lock on exclusive rows.
+    clear(regex)
+    by_id("quick-all").click()
+    summary_is(summary_line("--quick", "all"), "All again")
+    by_id("view").click()
+    wait.until(lambda d: by_id("preview").is_displayed() and by_id("range").text != "")
+    total = json.loads(select("--quick", "all", "--json")[0])["rows_total"]
+    check(by_id("range").text == f"1–100 of {total:,}", f"range {by_id('range').text!r}")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#preview-table tr.dataset")) > 1, "rows are grouped by dataset")
+    by_id("next").click()
+    wait.until(lambda d: by_id("range").text.startswith("101–"))
+    check(by_id("range").text == f"101–200 of {total:,}", f"page 2 range {by_id('range').text!r}")
+    Select(by_id("page-size")).select_by_visible_text("25")
+    wait.until(lambda d: by_id("range").text.startswith("1–25 "))
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#preview-table tbody tr:not(.dataset)")) == 25, "25 rows on a page of 25")
+    by_id("last").click()
+    wait.until(lambda d: by_id("range").text.endswith(f"of {total:,}") and not by_id("range").text.startswith("1–"))
+    locks = 0
+    for _ in range((total + 24) // 25):
+        locks += len(driver.find_elements(By.CSS_SELECTOR, "#preview-table tr.exclusive svg.lock"))
+        if not by_id("prev").is_enabled():
+            break
+        before = by_id("range").text
+        by_id("prev").click()
+        wait.until(lambda d: by_id("range").text != before)
+    expected_locks = sum(1 for r in json.loads(select("--quick", "all", "--json", "--page-size", "1000")[0])["rows"] if r["access"] == "EXCLUSIVE_ACCESS")
+    check(locks == expected_locks and locks > 0, f"{locks} locks on exclusive rows, expected {expected_locks}")
+
+    # Export and API QUERY answer what the CLI writes.
+    export = urllib.request.urlopen(by_id("export").get_attribute("href"), timeout=30).read().decode()
+    expected_export = select("--quick", "all", "--export-csv", "-")[0]
+    difference = next((f"line {i + 1}: {a!r} != {b!r}" for i, (a, b) in enumerate(zip(export.split("\n"), expected_export.split("\n"))) if a != b), f"{len(export)} != {len(expected_export)} characters")
+    check(export == expected_export, f"Export Selected File List ({by_id('export').get_attribute('href')}) equals select --export-csv: {difference}")
+    script = urllib.request.urlopen(by_id("api").get_attribute("href"), timeout=30).read().decode()
+    check(script.startswith("#!/usr/bin/env bash") or script.startswith("#!/bin/bash"), "API QUERY is a bash script")
+
+    # 7: FLAT changes the links' layout.
+    by_id("layout-flat").click()
+    wait.until(lambda d: "layout=flat" in by_id("api").get_attribute("href"))
+    by_id("layout-nested").click()
+    wait.until(lambda d: "layout=nested" in by_id("api").get_attribute("href"))
+
+    # A screenshot of a typical state: Recommended, the preview's first page.
+    by_id("quick-recommended").click()
+    Select(by_id("page-size")).select_by_visible_text("10")
+    summary_is(summary_line("--quick", "recommended"), "Recommended for the screenshot")
+    wait.until(lambda d: by_id("range").text.startswith("1–10 "))
+    if screenshot:
+        driver.execute_script("window.scrollTo(0, 0)")
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1400, min(max(height, 1050), 2400))
+        driver.save_screenshot(screenshot)
+
+    # 8: START DOWNLOAD streams the ZIP through the browser.
+    regex.send_keys("_(i2d|x1d)\\.fits$")
+    selectors = ["--quick", "recommended", "--regex", "_(i2d|x1d)\\.fits$"]
+    summary_is(summary_line(*selectors), "the download's selection")
+    rows = json.loads(select(*selectors, "--json", "--page-size", "1000")[0])["rows"]
+    expected_names = sorted(["demo/" + r["path"].removeprefix("selection/") for r in rows if r["status"] == "download"] + ["demo/manifest.html", "demo/manifest.csv"])
+    by_id("start").click()
+    zip_path = os.path.join(downloads, "demo.zip")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(zip_path) and not any(n.endswith(".crdownload") for n in os.listdir(downloads))):
+        time.sleep(0.2)
+    check(os.path.exists(zip_path), f"the browser saved {zip_path} (folder: {os.listdir(downloads)})")
+    if os.path.exists(zip_path):
+        test = subprocess.run(["unzip", "-t", zip_path], capture_output=True, text=True)
+        check(test.returncode == 0 and "No errors detected" in test.stdout, f"unzip -t: {test.stdout[-500:]}")
+        listed = subprocess.run(["zipinfo", "-1", zip_path], capture_output=True, text=True).stdout.split()
+        check(sorted(listed) == expected_names, f"entries {sorted(listed)} expected {expected_names}")
+        print(f"START DOWNLOAD: {len(listed)} entries, {os.path.getsize(zip_path):,} bytes, unzip -t OK")
+finally:
+    driver.quit()
+
+if failures:
+    print(f"browser test: {len(failures)} failure(s)", file=sys.stderr)
+    sys.exit(1)
+print("browser test: every element works")
