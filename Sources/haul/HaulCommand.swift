@@ -93,6 +93,7 @@ enum Usage {
            haul download CATALOG… [selectors] (--zip FILE | --zip - | --dir DIR)
            haul script CATALOG… [selectors] [-o FILE]  write a curl script
            haul demo                                   try it on the loopback archive (no network)
+           haul serve [CATALOG…] [--demo]              the Download Overlay in a browser
     haul --help, or haul COMMAND --help, says more.
 
     """
