@@ -12,12 +12,12 @@ import HaulArchive
 func segmentBenchmarks() {
     let size: Int64 = 128 << 20
     let outputs: [(name: String, target: @Sendable (String) -> DownloadTarget)] = [
-        ("--dir", { .directory($0) }),
-        ("--zip store", { .zip($0 + ".zip", Compression(.store)) }),
+        ("dir", { .directory($0) }),
+        ("zipStore", { .zip($0 + ".zip", Compression(.store)) }),
     ]
     for output in outputs {
         Benchmark(
-            "segments, 1 x 128 MiB in 8 segments, \(output.name)",
+            "Segments.128MiBIn8.\(output.name)",
             configuration: .init(scalingFactor: .one, maxDuration: .seconds(20), maxIterations: 8)
         ) { benchmark in
             try await withTestArchive(threads: 1) { archive in

@@ -31,14 +31,14 @@ func zipWriterBenchmarks() {
     let entrySize = 8 << 20
     let body = ArchiveContent(uri: "mast:BENCH/zip/body.fits", size: Int64(entrySize), kind: .fits).allBytes
     let cases: [(name: String, entries: Int, compression: Compression, toFile: Bool)] = [
-        ("store, 32 x 8 MiB, streamed", 32, Compression(.store), false),
-        ("store, 32 x 8 MiB, to a file", 32, Compression(.store), true),
-        ("deflate -1, 4 x 8 MiB, streamed", 4, Compression(.deflate, level: 1), false),
-        ("deflate -6, 4 x 8 MiB, streamed", 4, Compression(.deflate, level: 6), false),
+        ("store.32x8MiB.streamed", 32, Compression(.store), false),
+        ("store.32x8MiB.toFile", 32, Compression(.store), true),
+        ("deflate1.4x8MiB.streamed", 4, Compression(.deflate, level: 1), false),
+        ("deflate6.4x8MiB.streamed", 4, Compression(.deflate, level: 6), false),
     ]
     for c in cases {
         Benchmark(
-            "zip writer, \(c.name)",
+            "ZipWriter.\(c.name)",
             configuration: .init(
                 metrics: Benchmark.defaultConfiguration.metrics + [megabytesPerSecond, megabytesPerCPUSecond],
                 scalingFactor: .one, maxDuration: .seconds(15), maxIterations: 8
