@@ -56,16 +56,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .stream:
             spoolFolder = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         }
-        let blockSize = budget.blockSize(parallel: parallel)
-        staging = ZipStaging(
-            compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
-            blockSize: blockSize,
-            // Entries held in memory take at most half the budget, so in-flight blocks always have room
-            // to drain and a full budget can only pause transfers, never deadlock them.
-            memoryThreshold: max(blockSize, budget.limit / (2 * parallel)),
-            spoolFolder: spoolFolder,
-            workers: DispatchQueue(label: "haul.zip.chunks", qos: .userInitiated, attributes: .concurrent)
-        )
+        staging = ZipStaging(compression: compression, budget: budget, parallel: parallel, spoolFolder: spoolFolder)
     }
 
     deinit {
@@ -255,5 +246,21 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             memory: [Buffer(pointer: buffer, length: length)], staged: 0, spool: nil, budget: staging.budget
         )
         return (ZipEntry(staged, name: name, modified: modified, level: staging.compression.level), staged)
+    }
+}
+
+extension ZipStaging {
+    /// What the entries of a bundle written with `parallel` transfers in flight share.
+    init(compression: Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String) {
+        let blockSize = budget.blockSize(parallel: parallel)
+        self.init(
+            compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
+            blockSize: blockSize,
+            // Entries held in memory take at most half the budget, so in-flight blocks always have room
+            // to drain and a full budget can only pause transfers, never deadlock them.
+            memoryThreshold: max(blockSize, budget.limit / (2 * max(1, parallel))),
+            spoolFolder: spoolFolder,
+            workers: DispatchQueue(label: "haul.zip.chunks", qos: .userInitiated, attributes: .concurrent)
+        )
     }
 }
