@@ -47,20 +47,14 @@ enum OverlayPage {
         }
     }
 
+    /// HTML-escaped as the manifest escapes it, with control characters (but newline and tab) shown as
+    /// U+FFFD: the page shows names and messages from catalogs.
     static func escape(_ text: String) -> String {
-        var out = ""
+        var shown = String.UnicodeScalarView()
         for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case _ where c.value < 0x20 && c != "\n" && c != "\t": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(c)
-            }
+            shown.append(c.value < 0x20 && c != "\n" && c != "\t" ? "\u{FFFD}" : c)
         }
-        return out
+        return Manifest.escape(String(shown))
     }
 
     static let lock = ##"<svg class="lock" viewBox="0 0 16 16" width="14" height="14" aria-label="exclusive access" role="img"><title>exclusive access</title><rect x="2.5" y="7" width="11" height="8" rx="1.5" fill="#e8b400" stroke="#7a5c00"/><path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="#7a5c00" stroke-width="1.6"/></svg>"##

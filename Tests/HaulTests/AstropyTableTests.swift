@@ -456,38 +456,8 @@ struct AstropyTableTests {
     @Test("Any damage to a table gives products or an input error, never a crash")
     func mutations() throws {
         let originals = try astropyFixtures.map { [UInt8](try fixtureData($0.file)) }
-        var seed: UInt64 = 0x5441_424C
-        func next(_ n: Int) -> Int {
-            seed &+= 0x9E37_79B9_7F4A_7C15
-            var z = seed
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(max(1, n)))
-        }
         let interesting: [UInt8] = Array("<>/=\"'&;#,: \n0123456789ABCDEFTFK-+*x".utf8) + [0x00, 0xFF, 0x7F, 0x80]
-        var parsed = 0, refused = 0
-        for round in 0..<1_000 {
-            var bytes = originals[round % originals.count]
-            for _ in 0..<(1 + next(4)) {
-                switch next(4) {
-                case 0: bytes[next(bytes.count)] = interesting[next(interesting.count)]
-                case 1: bytes.remove(at: next(bytes.count))
-                case 2: bytes.insert(interesting[next(interesting.count)], at: next(bytes.count))
-                default: bytes.removeLast(next(bytes.count / 2))
-                }
-                if bytes.isEmpty { bytes = [0x3C] }
-            }
-            do {
-                _ = try Catalog.parse(Data(bytes), name: "m")
-                parsed += 1
-            } catch let e as HaulError {
-                #expect(e.code == .invalidCatalog)
-                #expect(e.message.hasPrefix("m"))
-                refused += 1
-            }
-        }
-        #expect(parsed + refused == 1_000)
-        #expect(parsed > 0 && refused > 0)
+        expectDamageReadsOrIsRefused(originals, seed: 0x5441_424C, interesting: interesting, rounds: 1_000, whenEmpty: 0x3C)
     }
 }
 

@@ -196,39 +196,8 @@ struct CatalogTests {
         let originals = try ["jwst-program.caom.json", "overlay-export.csv", "hst.missions.json"].map {
             [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture($0))))
         }
-        // A fixed sequence (SplitMix64), so a failure repeats.
-        var seed: UInt64 = 0x4841_554C
-        func next(_ n: Int) -> Int {
-            seed &+= 0x9E37_79B9_7F4A_7C15
-            var z = seed
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(max(1, n)))
-        }
         let interesting: [UInt8] = Array("{}[]\",:\\0123456789-eE.nulltruefalse \n".utf8) + [0x00, 0xFF, 0xC3, 0x80]
-        var parsed = 0, refused = 0
-        for round in 0..<1_500 {
-            var bytes = originals[round % 3]
-            for _ in 0..<(1 + next(4)) {
-                switch next(4) {
-                case 0: bytes[next(bytes.count)] = interesting[next(interesting.count)]
-                case 1: bytes.remove(at: next(bytes.count))
-                case 2: bytes.insert(interesting[next(interesting.count)], at: next(bytes.count))
-                default: bytes.removeLast(next(bytes.count / 2))
-                }
-                if bytes.isEmpty { bytes = [0x5B] }
-            }
-            do {
-                _ = try Catalog.parse(Data(bytes), name: "m")
-                parsed += 1
-            } catch let e as HaulError {
-                #expect(e.code == .invalidCatalog)
-                #expect(e.message.hasPrefix("m"))
-                refused += 1
-            }
-        }
-        #expect(parsed + refused == 1_500)
-        #expect(parsed > 0 && refused > 0)
+        expectDamageReadsOrIsRefused(originals, seed: 0x4841_554C, interesting: interesting, rounds: 1_500, whenEmpty: 0x5B)
     }
 
     @Test("Bytes that are not UTF-8 are reported at their line")
@@ -268,4 +237,45 @@ struct CatalogTests {
         #expect(products.contains { $0.access == .exclusive })
         #expect(Set(products.map(\.uri)).count < products.count)
     }
+}
+
+/// Damages each of `originals` at random (a fixed SplitMix64 sequence from `seed`, so a failure repeats:
+/// bytes replaced by `interesting` ones, removed, inserted, or the tail cut) `rounds` times in all, and
+/// checks that every damaged catalog reads, or is refused as an input error naming it; never a crash.
+func expectDamageReadsOrIsRefused(
+    _ originals: [[UInt8]], seed start: UInt64, interesting: [UInt8], rounds: Int, whenEmpty: UInt8
+) {
+    var seed = start
+    func next(_ n: Int) -> Int {
+        seed &+= 0x9E37_79B9_7F4A_7C15
+        var z = seed
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(max(1, n)))
+    }
+    var parsed = 0, refused = 0
+    for round in 0..<rounds {
+        var bytes = originals[round % originals.count]
+        for _ in 0..<(1 + next(4)) {
+            switch next(4) {
+            case 0: bytes[next(bytes.count)] = interesting[next(interesting.count)]
+            case 1: bytes.remove(at: next(bytes.count))
+            case 2: bytes.insert(interesting[next(interesting.count)], at: next(bytes.count))
+            default: bytes.removeLast(next(bytes.count / 2))
+            }
+            if bytes.isEmpty { bytes = [whenEmpty] }
+        }
+        do {
+            _ = try Catalog.parse(Data(bytes), name: "m")
+            parsed += 1
+        } catch let e as HaulError {
+            #expect(e.code == .invalidCatalog)
+            #expect(e.message.hasPrefix("m"))
+            refused += 1
+        } catch {
+            Issue.record("not a HaulError: \(error)")
+        }
+    }
+    #expect(parsed + refused == rounds)
+    #expect(parsed > 0 && refused > 0)
 }
