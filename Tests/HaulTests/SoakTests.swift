@@ -85,9 +85,12 @@ struct SoakTests {
             }
             let early = samples[1...3].map(\.fds).max()!
             #expect(samples[6...].map(\.fds).max()! <= early, "descriptors grew: \(samples.map(\.fds))")
-            let warm = samples[1]
-            for (round, sample) in samples.enumerated().dropFirst(2) {
-                #expect(sample.rss <= warm.rss + 24 << 20, "round \(round): \(sample.rss >> 20) MiB resident, \(warm.rss >> 20) MiB after warm-up")
+            // Resident memory swings by ±15% from round to round (the allocator returns freed pages when it
+            // will; under ThreadSanitizer, its shadow too), so the warm level is the most of the first three
+            // rounds, not one sample that may be a low swing: a leak grows past it round after round.
+            let warm = samples[0...2].map(\.rss).max()!
+            for (round, sample) in samples.enumerated().dropFirst(3) {
+                #expect(sample.rss <= warm + 24 << 20, "round \(round): \(sample.rss >> 20) MiB resident, at most \(warm >> 20) MiB in the first three rounds: \(samples.map { $0.rss >> 20 })")
             }
             #expect(archive.statistics.requests == 20_000)
         }
