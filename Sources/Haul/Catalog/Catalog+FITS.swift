@@ -279,13 +279,6 @@ extension Catalog {
     }
 
     static func fitsCell(_ bytes: UnsafeBufferPointer<UInt8>, column: FITSColumn, fail: (String) -> HaulError) throws -> JSONValue {
-        func integer() -> Int64 {
-            var value: UInt64 = 0
-            for b in bytes { value = value << 8 | UInt64(b) }
-            if column.code == UInt8(ascii: "B") { return Int64(value) } // B is unsigned.
-            let shift = UInt64(64 - 8 * bytes.count)
-            return Int64(bitPattern: value << shift) >> Int64(shift)
-        }
         switch column.code {
         case UInt8(ascii: "A"):
             var text = bytes.prefix { $0 != 0 }
@@ -302,21 +295,16 @@ extension Catalog {
             }
         case UInt8(ascii: "B"), UInt8(ascii: "I"), UInt8(ascii: "J"), UInt8(ascii: "K"):
             guard !bytes.isEmpty else { return .null }
-            let raw = integer()
+            let raw = BigEndian.integer(bytes, signed: column.code != UInt8(ascii: "B"))  // B is unsigned.
             if let null = column.null, raw == null { return .null }
             if column.zero == 0 { return .number(Double(raw), integer: raw) }
             // An offset integer (unsigned columns): exact while it fits.
             let (shifted, overflow) = raw.addingReportingOverflow(Int64(exactly: column.zero) ?? 0)
             guard Int64(exactly: column.zero) != nil, !overflow else { return .number(Double(raw) + column.zero, integer: nil) }
             return .number(Double(shifted), integer: shifted)
-        case UInt8(ascii: "E"):
-            guard !bytes.isEmpty else { return .null }
-            let value = Double(Float(bitPattern: UInt32(truncatingIfNeeded: integer())))
-            return value.isNaN ? .null : .number(value + column.zero, integer: nil)
-        case UInt8(ascii: "D"):
-            guard !bytes.isEmpty else { return .null }
-            let value = Double(bitPattern: UInt64(bitPattern: integer()))
-            return value.isNaN ? .null : .number(value + column.zero, integer: nil)
+        case UInt8(ascii: "E"), UInt8(ascii: "D"):
+            guard !bytes.isEmpty, let value = BigEndian.real(bytes) else { return .null }
+            return .number(value + column.zero, integer: nil)
         default:
             throw fail("not a scalar value")
         }

@@ -344,14 +344,6 @@ extension Catalog {
 
     /// A BINARY2 value of `field` (its bytes, the count already read) as a cell.
     static func voBinaryCell(_ bytes: UnsafeBufferPointer<UInt8>, field: VOField, fail: (String) -> HaulError) throws -> JSONValue {
-        func integer() -> Int64 {
-            var value: UInt64 = 0
-            for b in bytes { value = value << 8 | UInt64(b) }
-            // Sign-extend the widths that are signed.
-            if field.datatype == "unsignedByte" { return Int64(value) }
-            let shift = UInt64(64 - 8 * bytes.count)
-            return Int64(bitPattern: value << shift) >> Int64(shift)
-        }
         switch field.datatype {
         case "char":
             let text = bytes.prefix { $0 != 0 }
@@ -377,15 +369,12 @@ extension Catalog {
         case "bit":
             return .bool((bytes.first ?? 0) & 0x80 != 0)
         case "unsignedByte", "short", "int", "long":
-            let value = integer()
+            let value = BigEndian.integer(bytes, signed: field.datatype != "unsignedByte")
             if let null = field.null, let n = TableText.integer(null.trimmingSpaces()), n == value { return .null }
             return .number(Double(value), integer: value)
-        case "float":
-            let value = Double(Float(bitPattern: UInt32(truncatingIfNeeded: integer())))
-            return value.isNaN ? .null : .number(value, integer: nil)
-        case "double":
-            let value = Double(bitPattern: UInt64(bitPattern: integer()))
-            return value.isNaN ? .null : .number(value, integer: nil)
+        case "float", "double":
+            guard let value = BigEndian.real(bytes) else { return .null }
+            return .number(value, integer: nil)
         default:
             throw fail("expected a scalar value")
         }
