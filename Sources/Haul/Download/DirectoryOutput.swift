@@ -147,9 +147,14 @@ final class DirectoryOutput: RunOutput {
         } else if earlier == nil {
             return nil
         }
+        #if os(Linux)
+        let modified = Int64(st.st_mtim.tv_sec)
+        #else
+        let modified = Int64(st.st_mtimespec.tv_sec)  // Darwin's name for it
+        #endif
         return CompleteFile(
             size: size, note: "already complete", crc32: earlier?.crc32, lastModified: earlier?.lastModified,
-            etag: earlier?.etag, fileTime: Int64(st.st_mtim.tv_sec)
+            etag: earlier?.etag, fileTime: modified
         )
     }
 
