@@ -230,7 +230,7 @@ enum Runner {
         switch target {
         case .directory:
             Terminal.note("files in \(report.root)/, manifest in \(report.root)/manifest.html and manifest.csv")
-        case .zip, .zipStream:
+        case .zip, .zipStream, .storedBundle:
             Terminal.note("archive \(report.root), manifest inside it at \(plan.root)/manifest.html and \(plan.root)/manifest.csv")
         }
         return report

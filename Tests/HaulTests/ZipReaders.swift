@@ -33,6 +33,8 @@ struct ReadEntry: Decodable, Hashable {
     var localZip64: [UInt64]?
     /// The extended timestamp's modification time (Unix seconds).
     var mtime: Int64?
+    /// Where its local header starts.
+    var offset: UInt64
 }
 
 /// What independent readers make of an archive.
@@ -41,6 +43,8 @@ struct ArchiveReading {
     /// The end of central directory record's entry count (0xFFFF when the ZIP64 record holds it).
     var endRecordCount: Int
     var hasZip64End: Bool
+    /// Where the central directory starts: the end of the entries.
+    var endOfEntries: UInt64
 
     var names: [String] { entries.map(\.name) }
     func entry(_ name: String) -> ReadEntry? { entries.first { $0.name == name } }
@@ -80,7 +84,8 @@ with zipfile.ZipFile(path) as z:
                 p += 4 + size
             entries.append(dict(name=i.filename, size=i.file_size, compressedSize=i.compress_size, crc=i.CRC,
                                 method=i.compress_type, flags=i.flag_bits, localVersion=ver, localExtras=ids,
-                                localZip64=zip64, mtime=mtime))
+                                localZip64=zip64, mtime=mtime, offset=i.header_offset))
+    start = z.start_dir
     if out:
         z.extractall(out)
 with open(path, "rb") as f:
@@ -90,7 +95,7 @@ with open(path, "rb") as f:
     count = struct.unpack("<H", end[10:12])[0]
     f.seek(-42, 2)
     locator = f.read(4) == b"PK\x06\x07"
-print(json.dumps(dict(entries=entries, endRecordCount=count, hasZip64End=locator)))
+print(json.dumps(dict(entries=entries, endRecordCount=count, hasZip64End=locator, endOfEntries=start)))
 """#
     let run = try runTool("python3", ["-c", script, path] + (extractTo.map { [$0] } ?? []))
     guard run.status == 0, let data = run.output.split(separator: "\n").last.map({ Data($0.utf8) }) else {

@@ -10,6 +10,10 @@ public enum DownloadTarget: Sendable {
     case zip(String, Compression = Compression())
     /// A ZIP streamed to a non-seekable destination (standard output, a socket, a program's buffer).
     case zipStream(any ByteStream, Compression = Compression())
+    /// A ``StoredBundle``'s bytes, from byte `from` on (0: the whole bundle), streamed: exactly
+    /// ``StoredBundle/length`` minus `from` bytes when every file arrives. A file that fails or
+    /// changed ends the download with an error, the stream short of that length.
+    case storedBundle(any ByteStream, StoredBundle, from: UInt64 = 0)
 }
 
 /// What a running download reports, in order, as it goes.
@@ -169,7 +173,7 @@ extension Engine {
                 defer { continuation.finish() }
                 return try await run.run()
             }
-        case .zip, .zipStream:
+        case .zip, .zipStream, .storedBundle:
             // Half the limit for staged entries and blocks; libcurl's buffers and zlib take a share of the rest.
             let budget = MemoryBudget(limit: max(configuration.memoryLimit, Configuration.minimumMemoryLimit) / 2)
             let output: ZipOutput
@@ -178,6 +182,8 @@ extension Engine {
                 output = ZipOutput(.file(path), plan: plan, budget: budget, configuration: configuration, compression: compression, overwrite: overwrite)
             case .zipStream(let stream, let compression):
                 output = ZipOutput(.stream(stream), plan: plan, budget: budget, configuration: configuration, compression: compression)
+            case .storedBundle(let stream, let bundle, let from):
+                output = ZipOutput(.stored(stream, bundle, from: from), plan: plan, budget: budget, configuration: configuration, compression: Compression(.store))
             case .directory:
                 preconditionFailure()
             }

@@ -28,7 +28,7 @@ extension DownloadTarget {
         switch self {
         case .directory(let root): try OutputCheck.directory(root)
         case .zip(let path, _): _ = try OutputCheck.zip(path, plan: plan, overwrite: overwrite)
-        case .zipStream: break
+        case .zipStream, .storedBundle: break
         }
     }
 }

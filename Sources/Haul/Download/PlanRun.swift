@@ -35,6 +35,32 @@ enum Preparation<Sink> {
     case fetch(Sink)
 }
 
+extension Plan {
+    /// An entry's manifest row before any transfer: `CANCELLED` for a download (until it ends
+    /// otherwise), the final status for the others.
+    func row(for entry: Entry, user: String, authenticated: Bool) -> Manifest.Row {
+        var row = Manifest.Row(
+            uri: entry.product.uri, file: entry.path, access: entry.product.access, status: .cancelled, user: user,
+            size: entry.product.size, attempts: 0, seconds: 0,
+            note: entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? "",
+            dataset: entry.product.dataset, authenticated: authenticated
+        )
+        switch entry.disposition {
+        case .duplicate(let first):
+            let kept = entries[first]
+            row.file = kept.path
+            row.status = .duplicate(file: kept.product.filename, dataset: kept.product.dataset)
+        case .unsafe(let problem):
+            row.status = .failed("unsafe path: \(problem)")
+        case .excluded(let reason):
+            row.status = .excluded(reason)
+        case .download:
+            break
+        }
+        return row
+    }
+}
+
 /// A file an earlier run left complete, and what that run recorded of it.
 struct CompleteFile {
     var size: Int64
@@ -334,32 +360,14 @@ struct PlanRun<Output: RunOutput>: Sendable {
         row.etag = result.etag
     }
 
-    private static func joined(_ a: String, _ b: String) -> String { a.isEmpty ? b : a + "; " + b }
+    private static func joined(_ a: String, _ b: String) -> String { a.isEmpty ? b : b.isEmpty ? a : a + "; " + b }
 
     // MARK: Rows
 
     /// An entry's row before any transfer: `CANCELLED` for a download (until it ends otherwise), the
     /// final status for the others.
     func row(for entry: Plan.Entry) -> Manifest.Row {
-        var row = Manifest.Row(
-            uri: entry.product.uri, file: entry.path, access: entry.product.access, status: .cancelled, user: user,
-            size: entry.product.size, attempts: 0, seconds: 0,
-            note: entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? "",
-            dataset: entry.product.dataset, authenticated: credentials != nil
-        )
-        switch entry.disposition {
-        case .duplicate(let first):
-            let kept = plan.entries[first]
-            row.file = kept.path
-            row.status = .duplicate(file: kept.product.filename, dataset: kept.product.dataset)
-        case .unsafe(let problem):
-            row.status = .failed("unsafe path: \(problem)")
-        case .excluded(let reason):
-            row.status = .excluded(reason)
-        case .download:
-            break
-        }
-        return row
+        plan.row(for: entry, user: user, authenticated: credentials != nil)
     }
 
     // MARK: Progress

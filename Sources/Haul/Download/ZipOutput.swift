@@ -20,12 +20,19 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     enum Destination {
         case file(String)
         case stream(any ByteStream)
+        /// A ``StoredBundle``'s bytes from an offset on.
+        case stored(any ByteStream, StoredBundle, from: UInt64)
     }
 
     let destination: Destination
     let plan: Plan
     let staging: ZipStaging
-    private let started = Int64(time(nil))
+    private let started: Int64
+    /// The stored bundle whose bytes this writes, if it is one.
+    private let bundle: StoredBundle?
+    /// Why a stored bundle cannot be finished (a file failed or changed): the run stops, and the
+    /// stream ends short of the length it stated.
+    private let broken = Locked<HaulError?>(nil)
     // Set by open(), read-only afterwards.
     private var writer: ZipWriter!
     private var fd: Int32 = -1
@@ -37,6 +44,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     /// Replace a file at the path that is not an archive of this plan.
     private let overwrite: Bool
     private let synchronizes: Bool
+    /// Transfers in flight at once (the configuration's `parallel`).
+    private let parallelism: Int
     /// A full disk met by an entry's spool file (the writer keeps its own failure).
     private let diskFull = Locked<HaulError?>(nil)
 
@@ -47,13 +56,21 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         self.destination = destination
         self.plan = plan
         self.overwrite = overwrite
+        if case .stored(_, let bundle, _) = destination {
+            self.bundle = bundle
+            started = bundle.time
+        } else {
+            bundle = nil
+            started = Int64(time(nil))
+        }
         synchronizes = c.synchronizesOutput
         let parallel = max(1, c.parallel)
+        parallelism = parallel
         let spoolFolder: String
         switch destination {
         case .file(let path):
             spoolFolder = path.lastIndex(of: "/").map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
-        case .stream:
+        case .stream, .stored:
             spoolFolder = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         }
         staging = ZipStaging(compression: compression, budget: budget, parallel: parallel, spoolFolder: spoolFolder)
@@ -66,7 +83,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     var location: String {
         switch destination {
         case .file(let path): path
-        case .stream(let stream): (stream as? FileDescriptorStream)?.name ?? "the output stream"
+        case .stream(let stream), .stored(let stream, _, _): (stream as? FileDescriptorStream)?.name ?? "the output stream"
         }
     }
 
@@ -75,7 +92,13 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         return nil
     }
 
-    var failure: HaulError? { writer?.failure ?? diskFull.withLock { $0 } }
+    var failure: HaulError? { writer?.failure ?? diskFull.withLock { $0 } ?? broken.withLock { $0 } }
+
+    /// Breaks a stored bundle: the run stops, and the transfers waiting to start give up.
+    private func breakBundle(_ error: HaulError) {
+        broken.withLock { if $0 == nil { $0 = error } }
+        writer?.stopAdmitting()
+    }
 
     /// Stops the run when `error` says the disk is full.
     private func note(_ error: (any Error)?) {
@@ -88,6 +111,10 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     // MARK: RunOutput
 
     func open() async throws {
+        if case .stored(let stream, let bundle, let from) = destination {
+            try openStored(stream, bundle, from: from)
+            return
+        }
         guard case .file(let path) = destination, let partPath else {
             if case .stream(let stream) = destination { writer = ZipWriter(output: ArchiveOutput(.stream(stream))) }
             return
@@ -130,7 +157,46 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         )
     }
 
+    /// A stored bundle from `from` on: the entries that end before it are kept (their records fill the
+    /// directory and the manifests); the stream takes the bytes from `from` on.
+    private func openStored(_ stream: any ByteStream, _ bundle: StoredBundle, from: UInt64) throws {
+        guard from == 0 || bundle.canResume(from: from) else {
+            throw HaulError(.output, "cannot resume the bundle at byte \(from) of \(bundle.length): not every entry before it has gone out")
+        }
+        let first = bundle.firstPosition(endingAfter: from)
+        var prefix: [(key: Int, entry: ZipEntry)] = []
+        for position in 0..<first {
+            let index = bundle.order[position]
+            let record = bundle.record(index)!
+            let size = UInt64(plan.entries[index].product.size!)
+            let entry = ZipEntry(
+                name: entryName(index), method: .stored, crc32: record.crc32, compressedSize: size, uncompressedSize: size,
+                modified: record.modified, offset: bundle.offsets[position]
+            )
+            prefix.append((index, entry))
+            kept[index] = entry
+        }
+        let start = first < bundle.order.count ? bundle.offsets[first] : bundle.manifestOffset
+        let output = from > start ? SkippingStream(stream, skip: from - start) as any ByteStream : stream
+        // Twice the transfers in flight: those past a slow first one keep the connections busy, and
+        // what waits is staged within the budget like any entry.
+        let window = max(8, 2 * parallelism)
+        writer = ZipWriter(
+            output: ArchiveOutput(.stream(output), position: start), kept: prefix,
+            order: ZipWriter.Order(keys: bundle.order, next: first, window: window) { key, entry in
+                bundle.record(key, StoredBundle.Record(crc32: entry.crc32, modified: entry.modified))
+            }
+        )
+    }
+
     func prepare(_ index: Int) async -> Preparation<ZipEntrySink> {
+        if bundle != nil, let entry = kept[index] {
+            // Sent before the resumed stream's start: what went out is what the manifest records.
+            return .complete(CompleteFile(size: Int64(entry.uncompressedSize), note: "", crc32: entry.crc32, fileTime: entry.modified))
+        }
+        if bundle != nil, !(await writer.admit(index)) {
+            return .failed("not started: the bundle stopped")
+        }
         if let entry = kept[index] {
             let product = plan.entries[index].product
             let row = earlier[product.uri].flatMap { $0.file == plan.entries[index].path && $0.crc32 == entry.crc32 ? $0 : nil }
@@ -165,6 +231,9 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .ok:
             do {
                 let staged = try await sink.finish(size: result.bytes)
+                if let bundle {
+                    return try await completeStored(index, staged, bundle: bundle, lastModified: result.lastModified)
+                }
                 if let region = staged.region {
                     try await writer.complete(region, crc32: staged.crc32, modified: result.lastModified ?? started, key: index)
                     return Completion(status: .ok, crc32: staged.crc32)
@@ -183,14 +252,43 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .failed(let reason):
             note(sink.writeError)
             sink.discard()
+            if bundle != nil {
+                breakBundle(HaulError(.output, "\(plan.entries[index].path) failed (\(reason)): the bundle's stated length needs every file, so it ends short"))
+            }
             return Completion(status: .failed(reason))
         case .cancelled:
             sink.discard()
+            writer.stopAdmitting()
             return Completion(status: .cancelled)
         }
     }
 
+    /// A file of a stored bundle, whole: it goes out in its turn. One whose header went out before
+    /// (a resumed stream's first entry) must be the same file.
+    private func completeStored(_ index: Int, _ staged: ZipStaged, bundle: StoredBundle, lastModified: Int64?) async throws -> Completion {
+        let path = plan.entries[index].path
+        guard staged.method == .stored, staged.uncompressedSize == UInt64(plan.entries[index].product.size ?? -1) else {
+            let error = HaulError(.output, "\(path): \(staged.uncompressedSize) bytes arrived where the catalog states \(plan.entries[index].product.size ?? -1)")
+            breakBundle(error)
+            throw error
+        }
+        let entry = ZipEntry(staged, name: entryName(index), modified: bundle.entryTime(lastModified: lastModified), level: 0)
+        let position = bundle.order.firstIndex(of: index) ?? 0
+        if case .stored(_, _, let from) = destination, bundle.offsets[position] < from,
+           let record = bundle.record(index), record != StoredBundle.Record(crc32: entry.crc32, modified: entry.modified) {
+            let error = HaulError(.output, "\(path) changed on the archive since the bundle began: it cannot be resumed")
+            breakBundle(error)
+            throw error
+        }
+        try await writer.append(entry, staged, key: index)
+        return Completion(status: .ok, crc32: staged.crc32)
+    }
+
     func close(_ manifest: Manifest) async throws {
+        if let bundle {
+            try await closeStored(manifest, bundle: bundle)
+            return
+        }
         let now = Int64(time(nil))
         let trailing = [
             (manifest.html(title: plan.root), "manifest.html"),
@@ -219,6 +317,34 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             throw HaulError(.diskFull, "\(full.message). \(partPath) keeps the \(files) written so far: free some space and run the same command again to finish it", underlyingError: full.underlyingError)
         }
         throw HaulError(.diskFull, "\(full.message). \(path) is a valid ZIP of the \(files) (its manifest lists the rest): free some space and run the same command again to add them", underlyingError: full.underlyingError)
+    }
+
+    /// A stored bundle's end: its manifests (stored, from the records) and directory, exactly at the
+    /// length it stated; or, when a file is missing, an error (the stream ends short).
+    private func closeStored(_ manifest: Manifest, bundle: StoredBundle) async throws {
+        writer.stopAdmitting()
+        if let error = broken.withLock({ $0 }) ?? writer.failure { throw error }
+        if let index = bundle.order.first(where: { manifest.rows[$0].status != .ok }) {
+            throw HaulError(.output, "\(plan.entries[index].path) is \(manifest.rows[index].status.text): the bundle ends short")
+        }
+        let trailing = bundle.manifests().map { name, data in storedEntry(data, name: name, modified: bundle.time) }
+        let length = try await writer.finish(trailing: trailing)
+        guard length == bundle.length else {
+            throw HaulError(.output, "the bundle came to \(length) bytes where \(bundle.length) were stated")
+        }
+    }
+
+    /// A manifest as a stored entry.
+    private func storedEntry(_ data: [UInt8], name: String, modified: Int64) -> (ZipEntry, ZipStaged) {
+        let crc = data.withUnsafeBytes { CRC32.of($0) }
+        let buffer = PageMemory.allocate(max(1, data.count))
+        staging.budget.forceReserve(buffer.count)
+        if !data.isEmpty { data.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<data.count]).copyMemory(from: $0) } }
+        let staged = ZipStaged(
+            method: .stored, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(data.count),
+            memory: [Buffer(pointer: buffer, length: data.count)], staged: 0, spool: nil, budget: staging.budget
+        )
+        return (ZipEntry(staged, name: name, modified: modified, level: 0), staged)
     }
 
     /// Flushes the finished archive, renames it into place, and flushes the folder that names it.

@@ -73,13 +73,24 @@ public struct Manifest: Sendable {
     static let numericColumns: Set<Int> = [5, 9, 10]
 
     public var rows: [Row]
+    /// Leave the columns that depend on how the transfers went (Last-Modified, ETag, Attempts,
+    /// Seconds) empty: a stored bundle whose length is stated before it is fetched (``StoredBundle``)
+    /// holds only what the plan and the files' bytes decide.
+    public var omitsTransferDetails = false
 
-    public init(rows: [Row]) {
+    public init(rows: [Row], omitsTransferDetails: Bool = false) {
         self.rows = rows
+        self.omitsTransferDetails = omitsTransferDetails
     }
 
     func fields(_ row: Row) -> [String] {
-        [
+        if omitsTransferDetails {
+            return [
+                row.uri, row.file, row.access.rawValue, row.statusText, row.user,
+                row.size.map(String.init) ?? "", row.crc32.map(Self.hex) ?? "", "", "", "", "", row.note,
+            ].map(Self.visible)
+        }
+        return [
             row.uri, row.file, row.access.rawValue, row.statusText, row.user,
             row.size.map(String.init) ?? "", row.crc32.map(Self.hex) ?? "", row.lastModified.map(HTTPDate.format) ?? "",
             row.etag ?? "", String(row.attempts),

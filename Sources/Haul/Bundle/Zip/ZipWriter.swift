@@ -15,6 +15,11 @@ import Darwin
 /// A region or an append given up is a hole that ``finish(trailing:afterFailure:)`` removes. Appends run
 /// on one serial queue, off the engine thread. The central directory lists entries in catalog order
 /// (`key`), whatever order they completed in.
+///
+/// Given an order (a ``StoredBundle``), appends go out in that order instead: an entry that completes
+/// early waits, staged, for those before it, and ``admit(_:)`` keeps a transfer from starting more than
+/// a window of entries past the first unwritten one, so the entries waiting stay few. The first
+/// unwritten entry is always admitted, so the wait always ends.
 final class ZipWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "haul.zip.writer", qos: .utility)
     // Touched only on `queue`.
@@ -25,14 +30,123 @@ final class ZipWriter: @unchecked Sendable {
     private var keptSpans: [Int: ArchiveOutput.Hole]
     private let failureState = Locked<HaulError?>(nil)
 
+    /// The order entries are written in, when one is imposed.
+    struct Order {
+        /// Keys in the order they are written.
+        var keys: [Int]
+        /// The position of the first key not yet written.
+        var next: Int
+        /// How many positions from ``next`` on may be fetching or waiting at once.
+        var window: Int
+        /// Called on the queue with each entry just before its first byte goes out.
+        var onWrite: @Sendable (Int, ZipEntry) -> Void
+    }
+    private struct OrderState {
+        var order: Order
+        var positions: [Int: Int]
+        /// Entries complete before their turn.
+        var waiting: [Int: (ZipEntry, ZipStaged)] = [:]
+        /// Transfers waiting to start, by ticket: their position, and how to wake them (`false`: give up).
+        var admits: [Int: (position: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
+        var cancelledTickets: Set<Int> = []
+        var tickets = 0
+        var stopped = false
+    }
+    private let ordered: Locked<OrderState>?
+
     /// - Parameters:
-    ///   - kept: Entries already in the output (from an earlier run), by catalog order.
+    ///   - kept: Entries already in the output (from an earlier run, or sent before a resumed stream's
+    ///     start), by catalog order.
     ///   - keptSpans: Where each of them lies, header and data, by key.
-    init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = [], keptSpans: [Int: ArchiveOutput.Hole] = [:]) {
+    ///   - order: The order appends go out in, when imposed.
+    init(output: ArchiveOutput, kept: [(key: Int, entry: ZipEntry)] = [], keptSpans: [Int: ArchiveOutput.Hole] = [:], order: Order? = nil) {
         self.output = output
         self.central = kept
         self.keptSpans = keptSpans
+        ordered = order.map { order in
+            var positions: [Int: Int] = [:]
+            positions.reserveCapacity(order.keys.count)
+            for (position, key) in order.keys.enumerated() { positions[key] = position }
+            return Locked(OrderState(order: order, positions: positions))
+        }
     }
+
+    /// With an order: waits until the entry `key` may start fetching (its position within the window
+    /// past the first unwritten entry). - Returns: `false` when the writer stopped or the task was
+    /// cancelled: the entry is not to be fetched.
+    func admit(_ key: Int) async -> Bool {
+        guard let ordered else { return true }
+        let ticket = ordered.withLock { s -> Int? in
+            guard let position = s.positions[key], !s.stopped, position >= s.order.next + s.order.window else { return nil }
+            s.tickets += 1
+            return s.tickets
+        }
+        guard let ticket else { return ordered.withLock { !$0.stopped } }
+        let position = ordered.withLock { $0.positions[key]! }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                let now = ordered.withLock { s -> Bool? in
+                    if s.cancelledTickets.remove(ticket) != nil || s.stopped { return false }
+                    if position < s.order.next + s.order.window { return true }
+                    s.admits[ticket] = (position, c)
+                    return nil
+                }
+                if let now { c.resume(returning: now) }
+            }
+        } onCancel: {
+            let waiting = ordered.withLock { s -> CheckedContinuation<Bool, Never>? in
+                guard let admit = s.admits.removeValue(forKey: ticket) else {
+                    s.cancelledTickets.insert(ticket)
+                    return nil
+                }
+                return admit.continuation
+            }
+            waiting?.resume(returning: false)
+        }
+    }
+
+    /// With an order: wakes every transfer waiting to start, to give up (the run is ending).
+    func stopAdmitting() {
+        guard let ordered else { return }
+        let waiting = ordered.withLock { s -> [CheckedContinuation<Bool, Never>] in
+            s.stopped = true
+            defer { s.admits = [:] }
+            return s.admits.values.map(\.continuation)
+        }
+        for c in waiting { c.resume(returning: false) }
+    }
+
+    /// On the queue: writes the waiting entries whose turn has come, and admits the transfers the
+    /// window now has room for.
+    private func drainInOrder(_ ordered: Locked<OrderState>) throws {
+        while true {
+            let due = ordered.withLock { s -> (Int, ZipEntry, ZipStaged, Order)? in
+                guard s.order.next < s.order.keys.count else { return nil }
+                let key = s.order.keys[s.order.next]
+                guard let (entry, staged) = s.waiting.removeValue(forKey: key) else { return nil }
+                return (key, entry, staged, s.order)
+            }
+            guard let (key, entry, staged, order) = due else { return }
+            order.onWrite(key, entry)
+            do {
+                try write(entry, staged, key: key)
+            } catch {
+                stopAdmitting()
+                throw error
+            }
+            let woken = ordered.withLock { s -> [CheckedContinuation<Bool, Never>] in
+                s.order.next += 1
+                let limit = s.order.next + s.order.window
+                let ready = s.admits.filter { $0.value.position < limit }
+                for ticket in ready.keys { s.admits[ticket] = nil }
+                return ready.values.map(\.continuation)
+            }
+            for c in woken { c.resume(returning: true) }
+        }
+    }
+
+    /// Where the next byte goes (a stream: how many bytes it has taken).
+    var position: UInt64 { output.position }
 
     /// Whether entries can be written into reserved regions (a file, not a stream).
     var placesRegions: Bool { output.isFile }
@@ -84,7 +198,12 @@ final class ZipWriter: @unchecked Sendable {
 
     /// Appends an entry at the end of the archive (its offset is set here).
     func append(_ entry: ZipEntry, _ staged: ZipStaged, key: Int) async throws {
-        try await onQueue { [self] in try write(entry, staged, key: key) }
+        try await onQueue { [self] in
+            guard let ordered else { return try write(entry, staged, key: key) }
+            if let failure { throw failure }
+            ordered.withLock { $0.waiting[key] = (entry, staged) }
+            try drainInOrder(ordered)
+        }
     }
 
     /// Appends the last entries (the manifests), then the central directory and the end records.

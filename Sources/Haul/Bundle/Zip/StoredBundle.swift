@@ -1,0 +1,195 @@
+/// A stored ZIP of a plan whose length, and every byte, follow from the plan and the files' bytes:
+/// what a server needs to state `Content-Length` before the first transfer starts, and to answer a
+/// `Range` request for the rest of a bundle whose connection broke.
+///
+/// # Why the layout is fixed
+/// - Entries go out in the plan's download order, not as they complete: ``ZipWriter`` holds the early
+///   finishers (staged like any entry: in memory within the budget, spilled beyond it) and lets at most
+///   a window of files past the first unwritten one start.
+/// - Every entry is stored and its size is the catalog's (checked on arrival), so the length of its
+///   local header follows from its name and size: the CRC-32 and the DOS time are fixed-width fields,
+///   and the time is always one that keeps the extended-timestamp field (``entryTime(lastModified:)``).
+/// - Every file is `OK`: a file that fails breaks the bundle, and the response is cut short rather
+///   than lie about its length. The manifests leave empty the columns that depend on how transfers went
+///   (``Manifest/omitsTransferDetails``) and a CRC-32 is eight hex digits, so their text's length
+///   follows from the plan. They are stored, not deflated.
+/// - The offsets follow, so the central directory's ZIP64 fields and the end records do too.
+///
+/// The length is computed by encoding the same headers and manifests the writer writes (with CRC-32s
+/// of zero), so it cannot drift from them; the writer checks it reached exactly this length.
+///
+/// # Resuming
+/// A download may start at an offset (the bytes before it are the client's already). Entries that end
+/// before it are not fetched again: the CRC-32 and time recorded as each entry went out (before its
+/// first byte did) fill the central directory and the manifest. The entry that straddles the offset is
+/// fetched again and must match its record, else the archive changed the file and the bundle cannot
+/// be resumed. Records live as long as this object: a server keeps the bundles it may be asked to resume.
+public final class StoredBundle: Sendable {
+    /// The archive's length in bytes.
+    public let length: UInt64
+    /// The time of the manifests, and of every entry whose server sent no usable `Last-Modified`.
+    public let time: Int64
+    /// A digest of everything that decides the bytes besides the files' contents (entry names and
+    /// sizes, the manifests' rows, the user): equal for two requests that ask for the same bundle.
+    public let fingerprint: UInt64
+    let plan: Plan
+    let user: String
+    let authenticated: Bool
+    /// The downloads in the order they are written, and where each one's local header starts.
+    let order: [Int]
+    let offsets: [UInt64]
+    /// Where the manifests start (where the last download ends).
+    let manifestOffset: UInt64
+
+    struct Record: Sendable, Equatable {
+        var crc32: UInt32
+        var modified: Int64
+    }
+    private let records = Locked<[Int: Record]>([:])
+
+    /// - Parameters:
+    ///   - credentials: The token the bundle is fetched with: its user and the authenticated statuses
+    ///     are in the manifests.
+    ///   - time: When the bundle is made (Unix seconds).
+    /// - Returns: `nil` when the catalog does not state the size of every file fetched.
+    public init?(plan: Plan, credentials: Credentials?, time: Int64) {
+        self.plan = plan
+        user = credentials?.user ?? "anonymous"
+        authenticated = credentials != nil
+        // A time the extended-timestamp field holds (until 2038), so headers keep their length.
+        self.time = Int64(Int32(clamping: time))
+        order = plan.downloads
+        var offsets: [UInt64] = []
+        offsets.reserveCapacity(order.count)
+        var offset: UInt64 = 0
+        var directory: UInt64 = 0
+        for index in order {
+            guard let size = plan.entries[index].product.size, size >= 0 else { return nil }
+            let entry = ZipEntry(
+                name: plan.root + "/" + plan.entries[index].path, method: .stored, crc32: 0,
+                compressedSize: UInt64(size), uncompressedSize: UInt64(size), modified: self.time, offset: offset
+            )
+            offsets.append(offset)
+            offset += UInt64(entry.localHeader().count) + UInt64(size)
+            directory += UInt64(entry.centralHeader().count)
+        }
+        self.offsets = offsets
+        manifestOffset = offset
+        var digest = FNV1a()
+        for (name, data) in Self.manifests(plan: plan, user: user, authenticated: authenticated, crc: { _ in 0 }) {
+            let entry = ZipEntry(
+                name: name, method: .stored, crc32: 0, compressedSize: UInt64(data.count),
+                uncompressedSize: UInt64(data.count), modified: self.time, offset: offset
+            )
+            offset += UInt64(entry.localHeader().count) + UInt64(data.count)
+            directory += UInt64(entry.centralHeader().count)
+            digest.add(data)
+        }
+        for index in order {
+            digest.add(Array(plan.entries[index].path.utf8))
+            digest.add(Array(String(plan.entries[index].product.size ?? -1).utf8))
+        }
+        digest.add(Array(plan.root.utf8))
+        fingerprint = digest.value
+        length = offset + directory + UInt64(ZipEntry.endRecords(
+            count: UInt64(order.count + 2), directoryOffset: offset, directorySize: directory
+        ).count)
+    }
+
+    /// Whether the bytes from `offset` on can be sent now: every entry that starts before it has gone
+    /// out before (so its CRC-32 and time are known) and `offset` is within the archive.
+    public func canResume(from offset: UInt64) -> Bool {
+        guard offset < length else { return false }
+        let known = records.withLock { $0 }
+        for (position, start) in offsets.enumerated() where start < offset {
+            if known[order[position]] == nil { return false }
+        }
+        return true
+    }
+
+    /// The first position in ``order`` whose entry ends after `offset` (``order``'s count when the
+    /// offset is in the manifests or the directory).
+    func firstPosition(endingAfter offset: UInt64) -> Int {
+        var position = 0
+        while position < order.count, end(of: position) <= offset { position += 1 }
+        return position
+    }
+
+    /// Where the entry at `position` ends.
+    func end(of position: Int) -> UInt64 {
+        position + 1 < offsets.count ? offsets[position + 1] : manifestOffset
+    }
+
+    /// The time an entry is written with: the archive's `Last-Modified` when it fits the
+    /// extended-timestamp field, else the bundle's (so every header has the length computed).
+    func entryTime(lastModified: Int64?) -> Int64 {
+        guard let lastModified, Int32(exactly: lastModified) != nil else { return time }
+        return lastModified
+    }
+
+    func record(_ key: Int) -> Record? { records.withLock { $0[key] } }
+
+    /// Records an entry as it goes out.
+    func record(_ key: Int, _ record: Record) { records.withLock { $0[key] = record } }
+
+    /// The two manifests as the bundle holds them, in the order written: every download `OK` with its
+    /// CRC-32 (`crc` of its index), the transfer columns empty.
+    static func manifests(plan: Plan, user: String, authenticated: Bool, crc: (Int) -> UInt32?) -> [(String, [UInt8])] {
+        var rows: [Manifest.Row] = []
+        rows.reserveCapacity(plan.entries.count)
+        for (index, entry) in plan.entries.enumerated() {
+            var row = plan.row(for: entry, user: user, authenticated: authenticated)
+            if entry.disposition == .download {
+                row.status = .ok
+                row.crc32 = crc(index) ?? 0
+            }
+            rows.append(row)
+        }
+        let manifest = Manifest(rows: rows, omitsTransferDetails: true)
+        return [
+            (plan.root + "/manifest.html", Array(manifest.html(title: plan.root).utf8)),
+            (plan.root + "/manifest.csv", Array(manifest.csv().utf8)),
+        ]
+    }
+
+    /// The manifests with the CRC-32s recorded.
+    func manifests() -> [(String, [UInt8])] {
+        let known = records.withLock { $0 }
+        return Self.manifests(plan: plan, user: user, authenticated: authenticated) { known[$0]?.crc32 }
+    }
+}
+
+/// FNV-1a, 64 bits: a digest to tell two requests' bundles apart, not a defence against forgery.
+struct FNV1a {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func add(_ bytes: [UInt8]) {
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value = value &* 0x0000_0100_0000_01B3
+        }
+        // A separator, so that ("ab", "c") and ("a", "bc") differ.
+        value ^= 0xFF
+        value = value &* 0x0000_0100_0000_01B3
+    }
+}
+
+/// A stream that drops the first bytes written to it: a resumed bundle's output, from an entry's
+/// start, of which the client already has the first `skip` bytes.
+final class SkippingStream: ByteStream, @unchecked Sendable {
+    private let stream: any ByteStream
+    // Touched only by the writer's queue.
+    private var skip: UInt64
+
+    init(_ stream: any ByteStream, skip: UInt64) {
+        self.stream = stream
+        self.skip = skip
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard skip > 0 else { return try stream.write(bytes) }
+        let dropped = Int(min(UInt64(bytes.count), skip))
+        skip -= UInt64(dropped)
+        if dropped < bytes.count { try stream.write(UnsafeRawBufferPointer(rebasing: bytes[dropped...])) }
+    }
+}
