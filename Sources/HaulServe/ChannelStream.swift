@@ -30,6 +30,9 @@ final class ChannelStream: ByteStream, @unchecked Sendable {
     /// Bytes the socket has taken so far.
     var sent: Int64 { condition.withLock { sentTotal } }
 
+    /// Whether the connection failed or closed (the client has gone).
+    var isClosed: Bool { condition.withLock { closed } }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
         condition.lock()

@@ -139,7 +139,7 @@ enum OverlayPage {
         <section class="box" id="download-box"><h2><span class="n">8</span> Download</h2>
           <p id="token-row" hidden>\(lock) <label for="token">Exclusive-access files are selected. MAST token (sent to this server for this download only, checked with the archive, never stored):</label><br>
             <input type="password" id="token" autocomplete="off"></p>
-          <p><label>ZIP compression <select id="compression"><option value="auto" selected>auto (deflate what compresses)</option><option value="store">store (fastest)</option><option value="deflate">deflate</option></select></label></p>
+          <p><label>ZIP compression <select id="compression"><option value="auto" selected>auto (deflate what compresses)</option><option value="store">store (fastest; the browser shows the time left and can resume)</option><option value="deflate">deflate</option></select></label></p>
           <button type="button" id="start" class="primary">START DOWNLOAD</button>
           <a id="api" class="button" href="#" download>API QUERY</a>
           <p class="muted">START DOWNLOAD streams one ZIP through the browser as it is written; API QUERY gives a bash script of curl commands.</p>
@@ -324,11 +324,14 @@ enum OverlayPage {
       $("last").onclick = () => { page = pages; preview(); };
       $("page-size").onchange = () => { page = 1; preview(); };
       $("start").onclick = () => {
-        // A form POST: the browser streams the answer to a file, and the token stays out of every URL.
+        // The browser streams the answer to a file. Without a token, a GET: a stored bundle then has
+        // its length and ETag, and the browser can resume it. With one, a form POST, so the token stays
+        // out of every URL (and out of the history).
+        const withToken = !$("token-row").hidden && $("token").value;
         const form = document.createElement("form");
-        form.method = "post"; form.action = "/download.zip"; form.hidden = true;
+        form.method = withToken ? "post" : "get"; form.action = "/download.zip"; form.hidden = true;
         const fields = pairs().concat([["key", key]]);
-        if (!$("token-row").hidden && $("token").value) fields.push(["token", $("token").value]);
+        if (withToken) fields.push(["token", $("token").value]);
         for (const [name, value] of fields) {
           const input = document.createElement("input"); input.type = "hidden"; input.name = name; input.value = value; form.appendChild(input);
         }

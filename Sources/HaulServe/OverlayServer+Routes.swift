@@ -179,7 +179,7 @@ extension OverlayServer {
                 query = try OverlayQuery(queryPairs)
                 products = try self.products()
             }
-            return try await download(query, products: products, channel: channel, stream: stream, note: &note)
+            return try await download(query, products: products, head: head, channel: channel, stream: stream, note: &note)
         default:
             throw HaulError(.notFound, "\(path): not here (the page is /?key=…; the interface is /summary.json, /preview.json, /export.csv, /script.sh and /download.zip)")
         }
@@ -207,10 +207,16 @@ extension OverlayServer {
         )
     }
 
-    /// Streams the selection's bundle as the response: the ZIP as it is written (data descriptors),
-    /// chunked, on the server's engine. The connection closing cancels the download.
+    /// Streams the selection's bundle as the response, on the server's engine; the connection closing
+    /// cancels the download.
+    ///
+    /// Stored, with every size known, the bundle is a ``StoredBundle``: its `Content-Length` is exact
+    /// (a browser shows the time left), it has an `ETag`, and a `Range` request for one this server
+    /// sent (matching `If-Range` when given) gets the rest of the same bytes (206), fetching only the
+    /// files not yet sent: a broken browser download resumes. Otherwise the ZIP goes out chunked as it
+    /// is written, entries in the order they complete, and cannot be resumed (`Accept-Ranges: none`).
     private func download(
-        _ query: OverlayQuery, products: [Product], channel: any Channel, stream: ChannelStream, note: inout String
+        _ query: OverlayQuery, products: [Product], head: HTTPRequestHead, channel: any Channel, stream: ChannelStream, note: inout String
     ) async throws -> Reply? {
         let root = defaultRoot(query)
         var credentials: Credentials?
@@ -241,6 +247,10 @@ extension OverlayServer {
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         headers.add(name: "X-Haul-Files", value: String(plan.downloads.count))
+        if query.compression == .store, let fresh = StoredBundle(plan: plan, credentials: credentials, time: Int64(Date().timeIntervalSince1970)) {
+            return try await downloadStored(fresh, plan: plan, credentials: credentials, head: head, headers: headers, channel: channel, stream: stream, note: &note)
+        }
+        headers.add(name: "Accept-Ranges", value: "none")
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))).get()
 
         let download = engine.download(plan, to: .zipStream(stream, query.compressionValue), credentials: credentials)
@@ -258,6 +268,115 @@ extension OverlayServer {
             channel.close(promise: nil)
         }
         return nil
+    }
+
+    /// A stored bundle: the whole of a new one (200), or the rest of one sent before (206).
+    private func downloadStored(
+        _ fresh: StoredBundle, plan: Plan, credentials: Credentials?, head: HTTPRequestHead, headers: HTTPHeaders,
+        channel: any Channel, stream: ChannelStream, note: inout String
+    ) async throws -> Reply? {
+        var headers = headers
+        var tag = "\"haul-\(Self.randomKey().prefix(20))\""
+        var bundle = fresh
+        var first: UInt64 = 0
+        var last = fresh.length - 1
+        var status = HTTPResponseStatus.ok
+        if let range = head.headers.first(name: "Range").flatMap(Self.byteRange) {
+            let condition = head.headers.first(name: "If-Range")
+            // The newest bundle this server sent for the same request, the one If-Range names if any.
+            let sent = state.withLock { s in
+                s.resumable.last { $0.bundle.fingerprint == fresh.fingerprint && (condition == nil || $0.tag == condition) }
+            }
+            if let sent {
+                guard range.first < sent.bundle.length else {
+                    var reply = Reply.text(.rangeNotSatisfiable, "bytes \(range.first)- are past the bundle's \(sent.bundle.length)")
+                    reply.headers.append(("Content-Range", "bytes */\(sent.bundle.length)"))
+                    return reply
+                }
+                if sent.bundle.canResume(from: range.first) {
+                    (tag, bundle, first) = (sent.tag, sent.bundle, range.first)
+                    last = min(range.last ?? (bundle.length - 1), bundle.length - 1)
+                    status = .partialContent
+                    headers.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(bundle.length)")
+                }
+            }
+            // Otherwise the whole of a new bundle (RFC 9110 §14.2: a server may ignore Range).
+        }
+        if status == .ok {
+            state.withLock { s in
+                s.resumable.append((tag, bundle))
+                if s.resumable.count > Self.resumableLimit { s.resumable.removeFirst() }
+            }
+        }
+        headers.add(name: "Content-Length", value: String(last - first + 1))
+        headers.add(name: "ETag", value: tag)
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))).get()
+
+        let body = RangeStream(stream, count: last - first + 1)
+        let download = engine.download(plan, to: .storedBundle(body, bundle, from: first), credentials: credentials)
+        let outcome: String
+        do {
+            let report = try await download.report
+            outcome = "\(report.ok) OK"
+        } catch {
+            outcome = (error as? HaulError)?.message ?? "\(error)"
+        }
+        let range = status == .partialContent ? " (bytes \(first)-\(last) of \(bundle.length))" : ""
+        if body.isComplete {
+            // Every byte the head promised is out (a range that ends early stops the download there).
+            try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+            note = "\(outcome), \(stream.sent) bytes sent\(range)"
+            try? await channel.close()
+        } else {
+            // Short of its Content-Length: the client sees the download fail, and may ask for the rest.
+            // A bundle that cannot be finished (a file failed or changed) is forgotten, so the next
+            // request for it gets a new one whole.
+            if !stream.isClosed { state.withLock { $0.resumable.removeAll { $0.tag == tag } } }
+            note = "stopped after \(stream.sent) bytes\(range): \(outcome)"
+            channel.close(promise: nil)
+        }
+        return nil
+    }
+
+    /// A `Range` header of one range from a first byte (`bytes=N-` or `bytes=N-M`); `nil` for anything
+    /// else (several ranges, a suffix range), which is answered with the whole bundle.
+    static func byteRange(_ value: String) -> (first: UInt64, last: UInt64?)? {
+        let value = value.trimmingCharacters(in: .whitespaces)
+        guard value.lowercased().hasPrefix("bytes="), !value.contains(",") else { return nil }
+        let spec = value.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard spec.count == 2, let first = UInt64(spec[0].trimmingCharacters(in: .whitespaces)) else { return nil }
+        let end = spec[1].trimmingCharacters(in: .whitespaces)
+        if end.isEmpty { return (first, nil) }
+        guard let last = UInt64(end), last >= first else { return nil }
+        return (first, last)
+    }
+}
+
+/// The body of a response that states its length: passes on at most `count` bytes, then stops the
+/// writer (an error it reports as the range being complete).
+final class RangeStream: ByteStream, @unchecked Sendable {
+    private let stream: any ByteStream
+    private let count: UInt64
+    // Touched only by the writer's queue, read once the download has ended.
+    private var passed: UInt64 = 0
+
+    init(_ stream: any ByteStream, count: UInt64) {
+        self.stream = stream
+        self.count = count
+    }
+
+    /// Whether every byte was passed on.
+    var isComplete: Bool { passed == count }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        let room = count - passed
+        let n = Int(min(UInt64(bytes.count), room))
+        if n > 0 {
+            try stream.write(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+            passed += UInt64(n)
+        }
+        if n < bytes.count { throw HaulError(.output, "the requested range is complete") }
     }
 }
 

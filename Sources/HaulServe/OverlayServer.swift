@@ -66,7 +66,13 @@ public final class OverlayServer: Sendable {
         var catalog: Catalog?
         var catalogNames: [String]
         var downloads = 0
+        /// Stored bundles this server sent, newest last, by their `ETag`: a client whose download broke
+        /// asks for the rest of one with `Range` (and `If-Range`). At most ``resumableLimit``.
+        var resumable: [(tag: String, bundle: StoredBundle)] = []
     }
+
+    /// How many stored bundles the server can resume: each holds its plan and a few bytes per file.
+    static let resumableLimit = 16
 
     /// Downloads being streamed now.
     public var activeDownloads: Int { state.withLock { $0.downloads } }

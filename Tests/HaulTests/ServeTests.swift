@@ -242,7 +242,9 @@ struct ServeTests {
             #expect(answer.status == 200, "\(answer.text.prefix(500))")
             #expect(answer.headers.lowercased().contains("content-type: application/zip"))
             #expect(answer.headers.contains("Content-Disposition: attachment; filename=\"jwst-program.caom.zip\""))
+            // Stored too: a file of the selection (the .jpg) has no stated size, so no length can be stated.
             #expect(answer.headers.lowercased().contains("transfer-encoding: chunked"))
+            #expect(answer.headers.contains("Accept-Ranges: none"))
             let path = folder + "/bundle.zip"
             try Data(answer.body).write(to: URL(fileURLWithPath: path))
             let files = try Self.expected(pairs, products: try Catalog.load(paths: [Self.caom]).products, archive: archive)
@@ -257,6 +259,111 @@ struct ServeTests {
             // The line is written once the last bytes are handed to the socket, perhaps after curl has them.
             try await waitUntil("the download's log line", timeout: .seconds(30), seen: { server.log.joined(separator: "; ") }) {
                 server.log.contains { $0.hasPrefix("GET /download.zip 200: \(files.count) OK, 0 failed, 0 cancelled, \(answer.body.count) bytes sent") }
+            }
+        }
+    }
+
+    /// The value of a response header.
+    static func header(_ name: String, in headers: String) -> String? {
+        headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+            .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+    }
+
+    @Test("Stored with every size known: exact Content-Length and an ETag; Range (with If-Range or not) gives the rest of the same bytes")
+    func ranges() async throws {
+        try await Self.withServer { server, archive, folder in
+            // The FITS files: every one has a stated size.
+            let url = "\(server.baseURL)/download.zip?key=\(server.key)&quick=all&regex=%5C.fits%24&compression=store"
+            let whole = try await Self.curl(url, in: folder)
+            #expect(whole.status == 200)
+            let length = whole.body.count
+            #expect(Self.header("Content-Length", in: whole.headers) == String(length))
+            #expect(Self.header("Accept-Ranges", in: whole.headers) == "bytes")
+            #expect(!whole.headers.lowercased().contains("transfer-encoding"))
+            let tag = try #require(Self.header("ETag", in: whole.headers))
+            #expect(tag.hasPrefix("\"haul-") && tag.hasSuffix("\""))
+            let path = folder + "/whole.zip"
+            try Data(whole.body).write(to: URL(fileURLWithPath: path))
+            let reading = try readWithPython(path)
+            try checkWithReaders(path, names: reading.names)
+
+            let requests = archive.statistics.requests
+            for first in [1, length / 3, length - 100, length - 1] {
+                let rest = try await Self.curl(url, ["-H", "Range: bytes=\(first)-", "-H", "If-Range: \(tag)"], in: folder)
+                #expect(rest.status == 206, "from \(first)")
+                #expect(Self.header("Content-Range", in: rest.headers) == "bytes \(first)-\(length - 1)/\(length)")
+                #expect(Self.header("ETag", in: rest.headers) == tag)
+                #expect(rest.body == Array(whole.body[first...]), "from \(first)")
+            }
+            // curl -C (a Range without If-Range) resumes the newest bundle of the same request.
+            let partPath = folder + "/part.zip"
+            try Data(whole.body[0..<(length / 2)]).write(to: URL(fileURLWithPath: partPath))
+            let resumed = try await runHaul(["-sS", "-C", "-", "-o", partPath, url], in: folder, executable: "/usr/bin/curl")
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(readBytes(partPath) == whole.body)
+            // A range in the middle: exactly those bytes.
+            let middle = try await Self.curl(url, ["-r", "1000-1999"], in: folder)
+            #expect(middle.status == 206)
+            #expect(middle.body == Array(whole.body[1000...1999]))
+            // Only files whose entries end after each range's start were fetched again: fewer than all.
+            let files = reading.entries.count - 2
+            #expect(archive.statistics.requests - requests < 6 * files)
+
+            // A range past the end; an If-Range naming another bundle; a selection never sent.
+            let past = try await Self.curl(url, ["-H", "Range: bytes=\(length)-"], in: folder)
+            #expect(past.status == 416)
+            #expect(Self.header("Content-Range", in: past.headers) == "bytes */\(length)")
+            let other = try await Self.curl(url, ["-H", "Range: bytes=100-", "-H", "If-Range: \"haul-not-this-one\""], in: folder)
+            #expect(other.status == 200)
+            #expect(other.body.count == length && Self.header("ETag", in: other.headers) != tag)
+            let never = try await Self.curl(url.replacingOccurrences(of: "quick=all", with: "quick=recommended"), ["-H", "Range: bytes=100-"], in: folder)
+            #expect(never.status == 200)
+            #expect(Self.header("Content-Range", in: never.headers) == nil)
+        }
+    }
+
+    @Test("A stored download cut off mid-stream resumes with curl -C - into a whole, checked bundle")
+    func brokenThenResumed() async throws {
+        try await Self.withServer { server, archive, folder in
+            let url = "\(server.baseURL)/download.zip?key=\(server.key)&quick=all&regex=%5C.fits%24&compression=store"
+            // A client that hangs up after a third of the body, as a browser whose connection broke.
+            let partPath = folder + "/broken.zip"
+            let script = #"""
+import socket, sys
+host, port, target, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.create_connection((host, port))
+s.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(65536)
+head, body = data.split(b"\r\n\r\n", 1)
+length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+while len(body) < length // 3:
+    body += s.recv(65536)
+s.close()
+open(out, "wb").write(body[:length // 3])
+print(length)
+"""#
+            let target = String(url.dropFirst(server.baseURL.count))
+            let cut = try await runHaul(["-c", script, "127.0.0.1", String(server.port), target, partPath], in: folder, executable: "/usr/bin/python3")
+            #expect(cut.status == 0, "\(cut.stderr)")
+            let length = try #require(Int(cut.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(readBytes(partPath)?.count == length / 3)
+            try await waitUntil("the cut download to end", timeout: .seconds(60), seen: { server.log.joined(separator: "; ") }) {
+                server.log.contains { $0.hasPrefix("GET /download.zip 200: stopped after ") }
+            }
+            let resumed = try await runHaul(["-sS", "-C", "-", "-o", partPath, "-D", folder + "/h", url], in: folder, executable: "/usr/bin/curl")
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            let headers = (try? String(contentsOfFile: folder + "/h", encoding: .utf8)) ?? ""
+            #expect(headers.hasPrefix("HTTP/1.1 206"), "\(headers)")
+            #expect(readBytes(partPath)?.count == length)
+            let reading = try readWithPython(partPath, extractTo: folder + "/x")
+            try checkWithReaders(partPath, names: reading.names)
+            let products = try Catalog.load(paths: [Self.caom]).products
+            let files = try Self.expected([("quick", "all")], products: products, archive: archive).filter { $0.key.hasSuffix(".fits") }
+            #expect(reading.names.sorted() == (files.keys + ["jwst-program.caom/manifest.csv", "jwst-program.caom/manifest.html"]).sorted())
+            for (name, uri) in files {
+                #expect(readBytes(folder + "/x/" + name) == archive.content(of: uri), "\(name)")
             }
         }
     }
