@@ -137,10 +137,17 @@ public struct SampleCatalog: Sendable {
         try caomJSON().write(to: URL(fileURLWithPath: path))
     }
 
-    /// Registers every product with the archive, exclusive-access ones as needing a token.
+    /// The MAST token the demo's loopback archive accepts for its exclusive-access files (a demo's,
+    /// valid nowhere else), and the user it signs in as.
+    public static let demoToken = "haul-demo-token-0123456789abcdef"
+    public static let demoUser = "Demo Astronomer"
+
+    /// Registers every product with the archive, exclusive-access ones as needing a token, and the
+    /// demo's token (``demoToken``).
     public func register(in archive: TestArchive) {
         for r in rows {
             archive.add(uri: r.dataURI, size: r.size, access: r.dataRights == "PUBLIC" ? .public : .exclusive)
         }
+        archive.addToken(Self.demoToken, user: Self.demoUser)
     }
 }

@@ -61,12 +61,16 @@ extension OverlayServer {
         var status: UInt
         var note = ""
         do {
-            let reply = try await route(head, path: path, queryText: queryText, body: body, isForm: isForm, channel: channel, stream: stream, note: &note)
+            // A streamed answer (a bundle) says its status here.
+            var streamed = HTTPResponseStatus.ok
+            let reply = try await route(
+                head, path: path, queryText: queryText, body: body, isForm: isForm, channel: channel, stream: stream, note: &note, streamed: &streamed
+            )
             if let reply {
                 Self.send(reply, on: channel)
                 status = reply.status.code
             } else {
-                status = 200
+                status = streamed.code
             }
         } catch {
             let haul = error as? HaulError ?? HaulError(.engine, "\(error)")
@@ -102,7 +106,7 @@ extension OverlayServer {
 
     private func route(
         _ head: HTTPRequestHead, path: String, queryText: Substring, body: [UInt8], isForm: Bool,
-        channel: any Channel, stream: ChannelStream, note: inout String
+        channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         let queryPairs = try OverlayQuery.pairs(queryText)
         // The key is checked before anything else is read: a request without it learns nothing more.
@@ -179,7 +183,7 @@ extension OverlayServer {
                 query = try OverlayQuery(queryPairs)
                 products = try self.products()
             }
-            return try await download(query, products: products, head: head, channel: channel, stream: stream, note: &note)
+            return try await download(query, products: products, head: head, channel: channel, stream: stream, note: &note, streamed: &streamed)
         default:
             throw HaulError(.notFound, "\(path): not here (the page is /?key=…; the interface is /summary.json, /preview.json, /export.csv, /script.sh and /download.zip)")
         }
@@ -216,7 +220,8 @@ extension OverlayServer {
     /// files not yet sent: a broken browser download resumes. Otherwise the ZIP goes out chunked as it
     /// is written, entries in the order they complete, and cannot be resumed (`Accept-Ranges: none`).
     private func download(
-        _ query: OverlayQuery, products: [Product], head: HTTPRequestHead, channel: any Channel, stream: ChannelStream, note: inout String
+        _ query: OverlayQuery, products: [Product], head: HTTPRequestHead, channel: any Channel, stream: ChannelStream,
+        note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         let root = defaultRoot(query)
         var credentials: Credentials?
@@ -248,7 +253,9 @@ extension OverlayServer {
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         headers.add(name: "X-Haul-Files", value: String(plan.downloads.count))
         if query.compression == .store, let fresh = StoredBundle(plan: plan, credentials: credentials, time: Int64(Date().timeIntervalSince1970)) {
-            return try await downloadStored(fresh, plan: plan, credentials: credentials, head: head, headers: headers, channel: channel, stream: stream, note: &note)
+            return try await downloadStored(
+                fresh, plan: plan, credentials: credentials, head: head, headers: headers, channel: channel, stream: stream, note: &note, streamed: &streamed
+            )
         }
         headers.add(name: "Accept-Ranges", value: "none")
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))).get()
@@ -273,7 +280,7 @@ extension OverlayServer {
     /// A stored bundle: the whole of a new one (200), or the rest of one sent before (206).
     private func downloadStored(
         _ fresh: StoredBundle, plan: Plan, credentials: Credentials?, head: HTTPRequestHead, headers: HTTPHeaders,
-        channel: any Channel, stream: ChannelStream, note: inout String
+        channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         var headers = headers
         var tag = "\"haul-\(Self.randomKey().prefix(20))\""
@@ -312,6 +319,7 @@ extension OverlayServer {
         headers.add(name: "ETag", value: tag)
         headers.add(name: "Accept-Ranges", value: "bytes")
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))).get()
+        streamed = status
 
         let body = RangeStream(stream, count: last - first + 1)
         let download = engine.download(plan, to: .storedBundle(body, bundle, from: first), credentials: credentials)

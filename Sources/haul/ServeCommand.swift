@@ -93,6 +93,7 @@ struct ServeCommand: AsyncParsableCommand {
                     throw HaulError(.output, "cannot write \(catalogPath): \(error.localizedDescription)")
                 }
                 Terminal.note("loopback archive at \(archive.url); sample catalog of \(sample.rows.count) rows")
+                Terminal.note("its exclusive-access files open with the demo's MAST token \(SampleCatalog.demoToken) (valid nowhere else)")
                 try await serve(catalog: try Catalog.load(paths: [catalogPath]), names: ["demo"], resolver: try URLResolver(archive: archive.url))
             }
             return

@@ -10,6 +10,8 @@ compared with what `haul select` prints for the same selectors.
 """
 import json
 import os
+import socket
+import threading
 import subprocess
 import sys
 import time
@@ -34,9 +36,10 @@ def check(condition, message):
         print("FAIL:", message, file=sys.stderr)
 
 
-def select(*arguments):
+def select(*arguments, token=None):
     """What `haul select CATALOG ARGUMENTS` prints (standard output, standard error, status)."""
-    run = subprocess.run([haul, "select", catalog, *arguments], capture_output=True, timeout=60)
+    environment = dict(os.environ, MAST_API_TOKEN=token) if token else None
+    run = subprocess.run([haul, "select", catalog, *arguments], capture_output=True, timeout=60, env=environment)
     # Bytes decoded as they are: the CSV's CRLF line ends must stay.
     return run.stdout.decode(), run.stderr.decode(), run.returncode
 
@@ -58,6 +61,93 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opti
 driver.set_page_load_timeout(60)
 wait = WebDriverWait(driver, 30)
 by_id = lambda name: driver.find_element(By.ID, name)
+
+
+DEMO_TOKEN = "haul-demo-token-0123456789abcdef"
+
+
+def server_log():
+    """The lines `haul serve` has written so far."""
+    with open(os.environ["HAUL_SERVE_LOG"], encoding="utf-8", errors="replace") as f:
+        return [line.rstrip("\n").removeprefix("haul: ") for line in f]
+
+
+def saved(name):
+    """Waits (bounded) for the browser to finish saving NAME in the downloads folder; its path."""
+    path = os.path.join(downloads, name)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(path) and not any(n.endswith(".crdownload") for n in os.listdir(downloads))):
+        time.sleep(0.2)
+    check(os.path.exists(path), f"the browser saved {path} (folder: {os.listdir(downloads)})")
+    return path
+
+
+def check_zip(path, expected, what):
+    """`unzip -t` accepts the ZIP at PATH and it holds exactly EXPECTED; its entries, or None."""
+    if not os.path.exists(path):
+        return None
+    test = subprocess.run(["unzip", "-t", path], capture_output=True, text=True)
+    check(test.returncode == 0 and "No errors detected" in test.stdout, f"{what}: unzip -t: {test.stdout[-500:]}")
+    listed = sorted(subprocess.run(["zipinfo", "-1", path], capture_output=True, text=True).stdout.split("\n")[:-1])
+    check(listed == expected, f"{what}: entries {listed} expected {expected}")
+    print(f"{what}: {len(listed)} entries, {os.path.getsize(path):,} bytes, unzip -t OK")
+    return listed
+
+
+class CuttingProxy:
+    """A loopback TCP proxy in front of the server that cuts the first bundle download's connection
+    after `cut_after` bytes of its answer, as a network that drops does: the browser sees the download
+    break mid-body. Every other connection (the resume, favicon requests) passes whole. The Host header
+    is rewritten to the server's own, which it requires."""
+
+    def __init__(self, target, cut_after):
+        self.target, self.cut_after, self.cuts = target, cut_after, 1
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.relay, args=(client,), daemon=True).start()
+
+    def relay(self, client):
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = client.recv(65536)
+                if not data:
+                    return
+                head += data
+            lines = head.split(b"\r\n")
+            lines = [b"Host: " + self.target.encode() if l.lower().startswith(b"host:") else l for l in lines]
+            request = b"\r\n".join(lines)
+            cut = False
+            if lines[0].startswith(b"GET /download.zip") and not any(l.lower().startswith(b"range:") for l in lines):
+                with self.lock:
+                    cut, self.cuts = self.cuts > 0, self.cuts - 1
+            host, port = self.target.split(":")
+            upstream = socket.create_connection((host, int(port)))
+            upstream.sendall(request)
+            relayed = 0
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                if cut and relayed + len(data) >= self.cut_after:
+                    client.sendall(data[: self.cut_after - relayed])
+                    break
+                client.sendall(data)
+                relayed += len(data)
+            upstream.close()
+        except OSError:
+            pass
+        finally:
+            client.close()
 
 
 def clear(field):
@@ -180,17 +270,86 @@ try:
     rows = json.loads(select(*selectors, "--json", "--page-size", "1000")[0])["rows"]
     expected_names = sorted(["demo/" + r["path"].removeprefix("selection/") for r in rows if r["status"] == "download"] + ["demo/manifest.html", "demo/manifest.csv"])
     by_id("start").click()
-    zip_path = os.path.join(downloads, "demo.zip")
-    deadline = time.time() + 120
-    while time.time() < deadline and not (os.path.exists(zip_path) and not any(n.endswith(".crdownload") for n in os.listdir(downloads))):
+    zip_path = saved("demo.zip")
+    check_zip(zip_path, expected_names, "START DOWNLOAD")
+
+    # START DOWNLOAD stored: the answer states its length and ETag (the browser shows the time left and
+    # can resume it); the server's log says every byte of that length went out.
+    Select(by_id("compression")).select_by_value("store")
+    by_id("start").click()
+    stored_path = saved("demo (1).zip")
+    names = check_zip(stored_path, expected_names, "START DOWNLOAD, stored")
+    if names:
+        size = os.path.getsize(stored_path)
+        check(any(line.endswith(f"GET /download.zip 200: {len(expected_names) - 2} OK, {size} bytes sent") for line in server_log()),
+              f"the log says the stored bundle's {size} bytes went out: {server_log()[-3:]}")
+        manifest = subprocess.run(["unzip", "-p", stored_path, "demo/manifest.csv"], capture_output=True, text=True).stdout.splitlines()
+        check(manifest[0].endswith(",Last-Modified,ETag,Attempts,Seconds,Note") and all(l.endswith(",,,,,") for l in manifest[1:] if l),
+              "a stored bundle's manifest leaves the transfer columns empty")
+        print(f"START DOWNLOAD, stored: {size:,} bytes, stated length, unzip -t OK")
+
+    # 5: exclusive access. The page asks for a token only when exclusive files are selected; a wrong one
+    # is refused by the archive's /whoami; the demo's opens them, and appears in no page or log.
+    driver.get(url)
+    wait.until(lambda d: by_id("summary").text not in ("", "…"))
+    regex = by_id("regex")
+    regex.send_keys("_(i2d|x1d)\\.fits$")
+    summary_is(summary_line("--quick", "all", "--regex", "_(i2d|x1d)\\.fits$"), "All, with the regex")
+    check(by_id("token-row").is_displayed(), "the token box shows while exclusive-access files are selected")
+    by_id("token").send_keys("not-the-demo-token")
+    by_id("start").click()
+    # The answer is the server's error page (the overlay's own page has no element "error").
+    wait.until(lambda d: d.find_elements(By.ID, "error"))
+    refused = by_id("error").text
+    check("token" in refused.lower() and "not-the-demo-token" not in driver.page_source, f"a wrong token is refused without being shown: {refused[:300]!r}")
+    driver.get(url)
+    wait.until(lambda d: by_id("summary").text not in ("", "…"))
+    by_id("regex").send_keys("_(i2d|x1d)\\.fits$")
+    summary_is(summary_line("--quick", "all", "--regex", "_(i2d|x1d)\\.fits$"), "All, with the regex, again")
+    by_id("token").send_keys(DEMO_TOKEN)
+    by_id("start").click()
+    rows = json.loads(select("--quick", "all", "--regex", "_(i2d|x1d)\\.fits$", "--json", "--page-size", "1000", token=DEMO_TOKEN)[0])["rows"]
+    exclusive = [r for r in rows if r["status"] == "download" and r.get("access") == "EXCLUSIVE_ACCESS"]
+    token_names = sorted(["demo/" + r["path"].removeprefix("selection/") for r in rows if r["status"] == "download"] + ["demo/manifest.html", "demo/manifest.csv"])
+    token_path = saved("demo (2).zip")
+    if check_zip(token_path, token_names, "START DOWNLOAD with the token"):
+        manifest = subprocess.run(["unzip", "-p", token_path, "demo/manifest.csv"], capture_output=True, text=True).stdout
+        check("Demo Astronomer" in manifest and "... SUCCESS" in manifest, "the manifest names the signed-in user")
+        check(len(exclusive) > 0 and all(r["path"].removeprefix("selection/") in manifest for r in exclusive), "the exclusive files are in the bundle")
+        print(f"START DOWNLOAD with the token: {len(token_names) - 2} files, {len(exclusive)} of them exclusive")
+    # A stored download whose connection breaks mid-body resumes: the browser asks for the rest with
+    # Range and If-Range, the server answers 206 with the same bytes, and the file is whole.
+    proxy = CuttingProxy(base.removeprefix("http://"), cut_after=4 << 20)
+    key = url.split("key=")[1]
+    driver.get(f"http://127.0.0.1:{proxy.port}/download.zip?key={key}&quick=recommended&compression=store&root=resumed")
+    resumed_path = os.path.join(downloads, "resumed.zip")
+    deadline = time.time() + 60
+    clicked = False
+    while time.time() < deadline and not any(line.startswith("GET /download.zip 206") for line in server_log()):
         time.sleep(0.2)
-    check(os.path.exists(zip_path), f"the browser saved {zip_path} (folder: {os.listdir(downloads)})")
-    if os.path.exists(zip_path):
-        test = subprocess.run(["unzip", "-t", zip_path], capture_output=True, text=True)
-        check(test.returncode == 0 and "No errors detected" in test.stdout, f"unzip -t: {test.stdout[-500:]}")
-        listed = subprocess.run(["zipinfo", "-1", zip_path], capture_output=True, text=True).stdout.split()
-        check(sorted(listed) == expected_names, f"entries {sorted(listed)} expected {expected_names}")
-        print(f"START DOWNLOAD: {len(listed)} entries, {os.path.getsize(zip_path):,} bytes, unzip -t OK")
+        # An interrupted download waits for its Resume button (when the browser does not resume by itself).
+        if not any(line.startswith("GET /download.zip 206") for line in server_log()) and time.time() > deadline - 50:
+            clicked = True
+            driver.get("chrome://downloads")
+            driver.execute_script("""
+                const manager = document.querySelector("downloads-manager");
+                for (const item of manager.shadowRoot.querySelectorAll("downloads-item")) {
+                    const button = item.shadowRoot.querySelector("#pauseOrResume");
+                    if (button && /resume/i.test(button.textContent)) button.click();
+                }""")
+            time.sleep(1)
+    saved("resumed.zip")
+    rows = json.loads(select("--quick", "recommended", "--json", "--page-size", "1000")[0])["rows"]
+    resumed_names = sorted(["resumed/" + r["path"].removeprefix("selection/") for r in rows if r["status"] == "download"] + ["resumed/manifest.html", "resumed/manifest.csv"])
+    resumed_lines = [line for line in server_log() if line.startswith("GET /download.zip 206")]
+    check(len(resumed_lines) == 1 and resumed_lines[0].endswith(f" of {os.path.getsize(resumed_path) if os.path.exists(resumed_path) else -1})"),
+          f"the browser resumed the broken download with one ranged request: {server_log()[-4:]}")
+    if check_zip(resumed_path, resumed_names, "a broken download, resumed by the browser") and resumed_lines:
+        print(f"resumed ({'Resume clicked' if clicked else 'by the browser itself'}): {resumed_lines[0]}")
+
+    # (The startup lines name the demo's token, for the person running it; no request's line may.)
+    requests = [line for line in server_log() if line.startswith(("GET ", "POST "))]
+    check(not any(DEMO_TOKEN in line or "not-the-demo-token" in line for line in requests), "no token in the server's log of requests")
 finally:
     driver.quit()
 
