@@ -21,6 +21,10 @@ struct ServeCommand: AsyncParsableCommand {
         GET /summary.json (what select --json prints), /preview.json?page=N&page-size=M, /export.csv, \
         /script.sh, /download.zip; POST /download.zip with a product list as the body streams its bundle.
 
+        Stored (compression=store) with every file's size known, a bundle states its length \
+        (Content-Length, so a browser shows the time left) and a broken download resumes with a Range \
+        request (browsers do it themselves; curl -C -), fetching only the files not yet sent.
+
         It listens on 127.0.0.1 unless --host says otherwise. Requests must name this server in their \
         Host header, and the page, downloads, uploads and tokens need the random key in the printed \
         address. A MAST token is asked for on the page only when exclusive-access files are selected, \
@@ -30,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
           haul serve --demo
           haul serve products.json --port 8080 --open
           curl -o bundle.zip "http://127.0.0.1:8080/download.zip?key=KEY&quick=recommended"
+          curl -C - -o bundle.zip "http://127.0.0.1:8080/download.zip?key=KEY&quick=recommended&compression=store"
           curl --data-binary @uris.txt -o bundle.zip "http://127.0.0.1:8080/download.zip?key=KEY"
         """
     )
