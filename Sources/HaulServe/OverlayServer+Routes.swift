@@ -254,7 +254,7 @@ extension OverlayServer {
         headers.add(name: "X-Haul-Files", value: String(plan.downloads.count))
         if query.compression == .store, let fresh = StoredBundle(plan: plan, credentials: credentials, time: Int64(Date().timeIntervalSince1970)) {
             return try await downloadStored(
-                fresh, plan: plan, credentials: credentials, head: head, headers: headers, channel: channel, stream: stream, note: &note, streamed: &streamed
+                fresh, credentials: credentials, head: head, headers: headers, channel: channel, stream: stream, note: &note, streamed: &streamed
             )
         }
         headers.add(name: "Accept-Ranges", value: "none")
@@ -279,7 +279,7 @@ extension OverlayServer {
 
     /// A stored bundle: the whole of a new one (200), or the rest of one sent before (206).
     private func downloadStored(
-        _ fresh: StoredBundle, plan: Plan, credentials: Credentials?, head: HTTPRequestHead, headers: HTTPHeaders,
+        _ fresh: StoredBundle, credentials: Credentials?, head: HTTPRequestHead, headers: HTTPHeaders,
         channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         var headers = headers
@@ -322,7 +322,8 @@ extension OverlayServer {
         streamed = status
 
         let body = RangeStream(stream, count: last - first + 1)
-        let download = engine.download(plan, to: .storedBundle(body, bundle, from: first), credentials: credentials)
+        // The bundle's own plan: a resumed one was made for an earlier request (the same, by its fingerprint).
+        let download = engine.download(bundle.plan, to: .storedBundle(body, bundle, from: first), credentials: credentials)
         let outcome: String
         do {
             let report = try await download.report

@@ -273,8 +273,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             throw error
         }
         let entry = ZipEntry(staged, name: entryName(index), modified: bundle.entryTime(lastModified: lastModified), level: 0)
-        let position = bundle.order.firstIndex(of: index) ?? 0
-        if case .stored(_, _, let from) = destination, bundle.offsets[position] < from,
+        if case .stored(_, _, let from) = destination, let position = bundle.positions[index], bundle.offsets[position] < from,
            let record = bundle.record(index), record != StoredBundle.Record(crc32: entry.crc32, modified: entry.modified) {
             let error = HaulError(.output, "\(path) changed on the archive since the bundle began: it cannot be resumed")
             breakBundle(error)

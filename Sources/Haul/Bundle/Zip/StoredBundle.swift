@@ -32,12 +32,15 @@ public final class StoredBundle: Sendable {
     /// A digest of everything that decides the bytes besides the files' contents (entry names and
     /// sizes, the manifests' rows, the user): equal for two requests that ask for the same bundle.
     public let fingerprint: UInt64
-    let plan: Plan
+    /// The plan it bundles.
+    public let plan: Plan
     let user: String
     let authenticated: Bool
     /// The downloads in the order they are written, and where each one's local header starts.
     let order: [Int]
     let offsets: [UInt64]
+    /// Each download's position in ``order``, by its index in the plan.
+    let positions: [Int: Int]
     /// Where the manifests start (where the last download ends).
     let manifestOffset: UInt64
 
@@ -59,6 +62,10 @@ public final class StoredBundle: Sendable {
         // A time the extended-timestamp field holds (until 2038), so headers keep their length.
         self.time = Int64(Int32(clamping: time))
         order = plan.downloads
+        var positions: [Int: Int] = [:]
+        positions.reserveCapacity(order.count)
+        for (position, index) in order.enumerated() { positions[index] = position }
+        self.positions = positions
         var offsets: [UInt64] = []
         offsets.reserveCapacity(order.count)
         var offset: UInt64 = 0
