@@ -17,30 +17,19 @@ final class CollectingStream: ByteStream, @unchecked Sendable {
 /// and resumes from any offset with the same bytes, fetching only the files not yet sent.
 @Suite("Stored bundle")
 struct StoredBundleTests {
-    /// Files spanning what the layout must compute: empty, small, one bigger than an entry's in-memory
-    /// share (spooled while it waits its turn), non-ASCII names, a duplicate, two names that collide
-    /// in the flat layout, an unsafe name, and an exclusive file left out without a token.
+    /// Files spanning what the layout must compute: the ZIP tests' (empty, small, one bigger than an
+    /// entry's in-memory share, spooled while it waits its turn, non-ASCII names, random bytes, a
+    /// duplicate, two names that collide in the flat layout) but the one the archive lacks, with an
+    /// unsafe name, an exclusive file left out without a token, and a megabyte of zeros.
     static func products(_ archive: TestArchive) -> [Product] {
-        let products = [
-            product("a_cal.fits", dataset: "obs1", size: 300_000),
-            product("empty.txt", dataset: "obs1", size: 0),
-            product("b_cal.fits", dataset: "obs2", size: 3_000_000),
-            Product(uri: "mast:JWST/product/a_cal.fits", filename: "a_cal.fits", dataset: "obs2", mission: "JWST", size: 300_000),
-            product("Ωmega_ñ_日本_🔭.fits", dataset: "obs3", size: 50_001),
-            product("noise.dat", dataset: "obs3", size: 77_777),
-            Product(uri: "mast:JWST/product/obs1/x.fits", filename: "x.fits", dataset: "obs1", mission: "JWST", size: 7_000),
-            Product(uri: "mast:JWST/product/obs2/x.fits", filename: "x.fits", dataset: "obs2", mission: "JWST", size: 9_000),
+        let more = [
             product("../escape.fits", dataset: "obs3", size: 10),
             product("secret_cal.fits", dataset: "obs4", size: 4_000, access: .exclusive),
             product("zeros.fits", dataset: "obs4", size: 1_000_000),
         ]
-        for p in products where !p.filename.hasPrefix("..") {
-            archive.add(
-                uri: p.uri, size: p.size!, access: p.access == .exclusive ? .exclusive : .public,
-                content: p.filename == "noise.dat" ? .random : p.filename == "zeros.fits" ? .zeros : .fits
-            )
-        }
-        return products
+        archive.add(uri: more[1].uri, size: 4_000, access: .exclusive)
+        archive.add(uri: more[2].uri, size: 1_000_000, content: .zeros)
+        return zipFixture(archive).filter { $0.filename != "missing.fits" } + more
     }
 
     static func download(_ plan: Plan, _ bundle: StoredBundle, from: UInt64 = 0, configuration: Configuration = testConfiguration(parallel: 4)) async throws -> [UInt8] {
@@ -144,9 +133,9 @@ struct StoredBundleTests {
             let reading = try readBundle(full)
 
             // The 3 MB file changes on the archive: a resume inside its entry cannot match what was sent.
-            let changed = "mast:JWST/product/b_cal.fits"
+            let changed = "mast:JWST/product/jw02_cal.fits"
             archive.reprocess(uri: changed)
-            let inside = reading.entry("bundle/obs2/b_cal.fits")!.offset + 1_000
+            let inside = reading.entry("bundle/obs2/jw02_cal.fits")!.offset + 1_000
             let stream = CollectingStream()
             await #expect(throws: HaulError.self) {
                 _ = try await withEngine(testConfiguration(parallel: 4)) { engine in
