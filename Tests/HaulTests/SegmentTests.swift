@@ -37,6 +37,37 @@ struct SegmentTests {
         }
     }
 
+    @Test("A URL list states no sizes: a big file's first answer states its length and it comes in segments; a small one takes one request; a server without ranges sends the whole file after its probe")
+    func urlList() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let list = folder.path + "/uris.txt"
+            try writeURIList([
+                ("mast:JWST/product/d/big_uncal.fits", Self.size, []),
+                ("mast:JWST/product/d/small.fits", 100_000, []),
+            ], to: archive, at: list)
+            archive.add(uri: "mast:JWST/product/d/norange_uncal.fits", size: Self.size, ranges: false)
+            try "mast:JWST/product/d/norange_uncal.fits\n".appendLine(to: list)
+            let products = try Catalog.load(paths: [list]).products
+            #expect(products.allSatisfy { $0.size == nil })
+            let plan = Plan(products: products, selection: Selection(quick: .all), layout: .nested, root: "root", resolver: try URLResolver(archive: archive.url))
+            let report = try await withEngine(Self.configuration()) { engine in
+                try await engine.download(plan, to: .directory(folder.path + "/out")).report
+            }
+            #expect(report.ok == 3)
+            for p in products {
+                #expect(readBytes(folder.path + "/out/" + plan.entries.first { $0.product.uri == p.uri }!.path) == archive.content(of: p.uri), "\(p.uri)")
+            }
+            // The first request, stopped at its headers; the probe; four segments.
+            #expect(archive.requests(for: "mast:JWST/product/d/big_uncal.fits") == 6)
+            #expect(report.row("mast:JWST/product/d/big_uncal.fits")?.attempts == 6)
+            #expect(archive.requests(for: "mast:JWST/product/d/small.fits") == 1)
+            // No ranges: the first request, the probe answered 200, then the whole file.
+            #expect(archive.requests(for: "mast:JWST/product/d/norange_uncal.fits") == 3)
+            #expect(archive.statistics.rangeRequests == 6)
+        }
+    }
+
     @Test("A stored ZIP entry: segments written into its region, the CRC combined from theirs; every reader agrees")
     func zip() async throws {
         let folder = TemporaryFolder()
@@ -94,5 +125,15 @@ struct SegmentTests {
         #expect(s.count(size: 1 << 30, perHost: nil) == 16)
         #expect(s.count(size: 1 << 30, perHost: 6) == 6)
         #expect(Configuration.Segmentation.off.count(size: 1 << 40, perHost: nil) == 1)
+    }
+}
+
+extension String {
+    /// Appends this text to the file at `path`.
+    func appendLine(to path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(utf8))
     }
 }

@@ -10,7 +10,8 @@ extension Configuration {
     /// ``maximumConnections`` of them (and no more than ``Configuration/perHost``), each fetched, retried
     /// and resumed on its own and written at its offsets.
     public struct Segmentation: Sendable, Hashable {
-        /// Products smaller than this (or of unknown size) are fetched in one request.
+        /// Products smaller than this are fetched in one request. A product of unknown size is asked for
+        /// whole; when its answer states a length this big, it is fetched in segments instead.
         public var threshold: Int64 = 64 << 20
         public var minimumSegment: Int64 = 16 << 20
         public var maximumConnections = 16
@@ -45,6 +46,9 @@ extension Engine {
         into sink: any TransferSink, counter: ByteCounter? = nil
     ) async -> FetchResult {
         let plain = { await self.fetch(url: url, expectedSize: expectedSize, headers: headers, originHeaders: originHeaders, into: sink, counter: counter) }
+        if expectedSize == nil, let segmentable = sink as? any SegmentableSink, configuration.segmentation.threshold < .max {
+            return await fetchLearningSize(url: url, headers: headers, originHeaders: originHeaders, into: segmentable, counter: counter)
+        }
         guard let size = expectedSize, let segmentable = sink as? any SegmentableSink,
               configuration.segmentation.count(size: size, perHost: configuration.perHost) > 1,
               segmentable.acceptsSegments(size: size) else { return await plain() }
@@ -117,6 +121,22 @@ extension Engine {
         return ended(.ok, bytes: size)
     }
 
+    /// A product whose size no catalog states (a plain URL list): fetched in one request, unless the
+    /// response's length is one that would be split. Then that request is dropped at its first chunk
+    /// (before any byte is taken) and the product is fetched as if the catalog had stated the length.
+    /// A small file costs nothing more than its one request; a big one, that request's headers.
+    private func fetchLearningSize(
+        url: String, headers: [String], originHeaders: [String], into sink: any SegmentableSink, counter: ByteCounter?
+    ) async -> FetchResult {
+        let scout = SizeScout(sink, segmentation: configuration.segmentation, perHost: configuration.perHost)
+        let first = await fetch(url: url, expectedSize: nil, headers: headers, originHeaders: originHeaders, into: scout, counter: counter)
+        guard let size = scout.learned, !Task.isCancelled else { return first }
+        var rest = await fetchSegmented(url: url, expectedSize: size, headers: headers, originHeaders: originHeaders, into: sink, counter: counter)
+        rest.attempts += first.attempts
+        rest.seconds += first.seconds
+        return rest
+    }
+
     /// One segment, retried as ``fetch(url:expectedSize:headers:into:counter:)`` retries a product,
     /// each attempt asking for the bytes from where the segment has reached to its end.
     private func fetchSegment(
@@ -167,4 +187,42 @@ extension Engine {
             }
         }
     }
+}
+
+/// Passes a transfer on to a sink, except when the response states a length that would be fetched in
+/// segments: then it keeps that length and stops the transfer before the sink has seen it.
+private final class SizeScout: TransferSink, @unchecked Sendable {
+    private let sink: any SegmentableSink
+    private let segmentation: Configuration.Segmentation
+    private let perHost: Int?
+    // Set on the engine thread in begin(), read once the fetch has returned.
+    private let state = Locked<Int64?>(nil)
+
+    init(_ sink: any SegmentableSink, segmentation: Configuration.Segmentation, perHost: Int?) {
+        self.sink = sink
+        self.segmentation = segmentation
+        self.perHost = perHost
+    }
+
+    /// The length learned, when the product is to be fetched in segments.
+    var learned: Int64? { state.withLock { $0 } }
+
+    struct Learned: Error, CustomStringConvertible {
+        var description: String { "the product is big enough to fetch in segments" }
+    }
+
+    func begin(offset: Int64, waker: SinkWaker) throws {
+        try sink.begin(offset: offset, waker: waker)
+    }
+
+    func begin(offset: Int64, totalLength: Int64?, waker: SinkWaker) throws {
+        if offset == 0, let total = totalLength, state.withLock({ $0 }) == nil,
+           segmentation.count(size: total, perHost: perHost) > 1, sink.acceptsSegments(size: total) {
+            state.withLock { $0 = total }
+            throw Learned()
+        }
+        try sink.begin(offset: offset, totalLength: totalLength, waker: waker)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite { sink.write(bytes) }
 }
