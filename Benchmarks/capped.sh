@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One big file over many connections: 2 files × 256 MiB from an nginx that caps every connection at
 # 32 MB/s (`limit_rate`), as real archives do, then from the same nginx uncapped. haul (segments over
-# several connections, --dir and --zip store) against aria2c -x16 -s16 (the peer that splits files),
+# several connections, --dir and --zip store from a catalog with sizes, --dir from the plain URL list) against aria2c -x16 -s16 (the peer that splits files),
 # wget2 and curl. Medians of N runs in turn; haul's ratio to the fastest peer (below 1: haul faster).
 #
 #   scripts/setup --bench && swift build -c release && Benchmarks/capped.sh [--runs N]
@@ -27,11 +27,12 @@ PY
     declare -A commands=(
         [haul-dir]="$haul download $work/big.json --dir $work/out/dir --layout flat --progress none --no-fsync"
         [haul-zip-store]="$haul download $work/big.json --zip $work/out/big.zip --compression store --layout flat --progress none --no-fsync"
+        [haul-dir-urls]="$haul download $work/big.urls --dir $work/out/urls --layout flat --progress none --no-fsync"
         [aria2c-x16]="aria2c --quiet -x16 -s16 -j 2 --allow-overwrite=true --auto-file-renaming=false -d $work/out -i $work/big.urls"
         [wget2]="wget2 --quiet --max-threads=2 --no-robots -P $work/out -i $work/big.urls"
         [curl]="curl --parallel --parallel-max 2 --fail --silent --config $work/big.curl"
     )
-    local order=(haul-dir haul-zip-store aria2c-x16 wget2 curl)
+    local order=(haul-dir haul-zip-store haul-dir-urls aria2c-x16 wget2 curl)
     for name in "${order[@]}"; do : > "$work/$name.times"; done
     for _ in $(seq "$runs"); do
         for name in "${order[@]}"; do
@@ -48,8 +49,9 @@ PY
         printf '| %s | %.2f s | %.2f s |\n' "$name" "$wall" "$cpu"
         case $name in haul-*) eval "wall_${name//-/_}=$wall" ;; *) if (( $(bc -l <<<"$wall < $best") )); then best=$wall; best_name=$name; fi ;; esac
     done
-    printf '\nhaul --dir / %s: %.2f×; haul --zip store / %s: %.2f× (below 1: haul faster)\n' \
-        "$best_name" "$(bc -l <<<"$wall_haul_dir / $best")" "$best_name" "$(bc -l <<<"$wall_haul_zip_store / $best")"
+    printf '\nhaul --dir / %s: %.2f×; haul --zip store / %s: %.2f×; haul --dir from the URL list / %s: %.2f× (below 1: haul faster)\n' \
+        "$best_name" "$(bc -l <<<"$wall_haul_dir / $best")" "$best_name" "$(bc -l <<<"$wall_haul_zip_store / $best")" \
+        "$best_name" "$(bc -l <<<"$wall_haul_dir_urls / $best")"
 }
 
 nginx_server="limit_rate 32m;" start_nginx
