@@ -53,10 +53,16 @@ let package = Package(
             name: "CHaulSystem",
             path: "Sources/CHaulSystem"
         ),
+        // A SIGBUS handler, so a catalog file cut short while it is mapped is an error, not a crash:
+        // C, because a signal handler cannot be written in Swift.
+        .target(
+            name: "CMappedGuard",
+            path: "Sources/CMappedGuard"
+        ),
         .target(
             name: "Haul",
             dependencies: [
-                "CCurl", "CZlib", "CHaulSystem",
+                "CCurl", "CZlib", "CHaulSystem", "CMappedGuard",
                 .target(name: "CDeflate", condition: .when(platforms: [.linux])),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+import CMappedGuard
 import Foundation
 
 /// Products read from one or more catalogs, merged in the order given.
@@ -81,7 +82,13 @@ public struct Catalog: Sendable {
     /// a JSON reader has passed are handed back to the kernel as it goes, so a 600 MB list costs no
     /// 600 MB of memory. `nil` for what cannot be mapped (a pipe, a device, an empty or unreadable
     /// file), which is then read as before, with the same messages.
-    static func parseMapped(_ path: String) throws -> [Product]? {
+    ///
+    /// A file cut short while it is read (another program rewriting it) would raise SIGBUS on the pages
+    /// it lost: the mapping is guarded (``CMappedGuard``), those pages read as zeros, and the read ends
+    /// with an error saying the file changed, whatever the zeros parsed as.
+    ///
+    /// - Parameter afterMapping: Called once the file is mapped (tests cut the file short there).
+    static func parseMapped(_ path: String, afterMapping: (() -> Void)? = nil) throws -> [Product]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -90,15 +97,32 @@ public struct Catalog: Sendable {
         let count = Int(info.st_size)
         guard let base = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
         defer { munmap(base, count) }
+        let slot = cmapped_guard(base, count)
+        func changed() -> HaulError? {
+            // A lost page faulted (and read as zeros); or the file ends inside the last page read, whose
+            // tail past the end reads as zeros without a fault.
+            var now = stat()
+            let faulted = cmapped_unguard(slot) != 0
+            guard faulted || (fstat(fd, &now) == 0 && now.st_size < info.st_size) else { return nil }
+            return HaulError(.invalidCatalog, "\(path): the file was cut short while it was read (another program rewriting it?): read it again once it is complete")
+        }
         _ = madvise(base, count, MADV_SEQUENTIAL)
+        afterMapping?()
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let bytes = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count)
-        return try parse(bytes, name: path) { consumed in
-            // Pages behind the reader: dropped from this process, read again from the file if an error
-            // message needs to count lines in them.
-            let length = consumed / page * page
-            if length > 0 { _ = madvise(base, length, MADV_DONTNEED) }
+        let products: [Product]
+        do {
+            products = try parse(bytes, name: path) { consumed in
+                // Pages behind the reader: dropped from this process, read again from the file if an error
+                // message needs to count lines in them.
+                let length = consumed / page * page
+                if length > 0 { _ = madvise(base, length, MADV_DONTNEED) }
+            }
+        } catch {
+            throw changed() ?? error
         }
+        if let error = changed() { throw error }
+        return products
     }
 
     /// Parses one catalog's bytes, detecting the format from the content.

@@ -575,7 +575,7 @@ extension ZipEntrySink: SegmentableSink {
 
     func segmentTarget(size: Int64) throws -> (any PositionalTarget)? {
         guard let placement, initialModeIsStore, size > staging.memoryThreshold else { return nil }
-        let region = try shared.withLock { s -> ZipRegion? in
+        let region = shared.withLock { s -> ZipRegion? in
             guard s.region == nil, s.spool == nil, s.memory.isEmpty else { return nil }
             let region = placement.writer.reserve(name: placement.name, size: UInt64(size), modified: placement.modified)
             s.region = region
