@@ -312,7 +312,11 @@ extension OverlayServer {
         if status == .ok {
             state.withLock { s in
                 s.resumable.append((tag, bundle))
-                if s.resumable.count > Self.resumableLimit { s.resumable.removeFirst() }
+                // The oldest go first; the newest is always kept.
+                while s.resumable.count > 1, s.resumable.count > Self.resumableLimit
+                    || s.resumable.reduce(0, { $0 + $1.bundle.files }) > Self.resumableFileLimit {
+                    s.resumable.removeFirst()
+                }
             }
         }
         headers.add(name: "Content-Length", value: String(last - first + 1))

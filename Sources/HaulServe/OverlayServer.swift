@@ -71,8 +71,10 @@ public final class OverlayServer: Sendable {
         var resumable: [(tag: String, bundle: StoredBundle)] = []
     }
 
-    /// How many stored bundles the server can resume: each holds its plan and a few bytes per file.
+    /// How many stored bundles the server can resume, and how many files they may hold in all: each
+    /// keeps its plan and a few dozen bytes per file (offset, position, CRC-32 and time).
     static let resumableLimit = 16
+    static let resumableFileLimit = 1_000_000
 
     /// Downloads being streamed now.
     public var activeDownloads: Int { state.withLock { $0.downloads } }

@@ -27,6 +27,8 @@
 public final class StoredBundle: Sendable {
     /// The archive's length in bytes.
     public let length: UInt64
+    /// The files it holds (besides the manifests).
+    public var files: Int { order.count }
     /// The time of the manifests, and of every entry whose server sent no usable `Last-Modified`.
     public let time: Int64
     /// A digest of everything that decides the bytes besides the files' contents (entry names and
