@@ -26,6 +26,14 @@ protocol RunOutput: Sendable {
     var failure: HaulError? { get }
     /// Frees what memory it can now (entries staged in memory spill to disk): the watchdog's recovery.
     func relieve()
+    /// The order products are to be fetched in, when the output writes them in an order of its own (a
+    /// ``StoredBundle``'s): its first unwritten product must never wait behind later ones for a worker.
+    /// `nil`: the plan's order.
+    var order: [Int]? { get }
+}
+
+extension RunOutput {
+    var order: [Int]? { nil }
 }
 
 enum Preparation<Sink> {
@@ -121,7 +129,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
     func run() async throws -> DownloadReport {
         let started = ContinuousClock.now
         try await output.open()
-        let downloads = plan.downloads
+        let downloads = output.order ?? plan.downloads
         let counters = Counters()
         let bytesTotal: Int64? = downloads.contains { plan.entries[$0].product.size != nil }
             ? downloads.reduce(0) { $0.addingSize(plan.entries[$1].product.size) } : nil

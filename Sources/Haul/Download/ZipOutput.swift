@@ -94,6 +94,10 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     var failure: HaulError? { writer?.failure ?? diskFull.withLock { $0 } ?? broken.withLock { $0 } }
 
+    /// A stored bundle's products are fetched in the order they are written: workers take them in turn,
+    /// so the first unwritten one always has a worker (none waits in ``ZipWriter/admit(_:)`` for it).
+    var order: [Int]? { bundle?.order }
+
     /// Breaks a stored bundle: the run stops, and the transfers waiting to start give up.
     private func breakBundle(_ error: HaulError) {
         broken.withLock { if $0 == nil { $0 = error } }

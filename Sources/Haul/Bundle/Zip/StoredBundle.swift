@@ -3,9 +3,11 @@
 /// `Range` request for the rest of a bundle whose connection broke.
 ///
 /// # Why the layout is fixed
-/// - Entries go out in the plan's download order, not as they complete: ``ZipWriter`` holds the early
-///   finishers (staged like any entry: in memory within the budget, spilled beyond it) and lets at most
-///   a window of files past the first unwritten one start.
+/// - Entries go out in a fixed order, not as they complete: the smallest files first (in plan order
+///   among equals), so the first bytes leave as soon as a small file is in, not after a big one, and the
+///   big files, last, arrive side by side. Transfers start in that order (``RunOutput/order``);
+///   ``ZipWriter`` holds the early finishers (staged like any entry: in memory within the budget,
+///   spilled beyond it) and lets at most a window of files past the first unwritten one start.
 /// - Every entry is stored and its size is the catalog's (checked on arrival), so the length of its
 ///   local header follows from its name and size: the CRC-32 and the DOS time are fixed-width fields,
 ///   and the time is always one that keeps the extended-timestamp field (``entryTime(lastModified:)``).
@@ -38,7 +40,7 @@ public final class StoredBundle: Sendable {
     public let plan: Plan
     let user: String
     let authenticated: Bool
-    /// The downloads in the order they are written, and where each one's local header starts.
+    /// The downloads in the order they are fetched and written, and where each one's local header starts.
     let order: [Int]
     let offsets: [UInt64]
     /// Each download's position in ``order``, by its index in the plan.
@@ -63,7 +65,11 @@ public final class StoredBundle: Sendable {
         authenticated = credentials != nil
         // A time the extended-timestamp field holds (until 2038), so headers keep their length.
         self.time = Int64(Int32(clamping: time))
-        order = plan.downloads
+        // Sizes are known (checked below); a missing one sorts last and makes the bundle nil anyway.
+        order = plan.downloads.enumerated().sorted {
+            let a = plan.entries[$0.element].product.size ?? .max, b = plan.entries[$1.element].product.size ?? .max
+            return a != b ? a < b : $0.offset < $1.offset
+        }.map(\.element)
         var positions: [Int: Int] = [:]
         positions.reserveCapacity(order.count)
         for (position, index) in order.enumerated() { positions[index] = position }

@@ -19,7 +19,8 @@ import Darwin
 /// Given an order (a ``StoredBundle``), appends go out in that order instead: an entry that completes
 /// early waits, staged, for those before it, and ``admit(_:)`` keeps a transfer from starting more than
 /// a window of entries past the first unwritten one, so the entries waiting stay few. The first
-/// unwritten entry is always admitted, so the wait always ends.
+/// unwritten entry is always admitted, and transfers are handed out in that order (``RunOutput/order``),
+/// so it always has a transfer of its own and the wait always ends.
 final class ZipWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "haul.zip.writer", qos: .utility)
     // Touched only on `queue`.
