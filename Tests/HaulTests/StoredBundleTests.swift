@@ -207,6 +207,39 @@ struct StoredBundleTests {
         }
     }
 
+    @Test("More big files before a small one than the window holds: transfers go in write order, and the bundle ends")
+    func writeOrder() async throws {
+        try await withTestArchive { archive in
+            // Two transfers, a window of 8: taken in the plan's order, the twelve big files would fill
+            // the window and both transfers would wait for the small file's turn, which no transfer has.
+            var products = (0..<12).map { product("big\($0)_cal.fits", dataset: "o", size: 100_000 + Int64($0)) }
+            products.append(product("small_cal.fits", dataset: "o", size: 1_000))
+            for p in products { archive.add(uri: p.uri, size: p.size!) }
+            let plan = try zipPlan(products, archive: archive)
+            let bundle = try #require(StoredBundle(plan: plan, credentials: nil, time: 1_750_000_000))
+            let stream = CollectingStream()
+            let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    _ = try await withEngine(testConfiguration(parallel: 2)) { engine in
+                        try await engine.download(plan, to: .storedBundle(stream, bundle)).report
+                    }
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(120))
+                    return false
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                return first
+            }
+            #expect(finished, "the bundle did not finish in 120 s")
+            #expect(UInt64(stream.bytes.count) == bundle.length)
+            let reading = try readBundle(stream.bytes)
+            #expect(reading.entry("bundle/o/small_cal.fits")?.offset == 0)
+        }
+    }
+
     @Test("Without a size for every file there is no stored bundle")
     func unknownSize() throws {
         let products = [product("a.fits", size: 10), product("b.fits", size: nil)]
