@@ -88,7 +88,7 @@ struct SelectionOptions: ParsableArguments {
     /// Reads the catalogs and builds the plan.
     func plan(root: String, authorized: Bool) throws -> (Catalog, Plan) {
         let selection = try selection()
-        let catalog = try Catalog.load(paths: catalogs)
+        let catalog = try Catalog.load(paths: catalogs, keepingDetails: selection.needsDetails)
         // A value the catalog does not have is a typo, not an empty selection (exit status 2).
         try selection.checkValues(in: catalog.products)
         return (catalog, try plan(catalog, selection: selection, root: root, authorized: authorized))

@@ -41,7 +41,7 @@ struct CommandLineHabitsTests {
         (["--level", "4"], "haul: error: --level 4: this catalog has 1, 1b, 2, 2a, 2b, 3, aux, calibrated, hasp, uncalibrated\n"),
         (["--suffix", "cal,nosuch"], "haul: error: --suffix nosuch: this catalog has ASN, CAL, CSPEC, DRZ, FLT, GS-ACQ1, GS-FG, POOL, RATE, RATEINTS, RAW, S2D, SPT, TRAPSFILLED, UNCAL, WHTLT, X1DINTS\n"),
         (["--where", "productType=SCIENCE,SCIENCEY"], "haul: error: --where productType=SCIENCEY: this catalog has AUXILIARY, INFO, PREVIEW, SCIENCE\n"),
-        (["--where", "prodType=SCIENCE"], "haul: error: --where prodType=SCIENCE: no column 'prodType'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, size\n"),
+        (["--where", "prodType=SCIENCE"], "haul: error: --where prodType=SCIENCE: no column 'prodType'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, size, description, project, proposal_id, dataproduct_type\n"),
         (["--extension", "fitz"], "haul: error: --extension fitz: this catalog has csv, ecsv, fits, jpg, json\n"),
     ])
     func unknownValue(selectors: [String], message: String) async throws {
@@ -54,6 +54,22 @@ struct CommandLineHabitsTests {
         #expect(download.status == 2)
         #expect(download.stderr == message)
         #expect(!fileExists(folder.path + "/out"))
+    }
+
+    @Test("--where on a column kept only for filters (proposal_id, description): the command line loads them")
+    func detailColumns() async throws {
+        let folder = TemporaryFolder()
+        let data = try Data(contentsOf: URL(fileURLWithPath: caom))
+        let rows = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["data"] as? [[String: Any]])
+        for (column, value) in [("proposal_id", "17183"), ("description", "preview")] {
+            let select = try await runHaul(["select", caom, "--where", "\(column)=\(value)", "--json"], in: folder.path)
+            #expect(select.status == 0, "\(select.stderr)")
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(select.stdout.utf8)) as? [String: Any])
+            let expected = Set(rows.filter { ($0[column] as? String)?.lowercased() == value.lowercased() && ($0["dataRights"] as? String) == "PUBLIC" }
+                .compactMap { $0["dataURI"] as? String })
+            #expect(summary["selected_files"] as? Int == expected.count, "--where \(column)=\(value): \(select.stdout.prefix(300))")
+            #expect(expected.count > 0)
+        }
     }
 
     @Test("An empty selection: select says so with status 0; download is exit 2 with the reason, nothing created")

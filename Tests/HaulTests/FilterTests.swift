@@ -62,8 +62,34 @@ struct FilterTests {
         #expect(rights.count == 4)
     }
 
+    @Test("The columns kept for --where alone: description, project, proposal_id, dataproduct_type, in JSON and in every astropy table", arguments: [
+        "jwst-program.caom.json", "astropy/jwst-program.ecsv", "astropy/jwst-program.csv", "astropy/jwst-program.xml",
+        "astropy/jwst-program-binary2.xml", "astropy/jwst-program.fits",
+    ])
+    func detailColumns(_ catalog: String) throws {
+        let rows = try rawRows()
+        let products = try Catalog.load(paths: [fixture(catalog)], keepingDetails: true).products
+        // Not kept unless asked for: a big catalog reads a fifth faster without them.
+        #expect(try Catalog.load(paths: [fixture(catalog)]).products.allSatisfy { $0.details == nil })
+        for (column, values) in [("description", ["science", "PREVIEW"]), ("project", ["CALJWST"]), ("proposal_id", ["17183"]),
+                                 ("dataproduct_type", ["SPECTRUM"])] {
+            let filter = try ColumnFilter(parsing: "\(column)=" + values.joined(separator: ","))
+            let picked = Set(Selection(filters: [filter]).apply(to: products).map(\.uri))
+            // The same on the raw rows (the quick set `all`: no guide-star files), values in any case.
+            let expected = Set(rows.filter { row in
+                let value = text(row[column])?.lowercased()
+                return values.contains { $0.lowercased() == value } && !(text(row["productFilename"]) ?? "").contains("_gs-")
+            }.compactMap { text($0["dataURI"]) })
+            #expect(picked == expected, "\(catalog): --where \(column)")
+            #expect(!picked.isEmpty, "\(catalog): --where \(column)")
+        }
+        // Rows with the same values share one record of them.
+        let kept = products.compactMap(\.details)
+        #expect(Set(kept.map { ObjectIdentifier($0) }).count == Set(kept).count, "\(catalog)")
+    }
+
     @Test("A malformed --where says what was expected; an unknown column lists the columns", arguments: [
-        ("productTyp=SCIENCE", "--where productTyp=SCIENCE: no column 'productTyp'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, size"),
+        ("productTyp=SCIENCE", "--where productTyp=SCIENCE: no column 'productTyp'; the columns are productType, calib_level, productSubGroupDescription, productGroupDescription, dataRights, obs_id, obs_collection, instrument_name, filters, productFilename, dataURI, category, size, description, project, proposal_id, dataproduct_type"),
         ("productType", "--where productType: expected COLUMN=VALUE[,VALUE…], e.g. productType=SCIENCE"),
         ("productType=", "--where productType=: no value after '='; expected productType=VALUE[,VALUE…]"),
         ("productType= , ", "--where productType= , : no value after '='; expected productType=VALUE[,VALUE…]"),

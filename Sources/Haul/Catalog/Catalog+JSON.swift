@@ -57,8 +57,20 @@ extension Catalog {
             instrument: try row.string(.instrumentName)?.trimmingSpaces(),
             filters: try row.string(.filters)?.trimmingSpaces()
         )
+        if row.details != nil { product.details = details(row) }
         if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
         return product
+    }
+
+    /// The row's `--where`-only columns, shared with earlier rows that have the same. Lenient: they are
+    /// read for filtering alone, so a value of an unexpected type is left out rather than refused.
+    static func details(_ row: JSONRow) -> Product.Details? {
+        let key = DetailsTable.Key(
+            description: row.text(.description), project: row.text(.project), proposalID: row.text(.proposalID),
+            dataProductType: row.text(.dataproductType)
+        )
+        guard !key.isEmpty else { return nil }
+        return row.details?.shared(key)
     }
 
     static func missionsProduct(_ row: JSONRow) throws -> Product {
@@ -114,6 +126,10 @@ struct ProductListReader {
     var fields = [JSONValue?](repeating: nil, count: RowField.allCases.count)
     /// Where `consumed` was last told.
     var released = 0
+    /// The rows' shared ``Product/Details``, when they are kept (``Catalog/keepsDetails``).
+    let details: DetailsTable? = Catalog.keepsDetails ? DetailsTable() : nil
+    /// The fields made into values for the mapping: the details' only when they are kept.
+    let mapped = Catalog.keepsDetails ? RowField.allCases : RowField.allCases.filter { !$0.isDetail }
 
     enum Rows { case caom, missions }
 
@@ -233,10 +249,11 @@ struct ProductListReader {
                 try parser.skipValue(depth: depth + 1)
             } else if parser.bytes[parser.index] == UInt8(ascii: "{") {
                 try parser.readRow(depth: depth + 1, into: &slots)
-                for field in RowField.allCases {
+                for field in mapped {
                     fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
                 }
-                let line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
+                var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
+                line.details = details
                 if row == 1_000 {
                     // Room for the rest at the first thousand rows' size, so a million rows are not
                     // copied at every doubling.
@@ -276,6 +293,8 @@ struct JSONRow {
     /// For a row of a table (CSV, ECSV, VOTable, FITS): where it is (`p.csv:12`, `p.fits: row 3`), which
     /// messages and the origin name instead of a JSON path.
     var place: String? = nil
+    /// Where rows of one catalog share their ``Product/Details``.
+    var details: DetailsTable? = nil
 
     subscript(field: RowField) -> JSONValue? { fields[field.rawValue] }
 
@@ -321,6 +340,18 @@ struct JSONRow {
             guard !trimmed.isEmpty else { throw fail(field, "a non-empty URI", .string(s)) }
             return trimmed
         case let other?: throw fail(field, "a string", other)
+        }
+    }
+
+    /// A string or a number as text; `nil` when absent, null, empty or another kind of value.
+    func text(_ field: RowField) -> String? {
+        switch self[field] {
+        case .string(let s)?: return s.isEmpty ? nil : s
+        case .number(let d, let integer)?:
+            if let integer { return String(integer) }
+            if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
+            return String(d)
+        default: return nil
         }
     }
 
@@ -371,5 +402,35 @@ extension Product.Access {
         case "EXCLUSIVE_ACCESS", "EXCLUSIVE", "RESTRICTED", "PROPRIETARY": self = .exclusive
         default: return nil
         }
+    }
+}
+
+/// One catalog's ``Product/Details``, each combination of values made once.
+final class DetailsTable {
+    struct Key: Hashable {
+        var description, project, proposalID, dataProductType: String?
+
+        var isEmpty: Bool { description == nil && project == nil && proposalID == nil && dataProductType == nil }
+        var details: Product.Details {
+            Product.Details(description: description, project: project, proposalID: proposalID, dataProductType: dataProductType)
+        }
+    }
+
+    private var table: [Key: Product.Details] = [:]
+    /// The last one made or found: consecutive rows often share it.
+    private var last: (Key, Product.Details)?
+
+    func shared(_ key: Key) -> Product.Details {
+        if let last, last.0 == key { return last.1 }
+        let details: Product.Details
+        if let found = table[key] {
+            details = found
+        } else {
+            details = key.details
+            // A catalog whose rows all differ would make the table as big as the catalog: stop sharing.
+            if table.count < 65_536 { table[key] = details }
+        }
+        last = (key, details)
+        return details
     }
 }

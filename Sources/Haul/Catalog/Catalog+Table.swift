@@ -16,11 +16,14 @@ struct TableColumns {
     let fields: [RowField?]
     /// CAOM rows (a `dataURI` column) or missions-search rows (a `uri` column).
     let kind: ProductListReader.Rows
+    /// The rows' shared ``Product/Details``, when they are kept (``Catalog/keepsDetails``).
+    let details: DetailsTable? = Catalog.keepsDetails ? DetailsTable() : nil
 
     /// The CAOM fields a product table may carry.
     static let caomFields: [RowField] = [
         .dataURI, .productFilename, .obsId, .obsID, .parentObsid, .obsCollection, .productSubGroupDescription,
         .calibLevel, .productType, .productGroupDescription, .dataRights, .project, .size, .instrumentName, .filters,
+        .description, .proposalID, .dataproductType,
     ]
 
     /// The missions-search fields a product table may carry.
@@ -45,7 +48,7 @@ struct TableColumns {
         // Astropy keeps names as written; FITS and VOTable writers may pad them with spaces.
         let keys = names.map { $0.trimmingSpaces() }
         kind = keys.contains(RowField.dataURI.key) || !keys.contains(RowField.uri.key) ? .caom : .missions
-        let known = kind == .caom ? Self.caomFields : Self.missionsFields
+        let known = (kind == .caom ? Self.caomFields : Self.missionsFields).filter { Catalog.keepsDetails || !$0.isDetail }
         var fields: [RowField?] = []
         fields.reserveCapacity(names.count)
         var seen = Set<Int>()
@@ -76,7 +79,8 @@ struct TableColumns {
     ///   - cells: The row's cells by ``RowField/rawValue`` (see ``emptyRow()``); a masked value is `.null`.
     ///   - place: Where the row is (`p.csv:12`, `p.fits: row 3`): its products' origin and messages' start.
     func product(_ cells: [JSONValue?], place: String) throws -> Product {
-        let row = JSONRow(fields: cells, origin: "", path: "", index: 0, name: name, place: place)
+        var row = JSONRow(fields: cells, origin: "", path: "", index: 0, name: name, place: place)
+        row.details = details
         return try kind == .caom ? Catalog.caomProduct(row) : Catalog.missionsProduct(row)
     }
 }

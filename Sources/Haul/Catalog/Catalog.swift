@@ -39,12 +39,23 @@ public struct Catalog: Sendable {
     ///
     /// - Parameters:
     ///   - paths: File paths; `-` reads standard input (once).
+    ///   - keepingDetails: Keep each product's ``Product/Details`` (description, project, proposal_id,
+    ///     dataproduct_type), which only `--where` filters read.
     ///   - standardInput: Supplies the bytes of standard input; defaults to reading it to the end.
     /// - Throws: ``HaulError`` (`invalidCatalog`) naming the input, line or JSON path and the reason.
     public static func load(
-        paths: [String],
+        paths: [String], keepingDetails: Bool = false,
         standardInput: () throws -> Data = { FileHandle.standardInput.readDataToEndOfFile() }
     ) throws -> Catalog {
+        try $keepsDetails.withValue(keepingDetails) { try load(paths: paths, standardInput: standardInput) }
+    }
+
+    /// Whether the readers keep each product's ``Product/Details`` (the columns only `--where` reads):
+    /// making them costs a fifth more time on a big catalog, so only a selection that filters on them
+    /// asks (``Selection/needsDetails``).
+    @TaskLocal static var keepsDetails = false
+
+    private static func load(paths: [String], standardInput: () throws -> Data) throws -> Catalog {
         guard !paths.isEmpty else {
             throw HaulError(.invalidArgument, "no catalog given: name at least one file, or - for standard input")
         }

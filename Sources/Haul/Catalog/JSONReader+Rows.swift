@@ -11,7 +11,8 @@ import Foundation
 enum RowField: Int, CaseIterable {
     // CAOM.
     case dataURI, productFilename, obsId, obsID, parentObsid, obsCollection, productSubGroupDescription,
-         calibLevel, productType, productGroupDescription, dataRights, project, size, instrumentName, filters
+         calibLevel, productType, productGroupDescription, dataRights, project, size, instrumentName, filters,
+         description, proposalID, dataproductType
     // Missions search (`size`, `instrument_name` and `filters` are shared).
     case uri, filename, dataset, fileSuffix, category, access, type
 
@@ -33,6 +34,9 @@ enum RowField: Int, CaseIterable {
         case .size: "size"
         case .instrumentName: "instrument_name"
         case .filters: "filters"
+        case .description: "description"
+        case .proposalID: "proposal_id"
+        case .dataproductType: "dataproduct_type"
         case .uri: "uri"
         case .filename: "filename"
         case .dataset: "dataset"
@@ -40,6 +44,14 @@ enum RowField: Int, CaseIterable {
         case .category: "category"
         case .access: "access"
         case .type: "type"
+        }
+    }
+
+    /// Whether only ``Product/Details`` read it (`--where`): made into a value only when they are kept.
+    var isDetail: Bool {
+        switch self {
+        case .description, .proposalID, .dataproductType: true
+        default: false
         }
     }
 
@@ -118,7 +130,7 @@ extension JSONReader.Parser {
         let plain = try scanString()
         guard plain else {
             let text = String(decoding: scratch, as: UTF8.self)
-            return RowField.allCases.first { $0.key == text }
+            return RowField.allCases.first { $0.key == text }.flatMap { $0.isDetail && !keepsDetails ? nil : $0 }
         }
         let name = UnsafeBufferPointer(rebasing: bytes[start..<(index - 1)])
         var found: RowField?
@@ -133,6 +145,7 @@ extension JSONReader.Parser {
             let text = String(decoding: name, as: UTF8.self)
             found = RowField.allCases.first { $0.key == text }
         }
+        if let field = found, field.isDetail, !keepsDetails { found = nil }
         if position < 64, name.count <= 256 {
             while rowNames.count <= position { rowNames.append(([], nil)) }
             rowNames[position] = (Array(name), found)

@@ -113,6 +113,9 @@ enum JSONReader {
         var rowNames: [(bytes: [UInt8], field: RowField?)] = []
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
+        /// Whether rows note the fields of ``Product/Details`` (else they are skipped like any member
+        /// the mapping does not read).
+        let keepsDetails = Catalog.keepsDetails
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 

@@ -38,6 +38,8 @@ public struct Product: Sendable, Hashable {
     var originText: String
     /// The JSON row number the origin ends in, or -1.
     var originRow: Int
+    /// The CAOM columns kept only for `--where` (see ``Details``), when the catalog has any of them.
+    public var details: Details?
     /// The size in bytes the catalog states, when it states one.
     public var size: Int64?
     // The one-byte fields together, after the words: a million products are 16 MB smaller so.
@@ -93,7 +95,7 @@ public struct Product: Sendable, Hashable {
         a.uri == b.uri && a.filename == b.filename && a.dataset == b.dataset && a.mission == b.mission
             && a.level == b.level && a.category == b.category && a.suffix == b.suffix && a.productType == b.productType
             && a.recommended == b.recommended && a.guideStar == b.guideStar && a.access == b.access && a.size == b.size
-            && a.instrument == b.instrument && a.filters == b.filters && a.exported == b.exported
+            && a.instrument == b.instrument && a.filters == b.filters && a.exported == b.exported && a.details == b.details
             && ((a.originText == b.originText && a.originRow == b.originRow) || a.origin == b.origin)
     }
 
@@ -106,6 +108,37 @@ public struct Product: Sendable, Hashable {
 }
 
 extension Product {
+    /// CAOM columns that astroquery's `filter_products` users filter on and nothing else reads:
+    /// `description`, `project`, `proposal_id`, `dataproduct_type`. A catalog's rows repeat a few
+    /// combinations of them (per proposal and product kind), so rows with the same values share one of
+    /// these: a million products pay a reference each, not four strings. (`parent_obsid` differs from
+    /// one observation to the next, so it would share nothing: it is not kept.)
+    public final class Details: Sendable, Hashable {
+        public let description: String?
+        public let project: String?
+        public let proposalID: String?
+        public let dataProductType: String?
+
+        public init(description: String?, project: String?, proposalID: String?, dataProductType: String?) {
+            self.description = description
+            self.project = project
+            self.proposalID = proposalID
+            self.dataProductType = dataProductType
+        }
+
+        public static func == (a: Details, b: Details) -> Bool {
+            a === b || (a.description == b.description && a.project == b.project && a.proposalID == b.proposalID
+                && a.dataProductType == b.dataProductType)
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(description)
+            hasher.combine(project)
+            hasher.combine(proposalID)
+            hasher.combine(dataProductType)
+        }
+    }
+
     /// Whether a file name or product subgroup marks a JWST guide-star product (`_gs-`, `GS-…`).
     static func isGuideStar(filename: String, subgroup: String?) -> Bool {
         var name = filename

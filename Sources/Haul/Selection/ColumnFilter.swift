@@ -24,6 +24,10 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
         case dataURI
         case category
         case size
+        case description
+        case project
+        case proposalID = "proposal_id"
+        case dataProductType = "dataproduct_type"
 
         /// The names a column is also known by (missions search, the overlay's export, Haul's own words).
         public var aliases: [String] {
@@ -41,6 +45,7 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
             case .dataURI: return ["uri"]
             case .category: return []
             case .size: return []
+            case .description, .project, .proposalID, .dataProductType: return []
             }
         }
 
@@ -74,6 +79,10 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
             case .dataURI: raw = product.uri
             case .category: raw = product.category
             case .size: raw = product.size.map(String.init)
+            case .description: raw = product.details?.description
+            case .project: raw = product.details?.project
+            case .proposalID: raw = product.details?.proposalID
+            case .dataProductType: raw = product.details?.dataProductType
             }
             guard let text = raw?.trimmingSpaces(), !text.isEmpty else { return nil }
             return text
@@ -81,6 +90,15 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
 
         /// Whether values may be comparisons and ranges (astroquery's numeric columns).
         public var isNumeric: Bool { self == .calibLevel || self == .size }
+
+        /// Whether the column is one of ``Product/Details``, which catalogs keep only when asked
+        /// (``Catalog/load(paths:keepingDetails:standardInput:)``).
+        public var isDetail: Bool {
+            switch self {
+            case .description, .project, .proposalID, .dataProductType: true
+            default: false
+            }
+        }
 
         /// A value as it is compared: no surrounding spaces, lower case, and for the suffix no leading `_`.
         func key(_ value: String) -> String {

@@ -35,6 +35,9 @@ public struct Selection: Sendable {
     /// `.fits`, `_cal.fits`; any case). Empty keeps every name.
     public var extensions: [String]
 
+    /// Whether a filter reads ``Product/Details``: the catalogs must then be loaded keeping them.
+    public var needsDetails: Bool { filters.contains { $0.column.isDetail } }
+
     public init(
         quick: Quick? = nil, levels: [String] = [], suffixes: [String] = [], guideStars: Bool = false,
         pipelineInputs: Bool = false, pattern: FileNamePattern? = nil, filters: [ColumnFilter] = [], extensions: [String] = []
