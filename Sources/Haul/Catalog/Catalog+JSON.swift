@@ -347,10 +347,7 @@ struct JSONRow {
     func text(_ field: RowField) -> String? {
         switch self[field] {
         case .string(let s)?: return s.isEmpty ? nil : s
-        case .number(let d, let integer)?:
-            if let integer { return String(integer) }
-            if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-            return String(d)
+        case .number(let d, let integer)?: return integer.map(String.init) ?? (d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d))
         default: return nil
         }
     }
@@ -359,11 +356,7 @@ struct JSONRow {
     func integerOrString(_ field: RowField) throws -> String? {
         switch self[field] {
         case nil, .null?: return nil
-        case .string(let s)?: return s.isEmpty ? nil : s
-        case .number(let d, let integer)?:
-            if let integer { return String(integer) }
-            if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-            return String(d)
+        case .string?, .number?: return text(field)
         case let other?: throw fail(field, "a number or a string", other)
         }
     }

@@ -187,7 +187,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         let window = max(8, 2 * parallelism)
         writer = ZipWriter(
             output: ArchiveOutput(.stream(output), position: start), kept: prefix,
-            order: ZipWriter.Order(keys: bundle.order, next: first, window: window) { key, entry in
+            order: ZipWriter.Order(keys: bundle.order, positions: bundle.positions, next: first, window: window) { key, entry in
                 bundle.record(key, StoredBundle.Record(crc32: entry.crc32, modified: entry.modified))
             }
         )
@@ -330,24 +330,11 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         if let index = bundle.order.first(where: { manifest.rows[$0].status != .ok }) {
             throw HaulError(.output, "\(plan.entries[index].path) is \(manifest.rows[index].status.text): the bundle ends short")
         }
-        let trailing = bundle.manifests().map { name, data in storedEntry(data, name: name, modified: bundle.time) }
+        let trailing = bundle.manifests().map { name, data in manifestEntry(data, name: name, modified: bundle.time, stored: true) }
         let length = try await writer.finish(trailing: trailing)
         guard length == bundle.length else {
             throw HaulError(.output, "the bundle came to \(length) bytes where \(bundle.length) were stated")
         }
-    }
-
-    /// A manifest as a stored entry.
-    private func storedEntry(_ data: [UInt8], name: String, modified: Int64) -> (ZipEntry, ZipStaged) {
-        let crc = data.withUnsafeBytes { CRC32.of($0) }
-        let buffer = PageMemory.allocate(max(1, data.count))
-        staging.budget.forceReserve(buffer.count)
-        if !data.isEmpty { data.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<data.count]).copyMemory(from: $0) } }
-        let staged = ZipStaged(
-            method: .stored, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(data.count),
-            memory: [Buffer(pointer: buffer, length: data.count)], staged: 0, spool: nil, budget: staging.budget
-        )
-        return (ZipEntry(staged, name: name, modified: modified, level: 0), staged)
     }
 
     /// Flushes the finished archive, renames it into place, and flushes the folder that names it.
@@ -365,16 +352,22 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         if synchronizes { try FileSync.folder(OutputCheck.parentFolder(of: path)) }
     }
 
-    /// A manifest as a deflated entry.
-    private func manifestEntry(_ data: [UInt8], name: String, modified: Int64) -> (ZipEntry, ZipStaged) {
+    /// A manifest as an entry: deflated, or stored (a ``StoredBundle``'s, whose length is fixed).
+    private func manifestEntry(_ data: [UInt8], name: String, modified: Int64, stored: Bool = false) -> (ZipEntry, ZipStaged) {
         let crc = data.withUnsafeBytes { CRC32.of($0) }
-        let (buffer, length) = data.withUnsafeBytes { staging.deflater.compress($0, final: true) }
+        let buffer: UnsafeMutableRawBufferPointer, length: Int
+        if stored {
+            (buffer, length) = (PageMemory.allocate(max(1, data.count)), data.count)
+            if length > 0 { data.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]).copyMemory(from: $0) } }
+        } else {
+            (buffer, length) = data.withUnsafeBytes { staging.deflater.compress($0, final: true) }
+        }
         staging.budget.forceReserve(buffer.count)
         let staged = ZipStaged(
-            method: .deflated, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(length),
+            method: stored ? .stored : .deflated, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(length),
             memory: [Buffer(pointer: buffer, length: length)], staged: 0, spool: nil, budget: staging.budget
         )
-        return (ZipEntry(staged, name: name, modified: modified, level: staging.compression.level), staged)
+        return (ZipEntry(staged, name: name, modified: modified, level: stored ? 0 : staging.compression.level), staged)
     }
 }
 

@@ -33,8 +33,9 @@ final class ZipWriter: @unchecked Sendable {
 
     /// The order entries are written in, when one is imposed.
     struct Order {
-        /// Keys in the order they are written.
+        /// Keys in the order they are written, and each key's position among them.
         var keys: [Int]
+        var positions: [Int: Int]
         /// The position of the first key not yet written.
         var next: Int
         /// How many positions from ``next`` on may be fetching or waiting at once.
@@ -44,7 +45,6 @@ final class ZipWriter: @unchecked Sendable {
     }
     private struct OrderState {
         var order: Order
-        var positions: [Int: Int]
         /// Entries complete before their turn.
         var waiting: [Int: (ZipEntry, ZipStaged)] = [:]
         /// Transfers waiting to start, by ticket: their position, and how to wake them (`false`: give up).
@@ -64,12 +64,7 @@ final class ZipWriter: @unchecked Sendable {
         self.output = output
         self.central = kept
         self.keptSpans = keptSpans
-        ordered = order.map { order in
-            var positions: [Int: Int] = [:]
-            positions.reserveCapacity(order.keys.count)
-            for (position, key) in order.keys.enumerated() { positions[key] = position }
-            return Locked(OrderState(order: order, positions: positions))
-        }
+        ordered = order.map { Locked(OrderState(order: $0)) }
     }
 
     /// With an order: waits until the entry `key` may start fetching (its position within the window
@@ -78,12 +73,12 @@ final class ZipWriter: @unchecked Sendable {
     func admit(_ key: Int) async -> Bool {
         guard let ordered else { return true }
         let ticket = ordered.withLock { s -> Int? in
-            guard let position = s.positions[key], !s.stopped, position >= s.order.next + s.order.window else { return nil }
+            guard let position = s.order.positions[key], !s.stopped, position >= s.order.next + s.order.window else { return nil }
             s.tickets += 1
             return s.tickets
         }
         guard let ticket else { return ordered.withLock { !$0.stopped } }
-        let position = ordered.withLock { $0.positions[key]! }
+        let position = ordered.withLock { $0.order.positions[key]! }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
                 let now = ordered.withLock { s -> Bool? in
