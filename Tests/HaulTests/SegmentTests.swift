@@ -68,6 +68,38 @@ struct SegmentTests {
         }
     }
 
+    @Test("A streamed ZIP, and a stored bundle: a big stored entry's segments go to its spool file; exact bytes and CRC", arguments: [false, true])
+    func streamed(_ bundled: Bool) async throws {
+        let folder = TemporaryFolder()
+        let path = folder.path + "/out.zip"
+        try await withTestArchive { archive in
+            let big = product("big_uncal.fits", dataset: "d", size: Self.size)
+            let small = product("small.fits", dataset: "d", size: 10_000)
+            for p in [big, small] { archive.add(uri: p.uri, size: p.size!, content: .mixed) }
+            var config = Self.configuration()
+            config.memoryLimit = Configuration.minimumMemoryLimit
+            let plan = try zipPlan([big, small], archive: archive)
+            if bundled {
+                let bundle = try #require(StoredBundle(plan: plan, credentials: nil, time: 1_750_000_000))
+                let stream = CollectingStream()
+                _ = try await withEngine(config) { engine in
+                    try await engine.download(plan, to: .storedBundle(stream, bundle)).report
+                }
+                #expect(UInt64(stream.bytes.count) == bundle.length)
+                try Data(stream.bytes).write(to: URL(fileURLWithPath: path))
+            } else {
+                let report = try await downloadZip(plan, to: path, compression: Compression(.store), pipe: true, configuration: config)
+                #expect(report.ok == 2)
+            }
+            // The probe and four segments.
+            #expect(archive.requests(for: big.uri) == 5)
+            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            #expect(readBytes(folder.path + "/x/bundle/d/big_uncal.fits") == archive.content(of: big.uri))
+            #expect(reading.entry("bundle/d/big_uncal.fits")?.crc == expectedDigest(ArchiveContent(uri: big.uri, size: Self.size, kind: .mixed)).crc)
+            try checkWithReaders(path, names: reading.names)
+        }
+    }
+
     @Test("A stored ZIP entry: segments written into its region, the CRC combined from theirs; every reader agrees")
     func zip() async throws {
         let folder = TemporaryFolder()

@@ -216,11 +216,11 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private func finishSegments(size: Int64) throws -> ZipStaged {
         try shared.withLock { s in
             if let error = s.error { throw error }
-            guard let region = s.region, s.uncompressed == size else {
+            guard s.region != nil || s.spool != nil, s.uncompressed == size else {
                 throw HaulError(.output, "entry holds \(s.uncompressed) bytes, expected \(size)")
             }
             return ZipStaged(method: .stored, crc32: s.crc, uncompressedSize: UInt64(size), compressedSize: UInt64(size),
-                             memory: [], staged: 0, spool: nil, budget: staging.budget, region: region)
+                             memory: [], staged: 0, spool: s.region == nil ? s.spool : nil, budget: staging.budget, region: s.region)
         }
     }
 
@@ -566,15 +566,19 @@ final class SpoolFile: @unchecked Sendable {
     }
 }
 
-/// A big stored entry of a ZIP file takes its product in segments, written straight into its region.
+/// A big stored entry takes its product in segments: in a ZIP file written straight into its region,
+/// in a streamed ZIP into its spool file (at the same offsets), which is appended whole as any spooled
+/// entry is. A streamed bundle (`--zip -`, a served one) then gets a capped archive's big files over
+/// several connections too.
 extension ZipEntrySink: SegmentableSink {
-    /// Only a stored entry in a file, bigger than its in-memory share: its region can be reserved now.
+    /// Only a stored entry bigger than its in-memory share (it would be placed or spooled anyway).
     func acceptsSegments(size: Int64) -> Bool {
-        placement != nil && initialModeIsStore && size > staging.memoryThreshold
+        initialModeIsStore && size > staging.memoryThreshold
     }
 
     func segmentTarget(size: Int64) throws -> (any PositionalTarget)? {
-        guard let placement, initialModeIsStore, size > staging.memoryThreshold else { return nil }
+        guard initialModeIsStore, size > staging.memoryThreshold else { return nil }
+        guard let placement else { return try spoolTarget(size: size) }
         let region = shared.withLock { s -> ZipRegion? in
             guard s.region == nil, s.spool == nil, s.memory.isEmpty else { return nil }
             let region = placement.writer.reserve(name: placement.name, size: UInt64(size), modified: placement.modified)
@@ -598,6 +602,48 @@ extension ZipEntrySink: SegmentableSink {
     }
 
     func segmentsAbandoned() {}
+
+    /// A streamed entry's segments: its spool file, made now, written at the product's offsets.
+    private func spoolTarget(size: Int64) throws -> (any PositionalTarget)? {
+        let spool = try shared.withLock { s -> SpoolFile? in
+            guard s.spool == nil, s.memory.isEmpty, s.submitted == 0, !s.segmented else { return nil }
+            let spool = try SpoolFile(folder: staging.spoolFolder)
+            s.spool = spool
+            s.spoolLength = size
+            s.segmented = true
+            return spool
+        }
+        guard let spool else { return nil }
+        return SpoolTarget(spool: spool, budget: staging.budget, segmentBlockSize: staging.blockSize) { [weak self] error in
+            // A full disk stops the run, as a spilled entry's does.
+            self?.shared.withLock { if $0.error == nil { $0.error = error } }
+        }
+    }
+}
+
+/// The spool file of a streamed ZIP entry as segments see it.
+final class SpoolTarget: PositionalTarget, @unchecked Sendable {
+    let spool: SpoolFile
+    let budget: MemoryBudget
+    let segmentBlockSize: Int
+    private let failed: @Sendable (HaulError) -> Void
+    var needsCRC: Bool { true }
+
+    init(spool: SpoolFile, budget: MemoryBudget, segmentBlockSize: Int, failed: @escaping @Sendable (HaulError) -> Void) {
+        self.spool = spool
+        self.budget = budget
+        self.segmentBlockSize = segmentBlockSize
+        self.failed = failed
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
+        do {
+            try FileIO.pwriteAll(spool.fd, bytes, at: offset, what: "a spool file in \(spool.folder)")
+        } catch let error as HaulError {
+            failed(error)
+            throw error
+        }
+    }
 }
 
 /// The region of a ZIP entry as segments see it.
