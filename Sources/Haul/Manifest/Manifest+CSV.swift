@@ -1,11 +1,17 @@
 extension Manifest {
     /// The manifest as RFC 4180 CSV with a header row, lines ending in CRLF.
     public func csv() -> String {
-        var out = Manifest.columns.map(Self.csvField).joined(separator: ",") + "\r\n"
-        for row in rows {
-            out += fields(row).map(Self.csvField).joined(separator: ",") + "\r\n"
-        }
+        var out = ""
+        csv { out += $0 }
         return out
+    }
+
+    /// The same text, a line at a time: for a length or a digest without holding it all.
+    func csv(_ line: (String) -> Void) {
+        line(Manifest.columns.map(Self.csvField).joined(separator: ",") + "\r\n")
+        for row in rows {
+            line(fields(row).map(Self.csvField).joined(separator: ",") + "\r\n")
+        }
     }
 
     /// One field, quoted when it holds a comma, quote or line break (quotes doubled). A field that a

@@ -1,6 +1,13 @@
 extension Manifest {
     /// The manifest as a standalone HTML page: a table a browser shows as is, every value escaped.
     public func html(title: String) -> String {
+        var out = ""
+        html(title: title) { out += $0 }
+        return out
+    }
+
+    /// The same page, a piece at a time (a row a piece): for a length or a digest without holding it all.
+    func html(title: String, _ piece: (String) -> Void) {
         var out = """
         <!DOCTYPE html>
         <html lang="en">
@@ -23,6 +30,7 @@ extension Manifest {
         <thead><tr>
         """
         out += Manifest.columns.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+        piece(out)
         for row in rows {
             let kind: String
             switch row.status {
@@ -34,10 +42,9 @@ extension Manifest {
             let cells = fields(row).enumerated().map { index, value in
                 Manifest.numericColumns.contains(index) ? "<td class=\"num\">\(Self.escape(value))</td>" : "<td>\(Self.escape(value))</td>"
             }
-            out += "<tr\(kind)>" + cells.joined() + "</tr>\n"
+            piece("<tr\(kind)>" + cells.joined() + "</tr>\n")
         }
-        out += "</tbody>\n</table>\n</body>\n</html>\n"
-        return out
+        piece("</tbody>\n</table>\n</body>\n</html>\n")
     }
 
     func summaryLine() -> String {
@@ -56,6 +63,9 @@ extension Manifest {
 
     /// Escapes text for HTML element content and attribute values.
     public static func escape(_ text: String) -> String {
+        // Byte scan first: most values have nothing to escape, and a manifest has a million of them.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">")
+            || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

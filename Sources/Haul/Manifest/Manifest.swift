@@ -108,7 +108,9 @@ public struct Manifest: Sendable {
     /// controls as `<U+202E>`, so a hostile name can neither break a line of the manifest, nor hide in
     /// it, nor reorder what a reader sees.
     static func visible(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || SafePath.isBidiControl($0) }) else { return text }
+        // Printable ASCII has nothing to show otherwise: a byte scan settles most values.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F }),
+              text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || SafePath.isBidiControl($0) }) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             if scalar.value < 0x20 { out.append(Unicode.Scalar(0x2400 + scalar.value)!) }

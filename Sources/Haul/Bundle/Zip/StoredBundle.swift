@@ -65,11 +65,20 @@ public final class StoredBundle: Sendable {
         authenticated = credentials != nil
         // A time the extended-timestamp field holds (until 2038), so headers keep their length.
         self.time = Int64(Int32(clamping: time))
-        // Sizes are known (checked below); a missing one sorts last and makes the bundle nil anyway.
-        order = plan.downloads.enumerated().sorted {
-            let a = plan.entries[$0.element].product.size ?? .max, b = plan.entries[$1.element].product.size ?? .max
-            return a != b ? a < b : $0.offset < $1.offset
-        }.map(\.element)
+        // Each entry read once: a Product copied in a sort's comparisons costs a retain per string.
+        let downloads = plan.downloads
+        var sizes: [Int64] = []
+        var names: [String] = []
+        sizes.reserveCapacity(downloads.count)
+        names.reserveCapacity(downloads.count)
+        for index in downloads {
+            let entry = plan.entries[index]
+            guard let size = entry.product.size, size >= 0 else { return nil }
+            sizes.append(size)
+            names.append(plan.root + "/" + entry.path)
+        }
+        let sorted = sizes.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] < sizes[$1] : $0 < $1 }
+        order = sorted.map { downloads[$0] }
         var positions: [Int: Int] = [:]
         positions.reserveCapacity(order.count)
         for (position, index) in order.enumerated() { positions[index] = position }
@@ -78,33 +87,38 @@ public final class StoredBundle: Sendable {
         offsets.reserveCapacity(order.count)
         var offset: UInt64 = 0
         var directory: UInt64 = 0
-        for index in order {
-            guard let size = plan.entries[index].product.size, size >= 0 else { return nil }
+        var digest = FNV1a()
+        for i in sorted {
+            let size = UInt64(sizes[i])
             let entry = ZipEntry(
-                name: plan.root + "/" + plan.entries[index].path, method: .stored, crc32: 0,
-                compressedSize: UInt64(size), uncompressedSize: UInt64(size), modified: self.time, offset: offset
+                name: names[i], method: .stored, crc32: 0, compressedSize: size, uncompressedSize: size, modified: self.time, offset: offset
             )
             offsets.append(offset)
-            offset += UInt64(entry.localHeader().count) + UInt64(size)
+            offset += UInt64(entry.localHeader().count) + size
             directory += UInt64(entry.centralHeader().count)
+            digest.add(names[i])
+            digest.add(String(size))
         }
         self.offsets = offsets
         manifestOffset = offset
-        var digest = FNV1a()
-        for (name, data) in Self.manifests(plan: plan, user: user, authenticated: authenticated, crc: { _ in 0 }) {
+        // The manifests' lengths, a row at a time (a million rows are never held as one text); the
+        // CSV's rows, which hold every column the HTML shows, go into the digest.
+        let manifest = Self.manifest(plan: plan, user: user, authenticated: authenticated) { _ in 0 }
+        var htmlLength = 0, csvLength = 0
+        manifest.html(title: plan.root) { htmlLength += $0.utf8.count }
+        manifest.csv { line in
+            csvLength += line.utf8.count
+            digest.add(line)
+        }
+        for (name, count) in zip(Self.manifestNames(plan), [htmlLength, csvLength]) {
             let entry = ZipEntry(
-                name: name, method: .stored, crc32: 0, compressedSize: UInt64(data.count),
-                uncompressedSize: UInt64(data.count), modified: self.time, offset: offset
+                name: name, method: .stored, crc32: 0, compressedSize: UInt64(count), uncompressedSize: UInt64(count),
+                modified: self.time, offset: offset
             )
-            offset += UInt64(entry.localHeader().count) + UInt64(data.count)
+            offset += UInt64(entry.localHeader().count) + UInt64(count)
             directory += UInt64(entry.centralHeader().count)
-            digest.add(data)
         }
-        for index in order {
-            digest.add(Array(plan.entries[index].path.utf8))
-            digest.add(Array(String(plan.entries[index].product.size ?? -1).utf8))
-        }
-        digest.add(Array(plan.root.utf8))
+        digest.add(plan.root)
         fingerprint = digest.value
         length = offset + directory + UInt64(ZipEntry.endRecords(
             count: UInt64(order.count + 2), directoryOffset: offset, directorySize: directory
@@ -147,9 +161,9 @@ public final class StoredBundle: Sendable {
     /// Records an entry as it goes out.
     func record(_ key: Int, _ record: Record) { records.withLock { $0[key] = record } }
 
-    /// The two manifests as the bundle holds them, in the order written: every download `OK` with its
-    /// CRC-32 (`crc` of its index), the transfer columns empty.
-    static func manifests(plan: Plan, user: String, authenticated: Bool, crc: (Int) -> UInt32?) -> [(String, [UInt8])] {
+    /// The manifest as the bundle holds it: every download `OK` with its CRC-32 (`crc` of its index),
+    /// the transfer columns empty.
+    static func manifest(plan: Plan, user: String, authenticated: Bool, crc: (Int) -> UInt32?) -> Manifest {
         var rows: [Manifest.Row] = []
         rows.reserveCapacity(plan.entries.count)
         for (index, entry) in plan.entries.enumerated() {
@@ -160,17 +174,19 @@ public final class StoredBundle: Sendable {
             }
             rows.append(row)
         }
-        let manifest = Manifest(rows: rows, omitsTransferDetails: true)
-        return [
-            (plan.root + "/manifest.html", Array(manifest.html(title: plan.root).utf8)),
-            (plan.root + "/manifest.csv", Array(manifest.csv().utf8)),
-        ]
+        return Manifest(rows: rows, omitsTransferDetails: true)
     }
 
-    /// The manifests with the CRC-32s recorded.
+    /// The manifests' entry names, in the order written: HTML, then CSV.
+    static func manifestNames(_ plan: Plan) -> [String] {
+        [plan.root + "/manifest.html", plan.root + "/manifest.csv"]
+    }
+
+    /// The manifests with the CRC-32s recorded, in the order written.
     func manifests() -> [(String, [UInt8])] {
         let known = records.withLock { $0 }
-        return Self.manifests(plan: plan, user: user, authenticated: authenticated) { known[$0]?.crc32 }
+        let manifest = Self.manifest(plan: plan, user: user, authenticated: authenticated) { known[$0]?.crc32 }
+        return Array(zip(Self.manifestNames(plan), [Array(manifest.html(title: plan.root).utf8), Array(manifest.csv().utf8)]))
     }
 }
 
@@ -178,8 +194,8 @@ public final class StoredBundle: Sendable {
 struct FNV1a {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
 
-    mutating func add(_ bytes: [UInt8]) {
-        for byte in bytes {
+    mutating func add(_ text: String) {
+        for byte in text.utf8 {
             value ^= UInt64(byte)
             value = value &* 0x0000_0100_0000_01B3
         }
