@@ -294,7 +294,7 @@ struct WatchdogTests {
         let staging = ZipStaging(
             compression: Compression(mode, level: 1), deflater: ChunkDeflater(level: 1), budget: budget, blockSize: 64 << 10,
             memoryThreshold: 32 << 20, spoolFolder: folder.path,
-            workers: DispatchQueue(label: "test.workers", attributes: .concurrent)
+            workers: WorkerPool(name: "test-workers", threads: 2)
         )
         let content = ArchiveContent(uri: "mast:X/spill.fits", size: 3_000_000, kind: .mixed)
         let bytes = content.allBytes

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,21 +8,21 @@ import Darwin
 /// byte arrived and was checked.
 ///
 /// The bytes go through a ``SegmentSink`` over the whole file (copied once into blocks on the engine
-/// thread, written by `pwrite` on a serial queue per file, the transfer paused while too much is in
+/// thread, written by `pwrite` in order on the download's worker threads, the transfer paused while too much is in
 /// flight or the ``MemoryBudget`` is spent); a big product may instead arrive as several segments
 /// written into the same file (``SegmentableSink``).
 public final class FileSink: TransferSink, @unchecked Sendable {
     public let path: String
     public let temporaryPath: String
     private let file: FileTarget
-    /// The file's own queue, for the last steps (truncate, flush), as for its writes.
-    private let queue: DispatchQueue
+    /// The file's own lane, for the last steps (truncate, flush), off the caller's thread.
+    private let lane: SerialLane
     private let body: SegmentSink
 
     /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
     ///
     /// - Throws: ``HaulError`` (`output`) naming the path and the system's reason.
-    public init(path: String, budget: MemoryBudget, blockSize: Int, ioQueue: DispatchQueue) throws {
+    package init(path: String, budget: MemoryBudget, blockSize: Int, workers: WorkerPool) throws {
         self.path = path
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[...$0]) } ?? ""
@@ -35,9 +34,9 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
         // What PageMemory really allocates, so that reservations and releases agree.
-        file = FileTarget(fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize))
-        queue = DispatchQueue(label: "haul.file", target: ioQueue)
-        body = SegmentSink(start: 0, end: .max, target: file, queue: queue)
+        file = FileTarget(fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize), workers: workers)
+        lane = SerialLane(on: workers)
+        body = SegmentSink(start: 0, end: .max, target: file)
     }
 
     deinit {
@@ -68,11 +67,11 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             unlink(temporaryPath)
             throw error
         }
-        // On the file's queue, as its writes were: an fsync blocks for milliseconds, and the caller's
-        // thread is one of the few that run every task.
+        // On the file's lane (its writes have all ended): an fsync blocks for milliseconds, and the
+        // caller's thread runs the download's tasks.
         let (fd, path) = (file.fd, self.path)
         let finished: HaulError? = await withCheckedContinuation { c in
-            queue.async {
+            lane.async {
                 if ftruncate(fd, off_t(size)) != 0 { return c.resume(returning: HaulError.writing(path, errno: errno, action: "finish")) }
                 do {
                     if synchronize { try FileSync.file(fd, path: path) }
@@ -141,11 +140,13 @@ final class FileTarget: PositionalTarget {
     let path: String
     let budget: MemoryBudget
     let segmentBlockSize: Int
+    let workers: WorkerPool
     /// Checksummed as written (on the file's queue, in order), so that the manifest states every file's
     /// CRC-32 without reading it back.
     var needsCRC: Bool { true }
 
-    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int) {
+    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int, workers: WorkerPool) {
+        self.workers = workers
         self.fd = fd
         self.path = path
         self.budget = budget

@@ -34,6 +34,19 @@ import Darwin
 /// paused but waits on a slow server holds its filling block until bytes arrive or libcurl's stall
 /// limit ends the attempt (the next attempt hands the block on): that wait is bounded by the server
 /// and ``Configuration/Timeout/stall``, never by the budget. So a pause always ends.
+///
+/// # Why it ends on a busy machine too
+///
+/// "Moving memory always drains" needs the work that drains it to run. It runs on the download's own
+/// ``WorkerPool``, never on a queue or pool shared with the rest of the process: on Linux, Dispatch's
+/// global queues and the cooperative pool keep about one runnable thread per core and add one only
+/// when a worker blocks, so another download's compression or an embedding program's busy tasks could
+/// keep this work queued for as long as they run (a contended machine made that tens of seconds). The
+/// pool's work waits only on the CPU and the disk, and the kernel shares both among the pool's threads
+/// and everything else, so draining slows down with the machine but never waits on anyone's
+/// goodwill. The wake itself goes to the engine's own thread (``SinkWaker``), and the run's tasks
+/// prefer the same pool as their executor, so no step from a release to the resumed transfer waits on
+/// a shared pool either.
 public final class MemoryBudget: Sendable {
     /// The smallest limit the guarantee is tested at (half of ``Configuration/minimumMemoryLimit``). The
     /// argument above holds for any limit; below this, blocks shrink to a few pages and throughput with them.

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,13 +7,15 @@ import Darwin
 /// Where the segments of one product are written, each at its offsets: a file being downloaded
 /// (``FileSink``) or the region of a ZIP entry (``ZipEntrySink``).
 protocol PositionalTarget: AnyObject, Sendable {
-    /// Writes bytes of the product at `offset`. Called on the segments' queues, never the engine thread.
+    /// Writes bytes of the product at `offset`. Called on the segments' lanes, never the engine thread.
     func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws
     /// Whether the segments must checksum what they write (a ZIP entry's CRC-32).
     var needsCRC: Bool { get }
     var budget: MemoryBudget { get }
     /// The size of the blocks the segments collect bytes in (a ``PageMemory`` size class).
     var segmentBlockSize: Int { get }
+    /// The download's threads, where the segments' blocks are checksummed and written.
+    var workers: WorkerPool { get }
 }
 
 /// A sink whose product may arrive as several segments over several connections at once.
@@ -35,14 +36,15 @@ protocol SegmentableSink: TransferSink {
 /// fetched over its own connection, or a whole file (the body of a ``FileSink``, `end` unbounded).
 ///
 /// Each chunk is copied once, into a block paid for in the ``MemoryBudget`` (``BlockFiller``, so a
-/// transfer refused memory holds none); full blocks go to a serial queue, which checksums them in order
+/// transfer refused memory holds none); full blocks go to a serial lane of the download's threads, which checksums them in order
 /// (when the target needs a CRC) and writes them at their offsets, so the engine thread never waits on
 /// the disk; with too much in flight the transfer pauses until the queue has drained to half.
 final class SegmentSink: TransferSink, @unchecked Sendable {
     let start: Int64
     let end: Int64
     let target: any PositionalTarget
-    private let queue: DispatchQueue
+    /// Its blocks, checksummed and written in order on the target's worker threads.
+    private let queue: SerialLane
     private let highWater: Int
 
     private struct Shared {
@@ -59,11 +61,11 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     private var filler: BlockFiller
     private var waker = SinkWaker {}
 
-    init(start: Int64, end: Int64, target: any PositionalTarget, queue: DispatchQueue) {
+    init(start: Int64, end: Int64, target: any PositionalTarget) {
         self.start = start
         self.end = end
         self.target = target
-        self.queue = DispatchQueue(label: "haul.segment", target: queue)
+        queue = SerialLane(on: target.workers)
         filler = BlockFiller(blockSize: target.segmentBlockSize, budget: target.budget)
         filler.position = start
         highWater = 4 * filler.blockSize

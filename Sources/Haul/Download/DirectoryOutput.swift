@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,14 +15,16 @@ final class DirectoryOutput: RunOutput {
     let plan: Plan
     let budget: MemoryBudget
     let blockSize: Int
-    let ioQueue = DispatchQueue(label: "haul.io", qos: .utility, attributes: .concurrent)
+    /// The download's threads: files are written and flushed there (``WorkerPool``).
+    let workers: WorkerPool
     private let previous = Locked<[String: Manifest.Earlier]>([:])
     private let synchronizes: Bool
     /// Folders a name was added to (a file renamed in, a folder made), to flush at the end.
     private let changedFolders = Locked<Set<String>>([])
     private let diskFull = Locked<HaulError?>(nil)
 
-    init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration) {
+    init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration, workers: WorkerPool) {
+        self.workers = workers
         root = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
         self.plan = plan
         self.budget = budget
@@ -72,7 +73,7 @@ final class DirectoryOutput: RunOutput {
         do {
             // A small file needs no more than its own size in memory.
             let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
-            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, ioQueue: ioQueue))
+            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, workers: workers))
         } catch {
             note(error)
             return .failed("write error: \(error)")

@@ -161,15 +161,18 @@ extension Engine {
     ) -> Download {
         let (events, continuation) = AsyncStream.makeStream(of: DownloadEvent.self, bufferingPolicy: .bufferingNewest(65_536))
         let configuration = configuration
+        // The download's own threads: its checksums, compression and writes, and its tasks, run there and
+        // nowhere else, so nothing else in the process can hold them back (``WorkerPool``).
+        let workers = WorkerPool.forDownload()
         let task: Task<DownloadReport, any Error>
         switch target {
         case .directory(let path):
             // Half the limit for blocks on their way to the disk, as for a ZIP: libcurl's receive buffers,
             // the page pool and the rest of the process live in the other half.
             let budget = MemoryBudget(limit: max(configuration.memoryLimit, Configuration.minimumMemoryLimit) / 2)
-            let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration)
-            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, refresh: refresh)
-            task = Task {
+            let output = DirectoryOutput(root: path, plan: plan, budget: budget, configuration: configuration, workers: workers)
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, workers: workers, refresh: refresh)
+            task = Task(executorPreference: workers) {
                 defer { continuation.finish() }
                 return try await run.run()
             }
@@ -179,16 +182,16 @@ extension Engine {
             let output: ZipOutput
             switch target {
             case .zip(let path, let compression):
-                output = ZipOutput(.file(path), plan: plan, budget: budget, configuration: configuration, compression: compression, overwrite: overwrite)
+                output = ZipOutput(.file(path), plan: plan, budget: budget, configuration: configuration, compression: compression, overwrite: overwrite, workers: workers)
             case .zipStream(let stream, let compression):
-                output = ZipOutput(.stream(stream), plan: plan, budget: budget, configuration: configuration, compression: compression)
+                output = ZipOutput(.stream(stream), plan: plan, budget: budget, configuration: configuration, compression: compression, workers: workers)
             case .storedBundle(let stream, let bundle, let from):
-                output = ZipOutput(.stored(stream, bundle, from: from), plan: plan, budget: budget, configuration: configuration, compression: Compression(.store))
+                output = ZipOutput(.stored(stream, bundle, from: from), plan: plan, budget: budget, configuration: configuration, compression: Compression(.store), workers: workers)
             case .directory:
                 preconditionFailure()
             }
-            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, refresh: refresh)
-            task = Task {
+            let run = PlanRun(engine: self, plan: plan, output: output, credentials: credentials, headers: headers, events: continuation, budget: budget, workers: workers, refresh: refresh)
+            task = Task(executorPreference: workers) {
                 defer { continuation.finish() }
                 return try await run.run()
             }

@@ -108,6 +108,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
     let headers: [String]
     let events: AsyncStream<DownloadEvent>.Continuation
     let budget: MemoryBudget
+    /// The download's threads, where its tasks run (``WorkerPool``).
+    let workers: WorkerPool
     /// Ask the archive whether each complete file changed (a conditional request) and fetch again those
     /// that did; without it, a complete file costs no request.
     var refresh = false
@@ -134,7 +136,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let bytesTotal: Int64? = downloads.contains { plan.entries[$0].product.size != nil }
             ? downloads.reduce(0) { $0.addingSize(plan.entries[$1].product.size) } : nil
 
-        let ticker = Task {
+        // An unstructured task does not inherit the run's executor: it is given it.
+        let ticker = Task(executorPreference: workers) {
             var rate = RateMeter()
             while !counters.finished.load(ordering: .acquiring) && !Task.isCancelled {
                 let snapshot = progress(counters, total: downloads.count, bytesTotal: bytesTotal, started: started, rate: &rate)

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +50,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     init(
         _ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: Compression,
-        overwrite: Bool = false
+        overwrite: Bool = false, workers: WorkerPool
     ) {
         self.destination = destination
         self.plan = plan
@@ -73,7 +72,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         case .stream, .stored:
             spoolFolder = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         }
-        staging = ZipStaging(compression: compression, budget: budget, parallel: parallel, spoolFolder: spoolFolder)
+        staging = ZipStaging(compression: compression, budget: budget, parallel: parallel, spoolFolder: spoolFolder, workers: workers)
     }
 
     deinit {
@@ -343,7 +342,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             // Off the caller's thread: flushing gigabytes of written pages takes seconds.
             let fd = self.fd
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-                DispatchQueue.global(qos: .utility).async { c.resume(with: Result { try FileSync.file(fd, path: partPath) }) }
+                staging.workers.async { c.resume(with: Result { try FileSync.file(fd, path: partPath) }) }
             }
         }
         let status = Glibc.close(fd)
@@ -373,7 +372,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
 extension ZipStaging {
     /// What the entries of a bundle written with `parallel` transfers in flight share.
-    init(compression: Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String) {
+    init(compression: Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String, workers: WorkerPool) {
         let blockSize = budget.blockSize(parallel: parallel)
         self.init(
             compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
@@ -382,7 +381,7 @@ extension ZipStaging {
             // to drain and a full budget can only pause transfers, never deadlock them.
             memoryThreshold: max(blockSize, budget.limit / (2 * max(1, parallel))),
             spoolFolder: spoolFolder,
-            workers: DispatchQueue(label: "haul.zip.chunks", qos: .userInitiated, attributes: .concurrent)
+            workers: workers
         )
     }
 }

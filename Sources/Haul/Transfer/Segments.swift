@@ -73,8 +73,7 @@ extension Engine {
         let block = Int64(target.segmentBlockSize)
         let step = max(block, (size / Int64(count) + block - 1) / block * block)
         let bounds = stride(from: Int64(0), to: size, by: Int(step)).map { ($0, min(size, $0 + step)) }
-        let queue = DispatchQueue(label: "haul.segments", qos: .userInitiated, attributes: .concurrent)
-        let sinks = bounds.map { SegmentSink(start: $0.0, end: $0.1, target: target, queue: queue) }
+        let sinks = bounds.map { SegmentSink(start: $0.0, end: $0.1, target: target) }
         let results = await withTaskGroup(of: (Int, FetchResult).self) { group in
             for (i, segment) in sinks.enumerated() {
                 group.addTask {

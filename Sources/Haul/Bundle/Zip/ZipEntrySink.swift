@@ -1,5 +1,4 @@
 import CHaulSystem
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,7 +17,8 @@ struct ZipStaging: Sendable {
     let memoryThreshold: Int
     /// The folder of spool files (the output's folder, so the final copy stays on one file system).
     let spoolFolder: String
-    let workers: DispatchQueue
+    /// The download's threads: chunks are checksummed, compressed and spilled there (``WorkerPool``).
+    let workers: WorkerPool
 }
 
 /// One product on its way into a ZIP entry.
@@ -591,7 +591,7 @@ extension ZipEntrySink: SegmentableSink {
             try region.placeholder.withUnsafeBytes { try region.output.write($0, at: region.entry.offset) }
             r.headerWritten = true
         }
-        return RegionTarget(region: region, budget: staging.budget, segmentBlockSize: staging.blockSize)
+        return RegionTarget(region: region, staging: staging)
     }
 
     func segmentsDone(size: Int64, crc: UInt32?) {
@@ -614,7 +614,7 @@ extension ZipEntrySink: SegmentableSink {
             return spool
         }
         guard let spool else { return nil }
-        return SpoolTarget(spool: spool, budget: staging.budget, segmentBlockSize: staging.blockSize) { [weak self] error in
+        return SpoolTarget(spool: spool, staging: staging) { [weak self] error in
             // A full disk stops the run, as a spilled entry's does.
             self?.shared.withLock { if $0.error == nil { $0.error = error } }
         }
@@ -626,13 +626,15 @@ final class SpoolTarget: PositionalTarget, @unchecked Sendable {
     let spool: SpoolFile
     let budget: MemoryBudget
     let segmentBlockSize: Int
+    let workers: WorkerPool
     private let failed: @Sendable (HaulError) -> Void
     var needsCRC: Bool { true }
 
-    init(spool: SpoolFile, budget: MemoryBudget, segmentBlockSize: Int, failed: @escaping @Sendable (HaulError) -> Void) {
+    init(spool: SpoolFile, staging: ZipStaging, failed: @escaping @Sendable (HaulError) -> Void) {
         self.spool = spool
-        self.budget = budget
-        self.segmentBlockSize = segmentBlockSize
+        budget = staging.budget
+        segmentBlockSize = staging.blockSize
+        workers = staging.workers
         self.failed = failed
     }
 
@@ -651,12 +653,14 @@ final class RegionTarget: PositionalTarget {
     let region: ZipRegion
     let budget: MemoryBudget
     let segmentBlockSize: Int
+    let workers: WorkerPool
     var needsCRC: Bool { true }
 
-    init(region: ZipRegion, budget: MemoryBudget, segmentBlockSize: Int) {
+    init(region: ZipRegion, staging: ZipStaging) {
         self.region = region
-        self.budget = budget
-        self.segmentBlockSize = segmentBlockSize
+        budget = staging.budget
+        segmentBlockSize = staging.blockSize
+        workers = staging.workers
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {

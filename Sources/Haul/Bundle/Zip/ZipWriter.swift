@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,7 +21,9 @@ import Darwin
 /// unwritten entry is always admitted, and transfers are handed out in that order (``RunOutput/order``),
 /// so it always has a transfer of its own and the wait always ends.
 final class ZipWriter: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "haul.zip.writer", qos: .utility)
+    /// A thread of its own: its writes may wait on a slow reader (a pipe, a browser), and that wait
+    /// must hold up no other work of the download (``WorkerPool``).
+    private let queue = WorkerPool(name: "haul-zip-write", threads: 1)
     // Touched only on `queue`.
     private let output: ArchiveOutput
     private var central: [(key: Int, entry: ZipEntry)]

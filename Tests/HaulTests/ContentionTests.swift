@@ -1,0 +1,140 @@
+import Dispatch
+import Foundation
+@testable import Haul
+import HaulArchive
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Threads of the process's shared pools kept busy: `perPool` blocks on each of Dispatch's global queues
+/// at these qualities of service (the cooperative pool that runs tasks is the default one), each
+/// spinning until ``stop()`` or its deadline. A spinning worker is a running one to libdispatch, so no
+/// thread is added to a pool it fills: work queued there waits for the spinners.
+final class SpinningPools: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    private let spinning = Atomic<Int>(0)
+
+    init(qualities: [DispatchQoS.QoSClass], perPool: Int, deadline: Duration) {
+        let end = ContinuousClock.now + deadline
+        for quality in qualities {
+            for _ in 0..<perPool {
+                DispatchQueue.global(qos: quality).async { [self] in
+                    spinning.add(1, ordering: .relaxed)
+                    defer { spinning.subtract(1, ordering: .relaxed) }
+                    while !stopped.load(ordering: .relaxed) && ContinuousClock.now < end {}
+                }
+            }
+        }
+    }
+
+    /// Blocks spinning now.
+    var count: Int { spinning.load(ordering: .relaxed) }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+}
+
+/// `yes` processes taking the cores, as on a busy machine: stopped by PID.
+final class Hogs: Sendable {
+    private let children: Locked<[Spawned]>
+
+    init(_ count: Int) throws {
+        children = Locked(try (0..<count).map { _ in try Spawned("/usr/bin/yes", [], environment: environment([:])) })
+    }
+
+    func stop() {
+        for child in children.withLock({ c in defer { c = [] }; return c }) {
+            kill(child.pid, SIGKILL)
+            _ = child.waitBlocking()
+        }
+    }
+
+    deinit { stop() }
+}
+
+@Suite("Contention: a download moves while the machine and the process's shared threads are busy")
+struct ContentionTests {
+    /// The stall: on a busy machine, a download's checksums, compression and writes queued on the
+    /// process's shared Dispatch pools waited behind other work there for tens of seconds while every
+    /// transfer was paused. Here every shared pool the library could use is held by spinning blocks for
+    /// up to 90 s, two `yes` processes take the cores, and three downloads (a stored bundle, a deflated
+    /// stream, a folder tree) must each finish, with exact bytes, while the spinners still spin. The
+    /// watchdog fails a run that stops moving for 15 s; the test's own tasks run on threads of their own.
+    @Test("A stored bundle, a deflated --zip - and a --dir download finish while every shared pool spins and two hogs take the cores")
+    func sharedPoolsHeld() async throws {
+        let own = WorkerPool(name: "test-contended", threads: 2)
+        try await withTaskExecutorPreference(own) {
+            let hogs = try Hogs(2)
+            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let spinners = SpinningPools(qualities: [.userInitiated, .default, .utility], perPool: 2 * cores, deadline: .seconds(90))
+            defer {
+                spinners.stop()
+                hogs.stop()
+            }
+            try await runThree(spinners: spinners)
+        }
+    }
+
+    private func runThree(spinners: SpinningPools) async throws {
+        let folder = TemporaryFolder()
+        var configuration = testConfiguration(parallel: 4, retries: 2, stall: .seconds(20))
+        configuration.watchdog = .init(after: .seconds(15), action: .fail)
+        configuration.memoryLimit = 8 << 20
+        try await withTestArchive { archive in
+            // Sizes from empty to several blocks, in contents from all zeros to random bytes.
+            let kinds: [ArchiveContent.Kind] = [.zeros, .ramp, .text, .floats, .random, .mixed]
+            let sizes: [Int64] = [0, 1, 65_535, 300_000, 1_500_000]
+            var products: [Product] = []
+            var kindOf: [String: ArchiveContent.Kind] = [:]
+            for (k, kind) in kinds.enumerated() {
+                for (s, size) in sizes.enumerated() {
+                    let name = "c\(k)_\(s)_\(kind.rawValue).fits"
+                    let p = product(name, dataset: "contended", size: size)
+                    archive.add(uri: p.uri, size: size, content: kind)
+                    products.append(p)
+                    kindOf[p.uri] = kind
+                }
+            }
+            let plan = try zipPlan(products, archive: archive)
+            let bundle = try #require(StoredBundle(plan: plan, credentials: nil, time: 1_750_000_000))
+            // Wait until the spinners hold every pool, so the downloads start on a process already busy.
+            let settle = ContinuousClock.now + .seconds(10)
+            while spinners.count == 0 && ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(spinners.count > 0, "no spinner started")
+
+            let stored = CollectingStream()
+            let deflated = CollectingStream()
+            let tree = folder.path + "/tree"
+            let started = ContinuousClock.now
+            try await withEngine(configuration) { engine in
+                async let a = engine.download(plan, to: .storedBundle(stored, bundle)).report
+                async let b = engine.download(plan, to: .zipStream(deflated, Compression(.deflate, level: 1))).report
+                async let c = engine.download(plan, to: .directory(tree)).report
+                let reports = try await [a, b, c]
+                for report in reports { #expect(report.ok == products.count) }
+            }
+            let took = started.duration(to: .now)
+            // Finished while the shared pools were still held: nothing of the downloads waited for them.
+            #expect(spinners.count > 0, "the downloads took \(took), past the spinners' deadline")
+            spinners.stop()
+
+            #expect(UInt64(stored.bytes.count) == bundle.length)
+            for (name, bytes) in [("stored", stored.bytes), ("deflated", deflated.bytes)] {
+                let path = folder.path + "/\(name).zip"
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+                let listing = try zipDirectory(path)
+                for p in products {
+                    let expected = expectedDigest(ArchiveContent(uri: p.uri, size: p.size!, kind: kindOf[p.uri]!))
+                    let got = listing["bundle/contended/" + p.filename]
+                    #expect(got?.size == expected.size && got?.crc == expected.crc, "\(name): \(p.filename)")
+                }
+            }
+            for p in products {
+                let expected = expectedDigest(ArchiveContent(uri: p.uri, size: p.size!, kind: kindOf[p.uri]!))
+                let got = fileDigest(folder.path + "/tree/contended/" + p.filename)
+                #expect(got?.size == expected.size && got?.crc == expected.crc, "--dir: \(p.filename)")
+            }
+        }
+    }
+}
