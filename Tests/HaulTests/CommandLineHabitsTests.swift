@@ -304,7 +304,7 @@ struct CommandLineHabitsTests {
         }
     }
 
-    @Test("--limit-rate bounds the whole run's rate, over all its transfers")
+    @Test("--limit-rate bounds the whole run's rate, over all its transfers", .prompt)
     func limitRate() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
@@ -318,7 +318,8 @@ struct CommandLineHabitsTests {
             let elapsed = started.duration(to: .now)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(elapsed >= .milliseconds(1_600), "2 MiB at 1 MiB/s took only \(elapsed)")
-            #expect(elapsed < .seconds(30))
+            // The lower bound is the limit's; this one only says the run ended, on a machine however busy.
+            #expect(elapsed < .seconds(180))
             #expect(readBytes(folder.path + "/out/HST/product/r3.fits") == archive.content(of: "mast:HST/product/r3.fits"))
         }
     }

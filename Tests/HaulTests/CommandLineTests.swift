@@ -155,7 +155,7 @@ struct CommandLineTests {
         }
     }
 
-    @Test("A second Ctrl-C ends at once a stop that cannot finish (a pipe nobody reads), exit 130; the re-run completes the bundle")
+    @Test("A second Ctrl-C ends at once a stop that cannot finish (a pipe nobody reads), exit 130; the re-run completes the bundle", .prompt)
     func secondInterrupt() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in

@@ -187,19 +187,22 @@ struct DownloadTests {
         }
     }
 
-    @Test("When the engine's scope ends, every libcurl handle and the engine thread are gone")
+    @Test("When the engine's scope ends, every libcurl handle and the engine thread are gone", .prompt)
     func noLeftovers() async throws {
         try await withTestArchive { archive in
             archive.add(uri: "mast:X/stall.fits", size: 1_000_000, faults: [.init(.stall(after: 1000))])
             let engine: Engine = try await withEngine(testConfiguration(stall: .seconds(60))) { engine in
-                let task = Task {
-                    await engine.fetch(url: archive.url + "/api/v0.1/Download/file?uri=mast:X/stall.fits", expectedSize: 1_000_000, into: DiscardSink())
+                // A child task, so it runs on this test's threads too.
+                try await withThrowingTaskGroup(of: FetchResult.self) { group in
+                    group.addTask {
+                        await engine.fetch(url: archive.url + "/api/v0.1/Download/file?uri=mast:X/stall.fits", expectedSize: 1_000_000, into: DiscardSink())
+                    }
+                    try await waitUntil("the transfer to start") { engine.activeTransfers > 0 }
+                    #expect(engine.liveHandles == 1)
+                    group.cancelAll()
+                    let result = try await group.next()
+                    #expect(result?.status == .cancelled)
                 }
-                try await waitUntil("the transfer to start") { engine.activeTransfers > 0 }
-                #expect(engine.liveHandles == 1)
-                task.cancel()
-                let result = await task.value
-                #expect(result.status == .cancelled)
                 #expect(engine.activeTransfers == 0)
                 return engine
             }

@@ -287,7 +287,7 @@ struct WatchdogTests {
         #expect(fires(&idle, received: 0, done: 0, paused: 0, at: t0 + .seconds(60)) == false)
     }
 
-    @Test("Spilling an entry's staged memory on demand frees the budget's staged bytes and keeps the entry exact", arguments: [Compression.Mode.store, .deflate])
+    @Test("Spilling an entry's staged memory on demand frees the budget's staged bytes and keeps the entry exact", .prompt, arguments: [Compression.Mode.store, .deflate])
     func spillNow(_ mode: Compression.Mode) async throws {
         let folder = TemporaryFolder()
         let budget = MemoryBudget(limit: 64 << 20)

@@ -95,7 +95,7 @@ struct PlacementTests {
         }
     }
 
-    @Test("kill -9 while placed entries are arriving: the next run skips their regions and keeps every complete entry after them")
+    @Test("kill -9 while placed entries are arriving: the next run skips their regions and keeps every complete entry after them", .prompt)
     func killWithRegions() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
@@ -107,7 +107,7 @@ struct PlacementTests {
             for uri in quick { archive.add(uri: uri, size: 20_000 + Int64(quick.firstIndex(of: uri)!)) }
             try (slow + quick).map { $0 + "\n" }.joined().write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
             let arguments = ["download", "list.txt", "--zip", "out.zip", "--compression", "store", "--memory-limit", "4", "--parallel", "8",
-                             "--archive", archive.url, "--progress", "none", "--stall-timeout", "120"]
+                             "--archive", archive.url, "--progress", "none", "--stall-timeout", "600"]
             let haul = try HaulProcess(arguments, in: folder.path)
             func partSize() -> Int {
                 var st = stat()

@@ -95,7 +95,7 @@ struct StoredBundleTests {
         }
     }
 
-    @Test("Resumed at any offset: the rest of the same bytes, and only files not yet sent are fetched")
+    @Test("Resumed at any offset: the rest of the same bytes, and only files not yet sent are fetched", .heavy)
     func resume() async throws {
         try await withTestArchive { archive in
             let plan = try zipPlan(Self.products(archive), archive: archive)
@@ -170,7 +170,7 @@ struct StoredBundleTests {
         }
     }
 
-    @Test("Past 4 GiB: the stated length holds with ZIP64 fields, and a resume past 4 GiB gives the same bytes")
+    @Test("Past 4 GiB: the stated length holds with ZIP64 fields, and a resume past 4 GiB gives the same bytes", .heavy)
     func zip64() async throws {
         let folder = TemporaryFolder()
         let path = folder.path + "/big.zip"

@@ -144,3 +144,31 @@ func waitUntil(
         try await Task.sleep(for: .milliseconds(20))
     }
 }
+
+/// Runs a test on threads of its own instead of the shared pool that runs every other test's tasks.
+///
+/// On Linux that pool keeps about one runnable thread per core and adds one only when a thread
+/// blocks, so a test that computes for minutes (generating and checking 4 GiB) holds part of it, and
+/// on a busy machine every other test's next step can wait behind it for a minute. Two kinds of test
+/// carry this trait: those that compute for long (``heavy``: one pool for all of them, so they take
+/// turns there instead of holding the shared one), and those whose steps must come within a bound of
+/// a process they watch (``prompt``: a pool each), such as killing a download before it can end.
+/// The library needs neither: a download's own work runs on its own threads already.
+struct OwnThreads: TestTrait, TestScoping {
+    let pool: WorkerPool?
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        try await withTaskExecutorPreference(pool ?? WorkerPool(name: "test-prompt", threads: 2)) {
+            try await function()
+        }
+    }
+
+    static let heavyPool = WorkerPool(name: "test-heavy", threads: 2)
+}
+
+extension Trait where Self == OwnThreads {
+    /// For a test that computes for long: it takes turns with the other such tests on two threads.
+    static var heavy: Self { OwnThreads(pool: OwnThreads.heavyPool) }
+    /// For a test that must act within a bound of what it watches: two threads of its own.
+    static var prompt: Self { OwnThreads(pool: nil) }
+}

@@ -146,7 +146,7 @@ struct ZipTests {
         }
     }
 
-    @Test("An entry over 4 GiB gets ZIP64 fields in both headers, version 4.5, and every reader checks it", arguments: [
+    @Test("An entry over 4 GiB gets ZIP64 fields in both headers, version 4.5, and every reader checks it", .heavy, arguments: [
         ZipCase(compression: .store, pipe: false, layout: .nested),
         // Deflated through a pipe: 4 GiB in, a compressed size under 4 GiB, ZIP64 still.
         ZipCase(compression: .deflate, pipe: true, layout: .nested),
@@ -194,7 +194,7 @@ struct ZipTests {
         }
     }
 
-    @Test("More than 65,535 entries: ZIP64 end records, and every reader counts them all")
+    @Test("More than 65,535 entries: ZIP64 end records, and every reader counts them all", .heavy)
     func manyEntries() async throws {
         let folder = TemporaryFolder()
         let path = folder.path + "/many.zip"
@@ -242,7 +242,7 @@ struct ZipTests {
         try await Task.sleep(for: .milliseconds(300))
     }
 
-    @Test("Ctrl-C finishes a valid archive with what is complete, the rest CANCELLED, exit 130")
+    @Test("Ctrl-C finishes a valid archive with what is complete, the rest CANCELLED, exit 130", .prompt)
     func interrupt() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
@@ -263,14 +263,15 @@ struct ZipTests {
         }
     }
 
-    @Test("kill -9 mid-run, then the same command: the archive an uninterrupted run gives, complete entries not fetched again")
+    @Test("kill -9 mid-run, then the same command: the archive an uninterrupted run gives, complete entries not fetched again", .prompt)
     func killAndResume() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
             // The slow files are held the first time only (headers sent, body never), so they are still
             // running when the process is killed, however slow the machine.
             let (quick, slow) = try Self.interruptionCatalog(archive, in: folder.path, slow: .init(.hold, times: 1))
-            let arguments = ["download", "list.txt", "--zip", "out.zip", "--archive", archive.url, "--progress", "none"]
+            // A stall limit past any wait of the test's, so the held files stay held until the kill.
+            let arguments = ["download", "list.txt", "--zip", "out.zip", "--archive", archive.url, "--progress", "none", "--stall-timeout", "600"]
             let haul = try HaulProcess(arguments, in: folder.path)
             // Deflated entries are smaller than the files: wait for most of the quick ones' bytes.
             try await Self.waitForPart(folder.path + "/out.zip.haul-part", bytes: 30 * 20_000 / 2, archive: archive, requests: 35)
