@@ -1,4 +1,5 @@
 import Dispatch
+import Haul
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +9,8 @@ import Darwin
 /// Turns the first Ctrl-C (SIGINT) or SIGTERM into a graceful stop: `action` runs once, the download
 /// cancels and still writes its manifest. A second signal ends the process at once with status 130.
 final class Interrupt: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
+    private let sources = Locked<[any DispatchSourceSignal]>([])
+    // Touched only on `queue`, where the handlers run.
     private var count = 0
     private let queue = DispatchQueue(label: "haul.signals")
 
@@ -27,16 +29,13 @@ final class Interrupt: @unchecked Sendable {
                 }
             }
             source.resume()
-            sources.append(source)
+            sources.withLock { $0.append(source) }
         }
     }
 
-    /// Restores the default handling.
+    /// Restores the default handling. Never waits: it is called from tasks, whose threads must not block.
     func cancel() {
-        queue.sync {
-            for source in sources { source.cancel() }
-            sources.removeAll()
-        }
+        for source in sources.withLock({ s in defer { s = [] }; return s }) { source.cancel() }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }

@@ -516,7 +516,7 @@ print(length)
         }
     }
 
-    @Test("Closing the connection mid-stream cancels every transfer of that download")
+    @Test("Closing the connection mid-stream cancels every transfer of that download", .prompt)
     func cancelled() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in

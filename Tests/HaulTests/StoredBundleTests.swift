@@ -207,7 +207,7 @@ struct StoredBundleTests {
         }
     }
 
-    @Test("More big files before a small one than the window holds: transfers go in write order, and the bundle ends")
+    @Test("More big files before a small one than the window holds: transfers go in write order, and the bundle ends", .prompt)
     func writeOrder() async throws {
         try await withTestArchive { archive in
             // Two transfers, a window of 8: taken in the plan's order, the twelve big files would fill
