@@ -32,12 +32,33 @@ struct Reply: Sendable {
 }
 
 extension OverlayServer {
-    /// What `uri` names, without its query (what the log shows).
-    static func pathOnly(_ uri: String) -> String {
-        String(uri.prefix { $0 != "?" })
+    /// `Content-Disposition` for a download saved as `name` (RFC 6266): a plain ASCII `filename`
+    /// for old clients, with nothing that could end the quoted string or the header (quotes,
+    /// backslashes, controls, `%`, `;` and every non-ASCII character become `_`), and the exact name
+    /// as `filename*=UTF-8''…`, percent-encoded, for every client that reads it. Every answer that
+    /// names a file says so through here.
+    static func attachment(_ name: String) -> String {
+        var plain = ""
+        for scalar in name.unicodeScalars {
+            let v = scalar.value
+            plain.unicodeScalars.append((0x20..<0x7F).contains(v) && !"\"\\%;".unicodeScalars.contains(scalar) ? scalar : "_")
+        }
+        // RFC 5987 attr-chars stay as they are; every other byte of the UTF-8 is %XX.
+        let attr = Set("!#$&+-.^_`|~".utf8).union(UInt8(ascii: "0")...UInt8(ascii: "9")).union(UInt8(ascii: "A")...UInt8(ascii: "Z"))
+            .union(UInt8(ascii: "a")...UInt8(ascii: "z"))
+        var encoded = ""
+        for byte in name.utf8 {
+            if attr.contains(byte) {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                encoded += (byte < 16 ? "%0" : "%") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return "attachment; filename=\"\(plain)\"; filename*=UTF-8''\(encoded)"
     }
 
     static func send(_ reply: Reply, on channel: any Channel) {
+        // A HEAD request's answer is its head only: the encoder leaves the body out.
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: reply.contentType)
         headers.add(name: "Content-Length", value: String(reply.body.count))
@@ -55,8 +76,7 @@ extension OverlayServer {
 
     /// Answers one request: a whole reply, or a streamed bundle.
     func respond(to head: HTTPRequestHead, body: [UInt8], channel: any Channel, stream: ChannelStream) async {
-        let path = Self.pathOnly(head.uri)
-        let queryText = head.uri.dropFirst(path.count).dropFirst()
+        let (path, queryText) = Self.target(head.uri)
         let isForm = head.headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true
         var status: UInt
         var note = ""
@@ -109,15 +129,18 @@ extension OverlayServer {
         channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         let queryPairs = try OverlayQuery.pairs(queryText)
-        // The key is checked before anything else is read: a request without it learns nothing more.
+        // The key was checked on the request's head, before its body was read (OverlayHandler); this
+        // checks it again where it is used. A request without it learns nothing more.
         func requireKey(_ pairs: [(String, String)]) throws {
             guard isKey(pairs.last(where: { $0.0 == "key" })?.1 ?? head.headers.first(name: "X-Haul-Key")) else {
-                throw HaulError(.forbiddenKey, "this needs the server's key: open the URL `haul serve` printed (it ends in ?key=…)")
+                throw HaulError(.forbiddenKey, Self.keyNeeded)
             }
         }
+        // HEAD is a GET without the body, on every route GET answers.
         func allow(_ methods: HTTPMethod...) throws {
-            guard methods.contains(head.method) else {
-                throw HaulError(.method, "\(head.method.rawValue) \(path): use \(methods.map(\.rawValue).joined(separator: " or "))")
+            guard methods.contains(head.method) || (head.method == .HEAD && methods.contains(.GET)) else {
+                let names = methods.map(\.rawValue) + (methods.contains(.GET) ? ["HEAD"] : [])
+                throw HaulError(.method, "\(head.method.rawValue) \(path): use \(names.joined(separator: " or "))")
             }
         }
         switch path {
@@ -137,7 +160,7 @@ extension OverlayServer {
             let query = try OverlayQuery(queryPairs)
             let plan = try self.plan(query, products: try products(), root: "selection", authorized: false)
             var reply = Reply(status: .ok, contentType: "text/csv; charset=utf-8", body: Array(plan.exportCSV().utf8))
-            reply.headers.append(("Content-Disposition", "attachment; filename=\"\(defaultRoot(query))-selection.csv\""))
+            reply.headers.append(("Content-Disposition", Self.attachment("\(defaultRoot(query))-selection.csv")))
             return reply
         case "/script.sh":
             try allow(.GET)
@@ -149,7 +172,7 @@ extension OverlayServer {
             let generator = (["haul", "script"] + names + query.arguments).joined(separator: " ")
             let script = CurlScript(plan: plan, archive: configuration.resolver, generator: generator)
             var reply = Reply(status: .ok, contentType: "text/x-shellscript; charset=utf-8", body: Array(script.text().utf8))
-            reply.headers.append(("Content-Disposition", "attachment; filename=\"\(root).sh\""))
+            reply.headers.append(("Content-Disposition", Self.attachment("\(root).sh")))
             return reply
         case "/catalog":
             try allow(.POST)
@@ -235,19 +258,9 @@ extension OverlayServer {
             if plan.summary.excludedExclusive > 0 { reason += " (\(plan.summary.excludedExclusive) exclusive-access files need a MAST token)" }
             throw HaulError(.invalidArgument, reason)
         }
-        let admitted = state.withLock { state -> Bool in
-            guard state.downloads < configuration.maximumDownloads else { return false }
-            state.downloads += 1
-            return true
-        }
-        guard admitted else {
-            let n = configuration.maximumDownloads
-            throw HaulError(.busy, "\(n) download\(n == 1 ? " is" : "s are") running, the most this server streams at once: try again when one has finished")
-        }
-        defer { state.withLock { $0.downloads -= 1 } }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/zip")
-        headers.add(name: "Content-Disposition", value: "attachment; filename=\"\(root).zip\"")
+        headers.add(name: "Content-Disposition", value: Self.attachment("\(root).zip"))
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
@@ -258,6 +271,12 @@ extension OverlayServer {
             )
         }
         headers.add(name: "Accept-Ranges", value: "none")
+        if head.method == .HEAD {
+            try await sendHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers), on: channel)
+            return nil
+        }
+        try admit()
+        defer { state.withLock { $0.downloads -= 1 } }
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))).get()
 
         let download = engine.download(plan, to: .zipStream(stream, query.compressionValue), credentials: credentials)
@@ -275,6 +294,26 @@ extension OverlayServer {
             channel.close(promise: nil)
         }
         return nil
+    }
+
+    /// Takes one of the `--max-downloads` places, or throws `busy` (503) when none is free.
+    private func admit() throws {
+        let admitted = state.withLock { state -> Bool in
+            guard state.downloads < configuration.maximumDownloads else { return false }
+            state.downloads += 1
+            return true
+        }
+        guard admitted else {
+            let n = configuration.maximumDownloads
+            throw HaulError(.busy, "\(n) download\(n == 1 ? " is" : "s are") running, the most this server streams at once: try again when one has finished")
+        }
+    }
+
+    /// The head of an answer to HEAD: what GET would send, without the body or the work.
+    private func sendHead(_ responseHead: HTTPResponseHead, on channel: any Channel) async throws {
+        channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
+        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+        try? await channel.close()
     }
 
     /// A stored bundle: the whole of a new one (200), or the rest of one sent before (206).
@@ -309,6 +348,16 @@ extension OverlayServer {
             }
             // Otherwise the whole of a new bundle (RFC 9110 §14.2: a server may ignore Range).
         }
+        headers.add(name: "Content-Length", value: String(last - first + 1))
+        headers.add(name: "ETag", value: tag)
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        if head.method == .HEAD {
+            streamed = status
+            try await sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers), on: channel)
+            return nil
+        }
+        try admit()
+        defer { state.withLock { $0.downloads -= 1 } }
         if status == .ok {
             state.withLock { s in
                 s.resumable.append((tag, bundle))
@@ -319,9 +368,6 @@ extension OverlayServer {
                 }
             }
         }
-        headers.add(name: "Content-Length", value: String(last - first + 1))
-        headers.add(name: "ETag", value: tag)
-        headers.add(name: "Accept-Ranges", value: "bytes")
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))).get()
         streamed = status
 

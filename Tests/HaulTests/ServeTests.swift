@@ -56,8 +56,16 @@ struct ServeTests {
     ///
     /// A process of its own, as the server runs: its event loop and tasks never wait for threads this
     /// test process (running every suite at once) keeps busy.
-    static func withServeProcess(_ arguments: [String], in folder: String, _ body: (Served) async throws -> Void) async throws {
-        let process = try HaulProcess(["serve"] + arguments, in: folder)
+    ///
+    /// - Parameter descriptors: A limit on the process's open descriptors (soft and hard), set with prlimit(1).
+    static func withServeProcess(_ arguments: [String], in folder: String, descriptors: Int? = nil, _ body: (Served) async throws -> Void) async throws {
+        let process: HaulProcess
+        if let descriptors {
+            let prlimit = try #require(["/usr/bin/prlimit", "/bin/prlimit"].first { FileManager.default.isExecutableFile(atPath: $0) }, "prlimit(1) (util-linux) is needed")
+            process = try HaulProcess(["--nofile=\(descriptors):\(descriptors)", haulExecutable, "serve"] + arguments, in: folder, executable: prlimit)
+        } else {
+            process = try HaulProcess(["serve"] + arguments, in: folder)
+        }
         var url = ""
         do {
             try await waitUntil("the server's address", timeout: .seconds(60), seen: { process.stderr }) {
@@ -75,12 +83,16 @@ struct ServeTests {
     }
 
     /// A server over the fixture catalog, the loopback archive serving its files (a token accepted).
-    static func withServer(_ body: (Served, TestArchive, String) async throws -> Void) async throws {
+    static func withServer(
+        _ extra: [String] = [], descriptors: Int? = nil, _ body: (Served, TestArchive, String) async throws -> Void
+    ) async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
             try serveCatalog(caom, in: archive)
             archive.addToken(token, user: user)
-            try await withServeProcess([caom, "--archive", archive.url, "--max-upload", "1", "--parallel", "16"], in: folder.path) { server in
+            try await withServeProcess(
+                [caom, "--archive", archive.url, "--max-upload", "1", "--parallel", "16"] + extra, in: folder.path, descriptors: descriptors
+            ) { server in
                 try await body(server, archive, folder.path)
             }
         }
@@ -493,8 +505,9 @@ print(length)
         try await Self.withServer { server, archive, folder in
             let base = server.baseURL
             let pairs = [("quick", "all")]
-            let form = ["-d", "key=\(server.key)", "-d", "quick=all", "--data-urlencode", "token=\(Self.token)"]
-            let answer = try await Self.curl("\(base)/download.zip", form, in: folder)
+            // The key in the address (checked on the head, before the body is read), the token in the body.
+            let form = ["-d", "quick=all", "--data-urlencode", "token=\(Self.token)"]
+            let answer = try await Self.curl("\(base)/download.zip?key=\(server.key)", form, in: folder)
             #expect(answer.status == 200, "\(answer.text.prefix(300))")
             try Data(answer.body).write(to: URL(fileURLWithPath: folder + "/t.zip"))
             let read = try readWithPython(folder + "/t.zip", extractTo: folder + "/t")
@@ -506,7 +519,7 @@ print(length)
             #expect(archive.statistics.authorizedRequests > 0)
             #expect(!answer.body.containsBytes(of: Self.token) && !answer.headers.contains(Self.token))
 
-            let wrong = try await Self.curl("\(base)/download.zip", ["-d", "key=\(server.key)", "-d", "quick=all", "--data-urlencode", "token=not-the-token-0123456789"], in: folder)
+            let wrong = try await Self.curl("\(base)/download.zip?key=\(server.key)", ["-d", "quick=all", "--data-urlencode", "token=not-the-token-0123456789"], in: folder)
             #expect(wrong.status == 401)
             #expect(wrong.text.contains("<pre id=\"error\">"))
             #expect(!wrong.text.contains("not-the-token-0123456789"))
