@@ -90,9 +90,14 @@ public final class OverlayServer: Sendable {
         var downloads = 0
         /// Bytes of request bodies held now (``Configuration/maximumBodyMemory`` at most).
         var bodyBytes = 0
-        /// Stored bundles this server sent, newest last, by their `ETag`: a client whose download broke
-        /// asks for the rest of one with `Range` (and `If-Range`). At most ``resumableLimit``.
+        /// Stored bundles this server knows, newest last, by their `ETag`, with the records of what went
+        /// out of each (CRC-32s, times). At most ``resumableLimit``.
         var resumable: [(tag: String, bundle: StoredBundle)] = []
+        /// Requests streaming each stored bundle now, by its tag (together one of ``downloads``).
+        var active: [String: Int] = [:]
+        /// The entries (positions in the bundle's order) each request of a stored bundle is sending
+        /// now, by the bundle's tag: the end of a bundle waits for these rather than fetch them again.
+        var coverage: [String: [UUID: Range<Int>]] = [:]
     }
 
     /// How many stored bundles the server can resume, and how many files they may hold in all: each
