@@ -329,7 +329,10 @@ enum OverlayPage {
         // out of every URL (and out of the history).
         const withToken = !$("token-row").hidden && $("token").value;
         const form = document.createElement("form");
-        form.method = withToken ? "post" : "get"; form.action = "/download.zip"; form.hidden = true;
+        // The key also in the POST's address: the server checks it on the request's head, before it
+        // reads a body (a GET form's fields are its query).
+        form.method = withToken ? "post" : "get"; form.hidden = true;
+        form.action = withToken ? "/download.zip?key=" + encodeURIComponent(key) : "/download.zip";
         const fields = pairs().concat([["key", key]]);
         if (withToken) fields.push(["token", $("token").value]);
         for (const [name, value] of fields) {

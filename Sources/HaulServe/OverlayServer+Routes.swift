@@ -32,12 +32,33 @@ struct Reply: Sendable {
 }
 
 extension OverlayServer {
-    /// What `uri` names, without its query (what the log shows).
-    static func pathOnly(_ uri: String) -> String {
-        String(uri.prefix { $0 != "?" })
+    /// `Content-Disposition` for a download saved as `name` (RFC 6266): a plain ASCII `filename`
+    /// for old clients, with nothing that could end the quoted string or the header (quotes,
+    /// backslashes, controls, `%`, `;` and every non-ASCII character become `_`), and the exact name
+    /// as `filename*=UTF-8''…`, percent-encoded, for every client that reads it. Every answer that
+    /// names a file says so through here.
+    static func attachment(_ name: String) -> String {
+        var plain = ""
+        for scalar in name.unicodeScalars {
+            let v = scalar.value
+            plain.unicodeScalars.append((0x20..<0x7F).contains(v) && !"\"\\%;".unicodeScalars.contains(scalar) ? scalar : "_")
+        }
+        // RFC 5987 attr-chars stay as they are; every other byte of the UTF-8 is %XX.
+        let attr = Set("!#$&+-.^_`|~".utf8).union(UInt8(ascii: "0")...UInt8(ascii: "9")).union(UInt8(ascii: "A")...UInt8(ascii: "Z"))
+            .union(UInt8(ascii: "a")...UInt8(ascii: "z"))
+        var encoded = ""
+        for byte in name.utf8 {
+            if attr.contains(byte) {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                encoded += (byte < 16 ? "%0" : "%") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return "attachment; filename=\"\(plain)\"; filename*=UTF-8''\(encoded)"
     }
 
     static func send(_ reply: Reply, on channel: any Channel) {
+        // A HEAD request's answer is its head only: the encoder leaves the body out.
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: reply.contentType)
         headers.add(name: "Content-Length", value: String(reply.body.count))
@@ -55,8 +76,7 @@ extension OverlayServer {
 
     /// Answers one request: a whole reply, or a streamed bundle.
     func respond(to head: HTTPRequestHead, body: [UInt8], channel: any Channel, stream: ChannelStream) async {
-        let path = Self.pathOnly(head.uri)
-        let queryText = head.uri.dropFirst(path.count).dropFirst()
+        let (path, queryText) = Self.target(head.uri)
         let isForm = head.headers.first(name: "Content-Type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true
         var status: UInt
         var note = ""
@@ -72,6 +92,11 @@ extension OverlayServer {
             } else {
                 status = streamed.code
             }
+        } catch where !channel.isActive {
+            // The client went before its answer began (a download manager dropping a connection it no
+            // longer needs): nothing to answer.
+            configuration.log("\(head.method.rawValue) \(path): the client closed the connection")
+            return
         } catch {
             let haul = error as? HaulError ?? HaulError(.engine, "\(error)")
             let code: HTTPResponseStatus
@@ -109,15 +134,18 @@ extension OverlayServer {
         channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         let queryPairs = try OverlayQuery.pairs(queryText)
-        // The key is checked before anything else is read: a request without it learns nothing more.
+        // The key was checked on the request's head, before its body was read (OverlayHandler); this
+        // checks it again where it is used. A request without it learns nothing more.
         func requireKey(_ pairs: [(String, String)]) throws {
             guard isKey(pairs.last(where: { $0.0 == "key" })?.1 ?? head.headers.first(name: "X-Haul-Key")) else {
-                throw HaulError(.forbiddenKey, "this needs the server's key: open the URL `haul serve` printed (it ends in ?key=…)")
+                throw HaulError(.forbiddenKey, Self.keyNeeded)
             }
         }
+        // HEAD is a GET without the body, on every route GET answers.
         func allow(_ methods: HTTPMethod...) throws {
-            guard methods.contains(head.method) else {
-                throw HaulError(.method, "\(head.method.rawValue) \(path): use \(methods.map(\.rawValue).joined(separator: " or "))")
+            guard methods.contains(head.method) || (head.method == .HEAD && methods.contains(.GET)) else {
+                let names = methods.map(\.rawValue) + (methods.contains(.GET) ? ["HEAD"] : [])
+                throw HaulError(.method, "\(head.method.rawValue) \(path): use \(names.joined(separator: " or "))")
             }
         }
         switch path {
@@ -137,7 +165,7 @@ extension OverlayServer {
             let query = try OverlayQuery(queryPairs)
             let plan = try self.plan(query, products: try products(), root: "selection", authorized: false)
             var reply = Reply(status: .ok, contentType: "text/csv; charset=utf-8", body: Array(plan.exportCSV().utf8))
-            reply.headers.append(("Content-Disposition", "attachment; filename=\"\(defaultRoot(query))-selection.csv\""))
+            reply.headers.append(("Content-Disposition", Self.attachment("\(defaultRoot(query))-selection.csv")))
             return reply
         case "/script.sh":
             try allow(.GET)
@@ -149,7 +177,7 @@ extension OverlayServer {
             let generator = (["haul", "script"] + names + query.arguments).joined(separator: " ")
             let script = CurlScript(plan: plan, archive: configuration.resolver, generator: generator)
             var reply = Reply(status: .ok, contentType: "text/x-shellscript; charset=utf-8", body: Array(script.text().utf8))
-            reply.headers.append(("Content-Disposition", "attachment; filename=\"\(root).sh\""))
+            reply.headers.append(("Content-Disposition", Self.attachment("\(root).sh")))
             return reply
         case "/catalog":
             try allow(.POST)
@@ -235,29 +263,25 @@ extension OverlayServer {
             if plan.summary.excludedExclusive > 0 { reason += " (\(plan.summary.excludedExclusive) exclusive-access files need a MAST token)" }
             throw HaulError(.invalidArgument, reason)
         }
-        let admitted = state.withLock { state -> Bool in
-            guard state.downloads < configuration.maximumDownloads else { return false }
-            state.downloads += 1
-            return true
-        }
-        guard admitted else {
-            let n = configuration.maximumDownloads
-            throw HaulError(.busy, "\(n) download\(n == 1 ? " is" : "s are") running, the most this server streams at once: try again when one has finished")
-        }
-        defer { state.withLock { $0.downloads -= 1 } }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/zip")
-        headers.add(name: "Content-Disposition", value: "attachment; filename=\"\(root).zip\"")
+        headers.add(name: "Content-Disposition", value: Self.attachment("\(root).zip"))
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         headers.add(name: "X-Haul-Files", value: String(plan.downloads.count))
-        if query.compression == .store, let fresh = StoredBundle(plan: plan, credentials: credentials, time: Int64(Date().timeIntervalSince1970)) {
+        if query.compression == .store, let fresh = StoredBundle(plan: plan, credentials: credentials) {
             return try await downloadStored(
                 fresh, credentials: credentials, head: head, headers: headers, channel: channel, stream: stream, note: &note, streamed: &streamed
             )
         }
         headers.add(name: "Accept-Ranges", value: "none")
+        if head.method == .HEAD {
+            try await sendHead(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers), on: channel)
+            return nil
+        }
+        try admit()
+        defer { leave() }
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))).get()
 
         let download = engine.download(plan, to: .zipStream(stream, query.compressionValue), credentials: credentials)
@@ -277,74 +301,111 @@ extension OverlayServer {
         return nil
     }
 
-    /// A stored bundle: the whole of a new one (200), or the rest of one sent before (206).
+    /// Takes one of the `--max-downloads` places, or throws `busy` (503) when none is free. Requests of
+    /// one stored bundle (its `tag`) share one place: a download manager's ranges are one download.
+    private func admit(_ tag: String? = nil) throws {
+        let admitted = state.withLock { state -> Bool in
+            if let tag, let n = state.active[tag] {
+                state.active[tag] = n + 1
+                return true
+            }
+            guard state.downloads < configuration.maximumDownloads else { return false }
+            state.downloads += 1
+            if let tag { state.active[tag] = 1 }
+            return true
+        }
+        guard admitted else {
+            let n = configuration.maximumDownloads
+            throw HaulError(.busy, "\(n) download\(n == 1 ? " is" : "s are") running, the most this server streams at once: try again when one has finished")
+        }
+    }
+
+    /// Gives back what ``admit(_:)`` took.
+    private func leave(_ tag: String? = nil) {
+        state.withLock { state in
+            if let tag, let n = state.active[tag] {
+                if n > 1 {
+                    state.active[tag] = n - 1
+                    return
+                }
+                state.active[tag] = nil
+            }
+            state.downloads -= 1
+        }
+    }
+
+    /// The head of an answer to HEAD: what GET would send, without the body or the work.
+    private func sendHead(_ responseHead: HTTPResponseHead, on channel: any Channel) async throws {
+        channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
+        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+        try? await channel.close()
+    }
+
+    /// A stored bundle: the whole of it (200), or any range of it (206).
+    ///
+    /// A stored bundle is a function of its selection (``StoredBundle/tag``), so any range of it can be
+    /// answered whether or not this server sent it before, and after a restart: the files whose entries
+    /// overlap the range are fetched (the entry that straddles its start again whole, for its CRC-32),
+    /// and the end of the bundle (manifests, directory), which needs every file's CRC-32, is made from
+    /// the records of what went out: it waits for the entries other requests of the same bundle are
+    /// sending, and fetches those no one is. Requests of one bundle take one `--max-downloads` place.
     private func downloadStored(
         _ fresh: StoredBundle, credentials: Credentials?, head: HTTPRequestHead, headers: HTTPHeaders,
         channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
         var headers = headers
-        var tag = "\"haul-\(Self.randomKey().prefix(20))\""
-        var bundle = fresh
-        var first: UInt64 = 0
-        var last = fresh.length - 1
-        var status = HTTPResponseStatus.ok
-        if let range = head.headers.first(name: "Range").flatMap(Self.byteRange) {
-            let condition = head.headers.first(name: "If-Range")
-            // The newest bundle this server sent for the same request, the one If-Range names if any.
-            let sent = state.withLock { s in
-                s.resumable.last { $0.bundle.fingerprint == fresh.fingerprint && (condition == nil || $0.tag == condition) }
+        let tag = fresh.tag
+        // The same selection is the same bundle, to the byte: one known already (with its records of
+        // what went out) stands for the fresh one.
+        let bundle = state.withLock { s -> StoredBundle in
+            if let known = s.resumable.last(where: { $0.tag == tag }) { return known.bundle }
+            s.resumable.append((tag, fresh))
+            // The oldest go first; the newest is always kept.
+            while s.resumable.count > 1, s.resumable.count > Self.resumableLimit
+                || s.resumable.reduce(0, { $0 + $1.bundle.files }) > Self.resumableFileLimit {
+                s.resumable.removeFirst()
             }
-            if let sent {
-                guard range.first < sent.bundle.length else {
-                    var reply = Reply.text(.rangeNotSatisfiable, "bytes \(range.first)- are past the bundle's \(sent.bundle.length)")
-                    reply.headers.append(("Content-Range", "bytes */\(sent.bundle.length)"))
-                    return reply
-                }
-                if sent.bundle.canResume(from: range.first) {
-                    (tag, bundle, first) = (sent.tag, sent.bundle, range.first)
-                    last = min(range.last ?? (bundle.length - 1), bundle.length - 1)
-                    status = .partialContent
-                    headers.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(bundle.length)")
-                }
-            }
-            // Otherwise the whole of a new bundle (RFC 9110 §14.2: a server may ignore Range).
+            return fresh
         }
-        if status == .ok {
-            state.withLock { s in
-                s.resumable.append((tag, bundle))
-                // The oldest go first; the newest is always kept.
-                while s.resumable.count > 1, s.resumable.count > Self.resumableLimit
-                    || s.resumable.reduce(0, { $0 + $1.bundle.files }) > Self.resumableFileLimit {
-                    s.resumable.removeFirst()
-                }
+        var first: UInt64 = 0
+        var last = bundle.length - 1
+        var status = HTTPResponseStatus.ok
+        // A Range is honoured unless If-Range names other bytes (then the whole bundle, RFC 9110 §13.1.5).
+        if let value = head.headers.first(name: "Range"), head.headers.first(name: "If-Range").map({ $0 == tag }) ?? true,
+           let range = Self.byteRange(value) {
+            guard let resolved = Self.resolve(range, length: bundle.length) else {
+                var reply = Reply.text(.rangeNotSatisfiable, "\(Self.printable(value)) is past the bundle's \(bundle.length) bytes")
+                reply.headers.append(("Content-Range", "bytes */\(bundle.length)"))
+                return reply
             }
+            (first, last) = resolved
+            status = .partialContent
+            headers.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(bundle.length)")
         }
         headers.add(name: "Content-Length", value: String(last - first + 1))
         headers.add(name: "ETag", value: tag)
         headers.add(name: "Accept-Ranges", value: "bytes")
+        if head.method == .HEAD {
+            streamed = status
+            try await sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers), on: channel)
+            return nil
+        }
+        try admit(tag)
+        defer { leave(tag) }
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))).get()
         streamed = status
 
-        let body = RangeStream(stream, count: last - first + 1)
-        // The bundle's own plan: a resumed one was made for an earlier request (the same, by its fingerprint).
-        let download = engine.download(bundle.plan, to: .storedBundle(body, bundle, from: first), credentials: credentials)
-        let outcome: String
-        do {
-            let report = try await download.report
-            outcome = "\(report.ok) OK"
-        } catch {
-            outcome = (error as? HaulError)?.message ?? "\(error)"
-        }
+        let (complete, outcome) = await send(bundle, tag: tag, first...last, credentials: credentials, to: stream)
         let range = status == .partialContent ? " (bytes \(first)-\(last) of \(bundle.length))" : ""
-        if body.isComplete {
-            // Every byte the head promised is out (a range that ends early stops the download there).
+        if complete {
+            // Every byte the head promised is out.
             try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
             note = "\(outcome), \(stream.sent) bytes sent\(range)"
             try? await channel.close()
         } else {
             // Short of its Content-Length: the client sees the download fail, and may ask for the rest.
             // A bundle that cannot be finished (a file failed or changed) is forgotten, so the next
-            // request for it gets a new one whole.
+            // request for it starts from what the archive has now.
             if !stream.isClosed { state.withLock { $0.resumable.removeAll { $0.tag == tag } } }
             note = "stopped after \(stream.sent) bytes\(range): \(outcome)"
             channel.close(promise: nil)
@@ -352,31 +413,139 @@ extension OverlayServer {
         return nil
     }
 
-    /// A `Range` header of one range from a first byte (`bytes=N-` or `bytes=N-M`); `nil` for anything
-    /// else (several ranges, a suffix range), which is answered with the whole bundle.
-    static func byteRange(_ value: String) -> (first: UInt64, last: UInt64?)? {
+    /// Sends bytes `range` of `bundle` to `stream`; whether all went, and what to log.
+    private func send(
+        _ bundle: StoredBundle, tag: String, _ range: ClosedRange<UInt64>, credentials: Credentials?, to stream: ChannelStream
+    ) async -> (Bool, String) {
+        var outcome = "0 OK"
+        if range.lowerBound < bundle.trailerOffset {
+            // The files' part, by a writer from the range's start. When every entry before the start has
+            // gone out (a resumption, or the whole), the same writer goes on to the end of the bundle.
+            let end = bundle.canResume(from: range.lowerBound) ? range.upperBound : min(range.upperBound, bundle.trailerOffset - 1)
+            let body = RangeStream(stream, count: end - range.lowerBound + 1, lastByte: end)
+            let claim = cover(tag, bundle.positions(overlapping: range.lowerBound, end))
+            // The bundle's own plan: a known one was made for an earlier request (the same, by its tag).
+            let download = engine.download(bundle.plan, to: .storedBundle(body, bundle, from: range.lowerBound), credentials: credentials)
+            do {
+                let report = try await download.report
+                outcome = "\(report.ok) OK"
+            } catch {
+                outcome = (error as? HaulError)?.message ?? "\(error)"
+            }
+            uncover(tag, claim)
+            if body.isComplete && end < bundle.length - 1 {
+                // Stopped where the range (or the files' part) ends, as it should.
+                outcome = "\(bundle.positions(overlapping: range.lowerBound, end).count) files in range"
+            }
+            guard body.isComplete else { return (false, outcome) }
+            if end == range.upperBound { return (true, outcome) }
+        }
+        guard let trailer = await trailer(of: bundle, tag: tag, credentials: credentials, while: stream) else {
+            return (false, stream.isClosed ? "the client closed the connection" : "a file of the bundle could not be fetched for its CRC-32")
+        }
+        let from = Int(max(range.lowerBound, bundle.trailerOffset) - bundle.trailerOffset)
+        let to = Int(range.upperBound - bundle.trailerOffset)
+        // ChannelStream waits on the client: off the cooperative pool.
+        let written: Bool = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let ok = (try? trailer[from...to].withUnsafeBytes { try stream.write($0) }) != nil
+                continuation.resume(returning: ok)
+            }
+        }
+        return (written, outcome)
+    }
+
+    /// The end of `bundle` (``StoredBundle/trailer()``) once every entry has gone out: waits for the
+    /// entries other requests of the bundle are sending, and fetches those no one is (their bytes
+    /// dropped, their CRC-32s recorded). `nil` when the client goes, or a file cannot be fetched.
+    private func trailer(of bundle: StoredBundle, tag: String, credentials: Credentials?, while stream: ChannelStream) async -> [UInt8]? {
+        while !stream.isClosed && !Task.isCancelled {
+            if let bytes = bundle.trailer() { return bytes }
+            let missing = bundle.unrecordedPositions()
+            let covered = state.withLock { $0.coverage[tag].map { Array($0.values) } ?? [] }
+            guard let start = missing.first(where: { p in !covered.contains { $0.contains(p) } }) else {
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            // The run of entries from there that no one is sending.
+            var end = start
+            let unrecorded = Set(missing)
+            while end + 1 < bundle.files, unrecorded.contains(end + 1), !covered.contains(where: { $0.contains(end + 1) }) { end += 1 }
+            let span = (bundle.span(of: start).start, bundle.span(of: end).end)
+            let sink = RangeStream(DiscardingStream(), count: span.1 - span.0, lastByte: span.1 - 1)
+            let claim = cover(tag, start..<(end + 1))
+            let download = engine.download(bundle.plan, to: .storedBundle(sink, bundle, from: span.0), credentials: credentials)
+            _ = try? await download.report
+            uncover(tag, claim)
+            if !sink.isComplete { return nil }
+        }
+        return nil
+    }
+
+    /// Marks positions of a bundle as being sent by a request (until ``uncover(_:_:)``).
+    private func cover(_ tag: String, _ positions: Range<Int>) -> UUID {
+        let id = UUID()
+        state.withLock { $0.coverage[tag, default: [:]][id] = positions }
+        return id
+    }
+
+    private func uncover(_ tag: String, _ id: UUID) {
+        state.withLock { s in
+            s.coverage[tag]?[id] = nil
+            if s.coverage[tag]?.isEmpty == true { s.coverage[tag] = nil }
+        }
+    }
+
+    /// A `Range` header of one range (`bytes=N-`, `bytes=N-M`, `bytes=-N`); `nil` for anything else
+    /// (several ranges), which is answered with the whole bundle (RFC 9110 §14.2: a server may).
+    static func byteRange(_ value: String) -> (first: UInt64?, last: UInt64?)? {
         let value = value.trimmingCharacters(in: .whitespaces)
         guard value.lowercased().hasPrefix("bytes="), !value.contains(",") else { return nil }
         let spec = value.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        guard spec.count == 2, let first = UInt64(spec[0].trimmingCharacters(in: .whitespaces)) else { return nil }
-        let end = spec[1].trimmingCharacters(in: .whitespaces)
+        guard spec.count == 2 else { return nil }
+        let start = spec[0].trimmingCharacters(in: .whitespaces), end = spec[1].trimmingCharacters(in: .whitespaces)
+        if start.isEmpty {
+            // The last N bytes.
+            guard let count = UInt64(end) else { return nil }
+            return (nil, count)
+        }
+        guard let first = UInt64(start) else { return nil }
         if end.isEmpty { return (first, nil) }
         guard let last = UInt64(end), last >= first else { return nil }
         return (first, last)
     }
+
+    /// A range's first and last bytes in a body of `length`; `nil` when none of it is in the body.
+    static func resolve(_ range: (first: UInt64?, last: UInt64?), length: UInt64) -> (UInt64, UInt64)? {
+        guard let first = range.first else {
+            // A suffix: the last N bytes, all of them when N is more.
+            guard let count = range.last, count > 0, length > 0 else { return nil }
+            return (length - min(count, length), length - 1)
+        }
+        guard first < length else { return nil }
+        return (first, min(range.last ?? (length - 1), length - 1))
+    }
+}
+
+/// A stream that drops every byte: the output of a bundle's part fetched only for its CRC-32s.
+final class DiscardingStream: ByteStream, @unchecked Sendable {
+    func write(_ bytes: UnsafeRawBufferPointer) throws {}
 }
 
 /// The body of a response that states its length: passes on at most `count` bytes, then stops the
 /// writer (an error it reports as the range being complete).
-final class RangeStream: ByteStream, @unchecked Sendable {
+final class RangeStream: StoredBundlePart, @unchecked Sendable {
     private let stream: any ByteStream
     private let count: UInt64
+    /// The last byte of the bundle it takes (a bundle's writer fetches nothing past it).
+    let lastByte: UInt64
     // Touched only by the writer's queue, read once the download has ended.
     private var passed: UInt64 = 0
 
-    init(_ stream: any ByteStream, count: UInt64) {
+    init(_ stream: any ByteStream, count: UInt64, lastByte: UInt64 = .max) {
         self.stream = stream
         self.count = count
+        self.lastByte = lastByte
     }
 
     /// Whether every byte was passed on.

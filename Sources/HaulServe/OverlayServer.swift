@@ -36,6 +36,23 @@ public final class OverlayServer: Sendable {
         /// own `parallel` transfers and memory budget on the shared engine, so downloads get equal
         /// shares and the server's memory is bounded by this many budgets.
         public var maximumDownloads = 4
+        /// Connections open at once, at most; more wait in the kernel's queue until one closes. Never
+        /// more than the descriptor limit leaves room for (``OverlayServer/connectionCap``).
+        public var maximumConnections = 4096
+        /// The transfers each download runs at once (the engine's `parallel`): what the descriptors
+        /// kept free for downloads are counted from.
+        public var transfersPerDownload = 16
+        /// Seconds a client has, from connecting, to send its request's whole head.
+        public var headTimeout: Double = 10
+        /// Seconds without a byte from a client, its request not yet whole, before it is cut off.
+        public var idleTimeout: Double = 10
+        /// Seconds a request's body has to arrive, besides a second for every ``minimumBodyRate`` bytes.
+        public var bodyTimeout: Double = 30
+        /// Bytes a second a body must average, at least.
+        public var minimumBodyRate: Double = 262_144
+        /// Bytes of request bodies (product lists) held at once by all connections together; a body
+        /// past it is answered 503. At least ``maximumUpload``.
+        public var maximumBodyMemory = 256 << 20
         /// Where the server says what it does (one line a request: method, path, status). Never a
         /// query string, a body or a token.
         public var log: @Sendable (String) -> Void = { _ in }
@@ -61,14 +78,26 @@ public final class OverlayServer: Sendable {
     let state: Locked<State>
     private let group: MultiThreadedEventLoopGroup
     private let channel: Locked<(any Channel)?>
+    let connections: OpenConnections
+    /// The cap on open connections in force (the configured one, lowered to what descriptors allow).
+    public let connectionLimit: Int
+    /// Connections open now.
+    public var openConnections: Int { connections.count }
 
     struct State {
         var catalog: Catalog?
         var catalogNames: [String]
         var downloads = 0
-        /// Stored bundles this server sent, newest last, by their `ETag`: a client whose download broke
-        /// asks for the rest of one with `Range` (and `If-Range`). At most ``resumableLimit``.
+        /// Bytes of request bodies held now (``Configuration/maximumBodyMemory`` at most).
+        var bodyBytes = 0
+        /// Stored bundles this server knows, newest last, by their `ETag`, with the records of what went
+        /// out of each (CRC-32s, times). At most ``resumableLimit``.
         var resumable: [(tag: String, bundle: StoredBundle)] = []
+        /// Requests streaming each stored bundle now, by its tag (together one of ``downloads``).
+        var active: [String: Int] = [:]
+        /// The entries (positions in the bundle's order) each request of a stored bundle is sending
+        /// now, by the bundle's tag: the end of a bundle waits for these rather than fetch them again.
+        var coverage: [String: [UUID: Range<Int>]] = [:]
     }
 
     /// How many stored bundles the server can resume, and how many files they may hold in all: each
@@ -79,8 +108,13 @@ public final class OverlayServer: Sendable {
     /// Downloads being streamed now.
     public var activeDownloads: Int { state.withLock { $0.downloads } }
 
-    private init(configuration: Configuration, engine: Engine, key: String, group: MultiThreadedEventLoopGroup, channel: any Channel) {
+    private init(
+        configuration: Configuration, engine: Engine, key: String, group: MultiThreadedEventLoopGroup, channel: any Channel,
+        connections: OpenConnections, connectionLimit: Int
+    ) {
         self.configuration = configuration
+        self.connections = connections
+        self.connectionLimit = connectionLimit
         self.engine = engine
         self.key = key
         self.group = group
@@ -97,15 +131,33 @@ public final class OverlayServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let key = Self.randomKey()
         let box = Locked<OverlayServer?>(nil)
+        let connections = OpenConnections()
+        let limit = connectionCap(
+            descriptorLimit: descriptorLimit(), requested: configuration.maximumConnections,
+            downloads: configuration.maximumDownloads, parallel: configuration.transfersPerDownload
+        )
+        let idle = TimeAmount.nanoseconds(Int64(configuration.idleTimeout * 1e9))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            // One connection an accept, so the cap is never passed by a burst.
+            .serverChannelOption(ChannelOptions.maxMessagesPerRead, value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // An accept that fails for want of descriptors (EMFILE, ENFILE) or memory is tried
+                    // again a second later, not at once: the listening socket stays readable, and
+                    // retrying at once spins a core while answering nothing.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: false))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionLimit(maximum: limit, counter: connections))
+                }
+            }
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             // Queued bytes above 1 MiB make the channel unwritable; ChannelStream waits on its own mark.
             .childChannelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let server = box.withLock({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(OverlayHandler(server: server))
                 }
@@ -117,7 +169,10 @@ public final class OverlayServer: Sendable {
             try? await group.shutdownGracefully()
             throw HaulError(.invalidArgument, "cannot listen on \(configuration.host) port \(configuration.port): \(error)", underlyingError: error)
         }
-        let server = OverlayServer(configuration: configuration, engine: engine, key: key, group: group, channel: channel)
+        let server = OverlayServer(
+            configuration: configuration, engine: engine, key: key, group: group, channel: channel,
+            connections: connections, connectionLimit: limit
+        )
         box.withLock { $0 = server }
         return server
     }
@@ -153,6 +208,52 @@ public final class OverlayServer: Sendable {
             names += ["127.0.0.1", "localhost", "[::1]"]
         }
         return names.contains { value == "\($0):\(port)" || (port == 80 && value == $0) }
+    }
+
+    /// Holds `bytes` of a request body against the servers' total; `false` when they do not fit.
+    func reserveBody(_ bytes: Int) -> Bool {
+        let limit = max(configuration.maximumBodyMemory, configuration.maximumUpload)
+        return state.withLock { state in
+            guard state.bodyBytes + bytes <= limit else { return false }
+            state.bodyBytes += bytes
+            return true
+        }
+    }
+
+    func releaseBody(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        state.withLock { $0.bodyBytes -= bytes }
+    }
+
+    /// Bytes of request bodies held now.
+    public var bodyBytesHeld: Int { state.withLock { $0.bodyBytes } }
+
+    /// The routes that need the key (checked on the request's head), and those that take a body.
+    static let routesNeedingKey: Set<String> = ["/", "/index.html", "/catalog", "/download.zip"]
+    static let routesTakingBody: Set<String> = ["/catalog", "/download.zip"]
+    static let keyNeeded = "this needs the server's key: open the URL `haul serve` printed (it ends in ?key=…)"
+
+    /// A request target's path and query: of the path itself (`/x?q`), or of an address in absolute
+    /// form (`http://host:port/x?q`, as sent to a proxy).
+    static func target(_ uri: String) -> (path: String, query: Substring) {
+        var rest = Substring(uri)
+        if authority(uri) != nil {
+            rest = rest.dropFirst("http://".count)
+            rest = rest.drop { $0 != "/" && $0 != "?" }
+        }
+        let path = rest.prefix { $0 != "?" }
+        return (path.isEmpty ? "/" : String(path), rest.dropFirst(path.count).dropFirst())
+    }
+
+    /// The host and port of a target in absolute form (`http://host:port/…`); `nil` for any other form.
+    static func authority(_ uri: String) -> String? {
+        guard uri.count > 7, uri.prefix(7).lowercased() == "http://" else { return nil }
+        return String(uri.dropFirst(7).prefix { $0 != "/" && $0 != "?" && $0 != "#" })
+    }
+
+    /// Text from a request, fit to quote in an answer: printable ASCII, the rest as `?`, at most 200 characters.
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(200).map { (0x20..<0x7F).contains($0.value) ? $0 : "?" }))
     }
 
     /// Compares in time independent of where the strings differ.

@@ -118,6 +118,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.maximumUpload = maxUploadMB << 20
         configuration.maximumDownloads = maxDownloads
+        configuration.transfersPerDownload = transfers.configuration.parallel
+        // Every descriptor the system allows: connections are capped well below it (see ConnectionLimit).
+        OverlayServer.raiseDescriptorLimit()
         configuration.log = { line in Terminal.note(line) }
         try await withEngine(transfers.configuration) { engine in
             try await withOverlayServer(configuration, engine: engine) { server in

@@ -45,6 +45,9 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     private let synchronizes: Bool
     /// Transfers in flight at once (the configuration's `parallel`).
     private let parallelism: Int
+    /// Entries of a stored bundle outside the part written (before its start with no record, or after
+    /// its end): not fetched, and the bundle's end cannot be written.
+    private var unrecordedPrefix: Set<Int> = []
     /// A full disk met by an entry's spool file (the writer keeps its own failure).
     private let diskFull = Locked<HaulError?>(nil)
 
@@ -162,15 +165,21 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     /// A stored bundle from `from` on: the entries that end before it are kept (their records fill the
     /// directory and the manifests); the stream takes the bytes from `from` on.
+    ///
+    /// An entry before `from` that has not gone out yet has no record: the files' part of the bundle
+    /// can still be written (a range that ends before the manifests), but not its end, which fails.
     private func openStored(_ stream: any ByteStream, _ bundle: StoredBundle, from: UInt64) throws {
-        guard from == 0 || bundle.canResume(from: from) else {
-            throw HaulError(.output, "cannot resume the bundle at byte \(from) of \(bundle.length): not every entry before it has gone out")
+        guard from < bundle.length || from == 0 else {
+            throw HaulError(.output, "cannot start the bundle at byte \(from) of \(bundle.length)")
         }
         let first = bundle.firstPosition(endingAfter: from)
         var prefix: [(key: Int, entry: ZipEntry)] = []
         for position in 0..<first {
             let index = bundle.order[position]
-            let record = bundle.record(index)!
+            guard let record = bundle.record(index) else {
+                unrecordedPrefix.insert(index)
+                continue
+            }
             let size = UInt64(plan.entries[index].product.size!)
             let entry = ZipEntry(
                 name: entryName(index), method: .stored, crc32: record.crc32, compressedSize: size, uncompressedSize: size,
@@ -178,6 +187,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             )
             prefix.append((index, entry))
             kept[index] = entry
+        }
+        // A part that ends before the bundle does: the files whose entries start after it are not fetched.
+        if let last = (stream as? any StoredBundlePart)?.lastByte, last + 1 < bundle.length {
+            for position in first..<bundle.order.count where bundle.offsets[position] > last {
+                unrecordedPrefix.insert(bundle.order[position])
+            }
         }
         let start = first < bundle.order.count ? bundle.offsets[first] : bundle.manifestOffset
         let output = from > start ? SkippingStream(stream, skip: from - start) as any ByteStream : stream
@@ -193,6 +208,11 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     }
 
     func prepare(_ index: Int) async -> Preparation<ZipEntrySink> {
+        if bundle != nil, unrecordedPrefix.contains(index) {
+            // Outside this part of the bundle: not fetched (the part ends before the manifests that
+            // would list it).
+            return .complete(CompleteFile(size: plan.entries[index].product.size ?? 0, note: "", crc32: 0, fileTime: nil))
+        }
         if bundle != nil, let entry = kept[index] {
             // Sent before the resumed stream's start: what went out is what the manifest records.
             return .complete(CompleteFile(size: Int64(entry.uncompressedSize), note: "", crc32: entry.crc32, fileTime: entry.modified))
@@ -288,6 +308,10 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     func close(_ manifest: Manifest) async throws {
         if let bundle {
+            if !unrecordedPrefix.isEmpty {
+                writer.stopAdmitting()
+                throw HaulError(.output, "the bundle cannot be ended here: entries before this part have not gone out")
+            }
             try await closeStored(manifest, bundle: bundle)
             return
         }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A stored ZIP of a plan whose length, and every byte, follow from the plan and the files' bytes:
 /// what a server needs to state `Content-Length` before the first transfer starts, and to answer a
 /// `Range` request for the rest of a bundle whose connection broke.
@@ -33,6 +37,10 @@ public final class StoredBundle: Sendable {
     public var files: Int { order.count }
     /// The time of the manifests, and of every entry whose server sent no usable `Last-Modified`.
     public let time: Int64
+    /// The time a bundle is made with unless told otherwise: one fixed time (2000-01-01 00:00 UTC),
+    /// never the clock's, so that a bundle is a function of its selection and the files' bytes: the
+    /// same bytes, and the same ``tag``, for every request and after a restart.
+    public static let fixedTime: Int64 = 946_684_800
     /// A digest of everything that decides the bytes besides the files' contents (entry names and
     /// sizes, the manifests' rows, the user): equal for two requests that ask for the same bundle.
     public let fingerprint: UInt64
@@ -57,9 +65,9 @@ public final class StoredBundle: Sendable {
     /// - Parameters:
     ///   - credentials: The token the bundle is fetched with: its user and the authenticated statuses
     ///     are in the manifests.
-    ///   - time: When the bundle is made (Unix seconds).
+    ///   - time: The manifests' time, and the entries' when the archive states none (Unix seconds).
     /// - Returns: `nil` when the catalog does not state the size of every file fetched.
-    public init?(plan: Plan, credentials: Credentials?, time: Int64) {
+    public init?(plan: Plan, credentials: Credentials?, time: Int64 = StoredBundle.fixedTime) {
         self.plan = plan
         user = credentials?.user ?? "anonymous"
         authenticated = credentials != nil
@@ -125,6 +133,82 @@ public final class StoredBundle: Sendable {
         ).count)
     }
 
+    /// An HTTP entity tag for these bytes: from the ``fingerprint``, the length and the time, so it is
+    /// the same for the same selection on every request and after a restart.
+    public var tag: String {
+        var digest = FNV1a()
+        digest.add(String(fingerprint, radix: 16))
+        digest.add(String(time))
+        // Entry times go into the headers as MS-DOS local time: another zone, other bytes.
+        var t = time_t(time)
+        var parts = tm()
+        localtime_r(&t, &parts)
+        digest.add(String(parts.tm_gmtoff))
+        return "\"haul-\(String(digest.value, radix: 16))-\(String(length, radix: 16))\""
+    }
+
+    /// Where the manifests start: the bundle's bytes before it are the files' entries, those from it on
+    /// (``trailer()``) follow from the records alone.
+    public var trailerOffset: UInt64 { manifestOffset }
+
+    /// The positions in ``order`` of the entries that overlap bytes `first...last`.
+    public func positions(overlapping first: UInt64, _ last: UInt64) -> Range<Int> {
+        let start = firstPosition(endingAfter: first)
+        var end = start
+        while end < order.count, offsets[end] <= last { end += 1 }
+        return start..<end
+    }
+
+    /// Where the entry at a position in ``order`` starts, and where it ends.
+    public func span(of position: Int) -> (start: UInt64, end: UInt64) { (offsets[position], end(of: position)) }
+
+    /// The positions in ``order`` whose entries have not gone out yet (no CRC-32 recorded).
+    public func unrecordedPositions() -> [Int] {
+        let known = records.withLock { $0 }
+        return order.indices.filter { known[order[$0]] == nil }
+    }
+
+    /// The bundle's bytes from ``trailerOffset`` to its end: the manifests' entries, the central
+    /// directory and the end records, exactly as the writer writes them; `nil` while an entry has no
+    /// record. What a range that reaches the end of a bundle needs, without fetching a file again.
+    public func trailer() -> [UInt8]? {
+        let known = records.withLock { $0 }
+        var files: [(index: Int, entry: ZipEntry)] = []
+        files.reserveCapacity(order.count)
+        for (position, index) in order.enumerated() {
+            guard let record = known[index], let size = plan.entries[index].product.size else { return nil }
+            files.append((index, ZipEntry(
+                name: plan.root + "/" + plan.entries[index].path, method: .stored, crc32: record.crc32,
+                compressedSize: UInt64(size), uncompressedSize: UInt64(size), modified: record.modified, offset: offsets[position]
+            )))
+        }
+        var bytes: [UInt8] = []
+        var central: [UInt8] = []
+        // The directory lists the files in plan order (the writer's keys), then the manifests.
+        for (_, entry) in files.sorted(by: { $0.index < $1.index }) { central += entry.centralHeader() }
+        var offset = manifestOffset
+        let manifest = Self.manifest(plan: plan, user: user, authenticated: authenticated) { known[$0]?.crc32 }
+        let texts = [Array(manifest.html(title: plan.root).utf8), Array(manifest.csv().utf8)]
+        for (name, data) in zip(Self.manifestNames(plan), texts) {
+            let crc = data.withUnsafeBytes { CRC32.of($0) }
+            let entry = ZipEntry(
+                name: name, method: .stored, crc32: crc, compressedSize: UInt64(data.count), uncompressedSize: UInt64(data.count),
+                modified: time, offset: offset
+            )
+            let header = entry.localHeader()
+            bytes += header
+            bytes += data
+            central += entry.centralHeader()
+            offset += UInt64(header.count + data.count)
+        }
+        bytes += central
+        bytes += ZipEntry.endRecords(count: UInt64(order.count + 2), directoryOffset: offset, directorySize: UInt64(central.count))
+        return bytes
+    }
+
+    /// Whether every entry has a record (the ``trailer()`` can be made).
+    public var recordsComplete: Bool { unrecordedPositions().isEmpty }
+
     /// Whether the bytes from `offset` on can be sent now: every entry that starts before it has gone
     /// out before (so its CRC-32 and time are known) and `offset` is within the archive.
     public func canResume(from offset: UInt64) -> Bool {
@@ -188,6 +272,12 @@ public final class StoredBundle: Sendable {
         let manifest = Self.manifest(plan: plan, user: user, authenticated: authenticated) { known[$0]?.crc32 }
         return Array(zip(Self.manifestNames(plan), [Array(manifest.html(title: plan.root).utf8), Array(manifest.csv().utf8)]))
     }
+}
+
+/// A stream that takes part of a stored bundle only, up to and including byte ``lastByte``: a file
+/// whose entry starts after it is not fetched (and the bundle's end is not written).
+public protocol StoredBundlePart: ByteStream {
+    var lastByte: UInt64 { get }
 }
 
 /// FNV-1a, 64 bits: a digest to tell two requests' bundles apart, not a defence against forgery.

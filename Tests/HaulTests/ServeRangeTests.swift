@@ -1,0 +1,147 @@
+import Foundation
+import Haul
+import HaulArchive
+import HaulServe
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A stored bundle is one set of bytes for its selection: the same on every request and after a
+/// restart, so any range of it is answered (206) whether or not the server sent it before, and real
+/// download managers (aria2c splitting it eight ways, wget -c, curl -C -) end with the bytes of one
+/// plain download.
+@Suite("Overlay server: a stored bundle is one set of bytes")
+struct ServeRangeTests {
+    /// A loopback archive with the demo's sample at `scale` (about 12 MB of recommended files at
+    /// 0.05), its catalog in `folder`.
+    static func withSample(scale: Double = 0.05, _ body: (TestArchive, borrowing TemporaryFolder) async throws -> Void) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try SampleCatalog(scale: scale).install(in: archive, catalogAt: folder.path + "/sample.json")
+            try await body(archive, folder)
+        }
+    }
+
+    static func serve(
+        _ archive: TestArchive, in folder: borrowing TemporaryFolder, _ extra: [String] = [], _ body: (ServeTests.Served) async throws -> Void
+    ) async throws {
+        try await ServeTests.withServeProcess(["sample.json", "--archive", archive.url, "--parallel", "8"] + extra, in: folder.path, body)
+    }
+
+    static func url(_ server: ServeTests.Served) -> String {
+        "\(server.baseURL)/download.zip?key=\(server.key)&quick=recommended&compression=store"
+    }
+
+    /// Where each file's entry starts and ends in a bundle (its manifests excluded), read back by Python.
+    static func fileSpans(_ path: String) throws -> [(start: UInt64, end: UInt64)] {
+        let reading = try readWithPython(path)
+        let starts = reading.entries.map(\.offset).sorted()
+        return (0..<(starts.count - 2)).map { (starts[$0], starts[$0 + 1]) }
+    }
+
+    @Test("The same selection gives the same bytes and ETag on every request, on HEAD, and from another server process over the same archive")
+    func sameBytes() async throws {
+        try await Self.withSample { archive, folder in
+            var first: ServeTests.Answer?
+            try await Self.serve(archive, in: folder) { server in
+                let a = try await ServeTests.curl(Self.url(server), in: folder.path)
+                let b = try await ServeTests.curl(Self.url(server), in: folder.path)
+                let head = try await ServeTests.curl(Self.url(server), ["-I"], in: folder.path)
+                #expect(a.status == 200 && b.status == 200)
+                #expect(a.body == b.body)
+                let tag = ServeTests.header("ETag", in: a.headers)
+                #expect(tag != nil && tag == ServeTests.header("ETag", in: b.headers) && tag == ServeTests.header("ETag", in: head.headers))
+                first = a
+            }
+            try await Self.serve(archive, in: folder) { server in
+                let again = try await ServeTests.curl(Self.url(server), in: folder.path)
+                #expect(again.body == first?.body)
+                #expect(ServeTests.header("ETag", in: again.headers) == first.flatMap { ServeTests.header("ETag", in: $0.headers) })
+            }
+            let path = folder.path + "/whole.zip"
+            try Data(first?.body ?? []).write(to: URL(fileURLWithPath: path))
+            try checkWithReaders(path, names: try readWithPython(path).names)
+        }
+    }
+
+    @Test("Ranges of a bundle the server never sent: 206 with exactly those bytes; only the files whose entries overlap are fetched; the end waits for every CRC-32")
+    func rangesNeverSent() async throws {
+        try await Self.withSample { archive, folder in
+            // The reference: a whole bundle from one server, then each range from a fresh one.
+            var whole: [UInt8] = []
+            try await Self.serve(archive, in: folder) { server in
+                whole = try await ServeTests.curl(Self.url(server), in: folder.path).body
+            }
+            let path = folder.path + "/whole.zip"
+            try Data(whole).write(to: URL(fileURLWithPath: path))
+            let spans = try Self.fileSpans(path)
+            let length = whole.count
+            let files = spans.count
+            #expect(files > 20 && length > 4 << 20)
+            let middle = (spans[files / 2].start + 10, spans[files / 2 + 2].start + 10)
+            let cases: [(range: String, first: Int, last: Int)] = [
+                ("bytes=\(middle.0)-\(middle.1)", Int(middle.0), Int(middle.1)),
+                ("bytes=0-99", 0, 99),
+                ("bytes=-1000", length - 1000, length - 1),
+                ("bytes=\(length / 2)-", length / 2, length - 1),
+            ]
+            for item in cases {
+                try await Self.serve(archive, in: folder) { server in
+                    let requests = archive.statistics.requests
+                    let answer = try await ServeTests.curl(Self.url(server), ["-H", "Range: \(item.range)"], in: folder.path)
+                    #expect(answer.status == 206, "\(item.range)")
+                    #expect(ServeTests.header("Content-Range", in: answer.headers) == "bytes \(item.first)-\(item.last)/\(length)", "\(item.range)")
+                    #expect(answer.body == Array(whole[item.first...item.last]), "\(item.range)")
+                    let fetched = archive.statistics.requests - requests
+                    let overlapping = spans.filter { $0.start <= UInt64(item.last) && $0.end > UInt64(item.first) }.count
+                    if item.last < Int(spans[files - 1].end) {
+                        // Within the files: exactly the files whose entries overlap.
+                        #expect(fetched == overlapping, "\(item.range): \(fetched) fetched, \(overlapping) overlap")
+                    } else {
+                        // The end: every file, once each, for its CRC-32.
+                        #expect(fetched == files, "\(item.range): \(fetched) fetched of \(files)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("aria2c -x8 -s8, wget -c and curl -C - (a server restarted in between) end with the bytes of one plain curl; aria2's eight ranges are one download")
+    func downloadManagers() async throws {
+        let aria2 = try #require(["/usr/bin/aria2c"].first { FileManager.default.isExecutableFile(atPath: $0) }, "aria2c (Debian's aria2) is needed")
+        let wget = try #require(["/usr/bin/wget"].first { FileManager.default.isExecutableFile(atPath: $0) }, "wget is needed")
+        try await Self.withSample(scale: 0.1) { archive, folder in
+            let plain = folder.path + "/plain.zip"
+            try await Self.serve(archive, in: folder, ["--max-downloads", "1"]) { server in
+                let run = try await runHaul(["-sS", "-o", plain, Self.url(server)], in: folder.path, executable: "/usr/bin/curl")
+                #expect(run.status == 0, "\(run.stderr)")
+            }
+            let reference = try #require(readBytes(plain))
+            // A fresh server each time: none of them sent this bundle before.
+            try await Self.serve(archive, in: folder, ["--max-downloads", "1"]) { server in
+                let run = try await runHaul(
+                    ["-q", "-x8", "-s8", "-k1M", "--max-tries=1", "--allow-overwrite=true", "-d", folder.path, "-o", "aria.zip", Self.url(server)],
+                    in: folder.path, executable: aria2
+                )
+                #expect(run.status == 0, "\(run.stdout) \(run.stderr) \(server.log.suffix(20))")
+                #expect(readBytes(folder.path + "/aria.zip") == reference)
+                #expect(!server.log.contains { $0.contains(" 503") }, "\(server.log.suffix(20))")
+                #expect(server.log.contains { $0.hasPrefix("GET /download.zip 206") })
+            }
+            try await Self.serve(archive, in: folder) { server in
+                try Data(reference.prefix(reference.count / 3)).write(to: URL(fileURLWithPath: folder.path + "/wget.zip"))
+                let run = try await runHaul(["-q", "-c", "-O", "wget.zip", Self.url(server)], in: folder.path, executable: wget)
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(readBytes(folder.path + "/wget.zip") == reference)
+            }
+            try await Self.serve(archive, in: folder) { server in
+                try Data(reference.prefix(reference.count * 2 / 3)).write(to: URL(fileURLWithPath: folder.path + "/curl.zip"))
+                let run = try await runHaul(["-sS", "-C", "-", "-o", "curl.zip", Self.url(server)], in: folder.path, executable: "/usr/bin/curl")
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(readBytes(folder.path + "/curl.zip") == reference)
+            }
+            try checkWithReaders(folder.path + "/aria.zip", names: try readWithPython(plain).names)
+        }
+    }
+}
