@@ -145,7 +145,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
         }
         // The shard's manifest beside its output, for haul merge and haul status.
         try ShardPlan.writeAtomically(stem + ".manifest.csv", Array(report.manifest.csv().utf8))
-        status.filesDone = report.ok + report.failed + report.cancelled
+        status.filesDone = report.ok + report.failed
         status.filesFailed = report.failed
         status.bytesDone = report.manifest.rows.reduce(0) { $0 + ($1.status == .ok ? $1.size ?? 0 : 0) }
         status.failures = report.manifest.rows.compactMap { row in

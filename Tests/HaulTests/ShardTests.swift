@@ -38,11 +38,13 @@ func zipContents(_ path: String) throws -> [String: [UInt64]] {
     return out
 }
 
-/// A manifest's rows, without the columns that depend on how the transfers went (attempts, seconds, note).
+/// A manifest's rows, URI to CRC-32: not the columns that depend on how the transfers went (a file
+/// kept from a run killed before it wrote its manifest has no Last-Modified or ETag on record, as
+/// after any haul download re-run that follows a kill -9; attempts, seconds, note).
 func manifestCore(_ csv: String) -> [[String]] {
     let lines = csv.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
-    // The fixture's fields hold no commas or quotes.
-    return lines.map { Array($0.split(separator: ",", omittingEmptySubsequences: false).map(String.init).prefix(9)) }
+    // The fixture's fields up to CRC-32 hold no commas or quotes.
+    return lines.map { Array($0.split(separator: ",", omittingEmptySubsequences: false).map(String.init).prefix(7)) }
 }
 
 /// One machine's `haul download --zip` of the fixture: the reference a merged plan must equal.
