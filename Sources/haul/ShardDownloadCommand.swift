@@ -92,47 +92,20 @@ struct ShardDownloadCommand: AsyncParsableCommand {
         try status.write(shard, width: width)
         let engine = ProcessInfo.processInfo.environment["HAUL_SHARD_ENGINE"].map { " (\($0))" } ?? ""
         Terminal.note("shard \(index) of \(record.shards.count)\(engine) on \(status.host), run \(status.run): \(Format.count(plan.summary.selectedFiles, "file")) (\(Format.bytes(plan.summary.selectedBytes))), \(configuration.parallel) transfers")
-        let folder = shard
-        let report: DownloadReport
+        var report: DownloadReport?
         do {
-            report = try await withEngine(configuration) { engine in
-                var credentials: Credentials?
-                if let token, plan.summary.selectedFiles > 0 {
-                    do {
-                        credentials = try await engine.signIn(token, archive: archive)
-                    } catch let error as HaulError where error.code == .authentication && !plan.entries.contains(where: { $0.product.access == .exclusive }) {
-                        Terminal.warning("\(error.message); going on without the token: only public files are selected")
-                    }
+            // Shards sharing one tree write its manifest.csv through one temporary name: two that end at
+            // the same moment can take it from each other, and the loser's run fails writing it. Every
+            // file is in place by then, so running again costs no request (files complete by size).
+            for attempt in 1...3 {
+                do {
+                    (report, status) = try await fetch(plan, to: target, configuration: configuration, token: token, archive: archive, status: status, width: width)
+                    break
+                } catch let error as HaulError where record.output == "dir" && attempt < 3 && error.code == .output
+                    && (error.message.contains("/manifest.csv") || error.message.contains("/manifest.html")) {
+                    Terminal.warning("\(error.message); running again (another shard wrote the tree's manifest at the same moment)")
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 50...500)))
                 }
-                let download = engine.download(plan, to: target, credentials: credentials, refresh: refresh)
-                let interrupt = Interrupt { download.cancel() }
-                defer { interrupt.cancel() }
-                let watched = Task { [status] in
-                    var status = status
-                    var lastWrite = 0.0
-                    for await event in download.events {
-                        switch event {
-                        case .progress(let p):
-                            status.filesDone = p.filesDone
-                            status.filesFailed = p.filesFailed
-                            status.bytesDone = p.bytesDone
-                            status.rate = p.bytesPerSecond
-                        case .file(let row):
-                            if case .failed = row.status, status.failures.count < 100 { status.failures.append("\(row.file): \(row.statusText)") }
-                        default: break
-                        }
-                        let now = ShardStatus.now()
-                        if now - lastWrite >= 1 {
-                            status.updated = now
-                            try? status.write(folder, width: width)
-                            lastWrite = now
-                        }
-                    }
-                    return status
-                }
-                let report = try await download.report
-                status = await watched.value
-                return report
             }
         } catch {
             status.state = .failed
@@ -143,6 +116,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
             try? status.write(shard, width: width)
             throw error
         }
+        guard let report else { throw HaulError(.output, "shard \(index): the download did not finish") }
         // The shard's manifest beside its output, for haul merge and haul status.
         try ShardPlan.writeAtomically(stem + ".manifest.csv", Array(report.manifest.csv().utf8))
         status.filesDone = report.ok + report.failed
@@ -165,6 +139,55 @@ struct ShardDownloadCommand: AsyncParsableCommand {
         Terminal.note("shard \(index): " + parts.joined(separator: ", ") + " — \(Format.bytes(report.bytesReceived)) in \(Format.seconds(report.seconds)) (\(Format.rate(rate)))")
         Runner.sayFailures(report)
         throw ExitStatus(code: report.exitStatus)
+    }
+
+    /// Runs the shard's download, rewriting its status file about once a second as events arrive.
+    func fetch(
+        _ plan: Plan, to target: DownloadTarget, configuration: Configuration, token: AccessToken?, archive: URLResolver,
+        status: ShardStatus, width: Int
+    ) async throws -> (DownloadReport, ShardStatus) {
+        let folder = shard
+        var status = status
+        let report = try await withEngine(configuration) { engine in
+            var credentials: Credentials?
+            if let token, plan.summary.selectedFiles > 0 {
+                do {
+                    credentials = try await engine.signIn(token, archive: archive)
+                } catch let error as HaulError where error.code == .authentication && !plan.entries.contains(where: { $0.product.access == .exclusive }) {
+                    Terminal.warning("\(error.message); going on without the token: only public files are selected")
+                }
+            }
+            let download = engine.download(plan, to: target, credentials: credentials, refresh: refresh)
+            let interrupt = Interrupt { download.cancel() }
+            defer { interrupt.cancel() }
+            let watched = Task { [status] in
+                var status = status
+                var lastWrite = 0.0
+                for await event in download.events {
+                    switch event {
+                    case .progress(let p):
+                        status.filesDone = p.filesDone
+                        status.filesFailed = p.filesFailed
+                        status.bytesDone = p.bytesDone
+                        status.rate = p.bytesPerSecond
+                    case .file(let row):
+                        if case .failed = row.status, status.failures.count < 100 { status.failures.append("\(row.file): \(row.statusText)") }
+                    default: break
+                    }
+                    let now = ShardStatus.now()
+                    if now - lastWrite >= 1 {
+                        status.updated = now
+                        try? status.write(folder, width: width)
+                        lastWrite = now
+                    }
+                }
+                return status
+            }
+            let report = try await download.report
+            status = await watched.value
+            return report
+        }
+        return (report, status)
     }
 
     /// The shard index: given, else from the first engine variable set.

@@ -180,4 +180,33 @@ struct ShardTests {
             #expect(manifest.components(separatedBy: "not fetched: shard 1").count - 1 == record.shards[1].files)
         }
     }
+
+    @Test("Shards into one shared --dir tree: merged, the tree and its manifest equal one machine's --dir run")
+    func sharedTree() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let fixture = try ShardFixture(archive, in: folder.path)
+            let one = try await runHaul(["download", fixture.catalog, "--dir", "one/data", "--archive", archive.url, "--progress", "none"], in: folder.path)
+            #expect(one.status == 0, "\(one.stderr)")
+            let plan = try await runHaul(["plan", fixture.catalog, "--shards", "3", "--dir", "tree/data", "--out", "plan", "--archive", archive.url], in: folder.path)
+            #expect(plan.status == 0, "\(plan.stderr)")
+            // The shards at once, as an array runs them.
+            let tasks = try (0..<3).map { i in try HaulProcess(["download", "--shard", "plan"], in: folder.path, environment: ["SLURM_ARRAY_TASK_ID": String(i)]) }
+            for task in tasks { #expect(await task.wait() == 0, "\(task.stderr)") }
+            let merge = try await runHaul(["merge", "plan"], in: folder.path)
+            #expect(merge.status == 0, "\(merge.stderr)")
+            #expect(listing(folder.path + "/tree/data") == listing(folder.path + "/one/data"))
+            for file in listing(folder.path + "/one/data") where !file.hasSuffix("/") && !file.hasPrefix("manifest.") {
+                #expect(readBytes(folder.path + "/tree/data/" + file) == readBytes(folder.path + "/one/data/" + file), "\(file)")
+            }
+            let merged = try String(contentsOfFile: folder.path + "/tree/data/manifest.csv", encoding: .utf8)
+            let reference = try String(contentsOfFile: folder.path + "/one/data/manifest.csv", encoding: .utf8)
+            #expect(manifestCore(merged) == manifestCore(reference))
+            // Run again: nothing is fetched.
+            let before = archive.statistics.requests
+            let again = try await runHaul(["download", "--shard", "plan", "--shard-index", "1"], in: folder.path)
+            #expect(again.status == 0)
+            #expect(archive.statistics.requests == before)
+        }
+    }
 }

@@ -107,6 +107,16 @@ public enum ShardMerge {
                 ))
             }
         }
+        if record.output == "dir" {
+            // A file kept from a run that ended before writing its manifest (kill -9) has no CRC-32 on
+            // record: read it from the tree, as the manifest of one machine's run states every file's.
+            let tree = record.tree.map { $0.hasPrefix("/") ? $0 : folder + "/" + $0 } ?? folder
+            for i in rows.indices where rows[i].status == .ok && rows[i].crc32 == nil {
+                if let (length, crc) = try? ShardPlan.fileCRC(tree + "/" + rows[i].file), length == rows[i].size ?? length {
+                    rows[i].crc32 = crc
+                }
+            }
+        }
         let manifest = Manifest(rows: rows)
         var result = Result(manifest: manifest, missing: missing)
         let csv = Array(manifest.csv().utf8)
