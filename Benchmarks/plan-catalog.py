@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Writes a big product list for `haul plan` in the overlay's CSV export form (Dataset, Filename,
-Product Level, Suffix, Instrument, Filter / Grating, URI, Size, Access), split over several files,
+"""Writes a big product list for `haul plan` as MAST's CAOM product list JSON (compact, as the service
+sends it: `{"fields": […], "data": [{…}, …]}`), or with --csv in the overlay's CSV export form (Dataset,
+Filename, Product Level, Suffix, Instrument, Filter / Grating, URI, Size, Access), split over several files,
 with many duplicate URIs (the same product listed again in another file, as association pools and
 overlapping queries do). Independent of haul's own sample catalog: its own names, sizes and seed.
 
-    Benchmarks/plan-catalog.py OUT_PREFIX ROWS FILES [DUPLICATE_FRACTION] [SEED]
+    Benchmarks/plan-catalog.py [--csv] OUT_PREFIX ROWS FILES [DUPLICATE_FRACTION] [SEED]
 
-writes OUT_PREFIX-1.csv … OUT_PREFIX-FILES.csv and prints the unique URI count, their bytes and the
+writes OUT_PREFIX-1.json … OUT_PREFIX-FILES.json (or .csv) and prints the unique URI count, their bytes and the
 largest size as JSON. Sizes are TESS-like: mostly 2 MB cutouts to 34 MB full-frame images, a few
 large outliers up to 2 GB.
 """
@@ -14,11 +15,18 @@ import json
 import random
 import sys
 
-prefix, rows, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-duplicate_fraction = float(sys.argv[4]) if len(sys.argv) > 4 else 0.3
-rng = random.Random(int(sys.argv[5]) if len(sys.argv) > 5 else 2021)
+arguments = sys.argv[1:]
+csv = "--csv" in arguments
+arguments = [a for a in arguments if a != "--csv"]
+prefix, rows, files = arguments[0], int(arguments[1]), int(arguments[2])
+duplicate_fraction = float(arguments[3]) if len(arguments) > 3 else 0.3
+rng = random.Random(int(arguments[4]) if len(arguments) > 4 else 2021)
 unique = int(rows * (1 - duplicate_fraction))
 header = "Dataset,Filename,Product Level,Suffix,Instrument,Filter / Grating,URI,Size,Access\r\n"
+json_header = ('{"status":"COMPLETE","fields":[' + ",".join(
+    f'{{"name":"{n}","type":"{"int" if n in ("size", "calib_level") else "string"}"}}'
+    for n in ["obs_id", "obs_collection", "dataURI", "productFilename", "productType", "productSubGroupDescription",
+              "calib_level", "size", "dataRights", "instrument_name", "filters"]) + '],"data":[')
 
 
 def size_of(i):
@@ -40,8 +48,8 @@ per_file = (rows + files - 1) // files
 written = 0
 for f in range(files):
     count = min(per_file, rows - written)
-    with open(f"{prefix}-{f + 1}.csv", "w", newline="") as out:
-        out.write(header)
+    with open(f"{prefix}-{f + 1}.{'csv' if csv else 'json'}", "w", newline="") as out:
+        out.write(header if csv else json_header)
         lines = []
         for k in range(count):
             n = written + k
@@ -49,12 +57,19 @@ for f in range(files):
             i = n if n < unique else rng.randrange(unique)
             sector = i // 20000
             camera = (i // 5000) % 4 + 1
-            lines.append(f"tess-s{sector:04d}-{camera},tess{sector:04d}{i:09d}-s{sector:04d}-{camera}-{i % 4 + 1}_ffic.fits,"
-                         f"1,_ffic,TESS,TESS,mast:TESS/product/tess{sector:04d}{i:09d}-s{sector:04d}-{camera}-{i % 4 + 1}_ffic.fits,"
-                         f"{size_of(i)},PUBLIC\r\n")
+            name = f"tess{sector:04d}{i:09d}-s{sector:04d}-{camera}-{i % 4 + 1}_ffic.fits"
+            if csv:
+                lines.append(f"tess-s{sector:04d}-{camera},{name},1,_ffic,TESS,TESS,mast:TESS/product/{name},{size_of(i)},PUBLIC\r\n")
+            else:
+                lines.append(('' if k == 0 else ',') +
+                             f'{{"obs_id":"tess-s{sector:04d}-{camera}","obs_collection":"TESS","dataURI":"mast:TESS/product/{name}",'
+                             f'"productFilename":"{name}","productType":"SCIENCE","productSubGroupDescription":"FFIC","calib_level":1,'
+                             f'"size":{size_of(i)},"dataRights":"PUBLIC","instrument_name":"Photometer","filters":"TESS"}}')
             if len(lines) >= 100_000:
                 out.write("".join(lines))
                 lines = []
         out.write("".join(lines))
+        if not csv:
+            out.write("]}\n")
     written += count
 print(json.dumps({"rows": rows, "files": files, "unique": unique, "bytes": total, "largest": largest}))

@@ -196,7 +196,13 @@ public enum ShardPlan {
         let downloads = plan.downloads
         guard !downloads.isEmpty else { throw HaulError(.invalidArgument, "nothing is selected to fetch: no shard to plan") }
         let n = options.shards
-        let sizes = downloads.map { max(0, plan.entries[$0].product.size ?? 0) }
+        // The catalog's products, read in place: an entry's `product` is a copy of the whole struct
+        // (a retain of each of its strings), which at ten million rows costs more than the rest.
+        let products = plan.entries[0].source.products
+        let sizes = downloads.map { i -> Int64 in
+            let entry = plan.entries[i]
+            return max(0, (entry.edits?.product != nil ? entry.product.size : products[entry.row].size) ?? 0)
+        }
         let assignment = balance(sizes: sizes, shards: n)
         // Fetched entries grouped by shard, catalog order inside each (a counting sort).
         var start = [Int](repeating: 0, count: n + 1)
@@ -241,15 +247,26 @@ public enum ShardPlan {
                 let index = downloads[Int(grouped[g])]
                 shardOf[index] = Int32(s)
                 let entry = plan.entries[index]
-                let p = entry.product
+                let edited = entry.edits != nil
+                let p = edited ? entry.product : products[entry.row]
                 bytes = bytes.addingSize(p.size)
-                // The entry's final path, so the shard's own plan (without the other shards' names) gives it again.
-                let (folderPart, name) = Plan.split(entry.path)
-                let dataset = plan.layout == .nested ? String(folderPart.dropLast()) : p.dataset
-                out.row([
-                    dataset, plan.layout == .nested ? name : entry.path, p.level ?? "", p.displaySuffix ?? "",
-                    p.instrument ?? "", p.filters ?? "", p.uri, p.size.map(String.init) ?? "", p.access.rawValue,
-                ])
+                // The entry's final path (a renamed one too), so the shard's own plan, which does not see
+                // the other shards' names, gives it again.
+                if edited {
+                    let (folderPart, name) = Plan.split(entry.path)
+                    out.field(plan.layout == .nested ? String(folderPart.dropLast()) : p.dataset)
+                    out.field(plan.layout == .nested ? name : entry.path)
+                } else {
+                    out.field(p.dataset)
+                    out.field(p.filename)
+                }
+                out.field(p.level ?? "")
+                out.field(p.suffix.map { "_" + $0.lowercased() } ?? "")
+                out.field(p.instrument ?? "")
+                out.field(p.filters ?? "")
+                out.field(p.uri)
+                out.number(p.size)
+                out.field(p.access.rawValue, last: true)
             }
             let path = "shards/\(name(s, width: width)).csv"
             try out.write(to: folder + "/" + path)
@@ -270,9 +287,12 @@ public enum ShardPlan {
         out.header(rowColumns)
         let file = try OutputFile(path)
         for (index, entry) in plan.entries.enumerated() {
-            let note = entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? ""
+            let note = entry.edits == nil ? "" : entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? ""
             if shardOf[index] >= 0 {
-                out.row([String(shardOf[index]), "", "", "", "", "", note, "", "", ""])
+                out.number(Int64(shardOf[index]))
+                out.bytes.append(contentsOf: [44, 44, 44, 44, 44])  // URI to Size empty, then the note
+                out.field(note)
+                out.bytes.append(contentsOf: [44, 44, 13, 10])  // the note's comma, then empty Dataset, Kept File, Kept Dataset
             } else {
                 let p = entry.product
                 var status = "", keptFile = "", keptDataset = "", file = entry.path
@@ -292,7 +312,6 @@ public enum ShardPlan {
             if out.bytes.count >= 1 << 20 { try file.write(out.bytes); out.bytes.removeAll(keepingCapacity: true) }
         }
         try file.write(out.bytes)
-        try file.finish()
     }
 
     /// Reads `plan.json` of a plan folder.
@@ -316,20 +335,22 @@ public enum ShardPlan {
         return record
     }
 
-    static func writeJSON(_ value: some Encodable, to path: String) throws {
+    static func writeJSON(_ value: some Encodable, to path: String, synchronize: Bool = true) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(value)
         data.append(0x0A)
-        try writeAtomically(path, Array(data))
+        try writeAtomically(path, Array(data), synchronize: synchronize)
     }
 
-    /// Writes `bytes` to `path` through a temporary file renamed over it.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+    /// Writes `bytes` to `path` through a temporary file renamed over it, flushed to the disk first
+    /// when `synchronize` (a plan's shard files are not: the same inputs make them again, and a
+    /// thousand flushes cost seconds).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], synchronize: Bool = true) throws {
         let temporary = path + ".tmp-\(getpid())"
         let file = try OutputFile(temporary)
         try file.write(bytes)
-        try file.finish()
+        if synchronize { try file.finish() }
         guard rename(temporary, path) == 0 else {
             let e = errno
             unlink(temporary)
@@ -367,6 +388,32 @@ struct CSVBytes {
 
     mutating func header(_ names: [String]) { row(names) }
 
+    /// One field and the comma after it (or the line's end).
+    mutating func field(_ value: String, last: Bool = false) {
+        append(value)
+        if last { bytes.append(0x0D); bytes.append(0x0A) } else { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    /// A whole number (or nothing) and the comma after it, without making a String.
+    mutating func number(_ value: Int64?) {
+        if var v = value {
+            if v < 0 { bytes.append(UInt8(ascii: "-")); v = -v }
+            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                          UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var count = 0
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                repeat {
+                    buffer[count] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                    count += 1
+                } while v > 0
+                for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
+            }
+        }
+        bytes.append(UInt8(ascii: ","))
+    }
+
     mutating func row(_ fields: [String]) {
         for (i, field) in fields.enumerated() {
             if i > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -388,7 +435,7 @@ struct CSVBytes {
     }
 
     func write(to path: String) throws {
-        try ShardPlan.writeAtomically(path, bytes)
+        try ShardPlan.writeAtomically(path, bytes, synchronize: false)
     }
 }
 

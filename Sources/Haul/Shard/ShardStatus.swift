@@ -63,7 +63,8 @@ public struct ShardStatus: Codable, Sendable, Hashable {
     }
 
     public func write(_ folder: String, width: Int) throws {
-        try ShardPlan.writeJSON(self, to: Self.path(folder, shard: shard, width: width))
+        // Rewritten every second: flushed only by the kernel (a lost status costs a stale view, not data).
+        try ShardPlan.writeJSON(self, to: Self.path(folder, shard: shard, width: width), synchronize: state != .running)
     }
 
     public static func read(_ folder: String, shard: Int, width: Int) -> ShardStatus? {
