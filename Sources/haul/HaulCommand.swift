@@ -57,8 +57,9 @@ enum Main {
             Terminal.error(problem)
             exit(2)
         }
+        // `download --shard DIR` is a plan's task: it takes no catalogs, so it is parsed apart.
+        let parser: any ParsableCommand.Type = ShardDownloadCommand.isRequested(arguments) ? ShardDownloadCommand.self : HaulCommand.self
         do {
-            // `download --shard DIR` is a plan's task: it takes no catalogs, so it is parsed apart.
             var command: any ParsableCommand = ShardDownloadCommand.isRequested(arguments)
                 ? try ShardDownloadCommand.parse(Array(arguments.dropFirst()))
                 : try HaulCommand.parseAsRoot(arguments)
@@ -73,19 +74,19 @@ enum Main {
             Terminal.error(error.message)
             exit(error.isInputError ? 2 : 1)
         } catch {
-            let code = HaulCommand.exitCode(for: error)
+            let code = parser.exitCode(for: error)
             if code == .success {
-                HaulCommand.exit(withError: error)
+                parser.exit(withError: error)
             }
             // Usage errors are status 2, like every other input error (ArgumentParser says 64), and
             // carry the one prefix every error has.
-            var message = HaulCommand.fullMessage(for: error)
+            var message = parser.fullMessage(for: error)
             if message.hasPrefix("Error: ") { message = "haul: error: " + message.dropFirst(7) }
             if code.rawValue == 64 || code == .validationFailure {
                 Terminal.standardError(message + "\n")
                 exit(2)
             }
-            HaulCommand.exit(withError: error)
+            parser.exit(withError: error)
         }
     }
 }

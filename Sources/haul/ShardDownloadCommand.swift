@@ -9,7 +9,8 @@ import Glibc
 /// from `download` (whose catalogs it does not take) when `--shard` is on the command line.
 struct ShardDownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "download",
+        // Parsed on its own (not as a subcommand of haul): the name its usage line shows.
+        commandName: "haul download",
         abstract: "Fetch one shard of a plan (haul plan): the task a job array runs.",
         discussion: """
         The shard's index is --shard-index I, else the first of SLURM_ARRAY_TASK_ID (a Slurm job \
