@@ -76,6 +76,12 @@ struct DownloadCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Transfers") var transfers: TransferOptions
 
+    @Option(help: ArgumentHelp("Fetch one shard of this plan folder (haul plan) instead of catalogs: the task a job array runs (haul download --shard DIR --help says more).", valueName: "dir"))
+    var shard: String?
+
+    @Option(name: .customLong("shard-index"), help: ArgumentHelp("With --shard: the shard, from 0 (default: $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or $AWS_BATCH_JOB_ARRAY_INDEX).", valueName: "i"))
+    var shardIndex: Int?
+
     @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
 
     func validate() throws {

@@ -29,7 +29,8 @@ struct HaulCommand: AsyncParsableCommand {
         Start with `haul demo`, which needs no network.
         """,
         version: Haul.versionReport,
-        subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, ServeCommand.self, SampleCommand.self]
+        subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, ServeCommand.self, SampleCommand.self,
+                      PlanCommand.self, StatusCommand.self, MergeCommand.self]
     )
 }
 
@@ -56,8 +57,12 @@ enum Main {
             Terminal.error(problem)
             exit(2)
         }
+        // `download --shard DIR` is a plan's task: it takes no catalogs, so it is parsed apart.
+        let parser: any ParsableCommand.Type = ShardDownloadCommand.isRequested(arguments) ? ShardDownloadCommand.self : HaulCommand.self
         do {
-            var command = try HaulCommand.parseAsRoot(arguments)
+            var command: any ParsableCommand = ShardDownloadCommand.isRequested(arguments)
+                ? try ShardDownloadCommand.parse(Array(arguments.dropFirst()))
+                : try HaulCommand.parseAsRoot(arguments)
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -69,19 +74,19 @@ enum Main {
             Terminal.error(error.message)
             exit(error.isInputError ? 2 : 1)
         } catch {
-            let code = HaulCommand.exitCode(for: error)
+            let code = parser.exitCode(for: error)
             if code == .success {
-                HaulCommand.exit(withError: error)
+                parser.exit(withError: error)
             }
             // Usage errors are status 2, like every other input error (ArgumentParser says 64), and
             // carry the one prefix every error has.
-            var message = HaulCommand.fullMessage(for: error)
+            var message = parser.fullMessage(for: error)
             if message.hasPrefix("Error: ") { message = "haul: error: " + message.dropFirst(7) }
             if code.rawValue == 64 || code == .validationFailure {
                 Terminal.standardError(message + "\n")
                 exit(2)
             }
-            HaulCommand.exit(withError: error)
+            parser.exit(withError: error)
         }
     }
 }
@@ -94,6 +99,10 @@ enum Usage {
            haul script CATALOG… [selectors] [-o FILE]  write a curl script
            haul demo                                   try it on the loopback archive (no network)
            haul serve [CATALOG…] [--demo]              the Download Overlay in a browser
+           haul plan CATALOG… [selectors] --shards N --out DIR   shards for a Slurm or Kubernetes job array
+           haul download --shard DIR [--shard-index I]  fetch one shard (what each task runs)
+           haul status DIR                             progress over all shards
+           haul merge DIR [--zip FILE]                 one manifest and one ZIP from the shards
     haul --help, or haul COMMAND --help, says more.
 
     """
@@ -103,7 +112,8 @@ enum Usage {
     static func unknownOption(in arguments: [String]) -> String? {
         let commands: [String: any ParsableCommand.Type] = [
             "select": SelectCommand.self, "download": DownloadCommand.self, "script": ScriptCommand.self,
-            "demo": DemoCommand.self, "sample": SampleCommand.self,
+            "demo": DemoCommand.self, "sample": SampleCommand.self, "plan": PlanCommand.self, "status": StatusCommand.self,
+            "merge": MergeCommand.self,
         ]
         guard let first = arguments.first, let command = commands[first] else { return nil }
         let options = self.options(of: command)

@@ -1,0 +1,484 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A download split into shards that a cluster's engine (a Slurm job array, a Kubernetes Indexed Job,
+/// an AWS Batch array job) runs as independent tasks, one `haul download --shard DIR` each.
+///
+/// The plan folder holds, relative to it:
+/// - `plan.json`: the ``ShardPlan/Record`` (selection, fingerprint of the inputs, shards);
+/// - `shards/NNNNN.csv`: each shard's files, as the overlay's CSV export with Haul's `URI,Size,Access`
+///   (a catalog `haul download` and `haul select` read), every URI of the whole selection in exactly one;
+/// - `rows.csv`: every selected row of the whole plan in catalog order, for the merged manifest: a
+///   fetched row names its shard, a duplicate, excluded or unsafe row carries its final status;
+/// - the job files (``JobFiles``).
+/// Shards write beside their catalogs: `shards/NNNNN.zip` (or into the shared tree), `NNNNN.manifest.csv`,
+/// and `status/NNNNN.json` as they go (``ShardStatus``).
+public enum ShardPlan {
+    /// `plan.json`.
+    public struct Record: Codable, Sendable, Hashable {
+        public struct Shard: Codable, Sendable, Hashable {
+            /// The shard's catalog, relative to the plan folder.
+            public var path: String
+            public var files: Int
+            public var bytes: Int64
+        }
+
+        public struct SelectionRecord: Codable, Sendable, Hashable {
+            /// The catalogs as named to `haul plan`.
+            public var catalogs: [String]
+            /// The selector options as given, in order (`--quick recommended`, `--level 2b`…).
+            public var arguments: [String]
+            /// Selected rows, unique files among them and their stated bytes, duplicates, excluded and unsafe rows.
+            public var rows: Int
+            public var files: Int
+            public var bytes: Int64
+            public var duplicates: Int
+            public var excluded: Int
+            public var unsafe: Int
+        }
+
+        /// `haul-plan 1`.
+        public var format: String
+        /// The top folder every path is under (the ZIP's `ROOT/`, or a folder of the tree).
+        public var root: String
+        public var layout: String
+        /// `zip` (one ZIP per shard under `shards/`, merged by `haul merge`) or `dir` (one shared tree).
+        public var output: String
+        /// The shared tree's folder (`output` `dir`): absolute, or relative to the plan folder.
+        public var tree: String?
+        /// The archive `mast:` URIs resolve against, and the mission of missions-search URIs.
+        public var archive: String
+        public var mission: String
+        public var compression: String
+        public var compressionLevel: Int
+        public var selection: SelectionRecord
+        /// FNV-1a (64 bits) over every catalog's name, length and CRC-32, the selector arguments, the
+        /// layout, the root and the shard count: a plan made from other inputs has another.
+        public var fingerprint: String
+        /// The whole job's concurrent transfers, the shards that run at once, and each shard's share.
+        public var parallel: Int
+        public var concurrent: Int
+        public var parallelPerShard: Int
+        public var shards: [Shard]
+
+        /// The shard file names' digits: 5, or more for a bigger plan.
+        public var width: Int { max(5, String(max(0, shards.count - 1)).count) }
+    }
+
+    public static let format = "haul-plan 1"
+
+    /// What ``write(_:to:options:)`` needs besides the plan.
+    public struct Options: Sendable {
+        public var shards: Int
+        /// The whole job's concurrent transfers (`--parallel`).
+        public var parallel: Int = 64
+        /// Shards running at once (`--concurrent`); `nil`: all of them, up to `parallel`.
+        public var concurrent: Int?
+        /// A shared tree instead of a ZIP per shard.
+        public var tree: String?
+        public var archive: URLResolver
+        public var compression: Compression = Compression()
+        public var catalogs: [String] = []
+        public var arguments: [String] = []
+        /// The fingerprint of the inputs (``fingerprint(catalogs:extra:)``).
+        public var fingerprint: String = ""
+
+        public init(shards: Int, archive: URLResolver) {
+            self.shards = shards
+            self.archive = archive
+        }
+    }
+
+    /// The file names of shard `index` under `shards/`.
+    public static func name(_ index: Int, width: Int) -> String {
+        let digits = String(index)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    // MARK: Balance
+
+    /// Assigns each fetched entry (by its index in `sizes`) to a shard: largest first (ties in catalog
+    /// order) to the shard holding the fewest bytes, then the fewest files, then the lowest index. The
+    /// result depends on the sizes and their order only, so the same inputs give the same shards on any
+    /// machine; the biggest shard holds at most the mean plus the largest file.
+    public static func balance(sizes: [Int64], shards: Int) -> [Int32] {
+        precondition(shards >= 1)
+        let order = sizes.indices.sorted { a, b in sizes[a] != sizes[b] ? sizes[a] > sizes[b] : a < b }
+        var assignment = [Int32](repeating: 0, count: sizes.count)
+        // A binary min-heap of shards by (bytes, files, index).
+        var bytes = [Int64](repeating: 0, count: shards)
+        var files = [Int](repeating: 0, count: shards)
+        var heap = Array(0..<shards)
+        @inline(__always) func less(_ a: Int, _ b: Int) -> Bool {
+            if bytes[a] != bytes[b] { return bytes[a] < bytes[b] }
+            if files[a] != files[b] { return files[a] < files[b] }
+            return a < b
+        }
+        for item in order {
+            let shard = heap[0]
+            assignment[item] = Int32(shard)
+            bytes[shard] = bytes[shard].addingSize(max(0, sizes[item]))
+            files[shard] += 1
+            // Sift the root down.
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < shards, less(heap[l], heap[smallest]) { smallest = l }
+                if r < shards, less(heap[r], heap[smallest]) { smallest = r }
+                if smallest == i { break }
+                heap.swapAt(i, smallest)
+                i = smallest
+            }
+        }
+        return assignment
+    }
+
+    // MARK: Fingerprint
+
+    /// FNV-1a 64 over each catalog's name, byte length and CRC-32 (``fileCRC(_:)``), and `extra`.
+    public static func fingerprint(files: [(name: String, length: Int64, crc: UInt32)], extra: [String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ bytes: some Sequence<UInt8>) {
+            for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
+        }
+        for file in files {
+            mix(file.name.utf8)
+            mix(String(file.length).utf8)
+            mix(String(file.crc, radix: 16).utf8)
+        }
+        for word in extra { mix(word.utf8) }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// A file's length and CRC-32, read a megabyte at a time (the file is not held).
+    public static func fileCRC(_ path: String) throws -> (length: Int64, crc: UInt32) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HaulError(.invalidCatalog, "\(path): cannot read: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        var crc: UInt32 = 0
+        var length: Int64 = 0
+        while true {
+            let n = systemRead(fd, buffer.baseAddress, size)
+            if n < 0 { if errno == EINTR { continue }; throw HaulError(.invalidCatalog, "\(path): cannot read: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            crc = CRC32.of(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), continuing: crc)
+            length += Int64(n)
+        }
+        return (length, crc)
+    }
+
+    /// Creates the shared tree's folder (`haul plan --dir`), so that its absolute path can be recorded.
+    public static func makeFolderForTree(_ path: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+            throw HaulError(.outputPath, "--dir \(path): a file is there; name a folder")
+        }
+        try makeFolder(path)
+    }
+
+    // MARK: Writing
+
+    /// Writes the plan folder: `plan.json`, `shards/*.csv`, `rows.csv` (job files are ``JobFiles``').
+    ///
+    /// - Throws: ``HaulError`` `invalidArgument` when nothing is fetched; `output` when a file cannot be written.
+    @discardableResult
+    public static func write(_ plan: Plan, to folder: String, options: Options) throws -> Record {
+        let downloads = plan.downloads
+        guard !downloads.isEmpty else { throw HaulError(.invalidArgument, "nothing is selected to fetch: no shard to plan") }
+        let n = options.shards
+        // The catalog's products, read in place: an entry's `product` is a copy of the whole struct
+        // (a retain of each of its strings), which at ten million rows costs more than the rest.
+        let products = plan.entries[0].source.products
+        let sizes = downloads.map { i -> Int64 in
+            let entry = plan.entries[i]
+            return max(0, (entry.edits?.product != nil ? entry.product.size : products[entry.row].size) ?? 0)
+        }
+        let assignment = balance(sizes: sizes, shards: n)
+        // Fetched entries grouped by shard, catalog order inside each (a counting sort).
+        var start = [Int](repeating: 0, count: n + 1)
+        for s in assignment { start[Int(s) + 1] += 1 }
+        for s in 0..<n { start[s + 1] += start[s] }
+        var fill = start
+        var grouped = [Int32](repeating: 0, count: downloads.count)
+        for (k, s) in assignment.enumerated() {
+            grouped[fill[Int(s)]] = Int32(k)
+            fill[Int(s)] += 1
+        }
+        let concurrent = min(n, max(1, options.concurrent ?? min(n, options.parallel)))
+        let perShard = max(1, options.parallel / concurrent)
+        var record = Record(
+            format: format, root: plan.root, layout: plan.layout.rawValue, output: options.tree == nil ? "zip" : "dir",
+            tree: options.tree, archive: options.archive.archive, mission: options.archive.mission.rawValue,
+            compression: options.compression.mode.rawValue, compressionLevel: options.compression.level,
+            selection: .init(
+                catalogs: options.catalogs, arguments: options.arguments, rows: plan.entries.count,
+                files: plan.summary.selectedFiles, bytes: plan.summary.selectedBytes, duplicates: plan.summary.duplicates,
+                excluded: plan.summary.excludedExclusive, unsafe: plan.summary.unsafe
+            ),
+            fingerprint: options.fingerprint, parallel: options.parallel, concurrent: concurrent, parallelPerShard: perShard,
+            shards: []
+        )
+        let width = record.width
+        try makeFolder(folder)
+        try makeFolder(folder + "/shards")
+        try makeFolder(folder + "/status")
+        try makeFolder(folder + "/logs")
+        // A plan written again over one from other inputs: its shards' outputs belong to other shards
+        // now. The same inputs give the same shards, so their outputs stay (a re-plan loses nothing).
+        if (try? read(folder))?.fingerprint != options.fingerprint || options.fingerprint.isEmpty {
+            try removeStale(folder: folder, keeping: n, width: width)
+        }
+        var shardOf = [Int32](repeating: -1, count: plan.entries.count)
+        for s in 0..<n {
+            var out = CSVBytes()
+            out.header(Catalog.overlayColumns + Catalog.exportColumns)
+            var bytes: Int64 = 0
+            for g in start[s]..<start[s + 1] {
+                let index = downloads[Int(grouped[g])]
+                shardOf[index] = Int32(s)
+                let entry = plan.entries[index]
+                let edited = entry.edits != nil
+                let p = edited ? entry.product : products[entry.row]
+                bytes = bytes.addingSize(p.size)
+                // The entry's final path (a renamed one too), so the shard's own plan, which does not see
+                // the other shards' names, gives it again.
+                if edited {
+                    let (folderPart, name) = Plan.split(entry.path)
+                    out.field(plan.layout == .nested ? String(folderPart.dropLast()) : p.dataset)
+                    out.field(plan.layout == .nested ? name : entry.path)
+                } else {
+                    out.field(p.dataset)
+                    out.field(p.filename)
+                }
+                out.field(p.level ?? "")
+                out.field(p.suffix.map { "_" + $0.lowercased() } ?? "")
+                out.field(p.instrument ?? "")
+                out.field(p.filters ?? "")
+                out.field(p.uri)
+                out.number(p.size)
+                out.field(p.access.rawValue, last: true)
+            }
+            let path = "shards/\(name(s, width: width)).csv"
+            try out.write(to: folder + "/" + path)
+            record.shards.append(.init(path: path, files: start[s + 1] - start[s], bytes: bytes))
+        }
+        try writeRows(plan, shardOf: shardOf, to: folder + "/rows.csv")
+        try writeJSON(record, to: folder + "/plan.json")
+        return record
+    }
+
+    /// The columns of `rows.csv`.
+    static let rowColumns = ["Shard", "URI", "File", "Access", "Status", "Size", "Note", "Dataset", "Kept File", "Kept Dataset"]
+
+    /// `rows.csv`: a fetched row is its shard and its note (its other fields come from the shard's
+    /// manifest, whose rows are in the same order); any other row is whole.
+    static func writeRows(_ plan: Plan, shardOf: [Int32], to path: String) throws {
+        var out = CSVBytes()
+        out.header(rowColumns)
+        let file = try OutputFile(path)
+        for (index, entry) in plan.entries.enumerated() {
+            let note = entry.edits == nil ? "" : entry.renamedFrom.map { "renamed from \($0): another product has that name" } ?? ""
+            if shardOf[index] >= 0 {
+                out.number(Int64(shardOf[index]))
+                out.bytes.append(contentsOf: [44, 44, 44, 44, 44])  // URI to Size empty, then the note
+                out.field(note)
+                out.bytes.append(contentsOf: [44, 44, 13, 10])  // the note's comma, then empty Dataset, Kept File, Kept Dataset
+            } else {
+                let p = entry.product
+                var status = "", keptFile = "", keptDataset = "", file = entry.path
+                switch entry.disposition {
+                case .duplicate(let first):
+                    let kept = plan.entries[first]
+                    file = kept.path
+                    keptFile = kept.product.filename
+                    keptDataset = kept.product.dataset
+                    status = "DUPLICATE"
+                case .excluded(let reason): status = Manifest.Status.excluded(reason).text
+                case .unsafe(let problem): status = Manifest.Status.failed("unsafe path: \(problem)").text
+                case .download: status = "CANCELLED"
+                }
+                out.row(["", p.uri, file, p.access.rawValue, status, p.size.map(String.init) ?? "", note, p.dataset, keptFile, keptDataset])
+            }
+            if out.bytes.count >= 1 << 20 { try file.write(out.bytes); out.bytes.removeAll(keepingCapacity: true) }
+        }
+        try file.write(out.bytes)
+    }
+
+    /// Reads `plan.json` of a plan folder.
+    ///
+    /// - Throws: ``HaulError`` `invalidArgument` naming the file and what is wrong.
+    public static func read(_ folder: String) throws -> Record {
+        let path = folder + "/plan.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HaulError(.invalidArgument, "\(path): no plan there (haul plan CATALOG… --shards N --out \(folder) writes one)")
+        }
+        let record: Record
+        do {
+            record = try JSONDecoder().decode(Record.self, from: data)
+        } catch {
+            throw HaulError(.invalidArgument, "\(path): not a plan haul plan wrote: \(error)")
+        }
+        guard record.format == format else {
+            throw HaulError(.invalidArgument, "\(path): format \"\(record.format)\", expected \"\(format)\" (plan it again with this haul)")
+        }
+        guard !record.shards.isEmpty else { throw HaulError(.invalidArgument, "\(path): the plan lists no shards") }
+        return record
+    }
+
+    static func writeJSON(_ value: some Encodable, to path: String, synchronize: Bool = true) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        try writeAtomically(path, Array(data), synchronize: synchronize)
+    }
+
+    /// Writes `bytes` to `path` through a temporary file renamed over it, flushed to the disk first
+    /// when `synchronize` (a plan's shard files are not: the same inputs make them again, and a
+    /// thousand flushes cost seconds).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], synchronize: Bool = true) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        let file = try OutputFile(temporary)
+        try file.write(bytes)
+        if synchronize { try file.finish() }
+        guard rename(temporary, path) == 0 else {
+            let e = errno
+            unlink(temporary)
+            throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))")
+        }
+    }
+
+    static func makeFolder(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw HaulError(.output, "cannot create the folder \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Removes what shards of an earlier plan in this folder left: their catalogs, outputs and status.
+    static func removeStale(folder: String, keeping n: Int, width: Int) throws {
+        for sub in ["shards", "status"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/" + sub)) ?? []
+            for name in names {
+                let stem = name.prefix { $0 != "." }
+                if let index = Int(stem), stem.count == width, index < n, name.hasSuffix(".csv"), sub == "shards" { continue }
+                unlink(folder + "/" + sub + "/" + name)
+            }
+        }
+        unlink(folder + "/manifest.csv")
+        unlink(folder + "/manifest.html")
+    }
+}
+
+/// RFC 4180 rows into bytes, as ``Manifest/csvField(_:)`` quotes and guards them, CRLF line ends;
+/// plain fields (most of them) are copied without building a String.
+struct CSVBytes {
+    var bytes: [UInt8] = []
+
+    mutating func header(_ names: [String]) { row(names) }
+
+    /// One field and the comma after it (or the line's end).
+    mutating func field(_ value: String, last: Bool = false) {
+        append(value)
+        if last { bytes.append(0x0D); bytes.append(0x0A) } else { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    /// A whole number (or nothing) and the comma after it, without making a String.
+    mutating func number(_ value: Int64?) {
+        if var v = value {
+            if v < 0 { bytes.append(UInt8(ascii: "-")); v = -v }
+            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                          UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var count = 0
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                repeat {
+                    buffer[count] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                    count += 1
+                } while v > 0
+                for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
+            }
+        }
+        bytes.append(UInt8(ascii: ","))
+    }
+
+    mutating func row(_ fields: [String]) {
+        for (i, field) in fields.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            append(field)
+        }
+        bytes.append(0x0D)
+        bytes.append(0x0A)
+    }
+
+    mutating func append(_ field: String) {
+        var plain = true
+        if let first = field.utf8.first, first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "@")
+            || first == UInt8(ascii: "-") || first == UInt8(ascii: "'") {
+            plain = false
+        } else if field.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) {
+            plain = false
+        }
+        if plain { bytes.append(contentsOf: field.utf8) } else { bytes.append(contentsOf: Manifest.csvField(field).utf8) }
+    }
+
+    func write(to path: String) throws {
+        try ShardPlan.writeAtomically(path, bytes, synchronize: false)
+    }
+}
+
+/// A file written from the start, with errors that name it.
+final class OutputFile {
+    let path: String
+    let fd: Int32
+
+    init(_ path: String, truncate: Bool = true) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0o644)
+        guard fd >= 0 else { throw HaulError(.output, "cannot create \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = systemWrite(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
+        }
+    }
+
+    /// Flushes the file to the disk.
+    func finish() throws {
+        guard fsync(fd) == 0 || errno == EINVAL else { throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#else
+private let systemWrite = Darwin.write
+#endif
+#if canImport(Glibc)
+private let systemRead = Glibc.read
+#else
+private let systemRead = Darwin.read
+#endif
