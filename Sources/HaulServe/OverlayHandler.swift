@@ -146,7 +146,7 @@ final class OverlayHandler: ChannelInboundHandler, RemovableChannelHandler {
             let channel = context.channel
             let held = reserved
             reserved = 0
-            task = Task {
+            task = Task(executorPreference: server.requestThreads) {
                 await server.respond(to: head, body: bytes, channel: channel, stream: stream)
                 server.releaseBody(held)
             }

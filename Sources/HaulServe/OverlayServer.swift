@@ -75,6 +75,10 @@ public final class OverlayServer: Sendable {
 
     let configuration: Configuration
     let engine: Engine
+    /// Threads of the server's own for answering requests: in a process that also runs other work (a
+    /// program embedding the server, a test suite), a shared pool busy with that work would otherwise
+    /// hold back every answer, the start of every bundle included (``WorkerPool``).
+    let requestThreads = WorkerPool(name: "haul-serve")
     let state: Locked<State>
     private let group: MultiThreadedEventLoopGroup
     private let channel: Locked<(any Channel)?>

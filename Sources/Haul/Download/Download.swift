@@ -163,7 +163,7 @@ extension Engine {
         let configuration = configuration
         // The download's own threads: its checksums, compression and writes, and its tasks, run there and
         // nowhere else, so nothing else in the process can hold them back (``WorkerPool``).
-        let workers = WorkerPool.forDownload()
+        let workers = WorkerPool(name: "haul-work")
         let task: Task<DownloadReport, any Error>
         switch target {
         case .directory(let path):

@@ -70,10 +70,10 @@ package final class WorkerPool: TaskExecutor, @unchecked Sendable {
         precondition(pthread_mutex_init(mutex, nil) == 0 && pthread_cond_init(condition, nil) == 0)
     }
 
-    /// The threads a download's work gets: two per core, at least four, so compression keeps every core
-    /// busy while some threads wait on the disk (a flush, a write to a full page cache).
-    package static func forDownload() -> WorkerPool {
-        WorkerPool(name: "haul-work", threads: min(64, max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
+    /// Two threads per core, at least four: what a download's work gets, so that compression keeps
+    /// every core busy while some threads wait on the disk (a flush, a write to a full page cache).
+    package convenience init(name: String) {
+        self.init(name: name, threads: min(64, max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))))
     }
 
     deinit {

@@ -46,7 +46,7 @@ public enum ZipWriterBenchmark {
             writer = ZipWriter(output: ArchiveOutput(.stream(stream)))
         }
         defer { if fd >= 0 { close(fd) } }
-        let staging = ZipStaging(compression: compression, budget: budget, parallel: parallel, spoolFolder: "/tmp", workers: WorkerPool.forDownload())
+        let staging = ZipStaging(compression: compression, budget: budget, parallel: parallel, spoolFolder: "/tmp", workers: WorkerPool(name: "haul-work"))
         let modified: Int64 = 1_700_000_000
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<entries {
