@@ -99,11 +99,7 @@ enum Usage {
            haul script CATALOG… [selectors] [-o FILE]  write a curl script
            haul demo                                   try it on the loopback archive (no network)
            haul serve [CATALOG…] [--demo]              the Download Overlay in a browser
-           haul plan CATALOG… [selectors] --shards N --out DIR   shards for a Slurm or Kubernetes job array
-           haul download --shard DIR [--shard-index I]  fetch one shard (what each task runs)
-           haul status DIR                             progress over all shards
-           haul merge DIR [--zip FILE]                 one manifest and one ZIP from the shards
-    haul --help, or haul COMMAND --help, says more.
+    haul --help, or haul COMMAND --help, says more; on a cluster: haul plan --help.
 
     """
 

@@ -209,4 +209,47 @@ struct ShardTests {
             #expect(archive.statistics.requests == before)
         }
     }
+
+    @Test("Flat layout with clashing names and a file the archive lacks: the same names as one machine's run, the failure named by merge (status 1)")
+    func flatWithFailure() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let products = zipFixture(archive)
+            let listing = try zipPlan(products, archive: archive, root: "x").exportCSV()
+            try listing.write(toFile: folder.path + "/list.csv", atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(atPath: folder.path + "/one", withIntermediateDirectories: true)
+            let one = try await runHaul(["download", "list.csv", "--layout", "flat", "--zip", "one/flat.zip", "--archive", archive.url, "--progress", "none", "--retries", "0"], in: folder.path)
+            #expect(one.status == 1, "\(one.stderr)")
+            let reference = try zipContents(folder.path + "/one/flat.zip")
+            let referenceManifest = try runTool("unzip", ["-p", folder.path + "/one/flat.zip", "flat/manifest.csv"]).output
+            let plan = try await runHaul(["plan", "list.csv", "--layout", "flat", "--shards", "3", "--out", "flat", "--archive", archive.url], in: folder.path)
+            #expect(plan.status == 0, "\(plan.stderr)")
+            var statuses: [Int32] = []
+            for i in 0..<3 {
+                statuses.append(try await runHaul(["download", "--shard", "flat", "--shard-index", String(i), "--retries", "0"], in: folder.path).status)
+            }
+            #expect(statuses.sorted() == [0, 0, 1])
+            let status = try await runHaul(["status", "flat"], in: folder.path)
+            #expect(status.status == 1)
+            #expect(status.stdout.contains("missing.fits: FAILED: HTTP 404"), "\(status.stdout)")
+            let merge = try await runHaul(["merge", "flat"], in: folder.path)
+            #expect(merge.status == 1)
+            #expect(merge.stderr.contains("1 file missing") && merge.stderr.contains("missing.fits: HTTP 404"), "\(merge.stderr)")
+            let merged = try zipContents(folder.path + "/flat/flat.zip")
+            #expect(Set(merged.keys) == Set(reference.keys))
+            #expect(merged.filter { !$0.key.hasPrefix("flat/manifest.") } == reference.filter { !$0.key.hasPrefix("flat/manifest.") })
+            #expect(merged.keys.contains("flat/x (2).fits"))
+            let manifest = try String(contentsOfFile: folder.path + "/flat/manifest.csv", encoding: .utf8)
+            func rows(_ csv: String) -> [String] {
+                csv.split(separator: "\r\n").map { line in line.split(separator: ",", omittingEmptySubsequences: false).prefix(4).joined(separator: ",") }
+            }
+            #expect(rows(manifest) == rows(referenceManifest))
+            #expect(manifest.contains("renamed from x.fits: another product has that name"))
+            // A shard's ZIP removed after it finished: its files are missing, not merged.
+            unlink(folder.path + "/flat/shards/00000.zip")
+            let again = try await runHaul(["merge", "flat"], in: folder.path)
+            #expect(again.status == 1)
+            #expect(again.stderr.contains("not in shard 0's ZIP"), "\(again.stderr)")
+        }
+    }
 }

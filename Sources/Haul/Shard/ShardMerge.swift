@@ -60,6 +60,18 @@ public enum ShardMerge {
                 throw HaulError(.invalidArgument, "\(stem).manifest.csv: \(shardRows[index].count) rows, but the plan gives the shard \(shard.files) files")
             }
         }
+        // For ZIP shards, what each shard's ZIP holds: a row its manifest says OK whose entry is not
+        // there (the ZIP removed or replaced since) is missing, not merged.
+        var held: [Set<String>?] = Array(repeating: nil, count: record.shards.count)
+        if record.output == "zip" {
+            for index in record.shards.indices where finished[index] {
+                let path = folder + "/shards/" + ShardPlan.name(index, width: width) + ".zip"
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { held[index] = []; continue }
+                defer { close(fd) }
+                held[index] = Set(try ZipConcatenation.list(fd, name: path).map(\.entry.name))
+            }
+        }
         let authenticated = shardRows.contains { $0.contains { $0.authenticated } }
         let user = shardRows.lazy.compactMap { $0.first { $0.user != "anonymous" }?.user }.first ?? "anonymous"
         // The whole selection's rows in catalog order.
@@ -85,6 +97,10 @@ public enum ShardMerge {
                 }
                 var row = shardRows[shard][next[shard]]
                 next[shard] += 1
+                if row.status == .ok, let names = held[shard], !names.contains(record.root + "/" + row.file) {
+                    row.status = .failed("not in shard \(shard)'s ZIP (\(ShardPlan.name(shard, width: width)).zip): run the shard again")
+                    row.crc32 = nil
+                }
                 if !f[6].isEmpty, row.note.isEmpty { row.note = f[6] }
                 switch row.status {
                 case .ok: break
