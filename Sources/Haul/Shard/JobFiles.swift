@@ -50,26 +50,8 @@ public enum JobFiles {
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// A string for YAML (and JSON): double-quoted, escaped.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for c in text.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 || c.value == 0x7F {
-                    let hex = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A string for YAML (and JSON): double-quoted, escaped. A JSON string is a YAML double-quoted scalar.
+    static func quoted(_ text: String) -> String { JSONText.quoted(text) }
 
     /// `slurm.sbatch`: a job array `0..N-1` at most `concurrent` at once, each task one shard by
     /// `SLURM_ARRAY_TASK_ID`; its log in `logs/`. Resubmitting chosen indices:
