@@ -121,11 +121,19 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.maximumUpload = maxUploadMB << 20
         configuration.maximumDownloads = maxDownloads
-        configuration.transfersPerDownload = transfers.configuration.parallel
-        // Every descriptor the system allows: connections are capped well below it (see ConnectionLimit).
-        OverlayServer.raiseDescriptorLimit()
+        // Every descriptor the system allows: connections are capped well below it, and the downloads'
+        // transfers must fit beside them (running out of descriptors stops the process: see
+        // ConnectionLimit), so a low limit lowers --parallel.
+        let descriptors = OverlayServer.raiseDescriptorLimit()
+        var engineConfiguration = transfers.configuration
+        let fitting = OverlayServer.transfersThatFit(descriptorLimit: descriptors, downloads: maxDownloads)
+        if engineConfiguration.parallel > fitting {
+            Terminal.note("warning: \(descriptors) open files allowed (ulimit -n): --parallel \(fitting), not \(engineConfiguration.parallel), for \(maxDownloads) downloads at once")
+            engineConfiguration.parallel = fitting
+        }
+        configuration.transfersPerDownload = engineConfiguration.parallel
         configuration.log = { line in Terminal.note(line) }
-        try await withEngine(transfers.configuration) { engine in
+        try await withEngine(engineConfiguration) { engine in
             try await withOverlayServer(configuration, engine: engine) { server in
                 Terminal.note("the Download Overlay is at \(server.url)")
                 Terminal.note("open it in a browser (the key in it is needed); Ctrl-C stops the server")
