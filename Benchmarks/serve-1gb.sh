@@ -3,7 +3,8 @@
 # demo's recommended set at --scale 4.1 (204 files, 1.00 GB) from the loopback archive, which runs in
 # the server's process (`haul serve --demo`). Per compression mode: GET /download.zip read by curl, and
 # START DOWNLOAD clicked in headless Chromium (with --browser; needs scripts/setup --browser), with the
-# server's peak resident memory (VmHWM, the archive's included); then `haul download --zip FILE` and
+# server's peak resident memory (VmHWM, the archive's included), and for store aria2c -x8 -s8 (eight
+# ranges of a bundle the server never sent; the same bytes as curl's); then `haul download --zip FILE` and
 # `--zip -` into a file from that archive, with their own peak (GNU time). Every ZIP passes unzip -t.
 #
 #   swift build -c release && Benchmarks/serve-1gb.sh [--browser] [store|auto|deflate …]
@@ -40,8 +41,18 @@ for mode in "${modes[@]}"; do
     start_server
     curl -s -o "$work/get.zip" -w "$mode  curl GET /download.zip      %{size_download} bytes  %{time_total} s  " "${url%%/?key*}/download.zip?key=${url##*key=}&quick=recommended&compression=$mode"
     echo "server peak $(peak)"
-    check "$work/get.zip"
     stop_server
+    if [[ $mode == store ]] && command -v aria2c >/dev/null; then
+        # A download manager's eight ranges of a bundle the server never sent: one download, the same bytes.
+        start_server
+        start=$(date +%s.%N)
+        aria2c -q -x8 -s8 -k1M --max-tries=1 --allow-overwrite=true -d "$work" -o aria.zip "${url%%/?key*}/download.zip?key=${url##*key=}&quick=recommended&compression=store"
+        echo "$mode  aria2c -x8 -s8              $(stat -c %s "$work/aria.zip") bytes  $(echo "$(date +%s.%N) - $start" | bc) s  server peak $(peak)"
+        cmp -s "$work/get.zip" "$work/aria.zip" || { echo "aria2c's bundle differs from curl's" >&2; exit 1; }
+        rm -f "$work/aria.zip"
+        stop_server
+    fi
+    check "$work/get.zip"
     if ((browser)); then
         start_server
         mkdir -p "$work/downloads"

@@ -143,6 +143,14 @@ extension OverlayServer {
         return Int(clamping: min(limit.rlim_cur, rlim_t(Int32.max)))
     }
 
+    /// The most transfers each of `downloads` downloads may run so that their descriptors (three a
+    /// transfer, as ``connectionCap`` counts them) leave a quarter of `descriptorLimit`, and 64, for
+    /// connections and the runtime.
+    public static func transfersThatFit(descriptorLimit: Int, downloads: Int) -> Int {
+        let room = descriptorLimit - max(descriptorLimit / 4, 64) - 64
+        return max(1, room / (3 * max(1, downloads)))
+    }
+
     /// The most connections this process can hold open and still keep descriptors free for its
     /// downloads and the runtime: the descriptor limit less a reserve of 64 plus three per transfer
     /// of every download that may run at once (its socket, a spool file, a margin), and never more

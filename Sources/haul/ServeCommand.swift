@@ -22,12 +22,15 @@ struct ServeCommand: AsyncParsableCommand {
         /script.sh, /download.zip; POST /download.zip with a product list as the body streams its bundle.
 
         Stored (compression=store) with every file's size known, a bundle states its length \
-        (Content-Length, so a browser shows the time left) and a broken download resumes with a Range \
-        request (browsers do it themselves; curl -C -), fetching only the files not yet sent.
+        (Content-Length, so a browser shows the time left) and is the same bytes, with the same ETag, \
+        on every request and after a restart: any Range of it is answered, fetching only the files \
+        whose entries it overlaps, so a broken download resumes (browsers do it themselves; curl -C -, \
+        wget -c) and download managers may split it (aria2c -x8).
 
         It listens on 127.0.0.1 unless --host says otherwise. Requests must name this server in their \
         Host header, and the page, downloads, uploads and tokens need the random key in the printed \
-        address. A MAST token is asked for on the page only when exclusive-access files are selected, \
+        address (checked before a request's body is read). Connections are capped below the \
+        descriptor limit, and a client that sends its request too slowly is cut off. A MAST token is asked for on the page only when exclusive-access files are selected, \
         checked with the archive's /whoami, used for that download only, and never logged or shown.
 
         Examples:
@@ -118,11 +121,19 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.maximumUpload = maxUploadMB << 20
         configuration.maximumDownloads = maxDownloads
-        configuration.transfersPerDownload = transfers.configuration.parallel
-        // Every descriptor the system allows: connections are capped well below it (see ConnectionLimit).
-        OverlayServer.raiseDescriptorLimit()
+        // Every descriptor the system allows: connections are capped well below it, and the downloads'
+        // transfers must fit beside them (running out of descriptors stops the process: see
+        // ConnectionLimit), so a low limit lowers --parallel.
+        let descriptors = OverlayServer.raiseDescriptorLimit()
+        var engineConfiguration = transfers.configuration
+        let fitting = OverlayServer.transfersThatFit(descriptorLimit: descriptors, downloads: maxDownloads)
+        if engineConfiguration.parallel > fitting {
+            Terminal.note("warning: \(descriptors) open files allowed (ulimit -n): --parallel \(fitting), not \(engineConfiguration.parallel), for \(maxDownloads) downloads at once")
+            engineConfiguration.parallel = fitting
+        }
+        configuration.transfersPerDownload = engineConfiguration.parallel
         configuration.log = { line in Terminal.note(line) }
-        try await withEngine(transfers.configuration) { engine in
+        try await withEngine(engineConfiguration) { engine in
             try await withOverlayServer(configuration, engine: engine) { server in
                 Terminal.note("the Download Overlay is at \(server.url)")
                 Terminal.note("open it in a browser (the key in it is needed); Ctrl-C stops the server")
