@@ -4,34 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Where the segments of one product are written, each at its offsets: a file being downloaded
-/// (``FileSink``) or the region of a ZIP entry (``ZipEntrySink``).
-protocol PositionalTarget: AnyObject, Sendable {
-    /// Writes bytes of the product at `offset`. Called on the segments' lanes, never the engine thread.
-    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws
-    /// Whether the segments must checksum what they write (a ZIP entry's CRC-32).
-    var needsCRC: Bool { get }
-    var budget: MemoryBudget { get }
-    /// The size of the blocks the segments collect bytes in (a ``PageMemory`` size class).
-    var segmentBlockSize: Int { get }
-    /// The download's threads, where the segments' blocks are checksummed and written.
-    var workers: WorkerPool { get }
-}
-
-/// A sink whose product may arrive as several segments over several connections at once.
-protocol SegmentableSink: TransferSink {
-    /// Whether a product of `size` bytes could be taken in segments (asked before the server is probed).
-    func acceptsSegments(size: Int64) -> Bool
-    /// Readies the sink for a product of `size` bytes arriving in segments. - Returns: Where the
-    /// segments write, or `nil` when this sink cannot take them (a deflated ZIP entry): then the product
-    /// is fetched whole.
-    func segmentTarget(size: Int64) throws -> (any PositionalTarget)?
-    /// Every segment arrived and was written; `crc` is the whole product's CRC-32 when the target needs one.
-    func segmentsDone(size: Int64, crc: UInt32?)
-    /// The segments are abandoned (a failure, a cancellation): nothing of them counts.
-    func segmentsAbandoned()
-}
-
 /// Bytes `start..<end` of a product, written at their offsets into a ``PositionalTarget``: one segment
 /// fetched over its own connection, or a whole file (the body of a ``FileSink``, `end` unbounded).
 ///
@@ -158,14 +130,5 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     func discard() async {
         filler.drop()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
-    }
-}
-
-/// Takes one byte of a range probe and refuses more: a server that answers the probe with the whole
-/// product (200) is stopped at its first chunk, not downloaded for nothing.
-final class ProbeSink: TransferSink, @unchecked Sendable {
-    func begin(offset: Int64, waker: SinkWaker) throws {}
-    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
-        bytes.count <= 1 ? .accepted : .failed(HaulError(.output, "the server answered a range probe with more than the byte asked"))
     }
 }

@@ -5,22 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// What every entry sink of one bundle shares.
-struct ZipStaging: Sendable {
-    let compression: Compression
-    let deflater: ChunkDeflater
-    let budget: MemoryBudget
-    /// Bytes a chunk collects before it is checksummed or compressed on a worker.
-    let blockSize: Int
-    /// An entry keeps its output in memory up to this many bytes (as the budget charges them), then
-    /// spills it to a spool file; it spills sooner when the budget's staged memory is at its limit.
-    let memoryThreshold: Int
-    /// The folder of spool files (the output's folder, so the final copy stays on one file system).
-    let spoolFolder: String
-    /// The download's threads: chunks are checksummed, compressed and spilled there (``WorkerPool``).
-    let workers: WorkerPool
-}
-
 /// One product on its way into a ZIP entry.
 ///
 /// On the engine thread a received chunk is copied once, into a block. A full block goes to a worker
@@ -50,22 +34,22 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         let name: String
         let modified: Int64
     }
-    private let placement: Placement?
+    let placement: Placement?
     /// Writes into the entry's region, one at a time, tagged with the generation they belong to: a
     /// restart or a discard takes this lock to move the generation on, so no write of an older body
     /// lands after it (in the region, or in space given back).
-    private struct RegionWrites {
+    struct RegionWrites {
         var generation = 0
         var headerWritten = false
     }
-    private let regionWrites = Locked(RegionWrites())
+    let regionWrites = Locked(RegionWrites())
 
     // Engine thread only (and the finishing task once the transfer has ended).
     private var filler: BlockFiller
     private var nextIndex = 0
     private var waker = SinkWaker {}
 
-    private struct Shared {
+    struct Shared {
         var generation = 0
         var mode: Mode
         /// Chunks waiting for `auto`'s decision.
@@ -99,7 +83,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
         var settled: Bool { held.isEmpty && assembled == submitted && spoolWrites == 0 }
     }
-    private let shared: Locked<Shared>
+    let shared: Locked<Shared>
 
     /// - Parameters:
     ///   - filename: The product's name, which `auto` looks at for compressed types.
@@ -260,7 +244,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     // MARK: Chunks
 
     /// A block of input at its place in the entry.
-    private struct Chunk: @unchecked Sendable {
+    struct Chunk: @unchecked Sendable {
         var index: Int
         var generation: Int
         var input: Buffer
@@ -270,7 +254,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     }
 
     /// A chunk's result: its CRC, input length, and the bytes it adds to the entry.
-    private struct Piece: @unchecked Sendable {
+    struct Piece: @unchecked Sendable {
         var crc: UInt32
         var inputLength: Int
         var output: Buffer
@@ -490,180 +474,5 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         let waiters = s.waiters
         s.waiters = []
         for waiter in waiters { waiter.resume() }
-    }
-}
-
-/// An entry's data, complete and checked, ready to be appended to the archive.
-final class ZipStaged: @unchecked Sendable {
-    let method: ZipEntry.Method
-    let crc32: UInt32
-    let uncompressedSize: UInt64
-    let compressedSize: UInt64
-    /// The data: these buffers in order, or the spool file's first ``compressedSize`` bytes.
-    private(set) var memory: [Buffer]
-    let spool: SpoolFile?
-    private let budget: MemoryBudget
-    /// The bytes of ``memory`` the budget holds as staged.
-    private var staged: Int
-    /// Set when the data is already in place in the archive: only its header is left to write.
-    let region: ZipRegion?
-
-    init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, compressedSize: UInt64,
-         memory: [Buffer], staged: Int, spool: SpoolFile?, budget: MemoryBudget, region: ZipRegion? = nil) {
-        self.region = region
-        self.method = method
-        self.crc32 = crc32
-        self.uncompressedSize = uncompressedSize
-        self.compressedSize = compressedSize
-        self.memory = memory
-        self.staged = staged
-        self.spool = spool
-        self.budget = budget
-    }
-
-    deinit { releaseMemory() }
-
-    /// Frees the buffers once written.
-    func releaseMemory() {
-        for buffer in memory { PageMemory.free(buffer.pointer) }
-        budget.release(memory.reduce(0) { $0 + $1.pointer.count }, staged: staged)
-        memory = []
-        staged = 0
-    }
-}
-
-/// An unnamed temporary file for one entry's spilled data, gone when closed (or when the process dies).
-final class SpoolFile: @unchecked Sendable {
-    let fd: Int32
-    /// Where it lies, for messages.
-    let folder: String
-
-    init(folder: String) throws {
-        self.folder = folder
-        var fd: Int32 = -1
-        if csystem_o_tmpfile() != 0 { fd = open(folder, csystem_o_tmpfile() | O_RDWR | O_CLOEXEC, 0o600) }
-        if fd < 0 {
-            // No O_TMPFILE here: a named file, unlinked at once.
-            var template = Array((folder + "/.haul-spool.XXXXXX").utf8CString)
-            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            if fd >= 0 { template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
-        }
-        guard fd >= 0 else {
-            let e = errno
-            throw HaulError.writing("a spool file in \(folder)", errno: e, action: "create")
-        }
-        self.fd = fd
-    }
-
-    deinit { close(fd) }
-
-    func write(_ buffers: [Buffer], at offset: Int64) throws {
-        var offset = offset
-        for buffer in buffers {
-            try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "a spool file in \(folder)")
-            offset += Int64(buffer.length)
-        }
-    }
-}
-
-/// A big stored entry takes its product in segments: in a ZIP file written straight into its region,
-/// in a streamed ZIP into its spool file (at the same offsets), which is appended whole as any spooled
-/// entry is. A streamed bundle (`--zip -`, a served one) then gets a capped archive's big files over
-/// several connections too.
-extension ZipEntrySink: SegmentableSink {
-    /// Only a stored entry bigger than its in-memory share (it would be placed or spooled anyway).
-    func acceptsSegments(size: Int64) -> Bool {
-        initialModeIsStore && size > staging.memoryThreshold
-    }
-
-    func segmentTarget(size: Int64) throws -> (any PositionalTarget)? {
-        guard initialModeIsStore, size > staging.memoryThreshold else { return nil }
-        guard let placement else { return try spoolTarget(size: size) }
-        let region = shared.withLock { s -> ZipRegion? in
-            guard s.region == nil, s.spool == nil, s.memory.isEmpty else { return nil }
-            let region = placement.writer.reserve(name: placement.name, size: UInt64(size), modified: placement.modified)
-            s.region = region
-            s.segmented = true
-            return region
-        }
-        guard let region else { return nil }
-        try regionWrites.withLock { r in
-            try region.placeholder.withUnsafeBytes { try region.output.write($0, at: region.entry.offset) }
-            r.headerWritten = true
-        }
-        return RegionTarget(region: region, staging: staging)
-    }
-
-    func segmentsDone(size: Int64, crc: UInt32?) {
-        shared.withLock { s in
-            s.crc = crc ?? 0
-            s.uncompressed = size
-        }
-    }
-
-    func segmentsAbandoned() {}
-
-    /// A streamed entry's segments: its spool file, made now, written at the product's offsets.
-    private func spoolTarget(size: Int64) throws -> (any PositionalTarget)? {
-        let spool = try shared.withLock { s -> SpoolFile? in
-            guard s.spool == nil, s.memory.isEmpty, s.submitted == 0, !s.segmented else { return nil }
-            let spool = try SpoolFile(folder: staging.spoolFolder)
-            s.spool = spool
-            s.spoolLength = size
-            s.segmented = true
-            return spool
-        }
-        guard let spool else { return nil }
-        return SpoolTarget(spool: spool, staging: staging) { [weak self] error in
-            // A full disk stops the run, as a spilled entry's does.
-            self?.shared.withLock { if $0.error == nil { $0.error = error } }
-        }
-    }
-}
-
-/// The spool file of a streamed ZIP entry as segments see it.
-final class SpoolTarget: PositionalTarget, @unchecked Sendable {
-    let spool: SpoolFile
-    let budget: MemoryBudget
-    let segmentBlockSize: Int
-    let workers: WorkerPool
-    private let failed: @Sendable (HaulError) -> Void
-    var needsCRC: Bool { true }
-
-    init(spool: SpoolFile, staging: ZipStaging, failed: @escaping @Sendable (HaulError) -> Void) {
-        self.spool = spool
-        budget = staging.budget
-        segmentBlockSize = staging.blockSize
-        workers = staging.workers
-        self.failed = failed
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
-        do {
-            try FileIO.pwriteAll(spool.fd, bytes, at: offset, what: "a spool file in \(spool.folder)")
-        } catch let error as HaulError {
-            failed(error)
-            throw error
-        }
-    }
-}
-
-/// The region of a ZIP entry as segments see it.
-final class RegionTarget: PositionalTarget {
-    let region: ZipRegion
-    let budget: MemoryBudget
-    let segmentBlockSize: Int
-    let workers: WorkerPool
-    var needsCRC: Bool { true }
-
-    init(region: ZipRegion, staging: ZipStaging) {
-        self.region = region
-        budget = staging.budget
-        segmentBlockSize = staging.blockSize
-        workers = staging.workers
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
-        try region.write(bytes, at: offset)
     }
 }

@@ -369,19 +369,3 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         return (ZipEntry(staged, name: name, modified: modified, level: stored ? 0 : staging.compression.level), staged)
     }
 }
-
-extension ZipStaging {
-    /// What the entries of a bundle written with `parallel` transfers in flight share.
-    init(compression: Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String, workers: WorkerPool) {
-        let blockSize = budget.blockSize(parallel: parallel)
-        self.init(
-            compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
-            blockSize: blockSize,
-            // Entries held in memory take at most half the budget, so in-flight blocks always have room
-            // to drain and a full budget can only pause transfers, never deadlock them.
-            memoryThreshold: max(blockSize, budget.limit / (2 * max(1, parallel))),
-            spoolFolder: spoolFolder,
-            workers: workers
-        )
-    }
-}
