@@ -86,14 +86,6 @@ public struct Configuration: Sendable, Hashable {
 
     public init() {}
 
-    /// ``headers`` for a request to `url`: those sent whatever the host, and those sent only while on
-    /// `url`'s origin (when it is ``headersOrigin``'s).
-    func extraHeaders(for url: String) -> (everywhere: [String], originBound: [String]) {
-        guard !headers.isEmpty else { return ([], []) }
-        guard let headersOrigin else { return (headers, []) }
-        return Origin(url) != nil && Origin(url) == Origin(headersOrigin) ? ([], headers) : ([], [])
-    }
-
     /// libcurl's receive buffer per transfer: large enough to cut callbacks, small enough that
     /// ``parallel`` of them stay within an eighth of ``memoryLimit``.
     var receiveBufferSize: Int {

@@ -9,8 +9,8 @@ extension Engine {
     public func signIn(_ token: AccessToken, archive: URLResolver) async throws -> Credentials {
         let url = archive.archive + "/whoami"
         let sink = MemorySink(limit: 1 << 20)
-        let (everywhere, originBound) = configuration.extraHeaders(for: url)
-        let result = await fetch(url: url, expectedSize: nil, headers: everywhere + [token.header], originHeaders: originBound, into: sink)
+        let request = RequestHeaders(url: url, configuration: configuration, adding: [token.header])
+        let result = await fetch(url: url, expectedSize: nil, headers: request.everywhere, originHeaders: request.originBound, into: sink)
         switch result.status {
         case .ok: break
         case .failed(let reason):

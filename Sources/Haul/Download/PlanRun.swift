@@ -255,10 +255,10 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .fetch(let s):
             sink = s
         }
-        let (everywhere, originBound) = engine.configuration.extraHeaders(for: entry.url)
+        let request = requestHeaders(for: entry.url)
         let result = await engine.fetchSegmented(
-            url: entry.url, expectedSize: entry.product.size, headers: headers + everywhere + (credentials?.headers(for: entry.url) ?? []),
-            originHeaders: originBound, into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: request.everywhere,
+            originHeaders: request.originBound, into: sink, counter: counters.received
         )
         row.attempts = result.attempts
         row.seconds = result.seconds
@@ -270,6 +270,11 @@ struct PlanRun<Output: RunOutput>: Sendable {
             attempts: result.attempts, status: row.status
         )))
         return row
+    }
+
+    /// The headers of a request for `url`: the run's own, the `-H` ones, the token where it goes, then `adding`.
+    private func requestHeaders(for url: String, adding: [String] = []) -> RequestHeaders {
+        RequestHeaders(url: url, configuration: engine.configuration, adding: headers + (credentials?.headers(for: url) ?? []) + adding)
     }
 
     /// `--refresh` for a file complete from an earlier run: one conditional request; a 304 keeps the
@@ -287,10 +292,11 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .complete(let again):
             return Self.row(row, keeping: again, note: again.note)
         }
+        // The same headers as the first fetch (`-H` ones included), and the conditions.
+        let request = requestHeaders(for: entry.url, adding: done.conditions)
         let result = await engine.fetch(
-            url: entry.url, expectedSize: entry.product.size,
-            headers: headers + (credentials?.headers(for: entry.url) ?? []) + done.conditions,
-            into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: request.everywhere,
+            originHeaders: request.originBound, into: sink, counter: counters.received
         )
         let completion = await output.complete(index, sink: sink, result: result)
         row.attempts = result.attempts

@@ -26,23 +26,14 @@ extension Engine {
         into sink: any TransferSink, counter: ByteCounter? = nil
     ) async -> FetchResult {
         let started = ContinuousClock.now
-        let policy = configuration.retry
         var held: Int64 = 0
         var validator: String?
         var resumable = false
         var lastModified: Int64?
         var etag: String?
-        var attempt = 0
         var httpStatus = 0
-        let host = HostHealth.key(url)
-        func elapsed() -> Double { started.duration(to: .now).seconds }
-        func result(_ status: FetchResult.Status) -> FetchResult {
-            FetchResult(status: status, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed(), etag: etag, httpStatus: httpStatus)
-        }
-        while true {
-            // A host that refused every connection so far ends the fetch at once, with its reason.
-            if let host, let verdict = hosts.verdict(host) { return result(.failed(verdict)) }
-            attempt += 1
+        var loop = RetryLoop(policy: configuration.retry, hosts: hosts, url: url)
+        let status = await loop.run { attempt in
             let rangeStart = resumable ? held : 0
             var request = AttemptRequest(
                 url: url, rangeStart: rangeStart, ifRange: rangeStart > 0 ? validator : nil,
@@ -50,11 +41,8 @@ extension Engine {
             )
             request.originHeaders = originHeaders
             let outcome = await self.attempt(request, into: sink, counter: counter)
-            if let host { hosts.record(host, outcome) }
             if outcome.status != 0 { httpStatus = outcome.status }
-            if outcome.cancelled || Task.isCancelled {
-                return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
-            }
+            if outcome.cancelled { return (outcome, .finished(.cancelled)) }
             if outcome.bodyStarted {
                 held = outcome.end
                 validator = outcome.validator
@@ -63,41 +51,31 @@ extension Engine {
                 etag = outcome.etag
             }
             if outcome.status == 304, outcome.curlCode == 0, headers.contains(where: Self.isConditional) {
-                return FetchResult(status: .notModified, attempts: attempt, bytes: 0, lastModified: outcome.lastModified, seconds: elapsed(), httpStatus: 304)
+                lastModified = outcome.lastModified
+                return (outcome, .finished(.notModified))
             }
             switch AttemptVerdict(outcome, expectedSize: expectedSize) {
             case .success:
-                return result(.ok)
+                return (outcome, .finished(.ok))
             case .fail(let reason):
-                return result(.failed(reason))
+                return (outcome, .finished(.failed(reason)))
             case .retry(let reason, let retryAfter):
-                guard attempt <= policy.retries else {
-                    // One reason for every file of a host given up on, whichever attempt was last.
-                    if let host, let verdict = hosts.verdict(host) { return result(.failed(verdict)) }
-                    let text = attempt == 1 ? reason : "\(reason) after \(attempt) attempts"
-                    return result(.failed(text))
-                }
                 // What is held cannot be continued: the next attempt asks for the whole product.
                 switch outcome.abort {
                 case .rangeMismatch?, .changedOnServer?: resumable = false
                 default: if outcome.status == 416 { resumable = false }
                 }
-                do {
-                    try await waitToRetry(policy.delay(afterAttempt: attempt, retryAfter: retryAfter), host: host)
-                } catch {
-                    return FetchResult(status: .cancelled, attempts: attempt, bytes: held, lastModified: lastModified, seconds: elapsed())
-                }
+                return (outcome, .retry(reason: reason, retryAfter: retryAfter))
             }
         }
-    }
-
-    /// Sleeps before a retry, waking early when `host` is given up on meanwhile (checked every 100 ms).
-    func waitToRetry(_ delay: Duration, host: String?) async throws {
-        guard let host, configuration.unreachableAfter > 0 else { return try await Task.sleep(for: delay) }
-        let end = ContinuousClock.now + delay
-        while ContinuousClock.now < end {
-            if hosts.verdict(host) != nil { return }
-            try await Task.sleep(for: min(.milliseconds(100), ContinuousClock.now.duration(to: end)))
+        let seconds = started.duration(to: .now).seconds
+        switch status {
+        case .notModified:
+            return FetchResult(status: .notModified, attempts: loop.attempts, bytes: 0, lastModified: lastModified, seconds: seconds, httpStatus: 304)
+        case .cancelled:
+            return FetchResult(status: .cancelled, attempts: loop.attempts, bytes: held, lastModified: lastModified, seconds: seconds)
+        default:
+            return FetchResult(status: status, attempts: loop.attempts, bytes: held, lastModified: lastModified, seconds: seconds, etag: etag, httpStatus: httpStatus)
         }
     }
 }
