@@ -288,7 +288,7 @@ extension OverlayServer {
         var first: UInt64 = 0
         var last = fresh.length - 1
         var status = HTTPResponseStatus.ok
-        if let range = head.headers.first(name: "Range").flatMap(Self.byteRange) {
+        if let range = head.headers.first(name: "Range").flatMap(HTTPFields.byteRange) {
             let condition = head.headers.first(name: "If-Range")
             // The newest bundle this server sent for the same request, the one If-Range names if any.
             let sent = state.withLock { s in
@@ -352,18 +352,6 @@ extension OverlayServer {
         return nil
     }
 
-    /// A `Range` header of one range from a first byte (`bytes=N-` or `bytes=N-M`); `nil` for anything
-    /// else (several ranges, a suffix range), which is answered with the whole bundle.
-    static func byteRange(_ value: String) -> (first: UInt64, last: UInt64?)? {
-        let value = value.trimmingCharacters(in: .whitespaces)
-        guard value.lowercased().hasPrefix("bytes="), !value.contains(",") else { return nil }
-        let spec = value.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        guard spec.count == 2, let first = UInt64(spec[0].trimmingCharacters(in: .whitespaces)) else { return nil }
-        let end = spec[1].trimmingCharacters(in: .whitespaces)
-        if end.isEmpty { return (first, nil) }
-        guard let last = UInt64(end), last >= first else { return nil }
-        return (first, last)
-    }
 }
 
 /// The body of a response that states its length: passes on at most `count` bytes, then stops the

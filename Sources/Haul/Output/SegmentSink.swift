@@ -17,11 +17,9 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     let target: any PositionalTarget
     /// Its blocks, checksummed and written in order on the target's worker threads.
     private let queue: SerialLane
-    private let highWater: Int
 
     private struct Shared {
-        var pending = 0
-        var wakeAtHalf = false
+        var gate: PauseGate
         var error: HaulError?
         var waker = SinkWaker {}
         /// The CRC-32 of bytes `start..<crcEnd`, as written in order.
@@ -40,8 +38,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
         queue = SerialLane(on: target.workers)
         filler = BlockFiller(blockSize: target.segmentBlockSize, budget: target.budget)
         filler.position = start
-        highWater = 4 * filler.blockSize
-        shared = Locked(Shared(crcEnd: start))
+        shared = Locked(Shared(gate: PauseGate(highWater: 4 * filler.blockSize), crcEnd: start))
     }
 
     deinit { filler.drop() }
@@ -70,7 +67,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
         let verdict = shared.withLock { s -> SinkWrite? in
             if let error = s.error { return .failed(error) }
-            if s.pending >= highWater { s.wakeAtHalf = true; return .pause }
+            if !s.gate.admits() { return .pause }
             return nil
         }
         if let verdict { return verdict }
@@ -81,19 +78,19 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     /// On the segment's queue, in order: checksum, write, free.
     private func write(_ block: Buffer, at offset: Int64) {
         let count = block.length
-        shared.withLock { $0.pending += count }
+        shared.withLock { $0.gate.took(count) }
         queue.async { [self] in
             var error: HaulError?
             let crc: UInt32? = target.needsCRC ? CRC32.of(block.bytes) : nil
             do {
                 try target.write(block.bytes, productOffset: offset)
-            } catch let e as HaulError {
-                error = e
-            } catch {}
+            } catch let e {
+                error = HaulError.wrapping(e, while: "writing bytes \(offset)-\(offset + Int64(count) - 1)")
+            }
             PageMemory.free(block.pointer)
             target.budget.release(block.pointer.count)
             let wake = shared.withLock { s -> SinkWaker? in
-                s.pending -= count
+                s.gate.drained(count)
                 if let crc {
                     // Blocks come in order; a resumed transfer goes on from where the written bytes end.
                     if offset == s.crcEnd {
@@ -104,9 +101,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
                     }
                 }
                 if let error, s.error == nil { s.error = error }
-                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return nil }
-                s.wakeAtHalf = false
-                return s.waker
+                return s.gate.wakeIsDue(failed: s.error != nil) ? s.waker : nil
             }
             wake?.wake()
         }

@@ -31,7 +31,7 @@ final class EngineCore: @unchecked Sendable {
     /// The epoll set, the wake descriptor and libcurl's timer; closed after `curl_multi_cleanup`.
     fileprivate let poller: EventPoller
     #endif
-    // Engine thread only.
+    // Engine thread only (asserted in debug builds: ``assertOnEngineThread(_:_:)``).
     private var running: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idle: [UnsafeMutableRawPointer] = []
     /// At least as many as the connections libcurl holds idle for reuse: one more for each transfer that
@@ -112,10 +112,7 @@ final class EngineCore: @unchecked Sendable {
         }
         if !accepted, case .start(let transfer) = command {
             // The engine is gone: the attempt ends as cancelled rather than hanging.
-            var outcome = AttemptOutcome()
-            outcome.cancelled = true
-            transfer.continuation?.resume(returning: outcome)
-            transfer.continuation = nil
+            transfer.resumeWaiterCancelled()
         }
     }
 
@@ -145,6 +142,7 @@ final class EngineCore: @unchecked Sendable {
     // MARK: The engine thread
 
     private func run() {
+        EngineThread.mark(self)
         #if os(Linux)
         _ = csystem_name_this_thread("haul-engine")  // found by name in /proc/PID/task/*/comm (Benchmarks)
         #endif
@@ -185,12 +183,7 @@ final class EngineCore: @unchecked Sendable {
             inbox.commands.removeAll()
             return (late, inbox.stopped)
         }
-        for case .start(let transfer) in late {
-            var outcome = AttemptOutcome()
-            outcome.cancelled = true
-            transfer.continuation?.resume(returning: outcome)
-            transfer.continuation = nil
-        }
+        for case .start(let transfer) in late { transfer.resumeWaiterCancelled() }
         for easy in idle { curl_easy_cleanup(easy) }
         liveHandles.subtract(idle.count, ordering: .sequentiallyConsistent)
         idle.removeAll()
@@ -205,6 +198,7 @@ final class EngineCore: @unchecked Sendable {
     /// Lets libcurl act on `socket` (`epoll` readiness in `events`), or run its due timers when `socket`
     /// is `CURL_SOCKET_TIMEOUT`. Finished transfers are read afterwards, by the loop.
     private func socketAction(_ socket: curl_socket_t, events: UInt32) {
+        assertOnEngineThread(self)
         var flags: Int32 = 0
         if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { flags |= ccurl_cselect_in() }
         if events & EPOLLOUT.rawValue != 0 { flags |= ccurl_cselect_out() }
@@ -217,6 +211,7 @@ final class EngineCore: @unchecked Sendable {
     /// A socket libcurl has not seen before is marked (`curl_multi_assign`), so `known` says whether it
     /// is in the epoll set already.
     fileprivate func socketChanged(_ socket: curl_socket_t, what: Int32, known: Bool) {
+        assertOnEngineThread(self)
         if what == ccurl_poll_remove() {
             poller.unwatch(socket)
             return
@@ -231,6 +226,7 @@ final class EngineCore: @unchecked Sendable {
 
     /// Lets transfers the receive limiter paused go on, as far as its tokens allow. Returns whether any did.
     private func releaseThrottled() -> Bool {
+        assertOnEngineThread(self)
         guard let limiter else { return false }
         return limiter.release { transfer in
             guard let easy = transfer.easy, running[easy] === transfer else { return }
@@ -241,12 +237,11 @@ final class EngineCore: @unchecked Sendable {
 
     /// Runs one command. Returns whether it unpaused a transfer.
     private func execute(_ command: EngineCommand) -> Bool {
+        assertOnEngineThread(self)
         switch command {
         case .start(let transfer):
             if transfer.cancelled.load(ordering: .sequentiallyConsistent) {
-                transfer.outcome.cancelled = true
-                transfer.continuation?.resume(returning: transfer.outcome)
-                transfer.continuation = nil
+                transfer.resumeWaiterCancelled()
                 return false
             }
             start(transfer)
@@ -266,6 +261,7 @@ final class EngineCore: @unchecked Sendable {
     }
 
     private func start(_ transfer: Transfer) {
+        assertOnEngineThread(self)
         let easy: UnsafeMutableRawPointer
         if let reused = idle.popLast() {
             easy = reused
@@ -276,8 +272,7 @@ final class EngineCore: @unchecked Sendable {
         } else {
             transfer.outcome.curlCode = Int32(CURLE_OUT_OF_MEMORY.rawValue)
             transfer.outcome.curlMessage = "cannot create a transfer handle"
-            transfer.continuation?.resume(returning: transfer.outcome)
-            transfer.continuation = nil
+            transfer.resumeWaiter(transfer.outcome)
             return
         }
         transfer.easy = easy
@@ -295,6 +290,7 @@ final class EngineCore: @unchecked Sendable {
     }
 
     private func configure(_ easy: UnsafeMutableRawPointer, for transfer: Transfer) {
+        assertOnEngineThread(self)
         let c = configuration
         let request = transfer.request
         let me = Unmanaged.passUnretained(transfer).toOpaque()
@@ -367,6 +363,7 @@ final class EngineCore: @unchecked Sendable {
     }
 
     private func readFinished() {
+        assertOnEngineThread(self)
         var remaining: Int32 = 0
         while let message = curl_multi_info_read(multi, &remaining) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
@@ -381,6 +378,7 @@ final class EngineCore: @unchecked Sendable {
     /// the same handle asks the new URL, with those headers only while on their origin. Returns
     /// whether it did (else the attempt ends as it is: a 3xx without a location, or too many).
     private func redirect(_ transfer: Transfer, easy: UnsafeMutableRawPointer) -> Bool {
+        assertOnEngineThread(self)
         guard !transfer.request.originHeaders.isEmpty, configuration.followRedirects,
               !transfer.outcome.bodyStarted, transfer.outcome.abort == nil else { return false }
         var status = 0
@@ -414,6 +412,7 @@ final class EngineCore: @unchecked Sendable {
     /// One piece of libcurl's trace, as lines: `* ` what it does, `> ` a request header, `< ` a
     /// response header; an `Authorization` value redacted.
     fileprivate func trace(_ type: curl_infotype, _ text: String) {
+        assertOnEngineThread(self)
         guard let handler = configuration.trace else { return }
         let mark: String
         switch type {
@@ -437,6 +436,7 @@ final class EngineCore: @unchecked Sendable {
 
     /// Ends an attempt: fills in its outcome, returns the handle to the pool, resumes the waiter.
     private func finish(_ transfer: Transfer, code: CURLcode, cancelled: Bool) {
+        assertOnEngineThread(self)
         guard !transfer.finished, let easy = transfer.easy else { return }
         transfer.finished = true
         if transfer.paused {
@@ -490,9 +490,7 @@ final class EngineCore: @unchecked Sendable {
             curl_easy_cleanup(easy)
             liveHandles.subtract(1, ordering: .sequentiallyConsistent)
         }
-        transfer.ended.store(true, ordering: .releasing)  // pairs with Engine.attempt
-        transfer.continuation?.resume(returning: outcome)
-        transfer.continuation = nil
+        transfer.resumeWaiter(outcome)
     }
 
     func waker(for transfer: Transfer) -> SinkWaker {

@@ -16,7 +16,22 @@ final class Transfer: @unchecked Sendable {
     /// Posts a resume command for this transfer; set by the engine when it starts the attempt.
     var waker = SinkWaker {}
 
-    // Engine thread only.
+    /// Hands the waiting ``Engine/attempt(_:into:counter:)`` its outcome: the one way every attempt
+    /// ends (finished, cancelled before it started, refused by an engine that is gone, no handle). The
+    /// engine thread calls it, or the poster of a start the engine never took; never under a lock.
+    func resumeWaiter(_ outcome: AttemptOutcome) {
+        ended.store(true, ordering: .releasing)  // pairs with Engine.attempt
+        continuation?.resume(returning: outcome)
+        continuation = nil
+    }
+
+    /// Ends the attempt as cancelled, with what it had so far.
+    func resumeWaiterCancelled() {
+        var outcome = self.outcome
+        outcome.cancelled = true
+        resumeWaiter(outcome)
+    }
+
     var easy: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -55,6 +70,7 @@ final class Transfer: @unchecked Sendable {
     /// Reads the response's status and headers once, before its first body byte (or at its end,
     /// for an empty body). Returns `false` when the attempt must stop.
     func checkResponse(waker: SinkWaker) -> Bool {
+        assertOnEngineThread()
         guard !responseChecked, let easy else { return true }
         responseChecked = true
         var code = 0
@@ -112,6 +128,7 @@ final class Transfer: @unchecked Sendable {
 
     /// The write callback's work: check, bound and hand a chunk to the sink.
     func receive(_ bytes: UnsafeRawBufferPointer, waker: SinkWaker) -> Int {
+        assertOnEngineThread()
         if !responseChecked, !checkResponse(waker: waker) { return 0 }
         if discardBody { return bytes.count }
         let count = Int64(bytes.count)

@@ -105,13 +105,8 @@ final class ArchiveOutput: @unchecked Sendable {
             let until = i + 1 < holes.count ? holes[i + 1].offset : end
             while from < until {
                 let n = Int(min(UInt64(buffer.count), until - from))
-                var done = 0
-                while done < n {
-                    let r = pread(fd, buffer.baseAddress! + done, n - done, off_t(from) + off_t(done))
-                    if r < 0 && errno == EINTR { continue }
-                    guard r > 0 else { throw HaulError.writing(path, errno: r < 0 ? errno : EIO, action: "compact") }
-                    done += r
-                }
+                let (got, e) = FileIO.readAll(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]), at: Int64(from))
+                guard got == n else { throw HaulError.writing(path, errno: e != 0 ? e : EIO, action: "compact") }
                 try FileIO.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), at: Int64(from - shift), what: path)
                 from += UInt64(n)
             }
@@ -211,13 +206,12 @@ final class ArchiveOutput: @unchecked Sendable {
         defer { buffer.deallocate() }
         var done: Int64 = 0
         while done < count {
-            let n = pread(source, buffer.baseAddress, Int(min(Int64(size), count - done)), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
+            let want = Int(min(Int64(size), count - done))
+            let (n, e) = FileIO.readAll(source, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset + done)
+            if e != 0 {
                 throw HaulError(.output, "cannot read a spool file: \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
             }
-            if n == 0 { throw HaulError(.output, "cannot write \(name): the spool file ended early") }
+            if n < want { throw HaulError(.output, "cannot write \(name): the spool file ended early") }
             try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), offset + done)
             done += Int64(n)
         }

@@ -17,16 +17,8 @@ public final class FileDescriptorStream: ByteStream {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { waitWritable(); continue }
-                throw error(errno)
-            }
-            done += n
-        }
+        let e = FileIO.writeAll(fd, bytes, wouldBlock: waitWritable)
+        if e != 0 { throw error(e) }
     }
 
     /// Copies `count` bytes of `source` from `offset` without passing them through user memory.
@@ -62,6 +54,3 @@ public final class FileDescriptorStream: ByteStream {
         return HaulError(.output, "cannot write \(name): the reader went away (broken pipe)", underlyingError: POSIXErrorNumber(e))
     }
 }
-
-/// `write(2)`, reachable where a method of that name hides it.
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

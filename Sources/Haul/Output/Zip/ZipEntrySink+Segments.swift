@@ -18,7 +18,7 @@ extension ZipEntrySink: SegmentableSink {
     func segmentTarget(size: Int64) throws -> (any PositionalTarget)? {
         guard initialModeIsStore, size > staging.memoryThreshold else { return nil }
         guard let placement else { return try spoolTarget(size: size) }
-        let region = shared.withLock { s -> ZipRegion? in
+        let region = withShared { s -> ZipRegion? in
             guard s.region == nil, s.spool == nil, s.memory.isEmpty else { return nil }
             let region = placement.writer.reserve(name: placement.name, size: UInt64(size), modified: placement.modified)
             s.region = region
@@ -34,7 +34,7 @@ extension ZipEntrySink: SegmentableSink {
     }
 
     func segmentsDone(size: Int64, crc: UInt32?) {
-        shared.withLock { s in
+        withShared { s in
             s.crc = crc ?? 0
             s.uncompressed = size
         }
@@ -44,7 +44,7 @@ extension ZipEntrySink: SegmentableSink {
 
     /// A streamed entry's segments: its spool file, made now, written at the product's offsets.
     private func spoolTarget(size: Int64) throws -> (any PositionalTarget)? {
-        let spool = try shared.withLock { s -> SpoolFile? in
+        let spool = try withShared { s -> SpoolFile? in
             guard s.spool == nil, s.memory.isEmpty, s.submitted == 0, !s.segmented else { return nil }
             let spool = try SpoolFile(folder: staging.spoolFolder)
             s.spool = spool
@@ -55,7 +55,7 @@ extension ZipEntrySink: SegmentableSink {
         guard let spool else { return nil }
         return SpoolTarget(spool: spool, staging: staging) { [weak self] error in
             // A full disk stops the run, as a spilled entry's does.
-            self?.shared.withLock { if $0.error == nil { $0.error = error } }
+            self?.withShared { if $0.error == nil { $0.error = error } }
         }
     }
 }

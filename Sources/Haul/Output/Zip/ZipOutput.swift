@@ -76,7 +76,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     }
 
     deinit {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { System.close(fd) }
     }
 
     var location: String {
@@ -127,7 +127,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             // A finished archive from an earlier run becomes the one being written, to be completed.
             guard rename(path, partPath) == 0 else { throw HaulError.writing(path, errno: errno, action: "rename") }
         }
-        fd = Glibc.open(partPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        fd = System.open(partPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw HaulError.writing(partPath, errno: errno, action: "create") }
         var st = stat()
         fstat(fd, &st)
@@ -345,7 +345,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                 staging.workers.async { c.resume(with: Result { try FileSync.file(fd, path: partPath) }) }
             }
         }
-        let status = Glibc.close(fd)
+        let status = System.close(fd)
         fd = -1
         guard status == 0, rename(partPath, path) == 0 else { throw HaulError.writing(path, errno: errno, action: "finish") }
         if synchronizes { try FileSync.folder(OutputCheck.parentFolder(of: path)) }

@@ -142,9 +142,8 @@ enum ZipResume {
         var done: UInt64 = 0
         while done < entry.compressedSize {
             let want = Int(min(UInt64(size), entry.compressedSize - done))
-            let n = pread(fd, buffer.baseAddress, want, off_t(dataOffset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
+            let (n, _) = FileIO.readAll(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: Int64(dataOffset + done))
+            guard n == want else { return false }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             if let inflater {
                 guard inflater.feed(chunk) == n, !inflater.failed else { return false }
@@ -161,13 +160,7 @@ enum ZipResume {
 
     private static func read(fd: Int32, at offset: UInt64, count: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return nil }
-            done += n
-        }
-        return bytes
+        let (n, _) = bytes.withUnsafeMutableBytes { FileIO.readAll(fd, into: $0, at: Int64(offset)) }
+        return n == count ? bytes : nil
     }
 }
