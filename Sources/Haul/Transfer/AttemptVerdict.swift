@@ -8,7 +8,7 @@ public enum AttemptVerdict: Sendable, Hashable {
     case retry(reason: String, retryAfter: Duration?)
     case fail(reason: String)
 
-    /// Classifies an attempt (SPEC §3): connection errors, timeouts, stalls, 408, 429 and 5xx are
+    /// Classifies an attempt (the manifest's `FAILED: …` reason comes from here): connection errors, timeouts, stalls, 408, 429 and 5xx are
     /// transient; other 4xx, redirect loops, TLS trust failures, size mismatches and sink errors are final.
     public init(_ outcome: AttemptOutcome, expectedSize: Int64?) {
         if let abort = outcome.abort {
