@@ -72,12 +72,15 @@ struct RetryLoop {
     /// Sleeps before a retry, waking early when the host is given up on meanwhile (checked every 100 ms).
     private func wait(_ delay: Duration) async throws {
         guard let host, hosts.givesUp else { return try await sleep(delay) }
+        // Follows the clock, so the steps' own delays (a busy machine) do not lengthen the wait, and
+        // counts the steps, so a sleep that returns at once (a test's) still ends it.
+        let end = ContinuousClock.now + delay
         var left = delay
         while left > .zero {
             if hosts.verdict(host) != nil { return }
             let step = min(.milliseconds(100), left)
             try await sleep(step)
-            left -= step
+            left = min(left - step, ContinuousClock.now.duration(to: end))
         }
     }
 }
