@@ -8,6 +8,10 @@ import PackageDescription
 // `Haul` is the engine (catalog → selection → plan → transfers → bundle → manifest), `HaulArchive`
 // is the loopback MAST-like archive shared by the tests, `haul demo` and the benchmarks, and `haul`
 // is the command-line layer; `HaulServe` is the Download Overlay as a web server (`haul serve`).
+// Linux only: the engine's thread, `epoll` loop, `O_TMPFILE` spool files and `sendfile` are written
+// and tested for Linux, and no macOS build is made or tested, so no macOS platform is declared. The few
+// Darwin branches left in the sources (`#else` of `#if os(Linux)`) are where a port would start; calls
+// whose names a method hides go through `Sources/Haul/Support/System.swift`.
 // Benchmarks live in their own package under `Benchmarks/` so that an
 // embedding program never resolves the benchmark dependencies.
 
@@ -18,7 +22,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "haul",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Haul", targets: ["Haul"]),
         .library(name: "HaulArchive", targets: ["HaulArchive"]),

@@ -86,89 +86,10 @@ public struct Configuration: Sendable, Hashable {
 
     public init() {}
 
-    /// ``headers`` for a request to `url`: those sent whatever the host, and those sent only while on
-    /// `url`'s origin (when it is ``headersOrigin``'s).
-    func extraHeaders(for url: String) -> (everywhere: [String], originBound: [String]) {
-        guard !headers.isEmpty else { return ([], []) }
-        guard let headersOrigin else { return (headers, []) }
-        return Origin(url) != nil && Origin(url) == Origin(headersOrigin) ? ([], headers) : ([], [])
-    }
-
     /// libcurl's receive buffer per transfer: large enough to cut callbacks, small enough that
     /// ``parallel`` of them stay within an eighth of ``memoryLimit``.
     var receiveBufferSize: Int {
         let share = memoryLimit / max(1, 8 * parallel)
         return min(512 << 10, max(16 << 10, share))
-    }
-}
-
-/// A function that receives lines of libcurl's trace (``Configuration/trace``).
-public struct TraceHandler: Sendable, Hashable {
-    private final class Box: Sendable {
-        let body: @Sendable (String) -> Void
-        init(_ body: @escaping @Sendable (String) -> Void) { self.body = body }
-    }
-    private let box: Box
-
-    /// - Parameter body: Called with one line at a time (no line break), on the engine's thread.
-    public init(_ body: @escaping @Sendable (String) -> Void) { box = Box(body) }
-
-    func callAsFunction(_ line: String) { box.body(line) }
-
-    public static func == (a: TraceHandler, b: TraceHandler) -> Bool { a.box === b.box }
-    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(box)) }
-}
-
-/// When and how failed attempts are tried again.
-///
-/// Connection errors, timeouts, stalls, 408, 429 and 5xx are transient; other 4xx are final. Waits grow
-/// exponentially from ``baseDelay`` with full jitter, capped at ``maxDelay``; a `Retry-After` from the
-/// server is honoured up to ``maxRetryAfter``.
-public struct RetryPolicy: Sendable, Hashable {
-    /// Attempts after the first.
-    public var retries: Int = 5
-    public var baseDelay: Duration = .milliseconds(500)
-    public var maxDelay: Duration = .seconds(30)
-    public var maxRetryAfter: Duration = .seconds(300)
-
-    public init(retries: Int = 5) {
-        self.retries = retries
-    }
-
-    /// The wait before attempt `attempt + 1` (1-based `attempt` just failed).
-    public func delay(afterAttempt attempt: Int, retryAfter: Duration?) -> Duration {
-        if let retryAfter { return min(retryAfter, maxRetryAfter) }
-        let exponent = min(attempt - 1, 30)
-        let ceiling = min(maxDelay, baseDelay * (1 << exponent))
-        // Half fixed, half random: spreads a burst of retries without ever retrying at once.
-        let fraction = 0.5 + Double.random(in: 0..<0.5)
-        return ceiling * fraction
-    }
-}
-
-/// Facts about this build of Haul, and process-wide setup.
-public enum Haul {
-    public static let version = "0.1.0"
-
-    /// Raises this process's open-file limit to its hard maximum: every transfer holds a socket and
-    /// every file being written a descriptor, so 1,000 transfers need more than the usual soft limit
-    /// of 1,024. Programs that run many transfers call this once at startup.
-    ///
-    /// - Returns: The limit now in force.
-    @discardableResult
-    public static func raiseOpenFileLimit() -> Int {
-        #if os(Linux)
-        let resource = Int32(RLIMIT_NOFILE.rawValue)  // an enum in Glibc, a plain Int32 in Darwin
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
-        var limit = rlimit()
-        guard getrlimit(resource, &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(resource, &raised) == 0 { return Int(clamping: raised.rlim_cur) }
-        }
-        return Int(clamping: limit.rlim_cur)
     }
 }

@@ -45,6 +45,14 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
         code == .invalidCatalog || code == .invalidArgument || code == .authentication || code == .outputPath
     }
 
+    /// `error` as a ``HaulError``: itself when it is one, else an ``Code/output`` error saying what was
+    /// being done, with `error` kept as the underlying error. How a catch passes on an error it did not
+    /// expect instead of dropping it.
+    static func wrapping(_ error: any Error, while doing: String) -> HaulError {
+        if let error = error as? HaulError { return error }
+        return HaulError(.output, "\(doing): \(error)", underlyingError: error)
+    }
+
     /// A failed write (or flush, truncate, rename) of `path`: ``Code/diskFull`` when the disk is full, a
     /// quota is used up or the file is at its size limit, else ``Code/output``.
     static func writing(_ path: String, errno e: Int32, action: String = "write") -> HaulError {

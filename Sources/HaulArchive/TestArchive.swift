@@ -610,10 +610,9 @@ public final class TestArchive: Sendable {
     static func split(_ uri: String) -> (path: String, query: [String: String]) {
         guard let q = uri.firstIndex(of: "?") else { return (percentDecode(uri), [:]) }
         var query: [String: String] = [:]
-        for pair in uri[uri.index(after: q)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = percentDecode(String(parts[0]))
-            if query[name] == nil { query[name] = parts.count > 1 ? percentDecode(String(parts[1])) : "" }
+        // A query that is not valid percent-encoding is read as no query.
+        for (name, value) in HTTPFields.formPairs(uri[uri.index(after: q)...]) ?? [] where query[name] == nil {
+            query[name] = value
         }
         return (percentDecode(String(uri[..<q])), query)
     }
@@ -634,15 +633,13 @@ public final class TestArchive: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// `bytes=N-` or `bytes=N-M` (one range); `nil` for anything else, which is then ignored.
+    /// One range (``HTTPFields/byteRange(_:)``) within a body of `size` bytes: the last byte cut to the
+    /// body's; `nil` for anything else, which is then ignored.
     static func parseRange(_ value: String, size: Int64) -> (Int64, Int64)? {
-        let v = value.trimmingCharacters(in: .whitespaces)
-        guard v.hasPrefix("bytes="), !v.contains(",") else { return nil }
-        let spec = v.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        guard spec.count == 2, let first = Int64(spec[0]) else { return nil }
-        if spec[1].isEmpty { return (first, max(first, size - 1)) }
-        guard let last = Int64(spec[1]) else { return nil }
-        return (first, min(last, size - 1))
+        guard let range = HTTPFields.byteRange(value), range.first <= UInt64(Int64.max) else { return nil }
+        let first = Int64(range.first)
+        guard let last = range.last else { return (first, max(first, size - 1)) }
+        return (first, Int64(min(last, UInt64(max(0, size - 1)))))
     }
 
     static func token(in authorization: String) -> String? {
@@ -651,11 +648,5 @@ public final class TestArchive: Sendable {
         return String(parts[1]).trimmingCharacters(in: .whitespaces)
     }
 
-    static func httpDate(_ seconds: Int64) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func httpDate(_ seconds: Int64) -> String { HTTPDate.format(seconds) }
 }

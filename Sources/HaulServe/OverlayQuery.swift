@@ -119,16 +119,8 @@ struct OverlayQuery: Sendable {
     ///
     /// - Throws: ``HaulError`` (`invalidArgument`) for a field that is not valid percent-encoding.
     static func pairs(_ text: Substring) throws -> [(String, String)] {
-        try text.split(separator: "&", omittingEmptySubsequences: true).map { field in
-            let parts = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) throws -> String {
-                let spaced = s.replacingOccurrences(of: "+", with: " ")
-                guard let text = spaced.removingPercentEncoding else {
-                    throw HaulError(.invalidArgument, "\(field.prefix(40)): not valid percent-encoding")
-                }
-                return text
-            }
-            return (try decode(parts[0]), parts.count > 1 ? try decode(parts[1]) : "")
-        }
+        if let pairs = HTTPFields.formPairs(text) { return pairs }
+        let field = text.split(separator: "&").first { HTTPFields.formPairs($0) == nil } ?? text
+        throw HaulError(.invalidArgument, "\(field.prefix(40)): not valid percent-encoding")
     }
 }

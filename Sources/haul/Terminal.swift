@@ -14,13 +14,7 @@ enum Terminal {
 
     /// Writes all of `text`, retrying interrupted and partial writes; gives up silently on a closed pipe.
     static func emit(_ text: String, to descriptor: Int32) {
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; return }
-            done += n
-        }
+        _ = Array(text.utf8).withUnsafeBytes { FileIO.writeAll(descriptor, $0) }
     }
 
     static func error(_ message: String) {

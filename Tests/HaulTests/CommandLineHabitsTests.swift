@@ -260,6 +260,19 @@ struct CommandLineHabitsTests {
                     #expect(request.values("x-haul-test") == ["one"], "\(request.target)")
                     #expect(request.values("user-agent") == ["haul/\(Haul.version)"])
                 }
+
+                // --refresh asks the archive again with conditional requests: they carry -H too.
+                let asked = archive.recordedRequests.count
+                let refresh = try await runHaul(
+                    ["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none", "--refresh", "-H", "X-Haul-Test: one"],
+                    in: folder.path
+                )
+                #expect(refresh.status == 0, "\(refresh.stderr)")
+                let refreshed = archive.recordedRequests.dropFirst(asked)
+                #expect(refreshed.contains { $0.target == "/moved.fits" })
+                for request in refreshed {
+                    #expect(request.values("x-haul-test") == ["one"], "\(request.target)")
+                }
             }
         }
     }

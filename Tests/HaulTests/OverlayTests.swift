@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// What the overlay lets a person do before and around the download, from the shell: select, preview,
-/// export, the curl script, and exclusive access with a token (SPEC §2–§4).
+/// export, the curl script, and exclusive access with a token (`haul select`, `haul script`, `--token-file`).
 @Suite("Overlay commands")
 struct OverlayTests {
     static let token = "s3cr3t-Tok3n-0123456789abcdef"

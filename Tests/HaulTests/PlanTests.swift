@@ -5,7 +5,7 @@ import Testing
 struct PlanTests {
     let resolver = try! URLResolver(archive: "http://127.0.0.1:8080")
 
-    @Test("URIs resolve to MAST's endpoints, escaped as SPEC §1 says")
+    @Test("URIs resolve to MAST's endpoints, percent-escaped as URLResolver states")
     func resolution() throws {
         #expect(resolver.url(for: "mast:JWST/product/jw01_cal.fits") == "http://127.0.0.1:8080/api/v0.1/Download/file?uri=mast:JWST/product/jw01_cal.fits")
         #expect(resolver.url(for: "mast:HST/product/a b+c&d.fits") == "http://127.0.0.1:8080/api/v0.1/Download/file?uri=mast:HST/product/a%20b%2Bc%26d.fits")

@@ -2,7 +2,7 @@ import Foundation
 import Haul
 import Testing
 
-/// The overlay's selectors on catalogs shaped like MAST's (SPEC §2).
+/// The overlay's selectors on catalogs shaped like MAST's (``Selection``).
 @Suite("Selection")
 struct SelectionTests {
     let resolver = try! URLResolver(archive: "http://127.0.0.1:8080")

@@ -208,7 +208,7 @@ enum OutputCheck {
 
     private static func readU32(_ fd: Int32, at offset: UInt64) -> UInt32? {
         var value: UInt32 = 0
-        let n = withUnsafeMutableBytes(of: &value) { pread(fd, $0.baseAddress, 4, off_t(offset)) }
+        let (n, _) = withUnsafeMutableBytes(of: &value) { FileIO.readAll(fd, into: $0, at: Int64(offset)) }
         return n == 4 ? UInt32(littleEndian: value) : nil
     }
 }

@@ -5,37 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Where a run puts each product: a folder tree (``DirectoryOutput``) or a ZIP (``ZipOutput``).
-protocol RunOutput: Sendable {
-    associatedtype Sink: TransferSink
-    /// Where the root is, for the report.
-    var location: String { get }
-    /// Opens the output (and reads what an earlier run left there).
-    func open() async throws
-    /// Readies one product: already complete, impossible to write, or a sink to fetch it into.
-    func prepare(_ index: Int) async -> Preparation<Sink>
-    /// A sink to fetch again a product ``prepare(_:)`` found complete (`--refresh`): when it completes,
-    /// the new version replaces the old one; otherwise the old one stays.
-    func refetch(_ index: Int) async -> Preparation<Sink>
-    /// After the transfer: keeps the product when the fetch succeeded, drops it otherwise (and when the
-    /// answer was `notModified`), and says how it ended.
-    func complete(_ index: Int, sink: Sink, result: FetchResult) async -> Completion
-    /// Writes the manifests and closes the output.
-    func close(_ manifest: Manifest) async throws -> Void
-    /// A failure of the output itself (a full disk, a closed pipe): the run stops at once.
-    var failure: HaulError? { get }
-    /// Frees what memory it can now (entries staged in memory spill to disk): the watchdog's recovery.
-    func relieve()
-    /// The order products are to be fetched in, when the output writes them in an order of its own (a
-    /// ``StoredBundle``'s): its first unwritten product must never wait behind later ones for a worker.
-    /// `nil`: the plan's order.
-    var order: [Int]? { get }
-}
-
-extension RunOutput {
-    var order: [Int]? { nil }
-}
-
 enum Preparation<Sink> {
     /// Complete from an earlier run.
     case complete(CompleteFile)
@@ -286,10 +255,10 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .fetch(let s):
             sink = s
         }
-        let (everywhere, originBound) = engine.configuration.extraHeaders(for: entry.url)
+        let request = requestHeaders(for: entry.url)
         let result = await engine.fetchSegmented(
-            url: entry.url, expectedSize: entry.product.size, headers: headers + everywhere + (credentials?.headers(for: entry.url) ?? []),
-            originHeaders: originBound, into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: request.everywhere,
+            originHeaders: request.originBound, into: sink, counter: counters.received
         )
         row.attempts = result.attempts
         row.seconds = result.seconds
@@ -301,6 +270,11 @@ struct PlanRun<Output: RunOutput>: Sendable {
             attempts: result.attempts, status: row.status
         )))
         return row
+    }
+
+    /// The headers of a request for `url`: the run's own, the `-H` ones, the token where it goes, then `adding`.
+    private func requestHeaders(for url: String, adding: [String] = []) -> RequestHeaders {
+        RequestHeaders(url: url, configuration: engine.configuration, adding: headers + (credentials?.headers(for: url) ?? []) + adding)
     }
 
     /// `--refresh` for a file complete from an earlier run: one conditional request; a 304 keeps the
@@ -318,10 +292,11 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .complete(let again):
             return Self.row(row, keeping: again, note: again.note)
         }
+        // The same headers as the first fetch (`-H` ones included), and the conditions.
+        let request = requestHeaders(for: entry.url, adding: done.conditions)
         let result = await engine.fetch(
-            url: entry.url, expectedSize: entry.product.size,
-            headers: headers + (credentials?.headers(for: entry.url) ?? []) + done.conditions,
-            into: sink, counter: counters.received
+            url: entry.url, expectedSize: entry.product.size, headers: request.everywhere,
+            originHeaders: request.originBound, into: sink, counter: counters.received
         )
         let completion = await output.complete(index, sink: sink, result: result)
         row.attempts = result.attempts
@@ -392,37 +367,5 @@ struct PlanRun<Output: RunOutput>: Sendable {
             activeTransfers: engine.activeTransfers, elapsed: started.duration(to: now),
             bytesPerSecond: rate.update(bytes: received, at: now)
         )
-    }
-}
-
-/// A receive rate smoothed over a few seconds.
-struct RateMeter {
-    private var last: (bytes: Int64, at: ContinuousClock.Instant)?
-    private var rate = 0.0
-    private var started = false
-
-    mutating func update(bytes: Int64, at now: ContinuousClock.Instant) -> Double {
-        defer { if last == nil || last!.at.duration(to: now).seconds >= 0.05 { last = (bytes, now) } }
-        guard let last else { return 0 }
-        let dt = last.at.duration(to: now).seconds
-        guard dt >= 0.05 else { return rate }
-        let instant = Double(bytes - last.bytes) / dt
-        if !started {
-            // The first measurement stands alone: no zero from before the start to drag it down.
-            started = true
-            rate = instant
-            return rate
-        }
-        let weight = 1 - exp(-dt / 3)
-        rate += (instant - rate) * weight
-        return rate
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    public var seconds: Double {
-        let (s, a) = components
-        return Double(s) + Double(a) / 1e18
     }
 }

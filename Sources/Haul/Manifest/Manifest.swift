@@ -1,5 +1,5 @@
 /// The record of a download, one row per selected product, written as `ROOT/manifest.html` and
-/// `ROOT/manifest.csv` (SPEC §3).
+/// `ROOT/manifest.csv` (written by `Manifest+HTML.swift` and `Manifest+CSV.swift`).
 public struct Manifest: Sendable {
     /// A row's status, as the overlay words it.
     public enum Status: Sendable, Hashable {

@@ -1,4 +1,4 @@
-/// Turns product URIs into the URLs they are fetched from (SPEC §1).
+/// Turns product URIs into the URLs they are fetched from, as MAST's download endpoints take them.
 ///
 /// - `mast:X` → `{archive}/api/v0.1/Download/file?uri=mast:X`, percent-escaped except `:` and `/`.
 /// - a missions-search relative `uri` → `{archive}/search/{mission}/api/v0.1/retrieve_product?product_name={uri}`,

@@ -1,5 +1,5 @@
 /// The overlay's API QUERY: a bash script that fetches a plan's files with plain curl into the layout
-/// `haul download --dir` writes (SPEC §4), as robust as the download.
+/// `haul download --dir` writes (``Plan/Layout``), as robust as the download.
 ///
 /// - Public files need no token. Exclusive-access files are fetched only with one (`MAST_API_TOKEN`, or
 ///   typed without echo when the script runs on a terminal); without it they are skipped with a

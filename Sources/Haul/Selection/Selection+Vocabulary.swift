@@ -1,5 +1,5 @@
 /// The values a catalog has, so that a selector naming something it does not have is an error rather
-/// than an empty selection a pipeline cannot tell from success (SPEC §3, exit status 2).
+/// than an empty selection a pipeline cannot tell from success (``HaulError/Code/invalidArgument``, exit status 2).
 extension Selection {
     /// Checks that every level, suffix, `--where` value and extension the selection names occurs in
     /// `products`.

@@ -1,4 +1,4 @@
-/// Which products of a catalog to download: the overlay's selectors (SPEC §2).
+/// Which products of a catalog to download: the Download Overlay's selectors (quick set, boxes, regex).
 ///
 /// The selection is the union of the quick set and every checked box (levels, suffixes, guide stars,
 /// pipeline inputs), then narrowed by the regular expression. When boxes are checked and no quick

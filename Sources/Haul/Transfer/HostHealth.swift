@@ -23,6 +23,9 @@ final class HostHealth: Sendable {
         self.limit = limit
     }
 
+    /// Whether a host is ever given up on (``Configuration/unreachableAfter`` is not 0).
+    var givesUp: Bool { limit > 0 }
+
     /// `host:port` of an `http(s)` URL.
     static func key(_ url: String) -> String? {
         guard let origin = Origin(url) else { return nil }

@@ -1,84 +1,6 @@
 import CCurl
 import Synchronization
 
-/// One HTTP GET attempt as the engine runs it.
-public struct AttemptRequest: Sendable {
-    public var url: String
-    /// Ask for the body from this byte on (`Range: bytes=N-`); 0 for the whole body.
-    public var rangeStart: Int64 = 0
-    /// The last byte to ask for (`Range: bytes=N-M`), for one segment of a product; `nil` for the rest.
-    public var rangeEnd: Int64?
-    /// A validator (`ETag` or `Last-Modified`) from the earlier attempt, sent as `If-Range`.
-    public var ifRange: String?
-    /// The size the catalog states: a response that disagrees ends at once as a size mismatch.
-    public var expectedSize: Int64?
-    /// Extra request headers (`Name: value`).
-    public var headers: [String] = []
-    /// Headers sent only to this URL's origin (scheme, host and port): a redirect to another origin is
-    /// followed without them.
-    public var originHeaders: [String] = []
-
-    public init(url: String, rangeStart: Int64 = 0, rangeEnd: Int64? = nil, ifRange: String? = nil, expectedSize: Int64? = nil, headers: [String] = []) {
-        self.url = url
-        self.rangeStart = rangeStart
-        self.rangeEnd = rangeEnd
-        self.ifRange = ifRange
-        self.expectedSize = expectedSize
-        self.headers = headers
-    }
-}
-
-/// What one attempt did.
-public struct AttemptOutcome: Sendable {
-    /// Why an attempt was stopped by Haul rather than by the network.
-    public enum Abort: Sendable {
-        /// The response declares a length other than the catalog's size, or grew past it.
-        case sizeMismatch(expected: Int64, actual: Int64)
-        /// A 206 answer for another range than asked.
-        case rangeMismatch
-        /// A 206 answer whose validator is not the `If-Range` sent: the product changed on the server and
-        /// the server sent a range of the new one anyway (it does not honour `If-Range`).
-        case changedOnServer
-        /// The sink failed.
-        case sink(any Error)
-    }
-
-    /// The byte the request asked the body from (`Range`), 0 for the whole body.
-    public var rangeStart: Int64 = 0
-    /// libcurl's result code (`CURLE_OK` is 0) and its message.
-    public var curlCode: Int32 = 0
-    public var curlMessage: String = ""
-    /// The final HTTP status, 0 when none arrived.
-    public var status: Int = 0
-    /// Where in the product the body started, and how many body bytes the sink took.
-    public var offset: Int64 = 0
-    public var received: Int64 = 0
-    /// The product's full length as the response states it, when it does.
-    public var totalLength: Int64?
-    public var acceptRanges = false
-    /// A validator to resume with (`ETag`, else `Last-Modified`).
-    public var validator: String?
-    /// A 2xx response's `ETag`, as sent (weak ones too).
-    public var etag: String?
-    /// `Retry-After`, in seconds.
-    public var retryAfter: Int64?
-    /// `Last-Modified`, as Unix seconds.
-    public var lastModified: Int64?
-    /// A 2xx response's `Content-Encoding` (other than `identity`): the body was stored as sent, never
-    /// decoded, so its length is the encoded length.
-    public var contentEncoding: String?
-    /// A 2xx response's `Content-Type`, when it sent one.
-    public var contentType: String?
-    /// The system's error number of a failed connection (`ECONNREFUSED`…), 0 when none.
-    public var osErrno: Int32 = 0
-    public var abort: Abort?
-    public var cancelled = false
-    /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
-    public var bodyStarted = false
-    /// Whether the bytes the sink now holds are the product's first `offset + received` bytes.
-    public var end: Int64 { offset + received }
-}
-
 /// The engine thread's record of one running attempt. Owned by that thread but for `cancelled`.
 final class Transfer: @unchecked Sendable {
     let request: AttemptRequest
@@ -94,7 +16,22 @@ final class Transfer: @unchecked Sendable {
     /// Posts a resume command for this transfer; set by the engine when it starts the attempt.
     var waker = SinkWaker {}
 
-    // Engine thread only.
+    /// Hands the waiting ``Engine/attempt(_:into:counter:)`` its outcome: the one way every attempt
+    /// ends (finished, cancelled before it started, refused by an engine that is gone, no handle). The
+    /// engine thread calls it, or the poster of a start the engine never took; never under a lock.
+    func resumeWaiter(_ outcome: AttemptOutcome) {
+        ended.store(true, ordering: .releasing)  // pairs with Engine.attempt
+        continuation?.resume(returning: outcome)
+        continuation = nil
+    }
+
+    /// Ends the attempt as cancelled, with what it had so far.
+    func resumeWaiterCancelled() {
+        var outcome = self.outcome
+        outcome.cancelled = true
+        resumeWaiter(outcome)
+    }
+
     var easy: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -133,6 +70,7 @@ final class Transfer: @unchecked Sendable {
     /// Reads the response's status and headers once, before its first body byte (or at its end,
     /// for an empty body). Returns `false` when the attempt must stop.
     func checkResponse(waker: SinkWaker) -> Bool {
+        assertOnEngineThread()
         guard !responseChecked, let easy else { return true }
         responseChecked = true
         var code = 0
@@ -190,6 +128,7 @@ final class Transfer: @unchecked Sendable {
 
     /// The write callback's work: check, bound and hand a chunk to the sink.
     func receive(_ bytes: UnsafeRawBufferPointer, waker: SinkWaker) -> Int {
+        assertOnEngineThread()
         if !responseChecked, !checkResponse(waker: waker) { return 0 }
         if discardBody { return bytes.count }
         let count = Int64(bytes.count)
@@ -239,12 +178,4 @@ final class Transfer: @unchecked Sendable {
               let start = Int64(parts[0][..<dash]) else { return nil }
         return (start, Int64(parts[1]))
     }
-}
-
-/// A shared count of bytes received, updated from the engine thread and read by progress.
-public final class ByteCounter: Sendable {
-    private let value = Atomic<Int64>(0)
-    public init() {}
-    public func add(_ n: Int64) { value.wrappingAdd(n, ordering: .relaxed) }
-    public var total: Int64 { value.load(ordering: .relaxed) }
 }

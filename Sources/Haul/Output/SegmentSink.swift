@@ -4,34 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Where the segments of one product are written, each at its offsets: a file being downloaded
-/// (``FileSink``) or the region of a ZIP entry (``ZipEntrySink``).
-protocol PositionalTarget: AnyObject, Sendable {
-    /// Writes bytes of the product at `offset`. Called on the segments' lanes, never the engine thread.
-    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws
-    /// Whether the segments must checksum what they write (a ZIP entry's CRC-32).
-    var needsCRC: Bool { get }
-    var budget: MemoryBudget { get }
-    /// The size of the blocks the segments collect bytes in (a ``PageMemory`` size class).
-    var segmentBlockSize: Int { get }
-    /// The download's threads, where the segments' blocks are checksummed and written.
-    var workers: WorkerPool { get }
-}
-
-/// A sink whose product may arrive as several segments over several connections at once.
-protocol SegmentableSink: TransferSink {
-    /// Whether a product of `size` bytes could be taken in segments (asked before the server is probed).
-    func acceptsSegments(size: Int64) -> Bool
-    /// Readies the sink for a product of `size` bytes arriving in segments. - Returns: Where the
-    /// segments write, or `nil` when this sink cannot take them (a deflated ZIP entry): then the product
-    /// is fetched whole.
-    func segmentTarget(size: Int64) throws -> (any PositionalTarget)?
-    /// Every segment arrived and was written; `crc` is the whole product's CRC-32 when the target needs one.
-    func segmentsDone(size: Int64, crc: UInt32?)
-    /// The segments are abandoned (a failure, a cancellation): nothing of them counts.
-    func segmentsAbandoned()
-}
-
 /// Bytes `start..<end` of a product, written at their offsets into a ``PositionalTarget``: one segment
 /// fetched over its own connection, or a whole file (the body of a ``FileSink``, `end` unbounded).
 ///
@@ -45,11 +17,9 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     let target: any PositionalTarget
     /// Its blocks, checksummed and written in order on the target's worker threads.
     private let queue: SerialLane
-    private let highWater: Int
 
     private struct Shared {
-        var pending = 0
-        var wakeAtHalf = false
+        var gate: PauseGate
         var error: HaulError?
         var waker = SinkWaker {}
         /// The CRC-32 of bytes `start..<crcEnd`, as written in order.
@@ -68,8 +38,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
         queue = SerialLane(on: target.workers)
         filler = BlockFiller(blockSize: target.segmentBlockSize, budget: target.budget)
         filler.position = start
-        highWater = 4 * filler.blockSize
-        shared = Locked(Shared(crcEnd: start))
+        shared = Locked(Shared(gate: PauseGate(highWater: 4 * filler.blockSize), crcEnd: start))
     }
 
     deinit { filler.drop() }
@@ -98,7 +67,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
         let verdict = shared.withLock { s -> SinkWrite? in
             if let error = s.error { return .failed(error) }
-            if s.pending >= highWater { s.wakeAtHalf = true; return .pause }
+            if !s.gate.admits() { return .pause }
             return nil
         }
         if let verdict { return verdict }
@@ -109,19 +78,19 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     /// On the segment's queue, in order: checksum, write, free.
     private func write(_ block: Buffer, at offset: Int64) {
         let count = block.length
-        shared.withLock { $0.pending += count }
+        shared.withLock { $0.gate.took(count) }
         queue.async { [self] in
             var error: HaulError?
             let crc: UInt32? = target.needsCRC ? CRC32.of(block.bytes) : nil
             do {
                 try target.write(block.bytes, productOffset: offset)
-            } catch let e as HaulError {
-                error = e
-            } catch {}
+            } catch let e {
+                error = HaulError.wrapping(e, while: "writing bytes \(offset)-\(offset + Int64(count) - 1)")
+            }
             PageMemory.free(block.pointer)
             target.budget.release(block.pointer.count)
             let wake = shared.withLock { s -> SinkWaker? in
-                s.pending -= count
+                s.gate.drained(count)
                 if let crc {
                     // Blocks come in order; a resumed transfer goes on from where the written bytes end.
                     if offset == s.crcEnd {
@@ -132,9 +101,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
                     }
                 }
                 if let error, s.error == nil { s.error = error }
-                guard s.wakeAtHalf, s.pending <= highWater / 2 || s.error != nil else { return nil }
-                s.wakeAtHalf = false
-                return s.waker
+                return s.gate.wakeIsDue(failed: s.error != nil) ? s.waker : nil
             }
             wake?.wake()
         }
@@ -158,14 +125,5 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     func discard() async {
         filler.drop()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }
-    }
-}
-
-/// Takes one byte of a range probe and refuses more: a server that answers the probe with the whole
-/// product (200) is stopped at its first chunk, not downloaded for nothing.
-final class ProbeSink: TransferSink, @unchecked Sendable {
-    func begin(offset: Int64, waker: SinkWaker) throws {}
-    func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
-        bytes.count <= 1 ? .accepted : .failed(HaulError(.output, "the server answered a range probe with more than the byte asked"))
     }
 }

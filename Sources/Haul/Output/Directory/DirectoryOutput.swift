@@ -215,9 +215,9 @@ final class DirectoryOutput: RunOutput {
     }
 
     static func readSmallFile(_ path: String) throws -> String {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = System.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXErrorNumber(errno) }
-        defer { Glibc.close(fd) }
+        defer { System.close(fd) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -233,27 +233,19 @@ final class DirectoryOutput: RunOutput {
     /// `synchronize`; the caller flushes the folder).
     static func writeAtomically(_ path: String, _ text: String, synchronize: Bool = false) throws {
         let temporary = path + ".haul-part"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let fd = System.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         func fail(_ e: Int32) -> HaulError { HaulError.writing(path, errno: e) }
         guard fd >= 0 else { throw fail(errno) }
-        var utf8 = Array(text.utf8)
-        var done = 0
-        while done < utf8.count {
-            let n = utf8.withUnsafeMutableBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                Glibc.close(fd)
-                unlink(temporary)
-                throw fail(e)
-            }
-            done += n
+        let e = Array(text.utf8).withUnsafeBytes { FileIO.writeAll(fd, $0) }
+        if e != 0 {
+            System.close(fd)
+            unlink(temporary)
+            throw fail(e)
         }
-        utf8 = []
         if synchronize {
-            do { try FileSync.file(fd, path: path) } catch { Glibc.close(fd); unlink(temporary); throw error }
+            do { try FileSync.file(fd, path: path) } catch { System.close(fd); unlink(temporary); throw error }
         }
-        if Glibc.close(fd) != 0 { let e = errno; unlink(temporary); throw fail(e) }
+        if System.close(fd) != 0 { let e = errno; unlink(temporary); throw fail(e) }
         guard rename(temporary, path) == 0 else { let e = errno; unlink(temporary); throw fail(e) }
     }
 }

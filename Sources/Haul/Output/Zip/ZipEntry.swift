@@ -4,42 +4,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The records of a ZIP archive (PKWARE APPNOTE 6.3.10), as Haul writes them.
-///
-/// Every entry is written whole, once its bytes arrived and were checked, so its local header already
-/// holds the CRC-32 and both sizes: no data descriptors are needed, even on a pipe. ZIP64 fields appear
-/// exactly where a size, an offset or the entry count does not fit the classic fields, in the local
-/// header too (macOS's Archive Utility reads sizes from there), with version needed 4.5.
-enum ZipFormat {
-    static let localSignature: UInt32 = 0x0403_4B50
-    static let centralSignature: UInt32 = 0x0201_4B50
-    static let endSignature: UInt32 = 0x0605_4B50
-    static let zip64EndSignature: UInt32 = 0x0606_4B50
-    static let zip64LocatorSignature: UInt32 = 0x0706_4B50
-
-    static let zip64ExtraID: UInt16 = 0x0001
-    static let timestampExtraID: UInt16 = 0x5455
-    /// Haul's own extra field ("HL"), one byte, in the local header of an entry written into a region
-    /// reserved for it: 0 while its bytes are arriving, 1 once whole. A run after a crash skips a region
-    /// still marked 0 and keeps the entries after it. Readers ignore extra fields they do not know
-    /// (APPNOTE 4.5.1: IDs above 31 are free for third parties).
-    static let regionExtraID: UInt16 = 0x4C48
-
-    /// Bit 11: names are UTF-8.
-    static let utf8Flag: UInt16 = 1 << 11
-    /// Bit 3: sizes and CRC follow the data. Haul never sets it; an archive with it is not resumable.
-    static let dataDescriptorFlag: UInt16 = 1 << 3
-
-    /// "Made by" Unix (3), APPNOTE 6.3, so readers honour the Unix mode in the external attributes.
-    static let versionMadeBy: UInt16 = 3 << 8 | 63
-    /// A regular file, rw-r--r--.
-    static let externalAttributes: UInt32 = UInt32(0o100644) << 16
-
-    static let localHeaderSize = 30
-    static let centralHeaderSize = 46
-    static let maxClassic: UInt64 = 0xFFFF_FFFF
-}
-
 /// One entry's metadata: what both its local header and its central directory record say.
 struct ZipEntry: Sendable, Hashable {
     enum Method: UInt16, Sendable {
@@ -224,67 +188,5 @@ struct ZipEntry: Sendable, Hashable {
         w.u32(bigOffset ? UInt32.max : UInt32(directoryOffset))
         w.u16(0)  // comment
         return w.bytes
-    }
-}
-
-/// MS-DOS date and time, in local time as Info-ZIP writes them, clamped to 1980–2107.
-enum DOSTime {
-    static func encode(_ seconds: Int64) -> (time: UInt16, date: UInt16) {
-        var t = time_t(seconds)
-        var parts = tm()
-        guard localtime_r(&t, &parts) != nil else { return (0, 0x21) }
-        let year = Int(parts.tm_year) + 1900
-        if year < 1980 { return (0, 0x21) }  // 1980-01-01 00:00:00
-        if year > 2107 { return (0xBF7D, 0xFF9F) }  // 2107-12-31 23:59:58
-        let time = UInt16(parts.tm_hour) << 11 | UInt16(parts.tm_min) << 5 | UInt16(parts.tm_sec / 2)
-        let date = UInt16(year - 1980) << 9 | UInt16(parts.tm_mon + 1) << 5 | UInt16(parts.tm_mday)
-        return (time, date)
-    }
-
-    static func decode(time: UInt16, date: UInt16) -> Int64 {
-        var parts = tm()
-        parts.tm_year = Int32(date >> 9) + 80
-        parts.tm_mon = Int32((date >> 5) & 0xF) - 1
-        parts.tm_mday = Int32(date & 0x1F)
-        parts.tm_hour = Int32(time >> 11)
-        parts.tm_min = Int32((time >> 5) & 0x3F)
-        parts.tm_sec = Int32(time & 0x1F) * 2
-        parts.tm_isdst = -1
-        return Int64(mktime(&parts))
-    }
-}
-
-/// Little-endian encoding into a byte array.
-struct ByteWriter {
-    var bytes: [UInt8] = []
-
-    mutating func u16(_ v: UInt16) { bytes.append(UInt8(v & 0xFF)); bytes.append(UInt8(v >> 8)) }
-    mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
-    mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
-}
-
-/// Little-endian decoding from a byte buffer; reads past the end give zero.
-struct ByteReader {
-    let bytes: [UInt8]
-    var position = 0
-
-    init(_ bytes: [UInt8], at position: Int = 0) {
-        self.bytes = bytes
-        self.position = position
-    }
-
-    var remaining: Int { bytes.count - position }
-
-    mutating func u8() -> UInt8 {
-        defer { position += 1 }
-        return position < bytes.count ? bytes[position] : 0
-    }
-    mutating func u16() -> UInt16 { UInt16(u8()) | UInt16(u8()) << 8 }
-    mutating func u32() -> UInt32 { UInt32(u16()) | UInt32(u16()) << 16 }
-    mutating func u64() -> UInt64 { UInt64(u32()) | UInt64(u32()) << 32 }
-    mutating func take(_ n: Int) -> [UInt8] {
-        let end = min(bytes.count, position + n)
-        defer { position += n }
-        return position < end ? Array(bytes[position..<end]) : []
     }
 }

@@ -5,22 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// What every entry sink of one bundle shares.
-struct ZipStaging: Sendable {
-    let compression: Compression
-    let deflater: ChunkDeflater
-    let budget: MemoryBudget
-    /// Bytes a chunk collects before it is checksummed or compressed on a worker.
-    let blockSize: Int
-    /// An entry keeps its output in memory up to this many bytes (as the budget charges them), then
-    /// spills it to a spool file; it spills sooner when the budget's staged memory is at its limit.
-    let memoryThreshold: Int
-    /// The folder of spool files (the output's folder, so the final copy stays on one file system).
-    let spoolFolder: String
-    /// The download's threads: chunks are checksummed, compressed and spilled there (``WorkerPool``).
-    let workers: WorkerPool
-}
-
 /// One product on its way into a ZIP entry.
 ///
 /// On the engine thread a received chunk is copied once, into a block. A full block goes to a worker
@@ -39,7 +23,6 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     enum Mode: Sendable { case store, deflate, undecided }
 
     let staging: ZipStaging
-    private let highWater: Int
     private let initialMode: Mode
     var initialModeIsStore: Bool { initialMode == .store }
 
@@ -50,22 +33,22 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         let name: String
         let modified: Int64
     }
-    private let placement: Placement?
+    let placement: Placement?
     /// Writes into the entry's region, one at a time, tagged with the generation they belong to: a
     /// restart or a discard takes this lock to move the generation on, so no write of an older body
     /// lands after it (in the region, or in space given back).
-    private struct RegionWrites {
+    struct RegionWrites {
         var generation = 0
         var headerWritten = false
     }
-    private let regionWrites = Locked(RegionWrites())
+    let regionWrites = Locked(RegionWrites())
 
     // Engine thread only (and the finishing task once the transfer has ended).
     private var filler: BlockFiller
     private var nextIndex = 0
     private var waker = SinkWaker {}
 
-    private struct Shared {
+    struct Shared {
         var generation = 0
         var mode: Mode
         /// Chunks waiting for `auto`'s decision.
@@ -74,9 +57,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var finished: [Int: Piece] = [:]
         var assembled = 0
         var submitted = 0
-        /// Input bytes submitted and not yet assembled: the pause threshold.
-        var inFlight = 0
-        var wakeAtHalf = false
+        /// Input bytes submitted and not yet assembled, against the pause threshold.
+        var gate: PauseGate
         var crc: UInt32 = 0
         var uncompressed: Int64 = 0
         var compressed: Int64 = 0
@@ -88,6 +70,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var spoolWrites = 0
         var error: HaulError?
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Waiters released under the lock, resumed by ``withShared(_:)`` once it is dropped.
+        var due: [CheckedContinuation<Void, Never>] = []
         /// The transfer's waker, for the worker that drains a paused entry.
         var waker = SinkWaker {}
         /// Set by ``assemble(_:)`` when the paused transfer may go on; acted on outside the lock.
@@ -99,7 +83,8 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
         var settled: Bool { held.isEmpty && assembled == submitted && spoolWrites == 0 }
     }
-    private let shared: Locked<Shared>
+    /// Only through ``withShared(_:)``.
+    let shared: Locked<Shared>
 
     /// - Parameters:
     ///   - filename: The product's name, which `auto` looks at for compressed types.
@@ -107,7 +92,6 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     init(staging: ZipStaging, filename: String, placement: Placement? = nil) {
         self.staging = staging
         self.placement = placement
-        self.highWater = 4 * staging.blockSize
         let mode: Mode
         switch staging.compression.mode {
         case .store: mode = .store
@@ -116,19 +100,19 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         }
         initialMode = mode
         filler = BlockFiller(blockSize: staging.blockSize, budget: staging.budget)
-        shared = Locked(Shared(mode: mode))
+        shared = Locked(Shared(mode: mode, gate: PauseGate(highWater: 4 * staging.blockSize)))
     }
 
     deinit {
         filler.drop()
-        shared.withLock { s in Self.drop(&s, budget: staging.budget) }
+        withShared { s in Self.drop(&s, budget: staging.budget) }
     }
 
     // MARK: TransferSink (engine thread)
 
     func begin(offset: Int64, waker: SinkWaker) throws {
         self.waker = waker
-        shared.withLock { $0.waker = waker }
+        withShared { $0.waker = waker }
         if offset == filler.position { return }
         guard offset == 0 else {
             throw HaulError(.output, "cannot resume an entry at byte \(offset) of \(filler.position)")
@@ -137,19 +121,20 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         filler.drop()
         filler.position = 0
         nextIndex = 0
-        shared.withLock { s in
+        withShared { s in
             Self.drop(&s, budget: staging.budget)
             s.generation += 1
             s.mode = initialMode
             s.assembled = 0
             s.submitted = 0
-            s.inFlight = 0
+            s.gate.reset()
             s.crc = 0
             s.uncompressed = 0
             s.compressed = 0
             s.spoolLength = 0
         }
-        regionWrites.withLock { $0.generation += 1 }
+        // The region's writes learn of the new generation from its first chunk (see process(_:)):
+        // the engine thread never waits here for a write in progress.
     }
 
     /// Places the entry in a region of the archive when it is stored, bigger than it may keep in memory,
@@ -158,16 +143,16 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     func begin(offset: Int64, totalLength: Int64?, waker: SinkWaker) throws {
         try begin(offset: offset, waker: waker)
         guard offset == 0, let placement, let totalLength, totalLength > staging.memoryThreshold else { return }
-        shared.withLock { s in
+        withShared { s in
             guard s.region == nil, s.mode == .store, s.spool == nil, s.memory.isEmpty else { return }
             s.region = placement.writer.reserve(name: placement.name, size: UInt64(totalLength), modified: placement.modified)
         }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
-        let verdict = shared.withLock { s -> SinkWrite? in
+        let verdict = withShared { s -> SinkWrite? in
             if let error = s.error { return .failed(error) }
-            if s.inFlight >= highWater { s.wakeAtHalf = true; return .pause }
+            if !s.gate.admits() { return .pause }
             return nil
         }
         if let verdict { return verdict }
@@ -177,7 +162,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
 
     /// The error that stopped the entry (a spool file on a full disk), if any.
-    var writeError: HaulError? { shared.withLock { $0.error } }
+    var writeError: HaulError? { withShared { $0.error } }
 
     // MARK: Finishing
 
@@ -185,17 +170,17 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     ///
     /// Call once the transfer has ended with all `size` bytes. - Throws: ``HaulError`` (`output`).
     func finish(size: Int64) async throws -> ZipStaged {
-        if shared.withLock({ $0.segmented }) { return try finishSegments(size: size) }
+        if withShared({ $0.segmented }) { return try finishSegments(size: size) }
         submitLast()
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let ready = shared.withLock { s -> Bool in
+            let ready = withShared { s -> Bool in
                 if s.settled || s.error != nil { return true }
                 s.waiters.append(c)
                 return false
             }
             if ready { c.resume() }
         }
-        return try shared.withLock { s in
+        return try withShared { s in
             if let error = s.error { throw error }
             guard s.uncompressed == size else {
                 throw HaulError(.output, "entry holds \(s.uncompressed) bytes, expected \(size)")
@@ -214,7 +199,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
 
     /// The entry written by segments: its region, and the CRC they combined.
     private func finishSegments(size: Int64) throws -> ZipStaged {
-        try shared.withLock { s in
+        try withShared { s in
             if let error = s.error { throw error }
             guard s.region != nil || s.spool != nil, s.uncompressed == size else {
                 throw HaulError(.output, "entry holds \(s.uncompressed) bytes, expected \(size)")
@@ -227,7 +212,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     /// Moves what the entry holds in memory to its spool file now: the watchdog's recovery, which
     /// frees staged memory without waiting for the transfer to end. Later pieces follow to the spool.
     func spillNow() {
-        let work = shared.withLock { s -> SpoolWork? in
+        let work = withShared { s -> SpoolWork? in
             guard s.spool == nil, s.error == nil, !s.memory.isEmpty else { return nil }
             let buffers = startSpilling(&s)
             guard let spool = s.spool, s.error == nil else {
@@ -246,21 +231,22 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     /// Drops what the entry holds. Call once the transfer has ended.
     func discard() {
         filler.drop()
-        // After this, no write of this entry reaches the region (one in progress is waited for).
-        regionWrites.withLock { $0.generation += 1 }
-        let region = shared.withLock { s -> ZipRegion? in
+        let (region, generation) = withShared { s -> (ZipRegion?, Int) in
             Self.drop(&s, budget: staging.budget)
             s.generation += 1
             defer { s.region = nil }
-            return s.region
+            return (s.region, s.generation)
         }
+        // After this, no write of this entry reaches the region (one in progress is waited for, on
+        // this task: the transfer has ended, so the engine thread never waits here).
+        regionWrites.withLock { $0.generation = max($0.generation, generation) }
         if let region { placement?.writer.abandon(region) }
     }
 
     // MARK: Chunks
 
     /// A block of input at its place in the entry.
-    private struct Chunk: @unchecked Sendable {
+    struct Chunk: @unchecked Sendable {
         var index: Int
         var generation: Int
         var input: Buffer
@@ -270,7 +256,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     }
 
     /// A chunk's result: its CRC, input length, and the bytes it adds to the entry.
-    private struct Piece: @unchecked Sendable {
+    struct Piece: @unchecked Sendable {
         var crc: UInt32
         var inputLength: Int
         var output: Buffer
@@ -292,10 +278,10 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private func submit(_ buffer: Buffer, at offset: Int64, final: Bool) {
         let index = nextIndex
         nextIndex += 1
-        let chunk = shared.withLock { s -> Chunk? in
+        let chunk = withShared { s -> Chunk? in
             let chunk = Chunk(index: index, generation: s.generation, input: buffer, final: final, offset: offset)
             s.submitted += 1
-            s.inFlight += buffer.length
+            s.gate.took(buffer.length)
             if s.mode == .undecided && index > 0 {
                 s.held.append(chunk)
                 return nil
@@ -313,7 +299,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private func process(_ chunk: Chunk) {
         let input = UnsafeRawBufferPointer(rebasing: chunk.input.pointer[0..<chunk.input.length])
         let crc = CRC32.of(input)
-        let (mode, generation, region) = shared.withLock { ($0.mode, $0.generation, $0.region) }
+        let (mode, generation, region) = withShared { ($0.mode, $0.generation, $0.region) }
         guard generation == chunk.generation else { return release(chunk.input) }
         let piece: Piece
         var decided: Mode?
@@ -321,7 +307,11 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         switch mode {
         case .store where region != nil:
             // Straight to its final place in the archive (the placeholder header first, once).
+            // Held across the write, by workers and the finishing task only, never the engine thread:
+            // a newer body's first write moves the generation on, so an older write still queued is
+            // refused and one in progress ends before it.
             regionWrites.withLock { r in
+                if r.generation < chunk.generation { r.generation = chunk.generation }
                 guard r.generation == chunk.generation, let region else { return }
                 do {
                     if !r.headerWritten {
@@ -329,9 +319,9 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
                         r.headerWritten = true
                     }
                     try region.write(input, at: chunk.offset)
-                } catch let error as HaulError {
-                    placingError = error
-                } catch {}
+                } catch {
+                    placingError = HaulError.wrapping(error, while: "writing \(region.output.name)")
+                }
             }
             release(chunk.input)
             piece = Piece(crc: crc, inputLength: chunk.input.length, output: .none)
@@ -352,7 +342,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             }
         }
         var released: [Chunk] = []
-        let (taken, work, wake) = shared.withLock { s -> (Bool, SpoolWork?, SinkWaker?) in
+        let (taken, work, wake) = withShared { s -> (Bool, SpoolWork?, SinkWaker?) in
             guard s.generation == chunk.generation else { return (false, nil, nil) }
             if let placingError, s.error == nil { s.error = placingError }
             if let decided {
@@ -391,7 +381,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             s.uncompressed += Int64(piece.inputLength)
             s.compressed += Int64(piece.output.length)
             s.assembled += 1
-            s.inFlight -= piece.inputLength
+            s.gate.drained(piece.inputLength)
             if s.error != nil {
                 release(piece.output)
                 continue
@@ -409,10 +399,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             }
             toSpool.append(piece.output)
         }
-        if s.wakeAtHalf && (s.inFlight <= highWater / 2 || s.error != nil) {
-            s.wakeAtHalf = false
-            s.wakeDue = true
-        }
+        if s.gate.wakeIsDue(failed: s.error != nil) { s.wakeDue = true }
         var work: SpoolWork?
         if let spool = s.spool, s.error == nil, !toSpool.isEmpty {
             let length = toSpool.reduce(0) { $0 + $1.length }
@@ -431,9 +418,9 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
     private func startSpilling(_ s: inout Shared) -> [Buffer] {
         do {
             s.spool = try SpoolFile(folder: staging.spoolFolder)
-        } catch let error as HaulError {
-            s.error = error
-        } catch {}
+        } catch {
+            s.error = HaulError.wrapping(error, while: "creating a spool file in \(staging.spoolFolder)")
+        }
         staging.budget.unstage(s.memoryBytes)
         defer {
             s.memory = []
@@ -446,11 +433,11 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         var error: HaulError?
         do {
             try work.spool.write(work.buffers, at: work.offset)
-        } catch let e as HaulError {
-            error = e
-        } catch {}
+        } catch let e {
+            error = HaulError.wrapping(e, while: "writing a spool file in \(work.spool.folder)")
+        }
         for buffer in work.buffers { release(buffer) }
-        let wake = shared.withLock { s -> SinkWaker? in
+        let wake = withShared { s -> SinkWaker? in
             guard s.generation == work.generation else { return nil }
             s.spoolWrites -= 1
             resumeWaitersIfSettled(&s)
@@ -458,16 +445,30 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             if s.error == nil { s.error = error }
             resumeWaitersIfSettled(&s)
             // A paused transfer learns of the error from its next write.
-            return s.wakeAtHalf ? s.waker : nil
+            return s.gate.wakeIsDue(failed: true) ? s.waker : nil
         }
         wake?.wake()
     }
 
     private func resumeWaitersIfSettled(_ s: inout Shared) {
         guard !s.waiters.isEmpty, s.settled || s.error != nil else { return }
-        let waiters = s.waiters
+        s.due += s.waiters
         s.waiters = []
-        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Runs `body` with the shared state under its lock, then resumes the waiters it released, after
+    /// the lock is dropped: a continuation is never resumed under a lock.
+    func withShared<R>(_ body: (inout Shared) throws -> R) rethrows -> R {
+        var due: [CheckedContinuation<Void, Never>] = []
+        let result = try shared.withLock { s in
+            defer {
+                due = s.due
+                s.due = []
+            }
+            return try body(&s)
+        }
+        for waiter in due { waiter.resume() }
+        return result
     }
 
     private func release(_ buffer: Buffer) {
@@ -487,183 +488,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         s.finished = [:]
         s.spool = nil
         s.spoolWrites = 0
-        let waiters = s.waiters
+        s.due += s.waiters
         s.waiters = []
-        for waiter in waiters { waiter.resume() }
-    }
-}
-
-/// An entry's data, complete and checked, ready to be appended to the archive.
-final class ZipStaged: @unchecked Sendable {
-    let method: ZipEntry.Method
-    let crc32: UInt32
-    let uncompressedSize: UInt64
-    let compressedSize: UInt64
-    /// The data: these buffers in order, or the spool file's first ``compressedSize`` bytes.
-    private(set) var memory: [Buffer]
-    let spool: SpoolFile?
-    private let budget: MemoryBudget
-    /// The bytes of ``memory`` the budget holds as staged.
-    private var staged: Int
-    /// Set when the data is already in place in the archive: only its header is left to write.
-    let region: ZipRegion?
-
-    init(method: ZipEntry.Method, crc32: UInt32, uncompressedSize: UInt64, compressedSize: UInt64,
-         memory: [Buffer], staged: Int, spool: SpoolFile?, budget: MemoryBudget, region: ZipRegion? = nil) {
-        self.region = region
-        self.method = method
-        self.crc32 = crc32
-        self.uncompressedSize = uncompressedSize
-        self.compressedSize = compressedSize
-        self.memory = memory
-        self.staged = staged
-        self.spool = spool
-        self.budget = budget
-    }
-
-    deinit { releaseMemory() }
-
-    /// Frees the buffers once written.
-    func releaseMemory() {
-        for buffer in memory { PageMemory.free(buffer.pointer) }
-        budget.release(memory.reduce(0) { $0 + $1.pointer.count }, staged: staged)
-        memory = []
-        staged = 0
-    }
-}
-
-/// An unnamed temporary file for one entry's spilled data, gone when closed (or when the process dies).
-final class SpoolFile: @unchecked Sendable {
-    let fd: Int32
-    /// Where it lies, for messages.
-    let folder: String
-
-    init(folder: String) throws {
-        self.folder = folder
-        var fd: Int32 = -1
-        if csystem_o_tmpfile() != 0 { fd = open(folder, csystem_o_tmpfile() | O_RDWR | O_CLOEXEC, 0o600) }
-        if fd < 0 {
-            // No O_TMPFILE here: a named file, unlinked at once.
-            var template = Array((folder + "/.haul-spool.XXXXXX").utf8CString)
-            fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            if fd >= 0 { template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
-        }
-        guard fd >= 0 else {
-            let e = errno
-            throw HaulError.writing("a spool file in \(folder)", errno: e, action: "create")
-        }
-        self.fd = fd
-    }
-
-    deinit { close(fd) }
-
-    func write(_ buffers: [Buffer], at offset: Int64) throws {
-        var offset = offset
-        for buffer in buffers {
-            try FileIO.pwriteAll(fd, buffer.bytes, at: offset, what: "a spool file in \(folder)")
-            offset += Int64(buffer.length)
-        }
-    }
-}
-
-/// A big stored entry takes its product in segments: in a ZIP file written straight into its region,
-/// in a streamed ZIP into its spool file (at the same offsets), which is appended whole as any spooled
-/// entry is. A streamed bundle (`--zip -`, a served one) then gets a capped archive's big files over
-/// several connections too.
-extension ZipEntrySink: SegmentableSink {
-    /// Only a stored entry bigger than its in-memory share (it would be placed or spooled anyway).
-    func acceptsSegments(size: Int64) -> Bool {
-        initialModeIsStore && size > staging.memoryThreshold
-    }
-
-    func segmentTarget(size: Int64) throws -> (any PositionalTarget)? {
-        guard initialModeIsStore, size > staging.memoryThreshold else { return nil }
-        guard let placement else { return try spoolTarget(size: size) }
-        let region = shared.withLock { s -> ZipRegion? in
-            guard s.region == nil, s.spool == nil, s.memory.isEmpty else { return nil }
-            let region = placement.writer.reserve(name: placement.name, size: UInt64(size), modified: placement.modified)
-            s.region = region
-            s.segmented = true
-            return region
-        }
-        guard let region else { return nil }
-        try regionWrites.withLock { r in
-            try region.placeholder.withUnsafeBytes { try region.output.write($0, at: region.entry.offset) }
-            r.headerWritten = true
-        }
-        return RegionTarget(region: region, staging: staging)
-    }
-
-    func segmentsDone(size: Int64, crc: UInt32?) {
-        shared.withLock { s in
-            s.crc = crc ?? 0
-            s.uncompressed = size
-        }
-    }
-
-    func segmentsAbandoned() {}
-
-    /// A streamed entry's segments: its spool file, made now, written at the product's offsets.
-    private func spoolTarget(size: Int64) throws -> (any PositionalTarget)? {
-        let spool = try shared.withLock { s -> SpoolFile? in
-            guard s.spool == nil, s.memory.isEmpty, s.submitted == 0, !s.segmented else { return nil }
-            let spool = try SpoolFile(folder: staging.spoolFolder)
-            s.spool = spool
-            s.spoolLength = size
-            s.segmented = true
-            return spool
-        }
-        guard let spool else { return nil }
-        return SpoolTarget(spool: spool, staging: staging) { [weak self] error in
-            // A full disk stops the run, as a spilled entry's does.
-            self?.shared.withLock { if $0.error == nil { $0.error = error } }
-        }
-    }
-}
-
-/// The spool file of a streamed ZIP entry as segments see it.
-final class SpoolTarget: PositionalTarget, @unchecked Sendable {
-    let spool: SpoolFile
-    let budget: MemoryBudget
-    let segmentBlockSize: Int
-    let workers: WorkerPool
-    private let failed: @Sendable (HaulError) -> Void
-    var needsCRC: Bool { true }
-
-    init(spool: SpoolFile, staging: ZipStaging, failed: @escaping @Sendable (HaulError) -> Void) {
-        self.spool = spool
-        budget = staging.budget
-        segmentBlockSize = staging.blockSize
-        workers = staging.workers
-        self.failed = failed
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
-        do {
-            try FileIO.pwriteAll(spool.fd, bytes, at: offset, what: "a spool file in \(spool.folder)")
-        } catch let error as HaulError {
-            failed(error)
-            throw error
-        }
-    }
-}
-
-/// The region of a ZIP entry as segments see it.
-final class RegionTarget: PositionalTarget {
-    let region: ZipRegion
-    let budget: MemoryBudget
-    let segmentBlockSize: Int
-    let workers: WorkerPool
-    var needsCRC: Bool { true }
-
-    init(region: ZipRegion, staging: ZipStaging) {
-        self.region = region
-        budget = staging.budget
-        segmentBlockSize = staging.blockSize
-        workers = staging.workers
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
-        try region.write(bytes, at: offset)
     }
 }

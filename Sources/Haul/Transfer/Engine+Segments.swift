@@ -136,29 +136,24 @@ extension Engine {
         return rest
     }
 
-    /// One segment, retried as ``fetch(url:expectedSize:headers:into:counter:)`` retries a product,
+    /// One segment, retried by the same ``RetryLoop`` as a whole product (host health included),
     /// each attempt asking for the bytes from where the segment has reached to its end.
     private func fetchSegment(
         _ segment: SegmentSink, url: String, size: Int64, validator: String?, headers: [String], originHeaders: [String], counter: ByteCounter?
     ) async -> FetchResult {
         let started = ContinuousClock.now
-        let policy = configuration.retry
-        var attempt = 0
         var lastModified: Int64?
-        func result(_ status: FetchResult.Status) -> FetchResult {
-            FetchResult(status: status, attempts: attempt, bytes: segment.position - segment.start, lastModified: lastModified, seconds: started.duration(to: .now).seconds)
-        }
-        while true {
-            attempt += 1
+        var loop = RetryLoop(policy: configuration.retry, hosts: hosts, url: url)
+        let status = await loop.run { _ in
             let from = segment.position
-            if from >= segment.end { return result(.ok) }
+            if from >= segment.end { return (nil, .finished(.ok)) }
             var request = AttemptRequest(
                 url: url, rangeStart: from, rangeEnd: segment.end - 1, ifRange: from > 0 ? validator : nil,
                 expectedSize: size, headers: headers
             )
             request.originHeaders = originHeaders
             let outcome = await self.attempt(request, into: segment, counter: counter)
-            if outcome.cancelled || Task.isCancelled { return result(.cancelled) }
+            if outcome.cancelled { return (outcome, .finished(.cancelled)) }
             lastModified = outcome.lastModified ?? lastModified
             let verdict: AttemptVerdict
             if outcome.curlCode == 0 && outcome.status == 206, case .none = outcome.abort {
@@ -170,21 +165,13 @@ extension Engine {
                 verdict = AttemptVerdict(outcome, expectedSize: size)
             }
             switch verdict {
-            case .success:
-                return result(.ok)
-            case .fail(let reason):
-                return result(.failed(reason))
-            case .retry(let reason, let retryAfter):
-                guard attempt <= policy.retries else {
-                    return result(.failed(attempt == 1 ? reason : "\(reason) after \(attempt) attempts"))
-                }
-                do {
-                    try await Task.sleep(for: policy.delay(afterAttempt: attempt, retryAfter: retryAfter))
-                } catch {
-                    return result(.cancelled)
-                }
+            case .success: return (outcome, .finished(.ok))
+            case .fail(let reason): return (outcome, .finished(.failed(reason)))
+            case .retry(let reason, let retryAfter): return (outcome, .retry(reason: reason, retryAfter: retryAfter))
             }
         }
+        return FetchResult(status: status, attempts: loop.attempts, bytes: segment.position - segment.start, lastModified: lastModified,
+                           seconds: started.duration(to: .now).seconds)
     }
 }
 

@@ -5,75 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// `write(2)`, reachable where a method of that name hides it.
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
-
-/// A destination for a streamed archive that cannot seek: standard output, a socket, a program's buffer.
-///
-/// ``write(_:)`` is called on the bundle's writer queue, in order, and may block.
-public protocol ByteStream: AnyObject, Sendable {
-    /// Writes all of `bytes`, or throws.
-    func write(_ bytes: UnsafeRawBufferPointer) throws
-}
-
-/// A ``ByteStream`` over a file descriptor (a pipe, a socket, a terminal); it does not close it.
-public final class FileDescriptorStream: ByteStream {
-    public let fd: Int32
-    public let name: String
-
-    /// - Parameter name: How errors name the destination ("standard output").
-    public init(fd: Int32, name: String) {
-        self.fd = fd
-        self.name = name
-    }
-
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { waitWritable(); continue }
-                throw error(errno)
-            }
-            done += n
-        }
-    }
-
-    /// Copies `count` bytes of `source` from `offset` without passing them through user memory.
-    /// - Returns: `false` when the kernel cannot (the caller copies instead).
-    func send(from source: Int32, offset: Int64, count: Int64) throws -> Bool {
-        #if !os(Linux)
-        return false  // Darwin's sendfile(2) writes to sockets only, and has another signature
-        #else
-        var position = off_t(offset)
-        var left = count
-        while left > 0 {
-            let n = sendfile(fd, source, &position, Int(min(left, 1 << 30)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { waitWritable(); continue }
-                if (errno == EINVAL || errno == ENOSYS) && left == count { return false }
-                throw error(errno)
-            }
-            if n == 0 { throw HaulError(.output, "cannot write \(name): the spool file ended early") }
-            left -= Int64(n)
-        }
-        return true
-        #endif
-    }
-
-    private func waitWritable() {
-        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        _ = poll(&p, 1, 1000)
-    }
-
-    private func error(_ e: Int32) -> HaulError {
-        guard e == EPIPE else { return HaulError.writing(name, errno: e) }
-        return HaulError(.output, "cannot write \(name): the reader went away (broken pipe)", underlyingError: POSIXErrorNumber(e))
-    }
-}
-
 /// The archive's bytes on their way out: appended in order to a stream, or placed in a file.
 ///
 /// In a file every write first reserves its region at the end (``reserve(_:)``, under a lock), then
@@ -174,13 +105,8 @@ final class ArchiveOutput: @unchecked Sendable {
             let until = i + 1 < holes.count ? holes[i + 1].offset : end
             while from < until {
                 let n = Int(min(UInt64(buffer.count), until - from))
-                var done = 0
-                while done < n {
-                    let r = pread(fd, buffer.baseAddress! + done, n - done, off_t(from) + off_t(done))
-                    if r < 0 && errno == EINTR { continue }
-                    guard r > 0 else { throw HaulError.writing(path, errno: r < 0 ? errno : EIO, action: "compact") }
-                    done += r
-                }
+                let (got, e) = FileIO.readAll(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]), at: Int64(from))
+                guard got == n else { throw HaulError.writing(path, errno: e != 0 ? e : EIO, action: "compact") }
                 try FileIO.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), at: Int64(from - shift), what: path)
                 from += UInt64(n)
             }
@@ -280,13 +206,12 @@ final class ArchiveOutput: @unchecked Sendable {
         defer { buffer.deallocate() }
         var done: Int64 = 0
         while done < count {
-            let n = pread(source, buffer.baseAddress, Int(min(Int64(size), count - done)), off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
+            let want = Int(min(Int64(size), count - done))
+            let (n, e) = FileIO.readAll(source, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset + done)
+            if e != 0 {
                 throw HaulError(.output, "cannot read a spool file: \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
             }
-            if n == 0 { throw HaulError(.output, "cannot write \(name): the spool file ended early") }
+            if n < want { throw HaulError(.output, "cannot write \(name): the spool file ended early") }
             try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), offset + done)
             done += Int64(n)
         }

@@ -79,7 +79,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     }
 
     deinit {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { System.close(fd) }
     }
 
     var location: String {
@@ -130,7 +130,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             // A finished archive from an earlier run becomes the one being written, to be completed.
             guard rename(path, partPath) == 0 else { throw HaulError.writing(path, errno: errno, action: "rename") }
         }
-        fd = Glibc.open(partPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        fd = System.open(partPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw HaulError.writing(partPath, errno: errno, action: "create") }
         var st = stat()
         fstat(fd, &st)
@@ -369,7 +369,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                 staging.workers.async { c.resume(with: Result { try FileSync.file(fd, path: partPath) }) }
             }
         }
-        let status = Glibc.close(fd)
+        let status = System.close(fd)
         fd = -1
         guard status == 0, rename(partPath, path) == 0 else { throw HaulError.writing(path, errno: errno, action: "finish") }
         if synchronizes { try FileSync.folder(OutputCheck.parentFolder(of: path)) }
@@ -391,21 +391,5 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             memory: [Buffer(pointer: buffer, length: length)], staged: 0, spool: nil, budget: staging.budget
         )
         return (ZipEntry(staged, name: name, modified: modified, level: stored ? 0 : staging.compression.level), staged)
-    }
-}
-
-extension ZipStaging {
-    /// What the entries of a bundle written with `parallel` transfers in flight share.
-    init(compression: Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String, workers: WorkerPool) {
-        let blockSize = budget.blockSize(parallel: parallel)
-        self.init(
-            compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,
-            blockSize: blockSize,
-            // Entries held in memory take at most half the budget, so in-flight blocks always have room
-            // to drain and a full budget can only pause transfers, never deadlock them.
-            memoryThreshold: max(blockSize, budget.limit / (2 * max(1, parallel))),
-            spoolFolder: spoolFolder,
-            workers: workers
-        )
     }
 }

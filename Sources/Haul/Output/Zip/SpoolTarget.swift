@@ -1,0 +1,33 @@
+import CHaulSystem
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The spool file of a streamed ZIP entry as segments see it.
+final class SpoolTarget: PositionalTarget, @unchecked Sendable {
+    let spool: SpoolFile
+    let budget: MemoryBudget
+    let segmentBlockSize: Int
+    let workers: WorkerPool
+    private let failed: @Sendable (HaulError) -> Void
+    var needsCRC: Bool { true }
+
+    init(spool: SpoolFile, staging: ZipStaging, failed: @escaping @Sendable (HaulError) -> Void) {
+        self.spool = spool
+        budget = staging.budget
+        segmentBlockSize = staging.blockSize
+        workers = staging.workers
+        self.failed = failed
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
+        do {
+            try FileIO.pwriteAll(spool.fd, bytes, at: offset, what: "a spool file in \(spool.folder)")
+        } catch let error as HaulError {
+            failed(error)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A function that receives lines of libcurl's trace (``Configuration/trace``).
+public struct TraceHandler: Sendable, Hashable {
+    private final class Box: Sendable {
+        let body: @Sendable (String) -> Void
+        init(_ body: @escaping @Sendable (String) -> Void) { self.body = body }
+    }
+    private let box: Box
+
+    /// - Parameter body: Called with one line at a time (no line break), on the engine's thread.
+    public init(_ body: @escaping @Sendable (String) -> Void) { box = Box(body) }
+
+    func callAsFunction(_ line: String) { box.body(line) }
+
+    public static func == (a: TraceHandler, b: TraceHandler) -> Bool { a.box === b.box }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(box)) }
+}

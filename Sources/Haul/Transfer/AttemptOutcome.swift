@@ -1,0 +1,53 @@
+import CCurl
+import Synchronization
+
+/// What one attempt did.
+public struct AttemptOutcome: Sendable {
+    /// Why an attempt was stopped by Haul rather than by the network.
+    public enum Abort: Sendable {
+        /// The response declares a length other than the catalog's size, or grew past it.
+        case sizeMismatch(expected: Int64, actual: Int64)
+        /// A 206 answer for another range than asked.
+        case rangeMismatch
+        /// A 206 answer whose validator is not the `If-Range` sent: the product changed on the server and
+        /// the server sent a range of the new one anyway (it does not honour `If-Range`).
+        case changedOnServer
+        /// The sink failed.
+        case sink(any Error)
+    }
+
+    /// The byte the request asked the body from (`Range`), 0 for the whole body.
+    public var rangeStart: Int64 = 0
+    /// libcurl's result code (`CURLE_OK` is 0) and its message.
+    public var curlCode: Int32 = 0
+    public var curlMessage: String = ""
+    /// The final HTTP status, 0 when none arrived.
+    public var status: Int = 0
+    /// Where in the product the body started, and how many body bytes the sink took.
+    public var offset: Int64 = 0
+    public var received: Int64 = 0
+    /// The product's full length as the response states it, when it does.
+    public var totalLength: Int64?
+    public var acceptRanges = false
+    /// A validator to resume with (`ETag`, else `Last-Modified`).
+    public var validator: String?
+    /// A 2xx response's `ETag`, as sent (weak ones too).
+    public var etag: String?
+    /// `Retry-After`, in seconds.
+    public var retryAfter: Int64?
+    /// `Last-Modified`, as Unix seconds.
+    public var lastModified: Int64?
+    /// A 2xx response's `Content-Encoding` (other than `identity`): the body was stored as sent, never
+    /// decoded, so its length is the encoded length.
+    public var contentEncoding: String?
+    /// A 2xx response's `Content-Type`, when it sent one.
+    public var contentType: String?
+    /// The system's error number of a failed connection (`ECONNREFUSED`…), 0 when none.
+    public var osErrno: Int32 = 0
+    public var abort: Abort?
+    public var cancelled = false
+    /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
+    public var bodyStarted = false
+    /// Whether the bytes the sink now holds are the product's first `offset + received` bytes.
+    public var end: Int64 { offset + received }
+}

@@ -1,0 +1,174 @@
+import Foundation
+@testable import Haul
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The mechanisms every fetch shares, each tested without a network.
+@Suite("Mechanisms: request headers, the retry loop, host health")
+struct MechanismTests {
+    @Test("-H headers go to the archive's origin only, bound to it; the caller's own follow them")
+    func requestHeaders() {
+        var configuration = Configuration()
+        configuration.headers = ["X-Mirror: one"]
+        configuration.headersOrigin = "https://archive.example"
+        let onArchive = RequestHeaders(url: "https://archive.example:443/f.fits", configuration: configuration, adding: ["If-None-Match: \"e\""])
+        #expect(onArchive.everywhere == ["If-None-Match: \"e\""])
+        #expect(onArchive.originBound == ["X-Mirror: one"])
+        let elsewhere = RequestHeaders(url: "https://other.example/f.fits", configuration: configuration, adding: ["If-None-Match: \"e\""])
+        #expect(elsewhere == RequestHeaders(url: "http://archive.example/f.fits", configuration: configuration, adding: ["If-None-Match: \"e\""]))
+        #expect(elsewhere.everywhere == ["If-None-Match: \"e\""] && elsewhere.originBound == [])
+        configuration.headersOrigin = nil
+        let everywhere = RequestHeaders(url: "https://other.example/f.fits", configuration: configuration, adding: ["A: b"])
+        #expect(everywhere.everywhere == ["X-Mirror: one", "A: b"] && everywhere.originBound == [])
+        #expect(RequestHeaders(url: "https://x.example/", configuration: Configuration()).everywhere == [])
+    }
+
+    /// An outcome of an attempt that could not connect (`CURLE_COULDNT_CONNECT`, `ECONNREFUSED`).
+    private static let refused: AttemptOutcome = {
+        var outcome = AttemptOutcome()
+        outcome.curlCode = 7
+        outcome.curlMessage = "Failed to connect to h.example port 80 after 0 ms: Connection refused"
+        outcome.osErrno = ECONNREFUSED
+        return outcome
+    }()
+
+    @Test("A transient failure is retried as the policy says, with its backoff, then reported with the attempts")
+    func retriesThenFails() async {
+        var policy = RetryPolicy(retries: 3)
+        policy.baseDelay = .milliseconds(400)
+        policy.maxDelay = .seconds(10)
+        let slept = Locked<[Duration]>([])
+        var loop = RetryLoop(policy: policy, hosts: HostHealth(limit: 0), url: "http://h.example/f") { d in slept.withLock { $0.append(d) } }
+        var outcome = AttemptOutcome()
+        outcome.status = 503
+        let status = await loop.run { _ in (outcome, .retry(reason: "HTTP 503", retryAfter: nil)) }
+        #expect(status == .failed("HTTP 503 after 4 attempts"))
+        #expect(loop.attempts == 4)
+        let waits = slept.withLock { $0 }
+        #expect(waits.count == 3)
+        // Exponential from the base, each between half and all of its ceiling.
+        for (i, wait) in waits.enumerated() {
+            let ceiling = Duration.milliseconds(400) * (1 << i)
+            #expect(wait >= ceiling / 2 && wait <= ceiling)
+        }
+    }
+
+    @Test("A Retry-After is honoured up to the policy's cap; success ends the loop at once")
+    func retryAfterThenSuccess() async {
+        var policy = RetryPolicy(retries: 5)
+        policy.maxRetryAfter = .seconds(2)
+        let slept = Locked<[Duration]>([])
+        var loop = RetryLoop(policy: policy, hosts: HostHealth(limit: 0), url: "http://h.example/f") { d in slept.withLock { $0.append(d) } }
+        let status = await loop.run { n in
+            (nil, n == 1 ? .retry(reason: "HTTP 429", retryAfter: .seconds(60)) : .finished(.ok))
+        }
+        #expect(status == .ok && loop.attempts == 2)
+        // Slept in steps of at most 100 ms, so a host given up on meanwhile wakes it; none is here.
+        #expect(slept.withLock { $0 } == [.seconds(2)])
+    }
+
+    @Test("A host that refuses every connection is given up on: this fetch and the next end with its reason")
+    func unreachableHost() async {
+        let hosts = HostHealth(limit: 2)
+        var policy = RetryPolicy(retries: 10)
+        policy.baseDelay = .milliseconds(1)
+        var first = RetryLoop(policy: policy, hosts: hosts, url: "http://h.example/a") { _ in }
+        let status = await first.run { _ in (Self.refused, .retry(reason: "cannot connect", retryAfter: nil)) }
+        #expect(status == .failed("cannot reach h.example:80: connection refused"))
+        #expect(first.attempts == 2)
+        // A segment, or another file of the same host, goes through the same loop: no attempt at all.
+        var second = RetryLoop(policy: policy, hosts: hosts, url: "http://h.example/b") { _ in }
+        let again = await second.run { _ in
+            Issue.record("an attempt to a host given up on")
+            return (nil, .finished(.ok))
+        }
+        #expect(again == .failed("cannot reach h.example:80: connection refused") && second.attempts == 0)
+        // A host that answered once is never given up on.
+        var answered = AttemptOutcome()
+        answered.status = 500
+        hosts.record("other.example:80", answered)
+        hosts.record("other.example:80", Self.refused)
+        hosts.record("other.example:80", Self.refused)
+        #expect(hosts.verdict("other.example:80") == nil)
+    }
+
+    @Test("The pause gate pauses at high water, wakes once at half, and at once when the sink fails")
+    func pauseGate() {
+        var gate = PauseGate(highWater: 100)
+        var ok = gate.admits()
+        #expect(ok)
+        gate.took(60)
+        ok = gate.admits()
+        #expect(ok)
+        gate.took(60)
+        ok = gate.admits()
+        #expect(!ok && gate.paused)
+        gate.drained(20)
+        ok = gate.wakeIsDue()
+        #expect(!ok, "100 in flight: above half")
+        gate.drained(50)
+        ok = gate.wakeIsDue()
+        #expect(ok, "50 in flight: half")
+        ok = gate.wakeIsDue()
+        #expect(!ok, "one wake per pause")
+        // Never paused: nothing to wake, however far it drains.
+        gate.drained(50)
+        ok = gate.wakeIsDue()
+        #expect(!ok && gate.inFlight == 0)
+        // Paused, then the sink failed: the transfer is woken to learn of it from its next write.
+        gate.took(150)
+        ok = gate.admits()
+        #expect(!ok)
+        ok = gate.wakeIsDue(failed: true)
+        #expect(ok)
+        gate.reset()
+        ok = gate.admits()
+        #expect(gate.inFlight == 0 && ok)
+    }
+
+    @Test("One Range reader for both servers", arguments: [
+        ("bytes=0-", 0 as UInt64?, nil as UInt64?), ("bytes=10-19", 10, 19), ("Bytes = 5 - 5", nil, nil),
+        ("bytes= 5 - 7", 5, 7), ("BYTES=3-", 3, nil), ("bytes=9-3", nil, nil), ("bytes=0-1,4-5", nil, nil),
+        ("bytes=-500", nil, nil), ("items=0-1", nil, nil),
+    ])
+    func byteRange(value: String, first: UInt64?, last: UInt64?) {
+        let range = HTTPFields.byteRange(value)
+        #expect(range?.first == first)
+        #expect(range?.last == last)
+    }
+
+    @Test("One query decoder for both servers: + is a space, %XX a byte, bad escapes refused")
+    func formPairs() throws {
+        let pairs = try #require(HTTPFields.formPairs("a=1+2&b=%2B%20x&c&d=&=e&a=again"))
+        #expect(pairs.map(\.0) == ["a", "b", "c", "d", "", "a"])
+        #expect(pairs.map(\.1) == ["1 2", "+ x", "", "", "e", "again"])
+        #expect(HTTPFields.formPairs("a=%zz") == nil)
+        #expect(HTTPFields.formPairs("")?.isEmpty == true)
+    }
+
+    @Test("An HTTP date reads back as the time it was made from")
+    func httpDate() {
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(HTTPDate.parse("not a date") == nil)
+    }
+
+    @Test("Read-all and write-all move every byte and stop short only at the end of the file")
+    func fileIO() throws {
+        let folder = TemporaryFolder()
+        let fd = open(folder.path + "/f", O_RDWR | O_CREAT, 0o600)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(bytes.withUnsafeBytes { FileIO.writeAll(fd, $0, at: 10) } == 0)
+        var back = [UInt8](repeating: 0, count: 100_010)
+        let (count, e) = back.withUnsafeMutableBytes { FileIO.readAll(fd, into: $0, at: 0) }
+        #expect(count == 100_010 && e == 0)
+        #expect(Array(back[10...]) == bytes && back[..<10].allSatisfy { $0 == 0 })
+        var past = [UInt8](repeating: 0, count: 50)
+        #expect(past.withUnsafeMutableBytes { FileIO.readAll(fd, into: $0, at: 100_000) }.count == 10)
+        #expect(bytes.withUnsafeBytes { FileIO.writeAll(-1, $0) } == EBADF)
+    }
+}
