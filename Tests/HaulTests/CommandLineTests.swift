@@ -177,9 +177,14 @@ struct CommandLineTests {
                 stdout: .file(fifo), stderr: .file(folder.path + "/stderr")
             )
             func stderr() -> String { (try? String(contentsOfFile: folder.path + "/stderr", encoding: .utf8)) ?? "" }
-            // Every quick file sent: 800 kB of complete entries to write, more than the pipe holds.
-            try await waitUntil("12 requests and the quick files sent", seen: { "\(archive.statistics.requests) requests, \(archive.statistics.bytesSent) bytes" }) {
-                archive.statistics.requests >= 12 && archive.statistics.bytesSent >= 800_000
+            // Every quick file sent: 800 kB of complete entries to write, more than the pipe holds; and the
+            // pipe full, so haul is certainly blocked on it (on a busy machine it may lag behind the archive).
+            func queued() -> Int32 {
+                var n: Int32 = 0
+                return ioctl(reader, UInt(FIONREAD), &n) == 0 ? n : -1
+            }
+            try await waitUntil("12 requests, the quick files sent and the pipe full", seen: { "\(archive.statistics.requests) requests, \(archive.statistics.bytesSent) bytes, \(queued()) bytes in the pipe" }) {
+                archive.statistics.requests >= 12 && archive.statistics.bytesSent >= 800_000 && queued() >= 60_000
             }
             kill(haul.pid, SIGINT)
             try await waitUntil("the first Ctrl-C to be noticed", seen: stderr) { stderr().contains("interrupted: stopping transfers") || haul.poll() != nil }
