@@ -20,8 +20,9 @@ struct FaultCase: Sendable, CustomTestStringConvertible {
 /// The archive's size for every product of the matrix.
 let faultSize: Int64 = 300_000
 
-/// Counts and statuses here are the code's to decide: every case with a stall window (30 s) far longer
-/// than any scheduling pause, so no healthy transfer is taken for stalled. The stall cases are apart.
+/// Counts and statuses here are the code's to decide: every case runs with the tests' ten-minute stall
+/// and connect windows (``testConfiguration``), longer than any scheduling pause, so no healthy
+/// transfer is taken for stalled. The stall cases are apart.
 let faultMatrix: [FaultCase] = {
     let closeOnce = TestArchive.Fault(.closeAfter(100_000), times: 1)
     let page = TestArchive.errorPage.count

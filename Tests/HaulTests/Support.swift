@@ -24,18 +24,22 @@ struct TemporaryFolder: ~Copyable {
 
 /// An engine configuration for tests: quick retries, so fault tests take seconds.
 ///
-/// The stall window and the connect timeout are long by default: the suites run in parallel on
-/// machines shared with other builds, where a healthy loopback transfer can sit unscheduled for
-/// seconds, and a spurious stall would add an attempt, a request and a connection to counts the tests
-/// assert exactly. Tests of stalls pass a short `stall` and assert bounds where scheduling decides.
-func testConfiguration(parallel: Int = 16, retries: Int = 3, stall: Duration = .seconds(30)) -> Configuration {
+/// The stall window and the connect timeout are ten minutes by default, longer than any test: the
+/// suites run in parallel, under ThreadSanitizer, on machines shared with other builds, where a
+/// healthy loopback transfer (or the loopback archive's accept) was seen to sit unscheduled for more
+/// than 20 s, and a spurious timeout adds an attempt, a request and a connection to counts the tests
+/// assert exactly. With these windows no timeout fires unless a test asks for one, so the counts are
+/// the code's alone. Tests of stalls pass a short `stall` and assert bounds where scheduling decides;
+/// a transfer paused by its sink is not timed by libcurl's stall check, so a hang is still caught, by
+/// the watchdog or the test's own wait.
+func testConfiguration(parallel: Int = 16, retries: Int = 3, stall: Duration = .seconds(600)) -> Configuration {
     var c = Configuration()
     c.parallel = parallel
     c.retry.retries = retries
     c.retry.baseDelay = .milliseconds(5)
     c.retry.maxDelay = .milliseconds(20)
     c.timeout.stall = stall
-    c.timeout.connect = .seconds(20)
+    c.timeout.connect = .seconds(600)
     c.progressInterval = .milliseconds(20)
     return c
 }
@@ -133,7 +137,7 @@ struct WaitTimedOut: Error, CustomStringConvertible {
 ///   - seen: What there is instead, for the failure message.
 /// - Throws: ``WaitTimedOut`` at the deadline, which fails the test with both.
 func waitUntil(
-    _ what: String, timeout: Duration = .seconds(60), seen: () -> String = { "" }, _ condition: () throws -> Bool
+    _ what: String, timeout: Duration = .seconds(300), seen: () -> String = { "" }, _ condition: () throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     while try !condition() {
