@@ -22,6 +22,17 @@ final class DirectoryOutput: RunOutput {
     /// Folders a name was added to (a file renamed in, a folder made), to flush at the end.
     private let changedFolders = Locked<Set<String>>([])
     private let diskFull = Locked<HaulError?>(nil)
+    /// Folders under the root (by path relative to it, `""` for the root) known to be real folders,
+    /// and whether this run made them. A folder is made or checked once a run, not once a file; and
+    /// in a folder this run made, every name is one of this run's (the plan's paths are unique), so
+    /// no file there can be complete from before and none is looked for.
+    private let folders = Locked<[String: Bool]>([:])
+    /// Where files are flushed before their rename (``Configuration/synchronizesOutput``): threads
+    /// apart from the download's, because an `fsync` sleeps for milliseconds and the download's
+    /// threads must keep checksumming and writing. Many, because the file system commits the flushes
+    /// that wait at the same time together: 2,000 small files flushed here took 2.7 s on 4 threads
+    /// and 0.9 s on 16 (0.45 s without flushing).
+    private let flushers: WorkerPool?
 
     init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration, workers: WorkerPool) {
         self.workers = workers
@@ -30,6 +41,7 @@ final class DirectoryOutput: RunOutput {
         self.budget = budget
         blockSize = budget.blockSize(parallel: c.parallel)
         synchronizes = c.synchronizesOutput
+        flushers = c.synchronizesOutput ? WorkerPool(name: "haul-flush", threads: 16) : nil
     }
 
     var location: String { root }
@@ -46,8 +58,11 @@ final class DirectoryOutput: RunOutput {
     func open() async throws {
         // Before anything is made: a file in the way or a folder that cannot be written ends the run here.
         try OutputCheck.directory(root)
+        var st = stat()
+        let existed = lstat(root, &st) == 0
         let made = try Self.makeRoot(root)
         if synchronizes { changedFolders.withLock { $0.formUnion(made) } }
+        folders.withLock { $0[""] = !existed }
         let rows = previousRows()
         previous.withLock { $0 = rows }
     }
@@ -55,12 +70,12 @@ final class DirectoryOutput: RunOutput {
     func prepare(_ index: Int) async -> Preparation<FileSink> {
         let entry = plan.entries[index]
         let path = root + "/" + entry.path
-        if let problem = Self.makeFolders(root: root, relative: entry.path, made: { [self] parent in
-            if synchronizes { changedFolders.withLock { _ = $0.insert(parent) } }
-        }) {
-            return .failed(problem)
+        let made: Bool
+        switch makeFolders(for: entry.path) {
+        case .success(let m): made = m
+        case .failure(let problem): return .failed(problem.reason)
         }
-        if let done = alreadyComplete(entry, path: path) { return .complete(done) }
+        if !made, let done = alreadyComplete(entry, path: path) { return .complete(done) }
         return fileSink(entry, path: path)
     }
 
@@ -73,7 +88,7 @@ final class DirectoryOutput: RunOutput {
         do {
             // A small file needs no more than its own size in memory.
             let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
-            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, workers: workers))
+            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, workers: workers, flushers: flushers))
         } catch {
             note(error)
             return .failed("write error: \(error)")
@@ -84,8 +99,7 @@ final class DirectoryOutput: RunOutput {
         switch result.status {
         case .ok:
             do {
-                try await sink.commit(size: result.bytes, synchronize: synchronizes)
-                if let modified = result.lastModified { sink.setModificationTime(modified) }
+                try await sink.commit(size: result.bytes, modified: result.lastModified)
                 if synchronizes { changedFolders.withLock { _ = $0.insert(OutputCheck.parentFolder(of: sink.path)) } }
                 return Completion(status: .ok, crc32: sink.crc32)
             } catch {
@@ -191,27 +205,48 @@ final class DirectoryOutput: RunOutput {
         return made
     }
 
-    /// Creates the folders of `relative` under `root`, refusing any that exists as something other
-    /// than a real folder (a symbolic link there could lead outside the root).
-    /// - Parameter made: Told the parent of every folder made.
-    /// - Returns: The problem, or `nil` when the folders are ready.
-    static func makeFolders(root: String, relative: String, made: (String) -> Void = { _ in }) -> String? {
+    /// Why the folders of a file cannot be made.
+    struct FolderProblem: Error {
+        let reason: String
+    }
+
+    /// Creates the folders of the file at `relative` under the root, refusing any that exists as
+    /// something other than a real folder (a symbolic link there could lead outside the root). Each
+    /// folder is made or checked once a run (``folders``).
+    /// - Returns: Whether this run made the file's folder (then nothing from before is in it).
+    func makeFolders(for relative: String) -> Result<Bool, FolderProblem> {
         let components = relative.split(separator: "/", omittingEmptySubsequences: true).dropLast()
-        var path = root
+        var key = ""
+        var madeHere = folders.withLock { $0[""] } ?? false
         for component in components {
-            let parent = path
-            path += "/" + component
-            if mkdir(path, 0o755) == 0 {
-                made(parent)
+            let parentKey = key
+            key += key.isEmpty ? String(component) : "/" + component
+            if let known = folders.withLock({ $0[key] }) {
+                madeHere = known
                 continue
             }
-            let e = errno
-            var st = stat()
-            if e == EEXIST, lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { continue }
-            if e == EEXIST { return "unsafe path: \(path.dropFirst(root.count + 1)) exists and is not a folder" }
-            return "write error: cannot create folder \(path): \(String(cString: strerror(e)))"
+            let path = root + "/" + key
+            if mkdir(path, 0o755) == 0 {
+                if synchronizes { changedFolders.withLock { _ = $0.insert(parentKey.isEmpty ? root : root + "/" + parentKey) } }
+                madeHere = true
+            } else {
+                let e = errno
+                var st = stat()
+                if e == EEXIST, lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+                    // Made before this run, or by another worker of it a moment ago: either way not
+                    // known to be new, so files in it are looked for.
+                    madeHere = false
+                } else if e == EEXIST {
+                    return .failure(FolderProblem(reason: "unsafe path: \(key) exists and is not a folder"))
+                } else {
+                    return .failure(FolderProblem(reason: "write error: cannot create folder \(path): \(String(cString: strerror(e)))"))
+                }
+            }
+            let made = madeHere
+            // Made wins: a worker that lost the race to make it must not hide that it is new.
+            folders.withLock { $0[key] = ($0[key] ?? false) || made }
         }
-        return nil
+        return .success(madeHere)
     }
 
     static func readSmallFile(_ path: String) throws -> String {

@@ -15,14 +15,19 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     public let path: String
     public let temporaryPath: String
     private let file: FileTarget
-    /// The file's own lane, for the last steps (truncate, flush), off the caller's thread.
+    /// The file's own lane, for the last steps when nothing is flushed, off the caller's thread.
     private let lane: SerialLane
+    /// Where the last steps run when the file is flushed before its rename (`nil`: not flushed).
+    private let flushers: WorkerPool?
     private let body: SegmentSink
 
     /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
     ///
+    /// - Parameter flushers: Where to flush the file before its rename, so that the name never points
+    ///   at a file a power cut could empty (the caller flushes the folder after); `nil`: no flush.
+    ///   Flushed files also start their writeback as they are written (``Writeback``).
     /// - Throws: ``HaulError`` (`output`) naming the path and the system's reason.
-    package init(path: String, budget: MemoryBudget, blockSize: Int, workers: WorkerPool) throws {
+    package init(path: String, budget: MemoryBudget, blockSize: Int, workers: WorkerPool, flushers: WorkerPool? = nil) throws {
         self.path = path
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[...$0]) } ?? ""
@@ -34,8 +39,12 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
         // What PageMemory really allocates, so that reservations and releases agree.
-        file = FileTarget(fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize), workers: workers)
+        file = FileTarget(
+            fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize), workers: workers,
+            writeback: flushers == nil ? nil : Writeback(fd: fd)
+        )
         lane = SerialLane(on: workers)
+        self.flushers = flushers
         body = SegmentSink(start: 0, end: .max, target: file)
     }
 
@@ -55,10 +64,11 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     /// Writes what is left, checks the length, and renames the file into place.
     ///
     /// Call once the transfer has ended. Nothing is left under either name when it throws.
-    /// - Parameter synchronize: Flush the data to the disk before the rename (`fsync`), so that the
-    ///   name never points at a file a power cut could empty; the caller flushes the folder after.
+    /// - Parameters:
+    ///   - size: The product's length: the file is cut to it if anything was written past it.
+    ///   - modified: The modification time to give the file (Unix seconds), from `Last-Modified`.
     /// - Throws: ``HaulError``: `diskFull` on a full disk, else `output`.
-    public func commit(size: Int64, synchronize: Bool = false) async throws {
+    public func commit(size: Int64, modified: Int64? = nil) async throws {
         do {
             let whole = try await body.finish()
             crc32 = segmentsCRC.withLock { $0 } ?? whole
@@ -67,36 +77,42 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             unlink(temporaryPath)
             throw error
         }
-        // On the file's lane (its writes have all ended): an fsync blocks for milliseconds, and the
-        // caller's thread runs the download's tasks.
-        let (fd, path) = (file.fd, self.path)
-        let finished: HaulError? = await withCheckedContinuation { c in
-            lane.async {
-                if ftruncate(fd, off_t(size)) != 0 { return c.resume(returning: HaulError.writing(path, errno: errno, action: "finish")) }
-                do {
-                    if synchronize { try FileSync.file(fd, path: path) }
-                    c.resume(returning: nil)
-                } catch {
-                    c.resume(returning: error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)"))
+        // Every write has ended. The last steps in one go off the caller's thread (which runs the
+        // download's tasks): on a flusher, whose `fsync` may sleep for milliseconds, or on the file's
+        // lane. Each step is a system call the file needs: the cut only when something lies past the
+        // end (an earlier attempt of a product that changed), the time on the open file.
+        closed = true
+        let (fd, path, temporary, extent, flush) = (file.fd, self.path, temporaryPath, file.extent, flushers != nil)
+        let finish: @Sendable () -> HaulError? = {
+            if extent != size, ftruncate(fd, off_t(size)) != 0 {
+                let e = errno
+                close(fd)
+                return HaulError.writing(path, errno: e, action: "finish")
+            }
+            if let modified {
+                let times = [timespec(tv_sec: Int(modified), tv_nsec: 0), timespec(tv_sec: Int(modified), tv_nsec: 0)]
+                _ = futimens(fd, times)
+            }
+            if flush {
+                do { try FileSync.file(fd, path: path) } catch {
+                    close(fd)
+                    return error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)")
                 }
             }
+            if close(fd) != 0 { return HaulError.writing(path, errno: errno, action: "finish") }
+            guard rename(temporary, path) == 0 else { return HaulError.writing(path, errno: errno, action: "rename into") }
+            return nil
         }
-        if let finished {
-            close(fd)
-            closed = true
-            unlink(temporaryPath)
-            throw finished
+        let failed: HaulError? = await withCheckedContinuation { c in
+            if let flushers {
+                flushers.async { c.resume(returning: finish()) }
+            } else {
+                lane.async { c.resume(returning: finish()) }
+            }
         }
-        closed = true
-        if close(fd) != 0 {
-            let error = HaulError.writing(path, errno: errno, action: "finish")
+        if let failed {
             unlink(temporaryPath)
-            throw error
-        }
-        guard rename(temporaryPath, path) == 0 else {
-            let error = HaulError.writing(path, errno: errno, action: "rename into")
-            unlink(temporaryPath)
-            throw error
+            throw failed
         }
     }
 
@@ -110,14 +126,8 @@ public final class FileSink: TransferSink, @unchecked Sendable {
         unlink(temporaryPath)
     }
 
-    /// Sets the file's modification time (Unix seconds), after ``commit(size:)``.
-    public func setModificationTime(_ seconds: Int64) {
-        var times = [timespec(tv_sec: Int(seconds), tv_nsec: 0), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
-        _ = utimensat(AT_FDCWD, path, &times, 0)
-    }
-
     private var closed = false
-    /// The CRC-32 of the file's bytes, once ``commit(size:synchronize:)`` has returned (for the manifest,
+    /// The CRC-32 of the file's bytes, once ``commit(size:modified:)`` has returned (for the manifest,
     /// and for a re-run to tell a file's version).
     public private(set) var crc32: UInt32 = 0
     /// Set when the file arrived in segments: their CRC-32s combined.
@@ -125,7 +135,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
 }
 
 /// A file also takes a product in segments: each writes its blocks at their offsets of the temporary
-/// file, and ``FileSink/commit(size:synchronize:)`` then checks, flushes and renames it as usual.
+/// file, and ``FileSink/commit(size:modified:)`` then checks, flushes and renames it as usual.
 extension FileSink: SegmentableSink {
     func acceptsSegments(size: Int64) -> Bool { true }
     func segmentTarget(size: Int64) throws -> (any PositionalTarget)? { file }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,15 +17,32 @@ final class FileTarget: PositionalTarget {
     /// CRC-32 without reading it back.
     var needsCRC: Bool { true }
 
-    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int, workers: WorkerPool) {
+    /// Starts the file's writeback as it is written, when it is to be flushed.
+    let writeback: Writeback?
+    private let end = Atomic<Int64>(0)
+
+    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int, workers: WorkerPool, writeback: Writeback? = nil) {
         self.workers = workers
         self.fd = fd
         self.path = path
         self.budget = budget
         self.segmentBlockSize = segmentBlockSize
+        self.writeback = writeback
     }
+
+    /// The end of the furthest write (the file's length, as it was created empty); read once the
+    /// writes have ended.
+    var extent: Int64 { end.load(ordering: .acquiring) }
 
     func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {
         try FileIO.pwriteAll(fd, bytes, at: offset, what: path)
+        let last = offset + Int64(bytes.count)
+        var seen = end.load(ordering: .relaxed)
+        while last > seen {
+            let (exchanged, now) = end.compareExchange(expected: seen, desired: last, ordering: .acquiringAndReleasing)
+            if exchanged { break }
+            seen = now
+        }
+        writeback?.wrote(bytes.count)
     }
 }
