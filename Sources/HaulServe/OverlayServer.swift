@@ -53,6 +53,8 @@ public final class OverlayServer: Sendable {
         /// Bytes of request bodies (product lists) held at once by all connections together; a body
         /// past it is answered 503. At least ``maximumUpload``.
         public var maximumBodyMemory = 256 << 20
+        /// The key requests must carry (``ServerKey``); `nil`: a new random one for this run.
+        public var key: String?
         /// Where the server says what it does (one line a request: method, path, status). Never a
         /// query string, a body or a token.
         public var log: @Sendable (String) -> Void = { _ in }
@@ -133,7 +135,7 @@ public final class OverlayServer: Sendable {
     /// - Throws: ``HaulError`` (`invalidArgument`) when the address cannot be bound.
     public static func start(_ configuration: Configuration, engine: Engine) async throws -> OverlayServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let key = Self.randomKey()
+        let key = configuration.key ?? Self.randomKey()
         let box = Locked<OverlayServer?>(nil)
         let connections = OpenConnections()
         let limit = connectionCap(

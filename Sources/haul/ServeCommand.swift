@@ -36,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         Examples:
           haul serve --demo
           haul serve products.json --port 8080 --open
+          haul serve products.json --port 8080 --key-file ~/.haul-serve-key   (the same address after a restart)
           curl -o bundle.zip "http://127.0.0.1:8080/download.zip?key=KEY&quick=recommended"
           curl -C - -o bundle.zip "http://127.0.0.1:8080/download.zip?key=KEY&quick=recommended&compression=store"
           curl --data-binary @uris.txt -o bundle.zip "http://127.0.0.1:8080/download.zip?key=KEY"
@@ -66,6 +67,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --demo: multiplies the sample's file sizes (1 gives about 240 MB of recommended files).")
     var scale: Double = 1
 
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("Keep the server's key in this file, so that its addresses, and downloads a browser or download manager resumes from them, still work after a restart: read when it exists (it must be yours and readable by you alone), else made with a new random key (mode 600).", valueName: "file"))
+    var keyFile: String?
+
     @Option(name: .customLong("max-upload"), help: ArgumentHelp("The largest product list the page or a POST may send, in MB.", valueName: "MB"))
     var maxUploadMB: Int = 64
 
@@ -85,6 +89,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before anything starts: a key file that cannot be used ends the command here.
+        let key = try keyFile.map { try ServerKey.load(from: $0) }
         if !["127.0.0.1", "::1", "localhost"].contains(host) {
             Terminal.note("warning: listening on \(host): other machines can reach this page; only the key in its address keeps them from starting downloads")
         }
@@ -102,18 +108,18 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 Terminal.note("loopback archive at \(archive.url); sample catalog of \(sample.rows.count) rows")
                 Terminal.note("its exclusive-access files open with the demo's MAST token \(SampleCatalog.demoToken) (valid nowhere else)")
-                try await serve(catalog: try Catalog.load(paths: [catalogPath]), names: ["demo"], resolver: try URLResolver(archive: archive.url))
+                try await serve(catalog: try Catalog.load(paths: [catalogPath]), names: ["demo"], resolver: try URLResolver(archive: archive.url), key: key)
             }
             return
         }
         let catalog = catalogs.isEmpty ? nil : try Catalog.load(paths: catalogs)
         try await serve(
             catalog: catalog, names: catalogs,
-            resolver: try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment)
+            resolver: try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment), key: key
         )
     }
 
-    private func serve(catalog: Catalog?, names: [String], resolver: URLResolver) async throws {
+    private func serve(catalog: Catalog?, names: [String], resolver: URLResolver, key: String?) async throws {
         var configuration = OverlayServer.Configuration(resolver: resolver)
         configuration.catalog = catalog
         configuration.catalogNames = names
@@ -121,6 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.maximumUpload = maxUploadMB << 20
         configuration.maximumDownloads = maxDownloads
+        configuration.key = key
         // Every descriptor the system allows: connections are capped well below it, and the downloads'
         // transfers must fit beside them (running out of descriptors stops the process: see
         // ConnectionLimit), so a low limit lowers --parallel.

@@ -334,7 +334,8 @@ try:
             driver.execute_script("""
                 const manager = document.querySelector("downloads-manager");
                 for (const item of manager.shadowRoot.querySelectorAll("downloads-item")) {
-                    const button = item.shadowRoot.querySelector("#pauseOrResume");
+                    // The button's id as Chromium 120 and later name it, and as earlier ones did.
+                    const button = item.shadowRoot.querySelector("#pause-or-resume, #pauseOrResume");
                     if (button && /resume/i.test(button.textContent)) button.click();
                 }""")
             time.sleep(1)
