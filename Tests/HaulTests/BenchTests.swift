@@ -1,0 +1,138 @@
+import Foundation
+import Haul
+import HaulArchive
+import Testing
+
+/// `haul bench` against the loopback archive, through real libcurl transfers: latencies that must show
+/// a delay the archive adds, errors counted by kind, pacing by rate and wrk2's latency correction.
+@Suite("haul bench")
+struct BenchTests {
+    /// Serves `count` products of `size` bytes, each with `faults`, and returns them as bench targets.
+    func targets(_ archive: TestArchive, prefix: String, count: Int, size: Int64 = 4_096, faults: [TestArchive.Fault] = []) -> [BenchTarget] {
+        (0..<count).map { i in
+            let uri = "mast:BENCH/\(prefix)-\(i).fits"
+            archive.add(uri: uri, size: size, faults: faults)
+            return BenchTarget(url: archive.url + "/api/v0.1/Download/file?uri=" + uri, expectedSize: size)
+        }
+    }
+
+    @Test("Latency percentiles show the delay the archive adds to every answer, within bounds a busy machine keeps")
+    func addedDelay() async throws {
+        try await withTestArchive { archive in
+            let delay = 0.25
+            let slow = targets(archive, prefix: "slow", count: 24, faults: [TestArchive.Fault(.delay(milliseconds: Int(delay * 1000)))])
+            let fast = targets(archive, prefix: "fast", count: 24)
+            let (slowReport, fastReport) = try await withEngine(testConfiguration(parallel: 8)) { engine in
+                (await engine.bench(slow, options: BenchOptions(load: .concurrency(8))),
+                 await engine.bench(fast, options: BenchOptions(load: .concurrency(8))))
+            }
+            #expect(slowReport.ok == 24 && slowReport.failed == 0)
+            let ttfb = slowReport.ttfb.summary, total = slowReport.total.summary
+            #expect(ttfb.count == 24 && total.count == 24)
+            // Nothing can arrive before the archive answers: every value is at least the delay.
+            #expect(ttfb.min >= delay && total.min >= delay)
+            // Above it by no more than a loaded machine's scheduling: the median well within a second.
+            #expect(ttfb.p50 < delay + 1.0)
+            #expect(total.p50 < delay + 1.0)
+            #expect(ttfb.p50 <= total.p50)
+            // The same products without the delay come back sooner than it, so the delay is what was measured.
+            #expect(fastReport.ok == 24)
+            #expect(fastReport.ttfb.summary.p50 < delay)
+            #expect(slowReport.bytes == 24 * 4_096)
+        }
+    }
+
+    @Test("Errors and retries are counted by kind, exactly; connections opened match the archive's count")
+    func errorKinds() async throws {
+        try await withTestArchive { archive in
+            var all: [BenchTarget] = []
+            all += targets(archive, prefix: "ok", count: 5)
+            all += targets(archive, prefix: "missing", count: 3, faults: [TestArchive.Fault(.status(404))])
+            all += targets(archive, prefix: "busy", count: 2, faults: [TestArchive.Fault(.status(503, retryAfter: nil))])
+            all += targets(archive, prefix: "once", count: 1, faults: [TestArchive.Fault(.status(503, retryAfter: nil), times: 1)])
+            all += targets(archive, prefix: "short", count: 1, faults: [TestArchive.Fault(.shortBody)])
+            all += targets(archive, prefix: "long", count: 2, faults: [TestArchive.Fault(.wrongLength(delta: 10))])
+            let report = try await withEngine(testConfiguration(parallel: 4, retries: 2)) { engine in
+                await engine.bench(all, options: BenchOptions(load: .concurrency(4)))
+            }
+            #expect(report.requests == 14)
+            #expect(report.ok == 6)
+            #expect(report.failed == 8)
+            #expect(report.errors == ["HTTP 404": 3, "HTTP 503": 2, "closed early": 1, "size mismatch": 2])
+            #expect(report.errorCount == 8)
+            // Two retries for each of the always-busy and the short one, one for the product busy once.
+            #expect(report.retries == ["HTTP 503": 5, "closed early": 2])
+            // The short body is resumed with a range (206) after each close, as a download resumes it.
+            #expect(report.statuses == [200: 8, 206: 1, 404: 3, 503: 2])
+            // Every attempt got an answer, over a connection it opened or one it reused; the archive
+            // accepted exactly the connections libcurl says it opened.
+            let attempts = 5 + 3 + 2 * 3 + 2 + 3 + 2
+            #expect(report.connectionsOpened + report.connectionsReused == attempts)
+            #expect(report.connectionsOpened == archive.statistics.connections)
+            #expect(report.connectionsReused > 0)
+            #expect(report.hosts.count == 1)
+            #expect(report.hosts.first?.failed == 8 && report.hosts.first?.retries == 7)
+            // Latencies count the fetches that ended OK only.
+            #expect(report.total.count == 6)
+        }
+    }
+
+    @Test("--rate paces requests, and latency from the intended start shows a stall that fixed concurrency hides (wrk2)")
+    func coordinatedOmission() async throws {
+        try await withTestArchive { archive in
+            // One product; its 21st request waits a second before the archive answers.
+            let stall = 1.0
+            let target = targets(archive, prefix: "stall", count: 1, size: 1_024, faults: [
+                TestArchive.Fault(.delay(milliseconds: 0), times: 20), TestArchive.Fault(.delay(milliseconds: Int(stall * 1000)), times: 1),
+            ])
+            let rate = 40.0, requests = 100
+            let paced = try await withEngine(testConfiguration(parallel: 1)) { engine in
+                await engine.bench(target, options: BenchOptions(load: .rate(rate, limit: 1), stop: .repeats(requests)))
+            }
+            #expect(paced.ok == requests)
+            // Paced: the last request is meant to start at 99/40 s, so the run cannot end sooner.
+            #expect(paced.seconds >= Double(requests - 1) / rate)
+            let uncorrected = try #require(paced.uncorrected)
+            // From each request's actual start, only the stalled one was slow…
+            #expect(uncorrected.total.count(atLeast: stall * 0.9) == 1)
+            #expect(uncorrected.total.summary.p90 < 0.3)
+            // …but the 40 requests meant to start during the stall waited for it: from their intended start,
+            // the first half of them waited at least half the stall.
+            #expect(paced.total.count(atLeast: stall / 2) >= 15)
+            #expect(paced.total.summary.p90 >= stall / 2 * 0.9)
+            #expect(paced.total.summary.max >= stall)
+            #expect(paced.lateStarts >= 20)
+
+            // Without a rate, one transfer in flight: the stall holds back the load, and shows once.
+            archive.add(uri: "mast:BENCH/stall-0.fits", size: 1_024, faults: [
+                TestArchive.Fault(.delay(milliseconds: 0), times: 20), TestArchive.Fault(.delay(milliseconds: Int(stall * 1000)), times: 1),
+            ])
+            let closed = try await withEngine(testConfiguration(parallel: 1)) { engine in
+                await engine.bench(target, options: BenchOptions(load: .concurrency(1), stop: .repeats(requests)))
+            }
+            #expect(closed.ok == requests)
+            #expect(closed.uncorrected == nil)
+            #expect(closed.total.count(atLeast: stall * 0.9) == 1)
+            #expect(closed.total.summary.p90 < 0.3)
+        }
+    }
+
+    @Test("A --duration run stops on time, cycling through the targets, and counts what it cut apart")
+    func duration() async throws {
+        try await withTestArchive { archive in
+            let fast = targets(archive, prefix: "cycle", count: 3, size: 2_048)
+            let slow = targets(archive, prefix: "held", count: 1, faults: [TestArchive.Fault(.delay(milliseconds: 60_000))])
+            let report = try await withEngine(testConfiguration(parallel: 4)) { engine in
+                await engine.bench(fast + slow, options: BenchOptions(load: .concurrency(4), stop: .duration(.seconds(1.5)), sampleInterval: .milliseconds(100)))
+            }
+            #expect(report.seconds >= 1.5 && report.seconds < 20)
+            // The held product never answers within the run: cancelled at the end, not an error.
+            #expect(report.cancelled >= 1)
+            #expect(report.failed == 0 && report.errors.isEmpty)
+            #expect(report.ok > 3)
+            #expect(report.requests == report.ok + report.cancelled)
+            #expect(report.throughput.count >= 5)
+            #expect(report.throughput.reduce(0) { $0 + $1.bytes } == report.bytes)
+        }
+    }
+}
