@@ -87,6 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of requests a second") }
         if json == "-" && html == "-" { throw ValidationError("--json - and --html - cannot both go to standard output") }
         if html == "-" { throw ValidationError("--html needs a file name") }
+        if json == "-" && transfers.progress == .json { throw ValidationError("--json - and --progress json cannot both go to standard output") }
         for (name, path) in [("--json", json), ("--html", html)] {
             guard let path, path != "-" else { continue }
             if path.isEmpty || path.hasSuffix("/") { throw ValidationError("\(name) must name a file") }

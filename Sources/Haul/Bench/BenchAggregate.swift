@@ -24,7 +24,7 @@ struct BenchAggregate {
         report.connectionsReused += fetch.connectionsReused
         report.hosts[h].connectionsOpened += fetch.connectionsOpened
         report.hosts[h].connectionsReused += fetch.connectionsReused
-        report.hosts[h].bytes += result.bytes
+        report.hosts[h].bytes += fetch.received
         for kind in fetch.retried { report.retries[kind, default: 0] += 1 }
         report.hosts[h].retries += fetch.retried.count
         if report.uncorrected != nil, fetch.intended.duration(to: fetch.started) > .milliseconds(1) { report.lateStarts += 1 }

@@ -12,6 +12,8 @@ struct BenchFetch: Sendable {
     var retried: [String] = []
     /// The kind of the last attempt's failure (`nil` when it had none, or no attempt was made).
     var lastFailure: String?
+    /// Body bytes its attempts received (a retried or cancelled attempt's too).
+    var received: Int64 = 0
     var connectionsOpened = 0
     var connectionsReused = 0
 }

@@ -119,7 +119,11 @@ extension BenchReport {
                                           points: uncorrected.total.distribution().map { ($0.percentile, $0.seconds * 1000) }, dashed: true))
         }
         guard series.contains(where: { !$0.points.isEmpty }) else { return "<p>No request ended OK: no latency to plot.</p>\n" }
-        return SVGChart(title: "Latency by percentile", xLabel: "percentile", yLabel: "milliseconds", series: series, xAxis: .percentile).svg()
+        var chart = SVGChart(title: "Latency by percentile", xLabel: "percentile", yLabel: "milliseconds (log scale)", series: series,
+                             xAxis: .percentile, logarithmic: true)
+        // n samples tell percentiles up to about 1 - 1/n: no further.
+        chart.percentileLimit = max(2, ceil(log10(Double(max(1, total.count)))))
+        return chart.svg()
     }
 
     func completionsChart() -> String {

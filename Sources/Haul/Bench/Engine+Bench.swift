@@ -109,6 +109,7 @@ extension Engine {
         var retried: [String] = []
         var opened = 0
         var reused = 0
+        var received: Int64 = 0
         let result = await fetch(
             url: target.url, expectedSize: target.expectedSize, headers: target.headers, originHeaders: target.originHeaders,
             into: sink, counter: counter
@@ -117,11 +118,13 @@ extension Engine {
             if let previous = last { retried.append(FailureKind.of(previous.outcome)) }
             last = (outcome, .now)
             opened += outcome.connectionsOpened
+            received += outcome.received
             if outcome.connectionsOpened == 0, outcome.status != 0 { reused += 1 }
         }
         var fetch = BenchFetch(target: target, intended: intended, started: started, ended: .now, result: result, retried: retried)
         fetch.connectionsOpened = opened
         fetch.connectionsReused = reused
+        fetch.received = received
         if let last {
             // libcurl times the attempt from its start; placed back from its end on our clock.
             if let first = last.outcome.firstByteSeconds {

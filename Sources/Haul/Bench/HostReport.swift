@@ -5,6 +5,7 @@ public struct HostReport: Sendable {
     public var requests = 0
     public var ok = 0
     public var failed = 0
+    /// Body bytes received from it, of every attempt.
     public var bytes: Int64 = 0
     public var retries = 0
     public var connectionsOpened = 0

@@ -25,6 +25,8 @@ struct SVGChart {
     var yLabel: String
     var series: [Series]
     var xAxis: XAxis = .linear
+    /// A logarithmic vertical axis (powers of ten), for latencies whose tail is a thousand times the median.
+    var logarithmic = false
     /// Shade the area under the first series.
     var filled = false
     var yFormat: (Double) -> String = { SVGChart.short($0) }
@@ -40,13 +42,25 @@ struct SVGChart {
         let ys = series.flatMap { $0.points.map(\.y) }
         let xMin = xAxis == .percentile ? 0 : (xs.min() ?? 0)
         var xMax = xs.max() ?? 1
-        if xAxis == .percentile { xMax = max(xMax, 2) }  // at least to 99 %
+        if xAxis == .percentile { xMax = max(2, min(xMax, percentileLimit)) }  // 99 % at least
         if xMax <= xMin { xMax = xMin + 1 }
-        let yTicks = Self.ticks(upTo: max(ys.max() ?? 1, 1e-12))
+        let yTicks: [Double]
+        if logarithmic {
+            let positive = ys.filter { $0 > 0 }
+            let low = floor(log10(positive.min() ?? 1)), high = max(low + 1, ceil(log10(positive.max() ?? 10)))
+            yTicks = stride(from: low, through: high, by: 1).map { pow(10, $0) }
+        } else {
+            yTicks = Self.ticks(upTo: max(ys.max() ?? 1, 1e-12))
+        }
+        let yMin = logarithmic ? yTicks.first ?? 1 : 0
         let yMax = yTicks.last ?? 1
         func px(_ x: Double) -> Double { left + (mapX(x) - xMin) / (xMax - xMin) * plotWidth }
         func pxMapped(_ m: Double) -> Double { left + (m - xMin) / (xMax - xMin) * plotWidth }
-        func py(_ y: Double) -> Double { top + plotHeight - y / yMax * plotHeight }
+        func py(_ y: Double) -> Double {
+            guard logarithmic else { return top + plotHeight - y / yMax * plotHeight }
+            let v = log10(max(y, yMin))
+            return top + plotHeight - (v - log10(yMin)) / (log10(yMax) - log10(yMin)) * plotHeight
+        }
 
         var out = "<svg role=\"img\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\n"
         out += "<title>\(Manifest.escape(title))</title>\n"
@@ -81,9 +95,10 @@ struct SVGChart {
         out += "<text transform=\"translate(14 \(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">\(Manifest.escape(yLabel))</text>\n"
         // Series.
         for (n, s) in series.enumerated() where !s.points.isEmpty {
-            let coordinates = s.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }
-            if n == 0, filled, let first = s.points.first, let last = s.points.last {
-                let area = ["\(f(px(first.x))),\(f(py(0)))"] + coordinates + ["\(f(px(last.x))),\(f(py(0)))"]
+            let shown = xAxis == .percentile ? s.points.filter { mapX($0.x) <= xMax + 1e-9 } : s.points
+            let coordinates = shown.map { "\(f(px($0.x))),\(f(py($0.y)))" }
+            if n == 0, filled, let first = shown.first, let last = shown.last {
+                let area = ["\(f(px(first.x))),\(f(py(yMin)))"] + coordinates + ["\(f(px(last.x))),\(f(py(yMin)))"]
                 out += "<polygon points=\"\(area.joined(separator: " "))\" fill=\"\(s.color)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
             }
             out += "<polyline points=\"\(coordinates.joined(separator: " "))\" fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\" stroke-linejoin=\"round\"\(s.dashed ? " stroke-dasharray=\"5 3\"" : "")/>\n"
@@ -98,6 +113,10 @@ struct SVGChart {
         }
         return out + "</svg>\n"
     }
+
+    /// How far the percentile axis goes: as far as the samples can tell (100 samples tell 99 %, not
+    /// 99.9 %), and at most 99.9999 %.
+    var percentileLimit = 6.0
 
     private func mapX(_ x: Double) -> Double {
         switch xAxis {

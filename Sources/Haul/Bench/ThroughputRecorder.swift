@@ -51,6 +51,21 @@ final class ThroughputRecorder: Sendable {
             // Behind by more than an interval (a long pause): sample from now on, not in a burst.
             if next < .now { next = .now + interval }
         }
-        if let sample = sample() { each(sample) }
+        finish(interval: interval)
+    }
+
+    /// The last sample, when the run ends: merged into the one before when it covers less than half an
+    /// interval, so a few transfers ending in the last milliseconds do not plot as a spike of rate.
+    func finish(interval: Duration) {
+        guard let last = sample() else { return }
+        state.withLock { s in
+            guard last.interval < interval.seconds / 2, s.samples.count >= 2 else { return }
+            let tail = s.samples.removeLast()
+            let previous = s.samples.removeLast()
+            s.samples.append(ThroughputSample(
+                seconds: tail.seconds, interval: previous.interval + tail.interval,
+                bytes: previous.bytes + tail.bytes, completed: previous.completed + tail.completed
+            ))
+        }
     }
 }
