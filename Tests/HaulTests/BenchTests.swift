@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Haul
 import HaulArchive
 import Testing
@@ -72,6 +75,7 @@ struct BenchTests {
             #expect(report.connectionsReused > 0)
             #expect(report.hosts.count == 1)
             #expect(report.hosts.first?.failed == 8 && report.hosts.first?.retries == 7)
+            #expect(report.hosts.first?.bytes == report.bytes)
             // Latencies count the fetches that ended OK only.
             #expect(report.total.count == 6)
         }
@@ -133,6 +137,113 @@ struct BenchTests {
             #expect(report.requests == report.ok + report.cancelled)
             #expect(report.throughput.count >= 5)
             #expect(report.throughput.reduce(0) { $0 + $1.bytes } == report.bytes)
+        }
+    }
+
+    // MARK: The command
+
+    /// A URL list of `count` products of `size` bytes and one missing, served by `archive`, in `folder`.
+    func writeList(_ archive: TestArchive, in folder: String, count: Int, size: Int64) throws {
+        var lines: [String] = []
+        for i in 0..<count {
+            archive.add(uri: "mast:BENCH/cli-\(i).fits", size: size)
+            lines.append("mast:BENCH/cli-\(i).fits")
+        }
+        lines.append("mast:BENCH/missing.fits")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/list.txt", atomically: true, encoding: .utf8)
+    }
+
+    @Test("--json has exactly the documented keys, percentiles in seconds; the summary and exit status say what failed")
+    func jsonShape() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try writeList(archive, in: folder.path, count: 5, size: 3_000)
+            let run = try await runHaul(["bench", "list.txt", "--archive", archive.url, "--repeat", "2", "--parallel", "3",
+                                         "--json", "out.json", "--progress", "none"], in: folder.path)
+            #expect(run.status == 1, "one URL is missing: \(run.stderr)")
+            #expect(run.stdout.contains("time to first byte") && run.stdout.contains("p99"))
+            #expect(run.stdout.contains("errors: HTTP 404 ×2"))
+            let data = try #require(FileManager.default.contents(atPath: folder.path + "/out.json"))
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(Set(json.keys) == [
+                "haul_version", "label", "started", "load", "stop", "crc", "seconds", "requests", "ok", "failed", "cancelled",
+                "bytes", "bytes_per_second", "requests_per_second", "errors", "errors_by_kind", "retries", "retries_by_kind",
+                "connections", "statuses", "ttfb", "total", "uncorrected", "late_starts", "distribution", "throughput", "hosts",
+            ])
+            #expect(json["bytes"] as? Int == 2 * 5 * 3_000)
+            #expect(json["errors"] as? Int == 2)
+            #expect(json["requests"] as? Int == 12 && json["ok"] as? Int == 10)
+            #expect(json["errors_by_kind"] as? [String: Int] == ["HTTP 404": 2])
+            #expect((json["seconds"] as? Double).map { $0 > 0 } == true)
+            #expect(json["uncorrected"] is NSNull)
+            for name in ["ttfb", "total"] {
+                let p = try #require(json[name] as? [String: Any])
+                #expect(Set(p.keys) == ["p50", "p90", "p99", "max", "min", "mean", "count"])
+                let p50 = try #require(p["p50"] as? Double), p99 = try #require(p["p99"] as? Double), max = try #require(p["max"] as? Double)
+                // Seconds, not milliseconds: a loopback request takes well under a minute and over a microsecond.
+                #expect(p50 > 0 && p50 <= p99 && p99 <= max * 1.001 && max < 60)
+                #expect(p["count"] as? Int == 10)
+            }
+            let connections = try #require(json["connections"] as? [String: Int])
+            #expect(connections["opened"] == archive.statistics.connections)
+            let hosts = try #require(json["hosts"] as? [[String: Any]])
+            #expect(hosts.count == 1 && (hosts[0]["host"] as? String) == "127.0.0.1:\(archive.port)")
+        }
+    }
+
+    @Test("--html is one page that needs nothing from anywhere: no URL, no script, balanced tags, plots that parse as XML")
+    func htmlSelfContained() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try writeList(archive, in: folder.path, count: 8, size: 50_000)
+            let run = try await runHaul(["bench", "list.txt", "--archive", archive.url, "--rate", "80", "--repeat", "5",
+                                         "--html", "report.html", "--label", "loopback <archive>", "--progress", "none"], in: folder.path)
+            #expect(run.status == 1)
+            let html = try String(contentsOfFile: folder.path + "/report.html", encoding: .utf8)
+            for forbidden in ["http://", "https://", "<script", "<link", " src=", "url(", "@import"] {
+                #expect(!html.lowercased().contains(forbidden), "the page refers to something outside it: \(forbidden)")
+            }
+            #expect(html.contains("loopback &lt;archive&gt;"))
+            #expect(html.contains("coordinated omission corrected"))
+            // Every element but the void ones is closed, in order.
+            var open: [String] = []
+            let void: Set<String> = ["meta", "br", "line", "polyline", "polygon"]
+            var rest = html[...]
+            while let lt = rest.firstIndex(of: "<") {
+                guard let gt = rest[lt...].firstIndex(of: ">") else { Issue.record("an unclosed tag"); break }
+                let tag = rest[rest.index(after: lt)..<gt]
+                rest = rest[rest.index(after: gt)...]
+                if tag.hasPrefix("!") { continue }
+                let name = String(tag.drop { $0 == "/" }.prefix { $0.isLetter || $0.isNumber }).lowercased()
+                if tag.hasPrefix("/") {
+                    #expect(open.popLast() == name, "</\(name)> closes another element")
+                } else if !void.contains(name) && !tag.hasSuffix("/") {
+                    open.append(name)
+                }
+            }
+            #expect(open.isEmpty)
+            // The plots: three, each well-formed XML.
+            let svgs = html.components(separatedBy: "<svg").dropFirst().map { "<svg" + $0.components(separatedBy: "</svg>")[0] + "</svg>" }
+            #expect(svgs.count == 3)
+            for svg in svgs {
+                let parser = XMLParser(data: Data(svg.utf8))
+                #expect(parser.parse(), "an SVG plot does not parse: \(parser.parserError.map { "\($0)" } ?? "")")
+                #expect(svg.contains("<polyline"))
+            }
+        }
+    }
+
+    @Test("Usage errors exit 2 before any request", arguments: [
+        ["--repeat", "2", "--duration", "3"], ["--rate", "0"], ["--repeat", "0"], ["--json", "no/such/folder/out.json"], ["--html", "-"],
+    ])
+    func usage(arguments: [String]) async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try writeList(archive, in: folder.path, count: 1, size: 10)
+            let run = try await runHaul(["bench", "list.txt", "--archive", archive.url] + arguments, in: folder.path)
+            #expect(run.status == 2, "\(run.stderr)")
+            #expect(run.stderr.hasPrefix("haul: error: "))
+            #expect(archive.statistics.requests == 0)
         }
     }
 }
