@@ -11,12 +11,18 @@ import Testing
 @Suite("haul bench")
 struct BenchTests {
     /// Serves `count` products of `size` bytes, each with `faults`, and returns them as bench targets.
+    ///
+    /// The archive makes its content from a pool of blocks built on first use, which takes about a
+    /// second in a debug build: built here, before any request, so that no test's first requests wait
+    /// for it and latencies measure transfers only.
     func targets(_ archive: TestArchive, prefix: String, count: Int, size: Int64 = 4_096, faults: [TestArchive.Fault] = []) -> [BenchTarget] {
-        (0..<count).map { i in
+        let list = (0..<count).map { i in
             let uri = "mast:BENCH/\(prefix)-\(i).fits"
             archive.add(uri: uri, size: size, faults: faults)
             return BenchTarget(url: archive.url + "/api/v0.1/Download/file?uri=" + uri, expectedSize: size)
         }
+        _ = archive.content(of: "mast:BENCH/\(prefix)-0.fits")
+        return list
     }
 
     @Test("Latency percentiles show the delay the archive adds to every answer, within bounds a busy machine keeps")
@@ -137,6 +143,23 @@ struct BenchTests {
             #expect(report.requests == report.ok + report.cancelled)
             #expect(report.throughput.count >= 5)
             #expect(report.throughput.reduce(0) { $0 + $1.bytes } == report.bytes)
+        }
+    }
+
+    @Test("Throughput over time counts each request in the interval it ended in, under a rate too")
+    func completionsOverTime() async throws {
+        try await withTestArchive { archive in
+            let list = targets(archive, prefix: "paced", count: 4, size: 8_192)
+            // 40 a second for 1.5 s, never near the limit of 64 in flight.
+            let report = try await withEngine(testConfiguration(parallel: 64)) { engine in
+                await engine.bench(list, options: BenchOptions(load: .rate(40, limit: 64), stop: .repeats(15), sampleInterval: .milliseconds(100)))
+            }
+            #expect(report.ok == 60)
+            #expect(report.throughput.reduce(0) { $0 + $1.completed } == 60)
+            #expect(report.throughput.reduce(0) { $0 + $1.bytes } == 60 * 8_192)
+            // About 4 an interval; a burst of them at the end would mean they were counted late.
+            #expect(report.throughput.count >= 12)
+            #expect(report.throughput.map(\.completed).max() ?? 0 <= 20, "\(report.throughput.map { "\($0.seconds): \($0.completed)" })")
         }
     }
 

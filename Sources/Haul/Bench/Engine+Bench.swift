@@ -47,6 +47,7 @@ extension Engine {
                     return .deadline
                 }
             }
+            /// Fetches started and not yet taken back (some may have ended: `group.next()` returns those first).
             var inFlight = 0
             var stopping = false
             func take(_ step: BenchStep) {
@@ -54,8 +55,6 @@ extension Engine {
                 case .fetched(let fetch):
                     inFlight -= 1
                     aggregate.add(fetch)
-                    recorder.completed.add(1, ordering: .relaxed)
-                    if case .failed = fetch.result.status { recorder.failed.add(1, ordering: .relaxed) }
                 case .deadline:
                     // The time is up: what is still running is cancelled (and counted apart).
                     stopping = true
@@ -80,7 +79,18 @@ extension Engine {
                 let target = targets[index % targets.count]
                 let crc = options.computesCRC
                 if case .concurrency = options.load { intended = .now }
-                group.addTask { .fetched(await self.benchFetch(target, intended: intended, computesCRC: crc, counter: received)) }
+                group.addTask {
+                    let fetch = await self.benchFetch(target, intended: intended, computesCRC: crc, counter: received)
+                    // Counted here, as it ends: the loop takes results only when it needs a free slot.
+                    switch fetch.result.status {
+                    case .cancelled: break  // cut by the end of the run: not a request the server answered
+                    case .failed:
+                        recorder.completed.add(1, ordering: .relaxed)
+                        recorder.failed.add(1, ordering: .relaxed)
+                    case .ok, .notModified: recorder.completed.add(1, ordering: .relaxed)
+                    }
+                    return .fetched(fetch)
+                }
                 inFlight += 1
                 index += 1
             }

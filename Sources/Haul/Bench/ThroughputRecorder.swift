@@ -5,7 +5,7 @@ import Synchronization
 /// interval, not a wrong rate. Used by `haul bench` and by downloads (the manifest's plot).
 final class ThroughputRecorder: Sendable {
     let bytes: ByteCounter
-    /// Transfers ended (any way), and of those the ones that failed.
+    /// Transfers that ended OK or failed, and of those the ones that failed.
     let completed = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     let started: ContinuousClock.Instant

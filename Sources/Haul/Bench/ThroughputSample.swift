@@ -6,7 +6,7 @@ public struct ThroughputSample: Sendable, Hashable {
     public var interval: Double
     /// Body bytes received during it.
     public var bytes: Int64
-    /// Transfers that ended during it (any way).
+    /// Transfers that ended during it, OK or failed (not those the end of a run cancelled).
     public var completed: Int
 
     public init(seconds: Double, interval: Double, bytes: Int64, completed: Int) {
