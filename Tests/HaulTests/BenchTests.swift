@@ -163,6 +163,29 @@ struct BenchTests {
         }
     }
 
+    @Test("A download's manifest.html plots the same throughput over time, and the samples add up to the run")
+    func manifestThroughput() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            // 8 products of 40 kB at 25 kB/s each: about 1.6 s, several half-second samples.
+            let products = (0..<8).map { product("slow\($0).fits", size: 40_000) }
+            for p in products { archive.add(uri: p.uri, size: 40_000, faults: [TestArchive.Fault(.trickle(bytesPerSecond: 25_000))]) }
+            let report = try await download(products, from: archive, into: folder.path)
+            #expect(report.ok == 8)
+            let samples = report.manifest.throughput
+            #expect(samples.count >= 2)
+            #expect(samples.reduce(0) { $0 + $1.bytes } == report.bytesReceived)
+            #expect(samples.reduce(0) { $0 + $1.completed } == 8)
+            let html = try String(contentsOfFile: folder.path + "/manifest.html", encoding: .utf8)
+            #expect(html.contains("<h2>Throughput over time</h2>"))
+            #expect(html.components(separatedBy: "<svg").count == 2)
+            #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
+            // The CSV keeps its columns: the plot is the page's alone.
+            let csv = try String(contentsOfFile: folder.path + "/manifest.csv", encoding: .utf8)
+            #expect(!csv.contains("svg"))
+        }
+    }
+
     // MARK: The command
 
     /// A URL list of `count` products of `size` bytes and one missing, served by `archive`, in `folder`.

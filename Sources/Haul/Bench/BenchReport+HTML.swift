@@ -58,7 +58,7 @@ extension BenchReport {
         out += latencyChart()
 
         out += "<h2>Throughput over time</h2>\n"
-        out += Self.throughputChart(throughput)
+        out += SVGChart.throughput(throughput)
         out += completionsChart()
 
         out += "<h2>Transfers</h2>\n<table><tbody>\n"
@@ -128,30 +128,9 @@ extension BenchReport {
 
     func completionsChart() -> String {
         guard throughput.count > 1 else { return "" }
-        let points = Self.merged(throughput).map { ($0.seconds, $0.interval > 0 ? Double($0.completed) / $0.interval : 0) }
+        let points = SVGChart.steps(SVGChart.merged(throughput)) { $0.interval > 0 ? Double($0.completed) / $0.interval : 0 }
         return SVGChart(title: "Requests ended per second", xLabel: "seconds", yLabel: "requests / s",
                         series: [SVGChart.Series(name: "requests", color: "#2a9d5c", points: points)], filled: true).svg()
-    }
-
-    /// Throughput (MB/s) over time as an SVG plot; also what a download's manifest shows.
-    static func throughputChart(_ samples: [ThroughputSample]) -> String {
-        guard samples.count > 1 else { return "<p>The run was too short to plot throughput over time.</p>\n" }
-        let points = merged(samples).map { ($0.seconds, $0.bytesPerSecond / 1e6) }
-        return SVGChart(title: "Throughput", xLabel: "seconds", yLabel: "MB/s",
-                        series: [SVGChart.Series(name: "MB/s", color: "#1f6fb2", points: points)], filled: true).svg()
-    }
-
-    /// At most `limit` samples, neighbours merged, so a long run still draws a light plot.
-    static func merged(_ samples: [ThroughputSample], limit: Int = 400) -> [ThroughputSample] {
-        guard samples.count > limit else { return samples }
-        let group = (samples.count + limit - 1) / limit
-        return stride(from: 0, to: samples.count, by: group).map { i in
-            let slice = samples[i..<min(samples.count, i + group)]
-            return ThroughputSample(
-                seconds: slice.last!.seconds, interval: slice.reduce(0) { $0 + $1.interval },
-                bytes: slice.reduce(0) { $0 + $1.bytes }, completed: slice.reduce(0) { $0 + $1.completed }
-            )
-        }
     }
 
     static func countTable(_ title: String, _ counts: [String: Int], empty: String) -> String {

@@ -33,14 +33,14 @@ struct SVGChart {
     var width = 760.0
     var height = 300.0
 
-    private let left = 64.0, right = 16.0, top = 34.0, bottom = 46.0
+    private let left = 64.0, right = 34.0, top = 34.0, bottom = 46.0
 
     func svg() -> String {
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
         let xs = series.flatMap { $0.points.map { mapX($0.x) } }
         let ys = series.flatMap { $0.points.map(\.y) }
-        let xMin = xAxis == .percentile ? 0 : (xs.min() ?? 0)
+        let xMin = xAxis == .percentile ? 0 : min(0, xs.min() ?? 0)
         var xMax = xs.max() ?? 1
         if xAxis == .percentile { xMax = max(2, min(xMax, percentileLimit)) }  // 99 % at least
         if xMax <= xMin { xMax = xMin + 1 }
