@@ -279,6 +279,30 @@ struct BenchTests {
         }
     }
 
+    @Test("Ctrl-C ends the run with status 130 and still writes the report; a live line shows progress meanwhile")
+    func interrupt() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            try writeURIList(
+                (0..<3).map { ("mast:BENCH/quick\($0).fits", 5_000, []) } + (0..<2).map { ("mast:BENCH/held\($0).fits", 5_000, [.init(.delay(milliseconds: 60_000))]) },
+                to: archive, at: folder.path + "/list.txt"
+            )
+            let haul = try HaulProcess(["bench", "list.txt", "--archive", archive.url, "--json", "out.json", "--progress", "bar"], in: folder.path)
+            try await waitUntil("5 requests", seen: { "\(archive.statistics.requests) requests" }) { archive.statistics.requests >= 5 }
+            // Long enough for a few redraws of the live line (every 250 ms).
+            try await Task.sleep(for: .milliseconds(800))
+            kill(haul.pid, SIGINT)
+            let status = await haul.wait(timeout: .seconds(30))
+            #expect(status == 130, "\(haul.stderr)")
+            #expect(haul.stderr.contains("in flight"))
+            let data = try #require(FileManager.default.contents(atPath: folder.path + "/out.json"))
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            #expect(json["ok"] as? Int == 3)
+            #expect(json["cancelled"] as? Int == 2)
+            #expect(json["errors"] as? Int == 0)
+        }
+    }
+
     @Test("Usage errors exit 2 before any request", arguments: [
         ["--repeat", "2", "--duration", "3"], ["--rate", "0"], ["--repeat", "0"], ["--json", "no/such/folder/out.json"], ["--html", "-"],
     ])
