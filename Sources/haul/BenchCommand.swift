@@ -29,7 +29,9 @@ struct BenchCommand: AsyncParsableCommand {
         Latencies count the fetches that ended OK (a fetch is one product, its retries included); \
         failures are counted by kind (HTTP 503, timeout, stalled, closed early, size mismatch…). A \
         body's length is checked against Content-Length and the catalog's size as a download's is; \
-        --crc also computes each body's CRC-32, to include that cost.
+        --crc also computes each body's CRC-32, to include that cost. Each product is one \
+        request (--connections-per-file does not apply), and no body is kept, so \
+        --memory-limit has nothing to bound.
 
         Output: a summary on standard output (a live line on standard error while it runs, on a \
         terminal), --json FILE for programs (bytes, seconds, errors, and ttfb and total objects with \
@@ -43,9 +45,9 @@ struct BenchCommand: AsyncParsableCommand {
 
         Examples:
           haul bench products.json --quick recommended
-          haul bench products.json --repeat 5 --parallel 16 --json run.json --html run.html
-          haul bench urls.txt --duration 60 --rate 200 --parallel 256 --html rate.html
-          haul bench products.json --archive http://mirror.example:8080 --label mirror --crc
+          haul bench products.json --repeat 5 --json run.json --html run.html
+          haul bench urls.txt --duration 60 --rate 200 --parallel 256 --html r.html
+          haul bench products.json --archive http://mirror:8080 --label mirror
         """
     )
 

@@ -96,7 +96,6 @@ enum Usage {
     static let short = """
     usage: haul select CATALOG… [selectors]            show what the selectors pick
            haul download CATALOG… [selectors] (--zip FILE | --zip - | --dir DIR)
-           haul bench CATALOG… [selectors] [--rate R]  measure an archive (bytes discarded)
            haul script CATALOG… [selectors] [-o FILE]  write a curl script
            haul demo                                   try it on the loopback archive (no network)
            haul serve [CATALOG…] [--demo]              the Download Overlay in a browser
