@@ -29,7 +29,9 @@ struct BenchCommand: AsyncParsableCommand {
         Latencies count the fetches that ended OK (a fetch is one product, its retries included); \
         failures are counted by kind (HTTP 503, timeout, stalled, closed early, size mismatch…). A \
         body's length is checked against Content-Length and the catalog's size as a download's is; \
-        --crc also computes each body's CRC-32, to include that cost. Each product is one \
+        --crc also computes each body's CRC-32, to include that cost, and counts a body \
+        whose CRC-32 differs from the one the same URL gave before as an error (content \
+        differs): a mirror or cache serving two versions of a file. Each product is one \
         request (--connections-per-file does not apply), and no body is kept, so \
         --memory-limit has nothing to bound.
 
@@ -66,7 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
         valueName: "requests/s"))
     var rate: Double?
 
-    @Flag(help: "Compute the CRC-32 of every body, as a download does (costs CPU; nothing is compared).")
+    @Flag(help: "Compute the CRC-32 of every body, as a download does, and count a body that differs from the same URL's earlier one as an error.")
     var crc = false
 
     @Option(help: ArgumentHelp("Write the report as JSON here; - for standard output (the summary then goes to standard error).", valueName: "file"))

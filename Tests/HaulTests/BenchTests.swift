@@ -127,6 +127,30 @@ struct BenchTests {
         }
     }
 
+    @Test("--crc counts a body that differs from the same URL's earlier one as an error; without it, only lengths are checked", .prompt)
+    func contentDiffers() async throws {
+        for computesCRC in [true, false] {
+            try await withTestArchive { archive in
+                let target = targets(archive, prefix: computesCRC ? "crc" : "nocrc", count: 1)
+                let uri = "mast:BENCH/\(computesCRC ? "crc" : "nocrc")-0.fits"
+                // One request a second: the product changes (same size, other bytes) between the first and the second.
+                async let run = withEngine(testConfiguration(parallel: 1)) { engine in
+                    await engine.bench(target, options: BenchOptions(load: .rate(1, limit: 1), stop: .repeats(3), computesCRC: computesCRC))
+                }
+                try await waitUntil("the first answer", seen: { "\(archive.statistics)" }) { archive.statistics.fullResponses >= 1 }
+                archive.reprocess(uri: uri)
+                let report = try await run
+                #expect(archive.statistics.fullResponses == 3)
+                if computesCRC {
+                    #expect(report.ok == 1 && report.failed == 2)
+                    #expect(report.errors == ["content differs": 2])
+                } else {
+                    #expect(report.ok == 3 && report.errors.isEmpty)
+                }
+            }
+        }
+    }
+
     @Test("A --duration run stops on time, cycling through the targets, and counts what it cut apart")
     func duration() async throws {
         try await withTestArchive { archive in

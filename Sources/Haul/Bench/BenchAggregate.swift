@@ -2,6 +2,8 @@
 struct BenchAggregate {
     var report: BenchReport
     private var hostIndex: [String: Int] = [:]
+    /// The CRC-32 of each URL's first complete body (with `--crc`): a later body that differs is an error.
+    private var crcs: [String: UInt32] = [:]
 
     init(report: BenchReport) {
         self.report = report
@@ -29,7 +31,17 @@ struct BenchAggregate {
         report.hosts[h].retries += fetch.retried.count
         if report.uncorrected != nil, fetch.intended.duration(to: fetch.started) > .milliseconds(1) { report.lateStarts += 1 }
         if result.httpStatus != 0 { report.statuses[result.httpStatus, default: 0] += 1 }
-        switch result.status {
+        var status = result.status
+        if status == .ok, let crc = fetch.crc {
+            // The same URL must give the same bytes every time: a mirror or cache that serves two
+            // versions of one file (a length-preserving change no length check sees) is an error.
+            if let first = crcs[fetch.target.url], first != crc {
+                status = .failed(FailureKind.contentDiffers)
+            } else if crcs[fetch.target.url] == nil {
+                crcs[fetch.target.url] = crc
+            }
+        }
+        switch status {
         case .ok, .notModified:
             report.ok += 1
             report.hosts[h].ok += 1
@@ -48,7 +60,8 @@ struct BenchAggregate {
         case .failed:
             report.failed += 1
             report.hosts[h].failed += 1
-            report.errors[fetch.lastFailure ?? FailureKind.hostUnreachable, default: 0] += 1
+            let kind = result.status == .ok ? FailureKind.contentDiffers : fetch.lastFailure ?? FailureKind.hostUnreachable
+            report.errors[kind, default: 0] += 1
         case .cancelled:
             report.cancelled += 1
         }

@@ -14,6 +14,8 @@ struct BenchFetch: Sendable {
     var lastFailure: String?
     /// Body bytes its attempts received (a retried or cancelled attempt's too).
     var received: Int64 = 0
+    /// The CRC-32 of the whole body, when asked for and the fetch ended OK.
+    var crc: UInt32?
     var connectionsOpened = 0
     var connectionsReused = 0
 }

@@ -22,7 +22,8 @@ public struct BenchOptions: Sendable, Hashable {
 
     public var load: Load
     public var stop: Stop
-    /// Compute each body's CRC-32 as a download does (costs CPU; nothing to compare it with).
+    /// Compute each body's CRC-32 as a download does (its CPU cost included in the run), and count a
+    /// body that differs from the one the same URL gave before as an error (`content differs`).
     public var computesCRC: Bool
     /// How often throughput is sampled (and progress reported).
     public var sampleInterval: Duration

@@ -86,7 +86,7 @@ extension Engine {
                     case .cancelled: break  // cut by the end of the run: not a request the server answered
                     case .failed:
                         recorder.completed.add(1, ordering: .relaxed)
-                        recorder.failed.add(1, ordering: .relaxed)
+                        recorder.failed.add(1, ordering: .relaxed)  // live count; the report also counts CRC differences
                     case .ok, .notModified: recorder.completed.add(1, ordering: .relaxed)
                     }
                     return .fetched(fetch)
@@ -135,6 +135,7 @@ extension Engine {
         fetch.connectionsOpened = opened
         fetch.connectionsReused = reused
         fetch.received = received
+        if result.status == .ok { fetch.crc = sink.crc }
         if let last {
             // libcurl times the attempt from its start; placed back from its end on our clock.
             if let first = last.outcome.firstByteSeconds {

@@ -38,4 +38,6 @@ enum FailureKind {
 
     /// A fetch that failed without an attempt of its own: its host was given up on.
     static let hostUnreachable = "host unreachable"
+    /// A body whose CRC-32 is not the one the same URL gave before (`--crc`).
+    static let contentDiffers = "content differs"
 }
