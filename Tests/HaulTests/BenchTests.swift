@@ -87,6 +87,29 @@ struct BenchTests {
         }
     }
 
+    @Test("Per host: two archives, each with its own counts, connections and latencies")
+    func perHost() async throws {
+        try await withTestArchive { near in
+            try await withTestArchive { far in
+                let fast = targets(near, prefix: "near", count: 6)
+                let slow = targets(far, prefix: "far", count: 4, faults: [TestArchive.Fault(.delay(milliseconds: 200))])
+                    + targets(far, prefix: "gone", count: 1, faults: [TestArchive.Fault(.status(410))])
+                let report = try await withEngine(testConfiguration(parallel: 4)) { engine in
+                    await engine.bench(fast + slow, options: BenchOptions(load: .concurrency(4)))
+                }
+                #expect(report.hosts.map(\.host) == ["127.0.0.1:\(near.port)", "127.0.0.1:\(far.port)"])
+                let (a, b) = (report.hosts[0], report.hosts[1])
+                #expect(a.requests == 6 && a.ok == 6 && a.failed == 0 && a.bytes == 6 * 4_096)
+                #expect(b.requests == 5 && b.ok == 4 && b.failed == 1 && b.bytes == 4 * 4_096)
+                #expect(a.connectionsOpened == near.statistics.connections && b.connectionsOpened == far.statistics.connections)
+                #expect(a.total.count == 6 && b.total.count == 4)
+                #expect(b.ttfb.summary.min >= 0.2)
+                #expect(a.ttfb.summary.p50 < 0.2)
+                #expect(report.errors == ["HTTP 410": 1])
+            }
+        }
+    }
+
     @Test("--rate paces requests, and latency from the intended start shows a stall that fixed concurrency hides (wrk2)")
     func coordinatedOmission() async throws {
         try await withTestArchive { archive in
