@@ -281,6 +281,13 @@ struct BenchTests {
             #expect(connections["opened"] == archive.statistics.connections)
             let hosts = try #require(json["hosts"] as? [[String: Any]])
             #expect(hosts.count == 1 && (hosts[0]["host"] as? String) == "127.0.0.1:\(archive.port)")
+
+            // --json -: the JSON alone on standard output, the summary on standard error.
+            let piped = try await runHaul(["bench", "list.txt", "--archive", archive.url, "--json", "-", "--progress", "none"], in: folder.path)
+            #expect(piped.status == 1)
+            let again = try #require(try JSONSerialization.jsonObject(with: Data(piped.stdout.utf8)) as? [String: Any])
+            #expect(again["requests"] as? Int == 6)
+            #expect(piped.stderr.contains("time to first byte"))
         }
     }
 
