@@ -28,7 +28,7 @@ struct BenchTests {
     @Test("Latency percentiles show the delay the archive adds to every answer, within bounds a busy machine keeps")
     func addedDelay() async throws {
         try await withTestArchive { archive in
-            let delay = 0.25
+            let delay = 0.5
             let slow = targets(archive, prefix: "slow", count: 24, faults: [TestArchive.Fault(.delay(milliseconds: Int(delay * 1000)))])
             let fast = targets(archive, prefix: "fast", count: 24)
             let (slowReport, fastReport) = try await withEngine(testConfiguration(parallel: 8)) { engine in
@@ -44,9 +44,10 @@ struct BenchTests {
             #expect(ttfb.p50 < delay + 1.0)
             #expect(total.p50 < delay + 1.0)
             #expect(ttfb.p50 <= total.p50)
-            // The same products without the delay come back sooner than it, so the delay is what was measured.
+            // The same products without the delay come back sooner than it, so the delay is what was
+            // measured (the fastest of them: a loaded machine can hold a median back half a second).
             #expect(fastReport.ok == 24)
-            #expect(fastReport.ttfb.summary.p50 < delay)
+            #expect(fastReport.ttfb.summary.min < delay)
             #expect(slowReport.bytes == 24 * 4_096)
         }
     }
@@ -92,7 +93,7 @@ struct BenchTests {
         try await withTestArchive { near in
             try await withTestArchive { far in
                 let fast = targets(near, prefix: "near", count: 6)
-                let slow = targets(far, prefix: "far", count: 4, faults: [TestArchive.Fault(.delay(milliseconds: 200))])
+                let slow = targets(far, prefix: "far", count: 4, faults: [TestArchive.Fault(.delay(milliseconds: 1_000))])
                     + targets(far, prefix: "gone", count: 1, faults: [TestArchive.Fault(.status(410))])
                 let report = try await withEngine(testConfiguration(parallel: 4)) { engine in
                     await engine.bench(fast + slow, options: BenchOptions(load: .concurrency(4)))
@@ -103,8 +104,10 @@ struct BenchTests {
                 #expect(b.requests == 5 && b.ok == 4 && b.failed == 1 && b.bytes == 4 * 4_096)
                 #expect(a.connectionsOpened == near.statistics.connections && b.connectionsOpened == far.statistics.connections)
                 #expect(a.total.count == 6 && b.total.count == 4)
-                #expect(b.ttfb.summary.min >= 0.2)
-                #expect(a.ttfb.summary.p50 < 0.2)
+                // The far host's delay is in its latencies only; the near one's median stays under it
+                // on a loaded machine (0.5 s seen with the whole suite running on two busy cores).
+                #expect(b.ttfb.summary.min >= 1.0)
+                #expect(a.ttfb.summary.p50 < 1.0)
                 #expect(report.errors == ["HTTP 410": 1])
             }
         }
@@ -113,40 +116,40 @@ struct BenchTests {
     @Test("--rate paces requests, and latency from the intended start shows a stall that fixed concurrency hides (wrk2)")
     func coordinatedOmission() async throws {
         try await withTestArchive { archive in
-            // One product; its 21st request waits a second before the archive answers.
-            let stall = 1.0
-            let target = targets(archive, prefix: "stall", count: 1, size: 1_024, faults: [
+            // One product; its 21st request waits two seconds before the archive answers. Two, so that
+            // a loaded machine's own pauses (half a second was seen) stay well apart from the stall.
+            let stall = 2.0
+            let faults = [
                 TestArchive.Fault(.delay(milliseconds: 0), times: 20), TestArchive.Fault(.delay(milliseconds: Int(stall * 1000)), times: 1),
-            ])
-            let rate = 40.0, requests = 100
+            ]
+            let target = targets(archive, prefix: "stall", count: 1, size: 1_024, faults: faults)
+            let rate = 40.0, requests = 80
             let paced = try await withEngine(testConfiguration(parallel: 1)) { engine in
                 await engine.bench(target, options: BenchOptions(load: .rate(rate, limit: 1), stop: .repeats(requests)))
             }
             #expect(paced.ok == requests)
-            // Paced: the last request is meant to start at 99/40 s, so the run cannot end sooner.
+            // Paced: the last request is meant to start at 79/40 s, so the run cannot end sooner.
             #expect(paced.seconds >= Double(requests - 1) / rate)
             let uncorrected = try #require(paced.uncorrected)
             // From each request's actual start, only the stalled one was slow…
             #expect(uncorrected.total.count(atLeast: stall * 0.9) == 1)
-            #expect(uncorrected.total.summary.p90 < 0.3)
-            // …but the 40 requests meant to start during the stall waited for it: from their intended start,
-            // the first half of them waited at least half the stall.
-            #expect(paced.total.count(atLeast: stall / 2) >= 15)
-            #expect(paced.total.summary.p90 >= stall / 2 * 0.9)
+            #expect(uncorrected.total.summary.p90 < stall / 2)
+            // …but the 59 requests meant to start during the stall (from 0.525 s to 1.975 s) waited for it:
+            // from their intended start, those of its first second waited at least a second.
+            #expect(paced.total.count(atLeast: stall / 2) >= 30)
+            #expect(paced.total.summary.p50 >= stall / 4)
             #expect(paced.total.summary.max >= stall)
-            #expect(paced.lateStarts >= 20)
+            #expect(paced.lateStarts >= 40)
 
             // Without a rate, one transfer in flight: the stall holds back the load, and shows once.
-            archive.add(uri: "mast:BENCH/stall-0.fits", size: 1_024, faults: [
-                TestArchive.Fault(.delay(milliseconds: 0), times: 20), TestArchive.Fault(.delay(milliseconds: Int(stall * 1000)), times: 1),
-            ])
+            archive.add(uri: "mast:BENCH/stall-0.fits", size: 1_024, faults: faults)
             let closed = try await withEngine(testConfiguration(parallel: 1)) { engine in
                 await engine.bench(target, options: BenchOptions(load: .concurrency(1), stop: .repeats(requests)))
             }
             #expect(closed.ok == requests)
             #expect(closed.uncorrected == nil)
             #expect(closed.total.count(atLeast: stall * 0.9) == 1)
-            #expect(closed.total.summary.p90 < 0.3)
+            #expect(closed.total.summary.p90 < stall / 2)
         }
     }
 
@@ -204,9 +207,10 @@ struct BenchTests {
             #expect(report.ok == 60)
             #expect(report.throughput.reduce(0) { $0 + $1.completed } == 60)
             #expect(report.throughput.reduce(0) { $0 + $1.bytes } == 60 * 8_192)
-            // About 4 an interval; a burst of them at the end would mean they were counted late.
-            #expect(report.throughput.count >= 12)
-            #expect(report.throughput.map(\.completed).max() ?? 0 <= 20, "\(report.throughput.map { "\($0.seconds): \($0.completed)" })")
+            // About 4 an interval (fewer, longer intervals when the sampler wakes late on a loaded
+            // machine); counted when taken back, all 60 fell into the last one.
+            #expect(report.throughput.count >= 5)
+            #expect(report.throughput.map(\.completed).max() ?? 0 <= 40, "\(report.throughput.map { "\($0.seconds): \($0.completed)" })")
         }
     }
 
