@@ -31,6 +31,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // `haul bench`'s latency percentiles: the HDR histogram load generators (wrk2, h2load) report from.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -67,6 +69,7 @@ let package = Package(
             dependencies: [
                 "CCurl", "CZlib", "CHaulSystem", "CMappedGuard",
                 .target(name: "CDeflate", condition: .when(platforms: [.linux])),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings
         ),

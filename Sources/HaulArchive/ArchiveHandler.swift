@@ -52,7 +52,24 @@ final class ArchiveHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respond(_ context: ChannelHandlerContext, to request: HTTPRequestHead) {
-        let reply = archive.reply(to: request)
+        var reply = archive.reply(to: request)
+        if reply.delayMilliseconds > 0 {
+            // An added latency: the answer goes out later, from the event loop's timer. A client sends
+            // its next request on this connection only after this answer, so nothing overtakes it.
+            let delay = reply.delayMilliseconds
+            reply.delayMilliseconds = 0
+            let bound = NIOLoopBound((self, context, reply), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay))) {
+                let (handler, context, reply) = bound.value
+                guard context.channel.isActive else { return }
+                handler.send(reply, context, to: request)
+            }
+            return
+        }
+        send(reply, context, to: request)
+    }
+
+    private func send(_ reply: TestArchive.Reply, _ context: ChannelHandlerContext, to request: HTTPRequestHead) {
         keepAlive = request.isKeepAlive && !reply.closeAfter
         var headers = HTTPHeaders(reply.headers)
         if reply.body == nil, !headers.contains(name: "Content-Length"), !headers.contains(name: "Transfer-Encoding") {

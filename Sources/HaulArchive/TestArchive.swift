@@ -87,6 +87,9 @@ public final class TestArchive: Sendable {
             case ignoreIfRange
             /// Send the headers, then hold the body until ``TestArchive/release()``.
             case hold
+            /// Wait this long before answering (head and body then come as usual): an archive, or a
+            /// network, that adds a fixed latency to every request it affects. 0 adds none.
+            case delay(milliseconds: Int)
         }
 
         public var kind: Kind
@@ -343,6 +346,8 @@ public final class TestArchive: Sendable {
         var text: [UInt8] = []
         var body: BodyPlan?
         var closeAfter = false
+        /// Wait this long before sending anything (``Fault/Kind/delay(milliseconds:)``).
+        var delayMilliseconds = 0
     }
 
     /// A product body to stream.
@@ -524,6 +529,7 @@ public final class TestArchive: Sendable {
             plan.chunked = true
             plan.cutAt = max(plan.start, min(plan.end, n))
         case .hold?: plan.held = true
+        case .delay(let milliseconds)?: reply.delayMilliseconds = max(0, milliseconds)
         default: break
         }
         if plan.chunked {

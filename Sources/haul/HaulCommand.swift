@@ -29,7 +29,7 @@ struct HaulCommand: AsyncParsableCommand {
         Start with `haul demo`, which needs no network.
         """,
         version: Haul.versionReport,
-        subcommands: [SelectCommand.self, DownloadCommand.self, ScriptCommand.self, DemoCommand.self, ServeCommand.self, SampleCommand.self,
+        subcommands: [SelectCommand.self, DownloadCommand.self, BenchCommand.self, ScriptCommand.self, DemoCommand.self, ServeCommand.self, SampleCommand.self,
                       PlanCommand.self, StatusCommand.self, MergeCommand.self]
     )
 }
@@ -107,7 +107,7 @@ enum Usage {
     /// one it has: ArgumentParser would report a missing --zip first, or offer --quick for --quiet.
     static func unknownOption(in arguments: [String]) -> String? {
         let commands: [String: any ParsableCommand.Type] = [
-            "select": SelectCommand.self, "download": DownloadCommand.self, "script": ScriptCommand.self,
+            "select": SelectCommand.self, "download": DownloadCommand.self, "bench": BenchCommand.self, "script": ScriptCommand.self,
             "demo": DemoCommand.self, "sample": SampleCommand.self, "plan": PlanCommand.self, "status": StatusCommand.self,
             "merge": MergeCommand.self,
         ]

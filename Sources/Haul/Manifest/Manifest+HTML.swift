@@ -21,12 +21,13 @@ extension Manifest {
         th { background: #eee; position: sticky; top: 0; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         tr.failed td { background: #fde8e8; } tr.cancelled td, tr.excluded td { background: #fff6e0; }
+        h2 { font-size: 1.1em; } svg { max-width: 100%; height: auto; display: block; margin: 0.4em 0 1.2em; }
         </style>
         </head>
         <body>
         <h1>\(Self.escape(title))</h1>
         <p>\(summaryLine())</p>
-        <table>
+        \(throughputSection)<table>
         <thead><tr>
         """
         out += Manifest.columns.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
@@ -45,6 +46,13 @@ extension Manifest {
             piece("<tr\(kind)>" + cells.joined() + "</tr>\n")
         }
         piece("</tbody>\n</table>\n</body>\n</html>\n")
+    }
+
+    /// The throughput-over-time plot (inline SVG, as `haul bench --html` draws it), when the run lasted
+    /// long enough to have one.
+    var throughputSection: String {
+        guard throughput.count > 1, !omitsTransferDetails else { return "" }
+        return "<h2>Throughput over time</h2>\n" + SVGChart.throughput(throughput)
     }
 
     func summaryLine() -> String {

@@ -77,6 +77,9 @@ public struct Manifest: Sendable {
     /// Seconds) empty: a stored bundle whose length is stated before it is fetched (``StoredBundle``)
     /// holds only what the plan and the files' bytes decide.
     public var omitsTransferDetails = false
+    /// What the download received over time, plotted in `manifest.html` (as `haul bench` plots it);
+    /// empty for a manifest made without a run (a stored bundle's, a merge's), which then has no plot.
+    public var throughput: [ThroughputSample] = []
 
     public init(rows: [Row], omitsTransferDetails: Bool = false) {
         self.rows = rows

@@ -48,6 +48,13 @@ public struct AttemptOutcome: Sendable {
     public var cancelled = false
     /// Whether a 2xx body started and the sink was told where (`begin(offset:)`).
     public var bodyStarted = false
+    /// libcurl's clock of the attempt (its redirects included), from the start of the attempt: when the
+    /// first response byte arrived (`CURLINFO_STARTTRANSFER_TIME_T`; `nil` when none did) and when it
+    /// ended (`CURLINFO_TOTAL_TIME_T`).
+    public var firstByteSeconds: Double?
+    public var totalSeconds: Double = 0
+    /// Connections the attempt opened (`CURLINFO_NUM_CONNECTS`): 0 when it reused one, or made none.
+    public var connectionsOpened = 0
     /// Whether the bytes the sink now holds are the product's first `offset + received` bytes.
     public var end: Int64 { offset + received }
 }

@@ -21,9 +21,11 @@ extension Engine {
     ///   - counter: Counts received bytes for progress.
     /// - Returns: The result; cancelling the task gives `cancelled`.
     ///   - originHeaders: Request headers sent only while on `url`'s origin (not after a redirect elsewhere).
+    ///   - onAttempt: Told of every attempt as it ends, before the retry loop decides what follows
+    ///     (`haul bench` counts connections, retries and their kinds from it).
     public func fetch(
         url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
-        into sink: any TransferSink, counter: ByteCounter? = nil
+        into sink: any TransferSink, counter: ByteCounter? = nil, onAttempt: (AttemptOutcome) -> Void = { _ in }
     ) async -> FetchResult {
         let started = ContinuousClock.now
         var held: Int64 = 0
@@ -41,6 +43,7 @@ extension Engine {
             )
             request.originHeaders = originHeaders
             let outcome = await self.attempt(request, into: sink, counter: counter)
+            onAttempt(outcome)
             if outcome.status != 0 { httpStatus = outcome.status }
             if outcome.cancelled { return (outcome, .finished(.cancelled)) }
             if outcome.bodyStarted {

@@ -469,10 +469,19 @@ final class EngineCore: @unchecked Sendable {
         if ccurl_easy_getinfo_off(easy, CURLINFO_FILETIME_T, &filetime) == CURLE_OK, filetime >= 0 {
             outcome.lastModified = Int64(filetime)
         }
+        var microseconds: curl_off_t = 0
+        if ccurl_easy_getinfo_off(easy, CURLINFO_STARTTRANSFER_TIME_T, &microseconds) == CURLE_OK, microseconds > 0 {
+            outcome.firstByteSeconds = Double(microseconds) / 1e6
+        }
+        if ccurl_easy_getinfo_off(easy, CURLINFO_TOTAL_TIME_T, &microseconds) == CURLE_OK {
+            outcome.totalSeconds = Double(max(0, microseconds)) / 1e6
+        }
         if code == CURLE_OK, transfer.keepsConnection { idleConnections += 1 }
         var connectionsMade = 0
-        if transfer.searchesConnections, ccurl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connectionsMade) == CURLE_OK,
-           connectionsMade == 0, outcome.status != 0 || code == CURLE_OK {
+        if ccurl_easy_getinfo_long(easy, CURLINFO_NUM_CONNECTS, &connectionsMade) == CURLE_OK {
+            outcome.connectionsOpened = connectionsMade
+        }
+        if transfer.searchesConnections, connectionsMade == 0, outcome.status != 0 || code == CURLE_OK {
             idleConnections = max(0, idleConnections - 1)
         }
         curl_multi_remove_handle(multi, easy)

@@ -1,0 +1,6 @@
+/// What the bench loop's tasks hand back.
+enum BenchStep: Sendable {
+    case fetched(BenchFetch)
+    /// A `--duration` run's time is up.
+    case deadline
+}

@@ -1,0 +1,177 @@
+import ArgumentParser
+import Foundation
+import Haul
+
+/// `haul bench`: measure an archive, a mirror or a network with the engine downloads use.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Fetch the selected products and discard them, reporting throughput, latency percentiles, connections and errors.",
+        discussion: """
+        The same selectors, catalogs and URL lists as download; the same engine, retries and length \
+        checks; but the bytes go nowhere, so what is measured is the archive, the network and the \
+        client, not a disk. Every fetch is timed: time to first byte and total time, kept in an HDR \
+        histogram and reported as p50, p90, p99 and max. Connections opened and reused, retries and \
+        errors by kind, and throughput over time are counted for the run and for each host.
+
+        How much: each selected URL once (default), --repeat N times each, or for --duration SECONDS, \
+        cycling through them (transfers still running when the time is up are cancelled and counted \
+        apart, neither as errors nor in the latencies).
+
+        How hard: --parallel N keeps N transfers in flight, starting one as another ends: it measures \
+        what the server can do, but a stalled server also stops the load, so its stall shows in one \
+        request only. --rate R starts R requests a second instead, evenly spaced, with at most \
+        --parallel in flight, and counts each request's latency from the moment it was meant to start, \
+        as wrk2 does: requests held back behind a stall count their wait, so the percentiles are what a \
+        client at that rate would see (coordinated omission corrected). The report then also gives the \
+        service times, from each request's actual start, and how many requests started late.
+
+        Latencies count the fetches that ended OK (a fetch is one product, its retries included); \
+        failures are counted by kind (HTTP 503, timeout, stalled, closed early, size mismatch…). A \
+        body's length is checked against Content-Length and the catalog's size as a download's is; \
+        --crc also computes each body's CRC-32, to include that cost, and counts a body \
+        whose CRC-32 differs from the one the same URL gave before as an error (content \
+        differs): a mirror or cache serving two versions of a file. Each product is one \
+        request (--connections-per-file does not apply), and no body is kept, so \
+        --memory-limit has nothing to bound.
+
+        Output: a summary on standard output (a live line on standard error while it runs, on a \
+        terminal), --json FILE for programs (bytes, seconds, errors, and ttfb and total objects with \
+        p50, p90, p99 and max in seconds, then counts, kinds, hosts, the percentile distribution and \
+        throughput over time), and --html FILE, one page with plots that opens offline. Exit status: \
+        0 every fetch OK; 1 some failed; 2 input or usage error; 130 interrupted (the report is still \
+        written, with what was measured).
+
+        Comparing the archive with a cloud copy of the same products (--source) is not available yet: \
+        run the same bench with --archive pointing at each, and --label to tell the reports apart.
+
+        Examples:
+          haul bench products.json --quick recommended
+          haul bench products.json --repeat 5 --json run.json --html run.html
+          haul bench urls.txt --duration 60 --rate 200 --parallel 256 --html r.html
+          haul bench products.json --archive http://mirror:8080 --label mirror
+        """
+    )
+
+    @OptionGroup(title: "Selection") var selection: SelectionOptions
+
+    @OptionGroup(title: "Exclusive access") var tokens: TokenOptions
+
+    @Option(name: .customLong("repeat"), help: ArgumentHelp("Fetch every selected URL this many times (default 1).", valueName: "n"))
+    var repeats: Int?
+
+    @Option(help: ArgumentHelp("Run for this many seconds, cycling through the selected URLs, instead of a number of times.", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(help: ArgumentHelp(
+        "Start this many requests a second (at most --parallel in flight), latency counted from each one's intended start (wrk2's -R). Without it, --parallel transfers are kept in flight.",
+        valueName: "requests/s"))
+    var rate: Double?
+
+    @Flag(help: "Compute the CRC-32 of every body, as a download does, and count a body that differs from the same URL's earlier one as an error.")
+    var crc = false
+
+    @Option(help: ArgumentHelp("Write the report as JSON here; - for standard output (the summary then goes to standard error).", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Write the report as one self-contained HTML page with plots here.", valueName: "file"))
+    var html: String?
+
+    @Option(help: ArgumentHelp("A name for what is measured (an archive, a mirror, a network), shown in the reports.", valueName: "text"))
+    var label: String?
+
+    @OptionGroup(title: "Transfers") var transfers: TransferOptions
+
+    @OptionGroup(title: "Messages") var verbosity: VerbosityOptions
+
+    func validate() throws {
+        if repeats != nil && duration != nil { throw ValidationError("--repeat and --duration cannot be used together: say how many times, or for how long") }
+        if let repeats, repeats < 1 { throw ValidationError("--repeat must be at least 1") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
+        if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of requests a second") }
+        if json == "-" && html == "-" { throw ValidationError("--json - and --html - cannot both go to standard output") }
+        if html == "-" { throw ValidationError("--html needs a file name") }
+        if json == "-" && transfers.progress == .json { throw ValidationError("--json - and --progress json cannot both go to standard output") }
+        for (name, path) in [("--json", json), ("--html", html)] {
+            guard let path, path != "-" else { continue }
+            if path.isEmpty || path.hasSuffix("/") { throw ValidationError("\(name) must name a file") }
+            let folder = (path as NSString).deletingLastPathComponent
+            var isFolder: ObjCBool = false
+            if !folder.isEmpty, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
+                throw ValidationError("\(name) \(path): the folder \(folder) does not exist")
+            }
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                throw ValidationError("\(name) \(path) is a folder; name a file")
+            }
+        }
+    }
+
+    var options: BenchOptions {
+        BenchOptions(
+            load: rate.map { .rate($0, limit: transfers.parallel) } ?? .concurrency(transfers.parallel),
+            stop: duration.map { .duration(.milliseconds(Int64($0 * 1000))) } ?? .repeats(repeats ?? 1),
+            computesCRC: crc, label: label ?? ""
+        )
+    }
+
+    func run() async throws {
+        verbosity.apply()
+        let token = try tokens.token()
+        let (catalog, plan) = try selection.plan(root: "bench", authorized: token != nil)
+        if plan.summary.selectedFiles == 0 {
+            throw HaulError(.invalidArgument, "nothing is selected: " + DownloadCommand.whyNothing(plan, catalog: catalog, selection: try selection.selection()))
+        }
+        let archive = try selection.resolver()
+        var configuration = transfers.configuration(archive: archive)
+        // One request a product: a bench times requests, and segments would split one into many.
+        configuration.segmentation = .off
+        verbosity.apply(to: &configuration)
+        let options = self.options
+        let progress = verbosity.progress(transfers.progress).resolved
+        let summaryDescriptor: Int32 = json == "-" ? 2 : 1
+        let s = plan.summary
+        if !Terminal.quiet {
+            var intro = "benchmarking \(Format.count(s.selectedFiles, "URL"))"
+            if s.selectedBytes > 0 { intro += " (\(Format.bytes(s.selectedBytes)) each round)" }
+            if s.excludedExclusive > 0 { intro += "; \(Format.count(s.excludedExclusive, "exclusive-access file")) left out: a token is needed" }
+            Terminal.note(intro)
+        }
+
+        let interrupted = Locked(false)
+        let report = try await withEngine(configuration) { engine -> BenchReport in
+            var credentials: Credentials?
+            if let token { credentials = try await engine.signIn(token, archive: archive) }
+            // Where `--source` (a cloud copy of the archive) would plug in: the targets' URLs come from
+            // the plan's resolver here; another source is another resolver, and `label` names it.
+            let targets = plan.benchTargets(configuration: engine.configuration, credentials: credentials)
+            let live = BenchLiveLine(mode: progress)
+            let run = Task { await engine.bench(targets, options: options) { live.show($0) } }
+            let interrupt = Interrupt {
+                interrupted.withLock { $0 = true }
+                run.cancel()
+            }
+            defer { interrupt.cancel() }
+            let report = await run.value
+            live.finish()
+            return report
+        }
+        if let json { try write(report.json(), to: json) }
+        if let html { try write(report.html(title: "haul bench"), to: html) }
+        if !Terminal.quiet { Terminal.emit(BenchSummary(report, width: Terminal.width).text, to: summaryDescriptor) }
+        if let html, !Terminal.quiet { Terminal.note("report in \(html)") }
+        if interrupted.withLock({ $0 }) { throw ExitStatus(code: 130) }
+        throw ExitStatus(code: report.failed > 0 ? 1 : 0)
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        if path == "-" {
+            Terminal.standardOutput(text)
+            return
+        }
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw HaulError(.output, "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
