@@ -68,6 +68,13 @@ public struct Configuration: Sendable, Hashable {
     public var watchdog = Watchdog()
     /// When one big product is fetched over several connections (``Segmentation/off`` never).
     public var segmentation = Segmentation()
+    /// Where public products come from: the archive, MAST's public bucket, or the bucket with the
+    /// archive as each file's fallback (``SourcePolicy``). The bucket's address is the plan's
+    /// ``URLResolver/bucket``; lookups go to its ``URLResolver/archive``.
+    public var source: SourcePolicy = .archive
+    /// Host names pinned to addresses, as curl's `--resolve`: `HOST:PORT:ADDRESS[,ADDRESS…]` each
+    /// (libcurl's `CURLOPT_RESOLVE`), for a mirror under a name DNS does not give, and for tests.
+    public var resolve: [String] = []
     /// Flush what a download reports done to the disk before reporting it (`fsync`): under a folder,
     /// each file before its rename and, at the end, the folders that name them; a ZIP file and its
     /// folder at the end. Then a power cut after the end loses nothing the report called complete.
