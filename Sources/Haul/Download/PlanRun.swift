@@ -52,11 +52,12 @@ struct CompleteFile {
     /// manifest has no validator.
     var fileTime: Int64?
 
-    /// The headers of a conditional request for a newer version: `If-None-Match` with the ETag, and
-    /// `If-Modified-Since` with the time (the server decides by the ETag when it has one).
+    /// The headers of a conditional request to the archive for a newer version: `If-None-Match` with
+    /// the ETag, and `If-Modified-Since` with the time (the server decides by the ETag when it has one).
     var conditions: [String] {
         var headers: [String] = []
-        if let etag { headers.append("If-None-Match: \(etag)") }
+        // An ETag the bucket gave is S3's (an MD5), never the archive's: asked by time alone.
+        if let etag, source != .cloud { headers.append("If-None-Match: \(etag)") }
         if let time = lastModified ?? fileTime { headers.append("If-Modified-Since: \(HTTPDate.format(time))") }
         return headers
     }
