@@ -273,6 +273,64 @@ struct CloudTests {
         }
     }
 
+    @Test("select --json states cloud URLs with --source auto; the curl script fetches from the bucket and falls back to the archive")
+    func selectAndScript() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let there = hst("there", size: 4_000), lacking = hst("lacking", size: 4_100), unknown = hst("unknown", size: 4_200)
+            let exclusive = hst("secret", size: 4_300, access: .exclusive)
+            for p in [there, lacking, unknown, exclusive] {
+                archive.add(uri: p.uri, size: p.size!, access: p.access == .exclusive ? .exclusive : .public)
+            }
+            for p in [there, lacking, exclusive] { archive.setCloudPath(p.uri, path: "/" + key(p)) }
+            // One server as archive and bucket (path style): only `there` is in the bucket.
+            archive.add(uri: "/stpubdata/" + key(there), size: there.size!)
+            let plan = Plan(products: [there, lacking, unknown, exclusive], selection: Selection(quick: .all), root: "x",
+                            resolver: try URLResolver(archive: archive.url), authorized: true)
+            try plan.exportCSV().write(toFile: folder.path + "/cat.csv", atomically: true, encoding: .utf8)
+            let flags = ["--archive", archive.url, "--endpoint-url", archive.url]
+
+            // select without --source reads the catalog only; with it, one lookup for the page.
+            let plain = try await runHaul(["select", "cat.csv", "--json"] + flags, in: folder.path)
+            #expect(plain.status == 0 && !plain.stdout.contains("cloud_url"))
+            #expect(archive.statistics.requests == 0)
+            let located = try await runHaul(["select", "cat.csv", "--json", "--source", "auto"] + flags, in: folder.path,
+                                            environment: ["MAST_API_TOKEN": "cloud-test-token-0123456789"])
+            #expect(located.status == 0, "\(located.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(located.stdout.utf8)) as? [String: Any])
+            let rows = try #require(object["rows"] as? [[String: Any]])
+            let byURI = Dictionary(uniqueKeysWithValues: rows.map { ($0["uri"] as! String, $0) })
+            #expect(byURI[there.uri]?["cloud_url"] as? String == "\(archive.url)/stpubdata/\(key(there))")
+            #expect(byURI[lacking.uri]?["cloud_url"] as? String == "\(archive.url)/stpubdata/\(key(lacking))")
+            #expect(byURI[unknown.uri]?["cloud_url"] is NSNull)
+            #expect(byURI[unknown.uri]?["cloud_note"] as? String == "not in the cloud (path lookup: 404)")
+            #expect(byURI[exclusive.uri]?["cloud_note"] as? String == "exclusive access: from the archive only")
+            #expect(archive.statistics.lookupCalls == 1 && archive.statistics.lookupURIs == 3)
+
+            // The script states the bucket's URLs and falls back to the archive for the file it lacks.
+            let written = try await runHaul(["script", "cat.csv", "--source", "auto", "-o", "fetch.sh"] + flags, in: folder.path)
+            #expect(written.status == 0, "\(written.stderr)")
+            let text = try String(contentsOfFile: folder.path + "/fetch.sh", encoding: .utf8)
+            #expect(text.contains("[0]='\(archive.url)/stpubdata/\(key(there))'"))
+            #expect(!text.contains("stpubdata/\(key(exclusive))"))
+            let refused = try await runHaul(["script", "cat.csv", "--source", "cloud", "-o", "x.sh"] + flags, in: folder.path)
+            #expect(refused.status == 2 && refused.stderr.contains("use --source auto"))
+            for parallel in ["1", "0"] {
+                let data = "data-\(parallel)"
+                let run = try await runHaul([folder.path + "/fetch.sh", data], in: folder.path,
+                                            environment: ["HAUL_CURL_PARALLEL": parallel], executable: "/bin/bash")
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(holds(folder.path + "/\(data)/\(there.dataset)/\(there.filename)", archive.content(of: "/stpubdata/" + key(there))))
+                for p in [lacking, unknown] { #expect(holds(folder.path + "/\(data)/\(p.dataset)/\(p.filename)", archive.content(of: p.uri))) }
+                #expect(!fileExists(folder.path + "/\(data)/\(exclusive.dataset)/\(exclusive.filename)"))
+            }
+            // Each run: the bucket's file once, the lacking file at the bucket (404) then at the archive.
+            #expect(archive.requests(for: "/stpubdata/" + key(there)) == 2)
+            #expect(archive.requests(for: there.uri) == 0)
+            #expect(archive.requests(for: lacking.uri) == 2 && archive.requests(for: unknown.uri) == 2)
+        }
+    }
+
     // MARK: Without a network
 
     @Test("The lookup's answer: found keys lose their leading slash, 404s and absent URIs are missing, a bad answer is an error")
@@ -304,6 +362,14 @@ struct CloudTests {
         #expect(CloudBucket.parse(s3: "s3://stpubdata/") == nil && CloudBucket.parse(s3: "s3:///k") == nil)
         #expect(SourcePolicy.defaultPolicy(archive: URLResolver.defaultArchive) == .auto)
         #expect(SourcePolicy.defaultPolicy(archive: "http://127.0.0.1:8080") == .archive)
+    }
+
+    @Test("--refresh asks the archive about a file the bucket gave by its time alone: S3's ETag is no archive's")
+    func refreshConditionsOfCloudFiles() {
+        var done = CompleteFile(size: 10, note: "", crc32: nil, lastModified: 1_700_000_000, etag: "\"0123abcd\"", fileTime: nil)
+        #expect(done.conditions == ["If-None-Match: \"0123abcd\"", "If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT"])
+        done.source = .cloud
+        #expect(done.conditions == ["If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT"])
     }
 
     @Test("S3's XML error body gives its code and message; other bodies give none")
