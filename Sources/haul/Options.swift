@@ -72,6 +72,9 @@ struct SelectionOptions: ParsableArguments {
         for (name, values) in [("--level", levels), ("--suffix", suffixes), ("--extension", extensions), ("--where", wheres)] where values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("\(name) needs a value")
         }
+        if let endpointURL {
+            do { _ = try CloudBucket.endpoint(endpointURL) } catch let error as HaulError { throw ValidationError(error.message) }
+        }
         if mrpOnly, let quick, quick != .recommended {
             throw ValidationError("--mrp-only is --quick recommended: it cannot be used with --quick \(quick.rawValue)")
         }

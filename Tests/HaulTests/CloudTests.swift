@@ -242,11 +242,13 @@ struct CloudTests {
         }
     }
 
-    @Test("Lookups run beside the transfers: 400 files in 10 calls of 40, the first file asked for before the last lookup, each URI once")
+    @Test("Lookups run beside the transfers: 1,000 files in 25 calls of 40, the first file asked for before the last lookup, each URI once")
     func lookupsOverlapTransfers() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
-            let products = (0..<400).map { hst(String(format: "ov%04d", $0), size: 1_000) }
+            // 25 batches: the first transfer asks for batch 0, which starts it and the 16 after it; the
+            // last ones start only once transfers have reached later batches.
+            let products = (0..<1_000).map { hst(String(format: "ov%04d", $0), size: 1_000) }
             for p in products {
                 archive.add(uri: p.uri, size: 1_000)
                 archive.setCloudPath(p.uri, path: "/" + key(p))
@@ -261,11 +263,11 @@ struct CloudTests {
             let report = try await withEngine(configuration) { engine in
                 try await engine.download(plan, to: .directory(folder.path + "/out")).report
             }
-            #expect(report.fromCloud == 400 && report.lookupCalls == 10)
+            #expect(report.fromCloud == 1_000 && report.lookupCalls == 25)
             let targets = archive.recordedRequests.map(\.target)
             let lookups = targets.indices.filter { targets[$0].hasPrefix("/api/v0.1/path_lookup/?") }
             let firstFile = try #require(targets.firstIndex { $0.hasPrefix("/stpubdata/") })
-            #expect(lookups.count == 10)
+            #expect(lookups.count == 25)
             #expect(firstFile < lookups.last!, "the first file waited for every lookup")
             for p in products { #expect(archive.lookups(of: p.uri) == 1) }
             // A call names its URIs as astroquery does: uri= once each, ':' and '/' unescaped.

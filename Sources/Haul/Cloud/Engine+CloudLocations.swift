@@ -1,6 +1,6 @@
 extension Engine {
     /// Where MAST's public bucket keeps some of a plan's products: one path lookup per 40 `mast:` URIs
-    /// at the plan's archive (four at a time), as a download makes them; `s3://` URLs are their own.
+    /// at the plan's archive (eight at a time), as a download makes them; `s3://` URLs are their own.
     /// Exclusive-access products are never looked up: they come from the archive alone.
     ///
     /// - Parameters:

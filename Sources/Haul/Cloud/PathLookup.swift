@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// The URIs are cut, in the order the transfers take them, into batches of ``batchSize`` (astroquery's
 /// 40: under the URL-length limits of the servers in between). A batch is asked for when a transfer
-/// first needs one of its URIs, together with the next ``readAhead`` batches, at most ``concurrency``
-/// at once, while the transfers run: the first file waits for its own batch only, never for the last.
+/// first needs one of its URIs, together with the next 16 batches (640 URIs), at most 8 calls at once,
+/// while the transfers run: the first file waits for its own batch only, never for the last. (At 0.25 s
+/// a call, that is 1,280 URIs a second: more than a download of small files gets through.)
 /// Each URI is in one batch, and each batch is asked for once in a run (a failed call is retried as any
 /// request is, then its URIs go to the archive with the reason). Files complete from an earlier run
 /// never ask, so a re-run of a complete download makes no lookup.
@@ -54,7 +55,7 @@ final class PathLookup: Sendable {
     ///   - uris: The URIs to look up, in the order the transfers take them, each once.
     ///   - archive: The archive's base URL: lookups always go there.
     ///   - headers: The headers of a request to the archive (the `-H` ones; never a token: a lookup needs none).
-    init(engine: Engine, uris: [String], archive: String, headers: [String], batchSize: Int = PathLookup.batchSize, concurrency: Int = 4, readAhead: Int = 8) {
+    init(engine: Engine, uris: [String], archive: String, headers: [String], batchSize: Int = PathLookup.batchSize, concurrency: Int = 8, readAhead: Int = 16) {
         self.engine = engine
         self.endpoint = archive + "/api/v0.1/path_lookup/"
         self.headers = headers
