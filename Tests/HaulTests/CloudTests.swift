@@ -333,6 +333,23 @@ struct CloudTests {
         }
     }
 
+    @Test("Bad cloud options exit 2 with what was expected, before any request", arguments: [
+        (["download", "c.txt", "--dir", "out", "--source", "sky"], "--source"),
+        (["download", "c.txt", "--dir", "out", "--endpoint-url", "ftp://mirror.example"], "--endpoint-url: expected an http:// or https:// URL"),
+        (["download", "c.txt", "--dir", "out", "--resolve", "s3.example:443"], "--resolve s3.example:443: expected HOST:PORT:ADDRESS"),
+        (["download", "c.txt", "--dir", "out", "--resolve", "s3.example:http:127.0.0.1"], "expected HOST:PORT:ADDRESS"),
+        (["plan", "c.txt", "--shards", "2", "--out", "p", "--source", "auto"], "--source and --endpoint-url are not carried into a plan's shards"),
+        (["script", "c.txt", "--source", "cloud"], "use --source auto"),
+    ])
+    func badOptions(arguments: [String], message: String) async throws {
+        let folder = TemporaryFolder()
+        try "mast:HST/product/a_flt.fits\n".write(toFile: folder.path + "/c.txt", atomically: true, encoding: .utf8)
+        let run = try await runHaul(arguments + ["--archive", "http://127.0.0.1:9"], in: folder.path)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(!fileExists(folder.path + "/out") && !fileExists(folder.path + "/p"))
+    }
+
     // MARK: Without a network
 
     @Test("The lookup's answer: found keys lose their leading slash, 404s and absent URIs are missing, a bad answer is an error")
