@@ -179,7 +179,7 @@ struct TransferOptions: ParsableArguments {
     var caPath: String?
 
     @Option(name: .customLong("connections-per-file"), help: ArgumentHelp(
-        "Connections one big file (64 MiB or more, by the catalog's size) may be fetched over at once, in segments, when the server serves byte ranges; 1 fetches every file in one request.",
+        "Connections one big file (64 MiB or more, by the catalog's size) may be fetched over at once, in segments of at least 16 MiB, when the server serves byte ranges; from MAST's bucket at most 5, of at least 50 MiB (as s5cmd). 1 fetches every file in one request.",
         valueName: "n"))
     var connectionsPerFile: Int = 16
 
@@ -273,7 +273,8 @@ struct TransferOptions: ParsableArguments {
         c.timeout.stall = .milliseconds(Int64(stallTimeout * 1000))
         c.memoryLimit = memoryMB << 20
         c.segmentation.maximumConnections = connectionsPerFile
-        if connectionsPerFile == 1 { c.segmentation = .off }
+        c.cloudSegmentation.maximumConnections = min(c.cloudSegmentation.maximumConnections, connectionsPerFile)
+        if connectionsPerFile == 1 { c.segmentation = .off; c.cloudSegmentation = .off }
         // HAUL_WATCHDOG=fail[:SECONDS] (tests, CI) stops a run whose transfers stay paused with nothing
         // moving, instead of reporting and recovering: a regression becomes a clear failure.
         if let value = ProcessInfo.processInfo.environment["HAUL_WATCHDOG"] {

@@ -183,7 +183,8 @@ struct CloudTests {
                 let plan = Plan(products: all, selection: Selection(quick: .all), root: "r", resolver: resolver, authorized: true)
                 var configuration = testConfiguration(retries: 3)
                 configuration.source = .auto
-                configuration.segmentation = .init(threshold: 1 << 20, minimumSegment: 512 << 10, maximumConnections: 4)
+                // The bucket's own split (the archive's stays the default, which would fetch 3 MiB whole).
+                configuration.cloudSegmentation = .init(threshold: 1 << 20, minimumSegment: 512 << 10, maximumConnections: 4)
                 let report = try await withEngine(configuration) { engine in
                     let credentials = try await engine.signIn(try AccessToken("cloud-test-token-0123456789", from: "test"), archive: resolver)
                     return try await engine.download(plan, to: .directory(folder.path + "/out"), credentials: credentials).report

@@ -285,7 +285,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
             let cloudHeaders = RequestHeaders(url: url, configuration: engine.configuration)
             let cloud = await engine.fetchSegmented(
                 url: url, expectedSize: entry.product.size, headers: cloudHeaders.everywhere,
-                originHeaders: cloudHeaders.originBound, into: sink, counter: counters.received
+                originHeaders: cloudHeaders.originBound, into: sink, counter: counters.received,
+                segmentation: engine.configuration.cloudSegmentation
             )
             fetched = (cloud, sink, url, .cloud, 0)
             if fallback, case .failed(let reason) = cloud.status, !reason.hasPrefix("write error"), output.failure == nil, !Task.isCancelled {
