@@ -36,6 +36,8 @@ public func withTestArchive<Result: Sendable>(
 /// - `GET /api/v0.1/Download/file?uri=mast:…` — a product by its `mast:` URI;
 /// - `GET /search/{mission}/api/v0.1/retrieve_product?product_name=…` — by its missions-search URI;
 /// - `GET /whoami` — `{"anon": true}`, or the user a registered token belongs to;
+/// - `GET /api/v0.1/path_lookup/?uri=…&uri=…` — where MAST's public bucket keeps each product
+///   (``setCloudPath(_:path:)``): `{"URI": {"status_code": 200, "path": "/…"}}`, or `404` and `null`;
 /// - any other path — the product registered under that path (for catalogs of plain URLs).
 ///
 /// Responses carry `Content-Length`, `Last-Modified`, `ETag` and `Accept-Ranges: bytes`, and honour
@@ -90,6 +92,10 @@ public final class TestArchive: Sendable {
             /// Wait this long before answering (head and body then come as usual): an archive, or a
             /// network, that adds a fixed latency to every request it affects. 0 adds none.
             case delay(milliseconds: Int)
+            /// Answer as S3 does when it refuses: this status and S3's XML error body,
+            /// `<Error><Code>CODE</Code><Message>MESSAGE</Message>…</Error>`, no `Retry-After`
+            /// (`503 SlowDown`, `403 AccessDenied`, `404 NoSuchKey`).
+            case s3Error(Int, code: String, message: String)
         }
 
         public var kind: Kind
@@ -129,6 +135,9 @@ public final class TestArchive: Sendable {
         public var notModified = 0
         /// Product requests answered 200 with the whole product (a `GET`, not a range, not a fault).
         public var fullResponses = 0
+        /// Path lookups answered, and the URIs they asked about in all.
+        public var lookupCalls = 0
+        public var lookupURIs = 0
         /// Requests in absolute form (`GET http://host/path`): what a client sends to a proxy. The archive
         /// answers them as for its own path, so it can stand in for a proxy.
         public var proxiedRequests = 0
@@ -180,6 +189,9 @@ public final class TestArchive: Sendable {
         var held: [@Sendable () -> Void] = []
         /// The requests received since ``TestArchive/recordRequests()``, the newest 10,000; `nil` when not recording.
         var recorded: [RecordedRequest]?
+        /// The bucket paths the path lookup gives, by URI, and how often each URI was asked about.
+        var cloudPaths: [String: String] = [:]
+        var lookedUp: [String: Int] = [:]
     }
 
     let state = Locked(State())
@@ -253,6 +265,17 @@ public final class TestArchive: Sendable {
                 ranges: ranges
             )
         }
+    }
+
+    /// Makes the path lookup answer `uri` with `path` (`/hst/public/…`, a key of the bucket with a
+    /// leading `/`); `nil` makes it answer 404 for it again (the default for every URI).
+    public func setCloudPath(_ uri: String, path: String?) {
+        state.withLock { $0.cloudPaths[uri] = path }
+    }
+
+    /// How many times the path lookup was asked about `uri`.
+    public func lookups(of uri: String) -> Int {
+        state.withLock { $0.lookedUp[uri] ?? 0 }
     }
 
     /// Accepts `Authorization: token TOKEN` as `user` (for `/whoami` and exclusive products).
@@ -412,6 +435,9 @@ public final class TestArchive: Sendable {
                 let json = user.map { #"{"anon":false,"attrib":{"display_name":"# + JSONText.quoted($0) + "}}" } ?? #"{"anon":true}"#
                 return Reply(status: .ok, headers: [("Content-Type", "application/json")], text: Array(json.utf8))
             }
+            if path == "/api/v0.1/path_lookup/" || path == "/api/v0.1/path_lookup" {
+                return Self.lookupReply(&s, query: head.uri.firstIndex(of: "?").map { head.uri[head.uri.index(after: $0)...] } ?? "")
+            }
             let key: String?
             switch path {
             case "/api/v0.1/Download/file": key = query["uri"]
@@ -475,6 +501,9 @@ public final class TestArchive: Sendable {
             return r
         case .redirectTo(let url)?:
             return Reply(status: .found, headers: [("Location", url)])
+        case .s3Error(let code, let name, let message)?:
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>\(name)</Code><Message>\(message)</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"
+            return Reply(status: HTTPResponseStatus(statusCode: code), headers: [("Content-Type", "application/xml")], text: head ? [] : Array(xml.utf8))
         case .redirectChain(let hops)?:
             return Reply(status: .found, headers: [("Location", hops <= 1 ? plainPath(key) : "/hop/\(hops - 1)/\(key)")])
         case .redirectLoop?:
@@ -540,6 +569,22 @@ public final class TestArchive: Sendable {
         if !head { reply.body = plan }
         reply.closeAfter = plan.cutAt != nil
         return reply
+    }
+
+    /// The path lookup's answer: a JSON object with a member per URI asked (each once, in order).
+    static func lookupReply(_ s: inout State, query: Substring) -> Reply {
+        s.statistics.lookupCalls += 1
+        var members: [(String, String)] = []
+        var seen = Set<String>()
+        for (name, value) in HTTPFields.formPairs(query) ?? [] where name == "uri" {
+            s.statistics.lookupURIs += 1
+            s.lookedUp[value, default: 0] += 1
+            guard seen.insert(value).inserted else { continue }
+            let answer = s.cloudPaths[value].map { #"{"status_code": 200, "path": "# + JSONText.quoted($0) + "}" }
+                ?? #"{"status_code": 404, "path": null}"#
+            members.append((value, answer))
+        }
+        return Reply(status: .ok, headers: [("Content-Type", "application/json")], text: Array(JSONText.object(members).utf8))
     }
 
     // MARK: Helpers

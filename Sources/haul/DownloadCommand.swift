@@ -38,6 +38,14 @@ struct DownloadCommand: AsyncParsableCommand {
         by the transfers in flight. Proxies also come from https_proxy, http_proxy, all_proxy \
         and no_proxy (either case).
 
+        --source auto (the default against MAST itself) takes public files from MAST's public \
+        bucket on AWS (stpubdata, read anonymously over HTTPS) and the rest from the archive: the \
+        archive's path lookup is asked which files the bucket has, 40 at a time, while the transfers \
+        run. A file the bucket lacks, refuses (403) or cannot give after the retries comes from the \
+        archive, and the manifest's note says why (S3's error code and message); its Source column \
+        says cloud or archive for every file. Exclusive-access files, and the token, never go to the \
+        bucket. Catalogs may list s3://BUCKET/KEY URLs of public buckets.
+
         Examples:
           haul download products.json --zip jwst.zip
           haul download products.json --quick recommended --zip - | ssh host 'cat > bundle.zip'
@@ -46,6 +54,8 @@ struct DownloadCommand: AsyncParsableCommand {
           haul download products.json --dir data --refresh
           cat uris.txt | haul download - --dir data --archive http://127.0.0.1:8080
           haul download products.ecsv --mrp-only --where productType=SCIENCE --dir data -v
+          haul download products.json --source auto --zip hst.zip
+          haul download s3-uris.txt --dir data --endpoint-url http://127.0.0.1:9000
           haul download products.json --dir data --limit-rate 20M --proxy http://proxy.example:3128 -H 'X-Source: pipeline'
         """
     )
@@ -132,6 +142,7 @@ struct DownloadCommand: AsyncParsableCommand {
         }
         let archive = try selection.resolver()
         var configuration = transfers.configuration(archive: archive)
+        configuration.source = try selection.sourcePolicy()
         configuration.synchronizesOutput = !noFsync
         verbosity.apply(to: &configuration)
         let report = try await Runner.download(
@@ -223,6 +234,7 @@ enum Runner {
         }
         var parts = ["\(Format.count(report.ok, "file")) OK"]
         if report.skipped > 0 { parts[0] += " (\(report.skipped.grouped) already complete)" }
+        if report.fromCloud > 0 { parts[0] += " (\(report.fromCloud.grouped) from the cloud, \(report.fromArchive.grouped) from the archive)" }
         if report.unchanged + report.replaced > 0 {
             parts[0] += " (\(report.unchanged.grouped) unchanged on the archive, \(report.replaced.grouped) changed and fetched again)"
         }

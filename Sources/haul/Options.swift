@@ -51,6 +51,16 @@ struct SelectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The archive mast: URIs resolve against (default $HAUL_ARCHIVE, else https://mast.stsci.edu).", valueName: "url"))
     var archive: String?
 
+    @Option(help: ArgumentHelp(
+        "Where public products come from: archive (every file from --archive), cloud (public files from MAST's public bucket on AWS only, as astroquery's cloud_only: a file the bucket lacks fails with the reason), or auto (public files from the bucket, and from the archive each one the bucket cannot give, with the reason in the manifest). Exclusive-access files always come from the archive. Default: auto against MAST itself, archive against any other --archive (a mirror is not what the bucket copies).",
+        valueName: "archive|cloud|auto"))
+    var source: SourcePolicy?
+
+    @Option(name: .customLong("endpoint-url"), help: ArgumentHelp(
+        "Reach the bucket here instead of AWS (a mirror, a local S3 server), as the AWS tools' --endpoint-url: objects are then URL/stpubdata/KEY (path style). Lookups still go to --archive.",
+        valueName: "url"))
+    var endpointURL: String?
+
     @Option(help: "The mission of missions-search URIs: hst, jwst or roman.")
     var mission: URLResolver.Mission = .hst
 
@@ -61,6 +71,9 @@ struct SelectionOptions: ParsableArguments {
         guard !catalogs.isEmpty else { throw ValidationError("name at least one catalog file, or - for standard input") }
         for (name, values) in [("--level", levels), ("--suffix", suffixes), ("--extension", extensions), ("--where", wheres)] where values.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("\(name) needs a value")
+        }
+        if let endpointURL {
+            do { _ = try CloudBucket.endpoint(endpointURL) } catch let error as HaulError { throw ValidationError(error.message) }
         }
         if mrpOnly, let quick, quick != .recommended {
             throw ValidationError("--mrp-only is --quick recommended: it cannot be used with --quick \(quick.rawValue)")
@@ -82,7 +95,14 @@ struct SelectionOptions: ParsableArguments {
     }
 
     func resolver() throws -> URLResolver {
-        try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment)
+        var resolver = try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment)
+        if let endpointURL { resolver.bucket.endpoint = try CloudBucket.endpoint(endpointURL) }
+        return resolver
+    }
+
+    /// `--source`, or the default for the archive (``SourcePolicy/defaultPolicy(archive:)``).
+    func sourcePolicy() throws -> SourcePolicy {
+        try source ?? SourcePolicy.defaultPolicy(archive: resolver().archive)
     }
 
     /// Reads the catalogs and builds the plan.
@@ -159,7 +179,7 @@ struct TransferOptions: ParsableArguments {
     var caPath: String?
 
     @Option(name: .customLong("connections-per-file"), help: ArgumentHelp(
-        "Connections one big file (64 MiB or more, by the catalog's size) may be fetched over at once, in segments, when the server serves byte ranges; 1 fetches every file in one request.",
+        "Connections one big file (64 MiB or more, by the catalog's size) may be fetched over at once, in segments of at least 16 MiB, when the server serves byte ranges; from MAST's bucket at most 5, of at least 50 MiB (as s5cmd). 1 fetches every file in one request.",
         valueName: "n"))
     var connectionsPerFile: Int = 16
 
@@ -187,6 +207,11 @@ struct TransferOptions: ParsableArguments {
         valueName: "hosts"))
     var noproxy: String?
 
+    @Option(name: .customLong("resolve"), parsing: .singleValue, help: ArgumentHelp(
+        "Reach HOST on PORT at ADDRESS instead of what DNS says (repeatable), as curl's --resolve: for a mirror of the bucket or the archive under its usual name.",
+        valueName: "host:port:address"))
+    var resolve: [String] = []
+
     @Option(name: .customLong("limit-rate"), help: ArgumentHelp(
         "The most bytes a second the whole run receives, as curl's --limit-rate: a number with an optional K, M or G (powers of 1024), e.g. 500K, 10M.",
         valueName: "rate"))
@@ -211,6 +236,13 @@ struct TransferOptions: ParsableArguments {
         }
         if let userAgent, userAgent.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw ValidationError("--user-agent holds a line break or a control character")
+        }
+        for entry in resolve {
+            let parts = entry.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, !parts[0].isEmpty, let port = Int(parts[1]), (1...65_535).contains(port), !parts[2].isEmpty,
+                  !entry.contains(where: { $0.isWhitespace }) else {
+                throw ValidationError("--resolve \(entry): expected HOST:PORT:ADDRESS, such as stpubdata.s3.us-east-1.amazonaws.com:443:127.0.0.1")
+            }
         }
         if let limitRate, Self.rate(limitRate) == nil {
             throw ValidationError("--limit-rate \(limitRate): expected a positive number of bytes a second, with an optional K, M or G (500K, 10M)")
@@ -241,7 +273,8 @@ struct TransferOptions: ParsableArguments {
         c.timeout.stall = .milliseconds(Int64(stallTimeout * 1000))
         c.memoryLimit = memoryMB << 20
         c.segmentation.maximumConnections = connectionsPerFile
-        if connectionsPerFile == 1 { c.segmentation = .off }
+        c.cloudSegmentation.maximumConnections = min(c.cloudSegmentation.maximumConnections, connectionsPerFile)
+        if connectionsPerFile == 1 { c.segmentation = .off; c.cloudSegmentation = .off }
         // HAUL_WATCHDOG=fail[:SECONDS] (tests, CI) stops a run whose transfers stay paused with nothing
         // moving, instead of reporting and recovering: a regression becomes a clear failure.
         if let value = ProcessInfo.processInfo.environment["HAUL_WATCHDOG"] {
@@ -256,6 +289,7 @@ struct TransferOptions: ParsableArguments {
         c.proxy = proxy
         c.noProxy = noproxy
         c.maxReceiveRate = limitRate.flatMap(Self.rate)
+        c.resolve = resolve
         return c
     }
 
@@ -341,4 +375,5 @@ extension Compression.Mode: ExpressibleByArgument {}
 extension Selection.Quick: ExpressibleByArgument {}
 extension URLResolver.Mission: ExpressibleByArgument {}
 extension Plan.Layout: ExpressibleByArgument {}
+extension SourcePolicy: ExpressibleByArgument {}
 

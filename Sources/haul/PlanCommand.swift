@@ -85,6 +85,10 @@ struct PlanCommand: AsyncParsableCommand {
     @OptionGroup(title: "Messages") var verbosity: QuietOption
 
     func validate() throws {
+        // Shards fetch from the archive: a plan does not carry a cloud source to its tasks (yet).
+        if selection.source.map({ $0 != .archive }) == true || selection.endpointURL != nil {
+            throw ValidationError("--source and --endpoint-url are not carried into a plan's shards: each shard fetches from --archive")
+        }
         guard (1...100_000).contains(shards) else { throw ValidationError("--shards must be between 1 and 100000") }
         guard (1...1_000_000).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 1000000") }
         if let concurrent, concurrent < 1 { throw ValidationError("--concurrent must be at least 1") }

@@ -131,7 +131,7 @@ enum JSONLine {
             ("crc32", row.crc32.map { crc in string(String(repeating: "0", count: 8 - String(crc, radix: 16).count) + String(crc, radix: 16)) } ?? "null"),
             ("last_modified", row.lastModified.map(String.init) ?? "null"), ("etag", row.etag.map(string) ?? "null"),
             ("attempts", String(row.attempts)),
-            ("seconds", Format.fixed(row.seconds, 3)), ("note", string(row.note)),
+            ("seconds", Format.fixed(row.seconds, 3)), ("note", string(row.note)), ("source", optional(row.source?.rawValue)),
         ])
     }
 
@@ -140,6 +140,7 @@ enum JSONLine {
             ("event", string("summary")), ("ok", String(r.ok)), ("skipped", String(r.skipped)),
             ("unchanged", String(r.unchanged)), ("replaced", String(r.replaced)), ("failed", String(r.failed)),
             ("cancelled", String(r.cancelled)), ("duplicates", String(r.duplicates)), ("excluded", String(r.excluded)),
+            ("from_cloud", String(r.fromCloud)), ("from_archive", String(r.fromArchive)), ("lookup_calls", String(r.lookupCalls)),
             ("bytes_received", String(r.bytesReceived)), ("seconds", Format.fixed(r.seconds, 3)),
             ("peak_buffered_bytes", String(r.peakBufferedBytes)), ("memory_pauses", String(r.memoryPauses)),
             ("peak_rss_bytes", ResidentMemory.peak.map(String.init) ?? "null"),

@@ -19,9 +19,14 @@ struct ScriptCommand: AsyncParsableCommand {
         archive only; without one they are skipped with a warning, as download does. The script itself \
         never holds a token. It needs bash 4.3 and curl.
 
+        With --source auto, the public files MAST's public bucket on AWS has (asked of the archive's \
+        path lookup now, 40 at a time) are fetched from there first, anonymously, and each one the \
+        bucket does not give from the archive; the script states both URLs.
+
         Examples:
           haul script products.json --quick recommended -o fetch.sh && bash fetch.sh data
           haul script products.json --level 2b --suffix cal | bash -s -- data
+          haul script products.json --source auto -o fetch.sh
         """
     )
 
@@ -48,6 +53,9 @@ struct ScriptCommand: AsyncParsableCommand {
         guard (0...100).contains(retries) else { throw ValidationError("--retries must be between 0 and 100") }
         guard (1...300).contains(parallel) else { throw ValidationError("--parallel must be between 1 and 300 (curl's own bound)") }
         if let output, output.isEmpty || output.hasSuffix("/") { throw ValidationError("-o must name a file") }
+        if selection.source == .cloud {
+            throw ValidationError("--source cloud: the script fetches from the bucket with the archive as each file's fallback; use --source auto (or archive)")
+        }
     }
 
     func run() async throws {
@@ -55,9 +63,15 @@ struct ScriptCommand: AsyncParsableCommand {
         let defaultRoot = output.map(Runner.stem) ?? Runner.stem(selection.catalogs[0] == "-" ? "haul" : selection.catalogs[0])
         // Exclusive-access products are in the script: it asks for the token when it runs.
         let (_, plan) = try selection.plan(root: root ?? defaultRoot, authorized: true)
+        // Cloud URLs only when asked for (--source auto): the default script asks the archive nothing now.
+        var cloud: [Int: String] = [:]
+        if selection.source == .auto {
+            let located = try await withEngine(Configuration()) { engine in await engine.cloudLocations(plan, entries: plan.downloads) }
+            cloud = located.compactMapValues(\.url)
+        }
         let script = CurlScript(
             plan: plan, archive: try selection.resolver(), retries: retries, parallel: parallel,
-            generator: (["haul"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+            generator: (["haul"] + CommandLine.arguments.dropFirst()).joined(separator: " "), cloud: cloud
         )
         let text = script.text()
         if let output {

@@ -40,7 +40,7 @@ struct SelectCommand: AsyncParsableCommand {
     @Option(name: .customLong("page-size"), help: ArgumentHelp("Rows on a page.", valueName: "k"))
     var pageSize: Int = 100
 
-    @Flag(help: "Print the summary and the page's rows as one JSON object.")
+    @Flag(help: "Print the summary and the page's rows as one JSON object. With --source cloud or auto, each row also gets cloud_url: where MAST's public bucket has the file (one path lookup at --archive per 40 files of the page), or null and cloud_note saying why.")
     var json = false
 
     @Option(name: .customLong("export-csv"), help: ArgumentHelp(
@@ -76,7 +76,14 @@ struct SelectCommand: AsyncParsableCommand {
         }
         let shown = try plan.page(page, size: pageSize)
         if json {
-            Terminal.standardOutput(SelectView.json(plan, page: shown) + "\n")
+            // --source cloud|auto, said explicitly: the page's public files are looked up at the archive
+            // (astroquery's get_cloud_uris); otherwise select reads the catalogs only.
+            var cloud: [Int: CloudLocation]?
+            if let source = selection.source, source != .archive {
+                let entries = shown.groups.flatMap(\.entries).filter { plan.entries[$0].disposition == .download }
+                cloud = try await withEngine(Configuration()) { engine in await engine.cloudLocations(plan, entries: entries) }
+            }
+            Terminal.standardOutput(plan.summaryJSON(page: shown, cloud: cloud) + "\n")
         } else {
             Terminal.standardOutput(SelectView.text(plan, page: shown, hasToken: token != nil))
         }

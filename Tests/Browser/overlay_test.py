@@ -284,7 +284,7 @@ try:
         check(any(line.endswith(f"GET /download.zip 200: {len(expected_names) - 2} OK, {size} bytes sent") for line in server_log()),
               f"the log says the stored bundle's {size} bytes went out: {server_log()[-3:]}")
         manifest = subprocess.run(["unzip", "-p", stored_path, "demo/manifest.csv"], capture_output=True, text=True).stdout.splitlines()
-        check(manifest[0].endswith(",Last-Modified,ETag,Attempts,Seconds,Note") and all(l.endswith(",,,,,") for l in manifest[1:] if l),
+        check(manifest[0].endswith(",Last-Modified,ETag,Attempts,Seconds,Note,Source") and all(l.endswith(",,,,,") for l in manifest[1:] if l),
               "a stored bundle's manifest leaves the transfer columns empty")
         print(f"START DOWNLOAD, stored: {size:,} bytes, stated length, unzip -t OK")
 

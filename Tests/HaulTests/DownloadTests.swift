@@ -38,7 +38,7 @@ struct DownloadTests {
             // The manifest on disk is the report's.
             let csv = try String(contentsOfFile: root + "/manifest.csv", encoding: .utf8)
             #expect(csv == report.manifest.csv())
-            #expect(csv.hasPrefix("URI,File,Access,Status,Logged In User,Size,CRC-32,Last-Modified,ETag,Attempts,Seconds,Note\r\n"))
+            #expect(csv.hasPrefix("URI,File,Access,Status,Logged In User,Size,CRC-32,Last-Modified,ETag,Attempts,Seconds,Note,Source\r\n"))
             #expect(csv.contains("\r\nmast:JWST/product/a_cal.fits,obs1/a_cal.fits,PUBLIC,OK,anonymous,1000000,"))
             let html = try String(contentsOfFile: root + "/manifest.html", encoding: .utf8)
             #expect(html.contains("<th>URI</th><th>File</th><th>Access</th><th>Status</th><th>Logged In User</th>"))

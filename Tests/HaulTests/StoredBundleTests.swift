@@ -89,7 +89,7 @@ struct StoredBundleTests {
             #expect(lines.first == Manifest.columns.joined(separator: ","))
             let zeros = try #require(lines.first { $0.hasPrefix("mast:JWST/product/zeros.fits,") })
             let crc = String(format: "%08x", try #require(reading.entry("bundle/" + (layout == .nested ? "obs4/" : "") + "zeros.fits")).crc)
-            #expect(zeros == "mast:JWST/product/zeros.fits,\(layout == .nested ? "obs4/" : "")zeros.fits,PUBLIC,OK,anonymous,1000000,\(crc),,,,,")
+            #expect(zeros == "mast:JWST/product/zeros.fits,\(layout == .nested ? "obs4/" : "")zeros.fits,PUBLIC,OK,anonymous,1000000,\(crc),,,,,,")
             #expect(lines.contains { $0.contains("secret_cal.fits") && $0.contains(",EXCLUDED: ") })
             #expect(lines.contains { $0.contains("escape.fits") && $0.contains(",FAILED: unsafe path") })
         }

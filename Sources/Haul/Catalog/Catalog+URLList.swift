@@ -1,7 +1,7 @@
 import Foundation
 
-// A plain list: one `mast:` URI or `http(s)://` URL a line (LF or CRLF); blank lines and `#` comments
-// ignored; a second URI or URL on a line is an error naming the line.
+// A plain list: one `mast:` URI, `http(s)://` URL or `s3://BUCKET/KEY` (a public bucket's object) a line
+// (LF or CRLF); blank lines and `#` comments ignored; a second URI or URL on a line is an error naming the line.
 
 extension Catalog {
     static func parseURLList(_ text: String, name: String) throws -> [Product] {
@@ -52,8 +52,19 @@ extension Catalog {
                     uri: line, filename: last, dataset: dataset, mission: nil, named: last,
                     origin: "\(name):\(lineNumber)"
                 ))
+            } else if lower.hasPrefix("s3://") {
+                // Read anonymously over HTTPS (URLResolver); the file keeps its key's folders under its bucket.
+                guard let (bucket, key) = CloudBucket.parse(s3: line), !key.hasSuffix("/"),
+                      let last = key.split(separator: "/").last.map(String.init) else {
+                    throw HaulError(.invalidCatalog, "\(name):\(lineNumber): expected s3://BUCKET/KEY ending in a file name, found \"\(line.prefix(80))\"")
+                }
+                let folders = key.split(separator: "/").dropLast()
+                products.append(Product(
+                    uri: line, filename: last, dataset: ([Substring(bucket)] + folders).joined(separator: "/"), mission: nil, named: last,
+                    origin: "\(name):\(lineNumber)"
+                ))
             } else {
-                throw HaulError(.invalidCatalog, "\(name):\(lineNumber): expected a mast: URI or an http(s):// URL, found \"\(line.prefix(80))\"")
+                throw HaulError(.invalidCatalog, "\(name):\(lineNumber): expected a mast: URI, an http(s):// URL or an s3://BUCKET/KEY, found \"\(line.prefix(80))\"")
             }
         }
         return products
@@ -74,7 +85,7 @@ extension Catalog {
             guard let start = wordStart else { return nil }
             words += 1
             let lower = word.lowercased()
-            if words > 1, lower.hasPrefix("mast:") || lower.hasPrefix("http://") || lower.hasPrefix("https://") { return start }
+            if words > 1, lower.hasPrefix("mast:") || lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("s3://") { return start }
             return nil
         }
         for character in line where character != "\r" {

@@ -89,6 +89,11 @@ public struct DownloadReport: Sendable {
     public var cancelled = 0
     public var duplicates = 0
     public var excluded = 0
+    /// `OK` files by where their bytes came from (kept ones as their earlier run recorded).
+    public var fromCloud = 0
+    public var fromArchive = 0
+    /// Path lookups made at the archive (one per batch of up to 40 URIs).
+    public var lookupCalls = 0
     /// Body bytes received in this run, and the time it took.
     public var bytesReceived: Int64 = 0
     public var seconds: Double = 0

@@ -46,15 +46,18 @@ struct CompleteFile {
     /// The archive's `Last-Modified` and `ETag` for it, from the earlier manifest.
     var lastModified: Int64?
     var etag: String?
+    /// Where the earlier run had it from, when its manifest says.
+    var source: FileSource? = nil
     /// The file's own time (set from `Last-Modified` when it was written): asked about when the earlier
     /// manifest has no validator.
     var fileTime: Int64?
 
-    /// The headers of a conditional request for a newer version: `If-None-Match` with the ETag, and
-    /// `If-Modified-Since` with the time (the server decides by the ETag when it has one).
+    /// The headers of a conditional request to the archive for a newer version: `If-None-Match` with
+    /// the ETag, and `If-Modified-Since` with the time (the server decides by the ETag when it has one).
     var conditions: [String] {
         var headers: [String] = []
-        if let etag { headers.append("If-None-Match: \(etag)") }
+        // An ETag the bucket gave is S3's (an MD5), never the archive's: asked by time alone.
+        if let etag, source != .cloud { headers.append("If-None-Match: \(etag)") }
         if let time = lastModified ?? fileTime { headers.append("If-Modified-Since: \(HTTPDate.format(time))") }
         return headers
     }
@@ -121,6 +124,9 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let sampler = Task(executorPreference: workers) { await throughput.run(every: .milliseconds(500)) }
 
         let workers = min(max(1, engine.configuration.parallel), downloads.count)
+        // Lookups run beside the transfers, each batch when a transfer first needs it.
+        let lookup = makeLookup(downloads)
+        async let looking: Void = { if let lookup { await lookup.run() } }()
         var rows = [Int: Manifest.Row]()
         let stall = Locked<String?>(nil)
         await withTaskGroup(of: [(Int, Manifest.Row)]?.self) { group in
@@ -135,7 +141,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
                         let k = counters.next.wrappingAdd(1, ordering: .relaxed).oldValue
                         guard k < downloads.count else { break }
                         let index = downloads[k]
-                        let row = await fetchOne(index, counters: counters)
+                        let row = await fetchOne(index, counters: counters, lookup: lookup)
                         counters.done.wrappingAdd(1, ordering: .relaxed)
                         throughput.completed.add(1, ordering: .relaxed)
                         if case .failed = row.status { counters.failed.wrappingAdd(1, ordering: .relaxed) }
@@ -163,6 +169,8 @@ struct PlanRun<Output: RunOutput>: Sendable {
         }
         sampler.cancel()
         await sampler.value
+        lookup?.finish()
+        await looking
         if let report = stall.withLock({ $0 }) {
             counters.finished.store(true, ordering: .releasing)
             ticker.cancel()
@@ -189,6 +197,11 @@ struct PlanRun<Output: RunOutput>: Sendable {
                 case .ok:
                     report.ok += 1
                     if row.attempts == 0 { report.skipped += 1 }
+                    switch row.source {
+                    case .cloud?: report.fromCloud += 1
+                    case .archive?: report.fromArchive += 1
+                    case nil: break
+                    }
                 case .failed: report.failed += 1
                 case .cancelled: report.cancelled += 1
                 default: break
@@ -210,6 +223,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         report.bytesReceived = counters.received.total
         report.unchanged = counters.unchanged.load(ordering: .relaxed)
         report.replaced = counters.replaced.load(ordering: .relaxed)
+        report.lookupCalls = lookup?.calls ?? 0
         try await output.close(report.manifest)
         report.seconds = started.duration(to: .now).seconds
         let memory = budget.snapshot
@@ -248,7 +262,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
 
     // MARK: One file
 
-    private func fetchOne(_ index: Int, counters: Counters) async -> Manifest.Row {
+    private func fetchOne(_ index: Int, counters: Counters, lookup: PathLookup?) async -> Manifest.Row {
         let entry = plan.entries[index]
         var row = self.row(for: entry)
         if Task.isCancelled || output.failure != nil { return row }
@@ -264,21 +278,114 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .fetch(let s):
             sink = s
         }
-        let request = requestHeaders(for: entry.url)
-        let result = await engine.fetchSegmented(
-            url: entry.url, expectedSize: entry.product.size, headers: request.everywhere,
-            originHeaders: request.originBound, into: sink, counter: counters.received
-        )
-        row.attempts = result.attempts
-        row.seconds = result.seconds
-        let completion = await output.complete(index, sink: sink, result: result)
+        let started = ContinuousClock.now
+        var fetched: (result: FetchResult, sink: Output.Sink, url: String, source: FileSource, attempts: Int)
+        switch await route(entry, lookup: lookup) {
+        case .failed(let reason):
+            // Cloud only, and the bucket cannot give it: never the archive.
+            _ = await output.complete(index, sink: sink, result: FetchResult(status: .failed(reason), attempts: 0, bytes: 0, seconds: 0))
+            row.status = .failed(reason)
+            return row
+        case .archive(let why):
+            if let why { row.note = Self.joined(row.note, "from the archive: \(why)") }
+            fetched = (await fetchFromArchive(entry, into: sink, counters: counters), sink, entry.url, .archive, 0)
+        case .cloud(let url, let fallback):
+            // Anonymous: no token and no archive-bound header goes to the bucket, whatever its address.
+            let cloudHeaders = RequestHeaders(url: url, configuration: engine.configuration)
+            let cloud = await engine.fetchSegmented(
+                url: url, expectedSize: entry.product.size, headers: cloudHeaders.everywhere,
+                originHeaders: cloudHeaders.originBound, into: sink, counter: counters.received,
+                segmentation: engine.configuration.cloudSegmentation
+            )
+            fetched = (cloud, sink, url, .cloud, 0)
+            if fallback, case .failed(let reason) = cloud.status, !reason.hasPrefix("write error"), output.failure == nil, !Task.isCancelled {
+                // The bucket could not give it: the archive does, into a fresh sink (the failed one may
+                // hold segments' regions).
+                _ = await output.complete(index, sink: sink, result: cloud)
+                events.yield(.transfer(TransferRecord(
+                    url: url, httpStatus: cloud.httpStatus, bytes: cloud.bytes, seconds: cloud.seconds, attempts: cloud.attempts, status: .failed(reason)
+                )))
+                row.note = Self.joined(row.note, "from the archive: the cloud failed (\(reason))")
+                switch await output.prepare(index) {
+                case .fetch(let again):
+                    fetched = (await fetchFromArchive(entry, into: again, counters: counters), again, entry.url, .archive, cloud.attempts)
+                case .failed(let why):
+                    row.status = .failed(why)
+                    return row
+                case .complete(let done):
+                    return Self.row(row, keeping: done, note: done.note)
+                }
+            }
+        }
+        let result = fetched.result
+        row.attempts = result.attempts + fetched.attempts
+        row.seconds = started.duration(to: .now).seconds
+        let completion = await output.complete(index, sink: fetched.sink, result: result)
         row.status = completion.status
-        if row.status == .ok { Self.fill(&row, result, completion) }
+        if row.status == .ok {
+            Self.fill(&row, result, completion)
+            row.source = fetched.source
+        }
         events.yield(.transfer(TransferRecord(
-            url: entry.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
+            url: fetched.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
             attempts: result.attempts, status: row.status
         )))
         return row
+    }
+
+    /// One product from the archive: its URL, with the `-H` headers and the token where they go.
+    private func fetchFromArchive(_ entry: Plan.Entry, into sink: Output.Sink, counters: Counters) async -> FetchResult {
+        let request = requestHeaders(for: entry.url)
+        return await engine.fetchSegmented(
+            url: entry.url, expectedSize: entry.product.size, headers: request.everywhere,
+            originHeaders: request.originBound, into: sink, counter: counters.received
+        )
+    }
+
+    /// Where one product is fetched from.
+    private enum Route {
+        /// The archive; the reason when the bucket was asked about it and cannot give it.
+        case archive(String?)
+        /// The bucket, at this URL; `fallback`: from the archive when the bucket fails.
+        case cloud(String, fallback: Bool)
+        /// Cloud only, and the bucket cannot give it.
+        case failed(String)
+    }
+
+    /// Decides a product's source: an `s3://` URL from its bucket; with the cloud on, a public `mast:`
+    /// product from the bucket when the lookup finds it; everything else (exclusive-access products
+    /// above all: they and the token never go to the bucket) from the archive.
+    private func route(_ entry: Plan.Entry, lookup: PathLookup?) async -> Route {
+        let uri = entry.product.uri
+        if URLResolver.isS3(uri) { return .cloud(entry.url, fallback: false) }
+        guard let lookup, entry.product.access != .exclusive, lookup.covers(uri) else { return .archive(nil) }
+        let auto = engine.configuration.source == .auto
+        switch await lookup.answer(for: uri) {
+        case .found(let key):
+            return .cloud(plan.resolver.bucket.url(key: key), fallback: auto)
+        case .missing(let why):
+            return auto ? .archive("not in the cloud (\(why))") : .failed("not in the cloud (\(why))")
+        case .failed(let why):
+            return auto ? .archive(why) : .failed(why)
+        }
+    }
+
+    /// The lookup of the products a run may fetch from the bucket: the public `mast:` ones, in the
+    /// order the transfers take them; `nil` when the run uses the archive alone.
+    func makeLookup(_ downloads: [Int]) -> PathLookup? {
+        guard engine.configuration.source != .archive else { return nil }
+        var uris: [String] = []
+        for index in downloads {
+            let product = plan.entries[index].product
+            if product.access != .exclusive, product.uri.utf8.count > 5, product.uri.prefix(5).lowercased() == "mast:" {
+                uris.append(product.uri)
+            }
+        }
+        guard !uris.isEmpty else { return nil }
+        // The archive's -H headers; never the token: a lookup is about public products.
+        let url = plan.resolver.archive + "/api/v0.1/path_lookup/"
+        let headers = RequestHeaders(url: url, configuration: engine.configuration)
+        return PathLookup(engine: engine, uris: uris, archive: plan.resolver.archive, headers: headers.everywhere + headers.originBound)
     }
 
     /// The headers of a request for `url`: the run's own, the `-H` ones, the token where it goes, then `adding`.
@@ -343,6 +450,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         row.crc32 = done.crc32
         row.lastModified = done.lastModified
         row.etag = done.etag
+        row.source = done.source
         row.note = joined(row.note, note)
         return row
     }

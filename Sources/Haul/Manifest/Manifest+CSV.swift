@@ -37,6 +37,7 @@ extension Manifest {
         var crc32: UInt32?
         var lastModified: Int64?
         var etag: String?
+        var source: FileSource?
     }
 
     /// Reads rows back from ``csv()``: what a re-run needs of each. The columns are found by name, so a
@@ -46,6 +47,7 @@ extension Manifest {
         guard let uri = header.firstIndex(of: "URI"), let file = header.firstIndex(of: "File"),
               let status = header.firstIndex(of: "Status"), let size = header.firstIndex(of: "Size") else { return [] }
         let crc = header.firstIndex(of: "CRC-32"), modified = header.firstIndex(of: "Last-Modified"), etag = header.firstIndex(of: "ETag")
+        let source = header.firstIndex(of: "Source")
         return records.dropFirst().compactMap { record in
             let f = record.fields
             guard f.count == header.count else { return nil }
@@ -54,7 +56,7 @@ extension Manifest {
                 uri: CSVReader.unguard(f[uri]), file: CSVReader.unguard(f[file]), status: f[status], size: Int64(f[size]),
                 crc32: crc.flatMap { f[$0].count == 8 ? UInt32(f[$0], radix: 16) : nil },
                 lastModified: modified.flatMap { f[$0].isEmpty ? nil : HTTPDate.parse(f[$0]) },
-                etag: tag.isEmpty ? nil : tag
+                etag: tag.isEmpty ? nil : tag, source: source.flatMap { FileSource(rawValue: f[$0]) }
             )
         }
     }

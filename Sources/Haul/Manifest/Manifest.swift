@@ -41,6 +41,8 @@ public struct Manifest: Sendable {
         public var seconds: Double
         /// Why the file is named as it is, or that it was already complete.
         public var note: String
+        /// Where the file's bytes came from (the bucket or the archive); `nil` when none came.
+        public var source: FileSource? = nil
         /// The product's dataset, which the authenticated wording names.
         public var dataset: String = ""
         /// Whether the download ran with a token: statuses then take the overlay's authenticated form.
@@ -66,7 +68,7 @@ public struct Manifest: Sendable {
 
     /// The columns, in order: the overlay's five, then Haul's.
     public static let columns = [
-        "URI", "File", "Access", "Status", "Logged In User", "Size", "CRC-32", "Last-Modified", "ETag", "Attempts", "Seconds", "Note",
+        "URI", "File", "Access", "Status", "Logged In User", "Size", "CRC-32", "Last-Modified", "ETag", "Attempts", "Seconds", "Note", "Source",
     ]
 
     /// The columns shown right-aligned, as numbers.
@@ -74,7 +76,7 @@ public struct Manifest: Sendable {
 
     public var rows: [Row]
     /// Leave the columns that depend on how the transfers went (Last-Modified, ETag, Attempts,
-    /// Seconds) empty: a stored bundle whose length is stated before it is fetched (``StoredBundle``)
+    /// Seconds, Source) empty: a stored bundle whose length is stated before it is fetched (``StoredBundle``)
     /// holds only what the plan and the files' bytes decide.
     public var omitsTransferDetails = false
     /// What the download received over time, plotted in `manifest.html` (as `haul bench` plots it);
@@ -90,14 +92,14 @@ public struct Manifest: Sendable {
         if omitsTransferDetails {
             return [
                 row.uri, row.file, row.access.rawValue, row.statusText, row.user,
-                row.size.map(String.init) ?? "", row.crc32.map(Self.hex) ?? "", "", "", "", "", row.note,
+                row.size.map(String.init) ?? "", row.crc32.map(Self.hex) ?? "", "", "", "", "", row.note, "",
             ].map(Self.visible)
         }
         return [
             row.uri, row.file, row.access.rawValue, row.statusText, row.user,
             row.size.map(String.init) ?? "", row.crc32.map(Self.hex) ?? "", row.lastModified.map(HTTPDate.format) ?? "",
             row.etag ?? "", String(row.attempts),
-            row.seconds == 0 ? "0" : String(format3(row.seconds)), row.note,
+            row.seconds == 0 ? "0" : String(format3(row.seconds)), row.note, row.source?.rawValue ?? "",
         ].map(Self.visible)
     }
 

@@ -15,9 +15,12 @@ extension Plan {
     /// `excluded_exclusive`, `duplicates`, `unsafe`), the page's place (`rows_total`, `page`,
     /// `page_size`, `pages`, `first`, `last`) and its rows, as one JSON object.
     ///
-    /// - Parameter page: A page of this plan (``page(_:size:)``).
+    /// - Parameters:
+    ///   - page: A page of this plan (``page(_:size:)``).
+    ///   - cloud: Where MAST's public bucket has the page's products (``Engine/cloudLocations(_:entries:)``):
+    ///     each row then gains `cloud_url` (the object's URL, or `null`) and `cloud_note` (why not).
     /// - Returns: JSON text without a trailing newline.
-    public func summaryJSON(page: Page) -> String {
+    public func summaryJSON(page: Page, cloud: [Int: CloudLocation]? = nil) -> String {
         let s = summary
         var rows: [String] = []
         for group in page.groups {
@@ -32,6 +35,13 @@ extension Plan {
                 case .unsafe: status = "unsafe"
                 }
                 func optional(_ text: String?) -> String { text.map(JSONText.quoted) ?? "null" }
+                var located: [(String, String)] = []
+                if let cloud {
+                    let location = cloud[index]
+                    var note: String?
+                    if case .absent(let why)? = location { note = why }
+                    located = [("cloud_url", optional(location?.url)), ("cloud_note", optional(note))]
+                }
                 rows.append(JSONText.object([
                     ("dataset", JSONText.quoted(f[0])), ("filename", JSONText.quoted(f[1])),
                     ("product_level", optional(entry.product.level)), ("suffix", optional(entry.product.displaySuffix)),
@@ -39,7 +49,7 @@ extension Plan {
                     ("uri", JSONText.quoted(entry.product.uri)), ("size", entry.product.size.map(String.init) ?? "null"),
                     ("access", JSONText.quoted(entry.product.access.rawValue)), ("status", JSONText.quoted(status)),
                     ("path", JSONText.quoted(entry.path)), ("note", JSONText.quoted(note(entry))),
-                ]))
+                ] + located))
             }
         }
         return JSONText.object([

@@ -128,6 +128,8 @@ public struct Plan: Sendable {
 
     public var root: String
     public var layout: Layout
+    /// How the plan's URIs become URLs: the archive, and the bucket (``URLResolver/bucket``).
+    public let resolver: URLResolver
     /// One entry per selected product, in catalog order.
     public var entries: [Entry]
     public var summary: Summary
@@ -152,6 +154,7 @@ public struct Plan: Sendable {
     ) {
         self.root = root
         self.layout = layout
+        self.resolver = resolver
         let source = Entry.Source(products: products, resolver: resolver, layout: layout)
         var summary = Summary()
         // One pass over the URIs: the totals count each once, and every row learns the first row with

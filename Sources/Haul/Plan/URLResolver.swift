@@ -4,6 +4,8 @@
 /// - a missions-search relative `uri` → `{archive}/search/{mission}/api/v0.1/retrieve_product?product_name={uri}`,
 ///   the whole `uri` percent-escaped.
 /// - `http(s)://` URLs are used as they are.
+/// - `s3://BUCKET/KEY` (a public bucket, read anonymously) → the object's HTTPS URL, or its URL under
+///   the ``bucket``'s endpoint when one is set (``CloudBucket/url(bucket:key:)``).
 public struct URLResolver: Sendable, Hashable {
     /// The missions whose search API serves products.
     public enum Mission: String, Sendable, CaseIterable {
@@ -13,6 +15,9 @@ public struct URLResolver: Sendable, Hashable {
     /// The archive's base URL, without a trailing slash.
     public let archive: String
     public let mission: Mission
+    /// MAST's public bucket and where it is reached (`--endpoint-url`): `s3://` URLs, and the keys
+    /// the path lookup gives, become URLs there.
+    public var bucket = CloudBucket()
 
     /// The archive used when none is configured.
     public static let defaultArchive = "https://mast.stsci.edu"
@@ -38,11 +43,15 @@ public struct URLResolver: Sendable, Hashable {
     public func url(for uri: String) -> String {
         let lower = uri.lowercased()
         if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return uri }
+        if let (name, key) = CloudBucket.parse(s3: uri) { return bucket.url(bucket: name, key: key) }
         if lower.hasPrefix("mast:") {
             return "\(archive)/api/v0.1/Download/file?uri=\(Self.escape(uri, keeping: ":/"))"
         }
         return "\(archive)/search/\(mission.rawValue)/api/v0.1/retrieve_product?product_name=\(Self.escape(uri, keeping: ""))"
     }
+
+    /// Whether `uri` is an object of a public bucket (`s3://`), fetched from the cloud without lookup.
+    public static func isS3(_ uri: String) -> Bool { CloudBucket.parse(s3: uri) != nil }
 
     /// Percent-escapes everything but RFC 3986's unreserved characters and `keeping`.
     public static func escape(_ s: String, keeping: String) -> String {

@@ -14,6 +14,8 @@
 ///   name is always complete: a re-run skips those (of the catalog's size, when it states one) and
 ///   fetches only the rest.
 /// - It writes nothing but the files: no manifest.
+/// - Files with a URL in MAST's public bucket (``cloud``) are fetched from there first, anonymously;
+///   each one the bucket does not give is then fetched from the archive, as `haul download --source auto` does.
 public struct CurlScript: Sendable {
     /// The plan the script fetches. Build it with `authorized: true`, so exclusive-access products are
     /// in it (the script fetches them when a token is there when it runs).
@@ -26,8 +28,12 @@ public struct CurlScript: Sendable {
     public var parallel: Int
     /// Says where the script came from, in its header (`haul script catalog.json --quick recommended`).
     public var generator: String
+    /// Bucket URLs of public files, by entry index (``Engine/cloudLocations(_:entries:)``): fetched
+    /// there first, the archive's URL the fallback.
+    public var cloud: [Int: String] = [:]
 
-    public init(plan: Plan, archive: URLResolver, retries: Int = 5, parallel: Int = 8, generator: String = "haul script") {
+    public init(plan: Plan, archive: URLResolver, retries: Int = 5, parallel: Int = 8, generator: String = "haul script", cloud: [Int: String] = [:]) {
+        self.cloud = cloud
         self.plan = plan
         self.archive = archive
         self.retries = retries
@@ -58,6 +64,10 @@ public struct CurlScript: Sendable {
         if plan.summary.unsafe > 0 {
             out += "# \(plan.summary.unsafe) products are left out: their names would escape DIR (see haul select).\n"
         }
+        let inCloud = downloads.filter { cloud[$0] != nil && plan.entries[$0].product.access != .exclusive }
+        if !inCloud.isEmpty {
+            out += "# \(inCloud.count.grouped) public files come from MAST's public bucket (anonymously); each one it does not give, from the archive.\n"
+        }
         if exclusive > 0 {
             out += "# \(exclusive) exclusive-access files need a MAST API token (MAST_API_TOKEN, or typed when asked); without one they are skipped.\n"
         }
@@ -84,6 +94,12 @@ public struct CurlScript: Sendable {
                 access = "p"
             }
             out += "\(Self.quoted(entry.path)) \(Self.quoted(entry.url)) \(entry.product.size.map(String.init) ?? "''") \(access)\n"
+        }
+        out += ")\n"
+        // The bucket's URL of a file (by its index in files), tried before the archive's.
+        out += "declare -A cloud=(\n"
+        for (n, index) in downloads.enumerated() where cloud[index] != nil && plan.entries[index].product.access != .exclusive {
+            out += "[\(n * 4)]=\(Self.quoted(cloud[index]!))\n"
         }
         out += ")\n"
         out += Self.sortPart + (exclusive > 0 ? Self.tokenPart : Self.noTokenPart) + Self.fetchPart
@@ -175,12 +191,18 @@ public struct CurlScript: Sendable {
     max=$parallel
     [ "$max" -le 300 ] || max=300    # curl's own bound on --parallel-max
 
+    # The URL a file is fetched from now (in REPLY): the bucket's first, when it has one, then the archive's.
+    from_cloud=1
+    url_of() { if [ "$from_cloud" = 1 ] && [ -n "${cloud[$1]:-}" ]; then REPLY=${cloud[$1]}; else REPLY=${files[$1+1]}; fi; }
+    # Files whose fetch from the bucket failed: fetched again from the archive.
+    again=()
+
     # A quoted string of curl's config syntax (in REPLY).
     config_quoted() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; REPLY="\"$s\""; }
     config() {
       local i
       for i in "$@"; do
-        config_quoted "${files[i+1]}"; printf 'url = %s\n' "$REPLY"
+        url_of "$i"; config_quoted "$REPLY"; printf 'url = %s\n' "$REPLY"
         part_of "${files[i]}"; config_quoted "$REPLY"; printf 'output = %s\n' "$REPLY"
       done
     }
@@ -199,7 +221,7 @@ public struct CurlScript: Sendable {
           fetched=$((fetched + 1))
         else
           part_of "${files[${list[n]}]}"; rm -f "$REPLY"
-          failed=$((failed + 1))
+          if [ "$from_cloud" = 1 ] && [ -n "${cloud[${list[n]}]:-}" ]; then again+=("${list[n]}"); else failed=$((failed + 1)); fi
         fi
       done < <(with_token "$with_token" curl "${options[@]}" --parallel --parallel-immediate --parallel-max "$max" \
                  --write-out '%{urlnum} %{exitcode}\n' --config <(config "${list[@]}"))
@@ -211,8 +233,14 @@ public struct CurlScript: Sendable {
     fetch_one() {
       local i=$1
       part_of "${files[i]}"; local part=$REPLY
-      with_token "$2" curl "${options[@]}" -o "$part" "${files[i+1]}" && finish_one "$i" && return 0
+      url_of "$i"
+      with_token "$2" curl "${options[@]}" -o "$part" "$REPLY" && finish_one "$i" && return 0
       rm -f "$part"
+      if [ "$from_cloud" = 1 ] && [ -n "${cloud[$i]:-}" ]; then
+        # The bucket did not give it: the archive.
+        with_token "$2" curl "${options[@]}" -o "$part" "${files[i+1]}" && finish_one "$i" && return 0
+        rm -f "$part"
+      fi
       return 1
     }
 
@@ -235,6 +263,11 @@ public struct CurlScript: Sendable {
 
     if [ "$use_parallel" = 1 ]; then
       fetch_parallel 0 ${plain[@]+"${plain[@]}"}
+      if [ "${#again[@]}" -gt 0 ]; then
+        echo "${#again[@]} files not given by the bucket: fetching them from the archive" >&2
+        from_cloud=0
+        fetch_parallel 0 "${again[@]}"
+      fi
       fetch_parallel 1 ${exclusive[@]+"${exclusive[@]}"}
     else
       fetch_jobs 0 ${plain[@]+"${plain[@]}"}

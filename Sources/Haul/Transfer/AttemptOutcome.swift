@@ -42,6 +42,11 @@ public struct AttemptOutcome: Sendable {
     public var contentEncoding: String?
     /// A 2xx response's `Content-Type`, when it sent one.
     public var contentType: String?
+    /// The first bytes (up to ``errorBodyLimit``) of a response that is not 2xx: an S3 error's XML
+    /// (``S3Error``) says there why, and the reason quotes it.
+    public var errorBody: [UInt8] = []
+    /// How much of an error body is kept.
+    static let errorBodyLimit = 4096
     /// The system's error number of a failed connection (`ECONNREFUSED`…), 0 when none.
     public var osErrno: Int32 = 0
     public var abort: Abort?

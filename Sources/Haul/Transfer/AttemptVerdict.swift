@@ -37,12 +37,13 @@ public enum AttemptVerdict: Sendable, Hashable {
                     self = .success
                 }
             case 408, 429, 500..<600:
-                self = .retry(reason: "HTTP \(outcome.status)", retryAfter: retryAfter)
+                // S3's `503 SlowDown` sends no Retry-After: the policy's backoff, with its jitter, spaces the tries.
+                self = .retry(reason: "HTTP \(outcome.status)" + Self.s3(outcome), retryAfter: retryAfter)
             case 416 where outcome.rangeStart > 0:
                 // The part already held cannot be completed (the product shrank or changed): start over.
                 self = .retry(reason: "HTTP 416: the server refused to resume from byte \(outcome.rangeStart)", retryAfter: nil)
             default:
-                self = .fail(reason: "HTTP \(outcome.status)")
+                self = .fail(reason: "HTTP \(outcome.status)" + Self.s3(outcome))
             }
             return
         }
@@ -75,6 +76,11 @@ public enum AttemptVerdict: Sendable, Hashable {
         default:
             self = .fail(reason: "transfer error (curl \(outcome.curlCode): \(outcome.curlMessage))")
         }
+    }
+
+    /// An S3 error body's code and message, as ` (Code: Message)`; empty for any other body.
+    static func s3(_ outcome: AttemptOutcome) -> String {
+        S3Error(body: outcome.errorBody).map { " (\($0))" } ?? ""
     }
 
     /// Why a body's length is not the catalog's, when the response says: an encoding, an HTML page.

@@ -41,16 +41,19 @@ extension Engine {
     /// Each segment is retried alone, resuming from the byte it reached; the product succeeds when
     /// every segment did, and the sink then holds it whole (with its CRC-32, combined from the
     /// segments', when it needs one).
+    ///   - segmentation: How this product is split (``Configuration/cloudSegmentation`` for the bucket);
+    ///     `nil` for ``Configuration/segmentation``.
     public func fetchSegmented(
         url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
-        into sink: any TransferSink, counter: ByteCounter? = nil
+        into sink: any TransferSink, counter: ByteCounter? = nil, segmentation: Configuration.Segmentation? = nil
     ) async -> FetchResult {
+        let segmentation = segmentation ?? configuration.segmentation
         let plain = { await self.fetch(url: url, expectedSize: expectedSize, headers: headers, originHeaders: originHeaders, into: sink, counter: counter) }
-        if expectedSize == nil, let segmentable = sink as? any SegmentableSink, configuration.segmentation.threshold < .max {
-            return await fetchLearningSize(url: url, headers: headers, originHeaders: originHeaders, into: segmentable, counter: counter)
+        if expectedSize == nil, let segmentable = sink as? any SegmentableSink, segmentation.threshold < .max {
+            return await fetchLearningSize(url: url, headers: headers, originHeaders: originHeaders, into: segmentable, counter: counter, segmentation: segmentation)
         }
         guard let size = expectedSize, let segmentable = sink as? any SegmentableSink,
-              configuration.segmentation.count(size: size, perHost: configuration.perHost) > 1,
+              segmentation.count(size: size, perHost: configuration.perHost) > 1,
               segmentable.acceptsSegments(size: size) else { return await plain() }
         let started = ContinuousClock.now
         // Does the server serve ranges? One byte tells, and its validator keeps the segments on one version.
@@ -68,7 +71,7 @@ extension Engine {
         } catch {
             return FetchResult(status: .failed("write error: \(error)"), attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
         }
-        let count = configuration.segmentation.count(size: size, perHost: configuration.perHost)
+        let count = segmentation.count(size: size, perHost: configuration.perHost)
         // Boundaries on whole blocks, so each segment's blocks are the target's.
         let block = Int64(target.segmentBlockSize)
         let step = max(block, (size / Int64(count) + block - 1) / block * block)
@@ -125,12 +128,13 @@ extension Engine {
     /// (before any byte is taken) and the product is fetched as if the catalog had stated the length.
     /// A small file costs nothing more than its one request; a big one, that request's headers.
     private func fetchLearningSize(
-        url: String, headers: [String], originHeaders: [String], into sink: any SegmentableSink, counter: ByteCounter?
+        url: String, headers: [String], originHeaders: [String], into sink: any SegmentableSink, counter: ByteCounter?,
+        segmentation: Configuration.Segmentation
     ) async -> FetchResult {
-        let scout = SizeScout(sink, segmentation: configuration.segmentation, perHost: configuration.perHost)
+        let scout = SizeScout(sink, segmentation: segmentation, perHost: configuration.perHost)
         let first = await fetch(url: url, expectedSize: nil, headers: headers, originHeaders: originHeaders, into: scout, counter: counter)
         guard let size = scout.learned, !Task.isCancelled else { return first }
-        var rest = await fetchSegmented(url: url, expectedSize: size, headers: headers, originHeaders: originHeaders, into: sink, counter: counter)
+        var rest = await fetchSegmented(url: url, expectedSize: size, headers: headers, originHeaders: originHeaders, into: sink, counter: counter, segmentation: segmentation)
         rest.attempts += first.attempts
         rest.seconds += first.seconds
         return rest

@@ -44,6 +44,9 @@ final class EngineCore: @unchecked Sendable {
     private var thread = pthread_t()
     /// The whole engine's receive rate, when ``Configuration/maxReceiveRate`` sets one.
     private let limiter: ReceiveLimiter?
+    /// ``Configuration/resolve`` as libcurl takes it (`CURLOPT_RESOLVE`), set on every handle; libcurl
+    /// reads it when each transfer starts, so it lives as long as the core (freed in `deinit`).
+    private let resolveList: UnsafeMutablePointer<curl_slist>?
 
     private static let globalInit: Bool = {
         curl_global_init(ccurl_global_all()) == CURLE_OK
@@ -65,6 +68,9 @@ final class EngineCore: @unchecked Sendable {
         self.configuration = configuration
         self.multi = multi
         self.limiter = configuration.maxReceiveRate.flatMap { $0 > 0 ? ReceiveLimiter(rate: $0) : nil }
+        var resolveList: UnsafeMutablePointer<curl_slist>?
+        for entry in configuration.resolve { resolveList = curl_slist_append(resolveList, entry) }
+        self.resolveList = resolveList
         #if os(Linux)
         // Unretained: libcurl calls these only on the engine thread, which holds the core until it exits.
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -93,6 +99,10 @@ final class EngineCore: @unchecked Sendable {
             #endif
             throw HaulError(.engine, "cannot start the transfer thread", underlyingError: POSIXErrorNumber(rc))
         }
+    }
+
+    deinit {
+        curl_slist_free_all(resolveList)
     }
 
     var isShutDown: Bool { inbox.withLock { $0.exited } }
@@ -339,6 +349,7 @@ final class EngineCore: @unchecked Sendable {
         _ = ccurl_easy_setopt_string(easy, CURLOPT_USERAGENT, c.userAgent)
         if let proxy = c.proxy { _ = ccurl_easy_setopt_string(easy, CURLOPT_PROXY, proxy) }
         if let noProxy = c.noProxy { _ = ccurl_easy_setopt_string(easy, CURLOPT_NOPROXY, noProxy) }
+        if let resolveList { _ = ccurl_easy_setopt_slist(easy, CURLOPT_RESOLVE, resolveList) }
         if c.trace != nil {
             _ = ccurl_easy_setopt_long(easy, CURLOPT_VERBOSE, 1)
             _ = ccurl_easy_setopt_debug_callback(easy, engineDebugCallback)

@@ -130,7 +130,11 @@ final class Transfer: @unchecked Sendable {
     func receive(_ bytes: UnsafeRawBufferPointer, waker: SinkWaker) -> Int {
         assertOnEngineThread()
         if !responseChecked, !checkResponse(waker: waker) { return 0 }
-        if discardBody { return bytes.count }
+        if discardBody {
+            let room = AttemptOutcome.errorBodyLimit - outcome.errorBody.count
+            if room > 0 { outcome.errorBody.append(contentsOf: bytes.prefix(room)) }
+            return bytes.count
+        }
         let count = Int64(bytes.count)
         if let last = request.rangeEnd, outcome.end + count > last + 1 {
             // More than the segment asked for: a server that ignored the range's end.

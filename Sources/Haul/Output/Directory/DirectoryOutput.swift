@@ -169,7 +169,7 @@ final class DirectoryOutput: RunOutput {
         #endif
         return CompleteFile(
             size: size, note: "already complete", crc32: earlier?.crc32, lastModified: earlier?.lastModified,
-            etag: earlier?.etag, fileTime: modified
+            etag: earlier?.etag, source: earlier?.source, fileTime: modified
         )
     }
 

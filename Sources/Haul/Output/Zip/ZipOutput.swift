@@ -225,7 +225,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             let row = earlier[product.uri].flatMap { $0.file == plan.entries[index].path && $0.crc32 == entry.crc32 ? $0 : nil }
             return .complete(CompleteFile(
                 size: Int64(entry.uncompressedSize), note: "already complete", crc32: entry.crc32,
-                lastModified: row?.lastModified, etag: row?.etag, fileTime: entry.modified
+                lastModified: row?.lastModified, etag: row?.etag, source: row?.source, fileTime: entry.modified
             ))
         }
         return refetchSink(index)
