@@ -18,12 +18,26 @@ extension Engine {
     public func bench(
         _ targets: [BenchTarget], options: BenchOptions, progress: (@Sendable (BenchProgress) -> Void)? = nil
     ) async -> BenchReport {
+        // On threads of the run's own, as a download's tasks are (``WorkerPool``): the loop that starts
+        // fetches at their intended times and the sampler must not wait behind whatever else the
+        // process runs on Swift's shared pool (as wide as the cores), which would delay every start
+        // and every sample.
+        let workers = WorkerPool(name: "haul-bench")
+        return await withTaskExecutorPreference(workers) {
+            await run(targets, options: options, progress: progress, workers: workers)
+        }
+    }
+
+    private func run(
+        _ targets: [BenchTarget], options: BenchOptions, progress: (@Sendable (BenchProgress) -> Void)?, workers: WorkerPool
+    ) async -> BenchReport {
         var report = BenchReport(options: options, started: Date())
         guard !targets.isEmpty else { return report }
         let received = ByteCounter()
         let start = ContinuousClock.now
         let recorder = ThroughputRecorder(bytes: received, started: start)
-        let sampler = Task { [self] in
+        // An unstructured task does not inherit the executor preference: it is given it.
+        let sampler = Task(executorPreference: workers) { [self] in
             await recorder.run(every: options.sampleInterval) { sample in
                 progress?(BenchProgress(
                     seconds: sample.seconds, done: recorder.completed.load(ordering: .relaxed), failed: recorder.failed.load(ordering: .relaxed),
@@ -126,12 +140,13 @@ extension Engine {
         ) { outcome in
             // An attempt after another means the other was retried.
             if let previous = last { retried.append(FailureKind.of(previous.outcome)) }
-            last = (outcome, .now)
+            last = (outcome, outcome.ended ?? .now)
             opened += outcome.connectionsOpened
             received += outcome.received
             if outcome.connectionsOpened == 0, outcome.status != 0 { reused += 1 }
         }
-        var fetch = BenchFetch(target: target, intended: intended, started: started, ended: .now, result: result, retried: retried)
+        // Ended when the engine ended the last attempt (its thread's clock), not when this task ran again.
+        var fetch = BenchFetch(target: target, intended: intended, started: started, ended: last?.ended ?? .now, result: result, retried: retried)
         fetch.connectionsOpened = opened
         fetch.connectionsReused = reused
         fetch.received = received

@@ -58,6 +58,10 @@ public struct AttemptOutcome: Sendable {
     /// ended (`CURLINFO_TOTAL_TIME_T`).
     public var firstByteSeconds: Double?
     public var totalSeconds: Double = 0
+    /// When the attempt ended, read on the engine thread as it ended: a measurement that places
+    /// libcurl's times on the caller's clock starts from here, not from when the caller's task ran
+    /// again, which a busy machine can delay by seconds.
+    public var ended: ContinuousClock.Instant?
     /// Connections the attempt opened (`CURLINFO_NUM_CONNECTS`): 0 when it reused one, or made none.
     public var connectionsOpened = 0
     /// Whether the bytes the sink now holds are the product's first `offset + received` bytes.

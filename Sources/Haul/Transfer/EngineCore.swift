@@ -459,6 +459,7 @@ final class EngineCore: @unchecked Sendable {
             _ = transfer.checkResponse(waker: transfer.waker)
         }
         var outcome = transfer.outcome
+        outcome.ended = .now
         outcome.cancelled = cancelled
         outcome.curlCode = Int32(code.rawValue)
         if code != CURLE_OK {
