@@ -114,10 +114,14 @@ enum JSONReader {
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
         /// Whether rows note the fields of ``Product/Details`` (else they are skipped like any member
-        /// the mapping does not read).
-        let keepsDetails = Catalog.keepsDetails
+        /// the mapping does not read). Given, not read from ``Catalog/keepsDetails`` here: a task-local
+        /// value is not seen on the thread that reads rows ahead (``RowsAhead``).
+        let keepsDetails: Bool
 
-        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>, keepsDetails: Bool = Catalog.keepsDetails) {
+            self.bytes = bytes
+            self.keepsDetails = keepsDetails
+        }
 
         func fail(_ reason: String, at offset: Int? = nil) -> JSONSyntaxError {
             JSONSyntaxError(offset: offset ?? index, reason: reason)
