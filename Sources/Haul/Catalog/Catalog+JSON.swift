@@ -466,7 +466,8 @@ struct JSONRow {
 extension Product.Access {
     /// Reads the access values MAST's catalogs use, case-insensitively.
     init?(parsing raw: String) {
-        switch raw.trimmingSpaces().uppercased() {
+        let trimmed = raw.trimmingSpaces()
+        switch trimmed.isUppercaseASCII ? trimmed : trimmed.uppercased() {
         case "", "PUBLIC": self = .public
         case "EXCLUSIVE_ACCESS", "EXCLUSIVE", "RESTRICTED", "PROPRIETARY": self = .exclusive
         default: return nil

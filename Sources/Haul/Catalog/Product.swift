@@ -151,7 +151,7 @@ extension Product {
             return false
         }
         if marked { return true }
-        if let subgroup, subgroup.uppercased().hasPrefix("GS-") { return true }
+        if let subgroup, subgroup.uppercasedHasPrefix("GS-") { return true }
         return false
     }
 
@@ -168,7 +168,13 @@ extension Product {
             while from < to, bytes[from] == 0x20 || bytes[from] == 0x09 || bytes[from] == 0x0A { from += 1 }
             while to > from, bytes[to - 1] == 0x20 || bytes[to - 1] == 0x09 || bytes[to - 1] == 0x0A { to -= 1 }
             guard to - from == phrase.count else { return false }
-            return zip(bytes[from..<to], phrase).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
+            var i = from
+            for b in phrase {
+                let a = bytes[i]
+                guard (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b else { return false }
+                i += 1
+            }
+            return true
         }
         return plain ?? (group.trimmingSpaces().lowercased() == "minimum recommended products")
     }
@@ -177,18 +183,18 @@ extension Product {
     static func normaliseSuffix(_ raw: String?) -> String? {
         guard var s = raw?.trimmingSpaces(), !s.isEmpty else { return nil }
         while s.hasPrefix("_") { s.removeFirst() }
-        return s.isEmpty ? nil : s.uppercased()
+        return s.isEmpty ? nil : s.isUppercaseASCII ? s : s.uppercased()
     }
 
     /// A level in its normalised form: lower-case, no surrounding spaces.
     static func normaliseLevel(_ raw: String?) -> String? {
         guard let s = raw?.trimmingSpaces(), !s.isEmpty else { return nil }
-        return s.lowercased()
+        return s.isLowercaseASCII ? s : s.lowercased()
     }
 
     /// The JWST processing level a product suffix belongs to (the pipeline's stage that writes it), if known.
     static func jwstLevel(forSuffix suffix: String) -> String? {
-        switch suffix.uppercased() {
+        switch suffix.isUppercaseASCII ? suffix : suffix.uppercased() {
         case "UNCAL": return "1b"
         case "RATE", "RATEINTS", "TRAPSFILLED", "ROSCAL", "RAMP", "DARK", "FITOPT": return "2a"
         case "CAL", "CALINTS", "I2D", "S2D", "S3D", "X1D", "X1DINTS", "WHTLT", "BSUB", "BSUBINTS", "CRF", "CRFINTS",
@@ -224,7 +230,7 @@ extension Product {
 
     /// Whether a product is JWST's, by its mission or its file name (`jw…`).
     static func isJWST(mission: String?, filename: String) -> Bool {
-        if let mission { return mission.uppercased() == "JWST" }
+        if let mission { return mission.uppercasedEquals("JWST") }
         return filename.utf8.count > 2 && filename.prefix(2).lowercased() == "jw"
     }
 
@@ -237,9 +243,9 @@ extension Product {
 
     /// The missions-search name of an HST product's level, from CAOM's fields.
     static func hstCategory(level: String?, productType: String?, project: String?) -> String? {
-        if project?.trimmingSpaces().uppercased() == "HASP" { return "hasp" }
+        if project?.trimmingSpaces().uppercasedEquals("HASP") == true { return "hasp" }
         if let level, ["uncalibrated", "calibrated", "aux", "hasp"].contains(level) { return level }
-        if productType?.trimmingSpaces().uppercased() == "AUXILIARY" { return "aux" }
+        if productType?.trimmingSpaces().uppercasedEquals("AUXILIARY") == true { return "aux" }
         switch level {
         case "1": return "uncalibrated"
         case "2", "3": return "calibrated"
@@ -286,5 +292,44 @@ extension String {
             return self
         }
         return self[...].trimmingSpaces()
+    }
+}
+
+extension String {
+    // MAST's values are plain ASCII, and a million rows ask these questions of them: for ASCII the
+    // answer is read from the bytes, which is what `uppercased()`/`lowercased()` would give (they map
+    // only `a`–`z`/`A`–`Z` there); any other string is asked as before.
+
+    /// Whether `uppercased()` is the string itself: plain ASCII with no `a`–`z` (false for any other string).
+    var isUppercaseASCII: Bool {
+        utf8.allSatisfy { $0 < 0x80 && !($0 >= 0x61 && $0 <= 0x7A) }
+    }
+
+    /// Whether `lowercased()` is the string itself: plain ASCII with no `A`–`Z` (false for any other string).
+    var isLowercaseASCII: Bool {
+        utf8.allSatisfy { $0 < 0x80 && !($0 >= 0x41 && $0 <= 0x5A) }
+    }
+
+    /// `uppercased() == upper`, for `upper` upper-case ASCII, without making the upper-case string.
+    func uppercasedEquals(_ upper: String) -> Bool {
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return uppercased() == upper }
+        guard utf8.count == upper.utf8.count else { return false }
+        return zipUppercased(upper)
+    }
+
+    /// `uppercased().hasPrefix(upper)`, for `upper` upper-case ASCII, without making the upper-case string.
+    func uppercasedHasPrefix(_ upper: String) -> Bool {
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return uppercased().hasPrefix(upper) }
+        guard utf8.count >= upper.utf8.count else { return false }
+        return zipUppercased(upper)
+    }
+
+    /// Whether the string's first bytes, upper-cased as ASCII, are `upper`'s.
+    private func zipUppercased(_ upper: String) -> Bool {
+        var mine = utf8.makeIterator()
+        for u in upper.utf8 {
+            guard let b = mine.next(), (b >= 0x61 && b <= 0x7A ? b - 0x20 : b) == u else { return false }
+        }
+        return true
     }
 }
