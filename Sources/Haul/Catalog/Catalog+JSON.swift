@@ -145,8 +145,9 @@ struct ProductListReader {
         var products: [Product] = []
         var error: (any Error)?
         /// For rows read ahead: the products in runs (instead of ``products``), each freed as soon as
-        /// the reader has copied it (see ``ProductRun``).
+        /// the reader has copied it (see ``ProductRun``), of this many products each.
         var runs: [ProductRun]?
+        var runCapacity = ProductRun.standardCapacity
         var result: Result<[Product], any Error> { error.map { .failure($0) } ?? .success(products) }
     }
 
@@ -331,7 +332,7 @@ struct ProductListReader {
                         if read.runs!.last?.isFull ?? true {
                             // Only the thread reading ahead keeps runs, and its errors are never shown:
                             // the reader reads these rows itself instead.
-                            guard let run = ProductRun() else { throw HaulError(.invalidCatalog, "\(name): out of memory") }
+                            guard let run = ProductRun(capacity: read.runCapacity) else { throw HaulError(.invalidCatalog, "\(name): out of memory") }
                             read.runs!.append(run)
                         }
                         read.runs!.last!.append(product)

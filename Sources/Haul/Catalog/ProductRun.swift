@@ -8,18 +8,20 @@ import Foundation
 /// each run's memory leaves the process as soon as it is copied.
 final class ProductRun {
     /// How many products a run holds (about 13 MB).
-    static let capacity = 1 << 16
+    static let standardCapacity = 1 << 16
 
+    let capacity: Int
     private let base: UnsafeMutablePointer<Product>
     private let bytes: Int
     private(set) var count = 0
 
     /// `nil` when the kernel gives no memory.
-    init?() {
-        bytes = MemoryLayout<Product>.stride * Self.capacity
+    init?(capacity: Int = standardCapacity) {
+        self.capacity = capacity
+        bytes = MemoryLayout<Product>.stride * capacity
         guard let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               mapped != MAP_FAILED else { return nil }
-        base = mapped.bindMemory(to: Product.self, capacity: Self.capacity)
+        base = mapped.bindMemory(to: Product.self, capacity: capacity)
     }
 
     deinit {
@@ -27,10 +29,10 @@ final class ProductRun {
         munmap(UnsafeMutableRawPointer(base), bytes)
     }
 
-    var isFull: Bool { count == Self.capacity }
+    var isFull: Bool { count == capacity }
 
     func append(_ product: Product) {
-        precondition(count < Self.capacity)
+        precondition(count < capacity)
         (base + count).initialize(to: product)
         count += 1
     }

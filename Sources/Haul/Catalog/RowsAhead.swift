@@ -24,6 +24,13 @@ final class RowsAhead: @unchecked Sendable {
     /// it lower, to read small lists in two halves, or to `Int.max`, to read them in one.
     @TaskLocal static var minimumBytes = 8 << 20
 
+    /// Products a run holds (``ProductRun``); tests set fewer, so that small lists fill several.
+    @TaskLocal static var runCapacity = ProductRun.standardCapacity
+
+    /// Told, when the reader reaches the guessed start or the end of the array, whether it took the
+    /// rows read ahead: for tests, which must know which way a list was read.
+    @TaskLocal static var observer: (@Sendable (_ taken: Bool) -> Void)?
+
     private let reader: ProductListReader
     private let kind: ProductListReader.Rows
     private let origin: String
@@ -31,6 +38,8 @@ final class RowsAhead: @unchecked Sendable {
     private let depth: Int
     /// Set by the reader when it will not take the rows; the thread then stops at its next check.
     private let stopped = Locked(false)
+    private let runCapacity: Int
+    private let observer: (@Sendable (Bool) -> Void)?
     private var tail: Tail?
     private let done = DispatchSemaphore(value: 0)
 
@@ -41,6 +50,9 @@ final class RowsAhead: @unchecked Sendable {
         self.path = path
         self.depth = depth
         self.start = start
+        // Task-local values, read here on the reader's task: the second thread does not see them.
+        runCapacity = Self.runCapacity
+        observer = Self.observer
     }
 
     /// Starts reading the rows of the array `reader` reads, from a guessed row about halfway through
@@ -72,6 +84,7 @@ final class RowsAhead: @unchecked Sendable {
         var reader = self.reader
         var read = ProductListReader.RowsRead()
         read.runs = []
+        read.runCapacity = runCapacity
         var none: RowsAhead?
         var result: Tail?
         do {
@@ -98,17 +111,22 @@ final class RowsAhead: @unchecked Sendable {
         done.wait()
         // Handed over, not kept: the reader frees each run once it has copied it.
         defer { tail = nil }
+        observer?(tail != nil)
         return tail
     }
 
     /// Stops the second thread and waits for it: it reads the reader's bytes, which may be unmapped
     /// once the reader returns.
     func cancel() {
-        stopped.withLock { $0 = true }
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
         done.wait()
         // Signalled once: the next wait (a second cancel) must not block.
         done.signal()
         tail = nil
+        if first { observer?(false) }
     }
 
     /// A guess at a row's first byte about halfway from `from` to the end, or `nil`.
