@@ -298,7 +298,7 @@ struct ProductListReader {
                     while let run = runs.popLast() {
                         // Their rows were numbered from 0 at `waiting.start`, which is row `row` here.
                         run.renumber(by: row)
-                        read.products.append(contentsOf: run.products)
+                        read.products.append(contentsOf: run.moved)
                     }
                     parser.index = tail.end
                     return

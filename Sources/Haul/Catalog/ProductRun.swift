@@ -14,6 +14,8 @@ final class ProductRun {
     private let base: UnsafeMutablePointer<Product>
     private let bytes: Int
     private(set) var count = 0
+    /// The products before this one have been moved out (``moved``).
+    private var taken = 0
 
     /// `nil` when the kernel gives no memory.
     init?(capacity: Int = standardCapacity) {
@@ -25,7 +27,7 @@ final class ProductRun {
     }
 
     deinit {
-        base.deinitialize(count: count)
+        (base + taken).deinitialize(count: count - taken)
         munmap(UnsafeMutableRawPointer(base), bytes)
     }
 
@@ -39,9 +41,31 @@ final class ProductRun {
 
     /// Adds `offset` to every product's row number (``Product/originRow``).
     func renumber(by offset: Int) {
-        for i in 0..<count { base[i].originRow += offset }
+        for i in taken..<count { base[i].originRow += offset }
     }
 
-    /// The products, valid while the run lives.
-    var products: UnsafeBufferPointer<Product> { UnsafeBufferPointer(start: base, count: count) }
+    /// The products, moved out as they are read: `array.append(contentsOf: run.moved)` moves them into
+    /// the array bit for bit, where copying them would retain every string, and ending the run release
+    /// each again.
+    var moved: Moved { Moved(run: self) }
+
+    struct Moved: Sequence, IteratorProtocol {
+        let run: ProductRun
+
+        var underestimatedCount: Int { run.count - run.taken }
+
+        mutating func next() -> Product? {
+            guard run.taken < run.count else { return nil }
+            defer { run.taken += 1 }
+            return (run.base + run.taken).move()
+        }
+
+        /// What `Array.append(contentsOf:)` calls, with room for ``underestimatedCount`` at least: one move.
+        func _copyContents(initializing buffer: UnsafeMutableBufferPointer<Product>) -> (Moved, Int) {
+            let n = Swift.min(buffer.count, run.count - run.taken)
+            if n > 0 { buffer.baseAddress!.moveInitialize(from: run.base + run.taken, count: n) }
+            run.taken += n
+            return (self, n)
+        }
+    }
 }
