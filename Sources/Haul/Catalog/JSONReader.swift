@@ -111,6 +111,9 @@ enum JSONReader {
         /// The member name (its bytes) last seen at each position of a product row, and the field it
         /// names (``readRow(depth:into:)``).
         var rowNames: [(bytes: [UInt8], field: RowField?)] = []
+        /// Every member name of a product row seen so far (a few dozen at most are kept), for rows
+        /// whose members come in another order than the row before.
+        var knownNames: [(bytes: [UInt8], field: RowField?)] = []
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
         /// Whether rows note the fields of ``Product/Details`` (else they are skipped like any member
