@@ -158,7 +158,7 @@ public struct Catalog: Sendable {
         case .urlList:
             return try parseURLList(text(data, name: name), name: name)
         case .astropyCSV:
-            return try parseAstropyCSV(text(data, name: name), name: name)
+            return try data.withUnsafeBytes { try parseAstropyCSV($0.bindMemory(to: UInt8.self), name: name) }
         case .ecsv:
             return try parseECSV(text(data, name: name), name: name)
         case .votable:
@@ -170,8 +170,8 @@ public struct Catalog: Sendable {
 
     /// Parses one catalog's bytes in place (see ``parse(_:name:)``).
     ///
-    /// - Parameter consumed: For JSON, told now and then of a range of bytes that is read (see
-    ///   ``parseJSON(_:name:consumed:)``).
+    /// - Parameter consumed: For JSON and astropy CSV, told now and then of a range of bytes that is
+    ///   read (see ``parseJSON(_:name:consumed:)``).
     static func parse(
         _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: (@Sendable (Range<Int>) -> Void)? = nil
     ) throws -> [Product] {
@@ -180,6 +180,8 @@ public struct Catalog: Sendable {
         switch detect(data) {
         case .caom?, .missionsSearch?:
             return try parseJSON(bytes, name: name, consumed: consumed)
+        case .astropyCSV?:
+            return try parseAstropyCSV(bytes, name: name, consumed: consumed)
         default:
             return try parse(data, name: name)
         }
