@@ -25,6 +25,12 @@ struct PreviewGroups {
     init(_ entries: [Plan.Entry]) {
         precondition(entries.count < Int(Int32.max))
         next = [Int32](repeating: -1, count: entries.count)
+        // Room for a dataset an entry: pages never written are never resident, and the arrays are not
+        // copied as they grow (a million one-product observations are a million datasets).
+        first.reserveCapacity(entries.count)
+        last.reserveCapacity(entries.count)
+        rows.reserveCapacity(entries.count)
+        bytes.reserveCapacity(entries.count)
         // Datasets by hash: each slot the upper half of a hash and a group + 1; the dataset itself is
         // compared with the group's first entry's, so two hashes that share a half are told apart.
         var size = 16
