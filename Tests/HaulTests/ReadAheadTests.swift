@@ -273,6 +273,29 @@ struct ReadAheadTests {
         }
     }
 
+    /// The Windows device check as it was before its quick answer for long stems: the oracle.
+    static func windowsDeviceByUppercasing(_ component: String) -> String? {
+        var stem = component.prefix { $0 != "." }
+        while stem.last == " " { stem = stem.dropLast() }
+        let upper = stem.uppercased()
+        if ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"].contains(upper) { return upper }
+        let scalars = Array(upper.unicodeScalars)
+        if scalars.count == 4, upper.hasPrefix("COM") || upper.hasPrefix("LPT"),
+           ("0"..."9").contains(scalars[3]) || ["\u{B9}", "\u{B2}", "\u{B3}"].contains(scalars[3]) {
+            return upper
+        }
+        return nil
+    }
+
+    @Test("Windows device names: the quick answer for long stems is the upper-casing one", arguments: [
+        "con", "CON.txt", "con      .fits", "co n", "coNıN$.txt", "conın$", "conout$ .x", "com\u{B9}", "lpt9 .txt",
+        "c\u{301}on", "con.\u{301}txt", "con\u{301}.txt", "Céline_jw01_cal.fits", "東京東京東京東京", "ﬀﬀﬀﬀ", "aux        x",
+        "nul\u{0307}", "prn.tar.gz", "ſſſſſſſſ", "ıııııııı.fits",
+    ])
+    func windowsDevices(_ name: String) {
+        #expect(SafePath.windowsDevice(name) == Self.windowsDeviceByUppercasing(name))
+    }
+
     @Test("ASCII fast paths answer as uppercased() and lowercased() do", arguments: ["jwst", "JWST", "Jwst", "jw\u{17F}t", "hasp", "HASP ", "auxiliary", "AUXILIARY", "gs-fg", "GS-x", "g\u{17F}-", "", "é", "2B", "2b"])
     func caseFolding(_ text: String) {
         #expect(text.uppercasedEquals("JWST") == (text.uppercased() == "JWST"))
