@@ -42,6 +42,7 @@ extension Catalog {
         var products: [Product] = []
         var released = 0
         var cells = columns?.emptyRow() ?? []
+        let linePrefix = "\(name):"
         let firstRowStart = reader.index
         while let line = try reader.next() {
             if let consumed, reader.index - released >= 16 << 20 {
@@ -68,7 +69,7 @@ extension Catalog {
                     : .string(field.repeats ? reader.sharedText(column, slot: field.rawValue) : reader.text(column))
             }
             do {
-                products.append(try columns.product(cells, place: "\(name):\(line)"))
+                products.append(try columns.product(cells, line: line, linePrefix: linePrefix))
             } catch {
                 refused = error
                 products = []

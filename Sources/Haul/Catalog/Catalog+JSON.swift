@@ -59,7 +59,7 @@ extension Catalog {
             filters: try row.string(.filters)?.trimmingSpaces()
         )
         if row.details != nil { product.details = details(row) }
-        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
+        row.setOrigin(of: &product)
         return product
     }
 
@@ -95,7 +95,7 @@ extension Catalog {
             instrument: try row.string(.instrumentName)?.trimmingSpaces(),
             filters: try row.string(.filters)?.trimmingSpaces()
         )
-        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
+        row.setOrigin(of: &product)
         return product
     }
 
@@ -370,6 +370,9 @@ struct JSONRow {
     /// For a row of a table (CSV, ECSV, VOTable, FITS): where it is (`p.csv:12`, `p.fits: row 3`), which
     /// messages and the origin name instead of a JSON path.
     var place: String? = nil
+    /// For a row of a text table read from its bytes: its line, the place being `origin` then the line
+    /// (`p.csv:` and 12), made only when a message needs it.
+    var line: Int? = nil
     /// Where rows of one catalog share their ``Product/Details``.
     var details: DetailsTable? = nil
 
@@ -378,7 +381,19 @@ struct JSONRow {
     /// Where a field is, for messages: `list.json: data[3].size`, or `p.csv:12: size`.
     func location(_ field: RowField) -> String {
         if let place { return "\(place): \(field.key)" }
+        if let line { return "\(origin)\(line): \(field.key)" }
         return "\(name): \(path)[\(index)].\(field.key)"
+    }
+
+    /// Gives a product of this row its origin: the place, the line, or the JSON row.
+    func setOrigin(of product: inout Product) {
+        if let place {
+            product.origin = place
+        } else if let line {
+            product.setOrigin(origin, line: line)
+        } else {
+            product.setOrigin(origin, row: index)
+        }
     }
 
     func fail(_ field: RowField, _ expected: String, _ found: JSONValue) -> HaulError {
@@ -411,7 +426,7 @@ struct JSONRow {
     func requiredString(_ field: RowField) throws -> String {
         switch self[field] {
         case nil, .null?:
-            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : place == nil ? "null" : "an empty (masked) value")")
+            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : place == nil && line == nil ? "null" : "an empty (masked) value")")
         case .string(let s)?:
             let trimmed = s.trimmingSpaces()
             guard !trimmed.isEmpty else { throw fail(field, "a non-empty URI", .string(s)) }

@@ -36,7 +36,7 @@ public struct Product: Sendable, Hashable {
     /// The origin, or (for a JSON row) its part before the row number, which every row of the
     /// catalog shares: a million rows do not make a million strings that messages may never need.
     var originText: String
-    /// The JSON row number the origin ends in, or -1.
+    /// The JSON row number the origin ends in (or the table's line, see ``originIsLine``), or -1.
     var originRow: Int
     /// The CAOM columns kept only for `--where` (see ``Details``), when the catalog has any of them.
     public var details: Details?
@@ -50,15 +50,19 @@ public struct Product: Sendable, Hashable {
     public var access: Access
     /// Which catalog and row this product came from, for messages (`list.json: data[12]`).
     public var origin: String {
-        get { originRow < 0 ? originText : "\(originText)[\(originRow)]" }
+        get { originRow < 0 ? originText : originIsLine ? "\(originText)\(originRow)" : "\(originText)[\(originRow)]" }
         set {
             originText = newValue
             originRow = -1
+            originIsLine = false
         }
     }
     /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
     /// takes its guide-star rows too.
     public var exported: Bool
+    /// Whether ``originRow`` is a line of a text table, written after the shared text (`p.csv:12`), not a
+    /// JSON row number in brackets.
+    var originIsLine = false
 
     public init(
         uri: String, filename: String, dataset: String, mission: String? = nil, level: String? = nil,
@@ -89,6 +93,15 @@ public struct Product: Sendable, Hashable {
     mutating func setOrigin(_ text: String, row: Int) {
         originText = text
         originRow = row
+        originIsLine = false
+    }
+
+    /// Sets the origin to `text` then `line` (`p.csv:` and 12: `p.csv:12`), keeping `text` shared: a
+    /// million table rows do not make a million strings that messages may never need.
+    mutating func setOrigin(_ text: String, line: Int) {
+        originText = text
+        originRow = line
+        originIsLine = true
     }
 
     public static func == (a: Product, b: Product) -> Bool {
@@ -96,7 +109,7 @@ public struct Product: Sendable, Hashable {
             && a.level == b.level && a.category == b.category && a.suffix == b.suffix && a.productType == b.productType
             && a.recommended == b.recommended && a.guideStar == b.guideStar && a.access == b.access && a.size == b.size
             && a.instrument == b.instrument && a.filters == b.filters && a.exported == b.exported && a.details == b.details
-            && ((a.originText == b.originText && a.originRow == b.originRow) || a.origin == b.origin)
+            && ((a.originText == b.originText && a.originRow == b.originRow && a.originIsLine == b.originIsLine) || a.origin == b.origin)
     }
 
     public func hash(into hasher: inout Hasher) {
