@@ -87,6 +87,9 @@ struct SelectCommand: AsyncParsableCommand {
         } else {
             Terminal.standardOutput(SelectView.text(plan, page: shown, hasToken: token != nil))
         }
+        // The process ends next, and the kernel takes its memory back at once: freeing a million
+        // products one string at a time first was 2-4% of select's CPU (perf, a million rows).
+        _ = Unmanaged.passRetained(plan as AnyObject)
     }
 }
 

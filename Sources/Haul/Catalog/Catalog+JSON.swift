@@ -18,17 +18,18 @@ extension Catalog {
     /// - Parameters:
     ///   - bytes: The document (UTF-8; a byte-order mark is skipped).
     ///   - name: How messages name this input.
-    ///   - consumed: Told, now and then, how many leading bytes are read and never looked at again
-    ///     unless to place an error (a mapped file drops them from memory).
+    ///   - consumed: Told, now and then, of a range of bytes that is read and never looked at again
+    ///     unless to place an error (a mapped file drops them from memory). Called from the thread
+    ///     that reads rows ahead too (``RowsAhead``), for the bytes it has read.
     static func parseJSON(
-        _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: ((Int) -> Void)? = nil
+        _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: (@Sendable (Range<Int>) -> Void)? = nil
     ) throws -> [Product] {
         var reader = ProductListReader(parser: JSONReader.Parser(bytes: bytes), name: name, consumed: consumed)
         let result: Result<[Product], any Error>
         do {
             result = try reader.read()
         } catch {
-            let (line, column) = JSONReader.location(of: error.offset, in: bytes, passed: consumed)
+            let (line, column) = JSONReader.location(of: error.offset, in: bytes, passed: consumed.map { c in { c(0..<$0) } })
             throw HaulError(.invalidCatalog, "\(name):\(line):\(column): malformed JSON: \(error.reason)")
         }
         return try result.get()
@@ -58,7 +59,7 @@ extension Catalog {
             filters: try row.string(.filters)?.trimmingSpaces()
         )
         if row.details != nil { product.details = details(row) }
-        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
+        row.setOrigin(of: &product)
         return product
     }
 
@@ -94,7 +95,7 @@ extension Catalog {
             instrument: try row.string(.instrumentName)?.trimmingSpaces(),
             filters: try row.string(.filters)?.trimmingSpaces()
         )
-        if let place = row.place { product.origin = place } else { product.setOrigin(row.origin, row: row.index) }
+        row.setOrigin(of: &product)
         return product
     }
 
@@ -119,17 +120,23 @@ extension Catalog {
 struct ProductListReader {
     var parser: JSONReader.Parser
     let name: String
-    let consumed: ((Int) -> Void)?
+    let consumed: (@Sendable (Range<Int>) -> Void)?
     /// Where each field of the row being read lies.
     var slots = [RowSlot](repeating: RowSlot(), count: RowField.allCases.count)
     /// The row's fields as values, for the mapping.
     var fields = [JSONValue?](repeating: nil, count: RowField.allCases.count)
-    /// Where `consumed` was last told.
+    /// The bytes from `releasedFrom` to `released` were last told to `consumed`.
+    var releasedFrom = 0
     var released = 0
-    /// The rows' shared ``Product/Details``, when they are kept (``Catalog/keepsDetails``).
-    let details: DetailsTable? = Catalog.keepsDetails ? DetailsTable() : nil
+    /// Whether the rows keep ``Product/Details`` (``Catalog/keepsDetails``, read once by the caller).
+    let keepsDetails: Bool
+    /// The rows' shared ``Product/Details``, when they are kept.
+    let details: DetailsTable?
     /// The fields made into values for the mapping: the details' only when they are kept.
-    let mapped = Catalog.keepsDetails ? RowField.allCases : RowField.allCases.filter { !$0.isDetail }
+    let mapped: [RowField]
+    /// Whether a big array's second half may be read on a second thread (``RowsAhead``); not by the
+    /// reader that is that second thread.
+    let readsAhead: Bool
 
     enum Rows { case caom, missions }
 
@@ -137,13 +144,24 @@ struct ProductListReader {
     struct RowsRead {
         var products: [Product] = []
         var error: (any Error)?
+        /// For rows read ahead: the products in runs (instead of ``products``), each freed as soon as
+        /// the reader has copied it (see ``ProductRun``), of this many products each.
+        var runs: [ProductRun]?
+        var runCapacity = ProductRun.standardCapacity
         var result: Result<[Product], any Error> { error.map { .failure($0) } ?? .success(products) }
     }
 
-    init(parser: JSONReader.Parser, name: String, consumed: ((Int) -> Void)?) {
+    init(
+        parser: JSONReader.Parser, name: String, consumed: (@Sendable (Range<Int>) -> Void)?,
+        keepsDetails: Bool = Catalog.keepsDetails, readsAhead: Bool = true
+    ) {
         self.parser = parser
         self.name = name
         self.consumed = consumed
+        self.keepsDetails = keepsDetails
+        details = keepsDetails ? DetailsTable() : nil
+        mapped = keepsDetails ? RowField.allCases : RowField.allCases.filter { !$0.isDetail }
+        self.readsAhead = readsAhead
     }
 
     /// Reads the document: its products, or the error the mapping found in an otherwise well-formed
@@ -236,15 +254,61 @@ struct ProductListReader {
         parser.index += 1
         parser.skipSpace()
         if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return read }
+        var ahead = readsAhead
+            ? RowsAhead.start(self, kind: kind, origin: origin, path: path, depth: depth, from: parser.index) : nil
+        do {
+            try readRows(kind, origin: origin, path: path, depth: depth, into: &read, ahead: &ahead)
+        } catch {
+            // The second thread reads the same bytes, which the caller may unmap once this returns.
+            ahead?.cancel()
+            throw error
+        }
+        ahead?.cancel()
+        return read
+    }
+
+    /// Reads rows from `index` (a row's first byte) to just past the array's `]`, as ``rows(_:origin:path:depth:)``
+    /// describes.
+    ///
+    /// - Parameters:
+    ///   - ahead: Rows a second thread reads from a byte further on. When this reader reaches that
+    ///     very byte as the start of a row of this array, with no row refused so far, the rows there
+    ///     are exactly the ones the second thread read (the same bytes at the same depth, read by
+    ///     the same code): they are taken, numbered on from here. Otherwise (the byte was inside a
+    ///     string or a row, or the second thread met an error) they are dropped and this reader
+    ///     reads on itself, so every message is the one a single reader gives.
+    ///   - stop: Asked every few thousand rows whether to give up (the second thread's reader, when
+    ///     its rows will not be taken).
+    mutating func readRows(
+        _ kind: Rows, origin: String, path: String, depth: Int, into read: inout RowsRead,
+        ahead: inout RowsAhead?, stop: (() -> Bool)? = nil
+    ) throws(JSONSyntaxError) {
         var row = 0
         let firstRowStart = parser.index
         while true {
             parser.skipSpace()
             guard parser.index < parser.bytes.count else { throw parser.fail("the document ends where a value was expected") }
+            if let waiting = ahead, parser.index >= waiting.start {
+                ahead = nil
+                if var tail = waiting.finish(at: parser.index, taken: read.error == nil) {
+                    // Taken out of `tail`, so that each run is freed once copied (`tail` would hold them all).
+                    var runs = tail.read.runs ?? []
+                    tail.read.runs = nil
+                    runs.reverse()
+                    while let run = runs.popLast() {
+                        // Their rows were numbered from 0 at `waiting.start`, which is row `row` here.
+                        run.renumber(by: row)
+                        read.products.append(contentsOf: run.moved)
+                    }
+                    parser.index = tail.end
+                    return
+                }
+            }
             if let consumed, parser.index - released >= 16 << 20 {
                 released = parser.index
-                consumed(released)
+                consumed(releasedFrom..<released)
             }
+            if let stop, row & 4095 == 0, stop() { return }
             if read.error != nil {
                 try parser.skipValue(depth: depth + 1)
             } else if parser.bytes[parser.index] == UInt8(ascii: "{") {
@@ -254,28 +318,41 @@ struct ProductListReader {
                 }
                 var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
                 line.details = details
-                if row == 1_000 {
+                if read.runs == nil, row == 1_000 {
                     // Room for the rest at the first thousand rows' size, so a million rows are not
-                    // copied at every doubling.
+                    // copied at every doubling (rows read ahead included: they are appended here).
                     let perRow = Double(parser.index - firstRowStart) / 1_000
                     read.products.reserveCapacity(row + Int(Double(parser.bytes.count - parser.index) / max(perRow, 1) * 1.3) + 16)
                 }
                 do {
-                    read.products.append(try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line))
+                    let product = try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line)
+                    if read.runs == nil {
+                        read.products.append(product)
+                    } else {
+                        if read.runs!.last?.isFull ?? true {
+                            // Only the thread reading ahead keeps runs, and its errors are never shown:
+                            // the reader reads these rows itself instead.
+                            guard let run = ProductRun(capacity: read.runCapacity) else { throw HaulError(.invalidCatalog, "\(name): out of memory") }
+                            read.runs!.append(run)
+                        }
+                        read.runs!.last!.append(product)
+                    }
                 } catch {
                     read.error = error
                     read.products = []
+                    read.runs = read.runs.map { _ in [] }
                 }
             } else {
                 let value = try parser.value(depth: depth + 1)
                 read.error = HaulError(.invalidCatalog, "\(name): \(path)[\(row)]: expected a product row (a JSON object), found \(Catalog.describe(value))")
                 read.products = []
+                read.runs = read.runs.map { _ in [] }
             }
             row += 1
             parser.skipSpace()
             guard parser.index < parser.bytes.count else { throw parser.fail("an array is never closed with ]") }
             if parser.bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
-            if parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return read }
+            if parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return }
             throw parser.fail("expected , or ] in an array")
         }
     }
@@ -293,6 +370,9 @@ struct JSONRow {
     /// For a row of a table (CSV, ECSV, VOTable, FITS): where it is (`p.csv:12`, `p.fits: row 3`), which
     /// messages and the origin name instead of a JSON path.
     var place: String? = nil
+    /// For a row of a text table read from its bytes: its line, the place being `origin` then the line
+    /// (`p.csv:` and 12), made only when a message needs it.
+    var line: Int? = nil
     /// Where rows of one catalog share their ``Product/Details``.
     var details: DetailsTable? = nil
 
@@ -301,7 +381,19 @@ struct JSONRow {
     /// Where a field is, for messages: `list.json: data[3].size`, or `p.csv:12: size`.
     func location(_ field: RowField) -> String {
         if let place { return "\(place): \(field.key)" }
+        if let line { return "\(origin)\(line): \(field.key)" }
         return "\(name): \(path)[\(index)].\(field.key)"
+    }
+
+    /// Gives a product of this row its origin: the place, the line, or the JSON row.
+    func setOrigin(of product: inout Product) {
+        if let place {
+            product.origin = place
+        } else if let line {
+            product.setOrigin(origin, line: line)
+        } else {
+            product.setOrigin(origin, row: index)
+        }
     }
 
     func fail(_ field: RowField, _ expected: String, _ found: JSONValue) -> HaulError {
@@ -334,7 +426,7 @@ struct JSONRow {
     func requiredString(_ field: RowField) throws -> String {
         switch self[field] {
         case nil, .null?:
-            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : place == nil ? "null" : "an empty (masked) value")")
+            throw HaulError(.invalidCatalog, "\(location(field)): expected the product's URI, found \(self[field] == nil ? "no such field" : place == nil && line == nil ? "null" : "an empty (masked) value")")
         case .string(let s)?:
             let trimmed = s.trimmingSpaces()
             guard !trimmed.isEmpty else { throw fail(field, "a non-empty URI", .string(s)) }
@@ -390,7 +482,8 @@ struct JSONRow {
 extension Product.Access {
     /// Reads the access values MAST's catalogs use, case-insensitively.
     init?(parsing raw: String) {
-        switch raw.trimmingSpaces().uppercased() {
+        let trimmed = raw.trimmingSpaces()
+        switch trimmed.isUppercaseASCII ? trimmed : trimmed.uppercased() {
         case "", "PUBLIC": self = .public
         case "EXCLUSIVE_ACCESS", "EXCLUSIVE", "RESTRICTED", "PROPRIETARY": self = .exclusive
         default: return nil

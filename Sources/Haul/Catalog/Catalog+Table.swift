@@ -83,6 +83,14 @@ struct TableColumns {
         row.details = details
         return try kind == .caom ? Catalog.caomProduct(row) : Catalog.missionsProduct(row)
     }
+
+    /// The product of the row on `line` of a text table: as ``product(_:place:)`` with the place
+    /// `name:line`, whose text `linePrefix` (`name:`) the rows share.
+    func product(_ cells: [JSONValue?], line: Int, linePrefix: String) throws -> Product {
+        var row = JSONRow(fields: cells, origin: linePrefix, path: "", index: 0, name: name, line: line)
+        row.details = details
+        return try kind == .caom ? Catalog.caomProduct(row) : Catalog.missionsProduct(row)
+    }
 }
 
 /// Typed cells from the text a table format writes (CSV, ECSV, VOTable TABLEDATA).

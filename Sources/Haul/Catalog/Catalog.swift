@@ -123,11 +123,14 @@ public struct Catalog: Sendable {
         let bytes = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count)
         let products: [Product]
         do {
+            // An address, not a pointer, so that the thread reading rows ahead may call it too.
+            let address = Int(bitPattern: base)
             products = try parse(bytes, name: path) { consumed in
-                // Pages behind the reader: dropped from this process, read again from the file if an error
-                // message needs to count lines in them.
-                let length = consumed / page * page
-                if length > 0 { _ = madvise(base, length, MADV_DONTNEED) }
+                // Pages a reader has passed: dropped from this process, read again from the file if an
+                // error message needs to count lines in them (or the rows read ahead are not taken).
+                let from = (consumed.lowerBound + page - 1) / page * page
+                let to = consumed.upperBound / page * page
+                if to > from { _ = madvise(UnsafeMutableRawPointer(bitPattern: address + from), to - from, MADV_DONTNEED) }
             }
         } catch {
             throw changed() ?? error
@@ -155,7 +158,7 @@ public struct Catalog: Sendable {
         case .urlList:
             return try parseURLList(text(data, name: name), name: name)
         case .astropyCSV:
-            return try parseAstropyCSV(text(data, name: name), name: name)
+            return try data.withUnsafeBytes { try parseAstropyCSV($0.bindMemory(to: UInt8.self), name: name) }
         case .ecsv:
             return try parseECSV(text(data, name: name), name: name)
         case .votable:
@@ -167,14 +170,18 @@ public struct Catalog: Sendable {
 
     /// Parses one catalog's bytes in place (see ``parse(_:name:)``).
     ///
-    /// - Parameter consumed: For JSON, told now and then how many leading bytes are read (see
-    ///   ``parseJSON(_:name:consumed:)``).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: ((Int) -> Void)? = nil) throws -> [Product] {
+    /// - Parameter consumed: For JSON and astropy CSV, told now and then of a range of bytes that is
+    ///   read (see ``parseJSON(_:name:consumed:)``).
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: (@Sendable (Range<Int>) -> Void)? = nil
+    ) throws -> [Product] {
         // A view of the bytes, not a copy: for sniffing, and for the text formats.
         let data = bytes.isEmpty ? Data() : Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
         switch detect(data) {
         case .caom?, .missionsSearch?:
             return try parseJSON(bytes, name: name, consumed: consumed)
+        case .astropyCSV?:
+            return try parseAstropyCSV(bytes, name: name, consumed: consumed)
         default:
             return try parse(data, name: name)
         }

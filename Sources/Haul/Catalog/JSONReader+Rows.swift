@@ -126,6 +126,20 @@ extension JSONReader.Parser {
                 return rowNames[position].field
             }
         }
+        // A name seen before at another position: no new name is made.
+        for known in knownNames {
+            let end = index + 1 + known.bytes.count
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\""), known.bytes.withUnsafeBufferPointer({ k in
+                k.isEmpty || memcmp(bytes.baseAddress! + index + 1, k.baseAddress!, k.count) == 0
+            }) {
+                index = end + 1
+                if position < 64 {
+                    while rowNames.count <= position { rowNames.append(([], nil)) }
+                    rowNames[position] = known
+                }
+                return known.field
+            }
+        }
         let start = index + 1
         let plain = try scanString()
         guard plain else {
@@ -149,6 +163,7 @@ extension JSONReader.Parser {
         if position < 64, name.count <= 256 {
             while rowNames.count <= position { rowNames.append(([], nil)) }
             rowNames[position] = (Array(name), found)
+            if knownNames.count < 64 { knownNames.append(rowNames[position]) }
         }
         return found
     }

@@ -111,13 +111,20 @@ enum JSONReader {
         /// The member name (its bytes) last seen at each position of a product row, and the field it
         /// names (``readRow(depth:into:)``).
         var rowNames: [(bytes: [UInt8], field: RowField?)] = []
+        /// Every member name of a product row seen so far (a few dozen at most are kept), for rows
+        /// whose members come in another order than the row before.
+        var knownNames: [(bytes: [UInt8], field: RowField?)] = []
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
         /// Whether rows note the fields of ``Product/Details`` (else they are skipped like any member
-        /// the mapping does not read).
-        let keepsDetails = Catalog.keepsDetails
+        /// the mapping does not read). Given, not read from ``Catalog/keepsDetails`` here: a task-local
+        /// value is not seen on the thread that reads rows ahead (``RowsAhead``).
+        let keepsDetails: Bool
 
-        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>, keepsDetails: Bool = Catalog.keepsDetails) {
+            self.bytes = bytes
+            self.keepsDetails = keepsDetails
+        }
 
         func fail(_ reason: String, at offset: Int? = nil) -> JSONSyntaxError {
             JSONSyntaxError(offset: offset ?? index, reason: reason)

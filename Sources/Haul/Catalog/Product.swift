@@ -36,7 +36,7 @@ public struct Product: Sendable, Hashable {
     /// The origin, or (for a JSON row) its part before the row number, which every row of the
     /// catalog shares: a million rows do not make a million strings that messages may never need.
     var originText: String
-    /// The JSON row number the origin ends in, or -1.
+    /// The JSON row number the origin ends in (or the table's line, see ``originIsLine``), or -1.
     var originRow: Int
     /// The CAOM columns kept only for `--where` (see ``Details``), when the catalog has any of them.
     public var details: Details?
@@ -50,15 +50,19 @@ public struct Product: Sendable, Hashable {
     public var access: Access
     /// Which catalog and row this product came from, for messages (`list.json: data[12]`).
     public var origin: String {
-        get { originRow < 0 ? originText : "\(originText)[\(originRow)]" }
+        get { originRow < 0 ? originText : originIsLine ? "\(originText)\(originRow)" : "\(originText)[\(originRow)]" }
         set {
             originText = newValue
             originRow = -1
+            originIsLine = false
         }
     }
     /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
     /// takes its guide-star rows too.
     public var exported: Bool
+    /// Whether ``originRow`` is a line of a text table, written after the shared text (`p.csv:12`), not a
+    /// JSON row number in brackets.
+    var originIsLine = false
 
     public init(
         uri: String, filename: String, dataset: String, mission: String? = nil, level: String? = nil,
@@ -89,6 +93,15 @@ public struct Product: Sendable, Hashable {
     mutating func setOrigin(_ text: String, row: Int) {
         originText = text
         originRow = row
+        originIsLine = false
+    }
+
+    /// Sets the origin to `text` then `line` (`p.csv:` and 12: `p.csv:12`), keeping `text` shared: a
+    /// million table rows do not make a million strings that messages may never need.
+    mutating func setOrigin(_ text: String, line: Int) {
+        originText = text
+        originRow = line
+        originIsLine = true
     }
 
     public static func == (a: Product, b: Product) -> Bool {
@@ -96,7 +109,7 @@ public struct Product: Sendable, Hashable {
             && a.level == b.level && a.category == b.category && a.suffix == b.suffix && a.productType == b.productType
             && a.recommended == b.recommended && a.guideStar == b.guideStar && a.access == b.access && a.size == b.size
             && a.instrument == b.instrument && a.filters == b.filters && a.exported == b.exported && a.details == b.details
-            && ((a.originText == b.originText && a.originRow == b.originRow) || a.origin == b.origin)
+            && ((a.originText == b.originText && a.originRow == b.originRow && a.originIsLine == b.originIsLine) || a.origin == b.origin)
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -151,7 +164,7 @@ extension Product {
             return false
         }
         if marked { return true }
-        if let subgroup, subgroup.uppercased().hasPrefix("GS-") { return true }
+        if let subgroup, subgroup.uppercasedHasPrefix("GS-") { return true }
         return false
     }
 
@@ -168,7 +181,13 @@ extension Product {
             while from < to, bytes[from] == 0x20 || bytes[from] == 0x09 || bytes[from] == 0x0A { from += 1 }
             while to > from, bytes[to - 1] == 0x20 || bytes[to - 1] == 0x09 || bytes[to - 1] == 0x0A { to -= 1 }
             guard to - from == phrase.count else { return false }
-            return zip(bytes[from..<to], phrase).allSatisfy { a, b in (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b }
+            var i = from
+            for b in phrase {
+                let a = bytes[i]
+                guard (a >= 0x41 && a <= 0x5A ? a | 0x20 : a) == b else { return false }
+                i += 1
+            }
+            return true
         }
         return plain ?? (group.trimmingSpaces().lowercased() == "minimum recommended products")
     }
@@ -177,18 +196,18 @@ extension Product {
     static func normaliseSuffix(_ raw: String?) -> String? {
         guard var s = raw?.trimmingSpaces(), !s.isEmpty else { return nil }
         while s.hasPrefix("_") { s.removeFirst() }
-        return s.isEmpty ? nil : s.uppercased()
+        return s.isEmpty ? nil : s.isUppercaseASCII ? s : s.uppercased()
     }
 
     /// A level in its normalised form: lower-case, no surrounding spaces.
     static func normaliseLevel(_ raw: String?) -> String? {
         guard let s = raw?.trimmingSpaces(), !s.isEmpty else { return nil }
-        return s.lowercased()
+        return s.isLowercaseASCII ? s : s.lowercased()
     }
 
     /// The JWST processing level a product suffix belongs to (the pipeline's stage that writes it), if known.
     static func jwstLevel(forSuffix suffix: String) -> String? {
-        switch suffix.uppercased() {
+        switch suffix.isUppercaseASCII ? suffix : suffix.uppercased() {
         case "UNCAL": return "1b"
         case "RATE", "RATEINTS", "TRAPSFILLED", "ROSCAL", "RAMP", "DARK", "FITOPT": return "2a"
         case "CAL", "CALINTS", "I2D", "S2D", "S3D", "X1D", "X1DINTS", "WHTLT", "BSUB", "BSUBINTS", "CRF", "CRFINTS",
@@ -224,7 +243,7 @@ extension Product {
 
     /// Whether a product is JWST's, by its mission or its file name (`jw…`).
     static func isJWST(mission: String?, filename: String) -> Bool {
-        if let mission { return mission.uppercased() == "JWST" }
+        if let mission { return mission.uppercasedEquals("JWST") }
         return filename.utf8.count > 2 && filename.prefix(2).lowercased() == "jw"
     }
 
@@ -237,9 +256,9 @@ extension Product {
 
     /// The missions-search name of an HST product's level, from CAOM's fields.
     static func hstCategory(level: String?, productType: String?, project: String?) -> String? {
-        if project?.trimmingSpaces().uppercased() == "HASP" { return "hasp" }
+        if project?.trimmingSpaces().uppercasedEquals("HASP") == true { return "hasp" }
         if let level, ["uncalibrated", "calibrated", "aux", "hasp"].contains(level) { return level }
-        if productType?.trimmingSpaces().uppercased() == "AUXILIARY" { return "aux" }
+        if productType?.trimmingSpaces().uppercasedEquals("AUXILIARY") == true { return "aux" }
         switch level {
         case "1": return "uncalibrated"
         case "2", "3": return "calibrated"
@@ -286,5 +305,44 @@ extension String {
             return self
         }
         return self[...].trimmingSpaces()
+    }
+}
+
+extension String {
+    // MAST's values are plain ASCII, and a million rows ask these questions of them: for ASCII the
+    // answer is read from the bytes, which is what `uppercased()`/`lowercased()` would give (they map
+    // only `a`–`z`/`A`–`Z` there); any other string is asked as before.
+
+    /// Whether `uppercased()` is the string itself: plain ASCII with no `a`–`z` (false for any other string).
+    var isUppercaseASCII: Bool {
+        utf8.allSatisfy { $0 < 0x80 && !($0 >= 0x61 && $0 <= 0x7A) }
+    }
+
+    /// Whether `lowercased()` is the string itself: plain ASCII with no `A`–`Z` (false for any other string).
+    var isLowercaseASCII: Bool {
+        utf8.allSatisfy { $0 < 0x80 && !($0 >= 0x41 && $0 <= 0x5A) }
+    }
+
+    /// `uppercased() == upper`, for `upper` upper-case ASCII, without making the upper-case string.
+    func uppercasedEquals(_ upper: String) -> Bool {
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return uppercased() == upper }
+        guard utf8.count == upper.utf8.count else { return false }
+        return zipUppercased(upper)
+    }
+
+    /// `uppercased().hasPrefix(upper)`, for `upper` upper-case ASCII, without making the upper-case string.
+    func uppercasedHasPrefix(_ upper: String) -> Bool {
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return uppercased().hasPrefix(upper) }
+        guard utf8.count >= upper.utf8.count else { return false }
+        return zipUppercased(upper)
+    }
+
+    /// Whether the string's first bytes, upper-cased as ASCII, are `upper`'s.
+    private func zipUppercased(_ upper: String) -> Bool {
+        var mine = utf8.makeIterator()
+        for u in upper.utf8 {
+            guard let b = mine.next(), (b >= 0x61 && b <= 0x7A ? b - 0x20 : b) == u else { return false }
+        }
+        return true
     }
 }

@@ -18,6 +18,11 @@ struct PathKey: Hashable {
     init(folder: String?, name: String) {
         self.folder = folder
         self.name = name
+        (lowered, hash) = Self.hash(folder: folder, name: name)
+    }
+
+    /// The ``hash`` of the path `folder/name`, and its ``lowered`` form when it is beyond plain ASCII.
+    static func hash(folder: String?, name: String) -> (lowered: String?, hash: Int) {
         var plain = true
         var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
         Self.withPath(folder, name) { bytes in
@@ -42,14 +47,9 @@ struct PathKey: Hashable {
             hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
             hash ^= hash >> 29
         }
-        if plain {
-            lowered = nil
-            self.hash = Int(truncatingIfNeeded: hash)
-        } else {
-            let text = (folder.map { $0 + "/" } ?? "") + name
-            lowered = text.lowercased()
-            self.hash = lowered!.hashValue
-        }
+        if plain { return (nil, Int(truncatingIfNeeded: hash)) }
+        let lowered = ((folder.map { $0 + "/" } ?? "") + name).lowercased()
+        return (lowered, lowered.hashValue)
     }
 
     /// Calls `body` with the path's bytes (`folder/name`), made on the stack.

@@ -76,26 +76,39 @@ extension Plan {
         guard number <= count else {
             throw HaulError(.invalidArgument, "--page \(number): the selection has \(rows.grouped) row\(rows == 1 ? "" : "s"), \(count.grouped) page\(count == 1 ? "" : "s") of \(size.grouped)")
         }
-        let datasets = datasetGroups()
-        // Preview position → (dataset group, index into the plan).
-        var order: [(group: Int, index: Int)] = []
-        order.reserveCapacity(rows)
-        for (g, d) in datasets.enumerated() { for index in d.entries { order.append((g, index)) } }
         // Overflow-safe: number ≤ count, so (number - 1) * size < rows.
         let start = (number - 1) * size
         let range = start..<min(rows, start + size)
         var groups: [Page.Group] = []
+        guard !range.isEmpty else { return Page(number: number, size: size, count: count, rows: rows, range: range, groups: groups) }
+        let datasets = PreviewGroups(entries)
+        // The dataset at the page's first position, and that position's place among its rows.
+        var g = 0
+        var before = 0
+        while before + Int(datasets.rows[g]) <= start {
+            before += Int(datasets.rows[g])
+            g += 1
+        }
+        var offset = start - before
+        var index = Int(datasets.first[g])
+        for _ in 0..<offset { index = Int(datasets.next[index]) }
         for position in range {
-            let (g, index) = order[position]
-            if position > range.lowerBound, order[position - 1].group == g {
+            if index < 0 {
+                // The dataset's rows are all placed: the next dataset's first.
+                g += 1
+                offset = 0
+                index = Int(datasets.first[g])
+            }
+            if position > range.lowerBound, offset > 0 {
                 groups[groups.count - 1].entries.append(index)
             } else {
-                let continued = position > 0 && order[position - 1].group == g
                 groups.append(Page.Group(
-                    dataset: datasets[g].dataset, entries: [index], continued: continued,
-                    totalRows: datasets[g].entries.count, totalBytes: datasets[g].bytes
+                    dataset: PreviewGroups.dataset(of: entries[Int(datasets.first[g])]), entries: [index], continued: offset > 0,
+                    totalRows: Int(datasets.rows[g]), totalBytes: datasets.bytes[g]
                 ))
             }
+            index = Int(datasets.next[index])
+            offset += 1
         }
         return Page(number: number, size: size, count: count, rows: rows, range: range, groups: groups)
     }

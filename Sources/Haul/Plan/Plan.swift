@@ -159,17 +159,10 @@ public struct Plan: Sendable {
         var summary = Summary()
         // One pass over the URIs: the totals count each once, and every row learns the first row with
         // its URI, which is how duplicates are found below.
-        var firstRow = [Int](repeating: 0, count: products.count)
-        do {
-            var seen = Set<URIKey>(minimumCapacity: products.count)
-            for index in products.indices {
-                let (inserted, member) = seen.insert(URIKey(products[index].uri, row: index))
-                firstRow[index] = member.row
-                if inserted {
-                    summary.totalFiles += 1
-                    summary.totalBytes = summary.totalBytes.addingSize(products[index].size)
-                }
-            }
+        let firstRow = FirstRows.of(products)
+        for index in products.indices where firstRow[index] == index {
+            summary.totalFiles += 1
+            summary.totalBytes = summary.totalBytes.addingSize(products[index].size)
         }
         var entries: [Entry] = []
         do {
@@ -219,21 +212,19 @@ public struct Plan: Sendable {
         // wants it, and in `others` a path whose hash another path had first. Claiming them in catalog
         // order finds the later rows that want a path an earlier one (or a manifest) has: only those are
         // renamed. An index per path, not a copy of it: a million paths cost a few megabytes.
-        var byHash: [Int: Int] = [:]
-        byHash.reserveCapacity(entries.count + 2)
+        var claims = FirstClaims(capacity: entries.count + manifests.count)
         var others = Set<PathKey>()
         func key(_ claimer: Int) -> PathKey {
             claimer >= 0 ? entries[claimer].pathKey : PathKey(folder: nil, name: manifests[-1 - claimer])
         }
         func claim(_ path: PathKey, by claimer: Int) -> Bool {
-            if let first = byHash[path.hash] {
+            if let first = claims.first(path.hash, else: claimer) {
                 return key(first) != path && others.insert(path).inserted
             }
-            byHash[path.hash] = claimer
             return true
         }
         func isWanted(_ path: PathKey) -> Bool {
-            if let first = byHash[path.hash], key(first) == path { return true }
+            if let first = claims.first(path.hash), key(first) == path { return true }
             return others.contains(path)
         }
         for i in manifests.indices { _ = claim(key(-1 - i), by: -1 - i) }

@@ -70,6 +70,18 @@ public enum SafePath {
     /// The Windows device name a component is (its part before the first dot, trailing spaces
     /// ignored, any case), or `nil`.
     static func windowsDevice<S: StringProtocol>(_ component: S) -> String? {
+        // Every device name is at most 7 scalars, all ASCII; upper-casing never makes fewer scalars, and
+        // no other scalars are canonically equivalent to ASCII letters. So a stem with more than 7
+        // scalars that are not spaces (the stem only grows past the first "." scalar, when a mark
+        // follows it) names no device: a long name is answered without upper-casing it.
+        var kept = 0
+        for scalar in component.unicodeScalars {
+            if scalar == "." { break }
+            if scalar != " " {
+                kept += 1
+                if kept > 7 { return nil }
+            }
+        }
         var stem = component.prefix { $0 != "." }
         while stem.last == " " { stem = stem.dropLast() }
         let upper = stem.uppercased()

@@ -10,6 +10,11 @@ struct URIKey: Hashable {
     init(_ uri: String, row: Int) {
         self.uri = uri
         self.row = row
+        hash = Self.hash(uri)
+    }
+
+    /// The hash of a URI, equal for equal URIs (Swift's string equality).
+    static func hash(_ uri: String) -> Int {
         var text = uri
         let plain: Int? = text.withUTF8 { bytes in
             var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -30,7 +35,7 @@ struct URIKey: Hashable {
             hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
             return Int(truncatingIfNeeded: hash ^ hash >> 29)
         }
-        hash = plain ?? uri.hashValue
+        return plain ?? uri.hashValue
     }
 
     static func == (a: URIKey, b: URIKey) -> Bool { a.hash == b.hash && a.uri == b.uri }

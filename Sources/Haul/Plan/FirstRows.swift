@@ -1,0 +1,46 @@
+/// For each product of a list, the first row with its URI (Swift's string equality, as a `Set` of
+/// URIs compares them): a row whose first row is another repeats that row's URI.
+///
+/// A million rows are looked up once each. A `Set` of ``URIKey`` would hold a string, a row and a hash
+/// per slot (32 bytes, 64 MB for a million rows, every insert retaining a string); this table holds a
+/// row and half its hash in 8 bytes and compares the URIs in the list itself, only when the halves of
+/// the hashes agree.
+enum FirstRows {
+    static func of(_ products: [Product]) -> [Int] {
+        var first = [Int](repeating: 0, count: products.count)
+        guard products.count < Int(UInt32.max) else {
+            // Past what a slot's 32-bit row can hold: the set.
+            var seen = Set<URIKey>(minimumCapacity: products.count)
+            for index in products.indices { first[index] = seen.insert(URIKey(products[index].uri, row: index)).memberAfterInsert.row }
+            return first
+        }
+        // At most half full, so a probe ends within a few slots; a power of two, so a mask finds a slot.
+        var capacity = 16
+        while capacity < products.count * 2 { capacity <<= 1 }
+        let mask = capacity - 1
+        // A slot: the row + 1 in the low 32 bits (0: empty), the hash's high 32 bits above.
+        var slots = [UInt64](repeating: 0, count: capacity)
+        slots.withUnsafeMutableBufferPointer { slots in
+            for index in products.indices {
+                let hash = URIKey.hash(products[index].uri)
+                let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
+                var slot = Int(truncatingIfNeeded: UInt64(truncatingIfNeeded: hash) ^ UInt64(truncatingIfNeeded: hash) >> 32) & mask
+                while true {
+                    let held = slots[slot]
+                    if held == 0 {
+                        slots[slot] = tag | UInt64(index + 1)
+                        first[index] = index
+                        break
+                    }
+                    let row = Int(held & 0xFFFF_FFFF) - 1
+                    if held & 0xFFFF_FFFF_0000_0000 == tag, products[row].uri == products[index].uri {
+                        first[index] = row
+                        break
+                    }
+                    slot = (slot + 1) & mask
+                }
+            }
+        }
+        return first
+    }
+}
