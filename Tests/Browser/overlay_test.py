@@ -18,6 +18,7 @@ import time
 import urllib.parse
 import urllib.request
 
+from downloads_page import resume_interrupted
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -330,14 +331,7 @@ try:
         # An interrupted download waits for its Resume button (when the browser does not resume by itself).
         if not any(line.startswith("GET /download.zip 206") for line in server_log()) and time.time() > deadline - 50:
             clicked = True
-            driver.get("chrome://downloads")
-            driver.execute_script("""
-                const manager = document.querySelector("downloads-manager");
-                for (const item of manager.shadowRoot.querySelectorAll("downloads-item")) {
-                    // The button's id as Chromium 120 and later name it, and as earlier ones did.
-                    const button = item.shadowRoot.querySelector("#pause-or-resume, #pauseOrResume");
-                    if (button && /resume/i.test(button.textContent)) button.click();
-                }""")
+            resume_interrupted(driver)
             time.sleep(1)
     saved("resumed.zip")
     rows = json.loads(select("--quick", "recommended", "--json", "--page-size", "1000")[0])["rows"]

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 
+from downloads_page import resume_interrupted
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -102,14 +103,7 @@ try:
     # The download broke with the server; resume it as a person would, until the new server answers.
     deadline = time.time() + 120
     while time.time() < deadline and not any(l.startswith("GET /download.zip 206") for l in log_lines(os.path.join(work, "serve-2.log"))):
-        driver.get("chrome://downloads")
-        driver.execute_script("""
-            const manager = document.querySelector("downloads-manager");
-            for (const item of manager.shadowRoot.querySelectorAll("downloads-item")) {
-                // The button's id as Chromium 120 and later name it, and as earlier ones did.
-                const button = item.shadowRoot.querySelector("#pause-or-resume, #pauseOrResume");
-                if (button && /resume/i.test(button.textContent)) button.click();
-            }""")
+        resume_interrupted(driver)
         time.sleep(1)
     saved = os.path.join(downloads, "restarted.zip")
     deadline = time.time() + 180
