@@ -181,7 +181,7 @@ struct BenchTests {
     func duration() async throws {
         try await withTestArchive { archive in
             let fast = targets(archive, prefix: "cycle", count: 3, size: 2_048)
-            let slow = targets(archive, prefix: "held", count: 1, faults: [TestArchive.Fault(.delay(milliseconds: 60_000))])
+            let slow = targets(archive, prefix: "held", count: 1, faults: [TestArchive.Fault(.delay(milliseconds: 600_000))])
             let report = try await withEngine(testConfiguration(parallel: 4)) { engine in
                 await engine.bench(fast + slow, options: BenchOptions(load: .concurrency(4), stop: .duration(.seconds(1.5)), sampleInterval: .milliseconds(100)))
             }
@@ -342,9 +342,11 @@ struct BenchTests {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
             try writeURIList(
-                (0..<3).map { ("mast:BENCH/quick\($0).fits", 5_000, []) } + (0..<2).map { ("mast:BENCH/held\($0).fits", 5_000, [.init(.delay(milliseconds: 60_000))]) },
+                (0..<3).map { ("mast:BENCH/quick\($0).fits", 5_000, []) } + (0..<2).map { ("mast:BENCH/held\($0).fits", 5_000, [.init(.delay(milliseconds: 600_000))]) },
                 to: archive, at: folder.path + "/list.txt"
             )
+            // Held ten minutes, longer than any wait here: on a loaded machine the run below took more
+            // than the one minute they were once held, and they answered before the interrupt.
             let haul = try HaulProcess(["bench", "list.txt", "--archive", archive.url, "--json", "out.json", "--progress", "bar"], in: folder.path)
             try await waitUntil("5 requests", seen: { "\(archive.statistics.requests) requests" }) { archive.statistics.requests >= 5 }
             // Long enough for a few redraws of the live line (every 250 ms).

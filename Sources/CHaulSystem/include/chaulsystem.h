@@ -27,17 +27,6 @@ static inline ssize_t csystem_copy_file_range(int in, int64_t *off_in, int out, 
 #endif
 }
 
-/// sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE): asks the kernel to start writing the file's dirty
-/// pages to the disk now, without waiting for them. Returns -1 with errno ENOSYS where there is no such call.
-static inline int csystem_start_writeback(int fd) {
-#if defined(__linux__) && defined(SYS_sync_file_range)
-    return (int)syscall(SYS_sync_file_range, fd, (int64_t)0, (int64_t)0, 2U /* SYNC_FILE_RANGE_WRITE */);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 /// O_TMPFILE (an unnamed file in a folder, gone when closed), or 0 where the system has none.
 static inline int csystem_o_tmpfile(void) {
 #if defined(__linux__)

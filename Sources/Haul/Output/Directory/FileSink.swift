@@ -25,7 +25,6 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     ///
     /// - Parameter flushers: Where to flush the file before its rename, so that the name never points
     ///   at a file a power cut could empty (the caller flushes the folder after); `nil`: no flush.
-    ///   Flushed files also start their writeback as they are written (``Writeback``).
     /// - Throws: ``HaulError`` (`output`) naming the path and the system's reason.
     package init(path: String, budget: MemoryBudget, blockSize: Int, workers: WorkerPool, flushers: WorkerPool? = nil) throws {
         self.path = path
@@ -39,10 +38,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
         // What PageMemory really allocates, so that reservations and releases agree.
-        file = FileTarget(
-            fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize), workers: workers,
-            writeback: flushers == nil ? nil : Writeback(fd: fd)
-        )
+        file = FileTarget(fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize), workers: workers)
         lane = SerialLane(on: workers)
         self.flushers = flushers
         body = SegmentSink(start: 0, end: .max, target: file)

@@ -17,17 +17,14 @@ final class FileTarget: PositionalTarget {
     /// CRC-32 without reading it back.
     var needsCRC: Bool { true }
 
-    /// Starts the file's writeback as it is written, when it is to be flushed.
-    let writeback: Writeback?
     private let end = Atomic<Int64>(0)
 
-    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int, workers: WorkerPool, writeback: Writeback? = nil) {
+    init(fd: Int32, path: String, budget: MemoryBudget, segmentBlockSize: Int, workers: WorkerPool) {
         self.workers = workers
         self.fd = fd
         self.path = path
         self.budget = budget
         self.segmentBlockSize = segmentBlockSize
-        self.writeback = writeback
     }
 
     /// The end of the furthest write (the file's length, as it was created empty); read once the
@@ -43,6 +40,5 @@ final class FileTarget: PositionalTarget {
             if exchanged { break }
             seen = now
         }
-        writeback?.wrote(bytes.count)
     }
 }

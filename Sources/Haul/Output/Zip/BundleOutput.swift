@@ -34,12 +34,8 @@ final class ArchiveOutput: @unchecked Sendable {
     private var streamed: UInt64
     private let space: Locked<Space>
 
-    /// Starts a file's writeback as it is written, when it is to be flushed at the end.
-    private let writeback: Writeback?
-
-    init(_ kind: Kind, position: UInt64 = 0, holes: [Hole] = [], writeback: Bool = false) {
+    init(_ kind: Kind, position: UInt64 = 0, holes: [Hole] = []) {
         self.kind = kind
-        if case .file(let fd, _) = kind, writeback { self.writeback = Writeback(fd: fd) } else { self.writeback = nil }
         self.streamed = position
         self.space = Locked(Space(end: position, holes: holes))
     }
@@ -87,7 +83,6 @@ final class ArchiveOutput: @unchecked Sendable {
         guard case .file(let fd, let path) = kind else { preconditionFailure("a stream has no offsets") }
         guard !bytes.isEmpty else { return }
         try FileIO.pwriteAll(fd, bytes, at: Int64(offset), what: path)
-        writeback?.wrote(bytes.count)
     }
 
     /// Removes every hole: the bytes after each move down over it (in the kernel's page cache, in order,
@@ -186,7 +181,6 @@ final class ArchiveOutput: @unchecked Sendable {
             }
             if n == 0 { throw HaulError(.output, "cannot write \(path): the spool file ended early") }
             copied += Int64(n)
-            writeback?.wrote(n)
         }
         guard copied < count else { return }
         try copyByReading(source, from: copied, count: count - copied) { bytes, done in

@@ -158,7 +158,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         }
         for (index, entry) in resume.kept { kept[index] = entry }
         writer = ZipWriter(
-            output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes, writeback: synchronizes), kept: resume.kept,
+            output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes), kept: resume.kept,
             keptSpans: resume.spans
         )
     }
