@@ -18,9 +18,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from downloads_page import resume_interrupted
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from downloads_page import chromium, resume_interrupted
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -49,17 +47,7 @@ def summary_line(*arguments):
     return select(*arguments)[0].split("\n")[0]
 
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1050"]:
-    options.add_argument(argument)
-options.add_experimental_option("prefs", {
-    "download.default_directory": downloads,
-    "download.prompt_for_download": False,
-    "safebrowsing.enabled": False,
-})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-driver.set_page_load_timeout(60)
+driver = chromium(downloads)
 wait = WebDriverWait(driver, 30)
 by_id = lambda name: driver.find_element(By.ID, name)
 

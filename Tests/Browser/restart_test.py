@@ -19,9 +19,7 @@ import sys
 import time
 import urllib.request
 
-from downloads_page import resume_interrupted
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from downloads_page import chromium, resume_interrupted
 
 haul, work = sys.argv[1:3]
 downloads = os.path.join(work, "restart-downloads")
@@ -74,17 +72,7 @@ check(oct(os.stat(key_file).st_mode & 0o777) == "0o600", f"the key file is mode 
 download = f"http://127.0.0.1:{port}/download.zip?key={key}&quick=recommended&compression=store&root=restarted"
 length = int(urllib.request.urlopen(urllib.request.Request(download, method="HEAD"), timeout=60).headers["Content-Length"])
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]:
-    options.add_argument(argument)
-options.add_experimental_option("prefs", {
-    "download.default_directory": downloads,
-    "download.prompt_for_download": False,
-    "safebrowsing.enabled": False,
-})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-driver.set_page_load_timeout(60)
+driver = chromium(downloads)
 second = None
 try:
     driver.get(download)
