@@ -12,10 +12,12 @@ of the same address gets.
 """
 import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -85,6 +87,8 @@ try:
     check(length // 4 <= cut_at < length, f"the download was cut part-way: {cut_at:,} of {length:,} bytes")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
+    # What a killed `haul serve --demo` cannot remove itself: its sample catalog's folder.
+    shutil.rmtree(os.path.join(tempfile.gettempdir(), f"haul-serve-{first.pid}"), ignore_errors=True)
 
     second, again = start(os.path.join(work, "serve-2.log"))
     check(again == address, f"the restarted server has the same address: {again} against {address}")
