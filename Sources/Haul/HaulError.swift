@@ -24,6 +24,9 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
         public static let diskFull = Code("disk full")
         /// A token could not be read, or the archive did not accept it (exit status 2).
         public static let authentication = Code("authentication")
+        /// A file of a stored bundle that a client holds part of is no longer the file that part was
+        /// sent from: the archive changed it since, so the bundle cannot be resumed from there.
+        public static let changedOnArchive = Code("changed on the archive")
         /// The transfer engine could not start or failed internally.
         public static let engine = Code("engine")
     }

@@ -21,6 +21,8 @@ final class ChannelStream: ByteStream, @unchecked Sendable {
     private var queued = 0
     private var closed = false
     private var sentTotal: Int64 = 0
+    private var heldHead: HTTPResponseHead?
+    private var headWentOut = false
 
     init(channel: any Channel, highWater: Int = 4 << 20) {
         self.channel = channel
@@ -33,6 +35,29 @@ final class ChannelStream: ByteStream, @unchecked Sendable {
     /// Whether the connection failed or closed (the client has gone).
     var isClosed: Bool { condition.withLock { closed } }
 
+    /// Holds the response's head until the first byte of its body: until then the answer can still
+    /// be another (an error that says what went wrong, instead of a body cut short).
+    func hold(_ head: HTTPResponseHead) {
+        condition.withLock { heldHead = head }
+    }
+
+    /// Whether the held head went out (with the first byte of the body, or ``sendHeldHead()``).
+    var headSent: Bool { condition.withLock { headWentOut } }
+
+    /// Sends the held head now, if it has not gone out with a body byte.
+    func sendHeldHead() {
+        let head = takeHead()
+        if let head { channel.write(HTTPServerResponsePart.head(head), promise: nil) }
+    }
+
+    private func takeHead() -> HTTPResponseHead? {
+        condition.withLock {
+            defer { heldHead = nil }
+            if heldHead != nil { headWentOut = true }
+            return heldHead
+        }
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard bytes.count > 0 else { return }
         condition.lock()
@@ -42,7 +67,12 @@ final class ChannelStream: ByteStream, @unchecked Sendable {
             throw HaulError(.output, "the browser closed the connection")
         }
         queued += bytes.count
+        let head = heldHead
+        heldHead = nil
+        if head != nil { headWentOut = true }
         condition.unlock()
+        // Writes from one thread reach the event loop in the order made: the head, then the body.
+        if let head { channel.write(HTTPServerResponsePart.head(head), promise: nil) }
         let count = bytes.count
         let buffer = channel.allocator.buffer(bytes: bytes)
         channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer))).whenComplete { result in

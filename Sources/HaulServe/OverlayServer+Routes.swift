@@ -355,18 +355,7 @@ extension OverlayServer {
     ) async throws -> Reply? {
         var headers = headers
         let tag = fresh.tag
-        // The same selection is the same bundle, to the byte: one known already (with its records of
-        // what went out) stands for the fresh one.
-        let bundle = state.withLock { s -> StoredBundle in
-            if let known = s.resumable.last(where: { $0.tag == tag }) { return known.bundle }
-            s.resumable.append((tag, fresh))
-            // The oldest go first; the newest is always kept.
-            while s.resumable.count > 1, s.resumable.count > Self.resumableLimit
-                || s.resumable.reduce(0, { $0 + $1.bundle.files }) > Self.resumableFileLimit {
-                s.resumable.removeFirst()
-            }
-            return fresh
-        }
+        var bundle = remembered(fresh)
         var first: UInt64 = 0
         var last = bundle.length - 1
         var status = HTTPResponseStatus.ok
@@ -380,44 +369,100 @@ extension OverlayServer {
             }
             (first, last) = resolved
             status = .partialContent
-            headers.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(bundle.length)")
         }
-        headers.add(name: "Content-Length", value: String(last - first + 1))
-        headers.add(name: "ETag", value: tag)
-        headers.add(name: "Accept-Ranges", value: "bytes")
+        func responseHead() -> HTTPResponseHead {
+            var all = headers
+            if status == .partialContent { all.add(name: "Content-Range", value: "bytes \(first)-\(last)/\(bundle.length)") }
+            all.add(name: "Content-Length", value: String(last - first + 1))
+            all.add(name: "ETag", value: tag)
+            all.add(name: "Accept-Ranges", value: "bytes")
+            return HTTPResponseHead(version: .http1_1, status: status, headers: all)
+        }
         if head.method == .HEAD {
             streamed = status
-            try await sendHead(HTTPResponseHead(version: .http1_1, status: status, headers: headers), on: channel)
+            try await sendHead(responseHead(), on: channel)
             return nil
         }
         try admit(tag)
         defer { leave(tag) }
-        try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))).get()
-        streamed = status
-
-        let (complete, outcome) = await send(bundle, tag: tag, first...last, credentials: credentials, to: stream)
-        let range = status == .partialContent ? " (bytes \(first)-\(last) of \(bundle.length))" : ""
-        if complete {
-            // Every byte the head promised is out.
-            try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
-            note = "\(outcome), \(stream.sent) bytes sent\(range)"
-            try? await channel.close()
-        } else {
-            // Short of its Content-Length: the client sees the download fail, and may ask for the rest.
+        while true {
+            // The head goes out with the first byte: until then the answer can still say what went wrong.
+            stream.hold(responseHead())
+            streamed = status
+            let (complete, outcome, failure) = await send(bundle, tag: tag, first...last, credentials: credentials, to: stream)
+            let range = status == .partialContent ? " (bytes \(first)-\(last) of \(bundle.length))" : ""
+            if complete {
+                // Every byte the head promised is out.
+                stream.sendHeldHead()
+                try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+                note = "\(outcome), \(stream.sent) bytes sent\(range)"
+                try? await channel.close()
+                return nil
+            }
             // A bundle that cannot be finished (a file failed or changed) is forgotten, so the next
             // request for it starts from what the archive has now.
-            if !stream.isClosed { state.withLock { $0.resumable.removeAll { $0.tag == tag } } }
+            if !stream.isClosed { forget(bundle) }
+            if !stream.headSent && !stream.isClosed {
+                if failure == .changedOnArchive && status == .partialContent {
+                    // The client holds part of an entry whose file the archive has changed since: the
+                    // bytes it asks for belong to a bundle that no longer exists. As for an If-Range that
+                    // no longer matches, the answer is the whole bundle as it is now (a download manager
+                    // starts over, curl -C - stops and says the server did not resume).
+                    configuration.log("GET /download.zip: \(outcome); sending the whole bundle as it is now")
+                    guard let again = StoredBundle(plan: fresh.plan, credentials: credentials) else { return nil }
+                    bundle = remembered(again)
+                    (first, last, status) = (0, bundle.length - 1, .ok)
+                    continue
+                }
+                // Nothing went out yet: the answer says why, instead of a body cut short.
+                note = outcome
+                return .text(.badGateway, "the bundle cannot be sent: \(outcome)")
+            }
+            // Short of its Content-Length: the client sees the download fail, and may ask for the rest.
             note = "stopped after \(stream.sent) bytes\(range): \(outcome)"
             channel.close(promise: nil)
+            return nil
         }
-        return nil
+    }
+
+    /// The bundle this server knows by `fresh`'s tag (with its records of what went out), or `fresh`,
+    /// remembered from now on: the same selection is the same bundle, to the byte. With a records
+    /// folder (`--key-file`), its records are kept on disk, and those of an earlier process taken.
+    private func remembered(_ fresh: StoredBundle) -> StoredBundle {
+        let tag = fresh.tag
+        if let known = state.withLock({ $0.resumable.last(where: { $0.tag == tag }) }) { return known.bundle }
+        if let folder = configuration.recordsFolder {
+            do {
+                try fresh.keepRecords(in: folder)
+            } catch {
+                configuration.log("warning: \((error as? HaulError)?.message ?? "\(error)"): a restarted server cannot resume this bundle")
+            }
+        }
+        return state.withLock { s -> StoredBundle in
+            // Another request may have remembered it meanwhile.
+            if let known = s.resumable.last(where: { $0.tag == tag }) { return known.bundle }
+            s.resumable.append((tag, fresh))
+            // The oldest go first; the newest is always kept.
+            while s.resumable.count > 1, s.resumable.count > Self.resumableLimit
+                || s.resumable.reduce(0, { $0 + $1.bundle.files }) > Self.resumableFileLimit {
+                s.resumable.removeFirst()
+            }
+            return fresh
+        }
+    }
+
+    /// Forgets a bundle that could not be finished, with its records.
+    private func forget(_ bundle: StoredBundle) {
+        state.withLock { $0.resumable.removeAll { $0.bundle === bundle } }
+        bundle.forgetRecords()
     }
 
     /// Sends bytes `range` of `bundle` to `stream`; whether all went, and what to log.
     private func send(
         _ bundle: StoredBundle, tag: String, _ range: ClosedRange<UInt64>, credentials: Credentials?, to stream: ChannelStream
-    ) async -> (Bool, String) {
+    ) async -> (Bool, String, HaulError.Code?) {
         var outcome = "0 OK"
+        var failure: HaulError.Code?
         if range.lowerBound < bundle.trailerOffset {
             // The files' part, by a writer from the range's start. When every entry before the start has
             // gone out (a resumption, or the whole), the same writer goes on to the end of the bundle.
@@ -431,17 +476,18 @@ extension OverlayServer {
                 outcome = "\(report.ok) OK"
             } catch {
                 outcome = (error as? HaulError)?.message ?? "\(error)"
+                failure = (error as? HaulError)?.code
             }
             uncover(tag, claim)
             if body.isComplete && end < bundle.length - 1 {
                 // Stopped where the range (or the files' part) ends, as it should.
                 outcome = "\(bundle.positions(overlapping: range.lowerBound, end).count) files in range"
             }
-            guard body.isComplete else { return (false, outcome) }
-            if end == range.upperBound { return (true, outcome) }
+            guard body.isComplete else { return (false, outcome, failure) }
+            if end == range.upperBound { return (true, outcome, failure) }
         }
         guard let trailer = await trailer(of: bundle, tag: tag, credentials: credentials, while: stream) else {
-            return (false, stream.isClosed ? "the client closed the connection" : "a file of the bundle could not be fetched for its CRC-32")
+            return (false, stream.isClosed ? "the client closed the connection" : "a file of the bundle could not be fetched for its CRC-32", nil)
         }
         let from = Int(max(range.lowerBound, bundle.trailerOffset) - bundle.trailerOffset)
         let to = Int(range.upperBound - bundle.trailerOffset)
@@ -452,7 +498,7 @@ extension OverlayServer {
                 continuation.resume(returning: ok)
             }
         }
-        return (written, outcome)
+        return (written, outcome, nil)
     }
 
     /// The end of `bundle` (``StoredBundle/trailer()``) once every entry has gone out: waits for the

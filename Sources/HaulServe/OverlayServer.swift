@@ -55,6 +55,10 @@ public final class OverlayServer: Sendable {
         public var maximumBodyMemory = 256 << 20
         /// The key requests must carry (``ServerKey``); `nil`: a new random one for this run.
         public var key: String?
+        /// A folder to keep the records of stored bundles in (what CRC-32 and time each entry went out
+        /// with: ``ServerKey/recordsFolder(beside:)``), so that a restarted server resumes them safely;
+        /// `nil`: in memory only.
+        public var recordsFolder: String?
         /// Where the server says what it does (one line a request: method, path, status). Never a
         /// query string, a body or a token.
         public var log: @Sendable (String) -> Void = { _ in }

@@ -43,6 +43,35 @@ public enum ServerKey {
         return text
     }
 
+    /// The folder beside a key file (`FILE.bundles`) where a server keeps the records of the stored
+    /// bundles it sends (``OverlayServer/Configuration/recordsFolder``): made (mode 700) when missing.
+    ///
+    /// What a restarted server needs to resume a bundle safely lives with what it needs to accept the
+    /// resuming request at all: without the key file the addresses change, so nothing resumes.
+    ///
+    /// - Throws: ``HaulError`` (`invalidArgument`) when it is not a folder of the user's own that only
+    ///   they can use, or cannot be made.
+    public static func recordsFolder(beside keyFile: String) throws -> String {
+        let path = keyFile + ".bundles"
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw HaulError(.invalidArgument, "cannot make \(path) (the records of the bundles sent): \(String(cString: strerror(errno)))")
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            throw HaulError(.invalidArgument, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw HaulError(.invalidArgument, "\(path) is not a folder (it holds the records of the bundles sent): remove it, or give another --key-file")
+        }
+        guard st.st_uid == geteuid() else {
+            throw HaulError(.invalidArgument, "\(path) belongs to another user: the records of the bundles sent must be your own")
+        }
+        guard st.st_mode & 0o077 == 0 else {
+            throw HaulError(.invalidArgument, "\(path) can be used by other users (mode \(String(st.st_mode & 0o777, radix: 8))): chmod 700 \(path)")
+        }
+        return path
+    }
+
     /// Whether `text` can be a key: it goes into URLs unescaped and is compared as it is.
     static func isKey(_ text: String) -> Bool {
         (16...128).contains(text.utf8.count) && text.utf8.allSatisfy { c in

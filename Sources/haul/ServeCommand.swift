@@ -67,7 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --demo: multiplies the sample's file sizes (1 gives about 240 MB of recommended files).")
     var scale: Double = 1
 
-    @Option(name: .customLong("key-file"), help: ArgumentHelp("Keep the server's key in this file, so that its addresses, and downloads a browser or download manager resumes from them, still work after a restart: read when it exists (it must be yours and readable by you alone), else made with a new random key (mode 600).", valueName: "file"))
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("Keep the server's key in this file, so that its addresses, and downloads a browser or download manager resumes from them, still work after a restart: read when it exists (it must be yours and readable by you alone), else made with a new random key (mode 600). Beside it, FILE.bundles keeps what each stored bundle's entries went out with, so a resumed download is checked against what the client holds.", valueName: "file"))
     var keyFile: String?
 
     @Option(name: .customLong("max-upload"), help: ArgumentHelp("The largest product list the page or a POST may send, in MB.", valueName: "MB"))
@@ -91,6 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         // Before anything starts: a key file that cannot be used ends the command here.
         let key = try keyFile.map { try ServerKey.load(from: $0) }
+        let records = try keyFile.map { try ServerKey.recordsFolder(beside: $0) }
         if !["127.0.0.1", "::1", "localhost"].contains(host) {
             Terminal.note("warning: listening on \(host): other machines can reach this page; only the key in its address keeps them from starting downloads")
         }
@@ -108,18 +109,19 @@ struct ServeCommand: AsyncParsableCommand {
                 }
                 Terminal.note("loopback archive at \(archive.url); sample catalog of \(sample.rows.count) rows")
                 Terminal.note("its exclusive-access files open with the demo's MAST token \(SampleCatalog.demoToken) (valid nowhere else)")
-                try await serve(catalog: try Catalog.load(paths: [catalogPath]), names: ["demo"], resolver: try URLResolver(archive: archive.url), key: key)
+                try await serve(catalog: try Catalog.load(paths: [catalogPath]), names: ["demo"], resolver: try URLResolver(archive: archive.url), key: key, records: records)
             }
             return
         }
         let catalog = catalogs.isEmpty ? nil : try Catalog.load(paths: catalogs)
         try await serve(
             catalog: catalog, names: catalogs,
-            resolver: try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment), key: key
+            resolver: try URLResolver(archive: archive, mission: mission, environment: ProcessInfo.processInfo.environment), key: key,
+            records: records
         )
     }
 
-    private func serve(catalog: Catalog?, names: [String], resolver: URLResolver, key: String?) async throws {
+    private func serve(catalog: Catalog?, names: [String], resolver: URLResolver, key: String?, records: String?) async throws {
         var configuration = OverlayServer.Configuration(resolver: resolver)
         configuration.catalog = catalog
         configuration.catalogNames = names
@@ -128,6 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maximumUpload = maxUploadMB << 20
         configuration.maximumDownloads = maxDownloads
         configuration.key = key
+        configuration.recordsFolder = records
         // Every descriptor the system allows: connections are capped well below it, and the downloads'
         // transfers must fit beside them (running out of descriptors stops the process: see
         // ConnectionLimit), so a low limit lowers --parallel.

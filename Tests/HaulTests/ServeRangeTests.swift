@@ -144,4 +144,58 @@ struct ServeRangeTests {
             try checkWithReaders(folder.path + "/aria.zip", names: try readWithPython(plain).names)
         }
     }
+
+    @Test("A server restarted with the same --key-file resumes from the records it kept: a range in the manifests fetches no file, and a file changed under a half-sent entry gets the whole new bundle (200), never a mix")
+    func restartWithRecords() async throws {
+        try await Self.withSample { archive, folder in
+            let keyFile = folder.path + "/serve.key"
+            let withKey = ["--key-file", keyFile]
+            var whole: [UInt8] = []
+            try await Self.serve(archive, in: folder, withKey) { server in
+                whole = try await ServeTests.curl(Self.url(server), in: folder.path).body
+            }
+            let records = try FileManager.default.contentsOfDirectory(atPath: keyFile + ".bundles")
+            #expect(records.count == 1 && records[0].hasSuffix(".records"), "\(records)")
+            var st = stat()
+            #expect(lstat(keyFile + ".bundles", &st) == 0 && st.st_mode & 0o777 == 0o700)
+            #expect(lstat(keyFile + ".bundles/" + records[0], &st) == 0 && st.st_mode & 0o777 == 0o600)
+            let path = folder.path + "/whole.zip"
+            try Data(whole).write(to: URL(fileURLWithPath: path))
+            let entries = try readWithPython(path).entries.sorted { $0.offset < $1.offset }
+            let spans = try Self.fileSpans(path)
+            let manifests = spans[spans.count - 1].end
+
+            // Restarted: the end of the bundle comes from the records alone (without them, every file
+            // would be fetched again for its CRC-32).
+            try await Self.serve(archive, in: folder, withKey) { server in
+                let requests = archive.statistics.requests
+                let answer = try await ServeTests.curl(Self.url(server), ["-H", "Range: bytes=\(manifests + 5)-"], in: folder.path)
+                #expect(answer.status == 206)
+                #expect(answer.body == Array(whole[Int(manifests + 5)...]))
+                #expect(archive.statistics.requests - requests == 0)
+            }
+
+            // The file under the middle entry changes on the archive; a client holds half of that entry.
+            let middle = entries[entries.count / 2]
+            let filename = String(middle.name.split(separator: "/").last ?? "")
+            let uri = try #require(SampleCatalog(scale: 0.05).rows.first { $0.productFilename == filename }?.dataURI, "\(middle.name)")
+            archive.reprocess(uri: uri)
+            let halfway = middle.offset + 100
+            try await Self.serve(archive, in: folder, withKey) { server in
+                let probe = try await ServeTests.curl(Self.url(server), ["-I"], in: folder.path)
+                let tag = try #require(ServeTests.header("ETag", in: probe.headers))
+                let resumed = try await ServeTests.curl(Self.url(server), ["-H", "Range: bytes=\(halfway)-", "-H", "If-Range: \(tag)"], in: folder.path)
+                try #require(resumed.status == 200, "\(server.log.suffix(5))")
+                #expect(ServeTests.header("Content-Range", in: resumed.headers) == nil)
+                #expect(resumed.body.count == whole.count && resumed.body != whole)
+                #expect(server.log.contains { $0.contains("changed on the archive") && $0.contains(filename) }, "\(server.log.suffix(5))")
+                // The whole new bundle, as a plain request now gets it, and a valid archive.
+                let now = try await ServeTests.curl(Self.url(server), in: folder.path)
+                #expect(now.body == resumed.body)
+                let renewed = folder.path + "/renewed.zip"
+                try Data(resumed.body).write(to: URL(fileURLWithPath: renewed))
+                try checkWithReaders(renewed, names: try readWithPython(renewed).names)
+            }
+        }
+    }
 }

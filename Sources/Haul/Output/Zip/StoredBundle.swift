@@ -61,6 +61,8 @@ public final class StoredBundle: Sendable {
         var modified: Int64
     }
     private let records = Locked<[Int: Record]>([:])
+    /// Where the records are kept on disk as well (``keepRecords(in:)``), or `nil`.
+    private let log = Locked<BundleRecordLog?>(nil)
 
     /// - Parameters:
     ///   - credentials: The token the bundle is fetched with: its user and the authenticated statuses
@@ -242,8 +244,38 @@ public final class StoredBundle: Sendable {
 
     func record(_ key: Int) -> Record? { records.withLock { $0[key] } }
 
-    /// Records an entry as it goes out.
-    func record(_ key: Int, _ record: Record) { records.withLock { $0[key] = record } }
+    /// Records an entry as it goes out (before its first byte does): in memory, and in the records
+    /// file when there is one.
+    func record(_ key: Int, _ record: Record) {
+        records.withLock { $0[key] = record }
+        // Outside the lock: readers of the records never wait on the disk.
+        if let log = log.withLock({ $0 }), let position = positions[key] {
+            log.write(position: position, crc32: record.crc32, modified: record.modified)
+        }
+    }
+
+    /// Keeps the records in a file of `folder` too (``BundleRecordLog``), and takes those an earlier
+    /// process left there for this bundle: what a client may hold of it from before a restart.
+    ///
+    /// - Throws: ``HaulError`` when the file cannot be opened.
+    package func keepRecords(in folder: String) throws {
+        let file = try BundleRecordLog(folder: folder, tag: tag, files: order.count, length: length)
+        let earlier = file.load()
+        records.withLock { known in
+            for (position, record) in earlier where position < order.count && known[order[position]] == nil {
+                known[order[position]] = Record(crc32: record.crc32, modified: record.modified)
+            }
+        }
+        log.withLock { $0 = file }
+    }
+
+    /// Drops the records file (the bundle could not be finished, so no one resumes it).
+    package func forgetRecords() {
+        log.withLock { file in
+            file?.remove()
+            file = nil
+        }
+    }
 
     /// The manifest as the bundle holds it: every download `OK` with its CRC-32 (`crc` of its index),
     /// the transfer columns empty.

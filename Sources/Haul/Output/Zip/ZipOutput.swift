@@ -298,7 +298,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         let entry = ZipEntry(staged, name: entryName(index), modified: bundle.entryTime(lastModified: lastModified), level: 0)
         if case .stored(_, _, let from) = destination, let position = bundle.positions[index], bundle.offsets[position] < from,
            let record = bundle.record(index), record != StoredBundle.Record(crc32: entry.crc32, modified: entry.modified) {
-            let error = HaulError(.output, "\(path) changed on the archive since the bundle began: it cannot be resumed")
+            let error = HaulError(.changedOnArchive, "\(path) changed on the archive since the bundle began: it cannot be resumed")
             breakBundle(error)
             throw error
         }

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A ``StoredBundle``'s records on disk: the CRC-32 and time each entry went out with, so that a server
+/// restarted between a client's first bytes and its `Range` request still knows what that client holds.
+///
+/// Without them a restarted server would fetch the file under a half-sent entry again and send the
+/// rest of whatever the archive holds now: when the archive changed the file meanwhile, the client
+/// ends with an entry whose bytes and CRC-32 disagree, and no one says so. With them, the entry is
+/// checked against what went out (``HaulError/Code/changedOnArchive`` when it differs), and entries
+/// the client holds whole are never fetched again just for their CRC-32s.
+///
+/// # Layout
+/// One file per bundle, named after its tag: a 24-byte header (`HAULREC1`, the file count, the
+/// bundle's length), then a 16-byte slot per position in the bundle's order: the CRC-32 (4 bytes),
+/// a mark saying the slot is written (4 bytes), the time (8 bytes), little-endian.
+///
+/// A slot is written with one `pwrite` before the entry's first byte goes out (``StoredBundle``
+/// records then), so a process killed at any point leaves every entry a client may hold recorded:
+/// the page cache outlives the process. Records are not flushed to the disk, so a power cut may lose
+/// some; a position without a record is treated as it was before records were kept (fetched again).
+/// A file whose header does not match its bundle is started afresh.
+package final class BundleRecordLog: @unchecked Sendable {
+    static let magic: [UInt8] = Array("HAULREC1".utf8)
+    static let written: UInt32 = 0x5245_4331 // "1CER": a slot that holds a record
+    static let headerLength = 24
+    static let slotLength = 16
+    /// Record files kept in a folder: the newest, by their last use.
+    package static let kept = 64
+
+    let path: String
+    // Immutable after init; pwrite on one descriptor from several threads is safe.
+    private let fd: Int32
+    private let files: Int
+
+    /// Opens (or starts) the records of a bundle of `files` entries and `length` bytes tagged `tag` in
+    /// `folder`, and drops the oldest record files beyond ``kept``.
+    ///
+    /// - Throws: ``HaulError`` (`output`) when the file cannot be opened or written.
+    package init(folder: String, tag: String, files: Int, length: UInt64) throws {
+        // The tag is ours ("haul-HEX-HEX" in quotes); only its letters, digits and dashes name the file.
+        let name = String(String.UnicodeScalarView(tag.unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }))
+        path = folder + "/" + name + ".records"
+        self.files = files
+        let fd = System.open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw HaulError.writing(path, errno: errno, action: "open") }
+        self.fd = fd
+        var header = Self.magic
+        withUnsafeBytes(of: UInt64(files).littleEndian) { header += $0 }
+        withUnsafeBytes(of: length.littleEndian) { header += $0 }
+        var found = [UInt8](repeating: 0, count: Self.headerLength)
+        let (n, _) = found.withUnsafeMutableBytes { FileIO.readAll(fd, into: $0, at: 0) }
+        if n != Self.headerLength || found != header {
+            // Another bundle's, cut short, or new: start afresh.
+            guard ftruncate(fd, 0) == 0 else { throw HaulError.writing(path, errno: errno, action: "truncate") }
+            try header.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, what: path) }
+        }
+        // In use now: the pruning below keeps the most recently used.
+        _ = futimens(fd, nil)
+        Self.prune(folder)
+    }
+
+    deinit { _ = System.close(fd) }
+
+    /// The records written so far, by position in the bundle's order.
+    package func load() -> [Int: (crc32: UInt32, modified: Int64)] {
+        let count = files * Self.slotLength
+        guard count > 0 else { return [:] }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)
+        defer { buffer.deallocate() }
+        let (n, _) = FileIO.readAll(fd, into: buffer, at: Int64(Self.headerLength))
+        var records: [Int: (crc32: UInt32, modified: Int64)] = [:]
+        for position in 0..<(n / Self.slotLength) {
+            let at = position * Self.slotLength
+            guard UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self)) == Self.written else { continue }
+            records[position] = (
+                UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: at, as: UInt32.self)),
+                Int64(littleEndian: buffer.loadUnaligned(fromByteOffset: at + 8, as: Int64.self))
+            )
+        }
+        return records
+    }
+
+    /// Writes the record of the entry at `position`. A failed write is not an error of the download:
+    /// that position stays unrecorded on disk, as if records were not kept.
+    package func write(position: Int, crc32: UInt32, modified: Int64) {
+        guard position >= 0, position < files else { return }
+        var slot = [UInt8]()
+        slot.reserveCapacity(Self.slotLength)
+        withUnsafeBytes(of: crc32.littleEndian) { slot += $0 }
+        withUnsafeBytes(of: Self.written.littleEndian) { slot += $0 }
+        withUnsafeBytes(of: modified.littleEndian) { slot += $0 }
+        _ = slot.withUnsafeBytes { FileIO.writeAll(fd, $0, at: Int64(Self.headerLength + position * Self.slotLength)) }
+    }
+
+    /// Removes the file: its bundle is forgotten (it could not be finished).
+    package func remove() { unlink(path) }
+
+    /// Removes all but the ``kept`` most recently used record files of `folder`.
+    static func prune(_ folder: String) {
+        guard let dir = opendir(folder) else { return }
+        var found: [(name: String, used: Int)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".records") else { continue }
+            var st = stat()
+            guard lstat(folder + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            found.append((name, st.st_mtim.tv_sec))
+        }
+        closedir(dir)
+        guard found.count > kept else { return }
+        for old in found.sorted(by: { $0.used > $1.used }).dropFirst(kept) { unlink(folder + "/" + old.name) }
+    }
+}
