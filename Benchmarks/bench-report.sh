@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real `haul bench` report: nginx on 127.0.0.1 serving 400 small files and 8 big ones (the big ones
 # capped at 4 MB/s a connection, as archives cap theirs), a URL list with one missing file, 8 seconds at
-# 150 requests a second. Writes OUT.json and OUT.html (default ./bench-report); the README's picture of
+# 150 requests a second. Writes OUT.json and OUT.html (default ./bench-report); docs/bench.md's picture of
 # a report (docs/bench-report.png) is a screenshot of the HTML.
 #   Benchmarks/bench-report.sh [OUT]        HAUL=.build/debug/haul to use a debug build
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Million-row CAOM product lists of several shapes, written without `haul sample` (issue 23 §1).
+"""Million-row CAOM product lists of several shapes, written without `haul sample` (docs/performance.md).
 
     Benchmarks/catalog-shapes.py FOLDER [--rows N] [--shape NAME]...
 

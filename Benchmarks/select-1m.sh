@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A million-row MAST CAOM product list (issue 12 §3): how long `haul select --json` takes and how much
+# A million-row MAST CAOM product list (docs/performance.md, "A catalog of a million rows"): how long `haul select --json` takes and how much
 # memory it peaks at, Python's `json.load` alone on the same file for scale, and how soon `haul download`
 # of the whole list starts transferring (against a closed port, so every transfer fails at once: the
 # time to the first progress event and to the first file's result is the time spent before the network).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `haul select` on million-row CAOM lists of every shape (issue 23 §1): many small observations and few
+# `haul select` on million-row CAOM lists of every shape (docs/performance.md, "A million rows of any shape"): many small observations and few
 # large ones, compact and pretty JSON, shuffled columns, long descriptions, non-ASCII and escaped
 # strings, nulls and numbers in every form, and the astropy CSV table. Each list is written by
 # Benchmarks/catalog-shapes.py (no code shared with `haul sample`), which also works out the totals

@@ -71,7 +71,7 @@ public struct Configuration: Sendable, Hashable {
     /// The same for objects of MAST's public bucket: s5cmd's parts, at least 50 MiB and 5 at a time
     /// (objects of 64 MiB or more). S3 gives each connection about the same rate, so five carry a big
     /// object fast without the hundreds of connections 16 a file would make when many big objects
-    /// run at once (on two cores those cost more than they bring: measured in the README).
+    /// run at once (on two cores those cost more than they bring: measured in docs/cloud.md, "How").
     public var cloudSegmentation = Segmentation(threshold: 64 << 20, minimumSegment: 50 << 20, maximumConnections: 5)
     /// Where public products come from: the archive, MAST's public bucket, or the bucket with the
     /// archive as each file's fallback (``SourcePolicy``). The bucket's address is the plan's

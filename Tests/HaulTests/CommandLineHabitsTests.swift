@@ -29,7 +29,7 @@ func manifestStatuses(_ root: String) throws -> [String] {
     return csv.split(separator: "\r\n").dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[3]) }
 }
 
-/// Exit codes a pipeline can trust, and curl's and aria2's habits (issue 13 §3, §4).
+/// Exit codes a pipeline can trust, and curl's and aria2's habits (docs/guide.md: "Downloading", "Exit status").
 @Suite("haul command: exit codes and habits")
 struct CommandLineHabitsTests {
     let caom = fixture("jwst-program.caom.json")

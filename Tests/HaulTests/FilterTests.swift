@@ -3,7 +3,7 @@ import Haul
 import Testing
 
 /// astroquery's filters (`--where`, `--extension`, `--mrp-only`) and the check that a selector value
-/// names something the catalog has (issue 13 §2, §3).
+/// names something the catalog has (docs/guide.md: "Selecting before downloading", "From astroquery").
 @Suite("Filters and selector values")
 struct FilterTests {
     /// The CAOM fixture's rows as JSON objects, read independently of Haul's reader.

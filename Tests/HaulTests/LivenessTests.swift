@@ -253,7 +253,7 @@ struct MemoryBoundTests {
             #expect((summaryField(big.stdout, "memory_pauses") ?? 0) > 0, "no transfer was ever paused for memory: the case did not test the limit")
             let limitKiB = 4 << 10
             print("memory, \(mode): peak RSS \(big.peakKiB) KiB for 256 MiB at --memory-limit 4 --parallel 64; \(baseline.peakKiB) KiB for one 10-byte file; \(summaryField(big.stdout, "memory_pauses") ?? -1) pauses for memory")
-            // The documented fixed overhead (README, "Memory"): libcurl's state per transfer (handle, connection,
+            // The documented fixed overhead (docs/performance.md, "Memory"): libcurl's state per transfer (handle, connection,
             // receive buffer) within 32 KiB, and 4 MiB for the compression workers' zlib streams and threads.
             let allowanceKiB = 64 * 32 + (4 << 10)
             #expect(big.peakKiB <= baseline.peakKiB + limitKiB + allowanceKiB,

@@ -2,7 +2,7 @@ import Foundation
 @testable import Haul
 import Testing
 
-/// The million-row paths (issue 23 §1) on small lists: the rows read ahead on a second thread, the
+/// The million-row paths (docs/performance.md, "A catalog of a million rows") on small lists: the rows read ahead on a second thread, the
 /// tables that find repeated URIs and claimed paths, and the preview's dataset groups. Expected values
 /// come from the values the tests wrote, or from a plain computation written here, never from the
 /// code under test.

@@ -81,7 +81,7 @@ let benchmarks: @Sendable () -> Void = {
 // it takes a while, which only the select benchmarks should pay.
 let caom100k: Data = SampleCatalog(jwstObservations: 2_500, hstObservations: 1_430).caomJSON()
 
-// A million rows (issue 12 §3): the 100k sample's rows ten times, each copy's URIs, file names and
+// A million rows (docs/performance.md, "A catalog of a million rows"): the 100k sample's rows ten times, each copy's URIs, file names and
 // datasets made its own, as one {"data": [...]} document (about 700 MB). Made on first use (a global),
 // so that the other benchmarks neither wait for it nor carry it in their peak memory.
 let millionRowCAOM: Data = {
