@@ -389,7 +389,10 @@ extension OverlayServer {
             // The head goes out with the first byte: until then the answer can still say what went wrong.
             stream.hold(responseHead())
             streamed = status
+            // Requests of one bundle at once share the files they fetch (a download manager's ranges).
+            bundle.cache.enter()
             let (complete, outcome, failure) = await send(bundle, tag: tag, first...last, credentials: credentials, to: stream)
+            bundle.cache.leave()
             let range = status == .partialContent ? " (bytes \(first)-\(last) of \(bundle.length))" : ""
             if complete {
                 // Every byte the head promised is out.

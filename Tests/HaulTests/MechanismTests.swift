@@ -171,4 +171,50 @@ struct MechanismTests {
         #expect(past.withUnsafeMutableBytes { FileIO.readAll(fd, into: $0, at: 100_000) }.count == 10)
         #expect(bytes.withUnsafeBytes { FileIO.writeAll(-1, $0) } == EBADF)
     }
+
+    @Test("A bundle's file cache: a file is claimed while fetched; alone nothing is kept; with two requests a waiter gets the claimed file; a failed claim passes to a waiter; limits drop the oldest; the last request drops all")
+    func bundleFileCache() async throws {
+        let folder = NSTemporaryDirectory()
+        func file(_ size: UInt64, crc: UInt32) throws -> BundleFileCache.File {
+            BundleFileCache.File(spool: try SpoolFile(folder: folder), size: size, crc32: crc, modified: 7)
+        }
+        let cache = BundleFileCache(byteLimit: 100, fileLimit: 2)
+        cache.enter()
+        guard case .claimed = await cache.take(1) else { Issue.record("the first to ask claims"); return }
+        #expect(!cache.isShared)
+        cache.publish(1, try file(10, crc: 1))
+        #expect(cache.holding.files == 0, "one request alone keeps nothing")
+        cache.enter()
+        #expect(cache.isShared)
+        guard case .claimed = await cache.take(1) else { Issue.record("two requests: the first to ask claims"); return }
+        // A second asker waits for the claim, then gets the file.
+        let waiter = Task { await cache.take(1) }
+        try await Task.sleep(for: .milliseconds(100))
+        cache.publish(1, try file(10, crc: 0xABCD))
+        guard case .ready(let got) = await waiter.value else { Issue.record("the waiter gets the published file"); return }
+        #expect(got.crc32 == 0xABCD && got.size == 10)
+        // A claim that fails passes to one waiter, which claims it itself.
+        guard case .claimed = await cache.take(2) else { Issue.record("claim 2"); return }
+        let second = Task { await cache.take(2) }
+        try await Task.sleep(for: .milliseconds(100))
+        cache.publish(2, nil)
+        guard case .claimed = await second.value else { Issue.record("a failed claim passes to the waiter"); return }
+        // A cancelled waiter stops waiting.
+        let cancelled = Task { await cache.take(2) }
+        try await Task.sleep(for: .milliseconds(100))
+        cancelled.cancel()
+        guard case .unclaimed = await cancelled.value else { Issue.record("a cancelled waiter returns"); return }
+        cache.publish(2, try file(60, crc: 2))
+        // Limits: 100 bytes and 2 files. A third file (120 bytes, 3 files) drops the least recently used
+        // (1), then, still over 100 bytes, the next (2).
+        guard case .claimed = await cache.take(3) else { Issue.record("claim 3"); return }
+        cache.publish(3, try file(50, crc: 3))
+        #expect(cache.holding.files == 1 && cache.holding.bytes == 50, "\(cache.holding)")
+        guard case .claimed = await cache.take(1) else { Issue.record("1 was dropped (the oldest), so it is claimed again"); return }
+        cache.publish(1, nil)
+        // The last request's end drops every file.
+        cache.leave()
+        cache.leave()
+        #expect(cache.holding.files == 0 && cache.holding.bytes == 0)
+    }
 }

@@ -61,6 +61,8 @@ public final class StoredBundle: Sendable {
         var modified: Int64
     }
     private let records = Locked<[Int: Record]>([:])
+    /// Whole files shared by the requests of this bundle that run at the same time.
+    package let cache = BundleFileCache()
     /// Where the records are kept on disk as well (``keepRecords(in:)``), or `nil`.
     private let log = Locked<BundleRecordLog?>(nil)
 

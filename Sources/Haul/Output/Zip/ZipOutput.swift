@@ -48,6 +48,9 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     /// Entries of a stored bundle outside the part written (before its start with no record, or after
     /// its end): not fetched, and the bundle's end cannot be written.
     private var unrecordedPrefix: Set<Int> = []
+    /// A stored bundle's files this run fetches for the other requests of the bundle too
+    /// (``BundleFileCache``): each is published when its transfer ends.
+    private let claims = Locked<Set<Int>>([])
     /// A full disk met by an entry's spool file (the writer keeps its own failure).
     private let diskFull = Locked<HaulError?>(nil)
 
@@ -217,8 +220,13 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             // Sent before the resumed stream's start: what went out is what the manifest records.
             return .complete(CompleteFile(size: Int64(entry.uncompressedSize), note: "", crc32: entry.crc32, fileTime: entry.modified))
         }
-        if bundle != nil, !(await writer.admit(index)) {
-            return .failed("not started: the bundle stopped")
+        if let bundle {
+            guard await writer.admit(index) else { return .failed("not started: the bundle stopped") }
+            switch await bundle.cache.take(index) {
+            case .ready(let file): return await fromCache(index, file, bundle: bundle)
+            case .claimed: claims.withLock { _ = $0.insert(index) }
+            case .unclaimed: break
+            }
         }
         if let entry = kept[index] {
             let product = plan.entries[index].product
@@ -250,12 +258,21 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     func complete(_ index: Int, sink: ZipEntrySink, result: FetchResult) async -> Completion {
         live.withLock { $0[index] = nil }
+        // A claim on a stored bundle's file ends with the transfer, whatever its outcome: others wait on it.
+        let claimed = claims.withLock { $0.remove(index) != nil }
+        var shared = false
+        defer { if claimed && !shared { bundle?.cache.publish(index, nil) } }
         switch result.status {
         case .ok:
             do {
                 let staged = try await sink.finish(size: result.bytes)
                 if let bundle {
-                    return try await completeStored(index, staged, bundle: bundle, lastModified: result.lastModified)
+                    return try await completeStored(index, staged, bundle: bundle, lastModified: result.lastModified) { entry in
+                        guard claimed else { return }
+                        shared = true
+                        // A copy only for another request of the bundle running now.
+                        bundle.cache.publish(index, bundle.cache.isShared ? Self.cacheFile(staged, entry, folder: staging.spoolFolder) : nil)
+                    }
                 }
                 if let region = staged.region {
                     try await writer.complete(region, crc32: staged.crc32, modified: result.lastModified ?? started, key: index)
@@ -288,7 +305,11 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
 
     /// A file of a stored bundle, whole: it goes out in its turn. One whose header went out before
     /// (a resumed stream's first entry) must be the same file.
-    private func completeStored(_ index: Int, _ staged: ZipStaged, bundle: StoredBundle, lastModified: Int64?) async throws -> Completion {
+    ///
+    /// - Parameter share: Called with the entry once the file is known good, before it waits its turn.
+    private func completeStored(
+        _ index: Int, _ staged: ZipStaged, bundle: StoredBundle, lastModified: Int64?, share: (ZipEntry) -> Void = { _ in }
+    ) async throws -> Completion {
         let path = plan.entries[index].path
         guard staged.method == .stored, staged.uncompressedSize == UInt64(plan.entries[index].product.size ?? -1) else {
             let error = HaulError(.output, "\(path): \(staged.uncompressedSize) bytes arrived where the catalog states \(plan.entries[index].product.size ?? -1)")
@@ -296,14 +317,50 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             throw error
         }
         let entry = ZipEntry(staged, name: entryName(index), modified: bundle.entryTime(lastModified: lastModified), level: 0)
+        try checkUnchanged(index, entry, bundle: bundle)
+        share(entry)
+        try await writer.append(entry, staged, key: index)
+        return Completion(status: .ok, crc32: staged.crc32)
+    }
+
+    /// An entry whose header went out before (a resumed stream's first entry) must be the same file.
+    private func checkUnchanged(_ index: Int, _ entry: ZipEntry, bundle: StoredBundle) throws {
         if case .stored(_, _, let from) = destination, let position = bundle.positions[index], bundle.offsets[position] < from,
            let record = bundle.record(index), record != StoredBundle.Record(crc32: entry.crc32, modified: entry.modified) {
-            let error = HaulError(.changedOnArchive, "\(path) changed on the archive since the bundle began: it cannot be resumed")
+            let error = HaulError(.changedOnArchive, "\(plan.entries[index].path) changed on the archive since the bundle began: it cannot be resumed")
             breakBundle(error)
             throw error
         }
-        try await writer.append(entry, staged, key: index)
-        return Completion(status: .ok, crc32: staged.crc32)
+    }
+
+    /// A stored bundle's file another request of the bundle fetched: written from its copy, no transfer.
+    private func fromCache(_ index: Int, _ file: BundleFileCache.File, bundle: StoredBundle) async -> Preparation<ZipEntrySink> {
+        let staged = ZipStaged(
+            method: .stored, crc32: file.crc32, uncompressedSize: file.size, compressedSize: file.size,
+            memory: [], staged: 0, spool: file.spool, budget: staging.budget
+        )
+        let entry = ZipEntry(staged, name: entryName(index), modified: file.modified, level: 0)
+        do {
+            try checkUnchanged(index, entry, bundle: bundle)
+            try await writer.append(entry, staged, key: index)
+        } catch {
+            return .failed("write error: \(error)")
+        }
+        return .complete(CompleteFile(size: Int64(file.size), note: "", crc32: file.crc32, fileTime: file.modified))
+    }
+
+    /// A file's bytes for the other requests of a bundle: its spool file as it is, or its buffers
+    /// copied to one. `nil` when they cannot be (the others then fetch it themselves).
+    private static func cacheFile(_ staged: ZipStaged, _ entry: ZipEntry, folder: String) -> BundleFileCache.File? {
+        let spool: SpoolFile
+        if let kept = staged.spool, staged.memory.isEmpty {
+            spool = kept
+        } else if staged.spool == nil, let copy = try? SpoolFile(folder: folder), (try? copy.write(staged.memory, at: 0)) != nil {
+            spool = copy
+        } else {
+            return nil
+        }
+        return BundleFileCache.File(spool: spool, size: staged.compressedSize, crc32: staged.crc32, modified: entry.modified)
     }
 
     func close(_ manifest: Manifest) async throws {
