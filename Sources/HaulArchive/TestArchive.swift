@@ -534,12 +534,12 @@ public final class TestArchive: Sendable {
         default:
             break
         }
-        if ranges, let range, let parsed = parseRange(range, size: plan.end) {
-            var first = parsed.0
-            let last = parsed.1
-            guard first < plan.end, first <= last else {
+        if ranges, let range, let parsed = HTTPFields.byteRange(range) {
+            guard let resolved = HTTPFields.resolve(parsed, length: UInt64(plan.end)) else {
                 return Reply(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(plan.end)")])
             }
+            var first = Int64(resolved.first)
+            let last = Int64(resolved.last)
             if case .wrongContentRange(let delta)? = fault {
                 first = max(0, min(last, first + delta))
             }
@@ -682,15 +682,6 @@ public final class TestArchive: Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// One range (``HTTPFields/byteRange(_:)``) within a body of `size` bytes: the last byte cut to the
-    /// body's; `nil` for anything else, which is then ignored.
-    static func parseRange(_ value: String, size: Int64) -> (Int64, Int64)? {
-        guard let range = HTTPFields.byteRange(value), range.first <= UInt64(Int64.max) else { return nil }
-        let first = Int64(range.first)
-        guard let last = range.last else { return (first, max(first, size - 1)) }
-        return (first, Int64(min(last, UInt64(max(0, size - 1)))))
     }
 
     static func token(in authorization: String) -> String? {

@@ -361,8 +361,8 @@ extension OverlayServer {
         var status = HTTPResponseStatus.ok
         // A Range is honoured unless If-Range names other bytes (then the whole bundle, RFC 9110 §13.1.5).
         if let value = head.headers.first(name: "Range"), head.headers.first(name: "If-Range").map({ $0 == tag }) ?? true,
-           let range = Self.byteRange(value) {
-            guard let resolved = Self.resolve(range, length: bundle.length) else {
+           let range = HTTPFields.byteRange(value) {
+            guard let resolved = HTTPFields.resolve(range, length: bundle.length) else {
                 var reply = Reply.text(.rangeNotSatisfiable, "\(Self.printable(value)) is past the bundle's \(bundle.length) bytes")
                 reply.headers.append(("Content-Range", "bytes */\(bundle.length)"))
                 return reply
@@ -543,36 +543,6 @@ extension OverlayServer {
             s.coverage[tag]?[id] = nil
             if s.coverage[tag]?.isEmpty == true { s.coverage[tag] = nil }
         }
-    }
-
-    /// A `Range` header of one range (`bytes=N-`, `bytes=N-M`, `bytes=-N`); `nil` for anything else
-    /// (several ranges), which is answered with the whole bundle (RFC 9110 §14.2: a server may).
-    static func byteRange(_ value: String) -> (first: UInt64?, last: UInt64?)? {
-        let value = value.trimmingCharacters(in: .whitespaces)
-        guard value.lowercased().hasPrefix("bytes="), !value.contains(",") else { return nil }
-        let spec = value.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-        guard spec.count == 2 else { return nil }
-        let start = spec[0].trimmingCharacters(in: .whitespaces), end = spec[1].trimmingCharacters(in: .whitespaces)
-        if start.isEmpty {
-            // The last N bytes.
-            guard let count = UInt64(end) else { return nil }
-            return (nil, count)
-        }
-        guard let first = UInt64(start) else { return nil }
-        if end.isEmpty { return (first, nil) }
-        guard let last = UInt64(end), last >= first else { return nil }
-        return (first, last)
-    }
-
-    /// A range's first and last bytes in a body of `length`; `nil` when none of it is in the body.
-    static func resolve(_ range: (first: UInt64?, last: UInt64?), length: UInt64) -> (UInt64, UInt64)? {
-        guard let first = range.first else {
-            // A suffix: the last N bytes, all of them when N is more.
-            guard let count = range.last, count > 0, length > 0 else { return nil }
-            return (length - min(count, length), length - 1)
-        }
-        guard first < length else { return nil }
-        return (first, min(range.last ?? (length - 1), length - 1))
     }
 }
 

@@ -128,15 +128,16 @@ struct MechanismTests {
         #expect(gate.inFlight == 0 && ok)
     }
 
-    @Test("One Range reader for both servers", arguments: [
-        ("bytes=0-", 0 as UInt64?, nil as UInt64?), ("bytes=10-19", 10, 19), ("Bytes = 5 - 5", nil, nil),
-        ("bytes= 5 - 7", 5, 7), ("BYTES=3-", 3, nil), ("bytes=9-3", nil, nil), ("bytes=0-1,4-5", nil, nil),
-        ("bytes=-500", nil, nil), ("items=0-1", nil, nil),
+    @Test("One Range reader for both servers, resolved in a body of 1,000 bytes", arguments: [
+        ("bytes=0-", "0-999"), ("bytes=10-19", "10-19"), ("Bytes = 5 - 5", "none"), ("bytes= 5 - 7", "5-7"),
+        ("BYTES=3-", "3-999"), ("bytes=9-3", "none"), ("bytes=0-1,4-5", "none"), ("bytes=-500", "500-999"),
+        ("bytes=-5000", "0-999"), ("bytes=-0", "416"), ("bytes=990-2000", "990-999"), ("bytes=1000-", "416"),
+        ("items=0-1", "none"), ("bytes=-", "none"), ("bytes=x-1", "none"),
     ])
-    func byteRange(value: String, first: UInt64?, last: UInt64?) {
-        let range = HTTPFields.byteRange(value)
-        #expect(range?.first == first)
-        #expect(range?.last == last)
+    func byteRange(value: String, expected: String) {
+        guard let range = HTTPFields.byteRange(value) else { return #expect(expected == "none", "\(value)") }
+        guard let resolved = HTTPFields.resolve(range, length: 1000) else { return #expect(expected == "416", "\(value)") }
+        #expect("\(resolved.first)-\(resolved.last)" == expected, "\(value)")
     }
 
     @Test("One query decoder for both servers: + is a space, %XX a byte, bad escapes refused")
