@@ -42,14 +42,19 @@ struct BenchCommand: AsyncParsableCommand {
         0 every fetch OK; 1 some failed; 2 input or usage error; 130 interrupted (the report is still \
         written, with what was measured).
 
-        Comparing the archive with a cloud copy of the same products (--source) is not available yet: \
-        run the same bench with --archive pointing at each, and --label to tell the reports apart.
+        Where from: --source as for download. archive benches --archive; cloud benches MAST's public \
+        bucket on AWS (or --endpoint-url), leaving out the products it lacks (named on standard error); \
+        auto benches each public product from the bucket where it has one and from the archive \
+        otherwise, as a download fetches them. The path lookups that find the bucket's keys run \
+        before the bench and are not in its figures. To compare the archive with its cloud copy, run \
+        the same bench with --source archive and --source cloud (the label says which).
 
         Examples:
           haul bench products.json --quick recommended
           haul bench products.json --repeat 5 --json run.json --html run.html
           haul bench urls.txt --duration 60 --rate 200 --parallel 256 --html r.html
           haul bench products.json --archive http://mirror:8080 --label mirror
+          haul bench products.json --source cloud --html cloud.html
         """
     )
 
@@ -106,11 +111,17 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    var options: BenchOptions {
-        BenchOptions(
+    /// - Parameter source: Names the run when no --label does (the bucket's copy, or both).
+    func options(source: SourcePolicy) -> BenchOptions {
+        let named: String = switch source {
+        case .archive: ""
+        case .cloud: "MAST's public bucket (--source cloud)"
+        case .auto: "bucket where it has a file, else the archive (--source auto)"
+        }
+        return BenchOptions(
             load: rate.map { .rate($0, limit: transfers.parallel) } ?? .concurrency(transfers.parallel),
             stop: duration.map { .duration(.milliseconds(Int64($0 * 1000))) } ?? .repeats(repeats ?? 1),
-            computesCRC: crc, label: label ?? ""
+            computesCRC: crc, label: label ?? named
         )
     }
 
@@ -126,7 +137,8 @@ struct BenchCommand: AsyncParsableCommand {
         // One request a product: a bench times requests, and segments would split one into many.
         configuration.segmentation = .off
         verbosity.apply(to: &configuration)
-        let options = self.options
+        let source = try selection.sourcePolicy()
+        let options = self.options(source: source)
         let progress = verbosity.progress(transfers.progress).resolved
         let summaryDescriptor: Int32 = json == "-" ? 2 : 1
         let s = plan.summary
@@ -141,9 +153,27 @@ struct BenchCommand: AsyncParsableCommand {
         let report = try await withEngine(configuration) { engine -> BenchReport in
             var credentials: Credentials?
             if let token { credentials = try await engine.signIn(token, archive: archive) }
-            // Where `--source` (a cloud copy of the archive) would plug in: the targets' URLs come from
-            // the plan's resolver here; another source is another resolver, and `label` names it.
-            let targets = plan.benchTargets(configuration: engine.configuration, credentials: credentials)
+            // The bucket's keys first (the lookups are not what is measured), then every fetch from
+            // where a download would fetch it.
+            var cloud: (locations: [Int: CloudLocation], policy: SourcePolicy)?
+            if source != .archive {
+                let wanted = plan.entries.indices.filter { if case .download = plan.entries[$0].disposition { true } else { false } }
+                cloud = (await engine.cloudLocations(plan, entries: wanted), source)
+            }
+            let (targets, leftOut) = plan.benchTargets(configuration: engine.configuration, credentials: credentials, cloud: cloud)
+            if let cloud, !Terminal.quiet {
+                // Every download the bucket has a URL for is fetched from there.
+                let fromCloud = cloud.locations.values.filter { $0.url != nil }.count
+                Terminal.note("\(fromCloud) from the cloud, \(targets.count - fromCloud) from the archive")
+                for (reason, uris) in Dictionary(grouping: leftOut, by: \.reason).sorted(by: { $0.key < $1.key }) {
+                    Terminal.note("\(Format.count(uris.count, "URL")) left out: \(reason)")
+                    for item in uris.prefix(verbosity.verbose > 0 ? .max : 3) { Terminal.note("  \(item.uri)") }
+                }
+            }
+            guard !targets.isEmpty else {
+                // Not a usage error: what the bucket holds can change (exit 1).
+                throw HaulError(HaulError.Code("not in the cloud"), "nothing to bench: the bucket has none of the selected files (--source cloud)")
+            }
             let live = BenchLiveLine(mode: progress)
             let run = Task { await engine.bench(targets, options: options) { live.show($0) } }
             let interrupt = Interrupt {

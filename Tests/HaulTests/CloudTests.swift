@@ -243,6 +243,49 @@ struct CloudTests {
         }
     }
 
+    @Test("haul bench --source: auto benches each public file from the bucket where it has one and the archive otherwise; cloud leaves out what the bucket lacks; archive never looks up")
+    func benchSource() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let there = hst("there", size: 4_000), also = hst("also", size: 5_000), lacking = hst("lacking", size: 4_100)
+            for p in [there, also, lacking] { archive.add(uri: p.uri, size: p.size!) }
+            for p in [there, also] {
+                archive.setCloudPath(p.uri, path: "/" + key(p))
+                // One server as archive and bucket (path style under --endpoint-url).
+                archive.add(uri: "/stpubdata/" + key(p), size: p.size!)
+            }
+            let plan = Plan(products: [there, also, lacking], selection: Selection(quick: .all), root: "x", resolver: try URLResolver(archive: archive.url))
+            try plan.exportCSV().write(toFile: folder.path + "/cat.csv", atomically: true, encoding: .utf8)
+            let flags = ["cat.csv", "--archive", archive.url, "--endpoint-url", archive.url, "--json", "-", "--progress", "none"]
+            func bench(_ source: String) async throws -> (status: Int32, json: [String: Any], stderr: String) {
+                let run = try await runHaul(["bench"] + flags + ["--source", source], in: folder.path)
+                let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+                return (run.status, json, run.stderr)
+            }
+            func fromBucket() -> Int { [there, also].reduce(0) { $0 + archive.requests(for: "/stpubdata/" + key($1)) } }
+            func fromArchive() -> Int { [there, also, lacking].reduce(0) { $0 + archive.requests(for: $1.uri) } }
+
+            let auto = try await bench("auto")
+            #expect(auto.status == 0, "\(auto.stderr)")
+            #expect(auto.json["ok"] as? Int == 3 && auto.json["bytes"] as? Int == 13_100, "\(auto.json)")
+            #expect(fromBucket() == 2 && fromArchive() == 1 && archive.requests(for: lacking.uri) == 1)
+            #expect(auto.stderr.contains("2 from the cloud, 1 from the archive"), "\(auto.stderr)")
+            let lookups = archive.statistics.lookupCalls
+            #expect(lookups == 1)
+
+            let cloud = try await bench("cloud")
+            #expect(cloud.status == 0, "\(cloud.stderr)")
+            #expect(cloud.json["ok"] as? Int == 2 && cloud.json["bytes"] as? Int == 9_000, "\(cloud.json)")
+            #expect(fromBucket() == 4 && fromArchive() == 1)
+            #expect(cloud.stderr.contains("1 URL left out: not in the cloud (path lookup: 404)"), "\(cloud.stderr)")
+
+            let plain = try await bench("archive")
+            #expect(plain.status == 0 && plain.json["ok"] as? Int == 3)
+            #expect(fromBucket() == 4 && fromArchive() == 4)
+            #expect(archive.statistics.lookupCalls == lookups + 1, "archive: no lookup")
+        }
+    }
+
     @Test("Lookups run beside the transfers: 1,000 files in 25 calls of 40, the first file asked for before the last lookup, each URI once")
     func lookupsOverlapTransfers() async throws {
         let folder = TemporaryFolder()

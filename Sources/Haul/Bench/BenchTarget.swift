@@ -24,12 +24,35 @@ extension Plan {
     /// - Parameters:
     ///   - configuration: The `-H` headers and the origin they are bound to.
     ///   - credentials: A signed-in token, when there is one.
-    public func benchTargets(configuration: Configuration, credentials: Credentials? = nil) -> [BenchTarget] {
-        entries.compactMap { entry in
-            guard case .download = entry.disposition else { return nil }
+    ///   - cloud: Where the bucket has products (``Engine/cloudLocations(_:entries:)``), by entry, and
+    ///     the policy: under `auto` a product with a URL there is fetched from the bucket, anonymously,
+    ///     as a download fetches it, the rest from the archive; under `cloud` the rest are left out.
+    /// - Returns: The targets, and the products left out with why (under `cloud` only).
+    public func benchTargets(
+        configuration: Configuration, credentials: Credentials? = nil, cloud: (locations: [Int: CloudLocation], policy: SourcePolicy)? = nil
+    ) -> (targets: [BenchTarget], leftOut: [(uri: String, reason: String)]) {
+        var targets: [BenchTarget] = []
+        var leftOut: [(uri: String, reason: String)] = []
+        for (index, entry) in entries.enumerated() {
+            guard case .download = entry.disposition else { continue }
+            if let cloud, cloud.policy != .archive {
+                switch cloud.locations[index] {
+                case .url(let url)?:
+                    // Anonymous: neither the token nor an archive-bound header goes to the bucket.
+                    let headers = RequestHeaders(url: url, configuration: configuration)
+                    targets.append(BenchTarget(url: url, expectedSize: entry.product.size, headers: headers.everywhere, originHeaders: headers.originBound))
+                    continue
+                case .absent(let why)? where cloud.policy == .cloud && entry.product.access != .exclusive:
+                    leftOut.append((entry.product.uri, why))
+                    continue
+                default:
+                    break
+                }
+            }
             let url = entry.url
             let headers = RequestHeaders(url: url, configuration: configuration, adding: credentials?.headers(for: url) ?? [])
-            return BenchTarget(url: url, expectedSize: entry.product.size, headers: headers.everywhere, originHeaders: headers.originBound)
+            targets.append(BenchTarget(url: url, expectedSize: entry.product.size, headers: headers.everywhere, originHeaders: headers.originBound))
         }
+        return (targets, leftOut)
     }
 }
