@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Finds where MAST's public bucket keeps products, with the archive's batched path lookup:
 /// `GET {archive}/api/v0.1/path_lookup/?uri=URI&uri=URI…`, answered with a JSON object keyed by URI,
@@ -49,7 +48,8 @@ final class PathLookup: Sendable {
         var finished = false
         var calls = 0
     }
-    private let state: Mutex<State>
+    // Locked (a pthread mutex), not Synchronization.Mutex: ThreadSanitizer sees only the former on Linux.
+    private let state: Locked<State>
 
     /// - Parameters:
     ///   - uris: The URIs to look up, in the order the transfers take them, each once.
@@ -72,7 +72,7 @@ final class PathLookup: Sendable {
         self.batchOf = batchOf
         self.concurrency = max(1, concurrency)
         self.readAhead = max(0, readAhead)
-        self.state = Mutex(State(started: [Bool](repeating: false, count: batches.count)))
+        self.state = Locked(State(started: [Bool](repeating: false, count: batches.count)))
     }
 
     /// Calls made so far.
