@@ -35,7 +35,7 @@ public struct Configuration: Sendable, Hashable {
     /// (as curl's `--capath`).
     public var caPath: String? = nil
     /// The `User-Agent` request header.
-    public var userAgent = "haul/\(Haul.version)"
+    public var userAgent = "haul/\(haulVersion)"
     /// Extra request headers (`Name: value`, as curl's `-H`), sent with every request to the origin of
     /// ``headersOrigin`` (the archive) and, when that is `nil`, with every request to any host.
     public var headers: [String] = []

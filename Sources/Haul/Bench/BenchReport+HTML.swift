@@ -84,7 +84,7 @@ extension BenchReport {
                 + "<td class=\"num\">\(Self.time(host.ttfb.summary.p50))</td><td class=\"num\">\(Self.time(t.p50))</td><td class=\"num\">\(Self.time(t.p99))</td></tr>\n"
         }
         out += "</tbody></table>\n"
-        out += "<p class=\"meta\">haul \(e(Haul.version)); percentiles from an HDR histogram (3 significant digits); a request's latency counts only when it ended OK.</p>\n"
+        out += "<p class=\"meta\">haul \(e(haulVersion)); percentiles from an HDR histogram (3 significant digits); a request's latency counts only when it ended OK.</p>\n"
         return out + "</body>\n</html>\n"
     }
 

@@ -27,7 +27,7 @@ extension BenchReport {
         }
         let formatter = ISO8601DateFormatter()
         return [
-            "haul_version": Haul.version,
+            "haul_version": haulVersion,
             "label": options.label,
             "started": formatter.string(from: started),
             "load": load,
