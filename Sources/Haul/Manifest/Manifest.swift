@@ -6,7 +6,7 @@ public struct Manifest: Sendable {
         case ok
         /// The same URI is downloaded by another row (the first in catalog order).
         case duplicate(file: String, dataset: String)
-        case failed(String)
+        case failed(FileFailure)
         case excluded(String)
         case cancelled
 
@@ -15,7 +15,7 @@ public struct Manifest: Sendable {
             switch self {
             case .ok: return "OK"
             case .duplicate(let file, let dataset): return "Duplicate of file \(file) in folder \(dataset)"
-            case .failed(let reason): return "FAILED: \(reason)"
+            case .failed(let failure): return "FAILED: \(failure.message)"
             case .excluded(let reason): return "EXCLUDED: \(reason)"
             case .cancelled: return "CANCELLED"
             }
@@ -47,6 +47,12 @@ public struct Manifest: Sendable {
         public var dataset: String = ""
         /// Whether the download ran with a token: statuses then take the overlay's authenticated form.
         public var authenticated = false
+
+        /// Why the file failed, when its status is `FAILED`.
+        public var failure: FileFailure? {
+            if case .failed(let failure) = status { return failure }
+            return nil
+        }
 
         /// The Status column: ``Status/text``, or with a token the overlay's authenticated form,
         /// `FILE associated with DATASET ... SUCCESS` (or `... Duplicate of file F associated with D`).

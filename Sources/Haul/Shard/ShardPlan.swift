@@ -304,7 +304,7 @@ public enum ShardPlan {
                     keptDataset = kept.product.dataset
                     status = "DUPLICATE"
                 case .excluded(let reason): status = Manifest.Status.excluded(reason).text
-                case .unsafe(let problem): status = Manifest.Status.failed("unsafe path: \(problem)").text
+                case .unsafe(let problem): status = Manifest.Status.failed(FileFailure(.unsafePath, "unsafe path: \(problem)")).text
                 case .download: status = "CANCELLED"
                 }
                 out.row(["", p.uri, file, p.access.rawValue, status, p.size.map(String.init) ?? "", note, p.dataset, keptFile, keptDataset])

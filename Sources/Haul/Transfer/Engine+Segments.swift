@@ -69,7 +69,7 @@ extension Engine {
             guard let t = try segmentable.segmentTarget(size: size) else { return await plain() }
             target = t
         } catch {
-            return FetchResult(status: .failed("write error: \(error)"), attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
+            return FetchResult(status: .failed(.writing(error)), attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
         }
         let count = segmentation.count(size: size, perHost: configuration.perHost)
         // Boundaries on whole blocks, so each segment's blocks are the target's.
@@ -98,13 +98,13 @@ extension Engine {
                         etag: probe.etag, httpStatus: results.last(where: { $0.httpStatus != 0 })?.httpStatus ?? probe.status)
         }
         var crc: UInt32 = 0
-        var failure: String?
+        var failure: FileFailure?
         for (i, segment) in sinks.enumerated() {
             do {
                 let part = try await segment.finish()
                 crc = i == 0 ? part : CRC32.combine(crc, part, lengthOfB: segment.end - segment.start)
             } catch {
-                failure = failure ?? "write error: \(error)"
+                failure = failure ?? .writing(error)
             }
         }
         if let failed = results.first(where: { if case .failed = $0.status { true } else { false } }), case .failed(let reason) = failed.status {
@@ -162,9 +162,9 @@ extension Engine {
             let verdict: AttemptVerdict
             if outcome.curlCode == 0 && outcome.status == 206, case .none = outcome.abort {
                 verdict = outcome.end == segment.end ? .success
-                    : .retry(reason: "segment \(segment.start)-\(segment.end - 1) ended at byte \(outcome.end)", retryAfter: nil)
+                    : .retry(reason: FileFailure(.interrupted, "segment \(segment.start)-\(segment.end - 1) ended at byte \(outcome.end)"), retryAfter: nil)
             } else if outcome.curlCode == 0 && outcome.status == 200 {
-                verdict = .fail(reason: "the server stopped serving ranges (HTTP 200 to a segment)")
+                verdict = .fail(reason: FileFailure(.other, "the server stopped serving ranges (HTTP 200 to a segment)"))
             } else {
                 verdict = AttemptVerdict(outcome, expectedSize: size)
             }

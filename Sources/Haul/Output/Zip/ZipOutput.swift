@@ -218,7 +218,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             return .complete(CompleteFile(size: Int64(entry.uncompressedSize), note: "", crc32: entry.crc32, fileTime: entry.modified))
         }
         if bundle != nil, !(await writer.admit(index)) {
-            return .failed("not started: the bundle stopped")
+            return .failed(FileFailure(.other, "not started: the bundle stopped"))
         }
         if let entry = kept[index] {
             let product = plan.entries[index].product
@@ -267,7 +267,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             } catch {
                 note(error)
                 sink.discard()
-                return Completion(status: .failed("write error: \(error)"))
+                return Completion(status: .failed(.writing(error)))
             }
         case .notModified:
             sink.discard()
