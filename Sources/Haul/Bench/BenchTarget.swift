@@ -1,14 +1,14 @@
 /// One URL `haul bench` fetches: a product of a catalog, or a line of a URL list.
-public struct BenchTarget: Sendable, Hashable {
-    public var url: String
+package struct BenchTarget: Sendable, Hashable {
+    package var url: String
     /// The size the catalog states: a response of another length is an error (`size mismatch`).
-    public var expectedSize: Int64?
+    package var expectedSize: Int64?
     /// Request headers sent wherever the request goes, and those sent only to `url`'s origin
     /// (a token, `-H` headers bound to the archive).
-    public var headers: [String]
-    public var originHeaders: [String]
+    package var headers: [String]
+    package var originHeaders: [String]
 
-    public init(url: String, expectedSize: Int64? = nil, headers: [String] = [], originHeaders: [String] = []) {
+    package init(url: String, expectedSize: Int64? = nil, headers: [String] = [], originHeaders: [String] = []) {
         self.url = url
         self.expectedSize = expectedSize
         self.headers = headers
@@ -24,7 +24,7 @@ extension Plan {
     /// - Parameters:
     ///   - configuration: The `-H` headers and the origin they are bound to.
     ///   - credentials: A signed-in token, when there is one.
-    public func benchTargets(configuration: Configuration, credentials: Credentials? = nil) -> [BenchTarget] {
+    package func benchTargets(configuration: Configuration, credentials: Credentials? = nil) -> [BenchTarget] {
         entries.compactMap { entry in
             guard case .download = entry.disposition else { return nil }
             let url = entry.url

@@ -17,7 +17,7 @@ public struct URLResolver: Sendable, Hashable {
     public let mission: Mission
     /// MAST's public bucket and where it is reached (`--endpoint-url`): `s3://` URLs, and the keys
     /// the path lookup gives, become URLs there.
-    public var bucket = CloudBucket()
+    package var bucket = CloudBucket()
 
     /// The archive used when none is configured.
     public static let defaultArchive = "https://mast.stsci.edu"
@@ -51,10 +51,10 @@ public struct URLResolver: Sendable, Hashable {
     }
 
     /// Whether `uri` is an object of a public bucket (`s3://`), fetched from the cloud without lookup.
-    public static func isS3(_ uri: String) -> Bool { CloudBucket.parse(s3: uri) != nil }
+    package static func isS3(_ uri: String) -> Bool { CloudBucket.parse(s3: uri) != nil }
 
     /// Percent-escapes everything but RFC 3986's unreserved characters and `keeping`.
-    public static func escape(_ s: String, keeping: String) -> String {
+    package static func escape(_ s: String, keeping: String) -> String {
         let keep = Array(keeping.utf8)
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []

@@ -9,18 +9,18 @@ import Darwin
 
 /// `haul merge`: one manifest over every shard of a plan, in the whole selection's catalog order (as
 /// one machine's run writes it), and for ZIP shards one ZIP made of their entries' bytes as they are.
-public enum ShardMerge {
-    public struct Result: Sendable {
-        public var manifest: Manifest
+package enum ShardMerge {
+    package struct Result: Sendable {
+        package var manifest: Manifest
         /// Fetched files that are not complete (failed, or their shard never finished): `PATH: reason`.
-        public var missing: [String]
+        package var missing: [String]
         /// The merged ZIP (nil for a tree) and what its entries' bytes took to copy.
-        public var zip: String?
-        public var entries = 0
-        public var bytesCopied: Int64 = 0
-        public var seconds: Double = 0
+        package var zip: String?
+        package var entries = 0
+        package var bytesCopied: Int64 = 0
+        package var seconds: Double = 0
         /// Copied in the kernel (`copy_file_range`), rather than read and written.
-        public var inKernel = true
+        package var inKernel = true
     }
 
     /// Merges the shards of the plan in `folder`.
@@ -30,7 +30,7 @@ public enum ShardMerge {
     ///   - synchronize: fsync the outputs.
     /// - Throws: ``HaulError`` `invalidArgument` for a plan folder that cannot be read; `output` when
     ///   an output cannot be written or a shard's ZIP is not one Haul finished.
-    public static func merge(_ folder: String, zip: String? = nil, synchronize: Bool = true) throws -> Result {
+    package static func merge(_ folder: String, zip: String? = nil, synchronize: Bool = true) throws -> Result {
         let record = try ShardPlan.read(folder)
         let width = record.width
         let layout = Plan.Layout(rawValue: record.layout) ?? .nested

@@ -2,7 +2,7 @@ import CCurl
 import Foundation
 
 /// What to do after one attempt.
-public enum AttemptVerdict: Sendable, Hashable {
+package enum AttemptVerdict: Sendable, Hashable {
     case success
     /// Transient: try again after the wait (the server's `Retry-After` when it sent one).
     case retry(reason: FileFailure, retryAfter: Duration?)
@@ -10,7 +10,7 @@ public enum AttemptVerdict: Sendable, Hashable {
 
     /// Classifies an attempt (the manifest's `FAILED: …` reason comes from here): connection errors, timeouts, stalls, 408, 429 and 5xx are
     /// transient; other 4xx, redirect loops, TLS trust failures, size mismatches and sink errors are final.
-    public init(_ outcome: AttemptOutcome, expectedSize: Int64?) {
+    package init(_ outcome: AttemptOutcome, expectedSize: Int64?) {
         if let abort = outcome.abort {
             switch abort {
             case .sizeMismatch(let expected, let actual):

@@ -9,21 +9,21 @@ extension Configuration {
     /// answers 206, the product is split into segments of at least ``minimumSegment`` bytes, at most
     /// ``maximumConnections`` of them (and no more than ``Configuration/perHost``), each fetched, retried
     /// and resumed on its own and written at its offsets.
-    public struct Segmentation: Sendable, Hashable {
+    package struct Segmentation: Sendable, Hashable {
         /// Products smaller than this are fetched in one request. A product of unknown size is asked for
         /// whole; when its answer states a length this big, it is fetched in segments instead.
-        public var threshold: Int64 = 64 << 20
-        public var minimumSegment: Int64 = 16 << 20
-        public var maximumConnections = 16
+        package var threshold: Int64 = 64 << 20
+        package var minimumSegment: Int64 = 16 << 20
+        package var maximumConnections = 16
 
-        public init(threshold: Int64 = 64 << 20, minimumSegment: Int64 = 16 << 20, maximumConnections: Int = 16) {
+        package init(threshold: Int64 = 64 << 20, minimumSegment: Int64 = 16 << 20, maximumConnections: Int = 16) {
             self.threshold = threshold
             self.minimumSegment = minimumSegment
             self.maximumConnections = maximumConnections
         }
 
         /// No segments: every product in one request.
-        public static let off = Segmentation(threshold: .max, minimumSegment: .max, maximumConnections: 1)
+        package static let off = Segmentation(threshold: .max, minimumSegment: .max, maximumConnections: 1)
 
         /// How many segments a product of `size` bytes gets, given the per-host limit.
         func count(size: Int64, perHost: Int?) -> Int {
@@ -43,7 +43,7 @@ extension Engine {
     /// segments', when it needs one).
     ///   - segmentation: How this product is split (``Configuration/cloudSegmentation`` for the bucket);
     ///     `nil` for ``Configuration/segmentation``.
-    public func fetchSegmented(
+    package func fetchSegmented(
         url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
         into sink: any TransferSink, counter: ByteCounter? = nil, segmentation: Configuration.Segmentation? = nil
     ) async -> FetchResult {
