@@ -15,12 +15,12 @@ public struct Configuration: Sendable, Hashable {
     public var timeout = Timeout()
     public var retry = RetryPolicy()
     /// The bytes held in memory between the network and the output, across all transfers: half for
-    /// blocks and staged entries (the ``MemoryBudget``), the rest for libcurl's receive buffers (at most
+    /// blocks and staged entries (the download's memory budget), the rest for libcurl's receive buffers (at most
     /// an eighth), zlib's streams and the pool of free pages. At least ``minimumMemoryLimit``.
     public var memoryLimit: Int = 256 << 20
 
-    /// The smallest ``memoryLimit`` the progress guarantee is stated and tested for (its budget is
-    /// ``MemoryBudget/minimumLimit``). Smaller values are raised to it.
+    /// The smallest ``memoryLimit`` the progress guarantee (every run finishes) is stated and tested
+    /// for. Smaller values are raised to it.
     public static let minimumMemoryLimit = 4 << 20
     /// Follow HTTP redirects (at most ``maxRedirects``).
     public var followRedirects = true
@@ -75,7 +75,7 @@ public struct Configuration: Sendable, Hashable {
     package var cloudSegmentation = Segmentation(threshold: 64 << 20, minimumSegment: 50 << 20, maximumConnections: 5)
     /// Where public products come from: the archive, MAST's public bucket, or the bucket with the
     /// archive as each file's fallback (``SourcePolicy``). The bucket's address is the plan's
-    /// ``URLResolver/bucket``; lookups go to its ``URLResolver/archive``.
+    /// bucket; lookups go to its ``URLResolver/archive``.
     package var source: SourcePolicy = .archive
     /// Host names pinned to addresses, as curl's `--resolve`: `HOST:PORT:ADDRESS[,ADDRESS…]` each
     /// (libcurl's `CURLOPT_RESOLVE`), for a mirror under a name DNS does not give, and for tests.

@@ -5,7 +5,7 @@
 ///   the whole `uri` percent-escaped.
 /// - `http(s)://` URLs are used as they are.
 /// - `s3://BUCKET/KEY` (a public bucket, read anonymously) → the object's HTTPS URL, or its URL under
-///   the ``bucket``'s endpoint when one is set (``CloudBucket/url(bucket:key:)``).
+///   the bucket's endpoint when one is set (`--endpoint-url`).
 public struct URLResolver: Sendable, Hashable {
     /// The missions whose search API serves products.
     public enum Mission: String, Sendable, CaseIterable {
@@ -25,6 +25,7 @@ public struct URLResolver: Sendable, Hashable {
     /// - Parameters:
     ///   - archive: `http(s)://host[:port][/path]`; `nil` reads `HAUL_ARCHIVE`, then uses ``defaultArchive``.
     ///   - mission: The missions-search mission.
+    ///   - environment: The process's environment, where `HAUL_ARCHIVE` is read when `archive` is `nil`.
     /// - Throws: ``HaulError`` (`invalidArgument`) when the archive is not an http(s) URL.
     public init(archive: String? = nil, mission: Mission = .hst, environment: [String: String] = [:]) throws {
         var base = archive ?? environment["HAUL_ARCHIVE"] ?? Self.defaultArchive
