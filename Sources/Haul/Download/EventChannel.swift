@@ -1,5 +1,3 @@
-import Synchronization
-
 /// What carries a download's events from its workers to ``DownloadEvents``: records queued without
 /// limit, progress coalesced to the newest snapshot (``DownloadEvents`` states the rule and why).
 /// ``yield(_:)`` never waits; one consumer waits in ``next()``.
@@ -40,7 +38,8 @@ final class EventChannel: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    /// The package's lock (``Locked``), which ThreadSanitizer sees, not `Mutex`.
+    private let state = Locked(State())
     /// Events are not wanted (a download without a consumer): ``yield(_:)`` drops them.
     private let discarding: Bool
 
