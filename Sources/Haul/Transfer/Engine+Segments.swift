@@ -73,7 +73,7 @@ extension Engine {
         }
         let count = segmentation.count(size: size, perHost: configuration.perHost)
         // Boundaries on whole blocks, so each segment's blocks are the target's.
-        let block = Int64(target.segmentBlockSize)
+        let block = Int64(target.blocks.size)
         let step = max(block, (size / Int64(count) + block - 1) / block * block)
         let bounds = stride(from: Int64(0), to: size, by: Int(step)).map { ($0, min(size, $0 + step)) }
         let sinks = bounds.map { SegmentSink(start: $0.0, end: $0.1, target: target) }
@@ -119,7 +119,7 @@ extension Engine {
             segmentable.segmentsAbandoned()
             return ended(.cancelled, bytes: 0)
         }
-        segmentable.segmentsDone(size: size, crc: target.needsCRC ? crc : nil)
+        segmentable.segmentsDone(size: size, crc: crc)
         return ended(.ok, bytes: size)
     }
 
