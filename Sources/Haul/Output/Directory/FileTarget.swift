@@ -1,9 +1,4 @@
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The temporary file of a ``FileSink``, as its body and its segments write into it.
 final class FileTarget: PositionalTarget {

@@ -1,10 +1,3 @@
-import CHaulSystem
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The region of a ZIP entry as segments see it.
 final class RegionTarget: PositionalTarget {
     let region: ZipRegion

@@ -1,10 +1,3 @@
-import CHaulSystem
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The spool file of a streamed ZIP entry as segments see it.
 final class SpoolTarget: PositionalTarget, @unchecked Sendable {
     let spool: SpoolFile
