@@ -33,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         // `haul bench`'s latency percentiles: the HDR histogram load generators (wrk2, h2load) report from.
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // `swift package generate-documentation --target Haul`: the DocC catalog in Sources/Haul/Haul.docc.
+        // A command plugin only: nothing of it is linked into Haul or resolved into a build product.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(

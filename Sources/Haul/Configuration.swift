@@ -15,12 +15,12 @@ public struct Configuration: Sendable, Hashable {
     public var timeout = Timeout()
     public var retry = RetryPolicy()
     /// The bytes held in memory between the network and the output, across all transfers: half for
-    /// blocks and staged entries (the ``MemoryBudget``), the rest for libcurl's receive buffers (at most
+    /// blocks and staged entries (the download's memory budget), the rest for libcurl's receive buffers (at most
     /// an eighth), zlib's streams and the pool of free pages. At least ``minimumMemoryLimit``.
     public var memoryLimit: Int = 256 << 20
 
-    /// The smallest ``memoryLimit`` the progress guarantee is stated and tested for (its budget is
-    /// ``MemoryBudget/minimumLimit``). Smaller values are raised to it.
+    /// The smallest ``memoryLimit`` the progress guarantee (every run finishes) is stated and tested
+    /// for. Smaller values are raised to it.
     public static let minimumMemoryLimit = 4 << 20
     /// Follow HTTP redirects (at most ``maxRedirects``).
     public var followRedirects = true
@@ -35,7 +35,7 @@ public struct Configuration: Sendable, Hashable {
     /// (as curl's `--capath`).
     public var caPath: String? = nil
     /// The `User-Agent` request header.
-    public var userAgent = "haul/\(Haul.version)"
+    public var userAgent = "haul/\(haulVersion)"
     /// Extra request headers (`Name: value`, as curl's `-H`), sent with every request to the origin of
     /// ``headersOrigin`` (the archive) and, when that is `nil`, with every request to any host.
     public var headers: [String] = []
@@ -61,22 +61,22 @@ public struct Configuration: Sendable, Hashable {
     /// Receives libcurl's own trace of every transfer (curl's `--trace-ascii`, without the bodies): what
     /// it connects to, the request and response headers. An `Authorization` header's value shows as
     /// `<redacted>`. Called on the engine's thread: it must return quickly.
-    public var trace: TraceHandler? = nil
+    package var trace: TraceHandler? = nil
     /// How often progress snapshots are delivered.
     public var progressInterval: Duration = .milliseconds(100)
     /// What to do when transfers stay paused and nothing moves (see ``Watchdog``).
-    public var watchdog = Watchdog()
+    package var watchdog = Watchdog()
     /// When one big product is fetched over several connections (``Segmentation/off`` never).
-    public var segmentation = Segmentation()
+    package var segmentation = Segmentation()
     /// The same for objects of MAST's public bucket: s5cmd's parts, at least 50 MiB and 5 at a time
     /// (objects of 64 MiB or more). S3 gives each connection about the same rate, so five carry a big
     /// object fast without the hundreds of connections 16 a file would make when many big objects
     /// run at once (on two cores those cost more than they bring: measured in docs/cloud.md, "How").
-    public var cloudSegmentation = Segmentation(threshold: 64 << 20, minimumSegment: 50 << 20, maximumConnections: 5)
+    package var cloudSegmentation = Segmentation(threshold: 64 << 20, minimumSegment: 50 << 20, maximumConnections: 5)
     /// Where public products come from: the archive, MAST's public bucket, or the bucket with the
     /// archive as each file's fallback (``SourcePolicy``). The bucket's address is the plan's
-    /// ``URLResolver/bucket``; lookups go to its ``URLResolver/archive``.
-    public var source: SourcePolicy = .archive
+    /// bucket; lookups go to its ``URLResolver/archive``.
+    package var source: SourcePolicy = .archive
     /// Host names pinned to addresses, as curl's `--resolve`: `HOST:PORT:ADDRESS[,ADDRESS…]` each
     /// (libcurl's `CURLOPT_RESOLVE`), for a mirror under a name DNS does not give, and for tests.
     public var resolve: [String] = []

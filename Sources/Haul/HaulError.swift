@@ -74,10 +74,10 @@ public struct HaulError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A POSIX error number with its text, kept as the underlying error of a ``HaulError``.
-public struct POSIXErrorNumber: Error, Sendable, CustomStringConvertible {
-    public let number: Int32
-    public init(_ number: Int32) { self.number = number }
-    public var description: String { String(cString: strerror(number)) }
+package struct POSIXErrorNumber: Error, Sendable, CustomStringConvertible {
+    package let number: Int32
+    package init(_ number: Int32) { self.number = number }
+    package var description: String { String(cString: strerror(number)) }
 }
 
 #if canImport(Glibc)

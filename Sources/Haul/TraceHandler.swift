@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// A function that receives lines of libcurl's trace (``Configuration/trace``).
-public struct TraceHandler: Sendable, Hashable {
+package struct TraceHandler: Sendable, Hashable {
     private final class Box: Sendable {
         let body: @Sendable (String) -> Void
         init(_ body: @escaping @Sendable (String) -> Void) { self.body = body }
@@ -13,10 +13,10 @@ public struct TraceHandler: Sendable, Hashable {
     private let box: Box
 
     /// - Parameter body: Called with one line at a time (no line break), on the engine's thread.
-    public init(_ body: @escaping @Sendable (String) -> Void) { box = Box(body) }
+    package init(_ body: @escaping @Sendable (String) -> Void) { box = Box(body) }
 
     func callAsFunction(_ line: String) { box.body(line) }
 
-    public static func == (a: TraceHandler, b: TraceHandler) -> Bool { a.box === b.box }
-    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(box)) }
+    package static func == (a: TraceHandler, b: TraceHandler) -> Bool { a.box === b.box }
+    package func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(box)) }
 }

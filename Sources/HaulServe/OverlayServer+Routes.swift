@@ -284,9 +284,8 @@ extension OverlayServer {
         defer { leave() }
         try await channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))).get()
 
-        let download = engine.download(plan, to: .zipStream(stream, query.compressionValue), credentials: credentials)
         do {
-            let report = try await download.report
+            let report = try await engine.download(plan, to: .zipStream(stream, query.compressionValue), credentials: credentials)
             if report.cancelled == 0 && !Task.isCancelled {
                 // Written after every body part: once it is out, so is the whole bundle.
                 try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
@@ -473,9 +472,8 @@ extension OverlayServer {
             let body = RangeStream(stream, count: end - range.lowerBound + 1, lastByte: end)
             let claim = cover(tag, bundle.positions(overlapping: range.lowerBound, end))
             // The bundle's own plan: a known one was made for an earlier request (the same, by its tag).
-            let download = engine.download(bundle.plan, to: .storedBundle(body, bundle, from: range.lowerBound), credentials: credentials)
             do {
-                let report = try await download.report
+                let report = try await engine.download(bundle.plan, to: .storedBundle(body, bundle, from: range.lowerBound), credentials: credentials)
                 outcome = "\(report.ok) OK"
             } catch {
                 outcome = (error as? HaulError)?.message ?? "\(error)"
@@ -523,8 +521,7 @@ extension OverlayServer {
             let span = (bundle.span(of: start).start, bundle.span(of: end).end)
             let sink = RangeStream(DiscardingStream(), count: span.1 - span.0, lastByte: span.1 - 1)
             let claim = cover(tag, start..<(end + 1))
-            let download = engine.download(bundle.plan, to: .storedBundle(sink, bundle, from: span.0), credentials: credentials)
-            _ = try? await download.report
+            _ = try? await engine.download(bundle.plan, to: .storedBundle(sink, bundle, from: span.0), credentials: credentials)
             uncover(tag, claim)
             if !sink.isComplete { return nil }
         }

@@ -189,7 +189,7 @@ enum Runner {
         // The output path, before a word is printed or a request (even /whoami) is made.
         try target.check(for: plan, overwrite: overwrite)
         var toStandardOutput = false
-        if case .zipStream(let stream as FileDescriptorStream, _) = target, stream.fd == 1 { toStandardOutput = true }
+        if case .zipStream(let stream as FileDescriptorStream, _) = target.kind, stream.fd == 1 { toStandardOutput = true }
         let jsonDescriptor: Int32 = toStandardOutput ? 2 : 1
         let s = plan.summary
         var intro = "\(Format.count(s.selectedFiles, "unique file")) selected"
@@ -217,17 +217,13 @@ enum Runner {
                     Terminal.warning("\(error.message); going on without the token: only public files are selected")
                 }
             }
-            let download = engine.download(plan, to: target, credentials: credentials, overwrite: overwrite, refresh: refresh)
-            let interrupt = Interrupt { download.cancel() }
-            defer { interrupt.cancel() }
-            let shown = Task {
-                var display = ProgressDisplay(mode: progress, jsonDescriptor: jsonDescriptor, verbose: verbose > 0)
-                for await event in download.events { display.show(event) }
-                display.finish()
+            return try await Interrupt.cancelling { [credentials] in
+                try await engine.download(plan, to: target, credentials: credentials, overwrite: overwrite, refresh: refresh) { events in
+                    var display = ProgressDisplay(mode: progress, jsonDescriptor: jsonDescriptor, verbose: verbose > 0)
+                    for await event in events { display.show(event) }
+                    display.finish()
+                }
             }
-            let report = try await download.report
-            await shown.value
-            return report
         }
         if progress.resolved == .json {
             Terminal.emit(JSONLine.summary(report) + "\n", to: jsonDescriptor)
@@ -245,10 +241,9 @@ enum Runner {
         let rate = report.seconds > 0 ? Double(report.bytesReceived) / report.seconds : 0
         Terminal.note(parts.joined(separator: ", ") + " — \(Format.bytes(report.bytesReceived)) in \(Format.seconds(report.seconds)) (\(Format.rate(rate)))")
         sayFailures(report)
-        switch target {
-        case .directory:
+        if target.isDirectory {
             Terminal.note("files in \(report.root)/, manifest in \(report.root)/manifest.html and manifest.csv")
-        case .zip, .zipStream, .storedBundle:
+        } else {
             Terminal.note("archive \(report.root), manifest inside it at \(plan.root)/manifest.html and \(plan.root)/manifest.csv")
         }
         return report
@@ -260,7 +255,7 @@ enum Runner {
         var order: [String] = []
         var byReason: [String: [Manifest.Row]] = [:]
         for row in report.manifest.rows {
-            guard case .failed(let reason) = row.status else { continue }
+            guard let reason = row.failure?.message else { continue }
             if byReason[reason] == nil { order.append(reason) }
             byReason[reason, default: []].append(row)
         }

@@ -28,7 +28,7 @@ struct HaulCommand: AsyncParsableCommand {
 
         Start with `haul demo`, which needs no network.
         """,
-        version: Haul.versionReport,
+        version: Versions.report,
         subcommands: [SelectCommand.self, DownloadCommand.self, BenchCommand.self, ScriptCommand.self, DemoCommand.self, ServeCommand.self, SampleCommand.self,
                       PlanCommand.self, StatusCommand.self, MergeCommand.self]
     )

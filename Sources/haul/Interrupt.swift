@@ -40,3 +40,19 @@ final class Interrupt: @unchecked Sendable {
         signal(SIGTERM, SIG_DFL)
     }
 }
+
+extension Interrupt {
+    /// Runs `work` so that the first Ctrl-C or SIGTERM cancels it (a download then stops its transfers
+    /// and still writes its manifest), and so does cancelling the calling task.
+    static func cancelling<Result: Sendable>(_ work: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        // A task of its own, awaited here: the signal handler can cancel it, not the caller's task.
+        let running = Task { try await work() }
+        let interrupt = Interrupt { running.cancel() }
+        defer { interrupt.cancel() }
+        return try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            running.cancel()
+        }
+    }
+}

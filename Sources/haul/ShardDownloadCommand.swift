@@ -158,34 +158,35 @@ struct ShardDownloadCommand: AsyncParsableCommand {
                     Terminal.warning("\(error.message); going on without the token: only public files are selected")
                 }
             }
-            let download = engine.download(plan, to: target, credentials: credentials, refresh: refresh)
-            let interrupt = Interrupt { download.cancel() }
-            defer { interrupt.cancel() }
-            let watched = Task { [status] in
-                var status = status
-                var lastWrite = 0.0
-                for await event in download.events {
-                    switch event {
-                    case .progress(let p):
-                        status.filesDone = p.filesDone
-                        status.filesFailed = p.filesFailed
-                        status.bytesDone = p.bytesDone
-                        status.rate = p.bytesPerSecond
-                    case .file(let row):
-                        if case .failed = row.status, status.failures.count < 100 { status.failures.append("\(row.file): \(row.statusText)") }
-                    default: break
+            // The status as the events left it, handed back from the task that read them.
+            let watched = Locked(status)
+            let refresh = refresh
+            let report = try await Interrupt.cancelling { [credentials, status] in
+                try await engine.download(plan, to: target, credentials: credentials, refresh: refresh) { events in
+                    var status = status
+                    var lastWrite = 0.0
+                    for await event in events {
+                        switch event {
+                        case .progress(let p):
+                            status.filesDone = p.filesDone
+                            status.filesFailed = p.filesFailed
+                            status.bytesDone = p.bytesDone
+                            status.rate = p.bytesPerSecond
+                        case .file(let row):
+                            if row.failure != nil, status.failures.count < 100 { status.failures.append("\(row.file): \(row.statusText)") }
+                        default: break
+                        }
+                        let now = ShardStatus.now()
+                        if now - lastWrite >= 1 {
+                            status.updated = now
+                            try? status.write(folder, width: width)
+                            lastWrite = now
+                        }
                     }
-                    let now = ShardStatus.now()
-                    if now - lastWrite >= 1 {
-                        status.updated = now
-                        try? status.write(folder, width: width)
-                        lastWrite = now
-                    }
+                    watched.withLock { $0 = status }
                 }
-                return status
             }
-            let report = try await download.report
-            status = await watched.value
+            status = watched.withLock { $0 }
             return report
         }
         return (report, status)

@@ -187,7 +187,7 @@ struct CloudTests {
                 configuration.cloudSegmentation = .init(threshold: 1 << 20, minimumSegment: 512 << 10, maximumConnections: 4)
                 let report = try await withEngine(configuration) { engine in
                     let credentials = try await engine.signIn(try AccessToken("cloud-test-token-0123456789", from: "test"), archive: resolver)
-                    return try await engine.download(plan, to: .directory(folder.path + "/out"), credentials: credentials).report
+                    return try await engine.download(plan, to: .directory(folder.path + "/out"), credentials: credentials)
                 }
                 #expect(report.ok == 5 && report.failed == 0)
                 #expect((report.fromCloud, report.fromArchive) == (2, 3))
@@ -233,7 +233,7 @@ struct CloudTests {
             var configuration = testConfiguration()
             configuration.source = .cloud
             let report = try await withEngine(configuration) { engine in
-                try await engine.download(plan, to: .directory(folder.path + "/out")).report
+                try await engine.download(plan, to: .directory(folder.path + "/out"))
             }
             #expect(report.ok == 1 && report.failed == 1)
             #expect(report.row(there.uri)?.source == .cloud)
@@ -305,7 +305,7 @@ struct CloudTests {
             var configuration = testConfiguration(parallel: 4)
             configuration.source = .auto
             let report = try await withEngine(configuration) { engine in
-                try await engine.download(plan, to: .directory(folder.path + "/out")).report
+                try await engine.download(plan, to: .directory(folder.path + "/out"))
             }
             #expect(report.fromCloud == 1_000 && report.lookupCalls == 25)
             let targets = archive.recordedRequests.map(\.target)

@@ -258,7 +258,7 @@ struct CommandLineHabitsTests {
                 #expect(again.count == 2)
                 for request in again {
                     #expect(request.values("x-haul-test") == ["one"], "\(request.target)")
-                    #expect(request.values("user-agent") == ["haul/\(Haul.version)"])
+                    #expect(request.values("user-agent") == ["haul/\(haulVersion)"])
                 }
 
                 // --refresh asks the archive again with conditional requests: they carry -H too.

@@ -157,7 +157,7 @@ struct DownloadTests {
         }
     }
 
-    @Test("Cancelling the download task stops transfers, keeps complete files, lists the rest CANCELLED, and leaves no handle behind")
+    @Test("Cancelling the task that runs a download stops transfers, keeps complete files, lists the rest CANCELLED, and leaves no handle behind")
     func cancel() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
@@ -169,13 +169,23 @@ struct DownloadTests {
             var config = testConfiguration(stall: .seconds(60))
             config.parallel = 16
             let (report, handles) = try await withEngine(config) { engine in
-                let download = engine.download(plan, to: .directory(folder.path))
-                // Wait until the quick files are done and the slow ones are stalled mid-body.
-                for await event in download.events {
-                    if case .progress(let p) = event, p.filesDone == 4, p.bytesDone >= 4 * 2_000 + 8 * 100_000 { break }
+                // Until the quick files are done and the slow ones are stalled mid-body.
+                let stalled = Locked(false)
+                let root = folder.path
+                let running = Task {
+                    try await engine.download(plan, to: .directory(root)) { events in
+                        for await event in events {
+                            if case .progress(let p) = event, p.filesDone == 4, p.bytesDone >= 4 * 2_000 + 8 * 100_000 {
+                                stalled.withLock { $0 = true }
+                                break
+                            }
+                        }
+                    }
                 }
-                download.cancel()
-                let report = try await download.report
+                try await waitUntil("the quick files done and the slow ones stalled", timeout: .seconds(60)) { stalled.withLock { $0 } }
+                // The download is the calling task's: cancelling that task cancels it.
+                running.cancel()
+                let report = try await running.value
                 return (report, engine.activeTransfers)
             }
             #expect(handles == 0)

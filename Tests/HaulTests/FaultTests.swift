@@ -228,7 +228,7 @@ struct FaultTests {
         ]
         let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver())
         let report = try await withEngine(testConfiguration(retries: 1)) { engine in
-            try await engine.download(plan, to: .directory(folder.path)).report
+            try await engine.download(plan, to: .directory(folder.path))
         }
         #expect(report.exitStatus == 1)
         #expect(report.manifest.rows.map(\.status.text) == Array(repeating: "FAILED: cannot resolve host after 2 attempts", count: 2))
@@ -246,7 +246,7 @@ struct FaultTests {
         var configuration = testConfiguration(retries: 1)
         configuration.unreachableAfter = 0
         let report = try await withEngine(configuration) { engine in
-            try await engine.download(plan, to: .directory(folder.path)).report
+            try await engine.download(plan, to: .directory(folder.path))
         }
         #expect(report.exitStatus == 1)
         #expect(report.manifest.rows.map(\.status.text) == Array(repeating: "FAILED: cannot connect after 2 attempts", count: 2))
@@ -264,7 +264,7 @@ struct FaultTests {
         configuration.retry.maxDelay = .seconds(5)
         let started = ContinuousClock.now
         let report = try await withEngine(configuration) { engine in
-            try await engine.download(plan, to: .directory(folder.path)).report
+            try await engine.download(plan, to: .directory(folder.path))
         }
         // 100 retries 2.5 to 5 s apart would take hours; waits are cut short as soon as the host is given up on.
         #expect(started.duration(to: .now) < .seconds(60))

@@ -14,7 +14,7 @@ struct InstallTests {
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 3, "\(lines)")
-        #expect(lines.first == "haul \(Haul.version)")
+        #expect(lines.first == "haul \(haulVersion)")
         #expect(lines.dropFirst().first?.hasPrefix("libcurl 7.") == true || lines.dropFirst().first?.hasPrefix("libcurl 8.") == true, "\(lines)")
         #expect(lines.dropFirst().first?.contains("(") == true, "the TLS library: \(lines)")
         #expect(lines.last == "zlib \(String(cString: zlibVersion()))")

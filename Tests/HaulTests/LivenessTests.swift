@@ -126,7 +126,7 @@ func runShapes(
         listing = try zipDirectory(path)
     } else {
         report = try await withEngine(configuration) { engine in
-            try await engine.download(plan, to: .directory(folder + "/shapes")).report
+            try await engine.download(plan, to: .directory(folder + "/shapes"))
         }
     }
     #expect(report.ok == shapes.count, "\(report.manifest.rows.filter { $0.status != .ok }.map { "\($0.file): \($0.statusText)" })")

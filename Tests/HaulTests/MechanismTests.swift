@@ -43,8 +43,8 @@ struct MechanismTests {
         var loop = RetryLoop(policy: policy, hosts: HostHealth(limit: 0), url: "http://h.example/f") { d in slept.withLock { $0.append(d) } }
         var outcome = AttemptOutcome()
         outcome.status = 503
-        let status = await loop.run { _ in (outcome, .retry(reason: "HTTP 503", retryAfter: nil)) }
-        #expect(status == .failed("HTTP 503 after 4 attempts"))
+        let status = await loop.run { _ in (outcome, .retry(reason: FileFailure(.httpError, "HTTP 503"), retryAfter: nil)) }
+        #expect(status == .failed(FileFailure(.httpError, "HTTP 503 after 4 attempts")))
         #expect(loop.attempts == 4)
         let waits = slept.withLock { $0 }
         #expect(waits.count == 3)
@@ -62,7 +62,7 @@ struct MechanismTests {
         let slept = Locked<[Duration]>([])
         var loop = RetryLoop(policy: policy, hosts: HostHealth(limit: 0), url: "http://h.example/f") { d in slept.withLock { $0.append(d) } }
         let status = await loop.run { n in
-            (nil, n == 1 ? .retry(reason: "HTTP 429", retryAfter: .seconds(60)) : .finished(.ok))
+            (nil, n == 1 ? .retry(reason: FileFailure(.httpError, "HTTP 429"), retryAfter: .seconds(60)) : .finished(.ok))
         }
         #expect(status == .ok && loop.attempts == 2)
         // Slept in steps of at most 100 ms, so a host given up on meanwhile wakes it; none is here.
@@ -75,8 +75,8 @@ struct MechanismTests {
         var policy = RetryPolicy(retries: 10)
         policy.baseDelay = .milliseconds(1)
         var first = RetryLoop(policy: policy, hosts: hosts, url: "http://h.example/a") { _ in }
-        let status = await first.run { _ in (Self.refused, .retry(reason: "cannot connect", retryAfter: nil)) }
-        #expect(status == .failed("cannot reach h.example:80: connection refused"))
+        let status = await first.run { _ in (Self.refused, .retry(reason: FileFailure(.unreachable, "cannot connect"), retryAfter: nil)) }
+        #expect(status == .failed(FileFailure(.unreachable, "cannot reach h.example:80: connection refused")))
         #expect(first.attempts == 2)
         // A segment, or another file of the same host, goes through the same loop: no attempt at all.
         var second = RetryLoop(policy: policy, hosts: hosts, url: "http://h.example/b") { _ in }
@@ -84,7 +84,7 @@ struct MechanismTests {
             Issue.record("an attempt to a host given up on")
             return (nil, .finished(.ok))
         }
-        #expect(again == .failed("cannot reach h.example:80: connection refused") && second.attempts == 0)
+        #expect(again == .failed(FileFailure(.unreachable, "cannot reach h.example:80: connection refused")) && second.attempts == 0)
         // A host that answered once is never given up on.
         var answered = AttemptOutcome()
         answered.status = 500

@@ -192,7 +192,7 @@ struct OutputTests {
             #expect(checked?.isInputError == true)
 
             let downloaded = await #expect(throws: HaulError.self) {
-                try await withEngine(testConfiguration()) { engine in try await engine.download(plan, to: target).report }
+                try await withEngine(testConfiguration()) { engine in try await engine.download(plan, to: target) }
             }
             #expect(downloaded?.code == .outputPath)
             #expect(downloaded?.message == c.message(folder.path))
@@ -214,7 +214,7 @@ struct OutputTests {
             ]
             for (target, message) in cases {
                 let error = await #expect(throws: HaulError.self) {
-                    try await withEngine(testConfiguration()) { engine in try await engine.download(plan, to: target).report }
+                    try await withEngine(testConfiguration()) { engine in try await engine.download(plan, to: target) }
                 }
                 #expect(error?.code == .outputPath)
                 #expect(error?.message == message)
@@ -233,7 +233,7 @@ struct OutputTests {
             let products = outputProducts(archive)
             let plan = try zipPlan(products, archive: archive)
             let report = try await withEngine(testConfiguration()) { engine in
-                try await engine.download(plan, to: .zip(path), overwrite: true).report
+                try await engine.download(plan, to: .zip(path), overwrite: true)
             }
             #expect(report.exitStatus == 0)
             #expect(!fileExists(path + ".haul-part"))

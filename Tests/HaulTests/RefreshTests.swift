@@ -89,7 +89,7 @@ struct RefreshTests {
     func run(_ plan: Plan, _ target: DownloadTarget, archive: TestArchive, refresh: Bool = false) async throws -> (DownloadReport, Requests) {
         let before = archive.statistics
         let report = try await withEngine(testConfiguration()) { engine in
-            try await engine.download(plan, to: target, refresh: refresh).report
+            try await engine.download(plan, to: target, refresh: refresh)
         }
         return (report, Requests(archive.statistics, since: before))
     }

@@ -52,7 +52,7 @@ struct SegmentTests {
             #expect(products.allSatisfy { $0.size == nil })
             let plan = Plan(products: products, selection: Selection(quick: .all), layout: .nested, root: "root", resolver: try URLResolver(archive: archive.url))
             let report = try await withEngine(Self.configuration()) { engine in
-                try await engine.download(plan, to: .directory(folder.path + "/out")).report
+                try await engine.download(plan, to: .directory(folder.path + "/out"))
             }
             #expect(report.ok == 3)
             for p in products {
@@ -87,7 +87,7 @@ struct SegmentTests {
                 let bundle = try #require(StoredBundle(plan: plan, credentials: nil, time: 1_750_000_000))
                 let stream = CollectingStream()
                 _ = try await withEngine(config) { engine in
-                    try await engine.download(plan, to: .storedBundle(stream, bundle)).report
+                    try await engine.download(plan, to: .storedBundle(stream, bundle))
                 }
                 #expect(UInt64(stream.bytes.count) == bundle.length)
                 try Data(stream.bytes).write(to: URL(fileURLWithPath: path))

@@ -66,11 +66,11 @@ struct SoakTests {
                     let report: DownloadReport
                     if round % 2 == 0 {
                         let root = folder.path + "/round\(round)"
-                        report = try await engine.download(plan, to: .directory(root)).report
+                        report = try await engine.download(plan, to: .directory(root))
                         try FileManager.default.removeItem(atPath: root)
                     } else {
                         let stream = DiscardStream()
-                        report = try await engine.download(plan, to: .zipStream(stream, Compression(.auto, level: 1))).report
+                        report = try await engine.download(plan, to: .zipStream(stream, Compression(.auto, level: 1)))
                         #expect(stream.written > 2_000 * 22)
                     }
                     #expect(report.ok == 2_000, "round \(round): \(report.failed) failed, \(report.cancelled) cancelled")
@@ -115,10 +115,9 @@ struct SoakTests {
             config.timeout.connect = .seconds(60)
             let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
             let (report, active) = try await withEngine(config) { engine in
-                let download = engine.download(plan, to: .directory(folder.path))
-                let events = Task {
-                    for await _ in download.events {}
-                }
+                // A child task: leaving this scope by an error cancels the download and waits for it.
+                let root = folder.path
+                async let downloaded = engine.download(plan, to: .directory(root))
                 let active: Int
                 do {
                     try await waitUntil("\(count) responses open at once", timeout: .seconds(120), seen: {
@@ -127,12 +126,10 @@ struct SoakTests {
                     active = engine.activeTransfers
                 } catch {
                     archive.release()
-                    download.cancel()
                     throw error
                 }
                 archive.release()
-                await events.value
-                return (try await download.report, active)
+                return (try await downloaded, active)
             }
             #expect(report.exitStatus == 0)
             #expect(report.ok == count)

@@ -35,7 +35,7 @@ struct StoredBundleTests {
     static func download(_ plan: Plan, _ bundle: StoredBundle, from: UInt64 = 0, configuration: Configuration = testConfiguration(parallel: 4)) async throws -> [UInt8] {
         let stream = CollectingStream()
         _ = try await withEngine(configuration) { engine in
-            try await engine.download(plan, to: .storedBundle(stream, bundle, from: from)).report
+            try await engine.download(plan, to: .storedBundle(stream, bundle, from: from))
         }
         return stream.bytes
     }
@@ -146,7 +146,7 @@ struct StoredBundleTests {
             let stream = CollectingStream()
             await #expect(throws: HaulError.self) {
                 _ = try await withEngine(testConfiguration(parallel: 4)) { engine in
-                    try await engine.download(plan, to: .storedBundle(stream, bundle, from: inside)).report
+                    try await engine.download(plan, to: .storedBundle(stream, bundle, from: inside))
                 }
             }
             #expect(UInt64(stream.bytes.count) < bundle.length - inside)
@@ -160,7 +160,7 @@ struct StoredBundleTests {
             let short = CollectingStream()
             do {
                 _ = try await withEngine(testConfiguration(parallel: 4)) { engine in
-                    try await engine.download(withGone, to: .storedBundle(short, shortBundle)).report
+                    try await engine.download(withGone, to: .storedBundle(short, shortBundle))
                 }
                 Issue.record("a bundle missing a file finished")
             } catch let error as HaulError {
@@ -183,7 +183,7 @@ struct StoredBundleTests {
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             try #require(fd >= 0)
             _ = try await withEngine(testConfiguration(stall: .seconds(60))) { engine in
-                try await engine.download(plan, to: .storedBundle(FileDescriptorStream(fd: fd, name: path), bundle)).report
+                try await engine.download(plan, to: .storedBundle(FileDescriptorStream(fd: fd, name: path), bundle))
             }
             close(fd)
             let written = try #require(readBytesCount(path))
@@ -221,7 +221,7 @@ struct StoredBundleTests {
             let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
                     _ = try await withEngine(testConfiguration(parallel: 2)) { engine in
-                        try await engine.download(plan, to: .storedBundle(stream, bundle)).report
+                        try await engine.download(plan, to: .storedBundle(stream, bundle))
                     }
                     return true
                 }

@@ -59,7 +59,7 @@ func download(
         resolver: try URLResolver(archive: archive.url)
     )
     return try await withEngine(configuration) { engine in
-        try await engine.download(plan, to: .directory(root)).report
+        try await engine.download(plan, to: .directory(root))
     }
 }
 
@@ -107,6 +107,10 @@ func writeURIList(
     try uris.map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
     return uris
 }
+
+/// This folder (`Tests/HaulTests`), and the package's root two above it.
+let testsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
 /// The catalogs in `Tests/HaulTests/Fixtures`, one in each format.
 func fixture(_ name: String) -> String {

@@ -76,7 +76,7 @@ struct TLSTests {
         func run(_ change: (inout Configuration) -> Void, into root: String) async throws -> DownloadReport {
             var config = testConfiguration(retries: 1)
             change(&config)
-            return try await withEngine(config) { try await $0.download(plan, to: .directory(root)).report }
+            return try await withEngine(config) { try await $0.download(plan, to: .directory(root)) }
         }
 
         // Not trusted: a final failure at the first attempt, nothing written.

@@ -52,11 +52,11 @@ func downloadZip(
     try await withEngine(configuration) { engine in
         if pipe {
             let collector = PipeCollector(into: path)
-            let report = try await engine.download(plan, to: .zipStream(FileDescriptorStream(fd: collector.writeEnd, name: "pipe"), compression)).report
+            let report = try await engine.download(plan, to: .zipStream(FileDescriptorStream(fd: collector.writeEnd, name: "pipe"), compression))
             collector.finish()
             return report
         }
-        return try await engine.download(plan, to: .zip(path, compression)).report
+        return try await engine.download(plan, to: .zip(path, compression))
     }
 }
 

@@ -66,7 +66,7 @@ let benchmarks: @Sendable () -> Void = {
                 defer { try? FileManager.default.removeItem(atPath: root) }
                 benchmark.startMeasurement()
                 let report = try await withEngine(Configuration()) { engine in
-                    try await engine.download(plan, to: .directory(root)).report
+                    try await engine.download(plan, to: .directory(root))
                 }
                 benchmark.stopMeasurement()
                 precondition(report.ok == count, "benchmark download failed: \(report.failed) files")

@@ -31,7 +31,7 @@ func segmentBenchmarks() {
                 }
                 benchmark.startMeasurement()
                 let report = try await withEngine(Configuration()) { engine in
-                    try await engine.download(plan, to: output.target(root)).report
+                    try await engine.download(plan, to: output.target(root))
                 }
                 benchmark.stopMeasurement()
                 precondition(report.ok == 1 && report.bytesReceived >= size, "segmented download failed: \(report.failed) failed")

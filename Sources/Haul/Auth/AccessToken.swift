@@ -8,7 +8,9 @@ public struct AccessToken: Sendable, CustomStringConvertible, CustomDebugStringC
     /// The environment variable a token is read from.
     public static let environmentVariable = "MAST_API_TOKEN"
 
-    /// - Parameter text: The token; surrounding spaces and line breaks are dropped.
+    /// - Parameters:
+    ///   - text: The token; surrounding spaces and line breaks are dropped.
+    ///   - source: Where it came from (a file's path, a variable's name), which error messages name.
     /// - Throws: ``HaulError`` (`authentication`) when it is empty or holds spaces or control
     ///   characters (which would break, or inject into, the request's headers). The message never
     ///   repeats the text.

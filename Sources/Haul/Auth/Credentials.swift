@@ -6,9 +6,9 @@ public struct Credentials: Sendable {
     /// The `Logged In User` of the manifest: the archive's display name for the token's owner.
     public let user: String
     /// The archive's scheme, host and port: only requests there carry the token.
-    public let origin: Origin
+    package let origin: Origin
 
-    public init(token: AccessToken, user: String, archive: URLResolver) {
+    package init(token: AccessToken, user: String, archive: URLResolver) {
         self.token = token
         self.user = user
         self.origin = Origin(archive.archive) ?? Origin(scheme: "", host: "", port: 0)
@@ -16,7 +16,7 @@ public struct Credentials: Sendable {
 
     /// The headers a request to `url` carries: the token when `url` is on the archive, else none.
     /// libcurl keeps a custom `Authorization` from redirects to another host or port.
-    public func headers(for url: String) -> [String] {
+    package func headers(for url: String) -> [String] {
         Origin(url) == origin ? [token.header] : []
     }
 }

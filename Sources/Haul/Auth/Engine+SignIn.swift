@@ -14,7 +14,7 @@ extension Engine {
         switch result.status {
         case .ok: break
         case .failed(let reason):
-            throw HaulError(.authentication, "cannot ask \(url) who the token belongs to: \(reason)")
+            throw HaulError(.authentication, "cannot ask \(url) who the token belongs to: \(reason.message)")
         case .notModified:
             throw HaulError(.authentication, "cannot ask \(url) who the token belongs to: HTTP 304")
         case .cancelled:

@@ -36,7 +36,7 @@ struct BenchAggregate {
             // The same URL must give the same bytes every time: a mirror or cache that serves two
             // versions of one file (a length-preserving change no length check sees) is an error.
             if let first = crcs[fetch.target.url], first != crc {
-                status = .failed(FailureKind.contentDiffers)
+                status = .failed(FileFailure(.changedOnArchive, FailureKind.contentDiffers))
             } else if crcs[fetch.target.url] == nil {
                 crcs[fetch.target.url] = crc
             }

@@ -1,7 +1,7 @@
 /// How `haul bench` drives the engine.
-public struct BenchOptions: Sendable, Hashable {
+package struct BenchOptions: Sendable, Hashable {
     /// How requests are started.
-    public enum Load: Sendable, Hashable {
+    package enum Load: Sendable, Hashable {
         /// Keep this many transfers in flight: a new one starts when one ends (h2load, oha `-c`).
         case concurrency(Int)
         /// Start requests at this many a second, evenly spaced, with at most `limit` in flight (wrk2 `-R`).
@@ -12,7 +12,7 @@ public struct BenchOptions: Sendable, Hashable {
     }
 
     /// When the run ends.
-    public enum Stop: Sendable, Hashable {
+    package enum Stop: Sendable, Hashable {
         /// After every target was fetched this many times.
         case repeats(Int)
         /// When this much time has passed, cycling through the targets; transfers still running then are
@@ -20,17 +20,17 @@ public struct BenchOptions: Sendable, Hashable {
         case duration(Duration)
     }
 
-    public var load: Load
-    public var stop: Stop
+    package var load: Load
+    package var stop: Stop
     /// Compute each body's CRC-32 as a download does (its CPU cost included in the run), and count a
     /// body that differs from the one the same URL gave before as an error (`content differs`).
-    public var computesCRC: Bool
+    package var computesCRC: Bool
     /// How often throughput is sampled (and progress reported).
-    public var sampleInterval: Duration
+    package var sampleInterval: Duration
     /// What the report calls the source of the bytes (the archive, a mirror, a cloud copy).
-    public var label: String
+    package var label: String
 
-    public init(load: Load = .concurrency(64), stop: Stop = .repeats(1), computesCRC: Bool = false,
+    package init(load: Load = .concurrency(64), stop: Stop = .repeats(1), computesCRC: Bool = false,
                 sampleInterval: Duration = .milliseconds(250), label: String = "") {
         self.load = load
         self.stop = stop

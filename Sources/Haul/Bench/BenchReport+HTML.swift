@@ -3,7 +3,7 @@ import Foundation
 extension BenchReport {
     /// The report as one self-contained HTML page (`haul bench --html FILE`): tables and inline SVG
     /// plots, no script, no stylesheet or font from elsewhere, so it opens offline and can be mailed.
-    public func html(title: String = "haul bench") -> String {
+    package func html(title: String = "haul bench") -> String {
         let e = Manifest.escape
         var out = """
         <!DOCTYPE html>
@@ -84,7 +84,7 @@ extension BenchReport {
                 + "<td class=\"num\">\(Self.time(host.ttfb.summary.p50))</td><td class=\"num\">\(Self.time(t.p50))</td><td class=\"num\">\(Self.time(t.p99))</td></tr>\n"
         }
         out += "</tbody></table>\n"
-        out += "<p class=\"meta\">haul \(e(Haul.version)); percentiles from an HDR histogram (3 significant digits); a request's latency counts only when it ended OK.</p>\n"
+        out += "<p class=\"meta\">haul \(e(haulVersion)); percentiles from an HDR histogram (3 significant digits); a request's latency counts only when it ended OK.</p>\n"
         return out + "</body>\n</html>\n"
     }
 
@@ -144,7 +144,7 @@ extension BenchReport {
     }
 
     /// Seconds as µs, ms or s, three significant digits.
-    public static func time(_ seconds: Double) -> String {
+    package static func time(_ seconds: Double) -> String {
         if seconds == 0 { return "0" }
         if seconds < 1e-3 { return String(format: "%.0f µs", seconds * 1e6) }
         if seconds < 1 { return String(format: seconds < 0.01 ? "%.2f ms" : seconds < 0.1 ? "%.1f ms" : "%.0f ms", seconds * 1e3) }

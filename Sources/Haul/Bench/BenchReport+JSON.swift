@@ -7,7 +7,7 @@ extension BenchReport {
     /// kind, connections, statuses, per host, the HDR percentile distribution and throughput over time.
     /// Under a rate, `ttfb` and `total` are corrected for coordinated omission and `uncorrected` holds
     /// the service times; without one, `uncorrected` is `null`.
-    public func json() -> String {
+    package func json() -> String {
         let data = (try? JSONSerialization.data(withJSONObject: jsonObject, options: [.prettyPrinted, .sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
@@ -27,7 +27,7 @@ extension BenchReport {
         }
         let formatter = ISO8601DateFormatter()
         return [
-            "haul_version": Haul.version,
+            "haul_version": haulVersion,
             "label": options.label,
             "started": formatter.string(from: started),
             "load": load,

@@ -1,14 +1,14 @@
 /// One URL `haul bench` fetches: a product of a catalog, or a line of a URL list.
-public struct BenchTarget: Sendable, Hashable {
-    public var url: String
+package struct BenchTarget: Sendable, Hashable {
+    package var url: String
     /// The size the catalog states: a response of another length is an error (`size mismatch`).
-    public var expectedSize: Int64?
+    package var expectedSize: Int64?
     /// Request headers sent wherever the request goes, and those sent only to `url`'s origin
     /// (a token, `-H` headers bound to the archive).
-    public var headers: [String]
-    public var originHeaders: [String]
+    package var headers: [String]
+    package var originHeaders: [String]
 
-    public init(url: String, expectedSize: Int64? = nil, headers: [String] = [], originHeaders: [String] = []) {
+    package init(url: String, expectedSize: Int64? = nil, headers: [String] = [], originHeaders: [String] = []) {
         self.url = url
         self.expectedSize = expectedSize
         self.headers = headers
@@ -28,7 +28,7 @@ extension Plan {
     ///     the policy: under `auto` a product with a URL there is fetched from the bucket, anonymously,
     ///     as a download fetches it, the rest from the archive; under `cloud` the rest are left out.
     /// - Returns: The targets, and the products left out with why (under `cloud` only).
-    public func benchTargets(
+    package func benchTargets(
         configuration: Configuration, credentials: Credentials? = nil, cloud: (locations: [Int: CloudLocation], policy: SourcePolicy)? = nil
     ) -> (targets: [BenchTarget], leftOut: [(uri: String, reason: String)]) {
         var targets: [BenchTarget] = []

@@ -15,7 +15,7 @@ extension Engine {
     ///   - progress: Told of the counts at every throughput sample.
     /// - Returns: The report. Cancelling the task ends the run early; transfers then running count as
     ///   `cancelled`.
-    public func bench(
+    package func bench(
         _ targets: [BenchTarget], options: BenchOptions, progress: (@Sendable (BenchProgress) -> Void)? = nil
     ) async -> BenchReport {
         // On threads of the run's own, as a download's tasks are (``WorkerPool``): the loop that starts

@@ -1,19 +1,19 @@
 /// What one host (`host:port`) of a bench run did.
-public struct HostReport: Sendable {
-    public var host: String
+package struct HostReport: Sendable {
+    package var host: String
     /// Fetches of its URLs, and how they ended.
-    public var requests = 0
-    public var ok = 0
-    public var failed = 0
+    package var requests = 0
+    package var ok = 0
+    package var failed = 0
     /// Body bytes received from it, of every attempt.
-    public var bytes: Int64 = 0
-    public var retries = 0
-    public var connectionsOpened = 0
-    public var connectionsReused = 0
-    public var ttfb = LatencyHistogram()
-    public var total = LatencyHistogram()
+    package var bytes: Int64 = 0
+    package var retries = 0
+    package var connectionsOpened = 0
+    package var connectionsReused = 0
+    package var ttfb = LatencyHistogram()
+    package var total = LatencyHistogram()
 
-    public init(host: String) {
+    package init(host: String) {
         self.host = host
     }
 }

@@ -3,35 +3,35 @@ import Histogram
 /// Latencies of one kind (time to first byte, total time), recorded in microseconds in an HDR
 /// histogram: three significant digits from 1 µs to an hour and beyond, in a fixed ~200 KB whatever the
 /// number of requests, as wrk2 and h2load keep theirs.
-public struct LatencyHistogram: Sendable {
+package struct LatencyHistogram: Sendable {
     var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
 
-    public init() {
+    package init() {
         // A request slower than an hour still counts, in a histogram that grows for it.
         histogram.autoResize = true
     }
 
     /// Values recorded.
-    public var count: Int { Int(histogram.totalCount) }
+    package var count: Int { Int(histogram.totalCount) }
 
     /// Records one latency; a negative one (clocks of two sources) as 0.
-    public mutating func record(seconds: Double) {
+    package mutating func record(seconds: Double) {
         let microseconds = seconds.isFinite ? UInt64(max(0, (seconds * 1e6).rounded())) : UInt64(3_600_000_000)
         _ = histogram.record(microseconds)
     }
 
-    public mutating func add(_ other: LatencyHistogram) {
+    package mutating func add(_ other: LatencyHistogram) {
         histogram.add(other.histogram)
     }
 
     /// The latency at a percentile (0–100), in seconds: the highest value the histogram cannot tell
     /// from it (within 0.1 %), as HdrHistogram reports.
-    public func seconds(atPercentile percentile: Double) -> Double {
+    package func seconds(atPercentile percentile: Double) -> Double {
         count == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1e6
     }
 
     /// How many recorded latencies are at least `seconds` long (to the histogram's 0.1 %).
-    public func count(atLeast seconds: Double) -> Int {
+    package func count(atLeast seconds: Double) -> Int {
         guard count > 0 else { return 0 }
         let low = UInt64(max(0, (seconds * 1e6).rounded()))
         guard low <= histogram.maxRecorded else { return 0 }
@@ -39,7 +39,7 @@ public struct LatencyHistogram: Sendable {
     }
 
     /// p50, p90, p99, max (the largest value recorded, exact), min and mean, in seconds.
-    public var summary: LatencySummary {
+    package var summary: LatencySummary {
         guard count > 0 else { return LatencySummary() }
         return LatencySummary(
             count: count, p50: seconds(atPercentile: 50), p90: seconds(atPercentile: 90), p99: seconds(atPercentile: 99),
@@ -49,7 +49,7 @@ public struct LatencyHistogram: Sendable {
 
     /// The percentile distribution HdrHistogram prints (`ticksPerHalfDistance` points each time the
     /// distance to 100 % halves): the points of a latency-by-percentile plot.
-    public func distribution(ticksPerHalfDistance: Int = 5) -> [(percentile: Double, seconds: Double)] {
+    package func distribution(ticksPerHalfDistance: Int = 5) -> [(percentile: Double, seconds: Double)] {
         guard count > 0 else { return [] }
         var points: [(Double, Double)] = []
         for step in histogram.percentiles(ticksPerHalfDistance: ticksPerHalfDistance) {

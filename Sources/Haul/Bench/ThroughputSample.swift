@@ -1,20 +1,20 @@
 /// What a run received in one interval of time: a point of the throughput-over-time plot.
-public struct ThroughputSample: Sendable, Hashable {
+package struct ThroughputSample: Sendable, Hashable {
     /// Seconds from the start of the run to the end of the interval.
-    public var seconds: Double
+    package var seconds: Double
     /// The interval's length in seconds.
-    public var interval: Double
+    package var interval: Double
     /// Body bytes received during it.
-    public var bytes: Int64
+    package var bytes: Int64
     /// Transfers that ended during it, OK or failed (not those the end of a run cancelled).
-    public var completed: Int
+    package var completed: Int
 
-    public init(seconds: Double, interval: Double, bytes: Int64, completed: Int) {
+    package init(seconds: Double, interval: Double, bytes: Int64, completed: Int) {
         self.seconds = seconds
         self.interval = interval
         self.bytes = bytes
         self.completed = completed
     }
 
-    public var bytesPerSecond: Double { interval > 0 ? Double(bytes) / interval : 0 }
+    package var bytesPerSecond: Double { interval > 0 ? Double(bytes) / interval : 0 }
 }

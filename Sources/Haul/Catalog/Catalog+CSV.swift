@@ -4,9 +4,9 @@
 
 extension Catalog {
     /// The overlay's six columns, in its order.
-    public static let overlayColumns = ["Dataset", "Filename", "Product Level", "Suffix", "Instrument", "Filter / Grating"]
+    package static let overlayColumns = ["Dataset", "Filename", "Product Level", "Suffix", "Instrument", "Filter / Grating"]
     /// The columns Haul's export adds after the overlay's.
-    public static let exportColumns = ["URI", "Size", "Access"]
+    package static let exportColumns = ["URI", "Size", "Access"]
 
     static func parseCSV(_ text: String, name: String) throws -> [Product] {
         let records = try CSVReader.records(text, name: name)

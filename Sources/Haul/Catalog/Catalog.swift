@@ -188,7 +188,7 @@ public struct Catalog: Sendable {
     }
 
     /// Tells a catalog's format from its first significant bytes, or `nil` when there are none.
-    public static func detect(_ data: Data) -> Format? {
+    package static func detect(_ data: Data) -> Format? {
         // FITS: the primary header's first card, at byte 0 (FITS allows nothing before it).
         if data.starts(with: Array("SIMPLE  =".utf8)) { return .fits }
         var index = data.startIndex

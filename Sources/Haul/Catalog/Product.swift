@@ -49,7 +49,7 @@ public struct Product: Sendable, Hashable {
     public var guideStar: Bool
     public var access: Access
     /// Which catalog and row this product came from, for messages (`list.json: data[12]`).
-    public var origin: String {
+    package var origin: String {
         get { originRow < 0 ? originText : originIsLine ? "\(originText)\(originRow)" : "\(originText)[\(originRow)]" }
         set {
             originText = newValue
@@ -59,7 +59,7 @@ public struct Product: Sendable, Hashable {
     }
     /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
     /// takes its guide-star rows too.
-    public var exported: Bool
+    package var exported: Bool
     /// Whether ``originRow`` is a line of a text table, written after the shared text (`p.csv:12`), not a
     /// JSON row number in brackets.
     var originIsLine = false

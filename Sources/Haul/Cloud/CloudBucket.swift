@@ -4,18 +4,18 @@
 /// `https://stpubdata.s3.us-east-1.amazonaws.com/KEY`. With one (`--endpoint-url`, as the AWS tools
 /// name it: a mirror, a local S3 server), path style, as those tools address a custom endpoint:
 /// `ENDPOINT/BUCKET/KEY`. No request is ever signed and no token or header meant for the archive is sent.
-public struct CloudBucket: Sendable, Hashable {
+package struct CloudBucket: Sendable, Hashable {
     /// The bucket MAST's lookups give keys in.
-    public var name: String
+    package var name: String
     /// Its region (only the virtual-hosted host name uses it).
-    public var region: String
+    package var region: String
     /// `http(s)://host[:port][/path]`, without a trailing slash; `nil` for AWS itself.
-    public var endpoint: String?
+    package var endpoint: String?
 
     /// MAST's bucket.
-    public static let mast = "stpubdata"
+    package static let mast = "stpubdata"
 
-    public init(name: String = CloudBucket.mast, region: String = "us-east-1", endpoint: String? = nil) {
+    package init(name: String = CloudBucket.mast, region: String = "us-east-1", endpoint: String? = nil) {
         self.name = name
         self.region = region
         self.endpoint = endpoint
@@ -24,7 +24,7 @@ public struct CloudBucket: Sendable, Hashable {
     /// Checks an `--endpoint-url` value: an http(s) URL without query, fragment or spaces.
     ///
     /// - Throws: ``HaulError`` (`invalidArgument`) naming the option and what was found.
-    public static func endpoint(_ text: String) throws -> String {
+    package static func endpoint(_ text: String) throws -> String {
         var base = text.trimmingSpaces()
         while base.hasSuffix("/") { base.removeLast() }
         let lower = base.lowercased()
@@ -36,10 +36,10 @@ public struct CloudBucket: Sendable, Hashable {
     }
 
     /// The HTTPS (or endpoint) URL of an object of this bucket.
-    public func url(key: String) -> String { url(bucket: name, key: key) }
+    package func url(key: String) -> String { url(bucket: name, key: key) }
 
     /// The URL of an object of any bucket, addressed as this one's are (the endpoint, or AWS).
-    public func url(bucket: String, key: String) -> String {
+    package func url(bucket: String, key: String) -> String {
         let path = URLResolver.escape(key, keeping: "/")
         if let endpoint { return "\(endpoint)/\(bucket)/\(path)" }
         // A bucket whose name is no DNS label (dots, capitals) cannot be a host name: path style.
@@ -50,7 +50,7 @@ public struct CloudBucket: Sendable, Hashable {
     }
 
     /// The bucket and key of an `s3://BUCKET/KEY` URL, or `nil` when `uri` is none.
-    public static func parse(s3 uri: String) -> (bucket: String, key: String)? {
+    package static func parse(s3 uri: String) -> (bucket: String, key: String)? {
         guard uri.count > 5, uri.prefix(5).lowercased() == "s3://" else { return nil }
         let rest = uri.dropFirst(5)
         guard let slash = rest.firstIndex(of: "/"), slash != rest.startIndex else { return nil }

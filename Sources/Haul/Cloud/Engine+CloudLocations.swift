@@ -7,7 +7,7 @@ extension Engine {
     ///   - plan: The plan; its ``Plan/resolver`` names the archive and the bucket's address.
     ///   - entries: Indices of the entries to locate (each URI is asked about once).
     /// - Returns: Each entry's location.
-    public func cloudLocations(_ plan: Plan, entries: [Int]) async -> [Int: CloudLocation] {
+    package func cloudLocations(_ plan: Plan, entries: [Int]) async -> [Int: CloudLocation] {
         var result: [Int: CloudLocation] = [:]
         var asked: [Int] = []
         for index in entries {

@@ -1,5 +1,5 @@
 /// Where one file's bytes came from: the manifest's `Source` column.
-public enum FileSource: String, Sendable, Hashable {
+package enum FileSource: String, Sendable, Hashable {
     /// The public bucket (``CloudBucket``): looked up, or an `s3://` URL.
     case cloud
     /// The archive (or the plain URL the catalog named).

@@ -4,12 +4,12 @@ import Foundation
 ///
 /// S3 answers a failure with this XML; its code tells a missing key from a refusal or a request to
 /// slow down (`503 SlowDown`), and goes into the manifest's reason.
-public struct S3Error: Sendable, Hashable, CustomStringConvertible {
-    public var code: String
-    public var message: String
+package struct S3Error: Sendable, Hashable, CustomStringConvertible {
+    package var code: String
+    package var message: String
 
     /// Reads the code and message of an S3 error body; `nil` when the body is not one.
-    public init?(body: [UInt8]) {
+    package init?(body: [UInt8]) {
         guard !body.isEmpty else { return nil }
         let text = String(decoding: body, as: UTF8.self)
         guard text.contains("<Error>"), let code = Self.element("Code", in: text), !code.isEmpty else { return nil }
@@ -18,7 +18,7 @@ public struct S3Error: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `Code: Message`, as the manifest gives it.
-    public var description: String { message.isEmpty ? code : "\(code): \(message)" }
+    package var description: String { message.isEmpty ? code : "\(code): \(message)" }
 
     /// The text of the first `<name>…</name>`, its five XML entities decoded.
     static func element(_ name: String, in text: String) -> String? {

@@ -1,6 +1,6 @@
 /// Where a download fetches MAST's public products from: the archive, or the copy MAST keeps in a
 /// public bucket on AWS (``CloudBucket``).
-public enum SourcePolicy: String, Sendable, CaseIterable {
+package enum SourcePolicy: String, Sendable, CaseIterable {
     /// Every product from the archive (what Haul did before it knew the bucket).
     case archive
     /// Public products from the bucket only, as astroquery's `cloud_only=True`: a product the bucket
@@ -16,7 +16,7 @@ public enum SourcePolicy: String, Sendable, CaseIterable {
     /// mirror, a test server), whose files the bucket is not a copy of.
     ///
     /// - Parameter archive: The archive's base URL (``URLResolver/archive``).
-    public static func defaultPolicy(archive: String) -> SourcePolicy {
+    package static func defaultPolicy(archive: String) -> SourcePolicy {
         let lower = archive.lowercased()
         return lower == URLResolver.defaultArchive || lower == "http://mast.stsci.edu" ? .auto : .archive
     }

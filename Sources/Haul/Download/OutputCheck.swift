@@ -8,7 +8,7 @@ import Darwin
 extension DownloadTarget {
     /// Checks that a download of `plan` can write where this target says, without writing anything.
     ///
-    /// ``Engine/download(_:to:credentials:headers:overwrite:)`` runs the same check before its first
+    /// ``Engine/download(_:to:credentials:headers:overwrite:refresh:events:)`` runs the same check before its first
     /// request; call this to learn of a bad path before anything else (signing in, for one) happens.
     ///
     /// - A ZIP file needs an existing, writable folder, and a path that is free, or holds an archive this
@@ -25,7 +25,7 @@ extension DownloadTarget {
     ///   - overwrite: Replace a file at a ZIP path that is not an archive this plan can resume.
     /// - Throws: ``HaulError`` (``HaulError/Code/outputPath``) saying what is wrong with which path and how to mend it.
     public func check(for plan: Plan, overwrite: Bool = false) throws {
-        switch self {
+        switch kind {
         case .directory(let root): try OutputCheck.directory(root)
         case .zip(let path, _): _ = try OutputCheck.zip(path, plan: plan, overwrite: overwrite)
         case .zipStream, .storedBundle: break

@@ -8,7 +8,7 @@ import Darwin
 enum Preparation<Sink> {
     /// Complete from an earlier run.
     case complete(CompleteFile)
-    case failed(String)
+    case failed(FileFailure)
     case fetch(Sink)
 }
 
@@ -28,7 +28,7 @@ extension Plan {
             row.file = kept.path
             row.status = .duplicate(file: kept.product.filename, dataset: kept.product.dataset)
         case .unsafe(let problem):
-            row.status = .failed("unsafe path: \(problem)")
+            row.status = .failed(FileFailure(.unsafePath, "unsafe path: \(problem)"))
         case .excluded(let reason):
             row.status = .excluded(reason)
         case .download:
@@ -78,7 +78,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
     let output: Output
     let credentials: Credentials?
     let headers: [String]
-    let events: AsyncStream<DownloadEvent>.Continuation
+    let events: EventChannel
     let budget: MemoryBudget
     /// The download's threads, where its tasks run (``WorkerPool``).
     let workers: WorkerPool
@@ -298,14 +298,14 @@ struct PlanRun<Output: RunOutput>: Sendable {
                 segmentation: engine.configuration.cloudSegmentation
             )
             fetched = (cloud, sink, url, .cloud, 0)
-            if fallback, case .failed(let reason) = cloud.status, !reason.hasPrefix("write error"), output.failure == nil, !Task.isCancelled {
+            if fallback, case .failed(let reason) = cloud.status, reason.code != .writeFailed, reason.code != .diskFull, output.failure == nil, !Task.isCancelled {
                 // The bucket could not give it: the archive does, into a fresh sink (the failed one may
                 // hold segments' regions).
                 _ = await output.complete(index, sink: sink, result: cloud)
                 events.yield(.transfer(TransferRecord(
                     url: url, httpStatus: cloud.httpStatus, bytes: cloud.bytes, seconds: cloud.seconds, attempts: cloud.attempts, status: .failed(reason)
                 )))
-                row.note = Self.joined(row.note, "from the archive: the cloud failed (\(reason))")
+                row.note = Self.joined(row.note, "from the archive: the cloud failed (\(reason.message))")
                 switch await output.prepare(index) {
                 case .fetch(let again):
                     fetched = (await fetchFromArchive(entry, into: again, counters: counters), again, entry.url, .archive, cloud.attempts)
@@ -349,7 +349,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         /// The bucket, at this URL; `fallback`: from the archive when the bucket fails.
         case cloud(String, fallback: Bool)
         /// Cloud only, and the bucket cannot give it.
-        case failed(String)
+        case failed(FileFailure)
     }
 
     /// Decides a product's source: an `s3://` URL from its bucket; with the cloud on, a public `mast:`
@@ -364,9 +364,9 @@ struct PlanRun<Output: RunOutput>: Sendable {
         case .found(let key):
             return .cloud(plan.resolver.bucket.url(key: key), fallback: auto)
         case .missing(let why):
-            return auto ? .archive("not in the cloud (\(why))") : .failed("not in the cloud (\(why))")
+            return auto ? .archive("not in the cloud (\(why))") : .failed(FileFailure(.notInCloud, "not in the cloud (\(why))"))
         case .failed(let why):
-            return auto ? .archive(why) : .failed(why)
+            return auto ? .archive(why) : .failed(FileFailure(.other, why))
         }
     }
 

@@ -30,8 +30,8 @@ struct StallDetector {
 
 extension Configuration {
     /// What a download does when transfers are paused and nothing moves (``StallDetector``).
-    public struct Watchdog: Sendable, Hashable {
-        public enum Action: Sendable, Hashable {
+    package struct Watchdog: Sendable, Hashable {
+        package enum Action: Sendable, Hashable {
             /// Report (a ``DownloadEvent/warning(_:)``), then free memory: every entry staged in memory
             /// spills to its spool file and every paused transfer is woken. For real runs.
             case recover
@@ -41,10 +41,10 @@ extension Configuration {
         }
 
         /// How long transfers may stay paused with no byte received and no file finished.
-        public var after: Duration = .seconds(30)
-        public var action: Action = .recover
+        package var after: Duration = .seconds(30)
+        package var action: Action = .recover
 
-        public init(after: Duration = .seconds(30), action: Action = .recover) {
+        package init(after: Duration = .seconds(30), action: Action = .recover) {
             self.after = after
             self.action = action
         }

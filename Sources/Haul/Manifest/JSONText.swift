@@ -1,8 +1,8 @@
 /// JSON text for the few places that write JSON by hand (event lines, small replies), where building
 /// an object graph for JSONSerialization would cost more than the line itself.
-public enum JSONText {
+package enum JSONText {
     /// `s` as a JSON string literal, quotes included; control characters escaped.
-    public static func quoted(_ s: String) -> String {
+    package static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -21,7 +21,7 @@ public enum JSONText {
     }
 
     /// An object from keys and values that are already JSON text, in order.
-    public static func object(_ fields: [(String, String)]) -> String {
+    package static func object(_ fields: [(String, String)]) -> String {
         "{" + fields.map { quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 }

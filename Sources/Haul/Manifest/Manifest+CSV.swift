@@ -1,6 +1,6 @@
 extension Manifest {
     /// The manifest as RFC 4180 CSV with a header row, lines ending in CRLF.
-    public func csv() -> String {
+    package func csv() -> String {
         var out = ""
         csv { out += $0 }
         return out
@@ -17,7 +17,7 @@ extension Manifest {
     /// One field, quoted when it holds a comma, quote or line break (quotes doubled). A field that a
     /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`, and so is one
     /// that already looks guarded (`'=`…), so that reading back (``CSVReader/unguard(_:)``) gives the value.
-    public static func csvField(_ value: String) -> String {
+    package static func csvField(_ value: String) -> String {
         var v = value
         if let first = v.utf8.first, first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "@")
             || (first == UInt8(ascii: "-") && Double(v) == nil) || CSVReader.looksGuarded(v) {

@@ -1,6 +1,6 @@
 extension Manifest {
     /// The manifest as a standalone HTML page: a table a browser shows as is, every value escaped.
-    public func html(title: String) -> String {
+    package func html(title: String) -> String {
         var out = ""
         html(title: title) { out += $0 }
         return out
@@ -70,7 +70,7 @@ extension Manifest {
     }
 
     /// Escapes text for HTML element content and attribute values.
-    public static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         // Byte scan first: most values have nothing to escape, and a manifest has a million of them.
         guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">")
             || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) else { return text }

@@ -6,7 +6,7 @@ public struct Manifest: Sendable {
         case ok
         /// The same URI is downloaded by another row (the first in catalog order).
         case duplicate(file: String, dataset: String)
-        case failed(String)
+        case failed(FileFailure)
         case excluded(String)
         case cancelled
 
@@ -15,7 +15,7 @@ public struct Manifest: Sendable {
             switch self {
             case .ok: return "OK"
             case .duplicate(let file, let dataset): return "Duplicate of file \(file) in folder \(dataset)"
-            case .failed(let reason): return "FAILED: \(reason)"
+            case .failed(let failure): return "FAILED: \(failure.message)"
             case .excluded(let reason): return "EXCLUDED: \(reason)"
             case .cancelled: return "CANCELLED"
             }
@@ -42,11 +42,17 @@ public struct Manifest: Sendable {
         /// Why the file is named as it is, or that it was already complete.
         public var note: String
         /// Where the file's bytes came from (the bucket or the archive); `nil` when none came.
-        public var source: FileSource? = nil
+        package var source: FileSource? = nil
         /// The product's dataset, which the authenticated wording names.
         public var dataset: String = ""
         /// Whether the download ran with a token: statuses then take the overlay's authenticated form.
         public var authenticated = false
+
+        /// Why the file failed, when its status is `FAILED`.
+        public var failure: FileFailure? {
+            if case .failed(let failure) = status { return failure }
+            return nil
+        }
 
         /// The Status column: ``Status/text``, or with a token the overlay's authenticated form,
         /// `FILE associated with DATASET ... SUCCESS` (or `... Duplicate of file F associated with D`).
@@ -62,12 +68,12 @@ public struct Manifest: Sendable {
     }
 
     /// Whether a Status column's text (of either form) says the file was downloaded.
-    public static func isSuccess(_ statusText: String) -> Bool {
+    package static func isSuccess(_ statusText: String) -> Bool {
         statusText == "OK" || statusText.hasSuffix(" ... SUCCESS")
     }
 
     /// The columns, in order: the overlay's five, then Haul's.
-    public static let columns = [
+    package static let columns = [
         "URI", "File", "Access", "Status", "Logged In User", "Size", "CRC-32", "Last-Modified", "ETag", "Attempts", "Seconds", "Note", "Source",
     ]
 
@@ -78,12 +84,12 @@ public struct Manifest: Sendable {
     /// Leave the columns that depend on how the transfers went (Last-Modified, ETag, Attempts,
     /// Seconds, Source) empty: a stored bundle whose length is stated before it is fetched (``StoredBundle``)
     /// holds only what the plan and the files' bytes decide.
-    public var omitsTransferDetails = false
+    package var omitsTransferDetails = false
     /// What the download received over time, plotted in `manifest.html` (as `haul bench` plots it);
     /// empty for a manifest made without a run (a stored bundle's, a merge's), which then has no plot.
-    public var throughput: [ThroughputSample] = []
+    package var throughput: [ThroughputSample] = []
 
-    public init(rows: [Row], omitsTransferDetails: Bool = false) {
+    package init(rows: [Row], omitsTransferDetails: Bool = false) {
         self.rows = rows
         self.omitsTransferDetails = omitsTransferDetails
     }

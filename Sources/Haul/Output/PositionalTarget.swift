@@ -9,11 +9,7 @@ import Darwin
 protocol PositionalTarget: AnyObject, Sendable {
     /// Writes bytes of the product at `offset`. Called on the segments' lanes, never the engine thread.
     func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws
-    /// Whether the segments must checksum what they write (a ZIP entry's CRC-32).
-    var needsCRC: Bool { get }
-    var budget: MemoryBudget { get }
-    /// The size of the blocks the segments collect bytes in (a ``PageMemory`` size class).
-    var segmentBlockSize: Int { get }
-    /// The download's threads, where the segments' blocks are checksummed and written.
-    var workers: WorkerPool { get }
+    /// The memory, block size and threads the segments' blocks use. Every target's bytes are
+    /// checksummed as the segments write them (the manifest's and a ZIP entry's CRC-32).
+    var blocks: SegmentBlocks { get }
 }

@@ -35,8 +35,8 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
         self.start = start
         self.end = end
         self.target = target
-        queue = SerialLane(on: target.workers)
-        filler = BlockFiller(blockSize: target.segmentBlockSize, budget: target.budget)
+        queue = SerialLane(on: target.blocks.workers)
+        filler = BlockFiller(blockSize: target.blocks.size, budget: target.blocks.budget)
         filler.position = start
         shared = Locked(Shared(gate: PauseGate(highWater: 4 * filler.blockSize), crcEnd: start))
     }
@@ -46,22 +46,21 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     /// Bytes of the segment written so far, contiguous from its start: where a retry resumes.
     var position: Int64 { filler.position }
 
-    /// A body starts at `offset`: where the bytes reached (a resumed transfer), or anywhere from `start`
-    /// on when nothing checksums them (the rest is written again). A checksummed run starts over only
-    /// from `start`; its CRC restarts on the queue, after the blocks already there.
+    /// A body starts at `offset`: where the bytes reached (a resumed transfer), or `start` (a run that
+    /// starts over: the bytes are checksummed in order, so nothing in between will do); the CRC then
+    /// restarts on the queue, after the blocks already there.
     func begin(offset: Int64, waker: SinkWaker) throws {
         self.waker = waker
         shared.withLock { $0.waker = waker }
         if let (block, at) = filler.take() { write(block, at: at) }
         guard offset != filler.position else { return }
-        guard offset >= start, offset <= filler.position, !target.needsCRC || offset == start else {
+        // The bytes are checksummed in order: a run that does not go on from where they reached starts over.
+        guard offset == start else {
             throw HaulError(.output, "the server sent byte \(offset) where bytes \(start)-\(end - 1) were at \(filler.position)")
         }
         filler.position = offset
-        if target.needsCRC {
-            let start = self.start
-            queue.async { [shared] in shared.withLock { s in s.crc = 0; s.crcEnd = start } }
-        }
+        let start = self.start
+        queue.async { [shared] in shared.withLock { s in s.crc = 0; s.crcEnd = start } }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
@@ -81,24 +80,22 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
         shared.withLock { $0.gate.took(count) }
         queue.async { [self] in
             var error: HaulError?
-            let crc: UInt32? = target.needsCRC ? CRC32.of(block.bytes) : nil
+            let crc = CRC32.of(block.bytes)
             do {
                 try target.write(block.bytes, productOffset: offset)
             } catch let e {
                 error = HaulError.wrapping(e, while: "writing bytes \(offset)-\(offset + Int64(count) - 1)")
             }
             PageMemory.free(block.pointer)
-            target.budget.release(block.pointer.count)
+            target.blocks.budget.release(block.pointer.count)
             let wake = shared.withLock { s -> SinkWaker? in
                 s.gate.drained(count)
-                if let crc {
-                    // Blocks come in order; a resumed transfer goes on from where the written bytes end.
-                    if offset == s.crcEnd {
-                        s.crc = s.crcEnd == start ? crc : CRC32.combine(s.crc, crc, lengthOfB: Int64(count))
-                        s.crcEnd += Int64(count)
-                    } else if error == nil && s.error == nil {
-                        s.error = HaulError(.output, "segment \(start)-\(end - 1): a block at \(offset) after \(s.crcEnd)")
-                    }
+                // Blocks come in order; a resumed transfer goes on from where the written bytes end.
+                if offset == s.crcEnd {
+                    s.crc = s.crcEnd == start ? crc : CRC32.combine(s.crc, crc, lengthOfB: Int64(count))
+                    s.crcEnd += Int64(count)
+                } else if error == nil && s.error == nil {
+                    s.error = HaulError(.output, "segment \(start)-\(end - 1): a block at \(offset) after \(s.crcEnd)")
                 }
                 if let error, s.error == nil { s.error = error }
                 return s.gate.wakeIsDue(failed: s.error != nil) ? s.waker : nil
@@ -108,7 +105,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     }
 
     /// Writes what is left and waits for every write. Call once the segment's last attempt has ended.
-    /// - Returns: The segment's CRC-32 (0 when the target needs none). - Throws: the write error, if any.
+    /// - Returns: The segment's CRC-32. - Throws: the write error, if any.
     func finish() async throws -> UInt32 {
         if let (block, at) = filler.take() { write(block, at: at) }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in queue.async { c.resume() } }

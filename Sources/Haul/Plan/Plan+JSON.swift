@@ -2,7 +2,7 @@
 /// overlay server answers at `/summary.json` and `/preview.json`, from this one implementation.
 extension Plan {
     /// What happens to a row when it is not simply fetched ("duplicate of …", "excluded: …"); empty otherwise.
-    public func note(_ entry: Entry) -> String {
+    package func note(_ entry: Entry) -> String {
         switch entry.disposition {
         case .download: return entry.renamedFrom.map { _ in "saved as \(entry.path)" } ?? ""
         case .duplicate(let first): return "duplicate of \(entries[first].path)"
@@ -20,7 +20,7 @@ extension Plan {
     ///   - cloud: Where MAST's public bucket has the page's products (``Engine/cloudLocations(_:entries:)``):
     ///     each row then gains `cloud_url` (the object's URL, or `null`) and `cloud_note` (why not).
     /// - Returns: JSON text without a trailing newline.
-    public func summaryJSON(page: Page, cloud: [Int: CloudLocation]? = nil) -> String {
+    package func summaryJSON(page: Page, cloud: [Int: CloudLocation]? = nil) -> String {
         let s = summary
         var rows: [String] = []
         for group in page.groups {

@@ -29,7 +29,7 @@ extension Plan {
         }
 
         /// The range as the overlay shows it: `101–200 of 1,234` (`0 of 0` when empty).
-        public var rangeText: String {
+        package var rangeText: String {
             rows == 0 ? "0 of 0" : "\((range.lowerBound + 1).grouped)–\(range.upperBound.grouped) of \(rows.grouped)"
         }
     }
@@ -59,7 +59,7 @@ extension Plan {
     }
 
     /// Entry indices in preview order: grouped by dataset, datasets in order of first appearance.
-    public var previewOrder: [Int] { datasetGroups().flatMap(\.entries) }
+    package var previewOrder: [Int] { datasetGroups().flatMap(\.entries) }
 
     /// A page of the preview.
     ///
@@ -117,7 +117,7 @@ extension Plan {
     /// Instrument,Filter / Grating`, then Haul's `URI,Size,Access`; one row per selected product (a
     /// duplicate or an excluded row too) in catalog order; RFC 4180, CRLF line ends. Read back as a
     /// catalog, it gives the same selection.
-    public func exportCSV() -> String {
+    package func exportCSV() -> String {
         var out = (Catalog.overlayColumns + Catalog.exportColumns).map(Manifest.csvField).joined(separator: ",") + "\r\n"
         for entry in entries {
             out += Self.exportFields(entry.product).map(Manifest.csvField).joined(separator: ",") + "\r\n"
@@ -126,7 +126,7 @@ extension Plan {
     }
 
     /// A product's fields in the export's column order.
-    public static func exportFields(_ p: Product) -> [String] {
+    package static func exportFields(_ p: Product) -> [String] {
         [
             p.dataset, p.filename, p.level ?? "", p.displaySuffix ?? "",
             p.instrument ?? "", p.filters ?? "", p.uri, p.size.map(String.init) ?? "", p.access.rawValue,
@@ -136,12 +136,12 @@ extension Plan {
 
 extension Product {
     /// The suffix as the overlay shows and exports it: `_cal`.
-    public var displaySuffix: String? { suffix.map { "_" + $0.lowercased() } }
+    package var displaySuffix: String? { suffix.map { "_" + $0.lowercased() } }
 }
 
 extension BinaryInteger {
     /// The number with thousands separated by commas: `1234` → `1,234`.
-    public var grouped: String {
+    package var grouped: String {
         let digits = String(magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {

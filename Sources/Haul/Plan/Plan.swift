@@ -128,7 +128,7 @@ public struct Plan: Sendable {
 
     public var root: String
     public var layout: Layout
-    /// How the plan's URIs become URLs: the archive, and the bucket (``URLResolver/bucket``).
+    /// How the plan's URIs become URLs: the archive, and MAST's public bucket for `s3://` URIs.
     public let resolver: URLResolver
     /// One entry per selected product, in catalog order.
     public var entries: [Entry]

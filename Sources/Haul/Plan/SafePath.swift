@@ -17,13 +17,13 @@
 /// Windows unpackers (7-Zip, Python's `zipfile`, Info-ZIP) replace. Inner `/` separate folders.
 /// Nothing is renamed: a name is written as the catalog has it, or not at all, so the manifest's
 /// `File` column is always the real path.
-public enum SafePath {
+package enum SafePath {
     /// The longest name (a file name, or a dataset folder) in UTF-8 bytes: with the root and the
     /// dataset it stays well inside Linux's 4,096-byte path limit.
-    public static let maxNameBytes = 1_024
+    package static let maxNameBytes = 1_024
 
     /// Why a name is unsafe, or `nil` when it is safe.
-    public static func problem(in name: String, what: String) -> String? {
+    package static func problem(in name: String, what: String) -> String? {
         if name.isEmpty { return "\(what) is empty" }
         if isPlainSafe(name) { return nil }
         if let c = name.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) }) {

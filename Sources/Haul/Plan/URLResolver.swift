@@ -5,7 +5,7 @@
 ///   the whole `uri` percent-escaped.
 /// - `http(s)://` URLs are used as they are.
 /// - `s3://BUCKET/KEY` (a public bucket, read anonymously) → the object's HTTPS URL, or its URL under
-///   the ``bucket``'s endpoint when one is set (``CloudBucket/url(bucket:key:)``).
+///   the bucket's endpoint when one is set (`--endpoint-url`).
 public struct URLResolver: Sendable, Hashable {
     /// The missions whose search API serves products.
     public enum Mission: String, Sendable, CaseIterable {
@@ -17,7 +17,7 @@ public struct URLResolver: Sendable, Hashable {
     public let mission: Mission
     /// MAST's public bucket and where it is reached (`--endpoint-url`): `s3://` URLs, and the keys
     /// the path lookup gives, become URLs there.
-    public var bucket = CloudBucket()
+    package var bucket = CloudBucket()
 
     /// The archive used when none is configured.
     public static let defaultArchive = "https://mast.stsci.edu"
@@ -25,6 +25,7 @@ public struct URLResolver: Sendable, Hashable {
     /// - Parameters:
     ///   - archive: `http(s)://host[:port][/path]`; `nil` reads `HAUL_ARCHIVE`, then uses ``defaultArchive``.
     ///   - mission: The missions-search mission.
+    ///   - environment: The process's environment, where `HAUL_ARCHIVE` is read when `archive` is `nil`.
     /// - Throws: ``HaulError`` (`invalidArgument`) when the archive is not an http(s) URL.
     public init(archive: String? = nil, mission: Mission = .hst, environment: [String: String] = [:]) throws {
         var base = archive ?? environment["HAUL_ARCHIVE"] ?? Self.defaultArchive
@@ -51,10 +52,10 @@ public struct URLResolver: Sendable, Hashable {
     }
 
     /// Whether `uri` is an object of a public bucket (`s3://`), fetched from the cloud without lookup.
-    public static func isS3(_ uri: String) -> Bool { CloudBucket.parse(s3: uri) != nil }
+    package static func isS3(_ uri: String) -> Bool { CloudBucket.parse(s3: uri) != nil }
 
     /// Percent-escapes everything but RFC 3986's unreserved characters and `keeping`.
-    public static func escape(_ s: String, keeping: String) -> String {
+    package static func escape(_ s: String, keeping: String) -> String {
         let keep = Array(keeping.utf8)
         let hex = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []

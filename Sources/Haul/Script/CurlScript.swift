@@ -16,23 +16,23 @@
 /// - It writes nothing but the files: no manifest.
 /// - Files with a URL in MAST's public bucket (``cloud``) are fetched from there first, anonymously;
 ///   each one the bucket does not give is then fetched from the archive, as `haul download --source auto` does.
-public struct CurlScript: Sendable {
+package struct CurlScript: Sendable {
     /// The plan the script fetches. Build it with `authorized: true`, so exclusive-access products are
     /// in it (the script fetches them when a token is there when it runs).
-    public var plan: Plan
+    package var plan: Plan
     /// The archive, whose origin alone is sent the token.
-    public var archive: URLResolver
+    package var archive: URLResolver
     /// Retries of a transient failure, for curl's `--retry`.
-    public var retries: Int
+    package var retries: Int
     /// Transfers at once, by default (`HAUL_PARALLEL` changes it when the script runs).
-    public var parallel: Int
+    package var parallel: Int
     /// Says where the script came from, in its header (`haul script catalog.json --quick recommended`).
-    public var generator: String
+    package var generator: String
     /// Bucket URLs of public files, by entry index (``Engine/cloudLocations(_:entries:)``): fetched
     /// there first, the archive's URL the fallback.
-    public var cloud: [Int: String] = [:]
+    package var cloud: [Int: String] = [:]
 
-    public init(plan: Plan, archive: URLResolver, retries: Int = 5, parallel: Int = 8, generator: String = "haul script", cloud: [Int: String] = [:]) {
+    package init(plan: Plan, archive: URLResolver, retries: Int = 5, parallel: Int = 8, generator: String = "haul script", cloud: [Int: String] = [:]) {
         self.cloud = cloud
         self.plan = plan
         self.archive = archive
@@ -42,11 +42,11 @@ public struct CurlScript: Sendable {
     }
 
     /// Counts for the script's header and the command's summary.
-    public var fetched: Int { plan.downloads.count }
-    public var exclusive: Int { plan.downloads.filter { plan.entries[$0].product.access == .exclusive }.count }
+    package var fetched: Int { plan.downloads.count }
+    package var exclusive: Int { plan.downloads.filter { plan.entries[$0].product.access == .exclusive }.count }
 
     /// The script's text.
-    public func text() -> String {
+    package func text() -> String {
         let downloads = plan.downloads
         let origin = Origin(archive.archive)
         let exclusive = self.exclusive

@@ -30,7 +30,7 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
         case dataProductType = "dataproduct_type"
 
         /// The names a column is also known by (missions search, the overlay's export, Haul's own words).
-        public var aliases: [String] {
+        package var aliases: [String] {
             switch self {
             case .productType: return ["type", "product_type"]
             case .calibLevel: return []
@@ -50,7 +50,7 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
         }
 
         /// The column a name means: its CAOM name or an alias, in any case.
-        public init?(named name: String) {
+        package init?(named name: String) {
             let wanted = name.trimmingSpaces().lowercased()
             guard let column = Column.allCases.first(where: { $0.rawValue.lowercased() == wanted || $0.aliases.contains(wanted) }) else {
                 return nil
@@ -60,7 +60,7 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
 
         /// The product's value in this column, in the form values are compared in (`nil` when the
         /// catalog left it empty).
-        public func value(of product: Product) -> String? {
+        package func value(of product: Product) -> String? {
             let raw: String?
             switch self {
             case .productType: raw = product.productType
@@ -89,11 +89,11 @@ public struct ColumnFilter: Sendable, Hashable, CustomStringConvertible {
         }
 
         /// Whether values may be comparisons and ranges (astroquery's numeric columns).
-        public var isNumeric: Bool { self == .calibLevel || self == .size }
+        package var isNumeric: Bool { self == .calibLevel || self == .size }
 
         /// Whether the column is one of ``Product/Details``, which catalogs keep only when asked
         /// (``Catalog/load(paths:keepingDetails:standardInput:)``).
-        public var isDetail: Bool {
+        package var isDetail: Bool {
             switch self {
             case .description, .project, .proposalID, .dataProductType: true
             default: false

@@ -6,7 +6,7 @@ extension Selection {
     ///
     /// - Throws: ``HaulError`` (`invalidArgument`) for the first value that names nothing, with the
     ///   values the catalog has: `--level foo: this catalog has 1b, 2a, 2b, 3`.
-    public func checkValues(in products: [Product]) throws {
+    package func checkValues(in products: [Product]) throws {
         if !levels.isEmpty {
             var pairs = Set<LevelPair>()
             for p in products where p.level != nil || p.category != nil { pairs.insert(LevelPair(level: p.level, category: p.category)) }

@@ -36,7 +36,7 @@ public struct Selection: Sendable {
     public var extensions: [String]
 
     /// Whether a filter reads ``Product/Details``: the catalogs must then be loaded keeping them.
-    public var needsDetails: Bool { filters.contains { $0.column.isDetail } }
+    package var needsDetails: Bool { filters.contains { $0.column.isDetail } }
 
     public init(
         quick: Quick? = nil, levels: [String] = [], suffixes: [String] = [], guideStars: Bool = false,
@@ -53,10 +53,10 @@ public struct Selection: Sendable {
     }
 
     /// Whether any box is checked.
-    public var hasBoxes: Bool { !levels.isEmpty || !suffixes.isEmpty || guideStars || pipelineInputs }
+    package var hasBoxes: Bool { !levels.isEmpty || !suffixes.isEmpty || guideStars || pipelineInputs }
 
     /// The quick set in effect.
-    public var effectiveQuick: Quick { quick ?? (hasBoxes ? .nothing : .all) }
+    package var effectiveQuick: Quick { quick ?? (hasBoxes ? .nothing : .all) }
 
     /// Which products the selectors pick, in catalog order (access is decided later, by the plan).
     ///
@@ -141,7 +141,7 @@ public struct Selection: Sendable {
 extension Product {
     /// Whether the product belongs to a level as `--level` names it: its own level, the HST name of
     /// its level, or a `calib_level` number that takes its sub-levels (`2` takes `2a` and `2b`).
-    public func isAtLevel(_ wanted: String) -> Bool {
+    package func isAtLevel(_ wanted: String) -> Bool {
         Self.level(level, category: category, isAt: wanted)
     }
 
@@ -158,7 +158,7 @@ extension Product {
     }
 
     /// What the calibration pipeline needs to be run again: uncalibrated exposures, associations, pools.
-    public var isPipelineInput: Bool {
+    package var isPipelineInput: Bool {
         guard !guideStar else { return false }
         if let suffix, ["UNCAL", "ASN", "POOL"].contains(suffix) { return true }
         if level == "1b" || category == "uncalibrated" { return true }

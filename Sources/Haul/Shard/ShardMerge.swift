@@ -9,18 +9,18 @@ import Darwin
 
 /// `haul merge`: one manifest over every shard of a plan, in the whole selection's catalog order (as
 /// one machine's run writes it), and for ZIP shards one ZIP made of their entries' bytes as they are.
-public enum ShardMerge {
-    public struct Result: Sendable {
-        public var manifest: Manifest
+package enum ShardMerge {
+    package struct Result: Sendable {
+        package var manifest: Manifest
         /// Fetched files that are not complete (failed, or their shard never finished): `PATH: reason`.
-        public var missing: [String]
+        package var missing: [String]
         /// The merged ZIP (nil for a tree) and what its entries' bytes took to copy.
-        public var zip: String?
-        public var entries = 0
-        public var bytesCopied: Int64 = 0
-        public var seconds: Double = 0
+        package var zip: String?
+        package var entries = 0
+        package var bytesCopied: Int64 = 0
+        package var seconds: Double = 0
         /// Copied in the kernel (`copy_file_range`), rather than read and written.
-        public var inKernel = true
+        package var inKernel = true
     }
 
     /// Merges the shards of the plan in `folder`.
@@ -30,7 +30,7 @@ public enum ShardMerge {
     ///   - synchronize: fsync the outputs.
     /// - Throws: ``HaulError`` `invalidArgument` for a plan folder that cannot be read; `output` when
     ///   an output cannot be written or a shard's ZIP is not one Haul finished.
-    public static func merge(_ folder: String, zip: String? = nil, synchronize: Bool = true) throws -> Result {
+    package static func merge(_ folder: String, zip: String? = nil, synchronize: Bool = true) throws -> Result {
         let record = try ShardPlan.read(folder)
         let width = record.width
         let layout = Plan.Layout(rawValue: record.layout) ?? .nested
@@ -51,7 +51,7 @@ public enum ShardMerge {
                 shardRows.append(products.map { p in
                     Manifest.Row(
                         uri: p.uri, file: layout == .nested ? "\(p.dataset)/\(p.filename)" : p.filename, access: p.access,
-                        status: .failed(why), user: "anonymous", size: p.size, attempts: 0, seconds: 0, note: "", dataset: p.dataset
+                        status: .failed(FileFailure(.other, why)), user: "anonymous", size: p.size, attempts: 0, seconds: 0, note: "", dataset: p.dataset
                     )
                 })
                 finished.append(false)
@@ -98,7 +98,7 @@ public enum ShardMerge {
                 var row = shardRows[shard][next[shard]]
                 next[shard] += 1
                 if row.status == .ok, let names = held[shard], !names.contains(record.root + "/" + row.file) {
-                    row.status = .failed("not in shard \(shard)'s ZIP (\(ShardPlan.name(shard, width: width)).zip): run the shard again")
+                    row.status = .failed(FileFailure(.other, "not in shard \(shard)'s ZIP (\(ShardPlan.name(shard, width: width)).zip): run the shard again"))
                     row.crc32 = nil
                 }
                 if !f[6].isEmpty, row.note.isEmpty { row.note = f[6] }
@@ -114,7 +114,7 @@ public enum ShardMerge {
                 switch f[4] {
                 case "DUPLICATE": status = .duplicate(file: f[8], dataset: f[9])
                 case let text where text.hasPrefix("EXCLUDED: "): status = .excluded(String(text.dropFirst(10)))
-                case let text where text.hasPrefix("FAILED: "): status = .failed(String(text.dropFirst(8)))
+                case let text where text.hasPrefix("FAILED: "): status = .failed(FileFailure.readBack(String(text.dropFirst(8))))
                 default: status = .cancelled
                 }
                 rows.append(Manifest.Row(
@@ -179,10 +179,10 @@ public enum ShardMerge {
             let text = f[3]
             if text == "OK" { status = .ok }
             else if text.hasSuffix(" ... SUCCESS") { status = .ok; authenticated = true }
-            else if text.hasPrefix("FAILED: ") { status = .failed(String(text.dropFirst(8))) }
+            else if text.hasPrefix("FAILED: ") { status = .failed(FileFailure.readBack(String(text.dropFirst(8)))) }
             else if text.hasPrefix("EXCLUDED: ") { status = .excluded(String(text.dropFirst(10))) }
             else if text == "CANCELLED" { status = .cancelled }
-            else { status = .failed(text) }
+            else { status = .failed(FileFailure.readBack(text)) }
             var dataset = ""
             if authenticated, let range = text.range(of: " associated with ") {
                 dataset = String(text[range.upperBound...].dropLast(" ... SUCCESS".count))
@@ -426,3 +426,4 @@ enum ZipConcatenation {
         return listed.sorted { $0.entry.offset < $1.entry.offset }
     }
 }
+

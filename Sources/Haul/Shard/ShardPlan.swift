@@ -17,84 +17,84 @@ import Darwin
 /// - the job files (``JobFiles``).
 /// Shards write beside their catalogs: `shards/NNNNN.zip` (or into the shared tree), `NNNNN.manifest.csv`,
 /// and `status/NNNNN.json` as they go (``ShardStatus``).
-public enum ShardPlan {
+package enum ShardPlan {
     /// `plan.json`.
-    public struct Record: Codable, Sendable, Hashable {
-        public struct Shard: Codable, Sendable, Hashable {
+    package struct Record: Codable, Sendable, Hashable {
+        package struct Shard: Codable, Sendable, Hashable {
             /// The shard's catalog, relative to the plan folder.
-            public var path: String
-            public var files: Int
-            public var bytes: Int64
+            package var path: String
+            package var files: Int
+            package var bytes: Int64
         }
 
-        public struct SelectionRecord: Codable, Sendable, Hashable {
+        package struct SelectionRecord: Codable, Sendable, Hashable {
             /// The catalogs as named to `haul plan`.
-            public var catalogs: [String]
+            package var catalogs: [String]
             /// The selector options as given, in order (`--quick recommended`, `--level 2b`…).
-            public var arguments: [String]
+            package var arguments: [String]
             /// Selected rows, unique files among them and their stated bytes, duplicates, excluded and unsafe rows.
-            public var rows: Int
-            public var files: Int
-            public var bytes: Int64
-            public var duplicates: Int
-            public var excluded: Int
-            public var unsafe: Int
+            package var rows: Int
+            package var files: Int
+            package var bytes: Int64
+            package var duplicates: Int
+            package var excluded: Int
+            package var unsafe: Int
         }
 
         /// `haul-plan 1`.
-        public var format: String
+        package var format: String
         /// The top folder every path is under (the ZIP's `ROOT/`, or a folder of the tree).
-        public var root: String
-        public var layout: String
+        package var root: String
+        package var layout: String
         /// `zip` (one ZIP per shard under `shards/`, merged by `haul merge`) or `dir` (one shared tree).
-        public var output: String
+        package var output: String
         /// The shared tree's folder (`output` `dir`): absolute, or relative to the plan folder.
-        public var tree: String?
+        package var tree: String?
         /// The archive `mast:` URIs resolve against, and the mission of missions-search URIs.
-        public var archive: String
-        public var mission: String
-        public var compression: String
-        public var compressionLevel: Int
-        public var selection: SelectionRecord
+        package var archive: String
+        package var mission: String
+        package var compression: String
+        package var compressionLevel: Int
+        package var selection: SelectionRecord
         /// FNV-1a (64 bits) over every catalog's name, length and CRC-32, the selector arguments, the
         /// layout, the root and the shard count: a plan made from other inputs has another.
-        public var fingerprint: String
+        package var fingerprint: String
         /// The whole job's concurrent transfers, the shards that run at once, and each shard's share.
-        public var parallel: Int
-        public var concurrent: Int
-        public var parallelPerShard: Int
-        public var shards: [Shard]
+        package var parallel: Int
+        package var concurrent: Int
+        package var parallelPerShard: Int
+        package var shards: [Shard]
 
         /// The shard file names' digits: 5, or more for a bigger plan.
-        public var width: Int { max(5, String(max(0, shards.count - 1)).count) }
+        package var width: Int { max(5, String(max(0, shards.count - 1)).count) }
     }
 
-    public static let format = "haul-plan 1"
+    package static let format = "haul-plan 1"
 
     /// What ``write(_:to:options:)`` needs besides the plan.
-    public struct Options: Sendable {
-        public var shards: Int
+    package struct Options: Sendable {
+        package var shards: Int
         /// The whole job's concurrent transfers (`--parallel`).
-        public var parallel: Int = 64
+        package var parallel: Int = 64
         /// Shards running at once (`--concurrent`); `nil`: all of them, up to `parallel`.
-        public var concurrent: Int?
+        package var concurrent: Int?
         /// A shared tree instead of a ZIP per shard.
-        public var tree: String?
-        public var archive: URLResolver
-        public var compression: Compression = Compression()
-        public var catalogs: [String] = []
-        public var arguments: [String] = []
+        package var tree: String?
+        package var archive: URLResolver
+        package var compression: Compression = Compression()
+        package var catalogs: [String] = []
+        package var arguments: [String] = []
         /// The fingerprint of the inputs (``fingerprint(catalogs:extra:)``).
-        public var fingerprint: String = ""
+        package var fingerprint: String = ""
 
-        public init(shards: Int, archive: URLResolver) {
+        package init(shards: Int, archive: URLResolver) {
             self.shards = shards
             self.archive = archive
         }
     }
 
     /// The file names of shard `index` under `shards/`.
-    public static func name(_ index: Int, width: Int) -> String {
+    package static func name(_ index: Int, width: Int) -> String {
         let digits = String(index)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
@@ -105,7 +105,7 @@ public enum ShardPlan {
     /// order) to the shard holding the fewest bytes, then the fewest files, then the lowest index. The
     /// result depends on the sizes and their order only, so the same inputs give the same shards on any
     /// machine; the biggest shard holds at most the mean plus the largest file.
-    public static func balance(sizes: [Int64], shards: Int) -> [Int32] {
+    package static func balance(sizes: [Int64], shards: Int) -> [Int32] {
         precondition(shards >= 1)
         let order = sizes.indices.sorted { a, b in sizes[a] != sizes[b] ? sizes[a] > sizes[b] : a < b }
         var assignment = [Int32](repeating: 0, count: sizes.count)
@@ -141,7 +141,7 @@ public enum ShardPlan {
     // MARK: Fingerprint
 
     /// FNV-1a 64 over each catalog's name, byte length and CRC-32 (``fileCRC(_:)``), and `extra`.
-    public static func fingerprint(files: [(name: String, length: Int64, crc: UInt32)], extra: [String]) -> String {
+    package static func fingerprint(files: [(name: String, length: Int64, crc: UInt32)], extra: [String]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ bytes: some Sequence<UInt8>) {
             for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
@@ -158,7 +158,7 @@ public enum ShardPlan {
     }
 
     /// A file's length and CRC-32, read a megabyte at a time (the file is not held).
-    public static func fileCRC(_ path: String) throws -> (length: Int64, crc: UInt32) {
+    package static func fileCRC(_ path: String) throws -> (length: Int64, crc: UInt32) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw HaulError(.invalidCatalog, "\(path): cannot read: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -178,7 +178,7 @@ public enum ShardPlan {
     }
 
     /// Creates the shared tree's folder (`haul plan --dir`), so that its absolute path can be recorded.
-    public static func makeFolderForTree(_ path: String) throws {
+    package static func makeFolderForTree(_ path: String) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
             throw HaulError(.outputPath, "--dir \(path): a file is there; name a folder")
@@ -192,7 +192,7 @@ public enum ShardPlan {
     ///
     /// - Throws: ``HaulError`` `invalidArgument` when nothing is fetched; `output` when a file cannot be written.
     @discardableResult
-    public static func write(_ plan: Plan, to folder: String, options: Options) throws -> Record {
+    package static func write(_ plan: Plan, to folder: String, options: Options) throws -> Record {
         let downloads = plan.downloads
         guard !downloads.isEmpty else { throw HaulError(.invalidArgument, "nothing is selected to fetch: no shard to plan") }
         let n = options.shards
@@ -304,7 +304,7 @@ public enum ShardPlan {
                     keptDataset = kept.product.dataset
                     status = "DUPLICATE"
                 case .excluded(let reason): status = Manifest.Status.excluded(reason).text
-                case .unsafe(let problem): status = Manifest.Status.failed("unsafe path: \(problem)").text
+                case .unsafe(let problem): status = Manifest.Status.failed(FileFailure(.unsafePath, "unsafe path: \(problem)")).text
                 case .download: status = "CANCELLED"
                 }
                 out.row(["", p.uri, file, p.access.rawValue, status, p.size.map(String.init) ?? "", note, p.dataset, keptFile, keptDataset])
@@ -317,7 +317,7 @@ public enum ShardPlan {
     /// Reads `plan.json` of a plan folder.
     ///
     /// - Throws: ``HaulError`` `invalidArgument` naming the file and what is wrong.
-    public static func read(_ folder: String) throws -> Record {
+    package static func read(_ folder: String) throws -> Record {
         let path = folder + "/plan.json"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw HaulError(.invalidArgument, "\(path): no plan there (haul plan CATALOG… --shards N --out \(folder) writes one)")
@@ -346,7 +346,7 @@ public enum ShardPlan {
     /// Writes `bytes` to `path` through a temporary file renamed over it, flushed to the disk first
     /// when `synchronize` (a plan's shard files are not: the same inputs make them again, and a
     /// thousand flushes cost seconds).
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], synchronize: Bool = true) throws {
+    package static func writeAtomically(_ path: String, _ bytes: [UInt8], synchronize: Bool = true) throws {
         let temporary = path + ".tmp-\(getpid())"
         let file = try OutputFile(temporary)
         try file.write(bytes)

@@ -7,8 +7,8 @@ import Darwin
 
 /// What a running shard says of itself in `status/NNNNN.json`, rewritten (atomically) about once a
 /// second and at its end: the one view `haul status` builds over all shards, without a server.
-public struct ShardStatus: Codable, Sendable, Hashable {
-    public enum State: String, Codable, Sendable {
+package struct ShardStatus: Codable, Sendable, Hashable {
+    package enum State: String, Codable, Sendable {
         /// Fetching; ``ShardStatus/updated`` says when it last said so.
         case running
         /// Every file complete.
@@ -19,29 +19,29 @@ public struct ShardStatus: Codable, Sendable, Hashable {
         case interrupted
     }
 
-    public var shard: Int
-    public var state: State
+    package var shard: Int
+    package var state: State
     /// The node and process, and which run of this index this is (1 for the first).
-    public var host: String
-    public var pid: Int32
-    public var run: Int
+    package var host: String
+    package var pid: Int32
+    package var run: Int
     /// Unix seconds: when this run started and when this file was written.
-    public var started: Double
-    public var updated: Double
-    public var filesTotal: Int
-    public var filesDone: Int
-    public var filesFailed: Int
-    public var bytesTotal: Int64
-    public var bytesDone: Int64
+    package var started: Double
+    package var updated: Double
+    package var filesTotal: Int
+    package var filesDone: Int
+    package var filesFailed: Int
+    package var bytesTotal: Int64
+    package var bytesDone: Int64
     /// Bytes a second over the last few seconds.
-    public var rate: Double
+    package var rate: Double
     /// The exit status, once ended.
-    public var exitStatus: Int32?
+    package var exitStatus: Int32?
     /// Failed files (`PATH: reason`), the first 100; and an error that ended the run, if any.
-    public var failures: [String]
-    public var error: String?
+    package var failures: [String]
+    package var error: String?
 
-    public init(shard: Int, host: String, pid: Int32, run: Int, started: Double, filesTotal: Int, bytesTotal: Int64) {
+    package init(shard: Int, host: String, pid: Int32, run: Int, started: Double, filesTotal: Int, bytesTotal: Int64) {
         self.shard = shard
         self.state = .running
         self.host = host
@@ -58,27 +58,27 @@ public struct ShardStatus: Codable, Sendable, Hashable {
         self.failures = []
     }
 
-    public static func path(_ folder: String, shard: Int, width: Int) -> String {
+    package static func path(_ folder: String, shard: Int, width: Int) -> String {
         folder + "/status/" + ShardPlan.name(shard, width: width) + ".json"
     }
 
-    public func write(_ folder: String, width: Int) throws {
+    package func write(_ folder: String, width: Int) throws {
         // Rewritten every second: flushed only by the kernel (a lost status costs a stale view, not data).
         try ShardPlan.writeJSON(self, to: Self.path(folder, shard: shard, width: width), synchronize: state != .running)
     }
 
-    public static func read(_ folder: String, shard: Int, width: Int) -> ShardStatus? {
+    package static func read(_ folder: String, shard: Int, width: Int) -> ShardStatus? {
         guard let data = FileManager.default.contents(atPath: path(folder, shard: shard, width: width)) else { return nil }
         return try? JSONDecoder().decode(ShardStatus.self, from: data)
     }
 
-    public static func now() -> Double {
+    package static func now() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_REALTIME, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
-    public static func hostName() -> String {
+    package static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
         return String(cString: buffer)
@@ -86,8 +86,8 @@ public struct ShardStatus: Codable, Sendable, Hashable {
 }
 
 /// The view over all shards of a plan, from their status files.
-public struct ShardOverview: Sendable {
-    public enum Condition: String, Sendable {
+package struct ShardOverview: Sendable {
+    package enum Condition: String, Sendable {
         /// No status file yet: not started (queued, or never submitted).
         case waiting
         case running
@@ -99,21 +99,21 @@ public struct ShardOverview: Sendable {
         case interrupted
     }
 
-    public struct Shard: Sendable {
-        public var index: Int
-        public var condition: Condition
-        public var status: ShardStatus?
-        public var plannedFiles: Int
-        public var plannedBytes: Int64
+    package struct Shard: Sendable {
+        package var index: Int
+        package var condition: Condition
+        package var status: ShardStatus?
+        package var plannedFiles: Int
+        package var plannedBytes: Int64
     }
 
-    public var record: ShardPlan.Record
-    public var shards: [Shard]
+    package var record: ShardPlan.Record
+    package var shards: [Shard]
     /// Unix seconds the view was taken.
-    public var now: Double
+    package var now: Double
 
     /// - Parameter stale: Seconds without a word after which a running shard on another host counts as lost.
-    public init(folder: String, stale: Double = 120) throws {
+    package init(folder: String, stale: Double = 120) throws {
         let record = try ShardPlan.read(folder)
         let now = ShardStatus.now()
         self.record = record
@@ -137,23 +137,23 @@ public struct ShardOverview: Sendable {
         }
     }
 
-    public func count(_ condition: Condition) -> Int { shards.filter { $0.condition == condition }.count }
+    package func count(_ condition: Condition) -> Int { shards.filter { $0.condition == condition }.count }
 
-    public var filesTotal: Int { record.shards.reduce(0) { $0 + $1.files } }
-    public var bytesTotal: Int64 { record.shards.reduce(0) { $0.addingSize($1.bytes) } }
+    package var filesTotal: Int { record.shards.reduce(0) { $0 + $1.files } }
+    package var bytesTotal: Int64 { record.shards.reduce(0) { $0.addingSize($1.bytes) } }
     /// Files ended OK (done minus failed) and bytes held, over every shard that has said anything.
-    public var filesDone: Int { shards.reduce(0) { $0 + ($1.status.map { $0.filesDone - $0.filesFailed } ?? 0) } }
-    public var filesFailed: Int { shards.reduce(0) { $0 + ($1.condition == .running ? 0 : $1.status?.filesFailed ?? 0) } }
-    public var bytesDone: Int64 { shards.reduce(0) { $0.addingSize($1.status?.bytesDone ?? 0) } }
+    package var filesDone: Int { shards.reduce(0) { $0 + ($1.status.map { $0.filesDone - $0.filesFailed } ?? 0) } }
+    package var filesFailed: Int { shards.reduce(0) { $0 + ($1.condition == .running ? 0 : $1.status?.filesFailed ?? 0) } }
+    package var bytesDone: Int64 { shards.reduce(0) { $0.addingSize($1.status?.bytesDone ?? 0) } }
     /// The running shards' rates, summed.
-    public var rate: Double { shards.reduce(0) { $0 + ($1.condition == .running ? $1.status?.rate ?? 0 : 0) } }
+    package var rate: Double { shards.reduce(0) { $0 + ($1.condition == .running ? $1.status?.rate ?? 0 : 0) } }
     /// Seconds left at the current rate; `nil` when nothing is moving.
-    public var eta: Double? {
+    package var eta: Double? {
         let left = max(0, bytesTotal - bytesDone)
         if left == 0 { return 0 }
         return rate > 0 ? Double(left) / rate : nil
     }
 
     /// Every shard done with all its files.
-    public var complete: Bool { shards.allSatisfy { $0.condition == .done } }
+    package var complete: Bool { shards.allSatisfy { $0.condition == .done } }
 }

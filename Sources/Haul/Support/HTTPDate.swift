@@ -6,12 +6,12 @@ import Darwin
 #endif
 
 /// HTTP dates (RFC 9110 §5.6.7), as `Last-Modified` and `If-Modified-Since` carry them.
-public enum HTTPDate {
+package enum HTTPDate {
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// The IMF-fixdate form, `Sun, 06 Nov 1994 08:49:37 GMT`, of Unix seconds.
-    public static func format(_ seconds: Int64) -> String {
+    package static func format(_ seconds: Int64) -> String {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
@@ -21,7 +21,7 @@ public enum HTTPDate {
     }
 
     /// Unix seconds of an HTTP date in any of its three forms (libcurl's reader), or `nil`.
-    public static func parse(_ text: String) -> Int64? {
+    package static func parse(_ text: String) -> Int64? {
         let t = curl_getdate(text, nil)
         return t == -1 ? nil : Int64(t)
     }

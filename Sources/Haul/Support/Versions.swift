@@ -1,11 +1,14 @@
 import CCurl
 import CZlib
 
-extension Haul {
-    /// The libraries this process runs with, as loaded (a shared library upgraded under a built binary
-    /// shows its new version): libcurl with its TLS library, and zlib. For `haul --version` and for
-    /// bug reports, where the transport's version is the first thing asked.
-    public static var libraryVersions: [(name: String, version: String)] {
+/// This build of Haul's version: what `haul --version` prints first and the default `User-Agent` carries.
+public let haulVersion = "0.1.0"
+
+/// The libraries this process runs with, as loaded (a shared library upgraded under a built binary
+/// shows its new version): libcurl with its TLS library, and zlib. For `haul --version` and for bug
+/// reports, where the transport's version is the first thing asked.
+package enum Versions {
+    package static var libraries: [(name: String, version: String)] {
         var versions: [(String, String)] = []
         let info = ccurl_version_info().pointee
         var curl = info.version.map { String(cString: $0) } ?? "unknown"
@@ -16,7 +19,7 @@ extension Haul {
     }
 
     /// `haul 0.1.0`, then one line per library: what `haul --version` prints.
-    public static var versionReport: String {
-        (["haul \(version)"] + libraryVersions.map { "\($0.name) \($0.version)" }).joined(separator: "\n")
+    package static var report: String {
+        (["haul \(haulVersion)"] + libraries.map { "\($0.name) \($0.version)" }).joined(separator: "\n")
     }
 }

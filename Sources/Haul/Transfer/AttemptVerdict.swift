@@ -2,25 +2,25 @@ import CCurl
 import Foundation
 
 /// What to do after one attempt.
-public enum AttemptVerdict: Sendable, Hashable {
+package enum AttemptVerdict: Sendable, Hashable {
     case success
     /// Transient: try again after the wait (the server's `Retry-After` when it sent one).
-    case retry(reason: String, retryAfter: Duration?)
-    case fail(reason: String)
+    case retry(reason: FileFailure, retryAfter: Duration?)
+    case fail(reason: FileFailure)
 
     /// Classifies an attempt (the manifest's `FAILED: …` reason comes from here): connection errors, timeouts, stalls, 408, 429 and 5xx are
     /// transient; other 4xx, redirect loops, TLS trust failures, size mismatches and sink errors are final.
-    public init(_ outcome: AttemptOutcome, expectedSize: Int64?) {
+    package init(_ outcome: AttemptOutcome, expectedSize: Int64?) {
         if let abort = outcome.abort {
             switch abort {
             case .sizeMismatch(let expected, let actual):
-                self = .fail(reason: "size mismatch (expected \(expected) bytes, server has \(actual))" + Self.why(outcome))
+                self = .fail(reason: FileFailure(.sizeMismatch, "size mismatch (expected \(expected) bytes, server has \(actual))" + Self.why(outcome)))
             case .rangeMismatch:
-                self = .retry(reason: "the server answered another byte range than asked", retryAfter: nil)
+                self = .retry(reason: FileFailure(.other, "the server answered another byte range than asked"), retryAfter: nil)
             case .changedOnServer:
-                self = .retry(reason: "the file changed on the server during the download (the server ignored If-Range)", retryAfter: nil)
+                self = .retry(reason: FileFailure(.changedOnArchive, "the file changed on the server during the download (the server ignored If-Range)"), retryAfter: nil)
             case .sink(let error):
-                self = .fail(reason: "write error: \(error)")
+                self = .fail(reason: .writing(error))
             }
             return
         }
@@ -30,51 +30,62 @@ public enum AttemptVerdict: Sendable, Hashable {
             switch outcome.status {
             case 200..<300:
                 if let total = outcome.totalLength, outcome.end != total {
-                    self = .retry(reason: "body ended at \(outcome.end) of \(total) bytes", retryAfter: nil)
+                    self = .retry(reason: FileFailure(.interrupted, "body ended at \(outcome.end) of \(total) bytes"), retryAfter: nil)
                 } else if let expectedSize, outcome.end != expectedSize {
-                    self = .fail(reason: "size mismatch (expected \(expectedSize) bytes, received \(outcome.end))" + Self.why(outcome))
+                    self = .fail(reason: FileFailure(.sizeMismatch, "size mismatch (expected \(expectedSize) bytes, received \(outcome.end))" + Self.why(outcome)))
                 } else {
                     self = .success
                 }
             case 408, 429, 500..<600:
                 // S3's `503 SlowDown` sends no Retry-After: the policy's backoff, with its jitter, spaces the tries.
-                self = .retry(reason: "HTTP \(outcome.status)" + Self.s3(outcome), retryAfter: retryAfter)
+                self = .retry(reason: FileFailure(.httpError, "HTTP \(outcome.status)" + Self.s3(outcome)), retryAfter: retryAfter)
             case 416 where outcome.rangeStart > 0:
                 // The part already held cannot be completed (the product shrank or changed): start over.
-                self = .retry(reason: "HTTP 416: the server refused to resume from byte \(outcome.rangeStart)", retryAfter: nil)
+                self = .retry(reason: FileFailure(.httpError, "HTTP 416: the server refused to resume from byte \(outcome.rangeStart)"), retryAfter: nil)
             default:
-                self = .fail(reason: "HTTP \(outcome.status)" + Self.s3(outcome))
+                self = .fail(reason: FileFailure(Self.code(httpStatus: outcome.status), "HTTP \(outcome.status)" + Self.s3(outcome)))
             }
             return
         }
         switch code {
         case CURLE_OPERATION_TIMEDOUT:
-            self = .retry(reason: outcome.bodyStarted || outcome.status != 0 ? "stalled" : "timeout", retryAfter: nil)
+            // Before any answer, a timeout is the host's (connecting); after, the transfer stalled.
+            self = .retry(reason: outcome.bodyStarted || outcome.status != 0 ? FileFailure(.stalled, "stalled") : FileFailure(.unreachable, "timeout"), retryAfter: nil)
         case CURLE_COULDNT_CONNECT:
-            self = .retry(reason: "cannot connect", retryAfter: nil)
+            self = .retry(reason: FileFailure(.unreachable, "cannot connect"), retryAfter: nil)
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            self = .retry(reason: "cannot resolve host", retryAfter: nil)
+            self = .retry(reason: FileFailure(.unreachable, "cannot resolve host"), retryAfter: nil)
         case CURLE_PARTIAL_FILE:
-            self = .retry(reason: "connection closed before the end of the body", retryAfter: nil)
+            self = .retry(reason: FileFailure(.interrupted, "connection closed before the end of the body"), retryAfter: nil)
         case CURLE_GOT_NOTHING:
-            self = .retry(reason: "empty reply from server", retryAfter: nil)
+            self = .retry(reason: FileFailure(.interrupted, "empty reply from server"), retryAfter: nil)
         case CURLE_SEND_ERROR, CURLE_RECV_ERROR:
-            self = .retry(reason: "connection error", retryAfter: nil)
+            self = .retry(reason: FileFailure(.interrupted, "connection error"), retryAfter: nil)
         case CURLE_HTTP2, CURLE_HTTP2_STREAM:
-            self = .retry(reason: "HTTP/2 error", retryAfter: nil)
+            self = .retry(reason: FileFailure(.interrupted, "HTTP/2 error"), retryAfter: nil)
         case CURLE_SSL_CONNECT_ERROR:
-            self = .retry(reason: "TLS handshake failed", retryAfter: nil)
+            self = .retry(reason: FileFailure(.interrupted, "TLS handshake failed"), retryAfter: nil)
         case CURLE_PEER_FAILED_VERIFICATION:
             // Never accepted silently: the user names the authority to trust (curl's wording kept).
-            self = .fail(reason: "TLS certificate not trusted (\(outcome.curlMessage)): trust its issuer with --cacert FILE or --capath DIR")
+            self = .fail(reason: FileFailure(.untrustedCertificate, "TLS certificate not trusted (\(outcome.curlMessage)): trust its issuer with --cacert FILE or --capath DIR"))
         case CURLE_SSL_CACERT_BADFILE:
-            self = .fail(reason: "cannot read the trusted certificates (\(outcome.curlMessage)): check --cacert FILE or --capath DIR")
+            self = .fail(reason: FileFailure(.untrustedCertificate, "cannot read the trusted certificates (\(outcome.curlMessage)): check --cacert FILE or --capath DIR"))
         case CURLE_TOO_MANY_REDIRECTS:
-            self = .fail(reason: "too many redirects")
+            self = .fail(reason: FileFailure(.other, "too many redirects"))
         case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
-            self = .fail(reason: "bad URL")
+            self = .fail(reason: FileFailure(.other, "bad URL"))
         default:
-            self = .fail(reason: "transfer error (curl \(outcome.curlCode): \(outcome.curlMessage))")
+            self = .fail(reason: FileFailure(.other, "transfer error (curl \(outcome.curlCode): \(outcome.curlMessage))"))
+        }
+    }
+
+    /// The failure code of a final HTTP error status.
+    static func code(httpStatus: Int) -> FileFailure.Code {
+        switch httpStatus {
+        case 404, 410: .notFound
+        case 401: .unauthorized
+        case 403: .forbidden
+        default: .httpError
         }
     }
 

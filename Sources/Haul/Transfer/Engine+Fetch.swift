@@ -9,22 +9,34 @@ extension Engine {
         return lower.hasPrefix("if-none-match:") || lower.hasPrefix("if-modified-since:")
     }
 
-    /// Fetches one product into `sink`, retrying transient failures as ``Configuration/retry`` says
-    /// and resuming with `Range` where the server allows it.
+    /// Fetches one URL into `sink`, retrying transient failures as ``Configuration/retry`` says and
+    /// resuming with `Range` where the server allows it: what a download does for each file.
+    ///
+    /// The sink is called on the engine's thread (``TransferSink``). The request carries
+    /// ``Configuration/headers`` where they go, and `headers` besides.
     ///
     /// - Parameters:
     ///   - url: Where from.
-    ///   - expectedSize: The catalog's size; a different length is a failure, never a file.
-    ///   - headers: Extra request headers. With `If-None-Match` or `If-Modified-Since` among them, a 304
-    ///     answer ends the fetch as `notModified`.
-    ///   - sink: Where the bytes go; it holds the whole product when the result is `ok`.
-    ///   - counter: Counts received bytes for progress.
-    /// - Returns: The result; cancelling the task gives `cancelled`.
+    ///   - expectedSize: The size the file must have; a different length is a failure, never a file.
+    ///     `nil` takes what the server sends.
+    ///   - headers: Extra request headers (`Name: value`). With `If-None-Match` or `If-Modified-Since`
+    ///     among them, a 304 answer ends the fetch as ``FetchResult/Status/notModified``.
+    ///   - sink: Where the bytes go; it holds the whole file when the result is ``FetchResult/Status/ok``.
+    /// - Returns: How it ended; a failure's ``FileFailure`` says why. Cancelling the calling task
+    ///   stops the transfer and gives ``FetchResult/Status/cancelled``.
+    public func fetch(url: String, expectedSize: Int64?, headers: [String] = [], into sink: any TransferSink) async -> FetchResult {
+        await fetch(url: url, expectedSize: expectedSize, headers: headers, originHeaders: [], into: sink)
+    }
+
+    /// The same, with what a download and `haul bench` need besides.
+    ///
+    /// - Parameters:
     ///   - originHeaders: Request headers sent only while on `url`'s origin (not after a redirect elsewhere).
+    ///   - counter: Counts received bytes for progress.
     ///   - onAttempt: Told of every attempt as it ends, before the retry loop decides what follows
     ///     (`haul bench` counts connections, retries and their kinds from it).
-    public func fetch(
-        url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
+    package func fetch(
+        url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String],
         into sink: any TransferSink, counter: ByteCounter? = nil, onAttempt: (AttemptOutcome) -> Void = { _ in }
     ) async -> FetchResult {
         let started = ContinuousClock.now

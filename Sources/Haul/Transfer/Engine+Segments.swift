@@ -9,21 +9,21 @@ extension Configuration {
     /// answers 206, the product is split into segments of at least ``minimumSegment`` bytes, at most
     /// ``maximumConnections`` of them (and no more than ``Configuration/perHost``), each fetched, retried
     /// and resumed on its own and written at its offsets.
-    public struct Segmentation: Sendable, Hashable {
+    package struct Segmentation: Sendable, Hashable {
         /// Products smaller than this are fetched in one request. A product of unknown size is asked for
         /// whole; when its answer states a length this big, it is fetched in segments instead.
-        public var threshold: Int64 = 64 << 20
-        public var minimumSegment: Int64 = 16 << 20
-        public var maximumConnections = 16
+        package var threshold: Int64 = 64 << 20
+        package var minimumSegment: Int64 = 16 << 20
+        package var maximumConnections = 16
 
-        public init(threshold: Int64 = 64 << 20, minimumSegment: Int64 = 16 << 20, maximumConnections: Int = 16) {
+        package init(threshold: Int64 = 64 << 20, minimumSegment: Int64 = 16 << 20, maximumConnections: Int = 16) {
             self.threshold = threshold
             self.minimumSegment = minimumSegment
             self.maximumConnections = maximumConnections
         }
 
         /// No segments: every product in one request.
-        public static let off = Segmentation(threshold: .max, minimumSegment: .max, maximumConnections: 1)
+        package static let off = Segmentation(threshold: .max, minimumSegment: .max, maximumConnections: 1)
 
         /// How many segments a product of `size` bytes gets, given the per-host limit.
         func count(size: Int64, perHost: Int?) -> Int {
@@ -43,7 +43,7 @@ extension Engine {
     /// segments', when it needs one).
     ///   - segmentation: How this product is split (``Configuration/cloudSegmentation`` for the bucket);
     ///     `nil` for ``Configuration/segmentation``.
-    public func fetchSegmented(
+    package func fetchSegmented(
         url: String, expectedSize: Int64?, headers: [String] = [], originHeaders: [String] = [],
         into sink: any TransferSink, counter: ByteCounter? = nil, segmentation: Configuration.Segmentation? = nil
     ) async -> FetchResult {
@@ -69,11 +69,11 @@ extension Engine {
             guard let t = try segmentable.segmentTarget(size: size) else { return await plain() }
             target = t
         } catch {
-            return FetchResult(status: .failed("write error: \(error)"), attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
+            return FetchResult(status: .failed(.writing(error)), attempts: 1, bytes: 0, lastModified: nil, seconds: started.duration(to: .now).seconds)
         }
         let count = segmentation.count(size: size, perHost: configuration.perHost)
         // Boundaries on whole blocks, so each segment's blocks are the target's.
-        let block = Int64(target.segmentBlockSize)
+        let block = Int64(target.blocks.size)
         let step = max(block, (size / Int64(count) + block - 1) / block * block)
         let bounds = stride(from: Int64(0), to: size, by: Int(step)).map { ($0, min(size, $0 + step)) }
         let sinks = bounds.map { SegmentSink(start: $0.0, end: $0.1, target: target) }
@@ -98,13 +98,13 @@ extension Engine {
                         etag: probe.etag, httpStatus: results.last(where: { $0.httpStatus != 0 })?.httpStatus ?? probe.status)
         }
         var crc: UInt32 = 0
-        var failure: String?
+        var failure: FileFailure?
         for (i, segment) in sinks.enumerated() {
             do {
                 let part = try await segment.finish()
                 crc = i == 0 ? part : CRC32.combine(crc, part, lengthOfB: segment.end - segment.start)
             } catch {
-                failure = failure ?? "write error: \(error)"
+                failure = failure ?? .writing(error)
             }
         }
         if let failed = results.first(where: { if case .failed = $0.status { true } else { false } }), case .failed(let reason) = failed.status {
@@ -119,7 +119,7 @@ extension Engine {
             segmentable.segmentsAbandoned()
             return ended(.cancelled, bytes: 0)
         }
-        segmentable.segmentsDone(size: size, crc: target.needsCRC ? crc : nil)
+        segmentable.segmentsDone(size: size, crc: crc)
         return ended(.ok, bytes: size)
     }
 
@@ -162,9 +162,9 @@ extension Engine {
             let verdict: AttemptVerdict
             if outcome.curlCode == 0 && outcome.status == 206, case .none = outcome.abort {
                 verdict = outcome.end == segment.end ? .success
-                    : .retry(reason: "segment \(segment.start)-\(segment.end - 1) ended at byte \(outcome.end)", retryAfter: nil)
+                    : .retry(reason: FileFailure(.interrupted, "segment \(segment.start)-\(segment.end - 1) ended at byte \(outcome.end)"), retryAfter: nil)
             } else if outcome.curlCode == 0 && outcome.status == 200 {
-                verdict = .fail(reason: "the server stopped serving ranges (HTTP 200 to a segment)")
+                verdict = .fail(reason: FileFailure(.other, "the server stopped serving ranges (HTTP 200 to a segment)"))
             } else {
                 verdict = AttemptVerdict(outcome, expectedSize: size)
             }

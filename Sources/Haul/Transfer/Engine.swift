@@ -55,7 +55,7 @@ public final class Engine: Sendable {
     /// Runs one HTTP GET attempt into `sink`. Cancelling the calling task stops it.
     ///
     /// - Returns: The outcome: status, bytes, validators, or why it stopped (`cancelled` when the task was).
-    public func attempt(_ request: AttemptRequest, into sink: any TransferSink, counter: ByteCounter? = nil) async -> AttemptOutcome {
+    package func attempt(_ request: AttemptRequest, into sink: any TransferSink, counter: ByteCounter? = nil) async -> AttemptOutcome {
         let transfer = Transfer(request: request, sink: sink, counter: counter)
         let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -71,13 +71,13 @@ public final class Engine: Sendable {
     }
 
     /// Easy handles alive (running or pooled); zero once the engine has shut down.
-    public var liveHandles: Int { core.liveHandles.load(ordering: .sequentiallyConsistent) }
+    package var liveHandles: Int { core.liveHandles.load(ordering: .sequentiallyConsistent) }
     /// Whether the engine has stopped and joined its thread (after its scope ended).
-    public var isShutDown: Bool { core.isShutDown }
+    package var isShutDown: Bool { core.isShutDown }
     /// Transfers on the wire now.
     public var activeTransfers: Int { core.activeCount.load(ordering: .relaxed) }
     /// Transfers paused now because their sink could not take more (memory, a slow disk).
-    public var pausedTransfers: Int { core.pausedCount.value.load(ordering: .relaxed) }
+    package var pausedTransfers: Int { core.pausedCount.value.load(ordering: .relaxed) }
 
     func shutdown() async {
         await core.shutdown()

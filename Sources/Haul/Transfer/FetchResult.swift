@@ -8,8 +8,8 @@ public struct FetchResult: Sendable {
         /// A conditional request (`If-None-Match`, `If-Modified-Since`) was answered 304: the copy the
         /// caller has is current, and the sink holds nothing.
         case notModified
-        /// Final failure; the reason is the manifest's `FAILED: …` text.
-        case failed(String)
+        /// Final failure; its message is the manifest's `FAILED: …` text.
+        case failed(FileFailure)
         case cancelled
     }
 

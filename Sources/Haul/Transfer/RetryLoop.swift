@@ -13,7 +13,7 @@ struct RetryLoop {
         /// The fetch ends with this status.
         case finished(FetchResult.Status)
         /// A transient failure: try again after the policy's backoff (or `retryAfter`).
-        case retry(reason: String, retryAfter: Duration?)
+        case retry(reason: FileFailure, retryAfter: Duration?)
     }
 
     let policy: RetryPolicy
@@ -43,7 +43,7 @@ struct RetryLoop {
     mutating func run(_ attempt: (_ n: Int) async -> (outcome: AttemptOutcome?, step: Step)) async -> FetchResult.Status {
         while true {
             // A host that refused every connection so far ends the fetch at once, with its reason.
-            if let host, let verdict = hosts.verdict(host) { return .failed(verdict) }
+            if let host, let verdict = hosts.verdict(host) { return .failed(FileFailure(.unreachable, verdict)) }
             attempts += 1
             let (outcome, step) = await attempt(attempts)
             if let outcome {
@@ -57,8 +57,8 @@ struct RetryLoop {
             case .retry(let reason, let retryAfter):
                 guard attempts <= policy.retries else {
                     // One reason for every file of a host given up on, whichever attempt was last.
-                    if let host, let verdict = hosts.verdict(host) { return .failed(verdict) }
-                    return .failed(attempts == 1 ? reason : "\(reason) after \(attempts) attempts")
+                    if let host, let verdict = hosts.verdict(host) { return .failed(FileFailure(.unreachable, verdict)) }
+                    return .failed(attempts == 1 ? reason : reason.adding(" after \(attempts) attempts"))
                 }
                 do {
                     try await wait(policy.delay(afterAttempt: attempts, retryAfter: retryAfter))

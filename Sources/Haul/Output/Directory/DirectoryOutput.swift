@@ -73,7 +73,7 @@ final class DirectoryOutput: RunOutput {
         let made: Bool
         switch makeFolders(for: entry.path) {
         case .success(let m): made = m
-        case .failure(let problem): return .failed(problem.reason)
+        case .failure(let problem): return .failed(problem.failure)
         }
         if !made, let done = alreadyComplete(entry, path: path) { return .complete(done) }
         return fileSink(entry, path: path)
@@ -91,7 +91,7 @@ final class DirectoryOutput: RunOutput {
             return .fetch(try FileSink(path: path, budget: budget, blockSize: block, workers: workers, flushers: flushers))
         } catch {
             note(error)
-            return .failed("write error: \(error)")
+            return .failed(.writing(error))
         }
     }
 
@@ -104,7 +104,7 @@ final class DirectoryOutput: RunOutput {
                 return Completion(status: .ok, crc32: sink.crc32)
             } catch {
                 note(error)
-                return Completion(status: .failed("write error: \(error)"))
+                return Completion(status: .failed(.writing(error)))
             }
         case .notModified:
             await sink.discard()
@@ -207,7 +207,7 @@ final class DirectoryOutput: RunOutput {
 
     /// Why the folders of a file cannot be made.
     struct FolderProblem: Error {
-        let reason: String
+        let failure: FileFailure
     }
 
     /// Creates the folders of the file at `relative` under the root, refusing any that exists as
@@ -237,9 +237,9 @@ final class DirectoryOutput: RunOutput {
                     // known to be new, so files in it are looked for.
                     madeHere = false
                 } else if e == EEXIST {
-                    return .failure(FolderProblem(reason: "unsafe path: \(key) exists and is not a folder"))
+                    return .failure(FolderProblem(failure: FileFailure(.unsafePath, "unsafe path: \(key) exists and is not a folder")))
                 } else {
-                    return .failure(FolderProblem(reason: "write error: cannot create folder \(path): \(String(cString: strerror(e)))"))
+                    return .failure(FolderProblem(failure: FileFailure(e == ENOSPC || e == EDQUOT ? .diskFull : .writeFailed, "write error: cannot create folder \(path): \(String(cString: strerror(e)))")))
                 }
             }
             let made = madeHere

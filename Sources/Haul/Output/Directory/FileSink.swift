@@ -11,9 +11,9 @@ import Darwin
 /// thread, written by `pwrite` in order on the download's worker threads, the transfer paused while too much is in
 /// flight or the ``MemoryBudget`` is spent); a big product may instead arrive as several segments
 /// written into the same file (``SegmentableSink``).
-public final class FileSink: TransferSink, @unchecked Sendable {
-    public let path: String
-    public let temporaryPath: String
+package final class FileSink: TransferSink, @unchecked Sendable {
+    package let path: String
+    package let temporaryPath: String
     private let file: FileTarget
     /// The file's own lane, for the last steps when nothing is flushed, off the caller's thread.
     private let lane: SerialLane
@@ -38,7 +38,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
         // What PageMemory really allocates, so that reservations and releases agree.
-        file = FileTarget(fd: fd, path: path, budget: budget, segmentBlockSize: PageMemory.sizeClass(blockSize), workers: workers)
+        file = FileTarget(fd: fd, path: path, blocks: SegmentBlocks(budget: budget, size: PageMemory.sizeClass(blockSize), workers: workers))
         lane = SerialLane(on: workers)
         self.flushers = flushers
         body = SegmentSink(start: 0, end: .max, target: file)
@@ -49,11 +49,11 @@ public final class FileSink: TransferSink, @unchecked Sendable {
         if !closed { close(file.fd) }
     }
 
-    public func begin(offset: Int64, waker: SinkWaker) throws {
+    package func begin(offset: Int64, waker: SinkWaker) throws {
         try body.begin(offset: offset, waker: waker)
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
+    package func write(_ bytes: UnsafeRawBufferPointer) -> SinkWrite {
         body.write(bytes)
     }
 
@@ -64,7 +64,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     ///   - size: The product's length: the file is cut to it if anything was written past it.
     ///   - modified: The modification time to give the file (Unix seconds), from `Last-Modified`.
     /// - Throws: ``HaulError``: `diskFull` on a full disk, else `output`.
-    public func commit(size: Int64, modified: Int64? = nil) async throws {
+    package func commit(size: Int64, modified: Int64? = nil) async throws {
         do {
             let whole = try await body.finish()
             crc32 = segmentsCRC.withLock { $0 } ?? whole
@@ -113,10 +113,10 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     }
 
     /// The error that stopped the writes (a full disk), if any.
-    public var writeError: HaulError? { body.writeError }
+    package var writeError: HaulError? { body.writeError }
 
     /// Drops the partial file. Call once the transfer has ended.
-    public func discard() async {
+    package func discard() async {
         await body.discard()
         if !closed { close(file.fd); closed = true }
         unlink(temporaryPath)
@@ -125,7 +125,7 @@ public final class FileSink: TransferSink, @unchecked Sendable {
     private var closed = false
     /// The CRC-32 of the file's bytes, once ``commit(size:modified:)`` has returned (for the manifest,
     /// and for a re-run to tell a file's version).
-    public private(set) var crc32: UInt32 = 0
+    package private(set) var crc32: UInt32 = 0
     /// Set when the file arrived in segments: their CRC-32s combined.
     private let segmentsCRC = Locked<UInt32?>(nil)
 }

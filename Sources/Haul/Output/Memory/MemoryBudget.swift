@@ -47,31 +47,31 @@ import Darwin
 /// goodwill. The wake itself goes to the engine's own thread (``SinkWaker``), and the run's tasks
 /// prefer the same pool as their executor, so no step from a release to the resumed transfer waits on
 /// a shared pool either.
-public final class MemoryBudget: Sendable {
+package final class MemoryBudget: Sendable {
     /// The smallest limit the guarantee is tested at (half of ``Configuration/minimumMemoryLimit``). The
     /// argument above holds for any limit; below this, blocks shrink to a few pages and throughput with them.
-    public static let minimumLimit = 2 << 20
+    package static let minimumLimit = 2 << 20
 
-    public let limit: Int
+    package let limit: Int
     /// The most staged memory (entries' finished output awaiting their end): half the limit.
-    public let stagedLimit: Int
+    package let stagedLimit: Int
     /// Waiters are woken once usage falls to this: three quarters of the limit.
-    public let wakeMark: Int
+    package let wakeMark: Int
 
     /// The state of a budget at one moment, for the watchdog's report and for tests.
-    public struct Snapshot: Sendable, Hashable, CustomStringConvertible {
-        public var limit: Int
-        public var used: Int
-        public var staged: Int
-        public var peak: Int
+    package struct Snapshot: Sendable, Hashable, CustomStringConvertible {
+        package var limit: Int
+        package var used: Int
+        package var staged: Int
+        package var peak: Int
         /// Transfers paused for memory, waiting for a release.
-        public var waiting: Int
+        package var waiting: Int
         /// Reservations refused so far (each one paused a transfer).
-        public var refusals: Int
+        package var refusals: Int
         /// Pieces that could not be staged because staged memory was at its limit (each spilled instead).
-        public var stagingRefusals: Int
+        package var stagingRefusals: Int
 
-        public var description: String {
+        package var description: String {
             "memory budget: \(used) of \(limit) bytes in use (\(staged) staged, peak \(peak)), \(waiting) transfers waiting, \(refusals) refusals, \(stagingRefusals) spills forced by the staging limit"
         }
     }
@@ -86,7 +86,7 @@ public final class MemoryBudget: Sendable {
     }
     private let state = Locked(State())
 
-    public init(limit: Int) {
+    package init(limit: Int) {
         self.limit = max(1, limit)
         stagedLimit = self.limit / 2
         wakeMark = self.limit - self.limit / 4
@@ -97,7 +97,7 @@ public final class MemoryBudget: Sendable {
     ///
     /// A request larger than a quarter of the limit (a chunk libcurl delivers whole) may take usage past
     /// the limit by the excess: bounded by the chunk, and never a hang.
-    public func reserve(_ bytes: Int, orWake waker: SinkWaker) -> Bool {
+    package func reserve(_ bytes: Int, orWake waker: SinkWaker) -> Bool {
         state.withLock { s in
             if s.used + min(bytes, limit / 4) <= limit || s.used == 0 {
                 s.used += bytes
@@ -112,7 +112,7 @@ public final class MemoryBudget: Sendable {
 
     /// Takes `bytes` whatever the usage: for memory that replaces memory about to be released
     /// (a compressed chunk in place of its input), which must never wait.
-    public func forceReserve(_ bytes: Int) {
+    package func forceReserve(_ bytes: Int) {
         state.withLock { s in
             s.used += bytes
             s.peak = max(s.peak, s.used)
@@ -140,7 +140,7 @@ public final class MemoryBudget: Sendable {
 
     /// Gives back `bytes`; `staged` of them were staged. Wakes every waiter once usage is at or below
     /// ``wakeMark``.
-    public func release(_ bytes: Int, staged: Int = 0) {
+    package func release(_ bytes: Int, staged: Int = 0) {
         let wake = state.withLock { s -> [SinkWaker] in
             s.used -= bytes
             s.staged -= staged
@@ -172,7 +172,7 @@ public final class MemoryBudget: Sendable {
         return size  // the largest power of two within the share
     }
 
-    public var snapshot: Snapshot {
+    package var snapshot: Snapshot {
         state.withLock { s in
             Snapshot(limit: limit, used: s.used, staged: s.staged, peak: s.peak, waiting: s.waiting.count,
                      refusals: s.refusals, stagingRefusals: s.stagingRefusals)
@@ -180,6 +180,6 @@ public final class MemoryBudget: Sendable {
     }
 
     /// Bytes held now, and the most ever held.
-    public var used: Int { state.withLock { $0.used } }
-    public var peak: Int { state.withLock { $0.peak } }
+    package var used: Int { state.withLock { $0.used } }
+    package var peak: Int { state.withLock { $0.peak } }
 }

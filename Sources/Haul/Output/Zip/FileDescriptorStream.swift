@@ -6,17 +6,17 @@ import Darwin
 #endif
 
 /// A ``ByteStream`` over a file descriptor (a pipe, a socket, a terminal); it does not close it.
-public final class FileDescriptorStream: ByteStream {
-    public let fd: Int32
-    public let name: String
+package final class FileDescriptorStream: ByteStream {
+    package let fd: Int32
+    package let name: String
 
     /// - Parameter name: How errors name the destination ("standard output").
-    public init(fd: Int32, name: String) {
+    package init(fd: Int32, name: String) {
         self.fd = fd
         self.name = name
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         let e = FileIO.writeAll(fd, bytes, wouldBlock: waitWritable)
         if e != 0 { throw error(e) }
     }

@@ -1,23 +1,11 @@
-import CHaulSystem
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The region of a ZIP entry as segments see it.
 final class RegionTarget: PositionalTarget {
     let region: ZipRegion
-    let budget: MemoryBudget
-    let segmentBlockSize: Int
-    let workers: WorkerPool
-    var needsCRC: Bool { true }
+    let blocks: SegmentBlocks
 
     init(region: ZipRegion, staging: ZipStaging) {
         self.region = region
-        budget = staging.budget
-        segmentBlockSize = staging.blockSize
-        workers = staging.workers
+        blocks = SegmentBlocks(staging)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, productOffset offset: Int64) throws {

@@ -1,24 +1,12 @@
-import CHaulSystem
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The spool file of a streamed ZIP entry as segments see it.
 final class SpoolTarget: PositionalTarget, @unchecked Sendable {
     let spool: SpoolFile
-    let budget: MemoryBudget
-    let segmentBlockSize: Int
-    let workers: WorkerPool
+    let blocks: SegmentBlocks
     private let failed: @Sendable (HaulError) -> Void
-    var needsCRC: Bool { true }
 
     init(spool: SpoolFile, staging: ZipStaging, failed: @escaping @Sendable (HaulError) -> Void) {
         self.spool = spool
-        budget = staging.budget
-        segmentBlockSize = staging.blockSize
-        workers = staging.workers
+        blocks = SegmentBlocks(staging)
         self.failed = failed
     }
 

@@ -30,22 +30,22 @@ import Glibc
 /// first byte did) fill the central directory and the manifest. The entry that straddles the offset is
 /// fetched again and must match its record, else the archive changed the file and the bundle cannot
 /// be resumed. Records live as long as this object: a server keeps the bundles it may be asked to resume.
-public final class StoredBundle: Sendable {
+package final class StoredBundle: Sendable {
     /// The archive's length in bytes.
-    public let length: UInt64
+    package let length: UInt64
     /// The files it holds (besides the manifests).
-    public var files: Int { order.count }
+    package var files: Int { order.count }
     /// The time of the manifests, and of every entry whose server sent no usable `Last-Modified`.
-    public let time: Int64
+    package let time: Int64
     /// The time a bundle is made with unless told otherwise: one fixed time (2000-01-01 00:00 UTC),
     /// never the clock's, so that a bundle is a function of its selection and the files' bytes: the
     /// same bytes, and the same ``tag``, for every request and after a restart.
-    public static let fixedTime: Int64 = 946_684_800
+    package static let fixedTime: Int64 = 946_684_800
     /// A digest of everything that decides the bytes besides the files' contents (entry names and
     /// sizes, the manifests' rows, the user): equal for two requests that ask for the same bundle.
-    public let fingerprint: UInt64
+    package let fingerprint: UInt64
     /// The plan it bundles.
-    public let plan: Plan
+    package let plan: Plan
     let user: String
     let authenticated: Bool
     /// The downloads in the order they are fetched and written, and where each one's local header starts.
@@ -71,7 +71,7 @@ public final class StoredBundle: Sendable {
     ///     are in the manifests.
     ///   - time: The manifests' time, and the entries' when the archive states none (Unix seconds).
     /// - Returns: `nil` when the catalog does not state the size of every file fetched.
-    public init?(plan: Plan, credentials: Credentials?, time: Int64 = StoredBundle.fixedTime) {
+    package init?(plan: Plan, credentials: Credentials?, time: Int64 = StoredBundle.fixedTime) {
         self.plan = plan
         user = credentials?.user ?? "anonymous"
         authenticated = credentials != nil
@@ -139,7 +139,7 @@ public final class StoredBundle: Sendable {
 
     /// An HTTP entity tag for these bytes: from the ``fingerprint``, the length and the time, so it is
     /// the same for the same selection on every request and after a restart.
-    public var tag: String {
+    package var tag: String {
         var digest = FNV1a()
         digest.add(String(fingerprint, radix: 16))
         digest.add(String(time))
@@ -153,10 +153,10 @@ public final class StoredBundle: Sendable {
 
     /// Where the manifests start: the bundle's bytes before it are the files' entries, those from it on
     /// (``trailer()``) follow from the records alone.
-    public var trailerOffset: UInt64 { manifestOffset }
+    package var trailerOffset: UInt64 { manifestOffset }
 
     /// The positions in ``order`` of the entries that overlap bytes `first...last`.
-    public func positions(overlapping first: UInt64, _ last: UInt64) -> Range<Int> {
+    package func positions(overlapping first: UInt64, _ last: UInt64) -> Range<Int> {
         let start = firstPosition(endingAfter: first)
         var end = start
         while end < order.count, offsets[end] <= last { end += 1 }
@@ -164,10 +164,10 @@ public final class StoredBundle: Sendable {
     }
 
     /// Where the entry at a position in ``order`` starts, and where it ends.
-    public func span(of position: Int) -> (start: UInt64, end: UInt64) { (offsets[position], end(of: position)) }
+    package func span(of position: Int) -> (start: UInt64, end: UInt64) { (offsets[position], end(of: position)) }
 
     /// The positions in ``order`` whose entries have not gone out yet (no CRC-32 recorded).
-    public func unrecordedPositions() -> [Int] {
+    package func unrecordedPositions() -> [Int] {
         let known = records.withLock { $0 }
         return order.indices.filter { known[order[$0]] == nil }
     }
@@ -175,7 +175,7 @@ public final class StoredBundle: Sendable {
     /// The bundle's bytes from ``trailerOffset`` to its end: the manifests' entries, the central
     /// directory and the end records, exactly as the writer writes them; `nil` while an entry has no
     /// record. What a range that reaches the end of a bundle needs, without fetching a file again.
-    public func trailer() -> [UInt8]? {
+    package func trailer() -> [UInt8]? {
         let known = records.withLock { $0 }
         var files: [(index: Int, entry: ZipEntry)] = []
         files.reserveCapacity(order.count)
@@ -211,11 +211,11 @@ public final class StoredBundle: Sendable {
     }
 
     /// Whether every entry has a record (the ``trailer()`` can be made).
-    public var recordsComplete: Bool { unrecordedPositions().isEmpty }
+    package var recordsComplete: Bool { unrecordedPositions().isEmpty }
 
     /// Whether the bytes from `offset` on can be sent now: every entry that starts before it has gone
     /// out before (so its CRC-32 and time are known) and `offset` is within the archive.
-    public func canResume(from offset: UInt64) -> Bool {
+    package func canResume(from offset: UInt64) -> Bool {
         guard offset < length else { return false }
         let known = records.withLock { $0 }
         for (position, start) in offsets.enumerated() where start < offset {
@@ -310,7 +310,7 @@ public final class StoredBundle: Sendable {
 
 /// A stream that takes part of a stored bundle only, up to and including byte ``lastByte``: a file
 /// whose entry starts after it is not fetched (and the bundle's end is not written).
-public protocol StoredBundlePart: ByteStream {
+package protocol StoredBundlePart: ByteStream {
     var lastByte: UInt64 { get }
 }
 

@@ -221,7 +221,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             return .complete(CompleteFile(size: Int64(entry.uncompressedSize), note: "", crc32: entry.crc32, fileTime: entry.modified))
         }
         if let bundle {
-            guard await writer.admit(index) else { return .failed("not started: the bundle stopped") }
+            guard await writer.admit(index) else { return .failed(FileFailure(.other, "not started: the bundle stopped")) }
             switch await bundle.cache.take(index) {
             case .ready(let file): return await fromCache(index, file, bundle: bundle)
             case .claimed: claims.withLock { _ = $0.insert(index) }
@@ -284,7 +284,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             } catch {
                 note(error)
                 sink.discard()
-                return Completion(status: .failed("write error: \(error)"))
+                return Completion(status: .failed(.writing(error)))
             }
         case .notModified:
             sink.discard()
@@ -344,7 +344,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             try checkUnchanged(index, entry, bundle: bundle)
             try await writer.append(entry, staged, key: index)
         } catch {
-            return .failed("write error: \(error)")
+            return .failed(FileFailure(.writeFailed, "write error: \(error)"))
         }
         return .complete(CompleteFile(size: Int64(file.size), note: "", crc32: file.crc32, fileTime: file.modified))
     }
