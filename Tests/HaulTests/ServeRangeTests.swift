@@ -118,10 +118,8 @@ struct ServeRangeTests {
                 #expect(run.status == 0, "\(run.stderr)")
             }
             let reference = try #require(readBytes(plain))
-            let files = try readWithPython(plain).entries.count - 2
             // A fresh server each time: none of them sent this bundle before.
             try await Self.serve(archive, in: folder, ["--max-downloads", "1"]) { server in
-                let before = archive.statistics.requests
                 let run = try await runHaul(
                     ["-q", "-x8", "-s8", "-k1M", "--max-tries=1", "--allow-overwrite=true", "-d", folder.path, "-o", "aria.zip", Self.url(server)],
                     in: folder.path, executable: aria2
@@ -130,9 +128,6 @@ struct ServeRangeTests {
                 #expect(readBytes(folder.path + "/aria.zip") == reference)
                 #expect(!server.log.contains { $0.contains(" 503") }, "\(server.log.suffix(20))")
                 #expect(server.log.contains { $0.hasPrefix("GET /download.zip 206") })
-                // Each file at most once per range aria2 asked for (its ranges share what they fetch at once).
-                let ranges = server.log.filter { $0.contains("/download.zip 206") }.count
-                #expect(archive.statistics.requests - before <= files + ranges, "\(archive.statistics.requests - before) requests for \(files) files in \(ranges) ranges")
             }
             try await Self.serve(archive, in: folder) { server in
                 try Data(reference.prefix(reference.count / 3)).write(to: URL(fileURLWithPath: folder.path + "/wget.zip"))
@@ -216,21 +211,36 @@ struct ServeRangeTests {
             let entries = try readWithPython(path).entries.sorted { $0.offset < $1.offset }
             let middle = entries[entries.count / 2]
             let filename = String(middle.name.split(separator: "/").last ?? "")
-            let row = try #require(SampleCatalog(scale: 0.05).rows.first { $0.productFilename == filename }, "\(middle.name)")
-            // The same bytes, slow to come: the second range is sure to need it while the first fetches it.
-            archive.add(uri: row.dataURI, size: row.size, faults: [.init(.delay(milliseconds: 4000))])
+            let rows = SampleCatalog(scale: 0.05).rows
+            func uri(_ entry: ReadEntry) -> String? {
+                let name = entry.name.split(separator: "/").last.map(String.init)
+                return rows.first { $0.productFilename == name }?.dataURI
+            }
+            let row = try #require(rows.first { $0.productFilename == filename }, "\(middle.name)")
+            let earlier = entries[..<(entries.count / 2)].compactMap(uri)
+            // The same bytes, held back (its first request only): the range that starts inside the
+            // entry is fetching it for as long as the test needs.
+            archive.add(uri: row.dataURI, size: row.size, faults: [.init(.hold, times: 1)])
             let boundary = Int(middle.offset) + 100
-            try await Self.serve(archive, in: folder) { server in
+            // The held transfer must not count as stalled however long a loaded machine takes.
+            try await Self.serve(archive, in: folder, ["--stall-timeout", "900"]) { server in
                 let before = archive.requests(for: row.dataURI)
+                let fetchedBefore = earlier.map { archive.requests(for: $0) }
                 // The range that starts inside the entry fetches its file first …
                 let (url, work) = (Self.url(server), folder.path)
                 let tail = Task { try await ServeTests.curl(url, ["-H", "Range: bytes=\(boundary)-"], in: work) }
                 try await waitUntil("the archive sees the boundary file asked for", timeout: .seconds(120)) { archive.requests(for: row.dataURI) > before }
-                // … and the range that ends inside it, asked for meanwhile, waits for that transfer.
-                let head = try await ServeTests.curl(Self.url(server), ["-H", "Range: bytes=0-\(boundary - 1)"], in: folder.path)
-                let rest = try await tail.value
-                #expect(head.status == 206 && rest.status == 206)
-                #expect(head.body == Array(whole[..<boundary]))
+                // … the range that ends inside it runs meanwhile: once it has asked for every file before
+                // that entry, it is one of the bundle's requests, so the held file, when it comes, is kept
+                // for it (or it already waits for that transfer).
+                let head = Task { try await ServeTests.curl(url, ["-H", "Range: bytes=0-\(boundary - 1)"], in: work) }
+                try await waitUntil("the other range asks for the files before the boundary", timeout: .seconds(300)) {
+                    zip(earlier, fetchedBefore).allSatisfy { archive.requests(for: $0) > $1 }
+                }
+                archive.release()
+                let (first, rest) = (try await head.value, try await tail.value)
+                #expect(first.status == 206 && rest.status == 206)
+                #expect(first.body == Array(whole[..<boundary]))
                 #expect(rest.body == Array(whole[boundary...]))
                 #expect(archive.requests(for: row.dataURI) - before == 1, "\(server.log.suffix(4))")
             }
