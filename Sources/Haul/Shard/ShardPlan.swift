@@ -106,8 +106,12 @@ public enum ShardPlan {
     /// result depends on the sizes and their order only, so the same inputs give the same shards on any
     /// machine; the biggest shard holds at most the mean plus the largest file.
     public static func balance(sizes: [Int64], shards: Int) -> [Int32] {
-        precondition(shards >= 1)
-        let order = sizes.indices.sorted { a, b in sizes[a] != sizes[b] ? sizes[a] > sizes[b] : a < b }
+        precondition(shards >= 1 && sizes.count < Int(Int32.max))
+        // Sorted as (size, index) pairs side by side rather than as indices into `sizes`: each comparison
+        // then reads neighbouring memory, where indices sent it to two random places among ten million
+        // sizes (a third of the time balancing took). Sizes, then indices, order them completely: one order.
+        var order = sizes.enumerated().map { (size: $0.element, index: Int32($0.offset)) }
+        order.sort { a, b in a.size != b.size ? a.size > b.size : a.index < b.index }
         var assignment = [Int32](repeating: 0, count: sizes.count)
         // A binary min-heap of shards by (bytes, files, index).
         var bytes = [Int64](repeating: 0, count: shards)
@@ -118,10 +122,10 @@ public enum ShardPlan {
             if files[a] != files[b] { return files[a] < files[b] }
             return a < b
         }
-        for item in order {
+        for (size, item) in order {
             let shard = heap[0]
-            assignment[item] = Int32(shard)
-            bytes[shard] = bytes[shard].addingSize(max(0, sizes[item]))
+            assignment[Int(item)] = Int32(shard)
+            bytes[shard] = bytes[shard].addingSize(max(0, size))
             files[shard] += 1
             // Sift the root down.
             var i = 0
@@ -391,6 +395,19 @@ struct CSVBytes {
     /// One field and the comma after it (or the line's end).
     mutating func field(_ value: String, last: Bool = false) {
         append(value)
+        if last { bytes.append(0x0D); bytes.append(0x0A) } else { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    /// One field given as UTF-8 bytes, as ``field(_:last:)`` writes the string they spell.
+    mutating func field(bytes value: UnsafeBufferPointer<UInt8>, last: Bool = false) {
+        var plain = true
+        if let first = value.first, first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "@")
+            || first == UInt8(ascii: "-") || first == UInt8(ascii: "'") {
+            plain = false
+        } else if value.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) {
+            plain = false
+        }
+        if plain { bytes.append(contentsOf: value) } else { bytes.append(contentsOf: Manifest.csvField(String(decoding: value, as: UTF8.self)).utf8) }
         if last { bytes.append(0x0D); bytes.append(0x0A) } else { bytes.append(UInt8(ascii: ",")) }
     }
 
