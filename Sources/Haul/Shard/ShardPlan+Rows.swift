@@ -69,6 +69,7 @@ extension ShardPlan {
             // Entries and the fates that need no other row; the rest may be fetched or duplicates. The
             // candidates' URI hashes are taken here, in one pass in row order (the cache's order).
             var candidates: [Int32] = []
+            var candidateRows: [Int32] = []
             var hashes: [Int] = []
             rows.forEach { index, row in
                 let flags = row.flags
@@ -83,6 +84,7 @@ extension ShardPlan {
                 } else {
                     fate = Self.download
                     candidates.append(Int32(entryRows.count))
+                    candidateRows.append(Int32(index))
                     hashes.append(URIKey.hash(bytes: row.uri))
                 }
                 entryRows.append(Int32(index))
@@ -90,10 +92,11 @@ extension ShardPlan {
             }
             // The first candidate with each URI is fetched; later ones are its duplicates (as ``Plan``'s
             // first row of each URI, of which only the rows fetched can be a duplicate's).
-            func row(ofCandidate k: Int) -> Int { Int(entryRows[Int(candidates[k])]) }
+            // An earlier candidate is anywhere in the rows: its row is looked up directly (each step of
+            // such a lookup is a cache miss, and three million duplicates look back).
             let first = FirstRows.of(
                 count: candidates.count, hash: { hashes[$0] },
-                same: { a, b in URIKey.same(rows.uri(row(ofCandidate: a)), rows.uri(row(ofCandidate: b))) }
+                same: { a, b in URIKey.same(rows.uri(Int(candidateRows[a])), rows.uri(Int(candidateRows[b]))) }
             )
             hashes = []
             var downloads: [Int32] = []
@@ -102,7 +105,7 @@ extension ShardPlan {
                 if first[k] == k {
                     downloads.append(entry)
                     summary.selectedFiles += 1
-                    summary.selectedBytes = summary.selectedBytes.addingSize(rows.withRow(row(ofCandidate: k)) { $0.size })
+                    summary.selectedBytes = summary.selectedBytes.addingSize(rows.withRow(Int(candidateRows[k])) { $0.size })
                 } else {
                     fates[Int(entry)] = candidates[first[k]]
                     summary.duplicates += 1
@@ -119,16 +122,11 @@ extension ShardPlan {
                 path: path
             )
             for (entry, new) in renamed { renames[entry] = (new, path(entry)) }
+            candidateRows = []
             self.summary = summary
             self.entryRows = entryRows
             self.fates = fates
             self.downloads = downloads
-        }
-
-        /// An entry's path under the root: its new one when renamed.
-        func path(ofEntry entry: Int, _ row: PlanRows.Row) -> String {
-            if let renamed = renames[entry] { return renamed.path }
-            return layout == .nested ? "\(row.shared.dataset)/\(row.filename)" : row.filename
         }
     }
 
@@ -170,7 +168,8 @@ extension ShardPlan {
         }
         var shardOf = [Int32](repeating: -1, count: plan.entryCount)
         for (k, s) in assignment.enumerated() { shardOf[Int(downloads[k])] = s }
-        // Two files at once, on the two threads a machine has at least: the shards, and `rows.csv`.
+        // The shards and `rows.csv` at once, on two threads: neither changes the rows, and on a machine of
+        // two cores this halves the writing's wall time.
         let shardOfAll = shardOf
         let failure = Locked<(any Error)?>(nil)
         let written = Locked<[Record.Shard]>([])
@@ -256,46 +255,76 @@ extension ShardPlan {
     }
 
     /// `rows.csv` from a ``RowPlan``, as ``writeRows(_:shardOf:to:)`` writes it from a ``Plan``.
+    ///
+    /// A fetched row is its shard and note only: its row is not read. The other rows' fields are written
+    /// from their bytes (a path as `dataset/name` assembled in `scratch`), not through strings.
     static func writeRows(_ plan: RowPlan, shardOf: [Int32], to path: String) throws {
         let rows = plan.rows
         var out = CSVBytes()
         out.header(rowColumns)
         let file = try OutputFile(path)
+        var scratch: [UInt8] = []
+        /// An entry's path under the root as a field: its new one when renamed, else `dataset/name` (nested)
+        /// or `name` (flat).
+        func pathField(_ entry: Int, _ row: PlanRows.Row) {
+            if let renamed = plan.renames[entry] {
+                out.field(renamed.path)
+            } else if plan.layout == .nested {
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(contentsOf: row.shared.dataset.utf8)
+                scratch.append(UInt8(ascii: "/"))
+                scratch.append(contentsOf: row.name)
+                scratch.withUnsafeBufferPointer { out.field(bytes: $0) }
+            } else {
+                out.field(bytes: row.name)
+            }
+        }
+        let renames = !plan.renames.isEmpty
         for entry in 0..<plan.entryCount {
-            rows.withRow(Int(plan.entryRows[entry])) { p in
-                if shardOf[entry] >= 0 {
-                    out.number(Int64(shardOf[entry]))
-                    out.bytes.append(contentsOf: [44, 44, 44, 44, 44])  // URI to Size empty, then the note
-                    out.field(plan.renames[entry].map { "renamed from \($0.from): another product has that name" } ?? "")
-                    out.bytes.append(contentsOf: [44, 44, 13, 10])  // the note's comma, then empty Dataset, Kept File, Kept Dataset
-                    return
-                }
-                var status = "", keptFile = "", keptDataset = "", file = plan.path(ofEntry: entry, p)
-                switch plan.fates[entry] {
-                case RowPlan.excluded: status = Manifest.Status.excluded("exclusive access needs a token").text
-                case RowPlan.unsafe:
-                    let problem = SafePath.problem(in: p.filename, what: "file name")
-                        ?? (plan.layout == .nested ? SafePath.problem(in: p.shared.dataset, what: "dataset") : nil) ?? ""
-                    status = Manifest.Status.failed("unsafe path: \(problem)").text
-                case RowPlan.download: status = "CANCELLED"
-                case let first:
-                    rows.withRow(Int(plan.entryRows[Int(first)])) { kept in
-                        file = plan.path(ofEntry: Int(first), kept)
-                        keptFile = kept.filename
-                        keptDataset = kept.shared.dataset
+            let shard = shardOf[entry]
+            if shard >= 0 {
+                out.number(Int64(shard))
+                out.bytes.append(contentsOf: [44, 44, 44, 44, 44])  // URI to Size empty, then the note
+                out.field(renames ? plan.renames[entry].map { "renamed from \($0.from): another product has that name" } ?? "" : "")
+                out.bytes.append(contentsOf: [44, 44, 13, 10])  // the note's comma, then empty Dataset, Kept File, Kept Dataset
+            } else {
+                rows.withRow(Int(plan.entryRows[entry])) { p in
+                    out.field("")
+                    out.field(bytes: p.uri)
+                    let status: String
+                    var kept: Int32 = -1
+                    switch plan.fates[entry] {
+                    case RowPlan.excluded: status = Manifest.Status.excluded("exclusive access needs a token").text
+                    case RowPlan.unsafe:
+                        let problem = SafePath.problem(in: p.filename, what: "file name")
+                            ?? (plan.layout == .nested ? SafePath.problem(in: p.shared.dataset, what: "dataset") : nil) ?? ""
+                        status = Manifest.Status.failed("unsafe path: \(problem)").text
+                    case RowPlan.download: status = "CANCELLED"
+                    case let first:
+                        kept = first
+                        status = "DUPLICATE"
                     }
-                    status = "DUPLICATE"
+                    if kept >= 0 {
+                        // A duplicate names the kept entry's path.
+                        rows.withRow(Int(plan.entryRows[Int(kept)])) { pathField(Int(kept), $0) }
+                    } else {
+                        pathField(entry, p)
+                    }
+                    out.field(p.access.rawValue)
+                    out.field(status)
+                    if let size = p.size, size >= 0 { out.number(size) } else { out.field(p.size.map(String.init) ?? "") }
+                    out.field("")
+                    out.field(p.shared.dataset)
+                    if kept >= 0 {
+                        rows.withRow(Int(plan.entryRows[Int(kept)])) { k in
+                            out.field(bytes: k.name)
+                            out.field(k.shared.dataset, last: true)
+                        }
+                    } else {
+                        out.field("")
+                        out.field("", last: true)
+                    }
                 }
-                out.field("")
-                out.field(bytes: p.uri)
-                out.field(file)
-                out.field(p.access.rawValue)
-                out.field(status)
-                out.field(p.size.map(String.init) ?? "")
-                out.field("")
-                out.field(p.shared.dataset)
-                out.field(keptFile)
-                out.field(keptDataset, last: true)
             }
             if out.bytes.count >= 1 << 20 { try file.write(out.bytes); out.bytes.removeAll(keepingCapacity: true) }
         }
