@@ -271,7 +271,8 @@ extension ShardPlan {
                 out.field(renamed.path)
             } else if plan.layout == .nested {
                 scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: row.shared.dataset.utf8)
+                var dataset = row.shared.dataset
+                dataset.withUTF8 { scratch.append(contentsOf: $0) }
                 scratch.append(UInt8(ascii: "/"))
                 scratch.append(contentsOf: row.name)
                 scratch.withUnsafeBufferPointer { out.field(bytes: $0) }
@@ -304,22 +305,18 @@ extension ShardPlan {
                         kept = first
                         status = "DUPLICATE"
                     }
-                    if kept >= 0 {
-                        // A duplicate names the kept entry's path.
-                        rows.withRow(Int(plan.entryRows[Int(kept)])) { pathField(Int(kept), $0) }
-                    } else {
-                        pathField(entry, p)
-                    }
+                    // A duplicate names the kept entry's path, file name and dataset: its row, looked up
+                    // once (it may be anywhere in the rows).
+                    let keptRow = kept >= 0 ? rows.withRow(Int(plan.entryRows[Int(kept)])) { $0 } : nil
+                    if let keptRow { pathField(Int(kept), keptRow) } else { pathField(entry, p) }
                     out.field(p.access.rawValue)
                     out.field(status)
                     if let size = p.size, size >= 0 { out.number(size) } else { out.field(p.size.map(String.init) ?? "") }
                     out.field("")
                     out.field(p.shared.dataset)
-                    if kept >= 0 {
-                        rows.withRow(Int(plan.entryRows[Int(kept)])) { k in
-                            out.field(bytes: k.name)
-                            out.field(k.shared.dataset, last: true)
-                        }
+                    if let keptRow {
+                        out.field(bytes: keptRow.name)
+                        out.field(keptRow.shared.dataset, last: true)
                     } else {
                         out.field("")
                         out.field("", last: true)
