@@ -82,6 +82,24 @@ struct ShardRowsTests {
         }
     }
 
+    @Test("Largest first, ties in index order: the radix sort gives the comparison sort's order")
+    func largestFirst() {
+        var state: UInt64 = 7
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        // Few distinct sizes (many ties), sizes past 2^32 and up to Int64.max, zeros, a negative one.
+        var sizes = (0..<50_000).map { _ in Int64(next() % 40) * 1_000_000_007 }
+        sizes += [0, Int64.max, Int64.max, 1 << 40, -5, 3, 3, 1 << 32]
+        sizes += (0..<5_000).map { _ in Int64(bitPattern: next()) & Int64.max }
+        let expected = sizes.indices.sorted { a, b in sizes[a] != sizes[b] ? sizes[a] > sizes[b] : a < b }.map(Int32.init)
+        let (order, keys) = ShardPlan.largestFirst(sizes)
+        #expect(order == expected)
+        #expect(keys.map(ShardPlan.size(ofKey:)) == expected.map { sizes[Int($0)] })
+        #expect(ShardPlan.largestFirst([]).order.isEmpty)
+    }
+
     @Test("A selector value the catalogs lack: the same message as download's")
     func unknownValues() throws {
         let folder = TemporaryFolder()
