@@ -111,9 +111,13 @@ struct PlanCommand: AsyncParsableCommand {
             throw HaulError(.outputPath, "--out \(out): a file is there; name a folder for the plan")
         }
         let rootName = root ?? Runner.stem(Runner.lastComponent(Self.absolute(out)))
-        let (catalog, plan) = try selection.plan(root: rootName, authorized: token != nil)
+        // Only what shards need is kept of each row (not the catalog's products, as download keeps them).
+        let chosen = try selection.selection()
+        let plan = try ShardPlan.plan(catalogs: selection.catalogs, selection: chosen, layout: selection.layout, root: rootName, authorized: token != nil)
         if plan.summary.selectedFiles == 0 {
-            throw HaulError(.invalidArgument, "nothing is selected: " + DownloadCommand.whyNothing(plan, catalog: catalog, selection: try selection.selection()))
+            // Why, in download's words, from the catalogs read again whole: only when nothing is fetched.
+            let (catalog, whole) = try selection.plan(root: rootName, authorized: token != nil)
+            throw HaulError(.invalidArgument, "nothing is selected: " + DownloadCommand.whyNothing(whole, catalog: catalog, selection: chosen))
         }
         let read = ShardStatus.now()
         var count = shards
@@ -160,7 +164,7 @@ struct PlanCommand: AsyncParsableCommand {
         let mean = Double(sizes.reduce(0, +)) / Double(sizes.count)
         let biggest = sizes.max() ?? 0
         var line = "\(Format.count(count, "shard")) of \(Format.count(record.selection.files, "unique file")) (\(Format.bytes(record.selection.bytes)))"
-        line += " from \(Format.count(catalog.products.count, "row"))"
+        line += " from \(Format.count(plan.rowCount, "row"))"
         if record.selection.duplicates > 0 { line += ", \(Format.count(record.selection.duplicates, "duplicate row")) fetched once" }
         Terminal.note(line)
         if mean > 0 {

@@ -24,8 +24,22 @@ extension Catalog {
     static func parseJSON(
         _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: (@Sendable (Range<Int>) -> Void)? = nil
     ) throws -> [Product] {
-        var reader = ProductListReader(parser: JSONReader.Parser(bytes: bytes), name: name, consumed: consumed)
-        let result: Result<[Product], any Error>
+        try readJSON(bytes, name: name, consumed: consumed).products
+    }
+
+    /// Reads a JSON product list as ``parseJSON(_:name:consumed:)`` does, each product into a
+    /// ``PlanRows`` for `selection` as soon as it is made instead of into a list.
+    static func planRowsJSON(
+        _ bytes: UnsafeBufferPointer<UInt8>, name: String, selection: Selection, consumed: (@Sendable (Range<Int>) -> Void)? = nil
+    ) throws -> PlanRows {
+        try readJSON(bytes, name: name, consumed: consumed, planSelection: selection).planRows ?? PlanRows(selection: selection)
+    }
+
+    private static func readJSON(
+        _ bytes: UnsafeBufferPointer<UInt8>, name: String, consumed: (@Sendable (Range<Int>) -> Void)?, planSelection: Selection? = nil
+    ) throws -> ProductListReader.RowsRead {
+        var reader = ProductListReader(parser: JSONReader.Parser(bytes: bytes), name: name, consumed: consumed, planSelection: planSelection)
+        let result: Result<ProductListReader.RowsRead, any Error>
         do {
             result = try reader.read()
         } catch {
@@ -137,23 +151,28 @@ struct ProductListReader {
     /// Whether a big array's second half may be read on a second thread (``RowsAhead``); not by the
     /// reader that is that second thread.
     let readsAhead: Bool
+    /// For `haul plan`: the selection whose ``PlanRows`` each product goes to as soon as it is made,
+    /// instead of a list of products (``Catalog/loadPlanRows(paths:selection:)``).
+    let planSelection: Selection?
 
     enum Rows { case caom, missions }
 
     /// The rows of one array member: the products, or the first row the mapping refused.
     struct RowsRead {
         var products: [Product] = []
+        /// Where the products went instead, for `haul plan` (``planSelection``).
+        var planRows: PlanRows?
         var error: (any Error)?
         /// For rows read ahead: the products in runs (instead of ``products``), each freed as soon as
         /// the reader has copied it (see ``ProductRun``), of this many products each.
         var runs: [ProductRun]?
         var runCapacity = ProductRun.standardCapacity
-        var result: Result<[Product], any Error> { error.map { .failure($0) } ?? .success(products) }
+        var result: Result<RowsRead, any Error> { error.map { .failure($0) } ?? .success(self) }
     }
 
     init(
         parser: JSONReader.Parser, name: String, consumed: (@Sendable (Range<Int>) -> Void)?,
-        keepsDetails: Bool = Catalog.keepsDetails, readsAhead: Bool = true
+        keepsDetails: Bool = Catalog.keepsDetails, readsAhead: Bool = true, planSelection: Selection? = nil
     ) {
         self.parser = parser
         self.name = name
@@ -162,15 +181,16 @@ struct ProductListReader {
         details = keepsDetails ? DetailsTable() : nil
         mapped = keepsDetails ? RowField.allCases : RowField.allCases.filter { !$0.isDetail }
         self.readsAhead = readsAhead
+        self.planSelection = planSelection
     }
 
     /// Reads the document: its products, or the error the mapping found in an otherwise well-formed
     /// document. The decisions are the tree reader's: `products` wins over `data`, a service error
     /// (`"status": "ERROR"`) comes before a missing `data`, the last of repeated members counts.
-    mutating func read() throws(JSONSyntaxError) -> Result<[Product], any Error> {
+    mutating func read() throws(JSONSyntaxError) -> Result<RowsRead, any Error> {
         if parser.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         parser.skipSpace()
-        let result: Result<[Product], any Error>
+        let result: Result<RowsRead, any Error>
         if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "[") {
             result = try rows(.caom, origin: "\(name): ", path: "", depth: 0).result
         } else if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "{") {
@@ -186,9 +206,9 @@ struct ProductListReader {
 
     /// The top-level object, as ``JSONReader/Parser/object(depth:)`` reads it; only `products`,
     /// `data`, `status` and `msg` are kept.
-    mutating func object() throws(JSONSyntaxError) -> Result<[Product], any Error> {
-        var products: Result<[Product], any Error>?
-        var data: Result<[Product], any Error>?
+    mutating func object() throws(JSONSyntaxError) -> Result<RowsRead, any Error> {
+        var products: Result<RowsRead, any Error>?
+        var data: Result<RowsRead, any Error>?
         var status: JSONValue?
         var msg: JSONValue?
         parser.index += 1
@@ -251,6 +271,7 @@ struct ProductListReader {
     mutating func rows(_ kind: Rows, origin: String, path: String, depth: Int) throws(JSONSyntaxError) -> RowsRead {
         guard depth < JSONReader.maximumDepth else { throw parser.fail("nested more than \(JSONReader.maximumDepth) deep") }
         var read = RowsRead()
+        read.planRows = planSelection.map(PlanRows.init)
         parser.index += 1
         parser.skipSpace()
         if parser.index < parser.bytes.count, parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return read }
@@ -292,6 +313,7 @@ struct ProductListReader {
                 ahead = nil
                 if var tail = waiting.finish(at: parser.index, taken: read.error == nil) {
                     // Taken out of `tail`, so that each run is freed once copied (`tail` would hold them all).
+                    if let later = tail.read.planRows { read.planRows?.append(contentsOf: later) }
                     var runs = tail.read.runs ?? []
                     tail.read.runs = nil
                     runs.reverse()
@@ -318,7 +340,7 @@ struct ProductListReader {
                 }
                 var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
                 line.details = details
-                if read.runs == nil, row == 1_000 {
+                if read.runs == nil, read.planRows == nil, row == 1_000 {
                     // Room for the rest at the first thousand rows' size, so a million rows are not
                     // copied at every doubling (rows read ahead included: they are appended here).
                     let perRow = Double(parser.index - firstRowStart) / 1_000
@@ -326,7 +348,9 @@ struct ProductListReader {
                 }
                 do {
                     let product = try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line)
-                    if read.runs == nil {
+                    if let planRows = read.planRows {
+                        planRows.append(product)
+                    } else if read.runs == nil {
                         read.products.append(product)
                     } else {
                         if read.runs!.last?.isFull ?? true {
@@ -341,12 +365,14 @@ struct ProductListReader {
                     read.error = error
                     read.products = []
                     read.runs = read.runs.map { _ in [] }
+                    read.planRows?.removeAll()
                 }
             } else {
                 let value = try parser.value(depth: depth + 1)
                 read.error = HaulError(.invalidCatalog, "\(name): \(path)[\(row)]: expected a product row (a JSON object), found \(Catalog.describe(value))")
                 read.products = []
                 read.runs = read.runs.map { _ in [] }
+                read.planRows?.removeAll()
             }
             row += 1
             parser.skipSpace()

@@ -100,6 +100,16 @@ public struct Catalog: Sendable {
     ///
     /// - Parameter afterMapping: Called once the file is mapped (tests cut the file short there).
     static func parseMapped(_ path: String, afterMapping: (() -> Void)? = nil) throws -> [Product]? {
+        try mapped(path, afterMapping: afterMapping) { bytes, consumed in try parse(bytes, name: path, consumed: consumed) }
+    }
+
+    /// Calls `read` with a regular file's bytes through a read-only memory mapping, and `consumed`,
+    /// which drops the pages of a range it is told of, as ``parseMapped(_:afterMapping:)`` describes;
+    /// `nil` for what cannot be mapped.
+    static func mapped<R>(
+        _ path: String, afterMapping: (() -> Void)? = nil,
+        _ read: (UnsafeBufferPointer<UInt8>, @escaping @Sendable (Range<Int>) -> Void) throws -> R
+    ) throws -> R? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -121,11 +131,11 @@ public struct Catalog: Sendable {
         afterMapping?()
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let bytes = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count)
-        let products: [Product]
+        let products: R
         do {
             // An address, not a pointer, so that the thread reading rows ahead may call it too.
             let address = Int(bitPattern: base)
-            products = try parse(bytes, name: path) { consumed in
+            products = try read(bytes) { consumed in
                 // Pages a reader has passed: dropped from this process, read again from the file if an
                 // error message needs to count lines in them (or the rows read ahead are not taken).
                 let from = (consumed.lowerBound + page - 1) / page * page

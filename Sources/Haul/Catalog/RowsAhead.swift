@@ -68,7 +68,8 @@ final class RowsAhead: @unchecked Sendable {
         var parser = JSONReader.Parser(bytes: bytes, keepsDetails: reader.keepsDetails)
         parser.index = start
         var second = ProductListReader(
-            parser: parser, name: reader.name, consumed: reader.consumed, keepsDetails: reader.keepsDetails, readsAhead: false
+            parser: parser, name: reader.name, consumed: reader.consumed, keepsDetails: reader.keepsDetails, readsAhead: false,
+            planSelection: reader.planSelection
         )
         second.releasedFrom = start
         second.released = start
@@ -85,6 +86,8 @@ final class RowsAhead: @unchecked Sendable {
         var read = ProductListReader.RowsRead()
         read.runs = []
         read.runCapacity = runCapacity
+        // For `haul plan`, the rows kept as the reader keeps them (``PlanRows``), not as products.
+        read.planRows = reader.planSelection.map(PlanRows.init)
         var none: RowsAhead?
         var result: Tail?
         do {

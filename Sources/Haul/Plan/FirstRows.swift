@@ -7,22 +7,32 @@
 /// the hashes agree.
 enum FirstRows {
     static func of(_ products: [Product]) -> [Int] {
-        var first = [Int](repeating: 0, count: products.count)
         guard products.count < Int(UInt32.max) else {
             // Past what a slot's 32-bit row can hold: the set.
+            var first = [Int](repeating: 0, count: products.count)
             var seen = Set<URIKey>(minimumCapacity: products.count)
             for index in products.indices { first[index] = seen.insert(URIKey(products[index].uri, row: index)).memberAfterInsert.row }
             return first
         }
+        return of(count: products.count, hash: { URIKey.hash(products[$0].uri) }, same: { products[$0].uri == products[$1].uri })
+    }
+
+    /// The first row of each of `count` rows given by their URIs' hashes (``URIKey/hash(_:)``) and an
+    /// equality of two rows' URIs, asked only when the halves of their hashes agree: the table above,
+    /// for rows that are not ``Product``s (``PlanRows``). At most `UInt32.max - 1` rows.
+    @inline(__always)
+    static func of(count: Int, hash: (Int) -> Int, same: (_ earlier: Int, _ row: Int) -> Bool) -> [Int] {
+        precondition(count < Int(UInt32.max))
+        var first = [Int](repeating: 0, count: count)
         // At most half full, so a probe ends within a few slots; a power of two, so a mask finds a slot.
         var capacity = 16
-        while capacity < products.count * 2 { capacity <<= 1 }
+        while capacity < count * 2 { capacity <<= 1 }
         let mask = capacity - 1
         // A slot: the row + 1 in the low 32 bits (0: empty), the hash's high 32 bits above.
         var slots = [UInt64](repeating: 0, count: capacity)
         slots.withUnsafeMutableBufferPointer { slots in
-            for index in products.indices {
-                let hash = URIKey.hash(products[index].uri)
+            for index in 0..<count {
+                let hash = hash(index)
                 let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
                 var slot = Int(truncatingIfNeeded: UInt64(truncatingIfNeeded: hash) ^ UInt64(truncatingIfNeeded: hash) >> 32) & mask
                 while true {
@@ -33,7 +43,7 @@ enum FirstRows {
                         break
                     }
                     let row = Int(held & 0xFFFF_FFFF) - 1
-                    if held & 0xFFFF_FFFF_0000_0000 == tag, products[row].uri == products[index].uri {
+                    if held & 0xFFFF_FFFF_0000_0000 == tag, same(row, index) {
                         first[index] = row
                         break
                     }

@@ -23,33 +23,52 @@ struct PathKey: Hashable {
 
     /// The ``hash`` of the path `folder/name`, and its ``lowered`` form when it is beyond plain ASCII.
     static func hash(folder: String?, name: String) -> (lowered: String?, hash: Int) {
-        var plain = true
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-        Self.withPath(folder, name) { bytes in
-            for b in bytes where b >= 0x80 || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") {
-                plain = false
-                return
-            }
-            // OR-ing 0x20 into every byte maps each letter's cases together (and a few other bytes,
-            // which only costs a rare extra comparison).
-            var i = 0
-            while i + 8 <= bytes.count {
-                let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
-                hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
-                hash ^= hash >> 32
-                i += 8
-            }
-            var tail: UInt64 = 0
-            while i < bytes.count {
-                tail = tail << 8 | UInt64(bytes[i] | 0x20)
-                i += 1
-            }
-            hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
-            hash ^= hash >> 29
-        }
-        if plain { return (nil, Int(truncatingIfNeeded: hash)) }
+        if let hash = Self.withPath(folder, name, plainHash) { return (nil, hash) }
         let lowered = ((folder.map { $0 + "/" } ?? "") + name).lowercased()
         return (lowered, lowered.hashValue)
+    }
+
+    /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path.
+    static func plainHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for b in bytes where b >= 0x80 || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") {
+            return nil
+        }
+        // OR-ing 0x20 into every byte maps each letter's cases together (and a few other bytes,
+        // which only costs a rare extra comparison).
+        var i = 0
+        while i + 8 <= bytes.count {
+            let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
+            hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            hash ^= hash >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < bytes.count {
+            tail = tail << 8 | UInt64(bytes[i] | 0x20)
+            i += 1
+        }
+        hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
+        hash ^= hash >> 29
+        return Int(truncatingIfNeeded: hash)
+    }
+
+    /// The ``hash`` of the path `folder/name` (or `name`, when `folder` is `nil`) given as bytes, without
+    /// making a string of a plain ASCII one.
+    static func hash(folder: String?, name: UnsafeBufferPointer<UInt8>) -> Int {
+        guard var folder else {
+            return plainHash(name) ?? PathKey(folder: nil, name: String(decoding: name, as: UTF8.self)).hash
+        }
+        let count = folder.utf8.count + 1 + name.count
+        let plain: Int? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            folder.withUTF8 { f in
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<f.count]).initialize(from: f)
+                buffer[f.count] = UInt8(ascii: "/")
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[(f.count + 1)...]).initialize(from: name)
+            }
+            return plainHash(UnsafeBufferPointer(buffer))
+        }
+        return plain ?? PathKey(folder: folder, name: String(decoding: name, as: UTF8.self)).hash
     }
 
     /// Calls `body` with the path's bytes (`folder/name`), made on the stack.

@@ -206,49 +206,74 @@ public struct Plan: Sendable {
     /// name another product already has (or the manifests' names). Names are compared case-insensitively, so the tree also
     /// unpacks on case-insensitive file systems.
     static func resolveCollisions(_ entries: inout [Entry]) {
+        let downloads = entries.indices.filter { entries[$0].disposition == .download }
+        let renames = collisions(downloads: downloads, hash: { entries[$0].pathKey.hash }, key: { entries[$0].pathKey }, path: { entries[$0].path })
+        for (i, candidate) in renames {
+            let original = entries[i].path
+            entries[i].path = candidate
+            entries[i].renamedFrom = original
+        }
+    }
+
+    /// The new paths of the downloads that want a path an earlier one (or a manifest) has, in order,
+    /// as ``resolveCollisions(_:)`` gives them: for a plan's entries, and for rows that are not entries
+    /// (``ShardPlan/RowPlan``).
+    ///
+    /// - Parameters:
+    ///   - downloads: The downloads in catalog order, by an index the closures take.
+    ///   - hash: The ``PathKey/hash`` of a download's path (asked once each).
+    ///   - key: A download's ``PathKey`` (asked only when two hashes agree in half).
+    ///   - path: A download's path (asked only for those renamed).
+    static func collisions(
+        downloads: [Int], hash: (Int) -> Int, key: (Int) -> PathKey, path: (Int) -> String
+    ) -> [(Int, String)] {
         // The manifests live at the root: a product never takes their names.
         let manifests = ["manifest.csv", "manifest.html"]
-        // Every path a download wants, found by its hash: the first entry (or manifest, as -1 - i) that
-        // wants it, and in `others` a path whose hash another path had first. Claiming them in catalog
-        // order finds the later rows that want a path an earlier one (or a manifest) has: only those are
-        // renamed. An index per path, not a copy of it: a million paths cost a few megabytes.
-        var claims = FirstClaims(capacity: entries.count + manifests.count)
+        // Every path a download wants, found by its hash: the first download (or manifest, as -1 - i)
+        // that wants it, and in `others` a path whose hash another path had first. Claiming them in
+        // catalog order finds the later rows that want a path an earlier one (or a manifest) has: only
+        // those are renamed. An index per path, not a copy of it: a million paths cost a few megabytes.
+        // A renamed download never claimed a path (it found another's claim), so renaming it changes
+        // no claimer's key: the renames can be made after they are all found.
+        var claims = FirstClaims(capacity: downloads.count + manifests.count)
         var others = Set<PathKey>()
-        func key(_ claimer: Int) -> PathKey {
-            claimer >= 0 ? entries[claimer].pathKey : PathKey(folder: nil, name: manifests[-1 - claimer])
+        func keyOf(_ claimer: Int) -> PathKey {
+            claimer >= 0 ? key(claimer) : PathKey(folder: nil, name: manifests[-1 - claimer])
         }
-        func claim(_ path: PathKey, by claimer: Int) -> Bool {
-            if let first = claims.first(path.hash, else: claimer) {
-                return key(first) != path && others.insert(path).inserted
+        func claim(_ hash: Int, by claimer: Int) -> Bool {
+            if let first = claims.first(hash, else: claimer) {
+                let path = keyOf(claimer)
+                return keyOf(first) != path && others.insert(path).inserted
             }
             return true
         }
         func isWanted(_ path: PathKey) -> Bool {
-            if let first = claims.first(path.hash), key(first) == path { return true }
+            if let first = claims.first(path.hash), keyOf(first) == path { return true }
             return others.contains(path)
         }
-        for i in manifests.indices { _ = claim(key(-1 - i), by: -1 - i) }
+        for i in manifests.indices { _ = claim(keyOf(-1 - i).hash, by: -1 - i) }
         var clashing: [Int] = []
-        for i in entries.indices where entries[i].disposition == .download {
-            if !claim(entries[i].pathKey, by: i) { clashing.append(i) }
+        for i in downloads {
+            if !claim(hash(i), by: i) { clashing.append(i) }
         }
         // A new name is never one a download wants, so it can only clash with another new name.
         var taken = Set(manifests)
+        var renames: [(Int, String)] = []
         for i in clashing {
-            let original = entries[i].path
+            let original = path(i)
             let (folder, name) = split(original)
             let (stem, ext) = splitExtension(name)
             var n = 2
             while true {
                 let candidate = folder + "\(stem) (\(n))\(ext)"
                 if !isWanted(PathKey(folder: nil, name: candidate)), taken.insert(candidate.lowercased()).inserted {
-                    entries[i].path = candidate
-                    entries[i].renamedFrom = original
+                    renames.append((i, candidate))
                     break
                 }
                 n += 1
             }
         }
+        return renames
     }
 
     static func split(_ path: String) -> (folder: String, name: String) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A product URI as a set of URIs compares it (Swift's string equality), with the row it was first
 /// seen in. The hash of a plain ASCII URI is taken once, eight bytes at a time; any other URI (or one
 /// with a `K`, `;` or `` ` ``, which a few other characters normalise to) is hashed as a `String`.
@@ -16,26 +18,44 @@ struct URIKey: Hashable {
     /// The hash of a URI, equal for equal URIs (Swift's string equality).
     static func hash(_ uri: String) -> Int {
         var text = uri
-        let plain: Int? = text.withUTF8 { bytes in
-            var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-            for b in bytes where b >= 0x80 || b == UInt8(ascii: "K") || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") {
-                return nil
-            }
-            var i = 0
-            while i + 8 <= bytes.count {
-                hash = (hash ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-                hash ^= hash >> 32
-                i += 8
-            }
-            var tail: UInt64 = 0
-            while i < bytes.count {
-                tail = tail << 8 | UInt64(bytes[i])
-                i += 1
-            }
-            hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
-            return Int(truncatingIfNeeded: hash ^ hash >> 29)
+        return text.withUTF8(plainHash) ?? uri.hashValue
+    }
+
+    /// The hash of a URI given as its UTF-8 bytes, equal to ``hash(_:)`` of the string they spell.
+    static func hash(bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        plainHash(bytes) ?? String(decoding: bytes, as: UTF8.self).hashValue
+    }
+
+    /// Whether two URIs given as bytes are one (Swift's string equality): plain ones byte for byte.
+    static func same(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        if a.count == b.count, a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 { return true }
+        if isPlain(a), isPlain(b) { return false }
+        return String(decoding: a, as: UTF8.self) == String(decoding: b, as: UTF8.self)
+    }
+
+    private static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        !bytes.contains { $0 >= 0x80 || $0 == UInt8(ascii: "K") || $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: "`") }
+    }
+
+    /// The hash of a plain ASCII URI; `nil` for any other.
+    private static func plainHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for b in bytes where b >= 0x80 || b == UInt8(ascii: "K") || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") {
+            return nil
         }
-        return plain ?? uri.hashValue
+        var i = 0
+        while i + 8 <= bytes.count {
+            hash = (hash ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            hash ^= hash >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        while i < bytes.count {
+            tail = tail << 8 | UInt64(bytes[i])
+            i += 1
+        }
+        hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
+        return Int(truncatingIfNeeded: hash ^ hash >> 29)
     }
 
     static func == (a: URIKey, b: URIKey) -> Bool { a.hash == b.hash && a.uri == b.uri }

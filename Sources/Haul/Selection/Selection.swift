@@ -63,42 +63,63 @@ public struct Selection: Sendable {
     /// A product listed by an overlay CSV export is already a selection: with the quick set `all`
     /// its guide-star rows are taken too, so an export read back selects what was exported.
     public func select(_ products: [Product]) -> [Bool] {
-        let quick = effectiveQuick
-        let levels = Set(levels.compactMap(Self.normaliseLevel))
-        let suffixes = Set(suffixes.compactMap(Product.normaliseSuffix))
-        var picked = [Bool](repeating: false, count: products.count)
-        for i in products.indices {
-            var take: Bool
-            let guideStar = products[i].guideStar
-            switch quick {
-            case .all: take = !guideStar || products[i].exported
-            case .nothing: take = false
-            case .recommended: take = products[i].recommended && !guideStar
-            }
-            if !take, !guideStar, !levels.isEmpty || !suffixes.isEmpty || pipelineInputs {
-                let p = products[i]
-                take = (!levels.isEmpty && levels.contains { p.isAtLevel($0) })
-                    || (!suffixes.isEmpty && p.suffix.map(suffixes.contains) == true)
-                    || (pipelineInputs && p.isPipelineInput)
-            }
-            picked[i] = take
-        }
+        let rules = Rules(self)
+        var picked = products.map(rules.takes)
         if guideStars {
             for i in Self.highestGuideStars(products) { picked[i] = true }
         }
-        if let pattern {
-            for i in products.indices where picked[i] && !pattern.matches(products[i].filename) { picked[i] = false }
+        for i in products.indices where picked[i] && !rules.keeps(products[i]) { picked[i] = false }
+        return picked
+    }
+
+    /// The selection's verdict on one product at a time, as ``select(_:)`` applies it: what the quick
+    /// set and the boxes take (``takes(_:)``), then what the regex, `--where` and `--extension` keep
+    /// (``keeps(_:)``). Only the guide-star rule (the highest level of each exposure) looks at other
+    /// rows: a reader that keeps no products (``PlanRows``) applies these to each row as it is read
+    /// and that rule afterwards, and picks what ``select(_:)`` picks.
+    struct Rules: Sendable {
+        let selection: Selection
+        let quick: Quick
+        let levels: Set<String>
+        let suffixes: Set<String>
+        let endings: [String]
+
+        init(_ selection: Selection) {
+            self.selection = selection
+            quick = selection.effectiveQuick
+            levels = Set(selection.levels.compactMap(Selection.normaliseLevel))
+            suffixes = Set(selection.suffixes.compactMap(Product.normaliseSuffix))
+            endings = selection.extensions.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty }
         }
-        if !filters.isEmpty || !extensions.isEmpty {
-            let endings = extensions.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty }
-            for i in products.indices where picked[i] {
-                let p = products[i]
-                if !filters.allSatisfy({ $0.matches(p) }) || (!endings.isEmpty && !Self.hasEnding(p.filename, endings)) {
-                    picked[i] = false
+
+        /// Whether the quick set or a checked box takes the product (guide stars aside, which only
+        /// their own rule adds).
+        func takes(_ p: Product) -> Bool {
+            var take: Bool
+            let guideStar = p.guideStar
+            switch quick {
+            case .all: take = !guideStar || p.exported
+            case .nothing: take = false
+            case .recommended: take = p.recommended && !guideStar
+            }
+            if !take, !guideStar, !levels.isEmpty || !suffixes.isEmpty || selection.pipelineInputs {
+                take = (!levels.isEmpty && levels.contains { p.isAtLevel($0) })
+                    || (!suffixes.isEmpty && p.suffix.map(suffixes.contains) == true)
+                    || (selection.pipelineInputs && p.isPipelineInput)
+            }
+            return take
+        }
+
+        /// Whether the regex, every `--where` filter and the extensions let a taken product through.
+        func keeps(_ p: Product) -> Bool {
+            if let pattern = selection.pattern, !pattern.matches(p.filename) { return false }
+            if !selection.filters.isEmpty || !endings.isEmpty {
+                if !selection.filters.allSatisfy({ $0.matches(p) }) || (!endings.isEmpty && !Selection.hasEnding(p.filename, endings)) {
+                    return false
                 }
             }
+            return true
         }
-        return picked
     }
 
     /// The selected products, in catalog order.
@@ -128,13 +149,18 @@ public struct Selection: Sendable {
         var best: [String: Int] = [:]
         var members: [(Int, String, Int)] = []
         for (i, p) in products.enumerated() where p.guideStar {
-            let stem = p.filename.prefix { $0 != "." }
-            let exposure = p.dataset + "\u{0}" + String(stem.lastIndex(of: "_").map { stem[..<$0] } ?? stem)
+            let exposure = guideStarExposure(p)
             let rank = Product.levelRank(p.level)
             best[exposure] = max(best[exposure] ?? .min, rank)
             members.append((i, exposure, rank))
         }
         return members.compactMap { i, exposure, rank in rank == best[exposure] ? i : nil }
+    }
+
+    /// The exposure a guide-star product belongs to: its dataset and its file name up to the suffix.
+    static func guideStarExposure(_ p: Product) -> String {
+        let stem = p.filename.prefix { $0 != "." }
+        return p.dataset + "\u{0}" + String(stem.lastIndex(of: "_").map { stem[..<$0] } ?? stem)
     }
 }
 

@@ -1,0 +1,315 @@
+import Foundation
+
+/// Every row of a plan's catalogs as `haul plan` keeps it: per product only what planning shards and
+/// writing their files need, about 70 bytes a row where a ``Product`` costs about 400 with its strings.
+///
+/// Why this shape: `haul plan` on ten million rows held every ``Product`` as `haul download` does, 4.7 GiB.
+/// Sharding needs much less, so a catalog reader hands each product here as soon as it has made it
+/// (``Catalog/loadPlanRows(paths:selection:)``), and the product is dropped:
+/// - what needs the whole product is decided at once, on the reader's thread (so on both threads that
+///   read a big JSON list): the selection's verdict (``Selection/Rules``), whether its name or dataset
+///   is unsafe, the values `checkValues` needs (``Selection/Vocabulary``), a guide star's exposure;
+/// - what is written later is kept as bytes: the URI, the file name (nothing when it is the URI's last
+///   part, as MAST's names are), the size, and the fields every row of a dataset shares (dataset,
+///   level, suffix, instrument, filters), each distinct combination once per chunk.
+/// The rows live in chunks of a few megabytes, each written by one thread in catalog order; a row is
+/// found by its index (``withRow(_:_:)``). Decisions that depend on other rows (duplicates, name
+/// collisions, the guide-star rule, the shards) are ``ShardPlan/Planner``'s, afterwards.
+///
+/// A `PlanRows` is filled by one thread; the rows a second thread read are handed over whole
+/// (``append(contentsOf:)``) once it has finished, through ``RowsAhead``'s semaphore.
+final class PlanRows: @unchecked Sendable {
+    /// What a row says of its product, one bit each.
+    struct Flags: OptionSet {
+        let rawValue: UInt8
+        static let exclusive = Flags(rawValue: 1 << 0)
+        /// The quick set or a box takes it (``Selection/Rules/takes(_:)``).
+        static let taken = Flags(rawValue: 1 << 1)
+        /// The regex, `--where` and `--extension` keep it (``Selection/Rules/keeps(_:)``).
+        static let kept = Flags(rawValue: 1 << 2)
+        static let guideStar = Flags(rawValue: 1 << 3)
+        /// The file name is the URI's last `/` part, and is not stored again.
+        static let nameFromURI = Flags(rawValue: 1 << 4)
+        static let hasSize = Flags(rawValue: 1 << 5)
+        /// ``SafePath/problem(in:what:)`` finds a problem in the file name, in the dataset.
+        static let unsafeName = Flags(rawValue: 1 << 6)
+        static let unsafeDataset = Flags(rawValue: 1 << 7)
+    }
+
+    /// The fields the rows of one dataset share, as the shard files write them: `level`, `instrument`
+    /// and `filters` empty when unknown, `suffix` as the export's `_cal` (empty when none).
+    struct Shared: Hashable {
+        var dataset: String
+        var level: String
+        var suffix: String
+        var instrument: String
+        var filters: String
+    }
+
+    /// One row, valid while the ``PlanRows`` lives (its bytes are in a chunk that never moves).
+    struct Row {
+        let flags: Flags
+        let shared: Shared
+        let uri: UnsafeBufferPointer<UInt8>
+        let name: UnsafeBufferPointer<UInt8>
+        let size: Int64?
+
+        var access: Product.Access { flags.contains(.exclusive) ? .exclusive : .public }
+        var uriString: String { String(decoding: uri, as: UTF8.self) }
+        var filename: String { String(decoding: name, as: UTF8.self) }
+    }
+
+    /// A guide star's exposure and level rank, for the rule that takes the highest level of each
+    /// (``Selection/highestGuideStars(_:)``); kept only when `--guidestar` is given.
+    struct GuideStar {
+        var row: Int
+        var exposure: String
+        var rank: Int
+    }
+
+    /// Rows in one block of memory that never moves, so a row's bytes can be pointed at.
+    final class Chunk {
+        static let capacity = 4 << 20
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+        var used = 0
+        /// Where each row starts.
+        var offsets: [UInt32] = []
+        var shared: [Shared] = []
+        /// While the chunk is written: each combination's index in ``shared``.
+        var sharedIndex: [Shared: Int] = [:]
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            base = .allocate(capacity: capacity)
+        }
+
+        deinit { base.deallocate() }
+    }
+
+    let rules: Selection.Rules
+    let guideStarRule: Bool
+    private(set) var chunks: [Chunk] = []
+    /// The index of each chunk's first row.
+    private(set) var firstRows: [Int] = []
+    private(set) var count = 0
+    private(set) var guideStars: [GuideStar] = []
+    private(set) var vocabulary: Selection.Vocabulary
+
+    /// The last product's shared fields as the catalog gave them, and their index in the last chunk:
+    /// rows of a dataset come together, so most rows find theirs here.
+    private var lastRaw: (dataset: String, level: String?, suffix: String?, instrument: String?, filters: String?)?
+    private var lastShared = 0
+    /// The last dataset checked by ``SafePath``, and whether it is unsafe.
+    private var lastDataset: (String, Bool)?
+
+    init(selection: Selection) {
+        rules = Selection.Rules(selection)
+        guideStarRule = selection.guideStars
+        vocabulary = Selection.Vocabulary(selection)
+    }
+
+    /// Keeps what the plan needs of `p`, the next row.
+    func append(_ p: Product) {
+        vocabulary.add(p)
+        var flags: Flags = []
+        if p.access == .exclusive { flags.insert(.exclusive) }
+        if rules.takes(p) { flags.insert(.taken) }
+        if rules.keeps(p) { flags.insert(.kept) }
+        if p.guideStar {
+            flags.insert(.guideStar)
+            if guideStarRule {
+                guideStars.append(GuideStar(row: count, exposure: Selection.guideStarExposure(p), rank: Product.levelRank(p.level)))
+            }
+        }
+        if SafePath.problem(in: p.filename, what: "file name") != nil { flags.insert(.unsafeName) }
+        if let (dataset, unsafe) = lastDataset, dataset == p.dataset {
+            if unsafe { flags.insert(.unsafeDataset) }
+        } else {
+            let unsafe = SafePath.problem(in: p.dataset, what: "dataset") != nil
+            lastDataset = (p.dataset, unsafe)
+            if unsafe { flags.insert(.unsafeDataset) }
+        }
+        if p.size != nil { flags.insert(.hasSize) }
+        var uri = p.uri
+        var filename = p.filename
+        uri.withUTF8 { u in
+            filename.withUTF8 { f in
+                let tail = Self.lastPart(u)
+                let fromURI = tail.count == f.count && (f.count == 0 || memcmp(tail.baseAddress!, f.baseAddress!, f.count) == 0)
+                if fromURI { flags.insert(.nameFromURI) }
+                let most = 1 + 5 + 5 + u.count + (fromURI ? 0 : 5 + f.count) + 10
+                var chunk = chunks.last
+                if chunk == nil || chunk!.used + most > chunk!.capacity {
+                    chunk = Chunk(capacity: max(Chunk.capacity, most))
+                    chunks.append(chunk!)
+                    firstRows.append(count)
+                    lastRaw = nil
+                }
+                let c = chunk!
+                let shared = sharedIndex(p, in: c)
+                c.offsets.append(UInt32(c.used))
+                var at = c.base + c.used
+                at.pointee = flags.rawValue
+                at += 1
+                Self.putNumber(UInt64(shared), at: &at)
+                Self.putNumber(UInt64(u.count), at: &at)
+                at.update(from: u.baseAddress!, count: u.count)
+                at += u.count
+                if !fromURI {
+                    Self.putNumber(UInt64(f.count), at: &at)
+                    if f.count > 0 { at.update(from: f.baseAddress!, count: f.count) }
+                    at += f.count
+                }
+                if let size = p.size { Self.putNumber(UInt64(size), at: &at) }
+                c.used = at - c.base
+            }
+        }
+        count += 1
+    }
+
+    /// The index in `chunk` of `p`'s shared fields, added when new.
+    private func sharedIndex(_ p: Product, in chunk: Chunk) -> Int {
+        if let last = lastRaw, last.dataset == p.dataset, last.level == p.level, last.suffix == p.suffix,
+           last.instrument == p.instrument, last.filters == p.filters {
+            return lastShared
+        }
+        let shared = Shared(
+            dataset: p.dataset, level: p.level ?? "", suffix: p.suffix.map { "_" + $0.lowercased() } ?? "",
+            instrument: p.instrument ?? "", filters: p.filters ?? ""
+        )
+        let index: Int
+        if let found = chunk.sharedIndex[shared] {
+            index = found
+        } else {
+            index = chunk.shared.count
+            chunk.shared.append(shared)
+            chunk.sharedIndex[shared] = index
+        }
+        lastRaw = (p.dataset, p.level, p.suffix, p.instrument, p.filters)
+        lastShared = index
+        return index
+    }
+
+    /// Adds the rows another `PlanRows` read after these (the second half of a list, read ahead).
+    func append(contentsOf later: PlanRows) {
+        for (i, chunk) in later.chunks.enumerated() {
+            chunks.append(chunk)
+            firstRows.append(count + later.firstRows[i])
+        }
+        for star in later.guideStars { guideStars.append(GuideStar(row: count + star.row, exposure: star.exposure, rank: star.rank)) }
+        vocabulary.merge(later.vocabulary)
+        count += later.count
+        lastRaw = nil
+        lastDataset = nil
+    }
+
+    /// Forgets every row (a reader that refused one keeps none).
+    func removeAll() {
+        chunks = []
+        firstRows = []
+        guideStars = []
+        vocabulary = Selection.Vocabulary(vocabulary.selection)
+        count = 0
+        lastRaw = nil
+        lastDataset = nil
+    }
+
+    /// Drops what only writing needed (each chunk's table of shared fields).
+    func seal() {
+        for chunk in chunks { chunk.sharedIndex = [:] }
+    }
+
+    /// Calls `body` with row `index`.
+    @inline(__always)
+    func withRow<R>(_ index: Int, _ body: (Row) throws -> R) rethrows -> R {
+        let c = chunk(of: index)
+        return try body(row(index - firstRows[c], in: chunks[c]))
+    }
+
+    /// The URI of row `index`, read without the rest of the row: for the duplicate check, which looks
+    /// back at rows all over the list, each look a cache miss or two.
+    @inline(__always)
+    func uri(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        let c = chunk(of: index)
+        let chunk = chunks[c]
+        var at = UnsafePointer(chunk.base + Int(chunk.offsets[index - firstRows[c]])) + 1
+        _ = Self.number(at: &at)
+        let count = Int(Self.number(at: &at))
+        return UnsafeBufferPointer(start: at, count: count)
+    }
+
+    /// The chunk holding row `index`: the last whose first row is at most `index`.
+    @inline(__always)
+    private func chunk(of index: Int) -> Int {
+        var low = 0
+        var high = firstRows.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if firstRows[middle] <= index { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    /// Calls `body` with every row in order.
+    func forEach(_ body: (Int, Row) throws -> Void) rethrows {
+        for (c, chunk) in chunks.enumerated() {
+            let first = firstRows[c]
+            for local in chunk.offsets.indices { try body(first + local, row(local, in: chunk)) }
+        }
+    }
+
+    @inline(__always)
+    private func row(_ local: Int, in chunk: Chunk) -> Row {
+        var at = UnsafePointer(chunk.base + Int(chunk.offsets[local]))
+        let flags = Flags(rawValue: at.pointee)
+        at += 1
+        let shared = chunk.shared[Int(Self.number(at: &at))]
+        let uriCount = Int(Self.number(at: &at))
+        let uri = UnsafeBufferPointer(start: at, count: uriCount)
+        at += uriCount
+        let name: UnsafeBufferPointer<UInt8>
+        if flags.contains(.nameFromURI) {
+            name = Self.lastPart(uri)
+        } else {
+            let n = Int(Self.number(at: &at))
+            name = UnsafeBufferPointer(start: at, count: n)
+            at += n
+        }
+        let size = flags.contains(.hasSize) ? Int64(bitPattern: Self.number(at: &at)) : nil
+        return Row(flags: flags, shared: shared, uri: uri, name: name, size: size)
+    }
+
+    /// The bytes after a URI's last `/` (all of it when it has none), as ``Catalog/lastPathComponent(_:)``
+    /// splits it.
+    static func lastPart(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return bytes }
+        return UnsafeBufferPointer(rebasing: bytes[(slash + 1)...])
+    }
+
+    /// A whole number in 7-bit groups, low first (LEB128): most lengths and ids take one byte.
+    @inline(__always)
+    static func putNumber(_ value: UInt64, at: inout UnsafeMutablePointer<UInt8>) {
+        var v = value
+        while v >= 0x80 {
+            at.pointee = UInt8(truncatingIfNeeded: v) | 0x80
+            at += 1
+            v >>= 7
+        }
+        at.pointee = UInt8(v)
+        at += 1
+    }
+
+    @inline(__always)
+    static func number(at: inout UnsafePointer<UInt8>) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = at.pointee
+            at += 1
+            value |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return value }
+            shift += 7
+        }
+    }
+}
