@@ -142,6 +142,32 @@ struct SegmentTests {
         #expect(s.count(size: 1 << 30, perHost: 6) == 6)
         #expect(Configuration.Segmentation.off.count(size: 1 << 40, perHost: nil) == 1)
     }
+
+    @Test("Products split at the same time share the connections: equal parts, the rest for late ones")
+    func shares() {
+        let shares = SegmentShares()
+        let archive = Configuration.Segmentation()  // 16 a file, 32 shared
+        let eight = (0..<8).map { _ in shares.enter(archive) }
+        #expect(eight.map { $0.take(16) } == Array(repeating: 4, count: 8))
+        // The bucket's products are counted apart from the archive's.
+        let cloud = Configuration().cloudSegmentation
+        let bucket = shares.enter(cloud)
+        #expect(bucket.take(5) == 5)
+        bucket.leave()
+        // A ninth, while the eight hold all 32, still gets one; two that come after the others have ended
+        // take 16 each, and one alone takes its maximum even above the shared number.
+        let ninth = shares.enter(archive)
+        #expect(ninth.take(16) == 1)
+        ninth.leave()
+        for share in eight { share.leave() }
+        let two = (0..<2).map { _ in shares.enter(archive) }
+        #expect(two.map { $0.take(16) } == [16, 16])
+        for share in two { share.leave() }
+        let wide = Configuration.Segmentation(maximumConnections: 48)
+        let alone = shares.enter(wide)
+        #expect(alone.take(48) == 48)
+        alone.leave()
+    }
 }
 
 extension String {

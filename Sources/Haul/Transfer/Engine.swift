@@ -45,6 +45,8 @@ public final class Engine: Sendable {
     let core: EngineCore
     /// Which hosts answered, and which never could be reached (``Configuration/unreachableAfter``).
     let hosts: HostHealth
+    /// The connections products fetched in segments share (``Configuration/Segmentation/sharedConnections``).
+    let segmentShares = SegmentShares()
 
     init(configuration: Configuration) throws {
         self.configuration = configuration
