@@ -142,30 +142,10 @@ extension ShardPlan {
         let n = options.shards
         let sizes = downloads.map { entry in max(0, rows.withRow(Int(plan.entryRows[Int(entry)])) { $0.size } ?? 0) }
         let assignment = balance(sizes: sizes, shards: n)
-        let concurrent = min(n, max(1, options.concurrent ?? min(n, options.parallel)))
-        let perShard = max(1, options.parallel / concurrent)
-        var record = Record(
-            format: format, root: plan.root, layout: plan.layout.rawValue, output: options.tree == nil ? "zip" : "dir",
-            tree: options.tree, archive: options.archive.archive, mission: options.archive.mission.rawValue,
-            compression: options.compression.mode.rawValue, compressionLevel: options.compression.level,
-            selection: .init(
-                catalogs: options.catalogs, arguments: options.arguments, rows: plan.entryCount,
-                files: plan.summary.selectedFiles, bytes: plan.summary.selectedBytes, duplicates: plan.summary.duplicates,
-                excluded: plan.summary.excludedExclusive, unsafe: plan.summary.unsafe
-            ),
-            fingerprint: options.fingerprint, parallel: options.parallel, concurrent: concurrent, parallelPerShard: perShard,
-            shards: []
+        var record = try startRecord(
+            root: plan.root, layout: plan.layout, rows: plan.entryCount, summary: plan.summary, folder: folder, options: options
         )
         let width = record.width
-        try makeFolder(folder)
-        try makeFolder(folder + "/shards")
-        try makeFolder(folder + "/status")
-        try makeFolder(folder + "/logs")
-        // A plan written again over one from other inputs: its shards' outputs belong to other shards
-        // now. The same inputs give the same shards, so their outputs stay (a re-plan loses nothing).
-        if (try? read(folder))?.fingerprint != options.fingerprint || options.fingerprint.isEmpty {
-            try removeStale(folder: folder, keeping: n, width: width)
-        }
         var shardOf = [Int32](repeating: -1, count: plan.entryCount)
         for (k, s) in assignment.enumerated() { shardOf[Int(downloads[k])] = s }
         // The shards and `rows.csv` at once, on two threads: neither changes the rows, and on a machine of

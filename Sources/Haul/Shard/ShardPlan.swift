@@ -230,6 +230,34 @@ package enum ShardPlan {
 
     // MARK: Writing
 
+    /// The plan record before its shards, and the folder made ready for them: both writers' first steps.
+    /// A plan written again over one from other inputs loses the old shards' outputs, which belong to
+    /// other shards now; the same inputs give the same shards, so their outputs stay.
+    static func startRecord(
+        root: String, layout: Plan.Layout, rows: Int, summary: Plan.Summary, folder: String, options: Options
+    ) throws -> Record {
+        let n = options.shards
+        let concurrent = min(n, max(1, options.concurrent ?? min(n, options.parallel)))
+        let perShard = max(1, options.parallel / concurrent)
+        let record = Record(
+            format: format, root: root, layout: layout.rawValue, output: options.tree == nil ? "zip" : "dir",
+            tree: options.tree, archive: options.archive.archive, mission: options.archive.mission.rawValue,
+            compression: options.compression.mode.rawValue, compressionLevel: options.compression.level,
+            selection: .init(
+                catalogs: options.catalogs, arguments: options.arguments, rows: rows,
+                files: summary.selectedFiles, bytes: summary.selectedBytes, duplicates: summary.duplicates,
+                excluded: summary.excludedExclusive, unsafe: summary.unsafe
+            ),
+            fingerprint: options.fingerprint, parallel: options.parallel, concurrent: concurrent, parallelPerShard: perShard,
+            shards: []
+        )
+        for path in [folder, folder + "/shards", folder + "/status", folder + "/logs"] { try makeFolder(path) }
+        if (try? read(folder))?.fingerprint != options.fingerprint || options.fingerprint.isEmpty {
+            try removeStale(folder: folder, keeping: n, width: record.width)
+        }
+        return record
+    }
+
     /// Writes the plan folder: `plan.json`, `shards/*.csv`, `rows.csv` (job files are ``JobFiles``').
     ///
     /// From a ``Plan``, which holds the catalog's products: for a program that has one. `haul plan` keeps
@@ -260,30 +288,10 @@ package enum ShardPlan {
             grouped[fill[Int(s)]] = Int32(k)
             fill[Int(s)] += 1
         }
-        let concurrent = min(n, max(1, options.concurrent ?? min(n, options.parallel)))
-        let perShard = max(1, options.parallel / concurrent)
-        var record = Record(
-            format: format, root: plan.root, layout: plan.layout.rawValue, output: options.tree == nil ? "zip" : "dir",
-            tree: options.tree, archive: options.archive.archive, mission: options.archive.mission.rawValue,
-            compression: options.compression.mode.rawValue, compressionLevel: options.compression.level,
-            selection: .init(
-                catalogs: options.catalogs, arguments: options.arguments, rows: plan.entries.count,
-                files: plan.summary.selectedFiles, bytes: plan.summary.selectedBytes, duplicates: plan.summary.duplicates,
-                excluded: plan.summary.excludedExclusive, unsafe: plan.summary.unsafe
-            ),
-            fingerprint: options.fingerprint, parallel: options.parallel, concurrent: concurrent, parallelPerShard: perShard,
-            shards: []
+        var record = try startRecord(
+            root: plan.root, layout: plan.layout, rows: plan.entries.count, summary: plan.summary, folder: folder, options: options
         )
         let width = record.width
-        try makeFolder(folder)
-        try makeFolder(folder + "/shards")
-        try makeFolder(folder + "/status")
-        try makeFolder(folder + "/logs")
-        // A plan written again over one from other inputs: its shards' outputs belong to other shards
-        // now. The same inputs give the same shards, so their outputs stay (a re-plan loses nothing).
-        if (try? read(folder))?.fingerprint != options.fingerprint || options.fingerprint.isEmpty {
-            try removeStale(folder: folder, keeping: n, width: width)
-        }
         var shardOf = [Int32](repeating: -1, count: plan.entries.count)
         for s in 0..<n {
             var out = CSVBytes()
