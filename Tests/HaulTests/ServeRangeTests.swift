@@ -33,6 +33,20 @@ struct ServeRangeTests {
         "\(server.baseURL)/download.zip?key=\(server.key)&quick=recommended&compression=store"
     }
 
+    /// The whole stored bundle as one server process sends it (with `extra` arguments), kept as
+    /// `whole.zip` in `folder` too: the reference a test's ranges are held to.
+    static func wholeBundle(
+        _ archive: TestArchive, in folder: borrowing TemporaryFolder, _ extra: [String] = []
+    ) async throws -> (bytes: [UInt8], path: String) {
+        var whole: [UInt8] = []
+        try await serve(archive, in: folder, extra) { server in
+            whole = try await ServeTests.curl(url(server), in: folder.path).body
+        }
+        let path = folder.path + "/whole.zip"
+        try Data(whole).write(to: URL(fileURLWithPath: path))
+        return (whole, path)
+    }
+
     /// Where each file's entry starts and ends in a bundle (its manifests excluded), read back by Python.
     static func fileSpans(_ path: String) throws -> [(start: UInt64, end: UInt64)] {
         let reading = try readWithPython(path)
@@ -69,12 +83,7 @@ struct ServeRangeTests {
     func rangesNeverSent() async throws {
         try await Self.withSample { archive, folder in
             // The reference: a whole bundle from one server, then each range from a fresh one.
-            var whole: [UInt8] = []
-            try await Self.serve(archive, in: folder) { server in
-                whole = try await ServeTests.curl(Self.url(server), in: folder.path).body
-            }
-            let path = folder.path + "/whole.zip"
-            try Data(whole).write(to: URL(fileURLWithPath: path))
+            let (whole, path) = try await Self.wholeBundle(archive, in: folder)
             let spans = try Self.fileSpans(path)
             let length = whole.count
             let files = spans.count
@@ -150,17 +159,12 @@ struct ServeRangeTests {
         try await Self.withSample { archive, folder in
             let keyFile = folder.path + "/serve.key"
             let withKey = ["--key-file", keyFile]
-            var whole: [UInt8] = []
-            try await Self.serve(archive, in: folder, withKey) { server in
-                whole = try await ServeTests.curl(Self.url(server), in: folder.path).body
-            }
+            let (whole, path) = try await Self.wholeBundle(archive, in: folder, withKey)
             let records = try FileManager.default.contentsOfDirectory(atPath: keyFile + ".bundles")
             #expect(records.count == 1 && records[0].hasSuffix(".records"), "\(records)")
             var st = stat()
             #expect(lstat(keyFile + ".bundles", &st) == 0 && st.st_mode & 0o777 == 0o700)
             #expect(lstat(keyFile + ".bundles/" + records[0], &st) == 0 && st.st_mode & 0o777 == 0o600)
-            let path = folder.path + "/whole.zip"
-            try Data(whole).write(to: URL(fileURLWithPath: path))
             let entries = try readWithPython(path).entries.sorted { $0.offset < $1.offset }
             let spans = try Self.fileSpans(path)
             let manifests = spans[spans.count - 1].end
@@ -202,12 +206,7 @@ struct ServeRangeTests {
     @Test("Two ranges of one bundle at once fetch the file at their boundary once: the second waits for the first's transfer and writes its copy")
     func concurrentRangesShareFiles() async throws {
         try await Self.withSample { archive, folder in
-            var whole: [UInt8] = []
-            try await Self.serve(archive, in: folder) { server in
-                whole = try await ServeTests.curl(Self.url(server), in: folder.path).body
-            }
-            let path = folder.path + "/whole.zip"
-            try Data(whole).write(to: URL(fileURLWithPath: path))
+            let (whole, path) = try await Self.wholeBundle(archive, in: folder)
             let entries = try readWithPython(path).entries.sorted { $0.offset < $1.offset }
             let middle = entries[entries.count / 2]
             let filename = String(middle.name.split(separator: "/").last ?? "")
