@@ -14,7 +14,7 @@ private func key(_ product: Product) -> String { "hst/public/\(product.dataset)/
 private func holds(_ path: String, _ bytes: [UInt8]?) -> Bool { bytes != nil && readBytes(path) == bytes }
 
 /// The manifest's rows by URI: every column by name.
-private func manifestRows(_ csv: String) throws -> [String: [String: String]] {
+private func manifestRows(_ csv: String) async throws -> [String: [String: String]] {
     let records = try CSVReader.records(csv, name: "manifest.csv")
     let header = try #require(records.first?.fields)
     var rows: [String: [String: String]] = [:]
@@ -86,9 +86,9 @@ struct CloudTests {
                 #expect(archive.statistics.authorizationHeaders == 5)
 
                 let zip = folder.path + "/out.zip"
-                var reading = try readWithPython(zip, extractTo: folder.path + "/x1")
+                var reading = try await readWithPython(zip, extractTo: folder.path + "/x1")
                 #expect(reading.names.count == 49 + 2)
-                var rows = try manifestRows(String(contentsOfFile: folder.path + "/x1/out/manifest.csv", encoding: .utf8))
+                var rows = try await manifestRows(String(contentsOfFile: folder.path + "/x1/out/manifest.csv", encoding: .utf8))
                 for p in inBucket {
                     #expect(holds(folder.path + "/x1/out/\(p.dataset)/\(p.filename)", archive.content(of: p.uri)))
                     #expect(rows[p.uri]?["Source"] == "cloud")
@@ -115,10 +115,10 @@ struct CloudTests {
                 #expect(archive.lookups(of: inBucket[0].uri) == 1)
                 #expect(s3.requests.filter { $0.hasPrefix("GET ") }.count == 48)
                 #expect(archive.requests(for: unknown.uri) == 3)
-                reading = try readWithPython(zip, extractTo: folder.path + "/x2")
+                reading = try await readWithPython(zip, extractTo: folder.path + "/x2")
                 #expect(reading.names.count == 50 + 2)
-                try checkWithReaders(zip, names: reading.names)
-                rows = try manifestRows(String(contentsOfFile: folder.path + "/x2/out/manifest.csv", encoding: .utf8))
+                try await checkWithReaders(zip, names: reading.names)
+                rows = try await manifestRows(String(contentsOfFile: folder.path + "/x2/out/manifest.csv", encoding: .utf8))
                 #expect(holds(folder.path + "/x2/out/\(unknown.dataset)/\(unknown.filename)", archive.content(of: unknown.uri)))
                 #expect(rows[unknown.uri]?["Source"] == "archive")
                 #expect(rows[inBucket[5].uri]?["Source"] == "cloud")
@@ -142,7 +142,7 @@ struct CloudTests {
                 )
                 #expect(run.status == 1, "\(run.stderr)")
                 #expect(holds(folder.path + "/out/stpubdata/tess/public/ffi/s0001/a.fits", bytes))
-                let rows = try manifestRows(String(contentsOfFile: folder.path + "/out/manifest.csv", encoding: .utf8))
+                let rows = try await manifestRows(String(contentsOfFile: folder.path + "/out/manifest.csv", encoding: .utf8))
                 #expect(rows["s3://stpubdata/tess/public/ffi/s0001/a.fits"]?["Source"] == "cloud")
                 #expect(rows["s3://stpubdata/tess/public/ffi/s0001/gone.fits"]?["Status"] == "FAILED: HTTP 404 (NoSuchKey: The specified key does not exist.)")
                 // No lookup at the archive: its one request is the sign-in's /whoami.

@@ -123,7 +123,7 @@ struct ContentionTests {
             for (name, bytes) in [("stored", stored.bytes), ("deflated", deflated.bytes)] {
                 let path = folder.path + "/\(name).zip"
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
-                let listing = try zipDirectory(path)
+                let listing = try await zipDirectory(path)
                 for p in products {
                     let expected = expectedDigest(ArchiveContent(uri: p.uri, size: p.size!, kind: kindOf[p.uri]!))
                     let got = listing["bundle/contended/" + p.filename]

@@ -154,7 +154,7 @@ struct FaultTests {
                 let path = folder.path + "/d/" + p.filename
                 // Exactly the bytes sent: decoded once by an independent reader, they are the product.
                 #expect(readBytes(path) == archive.gzipEncodedContent(of: uri))
-                let gunzip = try runTool("python3", ["-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.open(sys.argv[1]).read())", path, path + ".decoded"])
+                let gunzip = try await runTool("python3", ["-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.open(sys.argv[1]).read())", path, path + ".decoded"])
                 #expect(gunzip.status == 0, "\(gunzip.output)")
                 #expect(readBytes(path + ".decoded") == archive.content(of: uri))
             }

@@ -75,13 +75,13 @@ struct HostileNameTests {
                 let kept = zip(products, hostileNames).filter { $0.1.status == "OK" }.map(\.0)
                 let names = kept.map { "bundle/d/" + $0.filename } + ["bundle/manifest.html", "bundle/manifest.csv"]
                 let extracted = folder.path + "/x"
-                let reading = try readWithPython(path, extractTo: extracted)
+                let reading = try await readWithPython(path, extractTo: extracted)
                 #expect(reading.names == names)
                 for p in kept {
                     #expect(readBytes(extracted + "/bundle/d/" + p.filename) == archive.content(of: p.uri), "\(p.filename.prefix(40))")
                 }
                 try checkManifestShowsHostileNames(try String(contentsOfFile: extracted + "/bundle/manifest.csv", encoding: .utf8))
-                try checkWithReaders(path, names: names)
+                try await checkWithReaders(path, names: names)
             }
         }
     }

@@ -70,14 +70,14 @@ func fileDigest(_ path: String) -> (size: Int64, crc: UInt32)? {
 }
 
 /// What Python's `zipfile` lists (from the central directory, without inflating): name → size, CRC.
-func zipDirectory(_ path: String) throws -> [String: (size: Int64, crc: UInt32)] {
+func zipDirectory(_ path: String) async throws -> [String: (size: Int64, crc: UInt32)] {
     let script = #"""
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     for i in z.infolist():
         print(i.file_size, i.CRC, i.filename)
 """#
-    let listed = try runTool("python3", ["-c", script, path])
+    let listed = try await runTool("python3", ["-c", script, path])
     #expect(listed.status == 0, "python3 zipfile: \(listed.output.suffix(2000))")
     var entries: [String: (Int64, UInt32)] = [:]
     for line in listed.output.split(separator: "\n") {
@@ -121,9 +121,9 @@ func runShapes(
     if let compression = output.compression {
         let path = folder + "/shapes.zip"
         report = try await downloadZip(plan, to: path, compression: compression, pipe: output.pipe, configuration: configuration)
-        let unzip = try runTool("unzip", ["-tq", path])
+        let unzip = try await runTool("unzip", ["-tq", path])
         #expect(unzip.status == 0 && unzip.output.contains("No errors detected"), "unzip -t: \(unzip.output.suffix(1500))")
-        listing = try zipDirectory(path)
+        listing = try await zipDirectory(path)
     } else {
         report = try await withEngine(configuration) { engine in
             try await engine.download(plan, to: .directory(folder + "/shapes"))

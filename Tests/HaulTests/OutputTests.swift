@@ -89,7 +89,7 @@ func snapshot(_ folder: String) -> [String: [UInt8]] {
 struct PathCase: CustomTestStringConvertible, Sendable {
     var testDescription: String
     /// Puts what is in the way under the test's folder.
-    var prepare: @Sendable (String) throws -> Void
+    var prepare: @Sendable (String) async throws -> Void
     var target: @Sendable (String) -> DownloadTarget
     /// The whole message, given the folder.
     var message: @Sendable (String) -> String
@@ -125,7 +125,7 @@ struct PathCase: CustomTestStringConvertible, Sendable {
         PathCase(
             testDescription: "--zip naming a ZIP of other files",
             prepare: { f in
-                let made = try runTool("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'w').writestr('notes.txt', 'hello')", f + "/out.zip"])
+                let made = try await runTool("python3", ["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'w').writestr('notes.txt', 'hello')", f + "/out.zip"])
                 #expect(made.status == 0, "\(made.output)")
             },
             target: { .zip($0 + "/out.zip") },
@@ -181,7 +181,7 @@ struct OutputTests {
     @Test("A bad output path fails before any request, with the path and the fix, and nothing changes", arguments: PathCase.all)
     func refusedByTheLibrary(_ c: PathCase) async throws {
         let folder = TemporaryFolder()
-        try c.prepare(folder.path)
+        try await c.prepare(folder.path)
         let before = snapshot(folder.path)
         try await withTestArchive { archive in
             let plan = try zipPlan(outputProducts(archive), archive: archive)
@@ -237,7 +237,7 @@ struct OutputTests {
             }
             #expect(report.exitStatus == 0)
             #expect(!fileExists(path + ".haul-part"))
-            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             #expect(reading.names == products.map { "bundle/\($0.dataset)/\($0.filename)" } + ["bundle/manifest.html", "bundle/manifest.csv"])
             for p in products { #expect(readBytes(folder.path + "/x/bundle/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri)) }
         }
@@ -253,7 +253,7 @@ struct OutputTests {
             let plan = try zipPlan(products, archive: archive)
             let first = try await downloadZip(plan, to: folder.path + "/a.zip", compression: Compression(.store))
             #expect(first.exitStatus == 0 && first.ok == 5 && first.skipped == 0)
-            #expect(try readWithPython(folder.path + "/a.zip").names.count == 7)
+            #expect(try await readWithPython(folder.path + "/a.zip").names.count == 7)
 
             // An archive of three of the files, then the same root with all five: two are fetched.
             let narrow = try zipPlan(Array(products.prefix(3)), archive: archive)
@@ -262,7 +262,7 @@ struct OutputTests {
             let wide = try await downloadZip(plan, to: folder.path + "/b.zip", compression: Compression(.store))
             #expect(wide.exitStatus == 0 && wide.ok == 5 && wide.skipped == 3)
             #expect(products.map { archive.requests(for: $0.uri) } == zip(before, [0, 0, 0, 1, 1]).map { $0 + $1 })
-            let reading = try readWithPython(folder.path + "/b.zip", extractTo: folder.path + "/x")
+            let reading = try await readWithPython(folder.path + "/b.zip", extractTo: folder.path + "/x")
             #expect(Set(reading.names) == Set(products.map { "bundle/\($0.dataset)/\($0.filename)" } + ["bundle/manifest.html", "bundle/manifest.csv"]))
             for p in products { #expect(readBytes(folder.path + "/x/bundle/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri)) }
         }
@@ -307,7 +307,7 @@ struct OutputTests {
             try "my notes\n".write(toFile: folder.path + "/out.zip", atomically: false, encoding: .utf8)
             let run = try await runHaul(["download", "list.txt", "--zip", "out.zip", "--force", "--archive", archive.url, "--progress", "none"], in: folder.path)
             #expect(run.status == 0, "\(run.stderr)")
-            let reading = try readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
+            let reading = try await readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
             #expect(reading.names == ["out/JWST/product/a.fits", "out/JWST/product/b.fits", "out/manifest.html", "out/manifest.csv"])
             for uri in uris { #expect(readBytes(folder.path + "/x/out/" + uri.dropFirst("mast:".count)) == archive.content(of: uri)) }
 
@@ -391,7 +391,7 @@ struct OutputTests {
                 if fileExists(out + "/out.zip") {
                     #expect(listing(out) == ["out.zip"])
                     #expect(stderr.contains("\(out)/out.zip is a valid ZIP of the \(kept) complete file"))
-                    let reading = try readWithPython(out + "/out.zip", extractTo: folder.path + "/x")
+                    let reading = try await readWithPython(out + "/out.zip", extractTo: folder.path + "/x")
                     #expect(reading.names.count == kept + 2)
                     for name in reading.names.dropLast(2) {
                         #expect(readBytes(folder.path + "/x/" + name) == archive.content(of: "mast:" + name.dropFirst("out/".count)))
@@ -417,10 +417,10 @@ struct OutputTests {
             #expect(fetchedAgain == uris.count - kept)
             if c.zip {
                 #expect(listing(out) == ["out.zip"])
-                let reading = try readWithPython(out + "/out.zip", extractTo: folder.path + "/y")
+                let reading = try await readWithPython(out + "/out.zip", extractTo: folder.path + "/y")
                 #expect(Set(reading.names) == Set(uris.map { "out/" + $0.dropFirst("mast:".count) } + ["out/manifest.html", "out/manifest.csv"]))
                 for uri in uris { #expect(readBytes(folder.path + "/y/out/" + uri.dropFirst("mast:".count)) == archive.content(of: uri)) }
-                try checkWithReaders(out + "/out.zip", names: reading.names)
+                try await checkWithReaders(out + "/out.zip", names: reading.names)
             } else {
                 for uri in uris { #expect(readBytes(out + "/" + uri.dropFirst("mast:".count)) == archive.content(of: uri)) }
                 #expect(!listing(out).contains { $0.contains("haul-part") })
@@ -430,7 +430,7 @@ struct OutputTests {
     // MARK: Durability
 
     /// Whether strace(1) can trace a child here (installed by scripts/setup; ptrace may be refused).
-    static let straceWorks: Bool = (try? runTool("strace", ["-o", "/dev/null", "true"]).status) == 0
+    static let straceWorks: Bool = (try? runToolBlocking("strace", ["-o", "/dev/null", "true"]).status) == 0
 
     @Test("Durability: each file flushed before its rename and its folder after; the archive before its rename and its folder after; --no-fsync flushes nothing",
           .enabled(if: straceWorks), arguments: [(true, true), (true, false), (false, true), (false, false)])
@@ -478,7 +478,7 @@ struct OutputTests {
         #expect(lines.contains { $0.contains("openat(") && $0.contains("\"\(part)\"") && !$0.contains("= -1") }, "\(lines)")
         // Cut to its final length at the end (never 0 bytes), as before; never truncated to 0 at the start.
         #expect(!lines.contains { $0.contains("ftruncate(") && $0.contains("<\(part)>, 0)") }, "\(lines.filter { $0.contains("ftruncate(") })")
-        let unzip = try runTool("unzip", ["-t", folder + "/out.zip"])
+        let unzip = try await runTool("unzip", ["-t", folder + "/out.zip"])
         #expect(unzip.status == 0 && unzip.output.contains("No errors detected"), "\(unzip.output)")
     }
 

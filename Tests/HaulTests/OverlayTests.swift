@@ -15,7 +15,7 @@ struct OverlayTests {
     let caom = fixture("jwst-program.caom.json")
 
     /// The rows of a manifest.csv written by Haul (no field in these fixtures holds a comma).
-    func manifestRows(_ path: String) throws -> [[String]] {
+    func manifestRows(_ path: String) async throws -> [[String]] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\r\n").dropFirst()
             .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
@@ -269,7 +269,7 @@ struct OverlayTests {
             #expect(run.status == 0, "\(run.stderr)")
             let secret = "jw04567001001_02101_00001_nrs1"
             #expect(readBytes(folder.path + "/out/\(secret)/\(secret)_cal.fits") == archive.content(of: "mast:JWST/product/\(secret)_cal.fits"))
-            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            let rows = try await manifestRows(folder.path + "/out/manifest.csv")
             #expect(rows.allSatisfy { $0[4] == Self.user })
             let cal = rows.first { $0[1] == "\(secret)/\(secret)_cal.fits" }!
             #expect(cal[2] == "EXCLUSIVE_ACCESS")
@@ -301,7 +301,7 @@ struct OverlayTests {
             let good = try await runHaul(["download", caom, "--quick", "recommended", "--zip", "r.zip", "--compression", "store", "--token-file", "token", "--archive", archive.url, "--progress", "none"], in: folder.path)
             #expect(good.status == 0, "\(good.stderr)")
             #expect(good.stderr.contains("signed in to \(archive.url) as \(Self.user)"))
-            _ = try readWithPython(folder.path + "/r.zip", extractTo: folder.path + "/x")
+            _ = try await readWithPython(folder.path + "/r.zip", extractTo: folder.path + "/x")
             let manifest = try String(contentsOfFile: folder.path + "/x/r/manifest.csv", encoding: .utf8)
             #expect(manifest.contains("associated with jw04567001001_02101_00001_nrs1 ... SUCCESS,\(Self.user)"))
             for item in listing(folder.path) where !item.hasSuffix("/") {
@@ -333,7 +333,7 @@ struct OverlayTests {
             try serveCatalog(caom, in: archive)
             let run = try await runHaul(["download", caom, "--quick", "recommended", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path)
             #expect(run.status == 0, "\(run.stderr)")
-            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            let rows = try await manifestRows(folder.path + "/out/manifest.csv")
             #expect(rows.allSatisfy { $0[4] == "anonymous" })
             #expect(rows.map { $0[3] } == ["OK", "OK", "OK", "EXCLUDED: exclusive access needs a token", "OK", "OK", "OK"])
             #expect(archive.statistics.authorizationHeaders == 0)
@@ -404,7 +404,7 @@ struct OverlayTests {
             #expect(run.stdout.contains("1 exclusive-access file is selected. MAST API token (input hidden; Enter to go on without it):"))
             #expect(!run.stdout.contains(Self.token))
             #expect(run.stdout.contains("signed in to \(archive.url) as \(Self.user)"))
-            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            let rows = try await manifestRows(folder.path + "/out/manifest.csv")
             #expect(rows.allSatisfy { $0[4] == Self.user })
             #expect(fileExists(folder.path + "/out/jw04567001001_02101_00001_nrs1/jw04567001001_02101_00001_nrs1_cal.fits"))
         }

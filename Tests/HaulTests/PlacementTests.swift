@@ -8,7 +8,7 @@ import Glibc
 
 /// Each entry's local header offset and Haul's region marker (nil when the header has none), as
 /// Python's `zipfile` finds the headers from the central directory.
-func regionMarkers(_ path: String) throws -> [String: Int?] {
+func regionMarkers(_ path: String) async throws -> [String: Int?] {
     let script = #"""
 import struct, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[1], "rb") as f:
@@ -27,7 +27,7 @@ with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[1], "rb") as f:
             p += 4 + size
         print(marker, i.filename)
 """#
-    let listed = try runTool("python3", ["-c", script, path])
+    let listed = try await runTool("python3", ["-c", script, path])
     #expect(listed.status == 0, "\(listed.output.suffix(1500))")
     var markers: [String: Int?] = [:]
     for line in listed.output.split(separator: "\n") {
@@ -58,14 +58,14 @@ struct PlacementTests {
             for p in products { archive.add(uri: p.uri, size: p.size!, content: .mixed) }
             let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: Compression(.store), configuration: Self.configuration())
             #expect(report.ok == 12)
-            let markers = try regionMarkers(path)
+            let markers = try await regionMarkers(path)
             for i in 0..<6 {
                 #expect(markers["bundle/p/big\(i).fits"] == .some(1), "big\(i): \(String(describing: markers["bundle/p/big\(i).fits"]))")
                 #expect(markers["bundle/p/small\(i).fits"] == .some(nil), "small files are staged and appended whole")
             }
-            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             for p in products { #expect(readBytes(folder.path + "/x/bundle/p/" + p.filename) == archive.content(of: p.uri), "\(p.filename)") }
-            try checkWithReaders(path, names: reading.names)
+            try await checkWithReaders(path, names: reading.names)
         }
     }
 
@@ -84,14 +84,14 @@ struct PlacementTests {
             #expect(report.ok == 10)
             #expect(report.failed == 1)
             #expect(report.status(broken.uri)?.hasPrefix("FAILED") == true)
-            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             #expect(reading.names == others.map { "bundle/p/" + $0.filename } + ["bundle/manifest.html", "bundle/manifest.csv"])
             for p in others { #expect(readBytes(folder.path + "/x/bundle/p/" + p.filename) == archive.content(of: p.uri), "\(p.filename)") }
             // The entries follow each other with nothing between, as bsdtar reading the stream (in
             // checkWithReaders) requires: the first local header at 0, the directory right after the last entry.
-            let layout = try runTool("python3", ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); l = z.infolist(); print(min(i.header_offset for i in l), z.start_dir == max(i.header_offset for i in l) + 30 + len(l[-1].filename.encode()) + len(l[-1].extra) + l[-1].compress_size)", path])
+            let layout = try await runTool("python3", ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); l = z.infolist(); print(min(i.header_offset for i in l), z.start_dir == max(i.header_offset for i in l) + 30 + len(l[-1].filename.encode()) + len(l[-1].extra) + l[-1].compress_size)", path])
             #expect(layout.output.trimmingCharacters(in: .whitespacesAndNewlines) == "0 True", "\(layout.output)")
-            try checkWithReaders(path, names: reading.names)
+            try await checkWithReaders(path, names: reading.names)
         }
     }
 
@@ -129,12 +129,12 @@ struct PlacementTests {
             // Every small file that was complete before the kill is kept, though regions lie before them.
             #expect(kept >= 25, "only \(kept) of 30 complete small files were kept: \(rerun.stderr)")
             #expect(slow.allSatisfy { archive.requests(for: $0) == 2 })
-            let reading = try readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
+            let reading = try await readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
             for uri in slow + quick {
                 let name = "out/JWST/product/" + uri.dropFirst("mast:JWST/product/".count)
                 #expect(readBytes(folder.path + "/x/" + name) == archive.content(of: uri), "\(name)")
             }
-            try checkWithReaders(folder.path + "/out.zip", names: reading.names)
+            try await checkWithReaders(folder.path + "/out.zip", names: reading.names)
         }
     }
 }

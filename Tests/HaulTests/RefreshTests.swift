@@ -49,8 +49,8 @@ struct URLListTests {
 }
 
 /// What Python's `csv` reads in a manifest, and the CRC-32 and HTTP date it computes itself.
-private func manifestRows(_ csvPath: String) throws -> [[String: String]] {
-    let run = try runTool("python3", ["-c", """
+private func manifestRows(_ csvPath: String) async throws -> [[String: String]] {
+    let run = try await runTool("python3", ["-c", """
         import csv, json, sys
         with open(sys.argv[1], newline="", encoding="utf-8") as f:
             print(json.dumps(list(csv.DictReader(f))))
@@ -59,13 +59,13 @@ private func manifestRows(_ csvPath: String) throws -> [[String: String]] {
     return try JSONDecoder().decode([[String: String]].self, from: Data(run.output.utf8))
 }
 
-private func pythonCRC32(_ path: String) throws -> String {
-    try runTool("python3", ["-c", "import sys, zlib; print('%08x' % zlib.crc32(open(sys.argv[1], 'rb').read()))", path])
+private func pythonCRC32(_ path: String) async throws -> String {
+    try await runTool("python3", ["-c", "import sys, zlib; print('%08x' % zlib.crc32(open(sys.argv[1], 'rb').read()))", path])
         .output.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
-private func pythonHTTPDate(_ seconds: Int64) throws -> String {
-    try runTool("python3", ["-c", "import sys, email.utils; print(email.utils.formatdate(int(sys.argv[1]), usegmt=True))", String(seconds)])
+private func pythonHTTPDate(_ seconds: Int64) async throws -> String {
+    try await runTool("python3", ["-c", "import sys, email.utils; print(email.utils.formatdate(int(sys.argv[1]), usegmt=True))", String(seconds)])
         .output.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
@@ -111,31 +111,31 @@ struct RefreshTests {
             let (first, firstRequests) = try await run(plan, .directory(root), archive: archive)
             #expect(first.exitStatus == 0)
             #expect(firstRequests == Requests(requests: 3, conditional: 0, notModified: 0, full: 3))
-            func checkManifest() throws {
-                let rows = try manifestRows(root + "/manifest.csv")
+            func checkManifest() async throws {
+                let rows = try await manifestRows(root + "/manifest.csv")
                 #expect(rows.count == 3)
                 for (row, p) in zip(rows, products) {
                     let path = "\(root)/\(p.dataset)/\(p.filename)"
                     #expect(row["URI"] == p.uri)
                     #expect(row["Size"] == String(p.size!))
-                    #expect(row["CRC-32"] == (try pythonCRC32(path)))
-                    #expect(row["Last-Modified"] == (try pythonHTTPDate(archive.lastModified(of: p.uri)!)))
+                    #expect(row["CRC-32"] == (try await pythonCRC32(path)))
+                    #expect(row["Last-Modified"] == (try await pythonHTTPDate(archive.lastModified(of: p.uri)!)))
                     #expect(row["ETag"] == archive.etag(of: p.uri))
                 }
                 let html = try String(contentsOfFile: root + "/manifest.html", encoding: .utf8)
                 #expect(html.contains("<th>Size</th><th>CRC-32</th><th>Last-Modified</th><th>ETag</th><th>Attempts</th>"))
                 for p in products {
                     let etag = archive.etag(of: p.uri)!.replacingOccurrences(of: "\"", with: "&quot;")
-                    #expect(html.contains("<td>\(try pythonCRC32("\(root)/\(p.dataset)/\(p.filename)"))</td><td>\(try pythonHTTPDate(archive.lastModified(of: p.uri)!))</td><td>\(etag)</td>"))
+                    #expect(html.contains("<td>\(try await pythonCRC32("\(root)/\(p.dataset)/\(p.filename)"))</td><td>\(try await pythonHTTPDate(archive.lastModified(of: p.uri)!))</td><td>\(etag)</td>"))
                 }
             }
-            try checkManifest()
+            try await checkManifest()
 
             // A plain re-run: no request at all, and the manifest keeps what the first run recorded.
             let (again, againRequests) = try await run(plan, .directory(root), archive: archive)
             #expect(againRequests.requests == 0, "\(againRequests)")
             #expect(again.skipped == 3)
-            try checkManifest()
+            try await checkManifest()
 
             // The archive reprocesses b under the same name (same size, other bytes, later date).
             let old = archive.content(of: b)
@@ -160,7 +160,7 @@ struct RefreshTests {
             var st = stat()
             #expect(stat(root + "/obs1/b_cal.fits", &st) == 0)
             #expect(Int64(st.st_mtim.tv_sec) == archive.lastModified(of: b))
-            try checkManifest()
+            try await checkManifest()
 
             // Nothing changed since: all three answer 304.
             let (_, quiet) = try await run(plan, .directory(root), archive: archive, refresh: true)
@@ -187,7 +187,7 @@ struct RefreshTests {
             #expect(refreshed.stderr.contains("2 files OK (1 unchanged on the archive, 1 changed and fetched again), 1 FAILED"), "\(refreshed.stderr)")
             #expect(readBytes(folder.path + "/out/JWST/product/r1.fits") == archive.content(of: uris[1]))
             #expect(readBytes(folder.path + "/out/JWST/product/r2.fits") == old)
-            let rows = try manifestRows(folder.path + "/out/manifest.csv")
+            let rows = try await manifestRows(folder.path + "/out/manifest.csv")
             #expect(rows.map { $0["Status"] ?? "" } == ["OK", "OK", "FAILED: HTTP 404"])
             #expect(rows.map { $0["Note"] ?? "" } == [
                 "unchanged on the archive (HTTP 304)", "changed on the archive: fetched again, the earlier copy replaced",
@@ -213,20 +213,20 @@ struct RefreshTests {
             let b = products[1].uri
             let names = products.map { "bundle/\($0.dataset)/\($0.filename)" } + ["bundle/manifest.html", "bundle/manifest.csv"]
 
-            func checkBundle() throws {
+            func checkBundle() async throws {
                 let extracted = folder.path + "/x-\(UUID().uuidString)"
-                let reading = try readWithPython(path, extractTo: extracted)
+                let reading = try await readWithPython(path, extractTo: extracted)
                 #expect(reading.names == names)
-                try checkWithReaders(path, names: names)
-                let rows = try manifestRows(extracted + "/bundle/manifest.csv")
+                try await checkWithReaders(path, names: names)
+                let rows = try await manifestRows(extracted + "/bundle/manifest.csv")
                 #expect(rows.count == 3)
                 for (row, p) in zip(rows, products) {
                     let file = "\(extracted)/bundle/\(p.dataset)/\(p.filename)"
                     #expect(readBytes(file) == archive.content(of: p.uri))
                     #expect(row["Size"] == String(archive.content(of: p.uri)!.count))
-                    #expect(row["CRC-32"] == (try pythonCRC32(file)))
+                    #expect(row["CRC-32"] == (try await pythonCRC32(file)))
                     #expect(row["CRC-32"] == String(format: "%08x", reading.entry("bundle/\(p.dataset)/\(p.filename)")!.crc))
-                    #expect(row["Last-Modified"] == (try pythonHTTPDate(archive.lastModified(of: p.uri)!)))
+                    #expect(row["Last-Modified"] == (try await pythonHTTPDate(archive.lastModified(of: p.uri)!)))
                     #expect(row["ETag"] == archive.etag(of: p.uri))
                 }
                 let html = try String(contentsOfFile: extracted + "/bundle/manifest.html", encoding: .utf8)
@@ -236,11 +236,11 @@ struct RefreshTests {
             let (first, firstRequests) = try await run(plan, .zip(path), archive: archive)
             #expect(first.exitStatus == 0)
             #expect(firstRequests.full == 3)
-            try checkBundle()
+            try await checkBundle()
 
             let (_, again) = try await run(plan, .zip(path), archive: archive)
             #expect(again.requests == 0, "\(again)")
-            try checkBundle()
+            try await checkBundle()
 
             archive.reprocess(uri: b, size: 25_000)
             let (plain, plainRequests) = try await run(plan, .zip(path), archive: archive)
@@ -254,13 +254,13 @@ struct RefreshTests {
             #expect(!fileExists(path + ".haul-part"))
             // One entry per name, the new bytes; the old entry's bytes are gone from the file too (a
             // streaming reader, which reads local headers in order, sees one b).
-            try checkBundle()
-            let streamed = try runTool("bsdtar", ["-tf", "-"], stdin: path)
+            try await checkBundle()
+            let streamed = try await runTool("bsdtar", ["-tf", "-"], stdin: path)
             #expect(streamed.output.split(separator: "\n").filter { $0 == "bundle/obs1/b_cal.fits" }.count == 1)
 
             let (_, quiet) = try await run(plan, .zip(path), archive: archive, refresh: true)
             #expect(quiet == Requests(requests: 3, conditional: 3, notModified: 3, full: 0), "\(quiet)")
-            try checkBundle()
+            try await checkBundle()
         }
     }
 }

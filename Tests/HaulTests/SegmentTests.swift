@@ -97,11 +97,11 @@ struct SegmentTests {
             }
             // The probe and four segments.
             #expect(archive.requests(for: big.uri) == 5)
-            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             #expect(readBytes(folder.path + "/x/bundle/d/big_uncal.fits") == archive.content(of: big.uri))
             #expect(reading.entry("bundle/d/big_uncal.fits")?.crc == expectedDigest(ArchiveContent(uri: big.uri, size: Self.size, kind: .mixed)).crc)
-            if destination == .file { #expect(try regionMarkers(path)["bundle/d/big_uncal.fits"] == .some(1)) }
-            try checkWithReaders(path, names: reading.names)
+            if destination == .file { #expect(try await regionMarkers(path)["bundle/d/big_uncal.fits"] == .some(1)) }
+            try await checkWithReaders(path, names: reading.names)
         }
     }
 

@@ -48,8 +48,8 @@ struct ServeRangeTests {
     }
 
     /// Where each file's entry starts and ends in a bundle (its manifests excluded), read back by Python.
-    static func fileSpans(_ path: String) throws -> [(start: UInt64, end: UInt64)] {
-        let reading = try readWithPython(path)
+    static func fileSpans(_ path: String) async throws -> [(start: UInt64, end: UInt64)] {
+        let reading = try await readWithPython(path)
         let starts = reading.entries.map(\.offset).sorted()
         return (0..<(starts.count - 2)).map { (starts[$0], starts[$0 + 1]) }
     }
@@ -75,7 +75,7 @@ struct ServeRangeTests {
             }
             let path = folder.path + "/whole.zip"
             try Data(first?.body ?? []).write(to: URL(fileURLWithPath: path))
-            try checkWithReaders(path, names: try readWithPython(path).names)
+            try await checkWithReaders(path, names: try await readWithPython(path).names)
         }
     }
 
@@ -84,7 +84,7 @@ struct ServeRangeTests {
         try await Self.withSample { archive, folder in
             // The reference: a whole bundle from one server, then each range from a fresh one.
             let (whole, path) = try await Self.wholeBundle(archive, in: folder)
-            let spans = try Self.fileSpans(path)
+            let spans = try await Self.fileSpans(path)
             let length = whole.count
             let files = spans.count
             #expect(files > 20 && length > 4 << 20)
@@ -150,7 +150,7 @@ struct ServeRangeTests {
                 #expect(run.status == 0, "\(run.stderr)")
                 #expect(readBytes(folder.path + "/curl.zip") == reference)
             }
-            try checkWithReaders(folder.path + "/aria.zip", names: try readWithPython(plain).names)
+            try await checkWithReaders(folder.path + "/aria.zip", names: try await readWithPython(plain).names)
         }
     }
 
@@ -165,8 +165,8 @@ struct ServeRangeTests {
             var st = stat()
             #expect(lstat(keyFile + ".bundles", &st) == 0 && st.st_mode & 0o777 == 0o700)
             #expect(lstat(keyFile + ".bundles/" + records[0], &st) == 0 && st.st_mode & 0o777 == 0o600)
-            let entries = try readWithPython(path).entries.sorted { $0.offset < $1.offset }
-            let spans = try Self.fileSpans(path)
+            let entries = try await readWithPython(path).entries.sorted { $0.offset < $1.offset }
+            let spans = try await Self.fileSpans(path)
             let manifests = spans[spans.count - 1].end
 
             // Restarted: the end of the bundle comes from the records alone (without them, every file
@@ -198,7 +198,7 @@ struct ServeRangeTests {
                 #expect(now.body == resumed.body)
                 let renewed = folder.path + "/renewed.zip"
                 try Data(resumed.body).write(to: URL(fileURLWithPath: renewed))
-                try checkWithReaders(renewed, names: try readWithPython(renewed).names)
+                try await checkWithReaders(renewed, names: try await readWithPython(renewed).names)
             }
         }
     }
@@ -207,7 +207,7 @@ struct ServeRangeTests {
     func concurrentRangesShareFiles() async throws {
         try await Self.withSample { archive, folder in
             let (whole, path) = try await Self.wholeBundle(archive, in: folder)
-            let entries = try readWithPython(path).entries.sorted { $0.offset < $1.offset }
+            let entries = try await readWithPython(path).entries.sorted { $0.offset < $1.offset }
             let middle = entries[entries.count / 2]
             let filename = String(middle.name.split(separator: "/").last ?? "")
             let rows = SampleCatalog(scale: 0.05).rows

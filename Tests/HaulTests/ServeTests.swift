@@ -262,8 +262,8 @@ struct ServeTests {
             let files = try Self.expected(pairs, products: try Catalog.load(paths: [Self.caom]).products, archive: archive)
             #expect(!files.isEmpty)
             let names = files.keys.sorted() + ["jwst-program.caom/manifest.html", "jwst-program.caom/manifest.csv"]
-            try checkWithReaders(path, names: names)
-            let read = try readWithPython(path, extractTo: folder + "/x")
+            try await checkWithReaders(path, names: names)
+            let read = try await readWithPython(path, extractTo: folder + "/x")
             #expect(read.entries.count == names.count)
             for (name, uri) in files {
                 #expect(readBytes(folder + "/x/" + name) == archive.content(of: uri), "\(name)")
@@ -296,8 +296,8 @@ struct ServeTests {
             #expect(tag.hasPrefix("\"haul-") && tag.hasSuffix("\""))
             let path = folder + "/whole.zip"
             try Data(whole.body).write(to: URL(fileURLWithPath: path))
-            let reading = try readWithPython(path)
-            try checkWithReaders(path, names: reading.names)
+            let reading = try await readWithPython(path)
+            try await checkWithReaders(path, names: reading.names)
 
             // Where each file's entry ends (entries follow each other; the manifests come after the files).
             let starts = reading.entries.map(\.offset).sorted()
@@ -380,8 +380,8 @@ print(length)
             let headers = (try? String(contentsOfFile: folder + "/h", encoding: .utf8)) ?? ""
             #expect(headers.hasPrefix("HTTP/1.1 206"), "\(headers)")
             #expect(readBytes(partPath)?.count == length)
-            let reading = try readWithPython(partPath, extractTo: folder + "/x")
-            try checkWithReaders(partPath, names: reading.names)
+            let reading = try await readWithPython(partPath, extractTo: folder + "/x")
+            try await checkWithReaders(partPath, names: reading.names)
             let products = try Catalog.load(paths: [Self.caom]).products
             let files = try Self.expected([("quick", "all")], products: products, archive: archive).filter { $0.key.hasSuffix(".fits") }
             #expect(reading.names.sorted() == (files.keys + ["jwst-program.caom/manifest.csv", "jwst-program.caom/manifest.html"]).sorted())
@@ -411,7 +411,7 @@ print(length)
                 #expect(answer.status == 200)
                 let path = folder + "/c\(i).zip"
                 try Data(answer.body).write(to: URL(fileURLWithPath: path))
-                let read = try readWithPython(path, extractTo: folder + "/c\(i)")
+                let read = try await readWithPython(path, extractTo: folder + "/c\(i)")
                 var files: [String: String] = [:]
                 for (name, uri) in try Self.expected(pairs, products: products, archive: archive) {
                     files["r\(i)" + name.dropFirst("jwst-program.caom".count)] = uri
@@ -471,7 +471,7 @@ print(length)
             let answer = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)&root=posted", ["--data-binary", "@list.txt", "-H", "Content-Type: text/plain"], in: folder)
             #expect(answer.status == 200, "\(answer.text.prefix(300))")
             try Data(answer.body).write(to: URL(fileURLWithPath: folder + "/posted.zip"))
-            let read = try readWithPython(folder + "/posted.zip", extractTo: folder + "/p")
+            let read = try await readWithPython(folder + "/posted.zip", extractTo: folder + "/p")
             #expect(read.entries.map(\.name).sorted() == [
                 "posted/JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits", "posted/JWST/product/jw02734001001_02101_00001-seg001_nis_uncal.fits",
                 "posted/manifest.csv", "posted/manifest.html",
@@ -515,7 +515,7 @@ print(length)
             let answer = try await Self.curl("\(base)/download.zip?key=\(server.key)", form, in: folder)
             #expect(answer.status == 200, "\(answer.text.prefix(300))")
             try Data(answer.body).write(to: URL(fileURLWithPath: folder + "/t.zip"))
-            let read = try readWithPython(folder + "/t.zip", extractTo: folder + "/t")
+            let read = try await readWithPython(folder + "/t.zip", extractTo: folder + "/t")
             let files = try Self.expected(pairs, products: try Catalog.load(paths: [Self.caom]).products, archive: archive, authorized: true)
             #expect(read.entries.count == files.count + 2)
             let manifest = try String(contentsOfFile: folder + "/t/jwst-program.caom/manifest.csv", encoding: .utf8)

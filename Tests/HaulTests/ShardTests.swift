@@ -32,9 +32,9 @@ struct ShardFixture {
 }
 
 /// What a ZIP holds, by name: size and CRC-32, as Python's zipfile reads them (every CRC checked).
-func zipContents(_ path: String) throws -> [String: [UInt64]] {
+func zipContents(_ path: String) async throws -> [String: [UInt64]] {
     var out: [String: [UInt64]] = [:]
-    for entry in try readWithPython(path).entries { out[entry.name] = [entry.size, UInt64(entry.crc)] }
+    for entry in try await readWithPython(path).entries { out[entry.name] = [entry.size, UInt64(entry.crc)] }
     return out
 }
 
@@ -52,22 +52,22 @@ func oneMachineZip(_ fixture: ShardFixture, archive: TestArchive, folder: String
     try FileManager.default.createDirectory(atPath: folder + "/one", withIntermediateDirectories: true)
     let run = try await runHaul(["download", fixture.catalog, "--zip", "one/\(root).zip", "--archive", archive.url, "--progress", "none"], in: folder)
     #expect(run.status == 0, "\(run.stderr)")
-    let zip = try zipContents(folder + "/one/\(root).zip")
-    let manifest = try runTool("unzip", ["-p", folder + "/one/\(root).zip", "\(root)/manifest.csv"]).output
+    let zip = try await zipContents(folder + "/one/\(root).zip")
+    let manifest = try await runTool("unzip", ["-p", folder + "/one/\(root).zip", "\(root)/manifest.csv"]).output
     return (zip, manifest)
 }
 
 /// Checks a merged plan against one machine's run: the same entries (names, sizes, CRC-32s), five
 /// readers accept it, the manifests as its last entries, the same manifest rows.
-func checkMerged(_ zip: String, root: String, against reference: (zip: [String: [UInt64]], manifest: String), planFolder: String) throws {
-    let merged = try zipContents(zip)
+func checkMerged(_ zip: String, root: String, against reference: (zip: [String: [UInt64]], manifest: String), planFolder: String) async throws {
+    let merged = try await zipContents(zip)
     let names = { (d: [String: [UInt64]]) in d.filter { !$0.key.hasSuffix("/manifest.csv") && !$0.key.hasSuffix("/manifest.html") } }
     #expect(names(merged) == names(reference.zip))
     #expect(Set(merged.keys) == Set(reference.zip.keys))
-    let order = try readWithPython(zip).entries.sorted { $0.offset < $1.offset }.map(\.name)
+    let order = try await readWithPython(zip).entries.sorted { $0.offset < $1.offset }.map(\.name)
     #expect(Array(order.suffix(2)) == ["\(root)/manifest.html", "\(root)/manifest.csv"])
-    try checkWithReaders(zip, names: Array(merged.keys))
-    let inside = try runTool("unzip", ["-p", zip, "\(root)/manifest.csv"]).output
+    try await checkWithReaders(zip, names: Array(merged.keys))
+    let inside = try await runTool("unzip", ["-p", zip, "\(root)/manifest.csv"]).output
     #expect(manifestCore(inside) == manifestCore(reference.manifest))
     let beside = (try? String(contentsOfFile: planFolder + "/manifest.csv", encoding: .utf8)) ?? ""
     #expect(beside == inside)
@@ -120,7 +120,7 @@ struct ShardTests {
             }
             #expect(Set(seen.keys) == (try fixture.uris(archive: archive)))
 
-            let check = try runTool(repositoryRoot + "/scripts/check-k8s-job", [folder.path + "/plan/job.yaml", "--command"])
+            let check = try await runTool(repositoryRoot + "/scripts/check-k8s-job", [folder.path + "/plan/job.yaml", "--command"])
             #expect(check.status == 0, "\(check.output)")
             struct Job: Decodable { var command: [String]; var env: [String: String]; var mount: String; var completions: Int; var parallelism: Int; var backoffLimitPerIndex: Int }
             let job = try JSONDecoder().decode(Job.self, from: Data(check.output.utf8))
@@ -143,7 +143,7 @@ struct ShardTests {
             let merge = try await runHaul(["merge", "plan", "--zip", "merged.zip"], in: folder.path)
             #expect(merge.status == 0, "\(merge.stderr)")
             #expect(merge.stderr.contains("copied in the kernel"))
-            try checkMerged(folder.path + "/merged.zip", root: "sample", against: reference, planFolder: folder.path + "/plan")
+            try await checkMerged(folder.path + "/merged.zip", root: "sample", against: reference, planFolder: folder.path + "/plan")
         }
     }
 
@@ -220,8 +220,8 @@ struct ShardTests {
             try FileManager.default.createDirectory(atPath: folder.path + "/one", withIntermediateDirectories: true)
             let one = try await runHaul(["download", "list.csv", "--layout", "flat", "--zip", "one/flat.zip", "--archive", archive.url, "--progress", "none", "--retries", "0"], in: folder.path)
             #expect(one.status == 1, "\(one.stderr)")
-            let reference = try zipContents(folder.path + "/one/flat.zip")
-            let referenceManifest = try runTool("unzip", ["-p", folder.path + "/one/flat.zip", "flat/manifest.csv"]).output
+            let reference = try await zipContents(folder.path + "/one/flat.zip")
+            let referenceManifest = try await runTool("unzip", ["-p", folder.path + "/one/flat.zip", "flat/manifest.csv"]).output
             let plan = try await runHaul(["plan", "list.csv", "--layout", "flat", "--shards", "3", "--out", "flat", "--archive", archive.url], in: folder.path)
             #expect(plan.status == 0, "\(plan.stderr)")
             var statuses: [Int32] = []
@@ -235,7 +235,7 @@ struct ShardTests {
             let merge = try await runHaul(["merge", "flat"], in: folder.path)
             #expect(merge.status == 1)
             #expect(merge.stderr.contains("1 file missing") && merge.stderr.contains("missing.fits: HTTP 404"), "\(merge.stderr)")
-            let merged = try zipContents(folder.path + "/flat/flat.zip")
+            let merged = try await zipContents(folder.path + "/flat/flat.zip")
             #expect(Set(merged.keys) == Set(reference.keys))
             #expect(merged.filter { !$0.key.hasPrefix("flat/manifest.") } == reference.filter { !$0.key.hasPrefix("flat/manifest.") })
             #expect(merged.keys.contains("flat/x (2).fits"))

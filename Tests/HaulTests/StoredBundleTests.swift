@@ -65,8 +65,8 @@ struct StoredBundleTests {
             let path = folder.path + "/stored.zip"
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let names = plan.downloads.map { "bundle/" + plan.entries[$0].path } + ["bundle/manifest.html", "bundle/manifest.csv"]
-            try checkWithReaders(path, names: names)
-            let reading = try readWithPython(path, extractTo: folder.path + "/x")
+            try await checkWithReaders(path, names: names)
+            let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             #expect(reading.names == names)
             for index in plan.downloads {
                 let name = "bundle/" + plan.entries[index].path
@@ -105,7 +105,7 @@ struct StoredBundleTests {
             let full = try await Self.download(plan, bundle, configuration: Self.smallBudget)
             let length = UInt64(full.count)
             #expect(length == bundle.length)
-            let reading = try readBundle(full)
+            let reading = try await readBundle(full)
             // The files' entries as they lie, smallest first: the last is the 3 MB file, the one before it a
             // megabyte of zeros.
             let starts = plan.downloads.map { reading.entry("bundle/" + plan.entries[$0].path)!.offset }.sorted()
@@ -137,7 +137,7 @@ struct StoredBundleTests {
             let plan = try zipPlan(products, archive: archive)
             let bundle = try #require(StoredBundle(plan: plan, credentials: nil, time: 1_750_000_000))
             let full = try await Self.download(plan, bundle)
-            let reading = try readBundle(full)
+            let reading = try await readBundle(full)
 
             // The 3 MB file changes on the archive: a resume inside its entry cannot match what was sent.
             let changed = "mast:JWST/product/jw02_cal.fits"
@@ -188,14 +188,14 @@ struct StoredBundleTests {
             close(fd)
             let written = try #require(readBytesCount(path))
             #expect(written == bundle.length)
-            let reading = try readWithPython(path)
+            let reading = try await readWithPython(path)
             // Smallest first: the huge file last, the manifests after it, past 4 GiB.
             let huge = try #require(reading.entry("bundle/o/huge_cal.fits"))
             let after = try #require(reading.entry("bundle/manifest.html"))
             #expect(huge.localZip64 == [UInt64(size), UInt64(size)])
             #expect(huge.offset > reading.entry("bundle/o/small_b.fits")!.offset)
             #expect(after.offset > UInt64(UInt32.max) && reading.hasZip64End)
-            try checkWithReaders(path, names: reading.names)
+            try await checkWithReaders(path, names: reading.names)
             // From inside the manifest, past 4 GiB: no file is fetched again.
             let before = archive.statistics.requests
             let from = after.offset + 100
@@ -235,7 +235,7 @@ struct StoredBundleTests {
             }
             #expect(finished, "the bundle did not finish in 120 s")
             #expect(UInt64(stream.bytes.count) == bundle.length)
-            let reading = try readBundle(stream.bytes)
+            let reading = try await readBundle(stream.bytes)
             #expect(reading.entry("bundle/o/small_cal.fits")?.offset == 0)
         }
     }
@@ -251,11 +251,11 @@ struct StoredBundleTests {
 }
 
 /// Reads a bundle held in memory with Python's zipfile.
-func readBundle(_ bytes: [UInt8]) throws -> ArchiveReading {
+func readBundle(_ bytes: [UInt8]) async throws -> ArchiveReading {
     let folder = TemporaryFolder()
     let path = folder.path + "/bundle.zip"
     try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return try readWithPython(path)
+    return try await readWithPython(path)
 }
 
 /// A file's length, without reading it.

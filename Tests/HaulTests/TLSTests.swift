@@ -18,7 +18,7 @@ final class SelfSignedServer {
     init(serving folder: String) async throws {
         self.folder = folder
         certificate = folder + "/cert.pem"
-        let made = try runTool("openssl", [
+        let made = try await runTool("openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", folder + "/key.pem", "-out", certificate,
         ])
@@ -94,7 +94,7 @@ struct TLSTests {
         let authorities = folder.path + "/authorities"
         try FileManager.default.createDirectory(atPath: authorities, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: server.certificate, toPath: authorities + "/haul-test.pem")
-        let rehash = try runTool("openssl", ["rehash", authorities])
+        let rehash = try await runTool("openssl", ["rehash", authorities])
         #expect(rehash.status == 0, "\(rehash.output)")
         let byFolder = try await run({ $0.caPath = authorities }, into: folder.path + "/folder")
         #expect(byFolder.status(product.uri) == "OK")

@@ -6,12 +6,30 @@ import Glibc
 #endif
 
 /// Runs a program to its end and returns its exit status and its output (standard output and error merged).
-func runTool(_ tool: String, _ arguments: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
+///
+/// It waits without holding a thread: the tests run side by side on Swift's shared pool, which has one
+/// thread per core, and two readers checking a 4 GiB archive while blocking their threads stopped every
+/// other test (a download's event reader among them) for a minute on a two-core machine.
+func runTool(_ tool: String, _ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(900)) async throws -> (status: Int32, output: String) {
     let output = NSTemporaryDirectory() + "/haul-tool-\(UUID().uuidString)"
     defer { unlink(output) }
     let child = try Spawned(
         "/usr/bin/env", [tool] + arguments, environment: ProcessInfo.processInfo.environment,
         stdin: stdin.map { .file($0) } ?? .null, stdout: .file(output), stderr: .standardOutput
+    )
+    let (status, timedOut) = await child.wait(timeout: timeout)
+    let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    return (status, timedOut ? text + "\n(\(tool) killed after \(timeout))" : text)
+}
+
+/// ``runTool(_:_:stdin:timeout:)`` for a quick command where no task can wait: a `static let` or a
+/// `deinit`. It holds its thread until the command ends.
+func runToolBlocking(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let output = NSTemporaryDirectory() + "/haul-tool-\(UUID().uuidString)"
+    defer { unlink(output) }
+    let child = try Spawned(
+        "/usr/bin/env", [tool] + arguments, environment: ProcessInfo.processInfo.environment,
+        stdout: .file(output), stderr: .standardOutput
     )
     let status = child.waitBlocking()
     return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
@@ -52,7 +70,7 @@ struct ArchiveReading {
 
 /// Python's zipfile: `testzip()` (every entry's CRC), the listing, the local headers; optionally every
 /// entry extracted under `extractTo`.
-func readWithPython(_ path: String, extractTo: String? = nil) throws -> ArchiveReading {
+func readWithPython(_ path: String, extractTo: String? = nil) async throws -> ArchiveReading {
     let script = #"""
 import json, struct, sys, zipfile
 path, out = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
@@ -97,7 +115,7 @@ with open(path, "rb") as f:
     locator = f.read(4) == b"PK\x06\x07"
 print(json.dumps(dict(entries=entries, endRecordCount=count, hasZip64End=locator, endOfEntries=start)))
 """#
-    let run = try runTool("python3", ["-c", script, path] + (extractTo.map { [$0] } ?? []))
+    let run = try await runTool("python3", ["-c", script, path] + (extractTo.map { [$0] } ?? []))
     guard run.status == 0, let data = run.output.split(separator: "\n").last.map({ Data($0.utf8) }) else {
         Issue.record("python3 zipfile rejected \(path): \(run.output)")
         throw ReaderFailure()
@@ -112,24 +130,24 @@ struct ReaderFailure: Error {}
 /// Checks `path` with Info-ZIP `unzip -t` and `zipinfo`, libarchive's `bsdtar` (from the file, and
 /// as a stream from standard input, which reads the local headers in order), and `7z t`: each must
 /// accept it without a warning and list `names`.
-func checkWithReaders(_ path: String, names: [String]) throws {
-    let unzip = try runTool("unzip", ["-t", path])
+func checkWithReaders(_ path: String, names: [String]) async throws {
+    let unzip = try await runTool("unzip", ["-t", path])
     #expect(unzip.status == 0, "unzip -t: \(unzip.output.suffix(2000))")
     #expect(unzip.output.contains("No errors detected"), "unzip -t: \(unzip.output.suffix(2000))")
     #expect(!unzip.output.lowercased().contains("warning"), "unzip -t: \(unzip.output.suffix(2000))")
 
-    let zipinfo = try runTool("zipinfo", ["-t", path])
+    let zipinfo = try await runTool("zipinfo", ["-t", path])
     #expect(zipinfo.status == 0, "zipinfo: \(zipinfo.output.suffix(2000))")
     #expect(zipinfo.output.hasPrefix("\(names.count) file"), "zipinfo: \(zipinfo.output.suffix(2000))")
 
-    let bsdtar = try runTool("bsdtar", ["-tf", path])
+    let bsdtar = try await runTool("bsdtar", ["-tf", path])
     #expect(bsdtar.status == 0, "bsdtar -tf: \(bsdtar.output.suffix(2000))")
     #expect(bsdtar.output.split(separator: "\n").map(String.init).sorted() == names.sorted())
-    let streamed = try runTool("bsdtar", ["-tf", "-"], stdin: path)
+    let streamed = try await runTool("bsdtar", ["-tf", "-"], stdin: path)
     #expect(streamed.status == 0, "bsdtar -tf - : \(streamed.output.suffix(2000))")
     #expect(streamed.output.split(separator: "\n").map(String.init).sorted() == names.sorted())
 
-    let sevenZip = try runTool("7z", ["t", path])
+    let sevenZip = try await runTool("7z", ["t", path])
     #expect(sevenZip.status == 0, "7z t: \(sevenZip.output.suffix(2000))")
     #expect(sevenZip.output.contains("Everything is Ok"), "7z t: \(sevenZip.output.suffix(2000))")
     #expect(!sevenZip.output.contains("WARNING") && !sevenZip.output.contains("Warnings"), "7z t: \(sevenZip.output.suffix(2000))")

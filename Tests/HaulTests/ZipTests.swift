@@ -90,7 +90,7 @@ struct ZipTests {
             let names = expected.map { $0.uri == "mast:JWST/product/obs2/x.fits" ? x2 : name($0) } + ["bundle/manifest.html", "bundle/manifest.csv"]
 
             let extracted = folder.path + "/extracted"
-            let reading = try readWithPython(path, extractTo: extracted)
+            let reading = try await readWithPython(path, extractTo: extracted)
             // Catalog order in the central directory, the manifests last.
             #expect(reading.names == names)
             for (p, entryName) in zip(expected, names) {
@@ -117,7 +117,7 @@ struct ZipTests {
             #expect(csv == report.manifest.csv())
             #expect(csv.contains(",FAILED: HTTP 404,"))
             #expect(csv.contains(",Duplicate of file jw01_pool_asn.json in folder obs1,"))
-            try checkWithReaders(path, names: names)
+            try await checkWithReaders(path, names: names)
         }
     }
 
@@ -127,19 +127,19 @@ struct ZipTests {
         try await withTestArchive { archive in
             try writeURIList((0..<40).map { ("mast:HST/product/f\($0)_flt.fits", Int64(1_000 + $0 * 20_000), []) }, to: archive, at: folder.path + "/list.txt")
             let command = "'\(haulExecutable)' download list.txt --zip - --archive \(archive.url) --progress json 2>events.jsonl"
-            let listed = try runTool("sh", ["-c", "cd '\(folder.path)' && \(command) | bsdtar -tf - > names.txt && \(command) | cat > copy.zip"])
+            let listed = try await runTool("sh", ["-c", "cd '\(folder.path)' && \(command) | bsdtar -tf - > names.txt && \(command) | cat > copy.zip"])
             #expect(listed.status == 0, "\(listed.output)")
             let names = try String(contentsOfFile: folder.path + "/names.txt", encoding: .utf8).split(separator: "\n").map(String.init)
             let expected = (0..<40).map { "list/HST/product/f\($0)_flt.fits" } + ["list/manifest.html", "list/manifest.csv"]
             #expect(names.sorted() == expected.sorted())
-            let reading = try readWithPython(folder.path + "/copy.zip")
+            let reading = try await readWithPython(folder.path + "/copy.zip")
             #expect(reading.names == expected)
             let events = try String(contentsOfFile: folder.path + "/events.jsonl", encoding: .utf8)
             #expect(events.contains("\"event\":\"summary\""))
-            try checkWithReaders(folder.path + "/copy.zip", names: expected)
+            try await checkWithReaders(folder.path + "/copy.zip", names: expected)
 
             // A reader that goes away: a clear error and exit 1, not a hang or a crash.
-            let broken = try runTool("bash", ["-c", "cd '\(folder.path)' && '\(haulExecutable)' download list.txt --zip - --archive \(archive.url) --progress none 2>err.txt | head -c 100 >/dev/null; echo \"status ${PIPESTATUS[0]}\""])
+            let broken = try await runTool("bash", ["-c", "cd '\(folder.path)' && '\(haulExecutable)' download list.txt --zip - --archive \(archive.url) --progress none 2>err.txt | head -c 100 >/dev/null; echo \"status ${PIPESTATUS[0]}\""])
             #expect(broken.output.contains("status 1"), "\(broken.output)")
             let error = try String(contentsOfFile: folder.path + "/err.txt", encoding: .utf8)
             #expect(error.contains("haul: error: cannot write standard output: the reader went away (broken pipe)"), "\(error)")
@@ -164,7 +164,7 @@ struct ZipTests {
             )
             #expect(report.exitStatus == 0)
             #expect(report.peakBufferedBytes <= 128 << 20)
-            let reading = try readWithPython(path)
+            let reading = try await readWithPython(path)
             let huge = try #require(reading.entry("bundle/o/huge_cal.fits"))
             #expect(huge.size == UInt64(size))
             #expect(huge.method == (c.compression == .store ? 0 : 8))
@@ -190,7 +190,7 @@ struct ZipTests {
                 #expect(after?.localZip64 == nil)
                 #expect(!reading.hasZip64End)
             }
-            try checkWithReaders(path, names: reading.names)
+            try await checkWithReaders(path, names: reading.names)
         }
     }
 
@@ -209,12 +209,12 @@ struct ZipTests {
             }
             let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: Compression(.auto), configuration: testConfiguration(parallel: 64))
             #expect(report.ok == count, "\(report.manifest.rows.filter { $0.status != .ok }.prefix(5).map { "\($0.file): \($0.statusText)" })")
-            let reading = try readWithPython(path)
+            let reading = try await readWithPython(path)
             #expect(reading.entries.count == count + 2)
             #expect(reading.endRecordCount == 0xFFFF)
             #expect(reading.hasZip64End)
             #expect(Set(reading.names).count == count + 2)
-            try checkWithReaders(path, names: reading.names)
+            try await checkWithReaders(path, names: reading.names)
         }
     }
 
@@ -253,13 +253,13 @@ struct ZipTests {
             let status = await haul.wait(timeout: .seconds(30))
             #expect(status == 130, "\(haul.stderr)")
             #expect(!fileExists(folder.path + "/out.zip.haul-part"))
-            let reading = try readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
+            let reading = try await readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
             let names = quick.map { "out/JWST/product/" + $0.dropFirst("mast:JWST/product/".count) } + ["out/manifest.html", "out/manifest.csv"]
             #expect(reading.names == names)
             let csv = try String(contentsOfFile: folder.path + "/x/out/manifest.csv", encoding: .utf8)
             let statuses = csv.split(separator: "\r\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[3] }
             #expect(statuses == Array(repeating: "OK", count: quick.count) + Array(repeating: "CANCELLED", count: slow.count))
-            try checkWithReaders(folder.path + "/out.zip", names: names)
+            try await checkWithReaders(folder.path + "/out.zip", names: names)
         }
     }
 
@@ -284,7 +284,7 @@ struct ZipTests {
             #expect(rerun.status == 0, "\(rerun.stderr)")
             #expect(!fileExists(folder.path + "/out.zip.haul-part"))
             let requests = (quick + slow).map { archive.requests(for: $0) }
-            let resumed = try readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
+            let resumed = try await readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
             let csv = try String(contentsOfFile: folder.path + "/x/out/manifest.csv", encoding: .utf8)
             let kept = csv.split(separator: "\r\n").filter { $0.contains("already complete") }.count
             #expect(kept >= 10, "the run was killed before entries were complete: \(kept)")
@@ -300,11 +300,11 @@ struct ZipTests {
             // The uninterrupted run, for comparison.
             let whole = try await runHaul(arguments.map { $0 == "out.zip" ? "whole.zip" : $0 }, in: folder.path)
             #expect(whole.status == 0)
-            let reference = try readWithPython(folder.path + "/whole.zip")
+            let reference = try await readWithPython(folder.path + "/whole.zip")
             #expect(resumed.names == reference.names.map { $0.replacingOccurrences(of: "whole/", with: "out/") })
             #expect(resumed.entries.dropLast(2).map(\.crc) == reference.entries.dropLast(2).map(\.crc))
             #expect(resumed.entries.dropLast(2).map(\.size) == reference.entries.dropLast(2).map(\.size))
-            try checkWithReaders(folder.path + "/out.zip", names: resumed.names)
+            try await checkWithReaders(folder.path + "/out.zip", names: resumed.names)
         }
     }
 
@@ -317,7 +317,7 @@ struct ZipTests {
             let plan = try zipPlan(products, archive: archive)
             let first = try await downloadZip(plan, to: folder.path + "/whole.zip", compression: Compression(.auto))
             #expect(first.exitStatus == 0)
-            let whole = try readWithPython(folder.path + "/whole.zip")
+            let whole = try await readWithPython(folder.path + "/whole.zip")
             // What a crash leaves: complete entries, then one cut in the middle, no central directory.
             // Entries lie in the order they completed; cut the fifth.
             let bytes = try #require(readBytes(folder.path + "/whole.zip"))
@@ -329,7 +329,7 @@ struct ZipTests {
             let again = try await downloadZip(plan, to: path, compression: Compression(.auto))
             #expect(again.exitStatus == 0)
             #expect(!fileExists(path + ".haul-part"))
-            let resumed = try readWithPython(path)
+            let resumed = try await readWithPython(path)
             #expect(resumed.names == whole.names)
             func crcs(_ r: ArchiveReading) -> [String: UInt32] {
                 Dictionary(uniqueKeysWithValues: r.entries.filter { !$0.name.hasSuffix("/manifest.csv") && !$0.name.hasSuffix("/manifest.html") }.map { ($0.name, $0.crc) })
@@ -350,13 +350,13 @@ struct ZipTests {
             // Everything written before the cut entry was kept; it and the later ones were fetched.
             #expect(kept == 4, "cut at \(cutName)")
             #expect(again.skipped == kept)
-            try checkWithReaders(path, names: resumed.names)
+            try await checkWithReaders(path, names: resumed.names)
 
             // A finished archive run again: nothing is fetched, the manifests are rewritten.
             let third = try await downloadZip(plan, to: path, compression: Compression(.auto))
             #expect(third.skipped == third.ok)
             #expect(products.map { archive.requests(for: $0.uri) } == after)
-            #expect(try readWithPython(path).names == whole.names)
+            #expect(try await readWithPython(path).names == whole.names)
         }
     }
 }

@@ -43,8 +43,8 @@ import Glibc
         }
         let names = (0..<6).map { "bench/f\($0).fits" }
         #expect(size == UInt64(try #require(readBytes(path)).count))
-        try checkWithReaders(path, names: names)
-        let reading = try readWithPython(path, extractTo: folder.path + "/out")
+        try await checkWithReaders(path, names: names)
+        let reading = try await readWithPython(path, extractTo: folder.path + "/out")
         #expect(reading.names == names)
         let crc = body.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
         for entry in reading.entries {
