@@ -208,17 +208,20 @@ struct BenchTests {
     func completionsOverTime() async throws {
         try await withTestArchive { archive in
             let list = targets(archive, prefix: "paced", count: 4, size: 8_192)
-            // 40 a second for 1.5 s, never near the limit of 64 in flight.
+            // 20 a second for 3 s, never near the limit of 64 in flight.
             let report = try await withEngine(testConfiguration(parallel: 64)) { engine in
-                await engine.bench(list, options: BenchOptions(load: .rate(40, limit: 64), stop: .repeats(15), sampleInterval: .milliseconds(100)))
+                await engine.bench(list, options: BenchOptions(load: .rate(20, limit: 64), stop: .repeats(15), sampleInterval: .milliseconds(100)))
             }
             #expect(report.ok == 60)
             #expect(report.throughput.reduce(0) { $0 + $1.completed } == 60)
             #expect(report.throughput.reduce(0) { $0 + $1.bytes } == 60 * 8_192)
-            // About 4 an interval (fewer, longer intervals when the sampler wakes late on a loaded
-            // machine); counted when taken back, all 60 fell into the last one.
-            #expect(report.throughput.count >= 5)
-            #expect(report.throughput.map(\.completed).max() ?? 0 <= 40, "\(report.throughput.map { "\($0.seconds): \($0.completed)" })")
+            // About 2 an interval on a quiet machine. On a loaded one the sampler wakes late and its
+            // intervals grow (one of 1.5 s holding 59 was seen at a load of 48 on two cores), so what
+            // holds on any machine is that the completions are spread over the run: counted when taken
+            // back, all 60 fell into the last interval.
+            let seen = report.throughput.map { "\($0.seconds) s (\($0.interval) s): \($0.completed)" }
+            #expect(report.throughput.count { $0.completed > 0 } >= 2, "\(seen)")
+            #expect((report.throughput.last?.completed ?? 0) < 60, "\(seen)")
         }
     }
 
