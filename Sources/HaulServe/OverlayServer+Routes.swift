@@ -492,12 +492,18 @@ extension OverlayServer {
         }
         let from = Int(max(range.lowerBound, bundle.trailerOffset) - bundle.trailerOffset)
         let to = Int(range.upperBound - bundle.trailerOffset)
-        // ChannelStream waits on the client: off the cooperative pool.
+        // ChannelStream.write blocks while the client has more than its high-water mark unread, as
+        // long as the client takes: a thread of its own, never one of a shared pool (Dispatch's global
+        // queues and the cooperative pool keep about one runnable thread a core, so a few slow clients
+        // would hold back every other request's work). One thread per response at most, and responses
+        // are bounded by the connection cap.
         let written: Bool = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            let writer = Thread {
                 let ok = (try? trailer[from...to].withUnsafeBytes { try stream.write($0) }) != nil
                 continuation.resume(returning: ok)
             }
+            writer.name = "haul-serve-trailer"
+            writer.start()
         }
         return (written, outcome, nil)
     }
