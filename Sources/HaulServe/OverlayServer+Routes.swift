@@ -352,7 +352,6 @@ extension OverlayServer {
         _ fresh: StoredBundle, credentials: Credentials?, head: HTTPRequestHead, headers: HTTPHeaders,
         channel: any Channel, stream: ChannelStream, note: inout String, streamed: inout HTTPResponseStatus
     ) async throws -> Reply? {
-        var headers = headers
         let tag = fresh.tag
         var bundle = remembered(fresh)
         var first: UInt64 = 0

@@ -453,6 +453,37 @@ struct OutputTests {
         try Self.checkFlushes(StraceLog(folder + "/trace.txt"), folder: folder, uris: uris, zip: zip, synchronize: synchronize)
     }
 
+    @Test("Durability costs little: a big file's writeback starts while it is written, so its flush finds little left; --no-fsync starts none",
+          .enabled(if: straceWorks), arguments: [(true, true), (true, false), (false, true), (false, false)])
+    func earlyWriteback(zip: Bool, synchronize: Bool) async throws {
+        let temporary = TemporaryFolder()
+        let folder = try #require(realpath(temporary.path, nil).map { p in defer { free(p) }; return String(cString: p) })
+        // 40 MB: several times the 8 MiB between two requests, in a stored entry or a file of its own.
+        let (status, stderr) = try await withTestArchive { archive in
+            _ = try writeURIList([("mast:JWST/product/obs0/big.fits", 40_000_000, [])], to: archive, at: folder + "/list.txt")
+            let output = zip ? ["--zip", folder + "/out.zip", "--compression", "store"] : ["--dir", folder + "/out"]
+            let run = try await runHaul(
+                ["-f", "-qq", "-y", "-e", "trace=fsync,sync_file_range,rename", "-o", folder + "/trace.txt", haulExecutable,
+                 "download", "list.txt"] + output + ["--archive", archive.url, "--progress", "none"] + (synchronize ? [] : ["--no-fsync"]),
+                in: folder, executable: try #require(firstExecutable(["/usr/bin/strace", "/bin/strace"]))
+            )
+            return (run.status, run.stderr)
+        }
+        #expect(status == 0, "\(stderr)")
+        let trace = try StraceLog(folder + "/trace.txt")
+        let part = zip ? folder + "/out.zip.haul-part" : folder + "/out/JWST/product/obs0/.big.fits.haul-part"
+        let started = trace.lines.indices.filter { trace.lines[$0].contains("sync_file_range(") && trace.lines[$0].contains("<\(part)>") }
+        guard synchronize else {
+            #expect(!trace.lines.contains { $0.contains("sync_file_range(") }, "\(trace.lines)")
+            return
+        }
+        #expect(started.count >= 2, "\(trace.lines)")
+        // Started early, flushed after: the requests only ever come before the file's flush.
+        let flushed = try #require(trace.flush(part), "\(trace.lines)")
+        #expect(started.allSatisfy { $0 < flushed }, "\(trace.lines)")
+        #expect(trace.lines.allSatisfy { !$0.contains("sync_file_range(") || $0.contains("SYNC_FILE_RANGE_WRITE") && !$0.contains("= -1") }, "\(trace.lines)")
+    }
+
     /// ext4 writes a file out when it is closed if it was ever truncated to 0 bytes ("auto_da_alloc"),
     /// even an empty one: the archive's last close then started the writeback of every byte itself.
     @Test("A new archive is never truncated to 0 bytes (ext4 would write it all out on close, --no-fsync or not)",

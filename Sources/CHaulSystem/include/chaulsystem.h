@@ -27,6 +27,18 @@ static inline ssize_t csystem_copy_file_range(int in, int64_t *off_in, int out, 
 #endif
 }
 
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE over a whole file: starts the writeback of its dirty
+/// pages that are not under writeback already, without waiting for them. Returns -1 with errno ENOSYS
+/// where the system has no such call.
+static inline int csystem_start_writeback(int fd) {
+#if defined(__linux__) && defined(SYS_sync_file_range)
+    return (int)syscall(SYS_sync_file_range, fd, (int64_t)0, (int64_t)0, 2U /* SYNC_FILE_RANGE_WRITE */);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 /// O_TMPFILE (an unnamed file in a folder, gone when closed), or 0 where the system has none.
 static inline int csystem_o_tmpfile(void) {
 #if defined(__linux__)

@@ -38,7 +38,10 @@ package final class FileSink: TransferSink, @unchecked Sendable {
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
         }
         // What PageMemory really allocates, so that reservations and releases agree.
-        file = FileTarget(fd: fd, path: path, blocks: SegmentBlocks(budget: budget, size: PageMemory.sizeClass(blockSize), workers: workers))
+        file = FileTarget(
+            fd: fd, path: path, blocks: SegmentBlocks(budget: budget, size: PageMemory.sizeClass(blockSize), workers: workers),
+            writeback: flushers.map { Writeback(fd: fd, pool: $0) }
+        )
         lane = SerialLane(on: workers)
         self.flushers = flushers
         body = SegmentSink(start: 0, end: .max, target: file)

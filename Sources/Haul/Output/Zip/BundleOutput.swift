@@ -30,12 +30,15 @@ final class ArchiveOutput: @unchecked Sendable {
     }
 
     let kind: Kind
+    /// A file's early writeback, when the run flushes at its end.
+    let writeback: Writeback?
     /// Streams: bytes written so far (the writer's queue only). Files: where the next region starts.
     private var streamed: UInt64
     private let space: Locked<Space>
 
-    init(_ kind: Kind, position: UInt64 = 0, holes: [Hole] = []) {
+    init(_ kind: Kind, position: UInt64 = 0, holes: [Hole] = [], writeback: Writeback? = nil) {
         self.kind = kind
+        self.writeback = writeback
         self.streamed = position
         self.space = Locked(Space(end: position, holes: holes))
     }
@@ -83,6 +86,7 @@ final class ArchiveOutput: @unchecked Sendable {
         guard case .file(let fd, let path) = kind else { preconditionFailure("a stream has no offsets") }
         guard !bytes.isEmpty else { return }
         try FileIO.pwriteAll(fd, bytes, at: Int64(offset), what: path)
+        writeback?.wrote(bytes.count)
     }
 
     /// Removes every hole: the bytes after each move down over it (in the kernel's page cache, in order,
@@ -181,6 +185,7 @@ final class ArchiveOutput: @unchecked Sendable {
             }
             if n == 0 { throw HaulError(.output, "cannot write \(path): the spool file ended early") }
             copied += Int64(n)
+            writeback?.wrote(n)
         }
         guard copied < count else { return }
         try copyByReading(source, from: copied, count: count - copied) { bytes, done in

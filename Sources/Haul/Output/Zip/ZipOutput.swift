@@ -161,7 +161,11 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         }
         for (index, entry) in resume.kept { kept[index] = entry }
         writer = ZipWriter(
-            output: ArchiveOutput(.file(fd: fd, path: partPath), position: resume.end, holes: resume.holes), kept: resume.kept,
+            output: ArchiveOutput(
+                .file(fd: fd, path: partPath), position: resume.end, holes: resume.holes,
+                // Its own thread: a request can wait on the disk's queue, and the writes must not.
+                writeback: synchronizes ? Writeback(fd: fd, pool: WorkerPool(name: "haul-writeback", threads: 1)) : nil
+            ), kept: resume.kept,
             keptSpans: resume.spans
         )
     }
