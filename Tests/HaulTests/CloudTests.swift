@@ -319,6 +319,34 @@ struct CloudTests {
         }
     }
 
+    @Test("The lookups stay 16 batches ahead of the furthest URI taken, whether or not its answer was there already")
+    func lookupReadAhead() async throws {
+        try await withTestArchive { archive in
+            let uris = (0..<(30 * PathLookup.batchSize)).map { String(format: "mast:HST/product/ra%04d_flt.fits", $0) }
+            for uri in uris { archive.setCloudPath(uri, path: "/hst/public/" + uri.dropFirst("mast:HST/product/".count)) }
+            try await withEngine(testConfiguration()) { engine in
+                let lookup = PathLookup(engine: engine, uris: uris, archive: archive.url, headers: [])
+                let running = Task { await lookup.run() }
+                defer { lookup.finish(); running.cancel() }
+                // Batch by batch, as transfers take them. Once the answers of batch k are taken, batch
+                // k + 16 is asked for. A read-ahead moved only by waits asked for nothing past batch 16
+                // until a transfer waited again: batch 17 never came here while batches 1–16 were
+                // answered ahead of the taking.
+                for k in 0..<30 {
+                    for uri in uris[(k * PathLookup.batchSize)..<((k + 1) * PathLookup.batchSize)] {
+                        guard case .found = await lookup.answer(for: uri) else { Issue.record("\(uri) not found"); return }
+                    }
+                    let wanted = min(30, k + 17)
+                    try await waitUntil("batch \(wanted - 1) asked for after batch \(k) was taken", timeout: .seconds(60), seen: { "\(lookup.askedFor) asked for" }) {
+                        lookup.askedFor >= wanted
+                    }
+                }
+                #expect(lookup.askedFor == 30)
+            }
+            for uri in uris { #expect(archive.lookups(of: uri) == 1) }
+        }
+    }
+
     @Test("select --json states cloud URLs with --source auto; the curl script fetches from the bucket and falls back to the archive")
     func selectAndScript() async throws {
         let folder = TemporaryFolder()

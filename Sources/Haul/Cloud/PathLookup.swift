@@ -7,9 +7,10 @@ import Foundation
 ///
 /// The URIs are cut, in the order the transfers take them, into batches of ``batchSize`` (astroquery's
 /// 40: under the URL-length limits of the servers in between). A batch is asked for when a transfer
-/// first needs one of its URIs, together with the next 16 batches (640 URIs), at most 8 calls at once,
-/// while the transfers run: the first file waits for its own batch only, never for the last. (At 0.25 s
-/// a call, that is 1,280 URIs a second: more than a download of small files gets through.)
+/// first needs one of its URIs, and the 16 batches (640 URIs) past the furthest one a transfer has
+/// reached are asked for ahead of it, at most 8 calls at once, while the transfers run: the first file
+/// waits for its own batch only, never for the last, and later files find their answers there. (At
+/// 0.25 s a call, that is 1,280 URIs a second: more than a download of small files gets through.)
 /// Each URI is in one batch, and each batch is asked for once in a run (a failed call is retried as any
 /// request is, then its URIs go to the archive with the reason). Files complete from an earlier run
 /// never ask, so a re-run of a complete download makes no lookup.
@@ -78,13 +79,24 @@ final class PathLookup: Sendable {
     /// Calls made so far.
     var calls: Int { state.withLock { $0.calls } }
 
+    /// Batches asked for so far (their calls started).
+    var askedFor: Int { state.withLock { $0.started.count { $0 } } }
+
     /// Whether `uri` is one this lookup answers.
     func covers(_ uri: String) -> Bool { batchOf[uri] != nil }
 
     /// The bucket key of `uri`, waiting for its batch (asking for it when no one has yet).
     func answer(for uri: String) async -> Answer {
         guard let batch = batchOf[uri] else { return .missing("not looked up") }
-        if let known = state.withLock({ $0.answers[uri] }) { return known }
+        // The read-ahead follows what the transfers take, not only what they wait for: a window
+        // moved only by waits let the transfers run to its end, and every transfer then waited for
+        // a call (and the calls ahead of it) before its file could start.
+        let (known, advanced) = state.withLock { s -> (Answer?, Bool) in
+            defer { s.highest = max(s.highest, batch) }
+            return (s.answers[uri], batch > s.highest)
+        }
+        if advanced { wake() }
+        if let known { return known }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { s -> Bool in
                 if s.answers[uri] != nil || s.finished { return true }
