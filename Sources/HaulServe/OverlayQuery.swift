@@ -109,7 +109,7 @@ struct OverlayQuery: Sendable {
     func selection() throws -> Selection {
         Selection(
             quick: quick, levels: levels, suffixes: suffixes, guideStars: guideStars,
-            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init)
+            pipelineInputs: pipelineInputs, pattern: try regex.map(Selection.FileNamePattern.init)
         )
     }
 

@@ -89,8 +89,8 @@ struct SelectionOptions: ParsableArguments {
         }
         return Selection(
             quick: mrpOnly ? .recommended : quick, levels: split(levels), suffixes: split(suffixes), guideStars: guideStars,
-            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init),
-            filters: try wheres.map(ColumnFilter.init(parsing:)), extensions: split(extensions)
+            pipelineInputs: pipelineInputs, pattern: try regex.map(Selection.FileNamePattern.init),
+            filters: try wheres.map(Selection.ColumnFilter.init(parsing:)), extensions: split(extensions)
         )
     }
 
