@@ -359,7 +359,7 @@ struct VerbosityOptions: ParsableArguments {
 /// How ZIP entries are compressed.
 struct CompressionOptions: ParsableArguments {
     @Option(help: "auto (deflate what compresses, store .gz, .fz, .jpg… and files whose first block does not shrink), store, or deflate.")
-    var compression: Compression.Mode = .auto
+    var compression: DownloadTarget.Compression.Mode = .auto
 
     @Option(name: .customLong("compression-level"), help: ArgumentHelp("zlib level, 1 (fastest) to 9 (smallest).", valueName: "1-9"))
     var compressionLevel: Int = 6
@@ -368,10 +368,10 @@ struct CompressionOptions: ParsableArguments {
         guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 1 and 9") }
     }
 
-    var value: Compression { Compression(compression, level: compressionLevel) }
+    var value: DownloadTarget.Compression { DownloadTarget.Compression(compression, level: compressionLevel) }
 }
 
-extension Compression.Mode: ExpressibleByArgument {}
+extension DownloadTarget.Compression.Mode: ExpressibleByArgument {}
 extension Selection.Quick: ExpressibleByArgument {}
 extension URLResolver.Mission: ExpressibleByArgument {}
 extension Plan.Layout: ExpressibleByArgument {}
