@@ -254,7 +254,7 @@ extension OverlayServer {
         let root = defaultRoot(query)
         var credentials: Credentials?
         if let text = query.token {
-            let token = try AccessToken(text, from: "the token entered")
+            let token = try Credentials.AccessToken(text, from: "the token entered")
             credentials = try await engine.signIn(token, archive: configuration.resolver)
         }
         let plan = try self.plan(query, products: products, root: root, authorized: credentials != nil)

@@ -140,9 +140,9 @@ struct TokenOptions: ParsableArguments {
     }
 
     /// The token from --token-file, else from MAST_API_TOKEN, else `nil`.
-    func token() throws -> AccessToken? {
-        if let tokenFile { return try AccessToken.read(file: tokenFile) }
-        return try AccessToken.fromEnvironment(ProcessInfo.processInfo.environment)
+    func token() throws -> Credentials.AccessToken? {
+        if let tokenFile { return try Credentials.AccessToken.read(file: tokenFile) }
+        return try Credentials.AccessToken.fromEnvironment(ProcessInfo.processInfo.environment)
     }
 }
 

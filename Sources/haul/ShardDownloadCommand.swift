@@ -144,7 +144,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
 
     /// Runs the shard's download, rewriting its status file about once a second as events arrive.
     func fetch(
-        _ plan: Plan, to target: DownloadTarget, configuration: Configuration, token: AccessToken?, archive: URLResolver,
+        _ plan: Plan, to target: DownloadTarget, configuration: Configuration, token: Credentials.AccessToken?, archive: URLResolver,
         status: ShardStatus, width: Int
     ) async throws -> (DownloadReport, ShardStatus) {
         let folder = shard
