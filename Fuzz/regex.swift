@@ -11,7 +11,7 @@ let names = ["jw02736001001_02101_00001_nrca1_cal.fits", "oep601010_x1d.fits", "
 public func fuzz(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = String(decoding: UnsafeBufferPointer(start: bytes, count: size), as: UTF8.self)
     do {
-        let pattern = try FileNamePattern(text)
+        let pattern = try Selection.FileNamePattern(text)
         for name in names { _ = pattern.matches(name) }
     } catch {
         expectHaulError(error, .invalidArgument)

@@ -12,7 +12,9 @@ public struct Configuration: Sendable, Hashable {
     public var parallel: Int = 64
     /// The most connections to one host; `nil` lets ``parallel`` alone decide.
     public var perHost: Int? = nil
+    /// Time limits of each attempt.
     public var timeout = Timeout()
+    /// When and how failed attempts are tried again.
     public var retry = RetryPolicy()
     /// The bytes held in memory between the network and the output, across all transfers: half for
     /// blocks and staged entries (the download's memory budget), the rest for libcurl's receive buffers (at most

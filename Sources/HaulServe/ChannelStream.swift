@@ -3,7 +3,7 @@ import Haul
 import NIOCore
 import NIOHTTP1
 
-/// The bundle's bytes as the body of an HTTP response: a ``ByteStream`` over a NIO channel, with
+/// The bundle's bytes as the body of an HTTP response: a ``DownloadTarget/ByteStream`` over a NIO channel, with
 /// back-pressure.
 ///
 /// The ZIP writer calls ``write(_:)`` on its own dispatch queue (never on an event loop or the
@@ -12,7 +12,7 @@ import NIOHTTP1
 /// holds back the ZIP writer, whose staged entries hold back the transfers through the memory budget:
 /// memory stays bounded whatever the client's speed. A closed connection wakes the writer with an
 /// error at once, so it never waits on a client that has gone.
-final class ChannelStream: ByteStream, @unchecked Sendable {
+final class ChannelStream: DownloadTarget.ByteStream, @unchecked Sendable {
     private let channel: any Channel
     private let highWater: Int
     // Guarded by `condition`: bytes handed to the channel and not yet written, and whether the

@@ -15,7 +15,7 @@ struct OverlayQuery: Sendable {
     var pipelineInputs = false
     var regex: String?
     var layout: Plan.Layout = .nested
-    var compression: Compression.Mode = .auto
+    var compression: DownloadTarget.Compression.Mode = .auto
     var compressionLevel = 6
     var root: String?
     var page = 1
@@ -74,7 +74,7 @@ struct OverlayQuery: Sendable {
                 layout = l
                 arguments += ["--layout", l.rawValue]
             case "compression":
-                guard let c = Compression.Mode(rawValue: value.lowercased()) else {
+                guard let c = DownloadTarget.Compression.Mode(rawValue: value.lowercased()) else {
                     throw HaulError(.invalidArgument, "compression=\(value): expected auto, store or deflate")
                 }
                 compression = c
@@ -109,11 +109,11 @@ struct OverlayQuery: Sendable {
     func selection() throws -> Selection {
         Selection(
             quick: quick, levels: levels, suffixes: suffixes, guideStars: guideStars,
-            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init)
+            pipelineInputs: pipelineInputs, pattern: try regex.map(Selection.FileNamePattern.init)
         )
     }
 
-    var compressionValue: Compression { Compression(compression, level: compressionLevel) }
+    var compressionValue: DownloadTarget.Compression { DownloadTarget.Compression(compression, level: compressionLevel) }
 
     /// `name=value&…` (a query string or an `application/x-www-form-urlencoded` body) as pairs, in order.
     ///

@@ -254,7 +254,7 @@ extension OverlayServer {
         let root = defaultRoot(query)
         var credentials: Credentials?
         if let text = query.token {
-            let token = try AccessToken(text, from: "the token entered")
+            let token = try Credentials.AccessToken(text, from: "the token entered")
             credentials = try await engine.signIn(token, archive: configuration.resolver)
         }
         let plan = try self.plan(query, products: products, root: root, authorized: credentials != nil)
@@ -549,21 +549,21 @@ extension OverlayServer {
 }
 
 /// A stream that drops every byte: the output of a bundle's part fetched only for its CRC-32s.
-final class DiscardingStream: ByteStream, @unchecked Sendable {
+final class DiscardingStream: DownloadTarget.ByteStream, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) throws {}
 }
 
 /// The body of a response that states its length: passes on at most `count` bytes, then stops the
 /// writer (an error it reports as the range being complete).
 final class RangeStream: StoredBundlePart, @unchecked Sendable {
-    private let stream: any ByteStream
+    private let stream: any DownloadTarget.ByteStream
     private let count: UInt64
     /// The last byte of the bundle it takes (a bundle's writer fetches nothing past it).
     let lastByte: UInt64
     // Touched only by the writer's queue, read once the download has ended.
     private var passed: UInt64 = 0
 
-    init(_ stream: any ByteStream, count: UInt64, lastByte: UInt64 = .max) {
+    init(_ stream: any DownloadTarget.ByteStream, count: UInt64, lastByte: UInt64 = .max) {
         self.stream = stream
         self.count = count
         self.lastByte = lastByte

@@ -132,7 +132,7 @@ struct DownloadCommand: AsyncParsableCommand {
         if token == nil, plan.summary.excludedExclusive > 0, Terminal.standardInputIsTerminal, !selection.catalogs.contains("-") {
             let n = plan.summary.excludedExclusive
             if let text = Terminal.readSecret("\(Format.count(n, "exclusive-access file")) \(n == 1 ? "is" : "are") selected. MAST API token (input hidden; Enter to go on without \(n == 1 ? "it" : "them")): ") {
-                token = try AccessToken(text, from: "the token typed")
+                token = try Credentials.AccessToken(text, from: "the token typed")
                 plan = try selection.plan(catalog, root: plan.root, authorized: true)
             }
         }
@@ -184,7 +184,7 @@ enum Runner {
     ///   - refresh: Ask about complete files and fetch again those that changed (`--refresh`).
     static func download(
         _ plan: Plan, to target: DownloadTarget, configuration: Configuration, progress: ProgressMode,
-        token: AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false, refresh: Bool = false, verbose: Int = 0
+        token: Credentials.AccessToken? = nil, archive: URLResolver? = nil, overwrite: Bool = false, refresh: Bool = false, verbose: Int = 0
     ) async throws -> DownloadReport {
         // The output path, before a word is printed or a request (even /whoami) is made.
         try target.check(for: plan, overwrite: overwrite)

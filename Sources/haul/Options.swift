@@ -89,8 +89,8 @@ struct SelectionOptions: ParsableArguments {
         }
         return Selection(
             quick: mrpOnly ? .recommended : quick, levels: split(levels), suffixes: split(suffixes), guideStars: guideStars,
-            pipelineInputs: pipelineInputs, pattern: try regex.map(FileNamePattern.init),
-            filters: try wheres.map(ColumnFilter.init(parsing:)), extensions: split(extensions)
+            pipelineInputs: pipelineInputs, pattern: try regex.map(Selection.FileNamePattern.init),
+            filters: try wheres.map(Selection.ColumnFilter.init(parsing:)), extensions: split(extensions)
         )
     }
 
@@ -140,9 +140,9 @@ struct TokenOptions: ParsableArguments {
     }
 
     /// The token from --token-file, else from MAST_API_TOKEN, else `nil`.
-    func token() throws -> AccessToken? {
-        if let tokenFile { return try AccessToken.read(file: tokenFile) }
-        return try AccessToken.fromEnvironment(ProcessInfo.processInfo.environment)
+    func token() throws -> Credentials.AccessToken? {
+        if let tokenFile { return try Credentials.AccessToken.read(file: tokenFile) }
+        return try Credentials.AccessToken.fromEnvironment(ProcessInfo.processInfo.environment)
     }
 }
 
@@ -359,7 +359,7 @@ struct VerbosityOptions: ParsableArguments {
 /// How ZIP entries are compressed.
 struct CompressionOptions: ParsableArguments {
     @Option(help: "auto (deflate what compresses, store .gz, .fz, .jpg… and files whose first block does not shrink), store, or deflate.")
-    var compression: Compression.Mode = .auto
+    var compression: DownloadTarget.Compression.Mode = .auto
 
     @Option(name: .customLong("compression-level"), help: ArgumentHelp("zlib level, 1 (fastest) to 9 (smallest).", valueName: "1-9"))
     var compressionLevel: Int = 6
@@ -368,10 +368,10 @@ struct CompressionOptions: ParsableArguments {
         guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be between 1 and 9") }
     }
 
-    var value: Compression { Compression(compression, level: compressionLevel) }
+    var value: DownloadTarget.Compression { DownloadTarget.Compression(compression, level: compressionLevel) }
 }
 
-extension Compression.Mode: ExpressibleByArgument {}
+extension DownloadTarget.Compression.Mode: ExpressibleByArgument {}
 extension Selection.Quick: ExpressibleByArgument {}
 extension URLResolver.Mission: ExpressibleByArgument {}
 extension Plan.Layout: ExpressibleByArgument {}

@@ -37,7 +37,7 @@ struct ProgressDisplay {
     }
 
     /// `-v`'s line: `URL: HTTP 200, 1,000 bytes in 0.01 s, 0 retries` (and the status when not OK).
-    static func transferLine(_ t: TransferRecord) -> String {
+    static func transferLine(_ t: DownloadEvent.TransferRecord) -> String {
         let retries = max(0, t.attempts - 1)
         var line = "\(t.url): " + (t.httpStatus == 0 ? "no HTTP status" : "HTTP \(t.httpStatus)")
         line += ", \(Format.count(Int(t.bytes), "byte")) in \(Format.seconds(t.seconds)), \(Format.count(retries, "retry", plural: "retries"))"
@@ -77,7 +77,7 @@ struct ProgressDisplay {
     }
 
     /// `  120/300 files  45.6 MB/120 MB  38.2 MB/s  ETA 0:02  [#######.........]`
-    static func bar(_ p: DownloadProgress, width: Int) -> String {
+    static func bar(_ p: DownloadEvent.Progress, width: Int) -> String {
         var text = " \(p.filesDone)/\(p.filesTotal) file\(p.filesTotal == 1 ? "" : "s")"
         if p.filesFailed > 0 { text += " (\(p.filesFailed) failed)" }
         text += "  " + Format.bytes(p.bytesDone)
@@ -111,7 +111,7 @@ enum JSONLine {
     /// A JSON string, or `null`.
     static func optional(_ text: String?) -> String { text.map(string) ?? "null" }
 
-    static func progress(_ p: DownloadProgress) -> String {
+    static func progress(_ p: DownloadEvent.Progress) -> String {
         var fields = [
             ("event", string("progress")), ("files_done", String(p.filesDone)), ("files_total", String(p.filesTotal)),
             ("files_failed", String(p.filesFailed)), ("bytes_done", String(p.bytesDone)),

@@ -63,7 +63,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
         let token = try tokens.token()
         let catalog = try Catalog.load(paths: [shard + "/" + record.shards[index].path])
         guard let layout = Plan.Layout(rawValue: record.layout), let mission = URLResolver.Mission(rawValue: record.mission),
-              let mode = Compression.Mode(rawValue: record.compression) else {
+              let mode = DownloadTarget.Compression.Mode(rawValue: record.compression) else {
             throw HaulError(.invalidArgument, "\(shard)/plan.json: an unknown layout, mission or compression")
         }
         let archive = try URLResolver(archive: record.archive, mission: mission)
@@ -76,7 +76,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
             let tree = record.tree.map { $0.hasPrefix("/") ? $0 : shard + "/" + $0 } ?? shard
             target = .directory(tree)
         } else {
-            target = .zip(stem + ".zip", Compression(mode, level: record.compressionLevel))
+            target = .zip(stem + ".zip", DownloadTarget.Compression(mode, level: record.compressionLevel))
         }
         var configuration = transfers.configuration(archive: archive)
         // The plan's share of the job's transfers, unless this command line says otherwise.
@@ -144,7 +144,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
 
     /// Runs the shard's download, rewriting its status file about once a second as events arrive.
     func fetch(
-        _ plan: Plan, to target: DownloadTarget, configuration: Configuration, token: AccessToken?, archive: URLResolver,
+        _ plan: Plan, to target: DownloadTarget, configuration: Configuration, token: Credentials.AccessToken?, archive: URLResolver,
         status: ShardStatus, width: Int
     ) async throws -> (DownloadReport, ShardStatus) {
         let folder = shard

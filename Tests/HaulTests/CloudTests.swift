@@ -186,7 +186,7 @@ struct CloudTests {
                 // The bucket's own split (the archive's stays the default, which would fetch 3 MiB whole).
                 configuration.cloudSegmentation = .init(threshold: 1 << 20, minimumSegment: 512 << 10, maximumConnections: 4)
                 let report = try await withEngine(configuration) { engine in
-                    let credentials = try await engine.signIn(try AccessToken("cloud-test-token-0123456789", from: "test"), archive: resolver)
+                    let credentials = try await engine.signIn(try Credentials.AccessToken("cloud-test-token-0123456789", from: "test"), archive: resolver)
                     return try await engine.download(plan, to: .directory(folder.path + "/out"), credentials: credentials)
                 }
                 #expect(report.ok == 5 && report.failed == 0)

@@ -109,7 +109,7 @@ struct ContentionTests {
             let started = ContinuousClock.now
             try await withEngine(configuration) { engine in
                 async let a = engine.download(plan, to: .storedBundle(stored, bundle))
-                async let b = engine.download(plan, to: .zipStream(deflated, Compression(.deflate, level: 1)))
+                async let b = engine.download(plan, to: .zipStream(deflated, DownloadTarget.Compression(.deflate, level: 1)))
                 async let c = engine.download(plan, to: .directory(tree))
                 let reports = try await [a, b, c]
                 for report in reports { #expect(report.ok == products.count) }

@@ -5,8 +5,8 @@ import Testing
 
 @Suite("Download events and failure codes")
 struct DownloadEventsTests {
-    static func snapshot(_ done: Int) -> DownloadProgress {
-        DownloadProgress(filesTotal: 100_000, filesDone: done, filesFailed: 0, bytesDone: Int64(done), bytesTotal: nil,
+    static func snapshot(_ done: Int) -> DownloadEvent.Progress {
+        DownloadEvent.Progress(filesTotal: 100_000, filesDone: done, filesFailed: 0, bytesDone: Int64(done), bytesTotal: nil,
                          activeTransfers: 0, elapsed: .zero, bytesPerSecond: 0)
     }
 
@@ -81,7 +81,7 @@ struct DownloadEventsTests {
             let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
             var rows = 0
             var transfers = 0
-            var last: DownloadProgress?
+            var last: DownloadEvent.Progress?
             let report = try await withEngine(testConfiguration(parallel: 32)) { engine in
                 try await engine.download(plan, to: .directory(folder.path)) { events in
                     // Reads nothing until most of the download is over.

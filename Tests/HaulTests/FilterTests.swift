@@ -29,7 +29,7 @@ struct FilterTests {
     @Test("--where is AND across filters and OR within one, as filter_products; --extension matches name endings")
     func andOr() throws {
         let selection = Selection(
-            filters: [try ColumnFilter(parsing: "productType=SCIENCE,info"), try ColumnFilter(parsing: "calib_level=2, 3")],
+            filters: [try Selection.ColumnFilter(parsing: "productType=SCIENCE,info"), try Selection.ColumnFilter(parsing: "calib_level=2, 3")],
             extensions: ["fits"]
         )
         // The same filter on the raw JSON rows: every product but guide-star files (the quick set `all`).
@@ -43,22 +43,22 @@ struct FilterTests {
         #expect(picked == expected)
         #expect(picked.count == 14)
         // One filter alone keeps more: AND narrows.
-        #expect(try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productType=SCIENCE")])).count > picked.count)
+        #expect(try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "productType=SCIENCE")])).count > picked.count)
     }
 
     @Test("Column names: CAOM's, missions search's aliases, any case; a value's case and a suffix's _ do not matter")
     func columns() throws {
-        #expect(try ColumnFilter(parsing: "PRODUCTTYPE=x").column == .productType)
-        #expect(try ColumnFilter(parsing: "file_suffix=_cal").column == .productSubGroupDescription)
-        #expect(try ColumnFilter(parsing: "instrument=NIRISS/SOSS").column == .instrumentName)
-        let cal = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productSubGroupDescription=_cal")]))
+        #expect(try Selection.ColumnFilter(parsing: "PRODUCTTYPE=x").column == .productType)
+        #expect(try Selection.ColumnFilter(parsing: "file_suffix=_cal").column == .productSubGroupDescription)
+        #expect(try Selection.ColumnFilter(parsing: "instrument=NIRISS/SOSS").column == .instrumentName)
+        let cal = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "productSubGroupDescription=_cal")]))
         // The subgroup, or where the catalog leaves it empty the file name's suffix (`…_cal.jpg`).
         let expected = Set(try rawRows().filter { row in
             text(row["productSubGroupDescription"]).map { $0 == "CAL" } ?? (text(row["productFilename"])?.contains("_cal.") == true)
         }.compactMap { text($0["dataURI"]) })
         #expect(cal == expected)
         #expect(cal.count == 4)
-        let rights = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "dataRights=exclusive_access")]))
+        let rights = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "dataRights=exclusive_access")]))
         #expect(rights.count == 4)
     }
 
@@ -73,7 +73,7 @@ struct FilterTests {
         #expect(try Catalog.load(paths: [fixture(catalog)]).products.allSatisfy { $0.details == nil })
         for (column, values) in [("description", ["science", "PREVIEW"]), ("project", ["CALJWST"]), ("proposal_id", ["17183"]),
                                  ("dataproduct_type", ["SPECTRUM"])] {
-            let filter = try ColumnFilter(parsing: "\(column)=" + values.joined(separator: ","))
+            let filter = try Selection.ColumnFilter(parsing: "\(column)=" + values.joined(separator: ","))
             let picked = Set(Selection(filters: [filter]).apply(to: products).map(\.uri))
             // The same on the raw rows (the quick set `all`: no guide-star files), values in any case.
             let expected = Set(rows.filter { row in
@@ -95,7 +95,7 @@ struct FilterTests {
         ("productType= , ", "--where productType= , : no value after '='; expected productType=VALUE[,VALUE…]"),
     ])
     func malformed(text: String, message: String) throws {
-        let error = #expect(throws: HaulError.self) { try ColumnFilter(parsing: text) }
+        let error = #expect(throws: HaulError.self) { try Selection.ColumnFilter(parsing: text) }
         #expect(error?.message == message)
         #expect(error?.isInputError == true)
     }
@@ -107,28 +107,28 @@ struct FilterTests {
         func size(_ row: [String: Any]) -> Double? { text(row["size"]).flatMap(Double.init) }
         func level(_ row: [String: Any]) -> Double? { text(row["calib_level"]).flatMap(Double.init) }
 
-        let notAux = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productType=!AUXILIARY,!info")]))
+        let notAux = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "productType=!AUXILIARY,!info")]))
         #expect(notAux == uris { !["AUXILIARY", "INFO"].contains(text($0["productType"]) ?? "") })
-        let scienceNotCal = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productType=SCIENCE,PREVIEW,!SCIENCE")]))
+        let scienceNotCal = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "productType=SCIENCE,PREVIEW,!SCIENCE")]))
         #expect(scienceNotCal == uris { text($0["productType"]) == "PREVIEW" })
 
-        let small = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "size=<20000")]))
+        let small = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "size=<20000")]))
         #expect(small == uris { (size($0) ?? .infinity) < 20000 })
         #expect(!small.isEmpty)
-        let band = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "size=10000..30000,!24000")]))
+        let band = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "size=10000..30000,!24000")]))
         #expect(band == uris { size($0).map { $0 >= 10000 && $0 <= 30000 && $0 != 24000 } ?? false })
-        let high = try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "calib_level=>=2"), try ColumnFilter(parsing: "calib_level=!3")]))
+        let high = try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "calib_level=>=2"), try Selection.ColumnFilter(parsing: "calib_level=!3")]))
         // The row without a calib_level, `…_cal.jpg`, is JWST's level 2b by its suffix, so calib_level 2.
         #expect(high == uris { (level($0) ?? ((text($0["productFilename"]) ?? "").contains("_cal.") ? 2 : nil)) == 2 })
         #expect(high.count > 0)
 
-        let error = #expect(throws: HaulError.self) { try ColumnFilter(parsing: "size=big") }
+        let error = #expect(throws: HaulError.self) { try Selection.ColumnFilter(parsing: "size=big") }
         #expect(error?.message == "--where size=big: size is a number: expected N, <N, <=N, >N, >=N or LOW..HIGH (a leading ! negates), found big")
         // A negated value that names nothing is a typo too; comparisons need not name a value.
         let products = try Catalog.load(paths: [fixture("jwst-program.caom.json")]).products
-        let typo = #expect(throws: HaulError.self) { try Selection(filters: [try ColumnFilter(parsing: "productType=!AUXILARY")]).checkValues(in: products) }
+        let typo = #expect(throws: HaulError.self) { try Selection(filters: [try Selection.ColumnFilter(parsing: "productType=!AUXILARY")]).checkValues(in: products) }
         #expect(typo?.message == "--where productType=!AUXILARY: this catalog has AUXILIARY, INFO, PREVIEW, SCIENCE")
-        try Selection(filters: [try ColumnFilter(parsing: "size=<1"), try ColumnFilter(parsing: "calib_level=2.0")]).checkValues(in: products)
+        try Selection(filters: [try Selection.ColumnFilter(parsing: "size=<1"), try Selection.ColumnFilter(parsing: "calib_level=2.0")]).checkValues(in: products)
     }
 
     @Test("--mrp-only's selection is --quick recommended's: the rows marked Minimum Recommended Products")
@@ -137,15 +137,15 @@ struct FilterTests {
         #expect(try selectedURIs(Selection(quick: .recommended)) == expected)
         #expect(expected.count == 7)
         // …and astroquery's productGroupDescription filter says the same.
-        #expect(try selectedURIs(Selection(filters: [try ColumnFilter(parsing: "productGroupDescription=Minimum Recommended Products")])) == expected)
+        #expect(try selectedURIs(Selection(filters: [try Selection.ColumnFilter(parsing: "productGroupDescription=Minimum Recommended Products")])) == expected)
     }
 
     @Test("A selector value the catalog does not have is an input error listing the values it has", arguments: [
         (Selection(levels: ["foo"]), "--level foo: this catalog has 1, 1b, 2, 2a, 2b, 3, aux, calibrated, hasp, uncalibrated"),
         (Selection(levels: ["2b", "4"]), "--level 4: this catalog has 1, 1b, 2, 2a, 2b, 3, aux, calibrated, hasp, uncalibrated"),
         (Selection(suffixes: ["nosuch"]), "--suffix nosuch: this catalog has ASN, CAL, CSPEC, DRZ, FLT, GS-ACQ1, GS-FG, POOL, RATE, RATEINTS, RAW, S2D, SPT, TRAPSFILLED, UNCAL, WHTLT, X1DINTS"),
-        (Selection(filters: [ColumnFilter(column: .productType, values: ["SCIENCE", "FOO"])]), "--where productType=FOO: this catalog has AUXILIARY, INFO, PREVIEW, SCIENCE"),
-        (Selection(filters: [ColumnFilter(column: .calibLevel, values: ["4"])]), "--where calib_level=4: this catalog has 1, 2, 3"),
+        (Selection(filters: [Selection.ColumnFilter(column: .productType, values: ["SCIENCE", "FOO"])]), "--where productType=FOO: this catalog has AUXILIARY, INFO, PREVIEW, SCIENCE"),
+        (Selection(filters: [Selection.ColumnFilter(column: .calibLevel, values: ["4"])]), "--where calib_level=4: this catalog has 1, 2, 3"),
         (Selection(extensions: ["fitz"]), "--extension fitz: this catalog has csv, ecsv, fits, jpg, json"),
     ])
     func unknownValues(selection: Selection, message: String) throws {
@@ -160,7 +160,7 @@ struct FilterTests {
         let products = try Catalog.load(paths: [fixture("jwst-program.caom.json")]).products
         let selection = Selection(
             levels: ["2", "L1b", "CALIBRATED"], suffixes: ["_x1dints", "cal"],
-            filters: [ColumnFilter(column: .productType, values: ["science"]), ColumnFilter(column: .calibLevel, values: ["3"])],
+            filters: [Selection.ColumnFilter(column: .productType, values: ["science"]), Selection.ColumnFilter(column: .calibLevel, values: ["3"])],
             extensions: [".FITS", "_cal.fits"]
         )
         try selection.checkValues(in: products)

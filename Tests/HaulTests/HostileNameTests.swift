@@ -69,7 +69,7 @@ struct HostileNameTests {
             let path = folder.path + "/out.zip"
             try await withTestArchive { archive in
                 let products = hostileProducts(archive)
-                let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: Compression(.auto), pipe: pipe)
+                let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: DownloadTarget.Compression(.auto), pipe: pipe)
                 #expect(report.exitStatus == 1)
                 #expect(report.manifest.rows.map(\.status.text) == hostileNames.map(\.status))
                 let kept = zip(products, hostileNames).filter { $0.1.status == "OK" }.map(\.0)

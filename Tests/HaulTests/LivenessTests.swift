@@ -30,12 +30,12 @@ enum ShapeOutput: String, CaseIterable, Sendable {
     case autoPipe = "auto, pipe"
     case directory = "--dir"
 
-    var compression: Compression? {
+    var compression: DownloadTarget.Compression? {
         switch self {
         // Level 1: compressibility decides the memory's shape, not the level; level 1 keeps random data quick.
-        case .storeFile, .storePipe: Compression(.store, level: 1)
-        case .deflateFile, .deflatePipe: Compression(.deflate, level: 1)
-        case .autoFile, .autoPipe: Compression(.auto, level: 1)
+        case .storeFile, .storePipe: DownloadTarget.Compression(.store, level: 1)
+        case .deflateFile, .deflatePipe: DownloadTarget.Compression(.deflate, level: 1)
+        case .autoFile, .autoPipe: DownloadTarget.Compression(.auto, level: 1)
         case .directory: nil
         }
     }
@@ -288,12 +288,12 @@ struct WatchdogTests {
         #expect(fires(&idle, received: 0, done: 0, paused: 0, at: t0 + .seconds(60)) == false)
     }
 
-    @Test("Spilling an entry's staged memory on demand frees the budget's staged bytes and keeps the entry exact", .prompt, arguments: [Compression.Mode.store, .deflate])
-    func spillNow(_ mode: Compression.Mode) async throws {
+    @Test("Spilling an entry's staged memory on demand frees the budget's staged bytes and keeps the entry exact", .prompt, arguments: [DownloadTarget.Compression.Mode.store, .deflate])
+    func spillNow(_ mode: DownloadTarget.Compression.Mode) async throws {
         let folder = TemporaryFolder()
         let budget = MemoryBudget(limit: 64 << 20)
         let staging = ZipStaging(
-            compression: Compression(mode, level: 1), deflater: ChunkDeflater(level: 1), budget: budget, blockSize: 64 << 10,
+            compression: DownloadTarget.Compression(mode, level: 1), deflater: ChunkDeflater(level: 1), budget: budget, blockSize: 64 << 10,
             memoryThreshold: 32 << 20, spoolFolder: folder.path,
             workers: WorkerPool(name: "test-workers", threads: 2)
         )

@@ -36,7 +36,7 @@ struct MechanismTests {
 
     @Test("A transient failure is retried as the policy says, with its backoff, then reported with the attempts")
     func retriesThenFails() async {
-        var policy = RetryPolicy(retries: 3)
+        var policy = Configuration.RetryPolicy(retries: 3)
         policy.baseDelay = .milliseconds(400)
         policy.maxDelay = .seconds(10)
         let slept = Locked<[Duration]>([])
@@ -57,7 +57,7 @@ struct MechanismTests {
 
     @Test("A Retry-After is honoured up to the policy's cap; success ends the loop at once")
     func retryAfterThenSuccess() async {
-        var policy = RetryPolicy(retries: 5)
+        var policy = Configuration.RetryPolicy(retries: 5)
         policy.maxRetryAfter = .seconds(2)
         let slept = Locked<[Duration]>([])
         var loop = RetryLoop(policy: policy, hosts: HostHealth(limit: 0), url: "http://h.example/f") { d in slept.withLock { $0.append(d) } }
@@ -72,7 +72,7 @@ struct MechanismTests {
     @Test("A host that refuses every connection is given up on: this fetch and the next end with its reason")
     func unreachableHost() async {
         let hosts = HostHealth(limit: 2)
-        var policy = RetryPolicy(retries: 10)
+        var policy = Configuration.RetryPolicy(retries: 10)
         policy.baseDelay = .milliseconds(1)
         var first = RetryLoop(policy: policy, hosts: hosts, url: "http://h.example/a") { _ in }
         let status = await first.run { _ in (Self.refused, .retry(reason: FileFailure(.unreachable, "cannot connect"), retryAfter: nil)) }

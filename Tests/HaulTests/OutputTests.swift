@@ -251,15 +251,15 @@ struct OutputTests {
             // A part file is Haul's by its name, whatever it holds: it is truncated and refilled.
             try "not an archive yet".write(toFile: folder.path + "/a.zip.haul-part", atomically: false, encoding: .utf8)
             let plan = try zipPlan(products, archive: archive)
-            let first = try await downloadZip(plan, to: folder.path + "/a.zip", compression: Compression(.store))
+            let first = try await downloadZip(plan, to: folder.path + "/a.zip", compression: DownloadTarget.Compression(.store))
             #expect(first.exitStatus == 0 && first.ok == 5 && first.skipped == 0)
             #expect(try await readWithPython(folder.path + "/a.zip").names.count == 7)
 
             // An archive of three of the files, then the same root with all five: two are fetched.
             let narrow = try zipPlan(Array(products.prefix(3)), archive: archive)
-            _ = try await downloadZip(narrow, to: folder.path + "/b.zip", compression: Compression(.store))
+            _ = try await downloadZip(narrow, to: folder.path + "/b.zip", compression: DownloadTarget.Compression(.store))
             let before = products.map { archive.requests(for: $0.uri) }
-            let wide = try await downloadZip(plan, to: folder.path + "/b.zip", compression: Compression(.store))
+            let wide = try await downloadZip(plan, to: folder.path + "/b.zip", compression: DownloadTarget.Compression(.store))
             #expect(wide.exitStatus == 0 && wide.ok == 5 && wide.skipped == 3)
             #expect(products.map { archive.requests(for: $0.uri) } == zip(before, [0, 0, 0, 1, 1]).map { $0 + $1 })
             let reading = try await readWithPython(folder.path + "/b.zip", extractTo: folder.path + "/x")

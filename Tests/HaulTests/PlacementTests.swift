@@ -56,7 +56,7 @@ struct PlacementTests {
             let products = (0..<6).map { product("big\($0).fits", dataset: "p", size: 2_000_000 + Int64($0)) }
                 + (0..<6).map { product("small\($0).fits", dataset: "p", size: 5_000) }
             for p in products { archive.add(uri: p.uri, size: p.size!, content: .mixed) }
-            let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: Compression(.store), configuration: Self.configuration())
+            let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: DownloadTarget.Compression(.store), configuration: Self.configuration())
             #expect(report.ok == 12)
             let markers = try await regionMarkers(path)
             for i in 0..<6 {
@@ -80,7 +80,7 @@ struct PlacementTests {
             let others = (0..<5).map { product("ok\($0).fits", dataset: "p", size: 1_500_000 + Int64($0) * 1000) }
                 + (0..<5).map { product("tiny\($0).fits", dataset: "p", size: 3_000) }
             for p in others { archive.add(uri: p.uri, size: p.size!, content: .ramp) }
-            let report = try await downloadZip(try zipPlan([broken] + others, archive: archive), to: path, compression: Compression(.store), configuration: Self.configuration())
+            let report = try await downloadZip(try zipPlan([broken] + others, archive: archive), to: path, compression: DownloadTarget.Compression(.store), configuration: Self.configuration())
             #expect(report.ok == 10)
             #expect(report.failed == 1)
             #expect(report.status(broken.uri)?.hasPrefix("FAILED") == true)

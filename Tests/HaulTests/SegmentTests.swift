@@ -92,7 +92,7 @@ struct SegmentTests {
                 #expect(UInt64(stream.bytes.count) == bundle.length)
                 try Data(stream.bytes).write(to: URL(fileURLWithPath: path))
             } else {
-                let report = try await downloadZip(plan, to: path, compression: Compression(.store), pipe: destination == .pipe, configuration: config)
+                let report = try await downloadZip(plan, to: path, compression: DownloadTarget.Compression(.store), pipe: destination == .pipe, configuration: config)
                 #expect(report.ok == 2)
             }
             // The probe and four segments.
@@ -125,7 +125,7 @@ struct SegmentTests {
             let small = product("small.fits", dataset: "d", size: 500_000)
             let big = product("big_cal.fits", dataset: "d", size: Self.size)
             for p in [small, big] { archive.add(uri: p.uri, size: p.size!) }
-            let report = try await downloadZip(try zipPlan([small, big], archive: archive), to: folder.path + "/out.zip", compression: Compression(.deflate, level: 1), configuration: Self.configuration())
+            let report = try await downloadZip(try zipPlan([small, big], archive: archive), to: folder.path + "/out.zip", compression: DownloadTarget.Compression(.deflate, level: 1), configuration: Self.configuration())
             #expect(report.ok == 2)
             #expect(archive.requests(for: small.uri) == 1)
             #expect(archive.requests(for: big.uri) == 1)

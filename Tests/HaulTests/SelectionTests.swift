@@ -169,17 +169,17 @@ struct SelectionTests {
     @Test("A regular expression narrows whatever else is selected")
     func regex() throws {
         let caom = try load("jwst-program.caom.json")
-        #expect(picked(caom, Selection(pattern: try FileNamePattern("/_RATE/i"))) == [
+        #expect(picked(caom, Selection(pattern: try Selection.FileNamePattern("/_RATE/i"))) == [
             "\(obs1)_rate.fits", "\(obs1)_rateints.fits", "\(obs2)_rate.fits", "\(obs2)_rateints.fits", "\(secret)_rate.fits (excluded)",
         ])
-        #expect(picked(caom, Selection(pattern: try FileNamePattern("_RATE"))).isEmpty)
-        #expect(picked(caom, Selection(pattern: try FileNamePattern(#"/_rate\.fits$/"#))) == [
+        #expect(picked(caom, Selection(pattern: try Selection.FileNamePattern("_RATE"))).isEmpty)
+        #expect(picked(caom, Selection(pattern: try Selection.FileNamePattern(#"/_rate\.fits$/"#))) == [
             "\(obs1)_rate.fits", "\(obs2)_rate.fits", "\(secret)_rate.fits (excluded)",
         ])
-        #expect(picked(caom, Selection(guideStars: true, pattern: try FileNamePattern("gs-fg"))) == [
+        #expect(picked(caom, Selection(guideStars: true, pattern: try Selection.FileNamePattern("gs-fg"))) == [
             "jw02734001001_gs-fg_2023193145213_cal.fits", "jw02734001001_gs-fg_2023193151522_cal.fits",
         ])
-        #expect(picked(caom, Selection(quick: .recommended, levels: ["1b"], pattern: try FileNamePattern("^jw02734001001_"))) == [
+        #expect(picked(caom, Selection(quick: .recommended, levels: ["1b"], pattern: try Selection.FileNamePattern("^jw02734001001_"))) == [
             "\(obs1)_uncal.fits", "\(obs1)_cal.fits", "\(obs2)_uncal.fits", "\(obs2)_cal.fits",
         ])
     }
@@ -195,7 +195,7 @@ struct SelectionTests {
         ("(?<name>cal)", "x_cal", true), ("(?<=_)cal", "_cal", true), (#"\u0041"#, "A", true), (#"/\u{41}/u"#, "A", true),
     ])
     func javascriptSyntax(pattern: String, name: String, expected: Bool) throws {
-        #expect(try FileNamePattern(pattern).matches(name) == expected)
+        #expect(try Selection.FileNamePattern(pattern).matches(name) == expected)
     }
 
     @Test("An invalid pattern says what is wrong and where", arguments: [
@@ -212,7 +212,7 @@ struct SelectionTests {
     ])
     func invalidPatterns(pattern: String, message: String) {
         do {
-            _ = try FileNamePattern(pattern)
+            _ = try Selection.FileNamePattern(pattern)
             Issue.record("\(pattern) was accepted")
         } catch let error as HaulError {
             #expect(error.code == .invalidArgument)

@@ -24,9 +24,9 @@ struct ShardRowsTests {
         Case(description: "guide stars", selection: { Selection(guideStars: true) }),
         Case(description: "levels and suffixes", selection: { Selection(levels: ["2b", "calibrated"], suffixes: ["asn"]) }),
         Case(description: "pipeline inputs", selection: { Selection(pipelineInputs: true) }),
-        Case(description: "regex", selection: { Selection(pattern: try FileNamePattern("_(cal|x1d|flt)")) }),
-        Case(description: "where", selection: { Selection(filters: [try ColumnFilter(parsing: "productType=SCIENCE,AUXILIARY")]) }),
-        Case(description: "where on details", selection: { Selection(filters: [try ColumnFilter(parsing: "dataproduct_type=!image")]) }),
+        Case(description: "regex", selection: { Selection(pattern: try Selection.FileNamePattern("_(cal|x1d|flt)")) }),
+        Case(description: "where", selection: { Selection(filters: [try Selection.ColumnFilter(parsing: "productType=SCIENCE,AUXILIARY")]) }),
+        Case(description: "where on details", selection: { Selection(filters: [try Selection.ColumnFilter(parsing: "dataproduct_type=!image")]) }),
         Case(description: "extension, flat", selection: { Selection(extensions: ["fits"]) }, layout: .flat),
     ]
 
@@ -107,7 +107,7 @@ struct ShardRowsTests {
         let products = try Catalog.load(paths: paths).products
         for selection in [
             Selection(levels: ["9z"]), Selection(suffixes: ["nosuch"]), Selection(extensions: ["zip"]),
-            Selection(filters: [try ColumnFilter(parsing: "instrument_name=NOSUCH")]),
+            Selection(filters: [try Selection.ColumnFilter(parsing: "instrument_name=NOSUCH")]),
         ] {
             let expected = #expect(throws: HaulError.self) { try selection.checkValues(in: products) }
             let got = #expect(throws: HaulError.self) {

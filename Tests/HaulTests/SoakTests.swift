@@ -20,7 +20,7 @@ func residentBytes() -> Int {
 }
 
 /// A byte stream that keeps nothing: a ZIP streamed nowhere.
-final class DiscardStream: ByteStream, @unchecked Sendable {
+final class DiscardStream: DownloadTarget.ByteStream, @unchecked Sendable {
     private let count = Locked<Int64>(0)
     func write(_ bytes: UnsafeRawBufferPointer) throws { count.withLock { $0 += Int64(bytes.count) } }
     var written: Int64 { count.withLock { $0 } }
@@ -70,7 +70,7 @@ struct SoakTests {
                         try FileManager.default.removeItem(atPath: root)
                     } else {
                         let stream = DiscardStream()
-                        report = try await engine.download(plan, to: .zipStream(stream, Compression(.auto, level: 1)))
+                        report = try await engine.download(plan, to: .zipStream(stream, DownloadTarget.Compression(.auto, level: 1)))
                         #expect(stream.written > 2_000 * 22)
                     }
                     #expect(report.ok == 2_000, "round \(round): \(report.failed) failed, \(report.cancelled) cancelled")

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// A stream that keeps every byte in memory.
-final class CollectingStream: ByteStream, @unchecked Sendable {
+final class CollectingStream: DownloadTarget.ByteStream, @unchecked Sendable {
     private let state = Locked<[UInt8]>([])
     func write(_ bytes: UnsafeRawBufferPointer) throws { state.withLock { $0 += bytes } }
     var bytes: [UInt8] { state.withLock { $0 } }

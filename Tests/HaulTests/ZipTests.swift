@@ -9,12 +9,12 @@ import Glibc
 
 /// One way of writing a bundle.
 struct ZipCase: CustomTestStringConvertible, Sendable {
-    var compression: Compression.Mode
+    var compression: DownloadTarget.Compression.Mode
     var pipe: Bool
     var layout: Plan.Layout
     var testDescription: String { "\(compression.rawValue), \(pipe ? "pipe" : "file"), \(layout.rawValue)" }
 
-    static let all: [ZipCase] = Compression.Mode.allCases.flatMap { mode in
+    static let all: [ZipCase] = DownloadTarget.Compression.Mode.allCases.flatMap { mode in
         [false, true].flatMap { pipe in Plan.Layout.allCases.map { ZipCase(compression: mode, pipe: pipe, layout: $0) } }
     }
 }
@@ -47,7 +47,7 @@ func zipFixture(_ archive: TestArchive) -> [Product] {
 
 /// Downloads a plan into a ZIP file, or through a real pipe into a file.
 func downloadZip(
-    _ plan: Plan, to path: String, compression: Compression, pipe: Bool = false, configuration: Configuration = testConfiguration()
+    _ plan: Plan, to path: String, compression: DownloadTarget.Compression, pipe: Bool = false, configuration: Configuration = testConfiguration()
 ) async throws -> DownloadReport {
     try await withEngine(configuration) { engine in
         if pipe {
@@ -76,7 +76,7 @@ struct ZipTests {
             var configuration = testConfiguration(parallel: 8)
             // A small budget: the 3 MB file goes through a spool file (copy_file_range or sendfile).
             configuration.memoryLimit = 4 << 20
-            let report = try await downloadZip(plan, to: path, compression: Compression(c.compression), pipe: c.pipe, configuration: configuration)
+            let report = try await downloadZip(plan, to: path, compression: DownloadTarget.Compression(c.compression), pipe: c.pipe, configuration: configuration)
             #expect(report.exitStatus == 1)
             #expect(report.ok == 9)
             #expect(report.failed == 1)
@@ -159,7 +159,7 @@ struct ZipTests {
             let products = [product("small_a.fits", dataset: "o", size: 10_000), product("huge_cal.fits", dataset: "o", size: size), product("small_b.fits", dataset: "o", size: 20_000)]
             for p in products { archive.add(uri: p.uri, size: p.size!) }
             let report = try await downloadZip(
-                try zipPlan(products, archive: archive), to: path, compression: Compression(c.compression, level: 1), pipe: c.pipe,
+                try zipPlan(products, archive: archive), to: path, compression: DownloadTarget.Compression(c.compression, level: 1), pipe: c.pipe,
                 configuration: testConfiguration(stall: .seconds(60))
             )
             #expect(report.exitStatus == 0)
@@ -207,7 +207,7 @@ struct ZipTests {
                 archive.add(uri: p.uri, size: p.size!)
                 products.append(p)
             }
-            let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: Compression(.auto), configuration: testConfiguration(parallel: 64))
+            let report = try await downloadZip(try zipPlan(products, archive: archive), to: path, compression: DownloadTarget.Compression(.auto), configuration: testConfiguration(parallel: 64))
             #expect(report.ok == count, "\(report.manifest.rows.filter { $0.status != .ok }.prefix(5).map { "\($0.file): \($0.statusText)" })")
             let reading = try await readWithPython(path)
             #expect(reading.entries.count == count + 2)
@@ -315,7 +315,7 @@ struct ZipTests {
         try await withTestArchive { archive in
             let products = zipFixture(archive).filter { $0.filename != "missing.fits" }
             let plan = try zipPlan(products, archive: archive)
-            let first = try await downloadZip(plan, to: folder.path + "/whole.zip", compression: Compression(.auto))
+            let first = try await downloadZip(plan, to: folder.path + "/whole.zip", compression: DownloadTarget.Compression(.auto))
             #expect(first.exitStatus == 0)
             let whole = try await readWithPython(folder.path + "/whole.zip")
             // What a crash leaves: complete entries, then one cut in the middle, no central directory.
@@ -326,7 +326,7 @@ struct ZipTests {
             try Data(bytes[0..<(start + 100)]).write(to: URL(fileURLWithPath: path + ".haul-part"))
             let before = products.map { archive.requests(for: $0.uri) }
 
-            let again = try await downloadZip(plan, to: path, compression: Compression(.auto))
+            let again = try await downloadZip(plan, to: path, compression: DownloadTarget.Compression(.auto))
             #expect(again.exitStatus == 0)
             #expect(!fileExists(path + ".haul-part"))
             let resumed = try await readWithPython(path)
@@ -353,7 +353,7 @@ struct ZipTests {
             try await checkWithReaders(path, names: resumed.names)
 
             // A finished archive run again: nothing is fetched, the manifests are rewritten.
-            let third = try await downloadZip(plan, to: path, compression: Compression(.auto))
+            let third = try await downloadZip(plan, to: path, compression: DownloadTarget.Compression(.auto))
             #expect(third.skipped == third.ok)
             #expect(products.map { archive.requests(for: $0.uri) } == after)
             #expect(try await readWithPython(path).names == whole.names)

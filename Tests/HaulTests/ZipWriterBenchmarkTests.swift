@@ -12,7 +12,7 @@ import Glibc
 /// nothing: every reader accepts it and gives the bodies back, byte for byte.
 @Suite struct ZipWriterBenchmarkTests {
     struct Case: CustomTestStringConvertible, Sendable {
-        var mode: Compression.Mode
+        var mode: DownloadTarget.Compression.Mode
         var toFile: Bool
         var testDescription: String { "\(mode.rawValue), \(toFile ? "file" : "stream")" }
     }
@@ -30,14 +30,14 @@ import Glibc
         let size: UInt64
         if c.toFile {
             size = try await ZipWriterBenchmark.write(
-                entries: 6, body: body, compression: Compression(c.mode, level: 1), to: .file(path), parallel: 3, memoryLimit: 4 << 20
+                entries: 6, body: body, compression: DownloadTarget.Compression(c.mode, level: 1), to: .file(path), parallel: 3, memoryLimit: 4 << 20
             )
         } else {
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             try #require(fd >= 0)
             defer { close(fd) }
             size = try await ZipWriterBenchmark.write(
-                entries: 6, body: body, compression: Compression(c.mode, level: 1),
+                entries: 6, body: body, compression: DownloadTarget.Compression(c.mode, level: 1),
                 to: .stream(FileDescriptorStream(fd: fd, name: path)), parallel: 3, memoryLimit: 4 << 20
             )
         }

@@ -38,7 +38,7 @@ let benchmarks: @Sendable () -> Void = {
         let products = try Catalog.parse(caom100k, name: "caom100k.json")
         let selection = Selection(
             quick: .recommended, levels: ["2b"], suffixes: ["i2d"], guideStars: true, pipelineInputs: true,
-            pattern: try FileNamePattern("/_(cal|i2d|uncal)\\./i")
+            pattern: try Selection.FileNamePattern("/_(cal|i2d|uncal)\\./i")
         )
         blackHole(Plan(products: products, selection: selection, root: "bench", resolver: resolver).summary)
     }

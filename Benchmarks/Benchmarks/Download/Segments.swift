@@ -13,7 +13,7 @@ func segmentBenchmarks() {
     let size: Int64 = 128 << 20
     let outputs: [(name: String, target: @Sendable (String) -> DownloadTarget)] = [
         ("dir", { .directory($0) }),
-        ("zipStore", { .zip($0 + ".zip", Compression(.store)) }),
+        ("zipStore", { .zip($0 + ".zip", DownloadTarget.Compression(.store)) }),
     ]
     for output in outputs {
         Benchmark(

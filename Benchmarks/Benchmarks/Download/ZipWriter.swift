@@ -12,7 +12,7 @@ import HaulArchive
 // with the whole machine to itself.
 
 /// Drops what it is given: the output costs nothing.
-final class DiscardStream: ByteStream, @unchecked Sendable {
+final class DiscardStream: DownloadTarget.ByteStream, @unchecked Sendable {
     var count = 0
     func write(_ bytes: UnsafeRawBufferPointer) throws { count += bytes.count }
 }
@@ -30,11 +30,11 @@ func processCPUSeconds() -> Double {
 func zipWriterBenchmarks() {
     let entrySize = 8 << 20
     let body = ArchiveContent(uri: "mast:BENCH/zip/body.fits", size: Int64(entrySize), kind: .fits).allBytes
-    let cases: [(name: String, entries: Int, compression: Compression, toFile: Bool)] = [
-        ("store.32x8MiB.streamed", 32, Compression(.store), false),
-        ("store.32x8MiB.toFile", 32, Compression(.store), true),
-        ("deflate1.4x8MiB.streamed", 4, Compression(.deflate, level: 1), false),
-        ("deflate6.4x8MiB.streamed", 4, Compression(.deflate, level: 6), false),
+    let cases: [(name: String, entries: Int, compression: DownloadTarget.Compression, toFile: Bool)] = [
+        ("store.32x8MiB.streamed", 32, DownloadTarget.Compression(.store), false),
+        ("store.32x8MiB.toFile", 32, DownloadTarget.Compression(.store), true),
+        ("deflate1.4x8MiB.streamed", 4, DownloadTarget.Compression(.deflate, level: 1), false),
+        ("deflate6.4x8MiB.streamed", 4, DownloadTarget.Compression(.deflate, level: 6), false),
     ]
     for c in cases {
         Benchmark(

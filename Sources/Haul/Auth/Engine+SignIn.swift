@@ -6,7 +6,7 @@ extension Engine {
     /// - Returns: The credentials, with the user's display name.
     /// - Throws: ``HaulError`` (`authentication`) when the archive cannot be asked or answers that the
     ///   token is anonymous (not accepted). Messages never contain the token.
-    public func signIn(_ token: AccessToken, archive: URLResolver) async throws -> Credentials {
+    public func signIn(_ token: Credentials.AccessToken, archive: URLResolver) async throws -> Credentials {
         let url = archive.archive + "/whoami"
         let sink = MemorySink(limit: 1 << 20)
         let request = RequestHeaders(url: url, configuration: configuration, adding: [token.header])
@@ -28,7 +28,7 @@ extension Engine {
         let attributes = object["attrib"] as? [String: Any]
         let name = (attributes?["display_name"] as? String)?.trimmingSpaces()
         guard !anonymous else {
-            throw HaulError(.authentication, "the archive did not accept the token: \(url) says anonymous (check \(AccessToken.environmentVariable) or --token-file)")
+            throw HaulError(.authentication, "the archive did not accept the token: \(url) says anonymous (check \(Credentials.AccessToken.environmentVariable) or --token-file)")
         }
         return Credentials(token: token, user: name.flatMap { $0.isEmpty ? nil : $0 } ?? "unnamed user", archive: archive)
     }

@@ -2,7 +2,7 @@
 public enum DownloadEvent: Sendable {
     /// Counts and rate, at most every ``Configuration/progressInterval`` and once at the end. Snapshots
     /// a consumer has not read yet are replaced by newer ones (``DownloadEvents`` says why).
-    case progress(DownloadProgress)
+    case progress(Progress)
     /// A product's manifest row, as soon as it is final. Never dropped.
     case file(Manifest.Row)
     /// Something a person should know that is not a product's status (the watchdog's report). Never dropped.

@@ -103,7 +103,7 @@ extension Engine {
         case .zipStream(let stream, let compression):
             return (workers, runner(ZipOutput(.stream(stream), plan: plan, budget: budget, configuration: configuration, compression: compression, workers: workers)))
         case .storedBundle(let stream, let bundle, let from):
-            return (workers, runner(ZipOutput(.stored(stream, bundle, from: from), plan: plan, budget: budget, configuration: configuration, compression: Compression(.store), workers: workers)))
+            return (workers, runner(ZipOutput(.stored(stream, bundle, from: from), plan: plan, budget: budget, configuration: configuration, compression: DownloadTarget.Compression(.store), workers: workers)))
         }
     }
 }

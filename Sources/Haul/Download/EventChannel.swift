@@ -11,7 +11,7 @@ final class EventChannel: Sendable {
         var read = 0
         /// The newest unread progress snapshot, delivered once `read` reaches `progressAfter` (the
         /// records queued before it went out first).
-        var progress: DownloadProgress?
+        var progress: DownloadEvent.Progress?
         var progressAfter = 0
         /// The download ended: the consumer reads what is left, then `nil`.
         var finished = false

@@ -302,7 +302,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
                 // The bucket could not give it: the archive does, into a fresh sink (the failed one may
                 // hold segments' regions).
                 _ = await output.complete(index, sink: sink, result: cloud)
-                events.yield(.transfer(TransferRecord(
+                events.yield(.transfer(DownloadEvent.TransferRecord(
                     url: url, httpStatus: cloud.httpStatus, bytes: cloud.bytes, seconds: cloud.seconds, attempts: cloud.attempts, status: .failed(reason)
                 )))
                 row.note = Self.joined(row.note, "from the archive: the cloud failed (\(reason.message))")
@@ -326,7 +326,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
             Self.fill(&row, result, completion)
             row.source = fetched.source
         }
-        events.yield(.transfer(TransferRecord(
+        events.yield(.transfer(DownloadEvent.TransferRecord(
             url: fetched.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
             attempts: result.attempts, status: row.status
         )))
@@ -417,7 +417,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         let completion = await output.complete(index, sink: sink, result: result)
         row.attempts = result.attempts
         row.seconds = result.seconds
-        events.yield(.transfer(TransferRecord(
+        events.yield(.transfer(DownloadEvent.TransferRecord(
             url: entry.url, httpStatus: result.httpStatus, bytes: result.bytes, seconds: result.seconds,
             attempts: result.attempts, status: result.status == .notModified ? .ok : completion.status
         )))
@@ -475,10 +475,10 @@ struct PlanRun<Output: RunOutput>: Sendable {
 
     // MARK: Progress
 
-    private func progress(_ c: Counters, total: Int, bytesTotal: Int64?, started: ContinuousClock.Instant, rate: inout RateMeter) -> DownloadProgress {
+    private func progress(_ c: Counters, total: Int, bytesTotal: Int64?, started: ContinuousClock.Instant, rate: inout RateMeter) -> DownloadEvent.Progress {
         let received = c.received.total
         let now = ContinuousClock.now
-        return DownloadProgress(
+        return DownloadEvent.Progress(
             filesTotal: total, filesDone: c.done.load(ordering: .relaxed), filesFailed: c.failed.load(ordering: .relaxed),
             bytesDone: received + c.skippedBytes.load(ordering: .relaxed), bytesTotal: bytesTotal,
             activeTransfers: engine.activeTransfers, elapsed: started.duration(to: now),

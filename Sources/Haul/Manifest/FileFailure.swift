@@ -16,7 +16,7 @@ public struct FileFailure: Sendable, Hashable, CustomStringConvertible {
         /// The archive refused it to this user (HTTP 403).
         public static let forbidden = Code("forbidden")
         /// Another HTTP error status, final or still there after every retry (408, 429 and 5xx are
-        /// retried first); the ``TransferRecord`` has the number.
+        /// retried first); the ``DownloadEvent/TransferRecord`` has the number.
         public static let httpError = Code("HTTP error")
         /// The host could not be reached: the connection was refused or timed out, its name does not
         /// resolve, or it refused every connection so far and was given up on.

@@ -81,7 +81,7 @@ package enum ShardPlan {
         /// A shared tree instead of a ZIP per shard.
         package var tree: String?
         package var archive: URLResolver
-        package var compression: Compression = Compression()
+        package var compression = DownloadTarget.Compression()
         package var catalogs: [String] = []
         package var arguments: [String] = []
         /// The fingerprint of the inputs (``fingerprint(catalogs:extra:)``).

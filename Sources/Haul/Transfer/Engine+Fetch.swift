@@ -24,7 +24,7 @@ extension Engine {
     ///   - sink: Where the bytes go; it holds the whole file when the result is ``FetchResult/Status/ok``.
     /// - Returns: How it ended; a failure's ``FileFailure`` says why. Cancelling the calling task
     ///   stops the transfer and gives ``FetchResult/Status/cancelled``.
-    public func fetch(url: String, expectedSize: Int64?, headers: [String] = [], into sink: any TransferSink) async -> FetchResult {
+    package func fetch(url: String, expectedSize: Int64?, headers: [String] = [], into sink: any TransferSink) async -> FetchResult {
         await fetch(url: url, expectedSize: expectedSize, headers: headers, originHeaders: [], into: sink)
     }
 

@@ -2,8 +2,8 @@ import CCurl
 import Foundation
 
 /// How one product's download ended, after every attempt.
-public struct FetchResult: Sendable {
-    public enum Status: Sendable, Hashable {
+package struct FetchResult: Sendable {
+    package enum Status: Sendable, Hashable {
         case ok
         /// A conditional request (`If-None-Match`, `If-Modified-Since`) was answered 304: the copy the
         /// caller has is current, and the sink holds nothing.
@@ -13,15 +13,15 @@ public struct FetchResult: Sendable {
         case cancelled
     }
 
-    public var status: Status
-    public var attempts: Int
+    package var status: Status
+    package var attempts: Int
     /// Bytes the sink holds (the whole product when `ok`).
-    public var bytes: Int64
+    package var bytes: Int64
     /// `Last-Modified` of the last response, as Unix seconds.
-    public var lastModified: Int64?
-    public var seconds: Double
+    package var lastModified: Int64?
+    package var seconds: Double
     /// `ETag` of the response the bytes came from (as sent, quotes and any `W/` kept).
-    public var etag: String? = nil
+    package var etag: String? = nil
     /// The last response's HTTP status, 0 when none arrived.
-    public var httpStatus = 0
+    package var httpStatus = 0
 }

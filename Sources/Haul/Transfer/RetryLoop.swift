@@ -5,8 +5,8 @@
 ///
 /// The loop knows nothing of HTTP: each attempt is a closure that runs the request, keeps what it
 /// needs of the outcome, and says whether the fetch is finished or worth another try. The loop counts
-/// attempts, tells ``HostHealth`` how each ended, enforces ``RetryPolicy/retries`` and sleeps the
-/// policy's backoff between attempts.
+/// attempts, tells ``HostHealth`` how each ended, enforces ``Configuration/RetryPolicy/retries`` and
+/// sleeps the policy's backoff between attempts.
 struct RetryLoop {
     /// What one attempt decided.
     enum Step {
@@ -16,7 +16,7 @@ struct RetryLoop {
         case retry(reason: FileFailure, retryAfter: Duration?)
     }
 
-    let policy: RetryPolicy
+    let policy: Configuration.RetryPolicy
     let hosts: HostHealth
     /// `host:port` of the URL, when it has one (``HostHealth/key(_:)``).
     let host: String?
@@ -25,7 +25,7 @@ struct RetryLoop {
     /// Attempts made so far.
     private(set) var attempts = 0
 
-    init(policy: RetryPolicy, hosts: HostHealth, url: String,
+    init(policy: Configuration.RetryPolicy, hosts: HostHealth, url: String,
          sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
         self.policy = policy
         self.hosts = hosts

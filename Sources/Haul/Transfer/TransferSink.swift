@@ -5,7 +5,7 @@
 /// backpressure reaches the server) and the chunk is offered again after the sink calls
 /// ``SinkWaker/wake()``. Sinks wake only once drained to half of what made them pause, so a slow sink
 /// does not cost a pause per chunk.
-public protocol TransferSink: AnyObject, Sendable {
+package protocol TransferSink: AnyObject, Sendable {
     /// A response body starts at byte `offset` of the product: 0, or where a resumed transfer goes on.
     /// Bytes the sink holds below `offset` stay; any above it are to be replaced.
     func begin(offset: Int64, waker: SinkWaker) throws
@@ -17,13 +17,13 @@ public protocol TransferSink: AnyObject, Sendable {
 }
 
 extension TransferSink {
-    public func begin(offset: Int64, totalLength: Int64?, waker: SinkWaker) throws {
+    package func begin(offset: Int64, totalLength: Int64?, waker: SinkWaker) throws {
         try begin(offset: offset, waker: waker)
     }
 }
 
 /// A sink's answer to one chunk.
-public enum SinkWrite: Sendable {
+package enum SinkWrite: Sendable {
     /// Taken whole.
     case accepted
     /// Not taken: offer it again after ``SinkWaker/wake()``.
@@ -33,8 +33,8 @@ public enum SinkWrite: Sendable {
 }
 
 /// Lets a paused sink ask for its transfer to go on. Callable from any thread, any number of times.
-public struct SinkWaker: Sendable {
+package struct SinkWaker: Sendable {
     let action: @Sendable () -> Void
-    public init(_ action: @escaping @Sendable () -> Void) { self.action = action }
-    public func wake() { action() }
+    package init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    package func wake() { action() }
 }

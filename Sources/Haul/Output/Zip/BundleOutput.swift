@@ -15,7 +15,7 @@ import Darwin
 final class ArchiveOutput: @unchecked Sendable {
     enum Kind {
         case file(fd: Int32, path: String)
-        case stream(any ByteStream)
+        case stream(any DownloadTarget.ByteStream)
     }
 
     /// A region of a file given up; ``compact(_:)`` removes it.

@@ -5,10 +5,12 @@ import Glibc
 import Darwin
 #endif
 
-/// A destination for a streamed archive that cannot seek: standard output, a socket, a program's buffer.
-///
-/// ``write(_:)`` is called on the bundle's writer queue, in order, and may block.
-public protocol ByteStream: AnyObject, Sendable {
-    /// Writes all of `bytes`, or throws.
-    func write(_ bytes: UnsafeRawBufferPointer) throws
+extension DownloadTarget {
+    /// A destination for a streamed archive that cannot seek: standard output, a socket, a program's buffer.
+    ///
+    /// ``write(_:)`` is called on the bundle's writer queue, in order, and may block.
+    public protocol ByteStream: AnyObject, Sendable {
+        /// Writes all of `bytes`, or throws.
+        func write(_ bytes: UnsafeRawBufferPointer) throws
+    }
 }

@@ -5,8 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A ``ByteStream`` over a file descriptor (a pipe, a socket, a terminal); it does not close it.
-package final class FileDescriptorStream: ByteStream {
+/// A ``DownloadTarget/ByteStream`` over a file descriptor (a pipe, a socket, a terminal); it does not close it.
+package final class FileDescriptorStream: DownloadTarget.ByteStream {
     package let fd: Int32
     package let name: String
 

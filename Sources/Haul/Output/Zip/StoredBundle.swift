@@ -310,7 +310,7 @@ package final class StoredBundle: Sendable {
 
 /// A stream that takes part of a stored bundle only, up to and including byte ``lastByte``: a file
 /// whose entry starts after it is not fetched (and the bundle's end is not written).
-package protocol StoredBundlePart: ByteStream {
+package protocol StoredBundlePart: DownloadTarget.ByteStream {
     var lastByte: UInt64 { get }
 }
 
@@ -331,12 +331,12 @@ struct FNV1a {
 
 /// A stream that drops the first bytes written to it: a resumed bundle's output, from an entry's
 /// start, of which the client already has the first `skip` bytes.
-final class SkippingStream: ByteStream, @unchecked Sendable {
-    private let stream: any ByteStream
+final class SkippingStream: DownloadTarget.ByteStream, @unchecked Sendable {
+    private let stream: any DownloadTarget.ByteStream
     // Touched only by the writer's queue.
     private var skip: UInt64
 
-    init(_ stream: any ByteStream, skip: UInt64) {
+    init(_ stream: any DownloadTarget.ByteStream, skip: UInt64) {
         self.stream = stream
         self.skip = skip
     }

@@ -18,7 +18,7 @@ import Darwin
 /// Nothing reaches the archive until ``finish(size:)`` has the whole, checked entry.
 ///
 /// With `auto`, the first chunk is compressed as a trial and the others wait for it: deflate is kept
-/// when it shrinks the chunk below ``Compression/worthwhileRatio``, else the entry is stored.
+/// when it shrinks the chunk below ``DownloadTarget/Compression/worthwhileRatio``, else the entry is stored.
 final class ZipEntrySink: TransferSink, @unchecked Sendable {
     enum Mode: Sendable { case store, deflate, undecided }
 
@@ -96,7 +96,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
         switch staging.compression.mode {
         case .store: mode = .store
         case .deflate: mode = .deflate
-        case .auto: mode = Compression.isCompressedType(filename) ? .store : .undecided
+        case .auto: mode = DownloadTarget.Compression.isCompressedType(filename) ? .store : .undecided
         }
         initialMode = mode
         filler = BlockFiller(blockSize: staging.blockSize, budget: staging.budget)
@@ -331,7 +331,7 @@ final class ZipEntrySink: TransferSink, @unchecked Sendable {
             let (output, length) = staging.deflater.compress(input, final: chunk.final)
             staging.budget.forceReserve(output.count)
             let compressed = Buffer(pointer: output, length: length)
-            if mode == .undecided && Double(length) >= Compression.worthwhileRatio * Double(chunk.input.length) {
+            if mode == .undecided && Double(length) >= DownloadTarget.Compression.worthwhileRatio * Double(chunk.input.length) {
                 release(compressed)
                 piece = Piece(crc: crc, inputLength: chunk.input.length, output: chunk.input.compacted(budget: staging.budget))
                 decided = .store

@@ -18,9 +18,9 @@ import Darwin
 final class ZipOutput: RunOutput, @unchecked Sendable {
     enum Destination {
         case file(String)
-        case stream(any ByteStream)
+        case stream(any DownloadTarget.ByteStream)
         /// A ``StoredBundle``'s bytes from an offset on.
-        case stored(any ByteStream, StoredBundle, from: UInt64)
+        case stored(any DownloadTarget.ByteStream, StoredBundle, from: UInt64)
     }
 
     let destination: Destination
@@ -55,7 +55,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     private let diskFull = Locked<HaulError?>(nil)
 
     init(
-        _ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: Compression,
+        _ destination: Destination, plan: Plan, budget: MemoryBudget, configuration c: Configuration, compression: DownloadTarget.Compression,
         overwrite: Bool = false, workers: WorkerPool
     ) {
         self.destination = destination
@@ -175,7 +175,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     ///
     /// An entry before `from` that has not gone out yet has no record: the files' part of the bundle
     /// can still be written (a range that ends before the manifests), but not its end, which fails.
-    private func openStored(_ stream: any ByteStream, _ bundle: StoredBundle, from: UInt64) throws {
+    private func openStored(_ stream: any DownloadTarget.ByteStream, _ bundle: StoredBundle, from: UInt64) throws {
         guard from < bundle.length || from == 0 else {
             throw HaulError(.output, "cannot start the bundle at byte \(from) of \(bundle.length)")
         }
@@ -202,7 +202,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
             }
         }
         let start = first < bundle.order.count ? bundle.offsets[first] : bundle.manifestOffset
-        let output = from > start ? SkippingStream(stream, skip: from - start) as any ByteStream : stream
+        let output = from > start ? SkippingStream(stream, skip: from - start) as any DownloadTarget.ByteStream : stream
         // Twice the transfers in flight: those past a slow first one keep the connections busy, and
         // what waits is staged within the budget like any entry.
         let window = max(8, 2 * parallelism)

@@ -7,7 +7,7 @@ import Darwin
 
 /// What every entry sink of one bundle shares.
 struct ZipStaging: Sendable {
-    let compression: Compression
+    let compression: DownloadTarget.Compression
     let deflater: ChunkDeflater
     let budget: MemoryBudget
     /// Bytes a chunk collects before it is checksummed or compressed on a worker.
@@ -23,7 +23,7 @@ struct ZipStaging: Sendable {
 
 extension ZipStaging {
     /// What the entries of a bundle written with `parallel` transfers in flight share.
-    init(compression: Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String, workers: WorkerPool) {
+    init(compression: DownloadTarget.Compression, budget: MemoryBudget, parallel: Int, spoolFolder: String, workers: WorkerPool) {
         let blockSize = budget.blockSize(parallel: parallel)
         self.init(
             compression: compression, deflater: ChunkDeflater(level: compression.level), budget: budget,

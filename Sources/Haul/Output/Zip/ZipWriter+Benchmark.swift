@@ -20,7 +20,7 @@ public enum ZipWriterBenchmark {
         /// A seekable file (created or truncated): big stored entries are written in place.
         case file(String)
         /// A stream: every entry is staged, then appended with a data descriptor's sizes known.
-        case stream(any ByteStream)
+        case stream(any DownloadTarget.ByteStream)
     }
 
     /// Writes `entries` entries whose bodies are all `body`, `parallel` entries at a time.
@@ -31,7 +31,7 @@ public enum ZipWriterBenchmark {
     /// - Returns: The archive's size in bytes.
     /// - Throws: ``HaulError`` when the output cannot be written.
     public static func write(
-        entries: Int, body: [UInt8], chunk: Int = 16 << 10, compression: Compression, to destination: Destination,
+        entries: Int, body: [UInt8], chunk: Int = 16 << 10, compression: DownloadTarget.Compression, to destination: Destination,
         parallel: Int = 4, memoryLimit: Int = 256 << 20
     ) async throws -> UInt64 {
         let budget = MemoryBudget(limit: memoryLimit)
