@@ -10,7 +10,7 @@ public func fuzz(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     do {
         let products: [Product]
         switch Catalog.detect(data) {
-        case .astropyCSV?: products = try Catalog.parseAstropyCSV(Catalog.text(data, name: "fuzz"), name: "fuzz")
+        case .astropyCSV?: products = try data.withUnsafeBytes { try Catalog.parseAstropyCSV($0.bindMemory(to: UInt8.self), name: "fuzz") }
         case .ecsv?: products = try Catalog.parseECSV(Catalog.text(data, name: "fuzz"), name: "fuzz")
         case .votable?: products = try data.withUnsafeBytes { try Catalog.parseVOTable($0.bindMemory(to: UInt8.self), name: "fuzz") }
         case .fits?: products = try data.withUnsafeBytes { try Catalog.parseFITS($0.bindMemory(to: UInt8.self), name: "fuzz") }
