@@ -91,12 +91,17 @@ final class PathLookup: Sendable {
         // The read-ahead follows what the transfers take, not only what they wait for: a window
         // moved only by waits let the transfers run to its end, and every transfer then waited for
         // a call (and the calls ahead of it) before its file could start.
+        // (A URI not answered yet moves it below, once its transfer waits: so the batch waited for is
+        // the one the driver asks for first.)
         let (known, advanced) = state.withLock { s -> (Answer?, Bool) in
+            guard let known = s.answers[uri] else { return (nil, false) }
             defer { s.highest = max(s.highest, batch) }
-            return (s.answers[uri], batch > s.highest)
+            return (known, batch > s.highest)
         }
-        if advanced { wake() }
-        if let known { return known }
+        if let known {
+            if advanced { wake() }
+            return known
+        }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { s -> Bool in
                 if s.answers[uri] != nil || s.finished { return true }
