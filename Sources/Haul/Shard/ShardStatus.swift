@@ -80,8 +80,9 @@ package struct ShardStatus: Codable, Sendable, Hashable {
 
     package static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
-        return String(cString: buffer)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        let length = buffer.firstIndex(of: 0) ?? buffer.count
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
