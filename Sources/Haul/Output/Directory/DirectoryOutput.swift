@@ -27,12 +27,13 @@ final class DirectoryOutput: RunOutput {
     /// in a folder this run made, every name is one of this run's (the plan's paths are unique), so
     /// no file there can be complete from before and none is looked for.
     private let folders = Locked<[String: Bool]>([:])
-    /// Where files are flushed before their rename (``Configuration/synchronizesOutput``): threads
-    /// apart from the download's, because an `fsync` sleeps for milliseconds and the download's
-    /// threads must keep checksumming and writing. Many, because the file system commits the flushes
-    /// that wait at the same time together: 2,000 small files flushed here took 2.7 s on 4 threads
-    /// and 0.9 s on 16 (0.45 s without flushing).
-    private let flushers: WorkerPool?
+    /// Where each file's last steps run: its flush before its rename (``Configuration/synchronizesOutput``)
+    /// and the rename. Threads apart from the download's, because an `fsync` sleeps for milliseconds,
+    /// a rename waits its turn at the folder, and the download's threads must keep checksumming and
+    /// writing. Many when flushing, because the file system commits the flushes that wait at the same
+    /// time together: 2,000 small files flushed here took 2.7 s on 4 threads and 0.9 s on 16 (0.45 s
+    /// without flushing).
+    private let finishers: WorkerPool
 
     init(root path: String, plan: Plan, budget: MemoryBudget, configuration c: Configuration, workers: WorkerPool) {
         self.workers = workers
@@ -41,7 +42,7 @@ final class DirectoryOutput: RunOutput {
         self.budget = budget
         blockSize = budget.blockSize(parallel: c.parallel)
         synchronizes = c.synchronizesOutput
-        flushers = c.synchronizesOutput ? WorkerPool(name: "haul-flush", threads: 16) : nil
+        finishers = c.synchronizesOutput ? WorkerPool(name: "haul-flush", threads: 16) : WorkerPool(name: "haul-finish", threads: 4)
     }
 
     var location: String { root }
@@ -88,7 +89,7 @@ final class DirectoryOutput: RunOutput {
         do {
             // A small file needs no more than its own size in memory.
             let block = entry.product.size.map { min(blockSize, max(4096, Int(clamping: ($0 + 4095) / 4096 * 4096))) } ?? blockSize
-            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, workers: workers, flushers: flushers))
+            return .fetch(try FileSink(path: path, budget: budget, blockSize: block, workers: workers, finishers: finishers, flush: synchronizes))
         } catch {
             note(error)
             return .failed(.writing(error))

@@ -15,18 +15,20 @@ package final class FileSink: TransferSink, @unchecked Sendable {
     package let path: String
     package let temporaryPath: String
     private let file: FileTarget
-    /// The file's own lane, for the last steps when nothing is flushed, off the caller's thread.
-    private let lane: SerialLane
-    /// Where the last steps run when the file is flushed before its rename (`nil`: not flushed).
-    private let flushers: WorkerPool?
+    /// Where the last steps run (the flush, the rename), off the caller's thread and off the workers.
+    private let finishers: WorkerPool
+    /// Whether the file is flushed before its rename.
+    private let flush: Bool
     private let body: SegmentSink
 
     /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
     ///
-    /// - Parameter flushers: Where to flush the file before its rename, so that the name never points
-    ///   at a file a power cut could empty (the caller flushes the folder after); `nil`: no flush.
+    /// - Parameters:
+    ///   - finishers: Where the last steps run: threads that may wait on the disk and on the folder.
+    ///   - flush: Flush the file before its rename, so that the name never points at a file a power
+    ///     cut could empty (the caller flushes the folder after).
     /// - Throws: ``HaulError`` (`output`) naming the path and the system's reason.
-    package init(path: String, budget: MemoryBudget, blockSize: Int, workers: WorkerPool, flushers: WorkerPool? = nil) throws {
+    package init(path: String, budget: MemoryBudget, blockSize: Int, workers: WorkerPool, finishers: WorkerPool, flush: Bool) throws {
         self.path = path
         let slash = path.lastIndex(of: "/")
         let folder = slash.map { String(path[...$0]) } ?? ""
@@ -40,10 +42,10 @@ package final class FileSink: TransferSink, @unchecked Sendable {
         // What PageMemory really allocates, so that reservations and releases agree.
         file = FileTarget(
             fd: fd, path: path, blocks: SegmentBlocks(budget: budget, size: PageMemory.sizeClass(blockSize), workers: workers),
-            writeback: flushers.map { Writeback(fd: fd, pool: $0) }
+            writeback: flush ? Writeback(fd: fd, pool: finishers) : nil
         )
-        lane = SerialLane(on: workers)
-        self.flushers = flushers
+        self.finishers = finishers
+        self.flush = flush
         body = SegmentSink(start: 0, end: .max, target: file)
     }
 
@@ -76,12 +78,13 @@ package final class FileSink: TransferSink, @unchecked Sendable {
             unlink(temporaryPath)
             throw error
         }
-        // Every write has ended. The last steps in one go off the caller's thread (which runs the
-        // download's tasks): on a flusher, whose `fsync` may sleep for milliseconds, or on the file's
-        // lane. Each step is a system call the file needs: the cut only when something lies past the
+        // Every write has ended. The last steps in one go, off the caller's thread (which runs the
+        // download's tasks) and off the workers (which checksum and write every file's blocks): an
+        // `fsync` sleeps for milliseconds, and a rename waits for the folder, which every file being
+        // created or renamed in it holds in turn. Each step is a system call the file needs: the cut only when something lies past the
         // end (an earlier attempt of a product that changed), the time on the open file.
         closed = true
-        let (fd, path, temporary, extent, flush) = (file.fd, self.path, temporaryPath, file.extent, flushers != nil)
+        let (fd, path, temporary, extent, flush) = (file.fd, self.path, temporaryPath, file.extent, self.flush)
         let finish: @Sendable () -> HaulError? = {
             if extent != size, ftruncate(fd, off_t(size)) != 0 {
                 let e = errno
@@ -103,11 +106,7 @@ package final class FileSink: TransferSink, @unchecked Sendable {
             return nil
         }
         let failed: HaulError? = await withCheckedContinuation { c in
-            if let flushers {
-                flushers.async { c.resume(returning: finish()) }
-            } else {
-                lane.async { c.resume(returning: finish()) }
-            }
+            finishers.async { c.resume(returning: finish()) }
         }
         if let failed {
             unlink(temporaryPath)
