@@ -254,8 +254,11 @@ struct MemoryBoundTests {
             let limitKiB = 4 << 10
             print("memory, \(mode): peak RSS \(big.peakKiB) KiB for 256 MiB at --memory-limit 4 --parallel 64; \(baseline.peakKiB) KiB for one 10-byte file; \(summaryField(big.stdout, "memory_pauses") ?? -1) pauses for memory")
             // The documented fixed overhead (docs/performance.md, "Memory"): libcurl's state per transfer (handle, connection,
-            // receive buffer) within 32 KiB, and 4 MiB for the compression workers' zlib streams and threads.
-            let allowanceKiB = 64 * 32 + (4 << 10)
+            // receive buffer) within 32 KiB, 4 MiB for the compression workers' zlib streams and threads, and 1 MiB for
+            // the thread that starts the disk's writeback of a flushed archive (its stack and malloc arena). Without
+            // that MiB the deflate cases ran within 0.3–0.6 MiB of the bound on a quiet machine and 0.3 MiB past it
+            // in one run at a load of 30, where more of the process's threads run at the same time.
+            let allowanceKiB = 64 * 32 + (4 << 10) + (1 << 10)
             #expect(big.peakKiB <= baseline.peakKiB + limitKiB + allowanceKiB,
                     "peak RSS \(big.peakKiB) KiB; the tiny run's \(baseline.peakKiB) KiB + the 4 MiB limit + \(allowanceKiB) KiB is \(baseline.peakKiB + limitKiB + allowanceKiB) KiB")
         }
