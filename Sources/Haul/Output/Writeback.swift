@@ -30,6 +30,8 @@ final class Writeback: Sendable {
         var inFlight = false
         /// The file's own descriptor, duplicated at the first request: a request queued as the
         /// owner closes the file must never reach a number the process has since given to another.
+        /// -1 before the first request; -2 when it could not be duplicated (then none is made: the
+        /// flush at the end does it all, and no descriptor is asked for again).
         var copy: Int32 = -1
     }
     private let state = Locked(State())
@@ -53,7 +55,10 @@ final class Writeback: Sendable {
         let start = state.withLock { s -> Bool in
             s.pending += Int64(count)
             guard !s.inFlight, s.pending >= Self.threshold else { return false }
-            if s.copy < 0 { s.copy = fcntl(fd, F_DUPFD_CLOEXEC, 0) }
+            if s.copy == -1 {
+                let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+                s.copy = copy >= 0 ? copy : -2
+            }
             guard s.copy >= 0 else { return false }
             s.pending = 0
             s.inFlight = true
