@@ -166,7 +166,10 @@ struct DownloadTests {
             for p in quick { archive.add(uri: p.uri, size: 2_000) }
             for p in slow { archive.add(uri: p.uri, size: 1_000_000, faults: [.init(.stall(after: 100_000))]) }
             let plan = Plan(products: quick + slow, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
-            var config = testConfiguration(stall: .seconds(60))
+            // The stall window far past the wait below: on a machine at a load of 65 (CI beside a build) the
+            // run took longer than 60 s to reach its stalls, and a stall timed out there would retry the slow
+            // files, which then complete and never show the state waited for.
+            var config = testConfiguration(stall: .seconds(900))
             config.parallel = 16
             let (report, handles) = try await withEngine(config) { engine in
                 // Until the quick files are done and the slow ones are stalled mid-body.
@@ -182,7 +185,7 @@ struct DownloadTests {
                         }
                     }
                 }
-                try await waitUntil("the quick files done and the slow ones stalled", timeout: .seconds(60)) { stalled.withLock { $0 } }
+                try await waitUntil("the quick files done and the slow ones stalled") { stalled.withLock { $0 } }
                 // The download is the calling task's: cancelling that task cancels it.
                 running.cancel()
                 let report = try await running.value
