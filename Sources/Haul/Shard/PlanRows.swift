@@ -44,6 +44,15 @@ final class PlanRows: @unchecked Sendable {
         var suffix: String
         var instrument: String
         var filters: String
+    
+        /// `p`'s, as the shard files write them.
+        init(_ p: Product) {
+            dataset = p.dataset
+            level = p.level ?? ""
+            suffix = p.suffix.map { "_" + $0.lowercased() } ?? ""
+            instrument = p.instrument ?? ""
+            filters = p.filters ?? ""
+        }
     }
 
     /// One row, valid while the ``PlanRows`` lives (its bytes are in a chunk that never moves).
@@ -72,12 +81,13 @@ final class PlanRows: @unchecked Sendable {
         static let capacity = 4 << 20
         let base: UnsafeMutablePointer<UInt8>
         let capacity: Int
-        var used = 0
+        // Unchecked: a chunk is written by one thread, and read only once written (as every var here).
+        @exclusivity(unchecked) var used = 0
         /// Where each row starts.
-        var offsets: [UInt32] = []
-        var shared: [Shared] = []
+        @exclusivity(unchecked) var offsets: [UInt32] = []
+        @exclusivity(unchecked) var shared: [Shared] = []
         /// While the chunk is written: each combination's index in ``shared``.
-        var sharedIndex: [Shared: Int] = [:]
+        @exclusivity(unchecked) var sharedIndex: [Shared: Int] = [:]
 
         init(capacity: Int) {
             self.capacity = capacity
@@ -89,40 +99,63 @@ final class PlanRows: @unchecked Sendable {
 
     let rules: Selection.Rules
     let guideStarRule: Bool
-    private(set) var chunks: [Chunk] = []
+    // The vars are unchecked for exclusive access (a check costs more than the rest of a row's work): a
+    // `PlanRows` is written by one thread, and read once written, and no access to one overlaps another.
+    @exclusivity(unchecked) private(set) var chunks: [Chunk] = []
     /// The index of each chunk's first row.
-    private(set) var firstRows: [Int] = []
-    private(set) var count = 0
-    private(set) var guideStars: [GuideStar] = []
-    private(set) var vocabulary: Selection.Vocabulary
+    @exclusivity(unchecked) private(set) var firstRows: [Int] = []
+    @exclusivity(unchecked) private(set) var count = 0
+    /// How many of them were read straight from a JSON list's CAOM rows, without a product (for tests).
+    @exclusivity(unchecked) var directRows = 0
+    @exclusivity(unchecked) private(set) var guideStars: [GuideStar] = []
+    /// Written by this type only (and its CAOM reader, PlanRows+CAOM.swift).
+    @exclusivity(unchecked) var vocabulary: Selection.Vocabulary
 
     /// The last product's shared fields as the catalog gave them, and their index in the last chunk:
     /// rows of a dataset come together, so most rows find theirs here.
-    private var lastRaw: (dataset: String, level: String?, suffix: String?, instrument: String?, filters: String?)?
-    private var lastShared = 0
+    @exclusivity(unchecked) private var lastRaw: (dataset: String, level: String?, suffix: String?, instrument: String?, filters: String?)?
+    @exclusivity(unchecked) private var lastShared = 0
     /// The last dataset checked by ``SafePath``, and whether it is unsafe.
-    private var lastDataset: (String, Bool)?
+    @exclusivity(unchecked) private var lastDataset: (String, Bool)?
+
+    /// Rows read straight from a JSON list's CAOM rows (``appendCAOM(_:parser:details:)``): this reader's state.
+    @exclusivity(unchecked) var caom = CAOMReading()
+    /// Whether the selection looks at each row's own URI, file name or size (a regex, `--extension`,
+    /// `--pipeline-inputs`, `--where` on those columns): then its verdict on a row cannot be shared with
+    /// rows whose other fields are the same.
+    let readsEachName: Bool
 
     init(selection: Selection) {
         rules = Selection.Rules(selection)
         guideStarRule = selection.guideStars
         vocabulary = Selection.Vocabulary(selection)
+        readsEachName = selection.pattern != nil || !selection.extensions.isEmpty || selection.pipelineInputs
+            || selection.filters.contains { [.productFilename, .dataURI, .size].contains($0.column) }
     }
 
     /// Keeps what the plan needs of `p`, the next row.
     func append(_ p: Product) {
         vocabulary.add(p)
+        var flags = judge(p)
+        if flags.contains(.guideStar) { noteGuideStar(p) }
+        if SafePath.problem(in: p.filename, what: "file name") != nil { flags.insert(.unsafeName) }
+        var uri = p.uri
+        var filename = p.filename
+        uri.withUTF8 { u in
+            filename.withUTF8 { f in
+                store(flags, uri: u, name: f, size: p.size) { sharedIndex(p, in: $0) }
+            }
+        }
+    }
+
+    /// What the selection makes of `p` (``Flags/taken``, ``Flags/kept``), and the flags its access, its
+    /// guide-star mark and its dataset give: all but what its file name and size give.
+    func judge(_ p: Product) -> Flags {
         var flags: Flags = []
         if p.access == .exclusive { flags.insert(.exclusive) }
         if rules.takes(p) { flags.insert(.taken) }
         if rules.keeps(p) { flags.insert(.kept) }
-        if p.guideStar {
-            flags.insert(.guideStar)
-            if guideStarRule {
-                guideStars.append(GuideStar(row: count, exposure: Selection.guideStarExposure(p), rank: Product.levelRank(p.level)))
-            }
-        }
-        if SafePath.problem(in: p.filename, what: "file name") != nil { flags.insert(.unsafeName) }
+        if p.guideStar { flags.insert(.guideStar) }
         if let (dataset, unsafe) = lastDataset, dataset == p.dataset {
             if unsafe { flags.insert(.unsafeDataset) }
         } else {
@@ -130,41 +163,51 @@ final class PlanRows: @unchecked Sendable {
             lastDataset = (p.dataset, unsafe)
             if unsafe { flags.insert(.unsafeDataset) }
         }
-        if p.size != nil { flags.insert(.hasSize) }
-        var uri = p.uri
-        var filename = p.filename
-        uri.withUTF8 { u in
-            filename.withUTF8 { f in
-                let tail = Self.lastPart(u)
-                let fromURI = tail.count == f.count && (f.count == 0 || memcmp(tail.baseAddress!, f.baseAddress!, f.count) == 0)
-                if fromURI { flags.insert(.nameFromURI) }
-                let most = 1 + 5 + 5 + u.count + (fromURI ? 0 : 5 + f.count) + 10
-                var chunk = chunks.last
-                if chunk == nil || chunk!.used + most > chunk!.capacity {
-                    chunk = Chunk(capacity: max(Chunk.capacity, most))
-                    chunks.append(chunk!)
-                    firstRows.append(count)
-                    lastRaw = nil
-                }
-                let c = chunk!
-                let shared = sharedIndex(p, in: c)
-                c.offsets.append(UInt32(c.used))
-                var at = c.base + c.used
-                at.pointee = flags.rawValue
-                at += 1
-                Self.putNumber(UInt64(shared), at: &at)
-                Self.putNumber(UInt64(u.count), at: &at)
-                at.update(from: u.baseAddress!, count: u.count)
-                at += u.count
-                if !fromURI {
-                    Self.putNumber(UInt64(f.count), at: &at)
-                    if f.count > 0 { at.update(from: f.baseAddress!, count: f.count) }
-                    at += f.count
-                }
-                if let size = p.size { Self.putNumber(UInt64(size), at: &at) }
-                c.used = at - c.base
-            }
+        return flags
+    }
+
+    /// Notes the guide-star product `p`, the next row, for the rule that takes the highest level of each exposure.
+    func noteGuideStar(_ p: Product) {
+        if guideStarRule {
+            guideStars.append(GuideStar(row: count, exposure: Selection.guideStarExposure(p), rank: Product.levelRank(p.level)))
         }
+    }
+
+    /// Writes the next row: its flags (but ``Flags/hasSize`` and ``Flags/nameFromURI``, found here), URI,
+    /// file name and size, and the index of its shared fields in the chunk it goes to, which `shared` gives.
+    func store(
+        _ flags: Flags, uri u: UnsafeBufferPointer<UInt8>, name f: UnsafeBufferPointer<UInt8>, size: Int64?, shared: (Chunk) -> Int
+    ) {
+        var flags = flags
+        if size != nil { flags.insert(.hasSize) }
+        let tail = Self.lastPart(u)
+        let fromURI = tail.count == f.count && (f.count == 0 || memcmp(tail.baseAddress!, f.baseAddress!, f.count) == 0)
+        if fromURI { flags.insert(.nameFromURI) }
+        let most = 1 + 5 + 5 + u.count + (fromURI ? 0 : 5 + f.count) + 10
+        var chunk = chunks.last
+        if chunk == nil || chunk!.used + most > chunk!.capacity {
+            chunk = Chunk(capacity: max(Chunk.capacity, most))
+            chunks.append(chunk!)
+            firstRows.append(count)
+            lastRaw = nil
+        }
+        let c = chunk!
+        let shared = shared(c)
+        c.offsets.append(UInt32(c.used))
+        var at = c.base + c.used
+        at.pointee = flags.rawValue
+        at += 1
+        Self.putNumber(UInt64(shared), at: &at)
+        Self.putNumber(UInt64(u.count), at: &at)
+        at.update(from: u.baseAddress!, count: u.count)
+        at += u.count
+        if !fromURI {
+            Self.putNumber(UInt64(f.count), at: &at)
+            if f.count > 0 { at.update(from: f.baseAddress!, count: f.count) }
+            at += f.count
+        }
+        if let size { Self.putNumber(UInt64(size), at: &at) }
+        c.used = at - c.base
         count += 1
     }
 
@@ -174,20 +217,18 @@ final class PlanRows: @unchecked Sendable {
            last.instrument == p.instrument, last.filters == p.filters {
             return lastShared
         }
-        let shared = Shared(
-            dataset: p.dataset, level: p.level ?? "", suffix: p.suffix.map { "_" + $0.lowercased() } ?? "",
-            instrument: p.instrument ?? "", filters: p.filters ?? ""
-        )
-        let index: Int
-        if let found = chunk.sharedIndex[shared] {
-            index = found
-        } else {
-            index = chunk.shared.count
-            chunk.shared.append(shared)
-            chunk.sharedIndex[shared] = index
-        }
+        let index = Self.index(of: Shared(p), in: chunk)
         lastRaw = (p.dataset, p.level, p.suffix, p.instrument, p.filters)
         lastShared = index
+        return index
+    }
+
+    /// The index of `shared` in `chunk`, added when new.
+    static func index(of shared: Shared, in chunk: Chunk) -> Int {
+        if let found = chunk.sharedIndex[shared] { return found }
+        let index = chunk.shared.count
+        chunk.shared.append(shared)
+        chunk.sharedIndex[shared] = index
         return index
     }
 
@@ -200,17 +241,20 @@ final class PlanRows: @unchecked Sendable {
         for star in later.guideStars { guideStars.append(GuideStar(row: count + star.row, exposure: star.exposure, rank: star.rank)) }
         vocabulary.merge(later.vocabulary)
         count += later.count
+        directRows += later.directRows
         lastRaw = nil
         lastDataset = nil
     }
 
     /// Forgets every row (a reader that refused one keeps none).
     func removeAll() {
+        caom = CAOMReading()
         chunks = []
         firstRows = []
         guideStars = []
         vocabulary = Selection.Vocabulary(vocabulary.selection)
         count = 0
+        directRows = 0
         lastRaw = nil
         lastDataset = nil
     }
