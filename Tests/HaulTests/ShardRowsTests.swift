@@ -311,6 +311,31 @@ struct ShardRowsTests {
         #expect(ShardPlan.largestFirst([]).order.isEmpty)
     }
 
+    @Test("Balance: each file, largest first, to the shard with the fewest bytes, then files, then the lowest index", arguments: [1, 2, 37, 1_000])
+    func balanceByRule(_ shards: Int) {
+        var state: UInt64 = 5
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        // Many ties, zeros, negatives (counted as nothing), sizes that saturate the sum.
+        var sizes = (0..<6_000).map { _ in Int64(next() % 7) * 1_000_003 }
+        sizes += [0, -5, Int64.max, Int64.max, Int64.max - 1, 1 << 40, 3, 3]
+        sizes += (0..<3_000).map { _ in Int64(next() % 100_000_000) }
+        // The rule, plainly: files in order of size (largest first, ties in index order), each to the least shard.
+        let order = sizes.indices.sorted { a, b in sizes[a] != sizes[b] ? sizes[a] > sizes[b] : a < b }
+        var bytes = [Int64](repeating: 0, count: shards)
+        var files = [Int](repeating: 0, count: shards)
+        var expected = [Int32](repeating: -1, count: sizes.count)
+        for i in order {
+            let s = (0..<shards).min { a, b in (bytes[a], files[a], a) < (bytes[b], files[b], b) }!
+            expected[i] = Int32(s)
+            bytes[s] = bytes[s].addingSize(max(0, sizes[i]))
+            files[s] += 1
+        }
+        #expect(ShardPlan.balance(sizes: sizes, shards: shards) == expected)
+    }
+
     @Test("A selector value the catalogs lack: the same message as download's")
     func unknownValues() throws {
         let folder = TemporaryFolder()

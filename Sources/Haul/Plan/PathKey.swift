@@ -71,6 +71,19 @@ struct PathKey: Hashable {
         return plain ?? PathKey(folder: folder, name: String(decoding: name, as: UTF8.self)).hash
     }
 
+    /// ``hash(folder:name:)`` with the folder given as its bytes too.
+    static func hash(folder: UnsafeBufferPointer<UInt8>?, name: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let folder else { return hash(folder: String?.none, name: name) }
+        let count = folder.count + 1 + name.count
+        let plain: Int? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<folder.count]).initialize(from: folder)
+            buffer[folder.count] = UInt8(ascii: "/")
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[(folder.count + 1)...]).initialize(from: name)
+            return plainHash(UnsafeBufferPointer(buffer))
+        }
+        return plain ?? PathKey(folder: String(decoding: folder, as: UTF8.self), name: String(decoding: name, as: UTF8.self)).hash
+    }
+
     /// Calls `body` with the path's bytes (`folder/name`), made on the stack.
     static func withPath<R>(_ folder: String?, _ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         var name = name

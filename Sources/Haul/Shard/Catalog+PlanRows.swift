@@ -12,7 +12,11 @@ extension Catalog {
     ///   - selection: The selection the rows are judged by as they are read.
     /// - Throws: ``HaulError`` (`invalidCatalog`) as `load` throws it.
     static func loadPlanRows(paths: [String], selection: Selection) throws -> PlanRows {
-        guard !paths.isEmpty else { return try loadPlanRowsWhole(paths: paths, selection: selection) }
+        guard !paths.isEmpty else {
+            let rows = try loadPlanRowsWhole(paths: paths, selection: selection)
+            rows.seal()
+            return rows
+        }
         return try $keepsDetails.withValue(selection.needsDetails) {
             let all = PlanRows(selection: selection)
             for path in paths {

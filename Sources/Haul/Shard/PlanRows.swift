@@ -55,13 +55,28 @@ final class PlanRows: @unchecked Sendable {
         }
     }
 
+    /// The shared fields of a ``Shared`` as the shard files write them, made once for all its rows
+    /// (``seal()``): the dataset's UTF-8 and its CSV field, and the CSV fields of the level, suffix,
+    /// instrument and filters, each with its comma. The bytes are their chunk's (``Chunk/sealed``).
+    struct SharedBytes {
+        var dataset: UnsafeBufferPointer<UInt8>
+        var datasetField: UnsafeBufferPointer<UInt8>
+        var middle: UnsafeBufferPointer<UInt8>
+    }
+
     /// One row, valid while the ``PlanRows`` lives (its bytes are in a chunk that never moves).
     struct Row {
         let flags: Flags
-        let shared: Shared
+        /// The chunk it is in (alive while the rows are), and the index of its shared fields there.
+        unowned(unsafe) let chunk: Chunk
+        let sharedIndex: Int
         let uri: UnsafeBufferPointer<UInt8>
         let name: UnsafeBufferPointer<UInt8>
         let size: Int64?
+
+        var shared: Shared { chunk.shared[sharedIndex] }
+        /// Once sealed (``seal()``).
+        var fields: SharedBytes { chunk.sealed![sharedIndex] }
 
         var access: Product.Access { flags.contains(.exclusive) ? .exclusive : .public }
         var uriString: String { String(decoding: uri, as: UTF8.self) }
@@ -88,13 +103,47 @@ final class PlanRows: @unchecked Sendable {
         @exclusivity(unchecked) var shared: [Shared] = []
         /// While the chunk is written: each combination's index in ``shared``.
         @exclusivity(unchecked) var sharedIndex: [Shared: Int] = [:]
+        /// Once sealed: each of ``shared`` as the shard files write it, its bytes in ``sealedBytes``.
+        @exclusivity(unchecked) var sealed: UnsafeMutablePointer<SharedBytes>?
+        @exclusivity(unchecked) var sealedBytes: UnsafeMutablePointer<UInt8>?
 
         init(capacity: Int) {
             self.capacity = capacity
             base = .allocate(capacity: capacity)
         }
 
-        deinit { base.deallocate() }
+        deinit {
+            base.deallocate()
+            sealed?.deallocate()
+            sealedBytes?.deallocate()
+        }
+
+        /// Makes ``sealed``: pointers, not arrays, so that reading a row's shared fields retains nothing.
+        func seal() {
+            guard sealed == nil else { return }
+            var parts: [[UInt8]] = []
+            for s in shared {
+                var csv = CSVBytes()
+                csv.append(s.dataset)
+                let datasetField = csv.bytes
+                csv.bytes = []
+                for text in [s.level, s.suffix, s.instrument, s.filters] { csv.field(text) }
+                parts += [Array(s.dataset.utf8), datasetField, csv.bytes]
+            }
+            let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, parts.reduce(0) { $0 + $1.count }))
+            let table = UnsafeMutablePointer<SharedBytes>.allocate(capacity: max(1, shared.count))
+            var at = bytes
+            func place(_ part: [UInt8]) -> UnsafeBufferPointer<UInt8> {
+                part.withUnsafeBufferPointer { if let b = $0.baseAddress { at.update(from: b, count: part.count) } }
+                defer { at += part.count }
+                return UnsafeBufferPointer(start: at, count: part.count)
+            }
+            for i in shared.indices {
+                (table + i).initialize(to: SharedBytes(dataset: place(parts[3 * i]), datasetField: place(parts[3 * i + 1]), middle: place(parts[3 * i + 2])))
+            }
+            sealed = table
+            sealedBytes = bytes
+        }
     }
 
     let rules: Selection.Rules
@@ -259,9 +308,13 @@ final class PlanRows: @unchecked Sendable {
         lastDataset = nil
     }
 
-    /// Drops what only writing needed (each chunk's table of shared fields).
+    /// Drops what only writing needed (each chunk's table of shared fields), and makes each chunk's
+    /// shared fields' bytes as the shard files write them.
     func seal() {
-        for chunk in chunks { chunk.sharedIndex = [:] }
+        for chunk in chunks {
+            chunk.sharedIndex = [:]
+            chunk.seal()
+        }
     }
 
     /// Calls `body` with row `index`.
@@ -308,7 +361,7 @@ final class PlanRows: @unchecked Sendable {
         var at = UnsafePointer(chunk.base + Int(chunk.offsets[local]))
         let flags = Flags(rawValue: at.pointee)
         at += 1
-        let shared = chunk.shared[Int(Self.number(at: &at))]
+        let shared = Int(Self.number(at: &at))
         let uriCount = Int(Self.number(at: &at))
         let uri = UnsafeBufferPointer(start: at, count: uriCount)
         at += uriCount
@@ -321,7 +374,7 @@ final class PlanRows: @unchecked Sendable {
             at += n
         }
         let size = flags.contains(.hasSize) ? Int64(bitPattern: Self.number(at: &at)) : nil
-        return Row(flags: flags, shared: shared, uri: uri, name: name, size: size)
+        return Row(flags: flags, chunk: chunk, sharedIndex: shared, uri: uri, name: name, size: size)
     }
 
     /// The bytes after a URI's last `/` (all of it when it has none), as ``Catalog/lastPathComponent(_:)``
