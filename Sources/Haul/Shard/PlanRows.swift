@@ -1,3 +1,4 @@
+import CHaulSystem
 import Foundation
 
 /// Every row of a plan's catalogs as `haul plan` keeps it: per product only what planning shards and
@@ -334,6 +335,23 @@ final class PlanRows: @unchecked Sendable {
         _ = Self.number(at: &at)
         let count = Int(Self.number(at: &at))
         return UnsafeBufferPointer(start: at, count: count)
+    }
+
+    /// Asks memory for where row `index` starts (its chunk's offset of it), some steps before the row is
+    /// read: ``prefetchRow(_:)`` then asks for the row itself. Rows read from anywhere in the list (a
+    /// duplicate's kept row) no longer wait for memory one after another.
+    @inline(__always)
+    func prefetchOffset(_ index: Int) {
+        let c = chunk(of: index)
+        chunks[c].offsets.withUnsafeBufferPointer { csystem_prefetch($0.baseAddress! + (index - firstRows[c])) }
+    }
+
+    /// Asks memory for the start of row `index` (best after ``prefetchOffset(_:)``).
+    @inline(__always)
+    func prefetchRow(_ index: Int) {
+        let c = chunk(of: index)
+        let chunk = chunks[c]
+        csystem_prefetch(chunk.base + Int(chunk.offsets[index - firstRows[c]]))
     }
 
     /// The chunk holding row `index`: the last whose first row is at most `index`.

@@ -1,3 +1,4 @@
+import CHaulSystem
 import Foundation
 
 extension ShardPlan {
@@ -141,7 +142,8 @@ extension ShardPlan {
         let downloads = plan.downloads
         guard !downloads.isEmpty else { throw HaulError(.invalidArgument, "nothing is selected to fetch: no shard to plan") }
         let n = options.shards
-        let sizes = downloads.map { entry in max(0, rows.withRow(Int(plan.entryRows[Int(entry)])) { $0.size } ?? 0) }
+        let entryRows = plan.entryRows
+        let sizes = downloads.map { entry in max(0, rows.withRow(Int(entryRows[Int(entry)])) { $0.size } ?? 0) }
         let assignment = balance(sizes: sizes, shards: n)
         var record = try startRecord(
             root: plan.root, layout: plan.layout, rows: plan.entryCount, summary: plan.summary, folder: folder, options: options
@@ -204,17 +206,21 @@ extension ShardPlan {
         header.header(Catalog.overlayColumns + Catalog.exportColumns)
         for s in 0..<n { header.bytes.withUnsafeBufferPointer { sinks[s].raw($0) } }
         let nested = plan.layout == .nested
-        let renames = !plan.renames.isEmpty
+        // The plan's tables as locals: closures that read them from `plan` copied the plan (each of its
+        // tables retained and released) for every row.
+        let entryRows = plan.entryRows
+        let renameTable = plan.renames
+        let renames = !renameTable.isEmpty
         for (k, entry32) in plan.downloads.enumerated() {
             let s = Int(assignment[k])
             let entry = Int(entry32)
             files[s] += 1
-            rows.withRow(Int(plan.entryRows[entry])) { p in
+            rows.withRow(Int(entryRows[entry])) { p in
                 bytes[s] = bytes[s].addingSize(p.size)
                 let fields = p.fields
                 // The entry's final path (a renamed one too), so the shard's own plan, which does not see
                 // the other shards' names, gives it again.
-                if renames, let renamed = plan.renames[entry] {
+                if renames, let renamed = renameTable[entry] {
                     let (folderPart, name) = Plan.split(renamed.path)
                     sinks[s].field(nested ? String(folderPart.dropLast()) : p.shared.dataset)
                     sinks[s].field(nested ? name : renamed.path)
@@ -256,11 +262,15 @@ extension ShardPlan {
         header.bytes.withUnsafeBufferPointer { out.raw($0) }
         let file = try OutputFile(path)
         let nested = plan.layout == .nested
+        // The plan's tables as locals (see ``writeShards(_:assignment:shards:width:folder:)``).
+        let entryRows = plan.entryRows
+        let fates = plan.fates
+        let renameTable = plan.renames
         var scratch = CSVSink(capacity: 1024)
         /// An entry's path under the root as a field: its new one when renamed, else `dataset/name` (nested)
         /// or `name` (flat).
         func pathField(_ entry: Int, _ row: PlanRows.Row) {
-            if let renamed = plan.renames[entry] {
+            if let renamed = renameTable[entry] {
                 out.field(renamed.path)
             } else if nested {
                 scratch.removeAll()
@@ -274,25 +284,42 @@ extension ShardPlan {
         }
         // The statuses every row of a fate shares.
         let excluded = Manifest.Status.excluded("exclusive access needs a token").text
-        let renames = !plan.renames.isEmpty
-        for entry in 0..<plan.entryCount {
+        let renames = !renameTable.isEmpty
+        let count = entryRows.count
+        // A duplicate's kept row is anywhere in the rows: it is asked of memory in three steps ahead of
+        // its turn (where its row number is, where the row starts, the row), each step's answer there
+        // by the next one.
+        let ahead = 12
+        func prefetch(_ entry: Int) {
+            if entry + 3 * ahead < count, fates[entry + 3 * ahead] >= 0 {
+                entryRows.withUnsafeBufferPointer { csystem_prefetch($0.baseAddress! + Int(fates[entry + 3 * ahead])) }
+            }
+            if entry + 2 * ahead < count, fates[entry + 2 * ahead] >= 0 {
+                rows.prefetchOffset(Int(entryRows[Int(fates[entry + 2 * ahead])]))
+            }
+            if entry + ahead < count, fates[entry + ahead] >= 0 {
+                rows.prefetchRow(Int(entryRows[Int(fates[entry + ahead])]))
+            }
+        }
+        for entry in 0..<count {
+            prefetch(entry)
             let shard = shardOf[entry]
             if shard >= 0 {
                 out.number(Int64(shard))
                 out.raw(",,,,,")  // URI to Size empty, then the note
-                if renames, let renamed = plan.renames[entry] {
+                if renames, let renamed = renameTable[entry] {
                     out.field("renamed from \(renamed.from): another product has that name")
                 } else {
                     out.byte(UInt8(ascii: ","))
                 }
                 out.raw(",,\r\n")  // empty Dataset, Kept File, Kept Dataset
             } else {
-                rows.withRow(Int(plan.entryRows[entry])) { p in
+                rows.withRow(Int(entryRows[entry])) { p in
                     out.byte(UInt8(ascii: ","))
                     out.field(bytes: p.uri)
                     let status: String
                     var kept: Int32 = -1
-                    switch plan.fates[entry] {
+                    switch fates[entry] {
                     case RowPlan.excluded: status = excluded
                     case RowPlan.unsafe:
                         let problem = SafePath.problem(in: p.filename, what: "file name")
@@ -305,7 +332,7 @@ extension ShardPlan {
                     }
                     // A duplicate names the kept entry's path, file name and dataset: its row, looked up
                     // once (it may be anywhere in the rows).
-                    let keptRow = kept >= 0 ? rows.withRow(Int(plan.entryRows[Int(kept)])) { $0 } : nil
+                    let keptRow = kept >= 0 ? rows.withRow(Int(entryRows[Int(kept)])) { $0 } : nil
                     if let keptRow { pathField(Int(kept), keptRow) } else { pathField(entry, p) }
                     out.field(p.access.rawValue)
                     out.field(status)
