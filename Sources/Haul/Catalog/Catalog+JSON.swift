@@ -428,8 +428,16 @@ struct CAOMFields {
         self.instrument = instrument
         self.filters = filters
         subgroupSuffix = Product.normaliseSuffix(subgroup)
-        missionIsJWST = mission.map { Product.isJWST(mission: $0, named: false) }
-        subgroupGuideStar = Product.isGuideStar(marked: false, subgroup: subgroup)
+        missionIsJWST = Self.missionIsJWST(mission)
+        subgroupGuideStar = Self.subgroupGuideStar(subgroup)
+    }
+
+    static func missionIsJWST(_ mission: String?) -> Bool? {
+        mission.map { Product.isJWST(mission: $0, named: false) }
+    }
+
+    static func subgroupGuideStar(_ subgroup: String?) -> Bool {
+        Product.isGuideStar(marked: false, subgroup: subgroup)
     }
 
     /// The dataset: `obs_id`, else `obsID`, else `parent_obsid`.
@@ -454,6 +462,17 @@ struct CAOMFields {
     /// (``Product/hasGuideStarMark(_:)``), and its suffix (``Product/suffix(ofFilename:)``), each asked
     /// only when needed.
     func derived(namesJWST: @autoclosure () -> Bool, guideStarMark: Bool, nameSuffix: () -> String?) -> Derived {
+        Self.derived(
+            subgroupSuffix: subgroupSuffix, subgroupGuideStar: subgroupGuideStar, missionIsJWST: missionIsJWST, stated: stated,
+            namesJWST: namesJWST(), guideStarMark: guideStarMark, nameSuffix: nameSuffix
+        )
+    }
+
+    /// ``derived(namesJWST:guideStarMark:nameSuffix:)`` of the fields' parts that it reads.
+    static func derived(
+        subgroupSuffix: String?, subgroupGuideStar: Bool, missionIsJWST: Bool?, stated: String?,
+        namesJWST: @autoclosure () -> Bool, guideStarMark: Bool, nameSuffix: () -> String?
+    ) -> Derived {
         let suffix = subgroupSuffix ?? nameSuffix()
         let jwst = missionIsJWST ?? namesJWST()
         return Derived(
@@ -472,13 +491,29 @@ struct CAOMFields {
 
     /// The HST category (none for a JWST product).
     func category(_ derived: Derived) -> String? {
-        derived.jwst ? nil : Product.hstCategory(level: stated, productType: productType, project: project)
+        derived.jwst ? nil : Self.category(stated: stated, productType: productType, project: project)
     }
 
-    func product(uri: String, filename: String, size: Int64?, _ derived: Derived, category: String?? = nil) -> Product {
+    /// The category of a product that is not JWST's.
+    static func category(stated: String?, productType: String?, project: String?) -> String? {
+        Product.hstCategory(level: stated, productType: productType, project: project)
+    }
+
+    func product(uri: String, filename: String, size: Int64?, _ derived: Derived) -> Product {
+        Self.product(
+            uri: uri, filename: filename, size: size, derived, category: category(derived), dataset: dataset, mission: mission,
+            productType: productType, recommended: recommended, access: access, instrument: instrument, filters: filters
+        )
+    }
+
+    /// The product of a row's fields (as ``CAOMFields`` reads them), file name and what it adds.
+    static func product(
+        uri: String, filename: String, size: Int64?, _ derived: Derived, category: String?, dataset: String, mission: String?,
+        productType: String?, recommended: Bool, access: Product.Access, instrument: String?, filters: String?
+    ) -> Product {
         Product(
             uri: uri, filename: filename, dataset: dataset, mission: mission, level: derived.level,
-            category: category ?? self.category(derived), suffix: derived.suffix, productType: productType,
+            category: category, suffix: derived.suffix, productType: productType,
             recommended: recommended, guideStar: derived.guideStar, access: access, size: size,
             instrument: instrument, filters: filters
         )

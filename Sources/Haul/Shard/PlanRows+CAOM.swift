@@ -3,155 +3,233 @@ import Foundation
 // CAOM rows of a JSON list go into a plan's rows without a `Product` each: at ten million rows, making
 // the product (a dozen strings), judging it and dropping it again was half of `haul plan`'s time.
 //
-// A row's fields but its URI, file name and size are, in a product list, the same as many other rows'
-// (one observation's products share them): what they make of a product (``CAOMFields``) is worked out
-// once for each set of their bytes, a "context". What the file name adds to that (the suffix when the
-// subgroup gives none, JWST by name, the guide-star mark) is read from the name's bytes; the selection's
-// verdict on a product of one context and one such outcome is the same for every row that has them,
-// as long as the selection does not look at the row's own URI, name or size (``PlanRows/readsEachName``):
-// it is judged once, on the first such row's product, by the code that judges every product
-// (``PlanRows/judge(_:)``). The rest (the name's safety, its bytes, the size) is each row's own.
+// Each member the mapping reads but the URI, the file name and the size is one of few values, or the
+// same as the row before's: a dataset's rows follow each other, and a list has a handful of levels,
+// subgroups, product types and access rights. So what the mapping makes of a group of members (the
+// dataset of `obs_id`, `obsID` and `parent_obsid`; the suffix and guide-star mark of a subgroup; …) is
+// kept by the bytes the members have in the document (``Group``), and read again only for bytes not
+// seen lately. What the file name adds (its suffix when the subgroup gives none, JWST by name, the
+// guide-star mark) is read from the name's bytes, through the functions the mapping uses
+// (``CAOMFields/derived(subgroupSuffix:subgroupGuideStar:missionIsJWST:stated:namesJWST:guideStarMark:nameSuffix:)``).
 //
-// Everything not plainly one of these cases goes back to the caller, which maps the row as any other
-// (``Catalog/caomProduct(_:)``, ``PlanRows/append(_:)``): a value the mapping would refuse (and the error
-// it gives), a context the table has no room for. Both ways give the same rows, which tests hold equal.
+// The selection's verdict on a product, and what it adds to the values `checkValues` needs, depend
+// only on the fields the selection reads (``Selection/Rules/reads``): a product is judged, by the code
+// that judges every product (``Selection/Rules``, ``Selection/Vocabulary``), for the first row of
+// each combination of those, and the verdict is kept for the rows that have it too. A selection that
+// reads each row's own URI, file name or size (a regex, `--extension`, `--pipeline-inputs`, `--where`
+// on those) gets a product made for every row, from the groups' values, and judged as any.
+//
+// Anything else goes back to the caller, which maps the row as any other (``Catalog/caomProduct(_:)``,
+// ``PlanRows/append(_:)``): a value the mapping would refuse (and the error it gives). Both ways give
+// the same rows, which tests hold equal on lists of many shapes.
 
 extension PlanRows {
     /// Whether a JSON list's CAOM rows are read straight into the rows (else each through its product,
     /// as any other row): tests read lists both ways, to hold them equal.
     @TaskLocal static var readsCAOMDirectly = true
 
-    /// One reader's state for ``appendCAOM(_:parser:details:)``.
-    struct CAOMReading {
-        /// The contexts met, and where each one's key is in ``contextIndex``.
-        var contexts: [Context] = []
-        var contextIndex: [ContextKey: Int] = [:]
-        /// The last row's context (most rows' too), and its key.
-        var last = -1
-        var lastKey: [UInt8] = []
-        /// The verdicts judged, by context and what the file name added.
-        var judged: [Judged] = []
-        var judgedIndex: [JudgedKey: Int] = [:]
-        var lastJudged = -1
-        /// The row's members made values, for a new context.
-        var values = [JSONValue?](repeating: nil, count: RowField.allCases.count)
-        /// Rows seen and contexts made, to stop when rows share too little for the table to pay.
-        var rows = 0
-        var made = 0
-        var off = false
-        /// The members a context is made of: every member the CAOM mapping reads but the URI, the file name
-        /// and the size.
-        var fields: [RowField] = []
-    }
-
-    /// A context: a set of the fields' bytes, and the product fields they give.
-    final class Context {
-        let fields: CAOMFields
-        let details: Product.Details?
-        /// The HST category (``CAOMFields/category(_:)``) of its products that are not JWST's.
-        let category: String?
-        /// Its verdicts (in ``CAOMReading/judged``): most contexts have one or two. Unchecked for
-        /// exclusive access, as the reader's other state (``PlanRows/caom``).
-        @exclusivity(unchecked) var judged: [Int] = []
-
-        init(fields: CAOMFields, details: Product.Details?, category: String?) {
-            self.fields = fields
-            self.details = details
-            self.category = category
+    /// What a group of members gives, by their bytes: the last row's, then a small cache of those seen
+    /// lately (by a hash of the bytes, one entry a slot). A value's number (``Entry/id``) is never given
+    /// to another value, so keys made of numbers (the verdicts', the shared fields') stay right as the
+    /// cache forgets values and makes them again.
+    struct Group<Value> {
+        struct Entry {
+            var id: Int
+            var value: Value
         }
-    }
 
-    /// A context's key (``makeKey(_:bytes:)``), hashed once, eight bytes at a time.
-    struct ContextKey: Hashable {
-        let bytes: [UInt8]
-        let hash: Int
+        let fields: [RowField]
+        private var lastKey: [UInt8] = []
+        private var last: Entry?
+        /// The cache, when values come again (not a dataset's, whose rows follow each other).
+        private var keys: [[UInt8]]
+        private var entries: [Entry?]
+        private var nextID = 1
 
-        init(_ bytes: [UInt8]) {
-            self.bytes = bytes
-            var h: UInt64 = 0x9E37_79B9_7F4A_7C15
-            bytes.withUnsafeBufferPointer { b in
-                var i = 0
-                while i + 8 <= b.count {
-                    h = (h ^ UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-                    h ^= h >> 32
-                    i += 8
-                }
-                while i < b.count {
-                    h = (h ^ UInt64(b[i])) &* 0x100_0000_01B3
-                    i += 1
+        init(_ fields: [RowField], cached: Bool = true) {
+            self.fields = fields
+            keys = cached ? [[UInt8]](repeating: [], count: 64) : []
+            entries = cached ? [Entry?](repeating: nil, count: 64) : []
+        }
+
+        /// The value of the row's members (``RowSlot``s noted in `bytes`); `make`'s when their bytes are
+        /// not known, `nil` when `make` gives none (the mapping refuses them).
+        @inline(__always)
+        mutating func value(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
+            if let last, PlanRows.matches(lastKey, slots, bytes, fields) { return last }
+            return lookUp(slots, bytes, make: make)
+        }
+
+        private mutating func lookUp(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
+            var slot = -1
+            if !entries.isEmpty {
+                slot = PlanRows.hash(slots, bytes, fields) & (entries.count - 1)
+                if let entry = entries[slot], PlanRows.matches(keys[slot], slots, bytes, fields) {
+                    last = entry
+                    lastKey = keys[slot]
+                    return entry
                 }
             }
-            hash = Int(truncatingIfNeeded: h ^ h >> 29)
+            guard let value = make() else { return nil }
+            let entry = Entry(id: nextID, value: value)
+            nextID += 1
+            lastKey = PlanRows.key(slots, bytes, fields)
+            last = entry
+            if slot >= 0 {
+                keys[slot] = lastKey
+                entries[slot] = entry
+            }
+            return entry
         }
-
-        static func == (a: ContextKey, b: ContextKey) -> Bool { a.hash == b.hash && a.bytes == b.bytes }
-
-        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
     }
 
-    struct JudgedKey: Hashable {
-        var context: Int
-        var derived: CAOMFields.Derived
+    /// The dataset and whether it is unsafe as a folder name.
+    struct Dataset {
+        var name: String
+        var unsafe: Bool
     }
 
-    /// The verdict on the products of one context and one outcome of their file names.
-    struct Judged {
-        var key: JudgedKey
+    /// The subgroup and what the mapping makes of it.
+    struct Subgroup {
+        var text: String?
+        var suffix: String?
+        var guideStar: Bool
+    }
+
+    /// The fields a selection reads (``Selection/Rules/reads``) of a product, those it does not read left
+    /// out: the products that have the same get the same verdict.
+    struct VerdictKey: Equatable {
+        var guideStar = false
+        var recommended = false
+        var exclusive = false
+        var level: String?
+        var category: String?
+        var suffix: String?
+        /// Numbers of values (``Group/Entry/id``).
+        var productType = 0
+        var dataset = 0
+        var mission = 0
+        var instrument = 0
+        var filters = 0
+        var details = 0
+
+        /// Its slot in a cache of `count` (a power of two).
+        func slot(_ count: Int) -> Int {
+            var h = UInt64(guideStar ? 1 : 0) | UInt64(recommended ? 2 : 0) | UInt64(exclusive ? 4 : 0)
+            @inline(__always) func mix(_ v: UInt64) { h = (h ^ v) &* 0xFF51_AFD7_ED55_8CCD }
+            mix(PlanRows.hint(level))
+            mix(PlanRows.hint(category))
+            mix(PlanRows.hint(suffix))
+            mix(UInt64(truncatingIfNeeded: productType << 40 ^ dataset << 20 ^ mission))
+            mix(UInt64(truncatingIfNeeded: instrument << 40 ^ filters << 20 ^ details))
+            return Int(truncatingIfNeeded: h >> 32) & (count - 1)
+        }
+    }
+
+    /// What the selection made of the products of a ``VerdictKey``: ``Flags/taken`` and ``Flags/kept``.
+    struct Verdict {
+        var key: VerdictKey
         var flags: Flags
-        var shared: Shared
-        /// The index of ``shared`` in the chunk last written to (by identity), when known.
-        var chunk: ObjectIdentifier?
-        var sharedIndex = 0
     }
 
-    /// More contexts than this and the table starts again; rows that share less than this often stop
-    /// being read here.
-    static let contextLimit = 4096
+    /// The fields the shard files write of a row (its ``Shared``), as numbers and strings.
+    struct SharedKey: Equatable {
+        var dataset: Int
+        var level: String?
+        var suffix: String?
+        var instrument: Int
+        var filters: Int
+
+        /// Its slot in a cache of `count` (a power of two).
+        func slot(_ count: Int) -> Int {
+            var h = UInt64(truncatingIfNeeded: dataset) &* 0x9E37_79B9_7F4A_7C15
+            h = (h ^ PlanRows.hint(level)) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h ^ PlanRows.hint(suffix)) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h ^ UInt64(truncatingIfNeeded: instrument << 20 ^ filters)) &* 0xC4CE_B9FE_1A85_EC53
+            return Int(truncatingIfNeeded: h >> 32) & (count - 1)
+        }
+    }
+
+    /// One reader's state for ``appendCAOM(_:parser:details:)``.
+    struct CAOMReading {
+        var dataset = Group<Dataset>([.obsId, .obsID, .parentObsid], cached: false)
+        var mission = Group<String?>([.obsCollection])
+        var subgroup = Group<Subgroup>([.productSubGroupDescription])
+        var stated = Group<String?>([.calibLevel])
+        var productType = Group<String?>([.productType])
+        var recommended = Group<Bool>([.productGroupDescription])
+        var access = Group<Product.Access>([.dataRights])
+        var project = Group<String?>([.project])
+        var instrument = Group<String?>([.instrumentName])
+        var filters = Group<String?>([.filters])
+        var details = Group<Product.Details?>([.description, .project, .proposalID, .dataproductType])
+        // Small caches, one entry a slot by a hash of the key: forgetting costs only the making again.
+        /// HST categories, by the numbers of the calib level, product type and project they are made of.
+        var categories = [(key: SIMD3<Int>, category: String?)?](repeating: nil, count: 64)
+        /// Verdicts, the last one first.
+        var verdicts = [Verdict?](repeating: nil, count: 256)
+        var lastVerdict: Verdict?
+        /// The shared fields' indices in the chunk last written to, the last one first.
+        var sharedIn: ObjectIdentifier?
+        var shared = [(key: SharedKey, index: Int)?](repeating: nil, count: 1024)
+        var lastShared: (key: SharedKey, index: Int)?
+    }
 
     /// Adds the CAOM row whose members `slots` note (``JSONReader/Parser/readRow(depth:into:)``), as
     /// `append(Catalog.caomProduct(row))` adds it. `false`, having added nothing, for a row to be mapped
-    /// as any other: one the mapping would refuse, or met when sharing has stopped paying.
+    /// as any other: one the mapping would refuse.
     ///
     /// - Parameters:
     ///   - parser: The reader's parser (its bytes, and its shared strings for values made).
     ///   - details: The reader's details table when ``Product/Details`` are kept.
     func appendCAOM(_ slots: [RowSlot], parser: inout JSONReader.Parser, details: DetailsTable?) -> Bool {
-        if caom.off { return false }
-        if caom.fields.isEmpty {
-            caom.fields = [
-                .obsId, .obsID, .parentObsid, .obsCollection, .productSubGroupDescription, .calibLevel, .productType,
-                .productGroupDescription, .dataRights, .project, .instrumentName, .filters,
-            ] + (details != nil ? [.description, .proposalID, .dataproductType] : [])
-        }
+        slots.withUnsafeBufferPointer { slots in appendCAOM(slots, parser: &parser, details: details) }
+    }
+
+    private func appendCAOM(_ slots: UnsafeBufferPointer<RowSlot>, parser: inout JSONReader.Parser, details: DetailsTable?) -> Bool {
         let bytes = parser.bytes
-        // The context: the last row's when its key is this row's.
-        if caom.last < 0 || !Self.matches(caom.lastKey, slots, bytes, caom.fields) {
-            let key = makeKey(slots, bytes: bytes)
-            if let found = caom.contextIndex[key] {
-                caom.last = found
-            } else {
-                guard let context = makeContext(slots, parser: &parser, details: details) else { return false }
-                if caom.contexts.count >= Self.contextLimit {
-                    caom.contexts.removeAll(keepingCapacity: true)
-                    caom.contextIndex.removeAll(keepingCapacity: true)
-                    caom.judged.removeAll(keepingCapacity: true)
-                    caom.judgedIndex.removeAll(keepingCapacity: true)
-                    caom.lastJudged = -1
-                }
-                caom.made += 1
-                if caom.rows >= 4 * Self.contextLimit, caom.made * 4 > caom.rows {
-                    // A context for most rows: making them costs more than it saves.
-                    caom.off = true
-                    return false
-                }
-                caom.last = caom.contexts.count
-                caom.contextIndex[key] = caom.last
-                caom.contexts.append(context)
+        // The groups' values, each made by the mapping's own accessor from the members' values (in
+        // `caomValues`, not in `caom`, a group of which is being written meanwhile).
+        func read<T>(_ fields: [RowField], _ body: (JSONRow) throws -> T) -> T? {
+            for field in fields {
+                caomValues[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
             }
-            caom.lastKey = key.bytes
+            var row = JSONRow(fields: caomValues, origin: "", path: "", index: 0, name: "")
+            row.details = details
+            let value = try? body(row)
+            for field in fields { caomValues[field.rawValue] = nil }
+            return value
         }
-        caom.rows += 1
-        let c = caom.last
+        guard let dataset = caom.dataset.value(slots, bytes, make: {
+                  read([.obsId, .obsID, .parentObsid]) { row in
+                      let name = try CAOMFields.dataset(row)
+                      return Dataset(name: name, unsafe: SafePath.problem(in: name, what: "dataset") != nil)
+                  }
+              }),
+              let mission = caom.mission.value(slots, bytes, make: { read([.obsCollection]) { try $0.string(.obsCollection) } }),
+              let subgroup = caom.subgroup.value(slots, bytes, make: {
+                  read([.productSubGroupDescription]) { row in
+                      let text = try row.string(.productSubGroupDescription)
+                      return Subgroup(text: text, suffix: Product.normaliseSuffix(text), guideStar: CAOMFields.subgroupGuideStar(text))
+                  }
+              }),
+              let stated = caom.stated.value(slots, bytes, make: { read([.calibLevel]) { try CAOMFields.stated($0) } }),
+              let productType = caom.productType.value(slots, bytes, make: { read([.productType]) { try $0.string(.productType) } }),
+              let recommended = caom.recommended.value(slots, bytes, make: {
+                  read([.productGroupDescription]) { try $0.string(.productGroupDescription).map(Product.namesRecommendedSet) ?? false }
+              }),
+              let access = caom.access.value(slots, bytes, make: { read([.dataRights]) { try $0.access(.dataRights) } }),
+              // The mapping reads `project` of HST rows only: a JWST row's that it would refuse is left to it.
+              let project = caom.project.value(slots, bytes, make: { read([.project]) { try $0.string(.project) } }),
+              let instrument = caom.instrument.value(slots, bytes, make: {
+                  read([.instrumentName]) { try $0.string(.instrumentName)?.trimmingSpaces() }
+              }),
+              let filters = caom.filters.value(slots, bytes, make: { read([.filters]) { try $0.string(.filters)?.trimmingSpaces() } })
+        else { return false }
+        var detailsEntry: Group<Product.Details?>.Entry?
+        if details != nil {
+            detailsEntry = caom.details.value(slots, bytes, make: { read([.description, .project, .proposalID, .dataproductType]) { Catalog.details($0) } })
+        }
 
         // The URI: `requiredString`'s, trimmed and not empty.
         let uriSlot = slots[RowField.dataURI.rawValue]
@@ -191,119 +269,225 @@ extension PlanRows {
         }
 
         return Self.withText(uriSlot, uriText, bytes) { uri in
-            let lastPart: String?
             if nameFromURI {
                 // `Catalog.lastPathComponent`: after the last "/" Character, which in plain ASCII is the last "/" byte.
                 if uri.contains(where: { $0 >= 0x80 || $0 == 0x0D }) {
                     let part = Catalog.lastPathComponent(String(decoding: uri, as: UTF8.self))
                     guard !part.isEmpty else { return false }
-                    lastPart = part
+                    nameText = part
                 } else {
                     guard uri.last != UInt8(ascii: "/") else { return false }
-                    lastPart = nil
                 }
-            } else {
-                lastPart = nil
             }
-            func appendNamed(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-                append(context: c, uri: uri, name: name, size: size)
-                return true
-            }
-            if var text = nameText ?? lastPart {
-                return text.withUTF8(appendNamed)
-            } else if nameFromURI {
-                return appendNamed(Self.lastPart(uri))
-            } else {
-                return appendNamed(UnsafeBufferPointer(rebasing: bytes[(nameSlot.start + 1)..<(nameSlot.end - 1)]))
-            }
+            let row = Parts(
+                dataset: dataset, mission: mission, subgroup: subgroup, stated: stated, productType: productType,
+                recommended: recommended.value, access: access.value, project: project, instrument: instrument, filters: filters,
+                details: detailsEntry, uri: uri, size: size
+            )
+            if var text = nameText { return text.withUTF8 { append(row, name: $0) } }
+            if nameFromURI { return append(row, name: Self.lastPart(uri)) }
+            return append(row, name: UnsafeBufferPointer(rebasing: bytes[(nameSlot.start + 1)..<(nameSlot.end - 1)]))
         }
     }
 
-    /// The row, its context known and its URI, file name and size read.
-    private func append(context c: Int, uri: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>, size: Int64?) {
-        let context = caom.contexts[c]
+    /// A row's values: the groups', its URI and size.
+    private struct Parts {
+        var dataset: Group<Dataset>.Entry
+        var mission: Group<String?>.Entry
+        var subgroup: Group<Subgroup>.Entry
+        var stated: Group<String?>.Entry
+        var productType: Group<String?>.Entry
+        var recommended: Bool
+        var access: Product.Access
+        var project: Group<String?>.Entry
+        var instrument: Group<String?>.Entry
+        var filters: Group<String?>.Entry
+        var details: Group<Product.Details?>.Entry?
+        var uri: UnsafeBufferPointer<UInt8>
+        var size: Int64?
+    }
+
+    /// The row, its values read and its file name known.
+    private func append(_ row: Parts, name: UnsafeBufferPointer<UInt8>) -> Bool {
         // What the file name adds, from its bytes when they are plain ASCII (where bytes are Characters).
+        let stated = row.stated.value
+        let missionIsJWST = CAOMFields.missionIsJWST(row.mission.value)
         let derived: CAOMFields.Derived
-        let ascii = !name.contains { $0 >= 0x80 || $0 == 0x0D }
-        if ascii {
-            derived = context.fields.derived(
-                namesJWST: Product.namesJWST(ascii: name), guideStarMark: Product.hasGuideStarMark(name),
+        if !name.contains(where: { $0 >= 0x80 || $0 == 0x0D }) {
+            derived = CAOMFields.derived(
+                subgroupSuffix: row.subgroup.value.suffix, subgroupGuideStar: row.subgroup.value.guideStar, missionIsJWST: missionIsJWST,
+                stated: stated, namesJWST: Product.namesJWST(ascii: name), guideStarMark: Product.hasGuideStarMark(name),
                 nameSuffix: { Product.suffix(ofASCIIName: name)! }
             )
         } else {
-            derived = context.fields.derived(filename: String(decoding: name, as: UTF8.self))
+            let filename = String(decoding: name, as: UTF8.self)
+            var text = filename
+            derived = CAOMFields.derived(
+                subgroupSuffix: row.subgroup.value.suffix, subgroupGuideStar: row.subgroup.value.guideStar, missionIsJWST: missionIsJWST,
+                stated: stated, namesJWST: Product.namesJWST(filename), guideStarMark: text.withUTF8(Product.hasGuideStarMark),
+                nameSuffix: { Product.suffix(ofFilename: filename) }
+            )
+        }
+        // The HST category (none for JWST), by the numbers of what it is made of.
+        var category: String?
+        if !derived.jwst {
+            let key = SIMD3(row.stated.id, row.productType.id, row.project.id)
+            let mixed = UInt64(truncatingIfNeeded: key.x &* 31 &+ key.y &* 1009 &+ key.z) &* 0x9E37_79B9_7F4A_7C15
+            let slot = Int(truncatingIfNeeded: mixed >> 58)
+            if let known = caom.categories[slot], known.key == key {
+                category = known.category
+            } else {
+                category = CAOMFields.category(stated: stated, productType: row.productType.value, project: row.project.value)
+                caom.categories[slot] = (key, category)
+            }
         }
         func product() -> Product {
-            var p = context.fields.product(
-                uri: String(decoding: uri, as: UTF8.self), filename: String(decoding: name, as: UTF8.self), size: size, derived,
-                category: .some(derived.jwst ? nil : context.category)
+            var p = CAOMFields.product(
+                uri: String(decoding: row.uri, as: UTF8.self), filename: String(decoding: name, as: UTF8.self), size: row.size,
+                derived, category: category, dataset: row.dataset.value.name, mission: row.mission.value,
+                productType: row.productType.value, recommended: row.recommended, access: row.access,
+                instrument: row.instrument.value, filters: row.filters.value
             )
-            p.details = context.details
+            p.details = row.details?.value ?? nil
             return p
         }
         directRows += 1
         if readsEachName {
             // The selection reads this row's own name, URI or size: judged alone.
             append(product())
-            return
+            return true
         }
-        let key = JudgedKey(context: c, derived: derived)
-        var j = caom.lastJudged
-        if j < 0 || caom.judged[j].key != key {
-            // The context's few verdicts are looked through; a long list is looked up.
-            let list = context.judged
-            if list.count <= 8, let found = list.first(where: { caom.judged[$0].key.derived == derived }) {
-                j = found
-            } else if list.count > 8, let found = caom.judgedIndex[key] {
-                j = found
+        var flags: Flags = []
+        if row.access == .exclusive { flags.insert(.exclusive) }
+        if derived.guideStar { flags.insert(.guideStar) }
+        if row.dataset.value.unsafe { flags.insert(.unsafeDataset) }
+        // The verdict: the selection's on the first product with the fields it reads.
+        let reads = rules.reads
+        var key = VerdictKey(guideStar: derived.guideStar)
+        if reads.contains(.recommended) { key.recommended = row.recommended }
+        if reads.contains(.access) { key.exclusive = row.access == .exclusive }
+        if reads.contains(.level) { key.level = derived.level }
+        if reads.contains(.category) { key.category = category }
+        if reads.contains(.suffix) { key.suffix = derived.suffix }
+        if reads.contains(.productType) { key.productType = row.productType.id }
+        if reads.contains(.dataset) { key.dataset = row.dataset.id }
+        if reads.contains(.mission) { key.mission = row.mission.id }
+        if reads.contains(.instrument) { key.instrument = row.instrument.id }
+        if reads.contains(.filters) { key.filters = row.filters.id }
+        if reads.contains(.details) { key.details = row.details?.id ?? 0 }
+        var made: Product?
+        if let last = caom.lastVerdict, last.key == key {
+            flags.formUnion(last.flags)
+            vocabulary.addSame()
+        } else {
+            let slot = key.slot(caom.verdicts.count)
+            if let known = caom.verdicts[slot], known.key == key {
+                caom.lastVerdict = known
+                flags.formUnion(known.flags)
+                vocabulary.addSame()
             } else {
                 let p = product()
+                made = p
                 vocabulary.add(p)
-                j = caom.judged.count
-                caom.judged.append(Judged(key: key, flags: judge(p), shared: Shared(p)))
-                caom.judgedIndex[key] = j
-                context.judged.append(j)
-                caom.lastJudged = j
-                finish(j, uri: uri, name: name, size: size, product: p)
-                return
+                var verdict: Flags = []
+                if rules.takes(p) { verdict.insert(.taken) }
+                if rules.keeps(p) { verdict.insert(.kept) }
+                caom.verdicts[slot] = Verdict(key: key, flags: verdict)
+                caom.lastVerdict = caom.verdicts[slot]
+                flags.formUnion(verdict)
             }
-            caom.lastJudged = j
         }
-        vocabulary.addSame()
-        finish(j, uri: uri, name: name, size: size, product: nil)
-    }
-
-    /// Writes a row judged as `judged[j]`: what the file name's bytes and the size add, then the row.
-    private func finish(_ j: Int, uri: UnsafeBufferPointer<UInt8>, name: UnsafeBufferPointer<UInt8>, size: Int64?, product: Product?) {
-        var flags = caom.judged[j].flags
-        if flags.contains(.guideStar), guideStarRule {
-            let context = caom.contexts[caom.judged[j].key.context]
-            var p = product ?? context.fields.product(
-                uri: String(decoding: uri, as: UTF8.self), filename: String(decoding: name, as: UTF8.self), size: size,
-                caom.judged[j].key.derived
-            )
-            p.details = context.details
-            noteGuideStar(p)
-        }
+        if derived.guideStar, guideStarRule { noteGuideStar(made ?? product()) }
         if !SafePath.isPlainSafe(bytes: name), SafePath.problem(in: String(decoding: name, as: UTF8.self), what: "file name") != nil {
             flags.insert(.unsafeName)
         }
-        store(flags, uri: uri, name: name, size: size) { chunk in
+        let sharedKey = SharedKey(
+            dataset: row.dataset.id, level: derived.level, suffix: derived.suffix, instrument: row.instrument.id, filters: row.filters.id
+        )
+        store(flags, uri: row.uri, name: name, size: row.size) { chunk in
             let id = ObjectIdentifier(chunk)
-            if caom.judged[j].chunk == id { return caom.judged[j].sharedIndex }
-            let index = Self.index(of: caom.judged[j].shared, in: chunk)
-            caom.judged[j].chunk = id
-            caom.judged[j].sharedIndex = index
+            if caom.sharedIn != id {
+                caom.sharedIn = id
+                for i in caom.shared.indices { caom.shared[i] = nil }
+                caom.lastShared = nil
+            }
+            if let last = caom.lastShared, last.key == sharedKey { return last.index }
+            let slot = sharedKey.slot(caom.shared.count)
+            let index: Int
+            if let known = caom.shared[slot], known.key == sharedKey {
+                index = known.index
+            } else {
+                // A combination not seen lately: added to the chunk's list as it is (a dataset's rows
+                // come together, so looking it up in the whole chunk's would mostly find nothing, at the
+                // cost of hashing five strings).
+                index = chunk.shared.count
+                chunk.shared.append(Shared(
+                    product: row.dataset.value.name, level: derived.level, suffix: derived.suffix,
+                    instrument: row.instrument.value, filters: row.filters.value
+                ))
+                caom.shared[slot] = (sharedKey, index)
+            }
+            caom.lastShared = (sharedKey, index)
             return index
+        }
+        return true
+    }
+
+    /// Whether the row's key is `key` (``key(_:_:_:)``), compared where the row's members are.
+    @inline(__always)
+    static func matches(_ key: [UInt8], _ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, _ fields: [RowField]) -> Bool {
+        key.withUnsafeBufferPointer { k in
+            var at = 0
+            for field in fields {
+                let slot = slots[field.rawValue]
+                guard at < k.count, k[at] == slot.kind.rawValue else { return false }
+                at += 1
+                guard slot.kind != .absent else { continue }
+                let count = slot.end - slot.start
+                guard at + 4 + count <= k.count,
+                      Int(k[at]) | Int(k[at + 1]) << 8 | Int(k[at + 2]) << 16 | Int(k[at + 3]) << 24 == count,
+                      memcmp(k.baseAddress! + at + 4, bytes.baseAddress! + slot.start, count) == 0 else { return false }
+                at += 4 + count
+            }
+            return at == k.count
         }
     }
 
-    /// The row's context key: each context member's kind and bytes in the document. The same bytes are the
-    /// same values (a member's value is its bytes' alone), so rows with one key have one context.
-    private func makeKey(_ slots: [RowSlot], bytes: UnsafeBufferPointer<UInt8>) -> ContextKey {
+    /// A hash of the members `fields` of a row: of each one's kind and bytes.
+    @inline(__always)
+    static func hash(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, _ fields: [RowField]) -> Int {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for field in fields {
+            let slot = slots[field.rawValue]
+            h = (h ^ UInt64(slot.kind.rawValue)) &* 0xFF51_AFD7_ED55_8CCD
+            guard slot.kind != .absent else { continue }
+            var i = slot.start
+            while i + 8 <= slot.end {
+                h = (h ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+                h ^= h >> 32
+                i += 8
+            }
+            while i < slot.end {
+                h = (h ^ UInt64(bytes[i])) &* 0x100_0000_01B3
+                i += 1
+            }
+        }
+        return Int(truncatingIfNeeded: h ^ h >> 29)
+    }
+
+    /// A short summary of a string, for hashes that are only hints (``SharedKey``, ``VerdictKey``): its
+    /// length and its first and last bytes.
+    @inline(__always)
+    static func hint(_ text: String?) -> UInt64 {
+        guard let text else { return 0x51 }
+        let bytes = text.utf8
+        return UInt64(bytes.count) | UInt64(bytes.first ?? 0) << 16 | UInt64(bytes.last ?? 0) << 24
+    }
+
+    /// The key of the members `fields` of a row: each one's kind, and its length and bytes.
+    static func key(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, _ fields: [RowField]) -> [UInt8] {
         var key: [UInt8] = []
-        key.reserveCapacity(caom.lastKey.count + 16)
-        for field in caom.fields {
+        for field in fields {
             let slot = slots[field.rawValue]
             key.append(slot.kind.rawValue)
             guard slot.kind != .absent else { continue }
@@ -314,52 +498,7 @@ extension PlanRows {
             key.append(UInt8(truncatingIfNeeded: count >> 24))
             key.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[slot.start..<slot.end]))
         }
-        return ContextKey(key)
-    }
-
-    /// The context of the row's members, read as ``Catalog/caomProduct(_:)`` reads them (`project` too,
-    /// which it reads only for HST rows); `nil` when one is a value the mapping refuses.
-    private func makeContext(_ slots: [RowSlot], parser: inout JSONReader.Parser, details: DetailsTable?) -> Context? {
-        for field in caom.fields {
-            caom.values[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
-        }
-        var row = JSONRow(fields: caom.values, origin: "", path: "", index: 0, name: "")
-        row.details = details
-        do {
-            let fields = CAOMFields(
-                dataset: try CAOMFields.dataset(row), mission: try row.string(.obsCollection),
-                subgroup: try row.string(.productSubGroupDescription), stated: try CAOMFields.stated(row),
-                productType: try row.string(.productType),
-                recommended: try row.string(.productGroupDescription).map(Product.namesRecommendedSet) ?? false,
-                access: try row.access(.dataRights), project: try row.string(.project),
-                instrument: try row.string(.instrumentName)?.trimmingSpaces(), filters: try row.string(.filters)?.trimmingSpaces()
-            )
-            let category = fields.category(CAOMFields.Derived(suffix: nil, level: nil, jwst: false, guideStar: false))
-            return Context(fields: fields, details: details != nil ? Catalog.details(row) : nil, category: category)
-        } catch {
-            return nil
-        }
-    }
-
-    /// Whether the row's key is `key` (``makeKey(_:bytes:)``), compared where the row's members are.
-    private static func matches(_ key: [UInt8], _ slots: [RowSlot], _ bytes: UnsafeBufferPointer<UInt8>, _ fields: [RowField]) -> Bool {
-        key.withUnsafeBufferPointer { k in
-            slots.withUnsafeBufferPointer { slots in
-                var at = 0
-                for field in fields {
-                    let slot = slots[field.rawValue]
-                    guard at < k.count, k[at] == slot.kind.rawValue else { return false }
-                    at += 1
-                    guard slot.kind != .absent else { continue }
-                    let count = slot.end - slot.start
-                    guard at + 4 + count <= k.count,
-                          Int(k[at]) | Int(k[at + 1]) << 8 | Int(k[at + 2]) << 16 | Int(k[at + 3]) << 24 == count,
-                          memcmp(k.baseAddress! + at + 4, bytes.baseAddress! + slot.start, count) == 0 else { return false }
-                    at += 4 + count
-                }
-                return at == k.count
-            }
-        }
+        return key
     }
 
     /// Whether a string member's text is its bytes between the quotes: no escapes, not empty, nothing

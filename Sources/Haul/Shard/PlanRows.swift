@@ -48,11 +48,16 @@ final class PlanRows: @unchecked Sendable {
     
         /// `p`'s, as the shard files write them.
         init(_ p: Product) {
-            dataset = p.dataset
-            level = p.level ?? ""
-            suffix = p.suffix.map { "_" + $0.lowercased() } ?? ""
-            instrument = p.instrument ?? ""
-            filters = p.filters ?? ""
+            self.init(product: p.dataset, level: p.level, suffix: p.suffix, instrument: p.instrument, filters: p.filters)
+        }
+
+        /// A product's fields (``Product/dataset`` …), as the shard files write them.
+        init(product dataset: String, level: String?, suffix: String?, instrument: String?, filters: String?) {
+            self.dataset = dataset
+            self.level = level ?? ""
+            self.suffix = suffix.map { "_" + $0.lowercased() } ?? ""
+            self.instrument = instrument ?? ""
+            self.filters = filters ?? ""
         }
     }
 
@@ -170,6 +175,8 @@ final class PlanRows: @unchecked Sendable {
 
     /// Rows read straight from a JSON list's CAOM rows (``appendCAOM(_:parser:details:)``): this reader's state.
     @exclusivity(unchecked) var caom = CAOMReading()
+    /// Its scratch values (``appendCAOM(_:parser:details:)``).
+    @exclusivity(unchecked) var caomValues = [JSONValue?](repeating: nil, count: RowField.allCases.count)
     /// Whether the selection looks at each row's own URI, file name or size (a regex, `--extension`,
     /// `--pipeline-inputs`, `--where` on those columns): then its verdict on a row cannot be shared with
     /// rows whose other fields are the same.
@@ -179,8 +186,7 @@ final class PlanRows: @unchecked Sendable {
         rules = Selection.Rules(selection)
         guideStarRule = selection.guideStars
         vocabulary = Selection.Vocabulary(selection)
-        readsEachName = selection.pattern != nil || !selection.extensions.isEmpty || selection.pipelineInputs
-            || selection.filters.contains { [.productFilename, .dataURI, .size].contains($0.column) }
+        readsEachName = rules.reads.contains(.ownFields)
     }
 
     /// Keeps what the plan needs of `p`, the next row.
