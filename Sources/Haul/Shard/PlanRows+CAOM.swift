@@ -83,10 +83,11 @@ extension PlanRows {
         }
     }
 
-    /// The dataset and whether it is unsafe as a folder name.
+    /// The dataset, whether it is unsafe as a folder name, and a quick hash of it (``Shared/hash(_:)``).
     struct Dataset {
         var name: String
         var unsafe: Bool
+        var hash: UInt64
     }
 
     /// The subgroup and what the mapping makes of it.
@@ -132,21 +133,33 @@ extension PlanRows {
         var flags: Flags
     }
 
-    /// The fields the shard files write of a row (its ``Shared``), as numbers and strings.
+    /// The fields the shard files write of a row (its ``Shared``), as the product has them, and a hash of
+    /// them made of hashes the groups made once for each value.
     struct SharedKey: Equatable {
-        var dataset: Int
+        var dataset: String
         var level: String?
         var suffix: String?
-        var instrument: Int
-        var filters: Int
+        var instrument: String?
+        var filters: String?
+        var hash: UInt64
+
+        static func == (a: SharedKey, b: SharedKey) -> Bool {
+            a.hash == b.hash && a.dataset == b.dataset && a.level == b.level && a.suffix == b.suffix
+                && a.instrument == b.instrument && a.filters == b.filters
+        }
 
         /// Its slot in a cache of `count` (a power of two).
-        func slot(_ count: Int) -> Int {
-            var h = UInt64(truncatingIfNeeded: dataset) &* 0x9E37_79B9_7F4A_7C15
-            h = (h ^ PlanRows.hint(level)) &* 0xFF51_AFD7_ED55_8CCD
-            h = (h ^ PlanRows.hint(suffix)) &* 0xFF51_AFD7_ED55_8CCD
-            h = (h ^ UInt64(truncatingIfNeeded: instrument << 20 ^ filters)) &* 0xC4CE_B9FE_1A85_EC53
-            return Int(truncatingIfNeeded: h >> 32) & (count - 1)
+        func slot(_ count: Int) -> Int { Int(truncatingIfNeeded: hash >> 32) & (count - 1) }
+    }
+
+    /// A string value of a group, with a quick hash of it (``Shared/hash(_:)``).
+    struct Text {
+        var text: String?
+        var hash: UInt64
+
+        init(_ text: String?) {
+            self.text = text
+            hash = text.map(Shared.hash) ?? 0x51
         }
     }
 
@@ -160,8 +173,8 @@ extension PlanRows {
         var recommended = Group<Bool>([.productGroupDescription])
         var access = Group<Product.Access>([.dataRights])
         var project = Group<String?>([.project])
-        var instrument = Group<String?>([.instrumentName])
-        var filters = Group<String?>([.filters])
+        var instrument = Group<Text>([.instrumentName])
+        var filters = Group<Text>([.filters])
         var details = Group<Product.Details?>([.description, .project, .proposalID, .dataproductType])
         // Small caches, one entry a slot by a hash of the key: forgetting costs only the making again.
         /// HST categories, by the numbers of the calib level, product type and project they are made of.
@@ -171,7 +184,7 @@ extension PlanRows {
         var lastVerdict: Verdict?
         /// The shared fields' indices in the chunk last written to, the last one first.
         var sharedIn: ObjectIdentifier?
-        var shared = [(key: SharedKey, index: Int)?](repeating: nil, count: 1024)
+        var shared = [(key: SharedKey, index: Int)?](repeating: nil, count: 8192)
         var lastShared: (key: SharedKey, index: Int)?
     }
 
@@ -203,7 +216,7 @@ extension PlanRows {
         guard let dataset = caom.dataset.value(slots, bytes, make: {
                   read([.obsId, .obsID, .parentObsid]) { row in
                       let name = try CAOMFields.dataset(row)
-                      return Dataset(name: name, unsafe: SafePath.problem(in: name, what: "dataset") != nil)
+                      return Dataset(name: name, unsafe: SafePath.problem(in: name, what: "dataset") != nil, hash: Shared.hash(name))
                   }
               }),
               let mission = caom.mission.value(slots, bytes, make: { read([.obsCollection]) { try $0.string(.obsCollection) } }),
@@ -222,9 +235,9 @@ extension PlanRows {
               // The mapping reads `project` of HST rows only: a JWST row's that it would refuse is left to it.
               let project = caom.project.value(slots, bytes, make: { read([.project]) { try $0.string(.project) } }),
               let instrument = caom.instrument.value(slots, bytes, make: {
-                  read([.instrumentName]) { try $0.string(.instrumentName)?.trimmingSpaces() }
+                  read([.instrumentName]) { Text(try $0.string(.instrumentName)?.trimmingSpaces()) }
               }),
-              let filters = caom.filters.value(slots, bytes, make: { read([.filters]) { try $0.string(.filters)?.trimmingSpaces() } })
+              let filters = caom.filters.value(slots, bytes, make: { read([.filters]) { Text(try $0.string(.filters)?.trimmingSpaces()) } })
         else { return false }
         var detailsEntry: Group<Product.Details?>.Entry?
         if details != nil {
@@ -300,8 +313,8 @@ extension PlanRows {
         var recommended: Bool
         var access: Product.Access
         var project: Group<String?>.Entry
-        var instrument: Group<String?>.Entry
-        var filters: Group<String?>.Entry
+        var instrument: Group<Text>.Entry
+        var filters: Group<Text>.Entry
         var details: Group<Product.Details?>.Entry?
         var uri: UnsafeBufferPointer<UInt8>
         var size: Int64?
@@ -346,7 +359,7 @@ extension PlanRows {
                 uri: String(decoding: row.uri, as: UTF8.self), filename: String(decoding: name, as: UTF8.self), size: row.size,
                 derived, category: category, dataset: row.dataset.value.name, mission: row.mission.value,
                 productType: row.productType.value, recommended: row.recommended, access: row.access,
-                instrument: row.instrument.value, filters: row.filters.value
+                instrument: row.instrument.value.text, filters: row.filters.value.text
             )
             p.details = row.details?.value ?? nil
             return p
@@ -401,8 +414,14 @@ extension PlanRows {
         if !SafePath.isPlainSafe(bytes: name), SafePath.problem(in: String(decoding: name, as: UTF8.self), what: "file name") != nil {
             flags.insert(.unsafeName)
         }
+        var sharedHash = row.dataset.value.hash &* 0x9E37_79B9_7F4A_7C15
+        sharedHash = (sharedHash ^ PlanRows.hint(derived.level)) &* 0xFF51_AFD7_ED55_8CCD
+        sharedHash = (sharedHash ^ PlanRows.hint(derived.suffix)) &* 0xFF51_AFD7_ED55_8CCD
+        sharedHash = (sharedHash ^ row.instrument.value.hash) &* 0xFF51_AFD7_ED55_8CCD
+        sharedHash = (sharedHash ^ row.filters.value.hash) &* 0xFF51_AFD7_ED55_8CCD
         let sharedKey = SharedKey(
-            dataset: row.dataset.id, level: derived.level, suffix: derived.suffix, instrument: row.instrument.id, filters: row.filters.id
+            dataset: row.dataset.value.name, level: derived.level, suffix: derived.suffix, instrument: row.instrument.value.text,
+            filters: row.filters.value.text, hash: sharedHash ^ sharedHash >> 29
         )
         store(flags, uri: row.uri, name: name, size: row.size) { chunk in
             let id = ObjectIdentifier(chunk)
@@ -417,13 +436,13 @@ extension PlanRows {
             if let known = caom.shared[slot], known.key == sharedKey {
                 index = known.index
             } else {
-                // A combination not seen lately: added to the chunk's list as it is (a dataset's rows
-                // come together, so looking it up in the whole chunk's would mostly find nothing, at the
-                // cost of hashing five strings).
+                // Not seen lately in this chunk: added as it is. Looking it up in the chunk's table
+                // mostly found nothing in a list of small observations, whose every row has its own
+                // (dataset, suffix); a list whose rows share a few thousand finds them in the cache.
                 index = chunk.shared.count
                 chunk.shared.append(Shared(
                     product: row.dataset.value.name, level: derived.level, suffix: derived.suffix,
-                    instrument: row.instrument.value, filters: row.filters.value
+                    instrument: row.instrument.value.text, filters: row.filters.value.text
                 ))
                 caom.shared[slot] = (sharedKey, index)
             }

@@ -40,12 +40,15 @@ final class PlanRows: @unchecked Sendable {
     /// The fields the rows of one dataset share, as the shard files write them: `level`, `instrument`
     /// and `filters` empty when unknown, `suffix` as the export's `_cal` (empty when none).
     struct Shared: Hashable {
-        var dataset: String
-        var level: String
-        var suffix: String
-        var instrument: String
-        var filters: String
-    
+        let dataset: String
+        let level: String
+        let suffix: String
+        let instrument: String
+        let filters: String
+        /// A quick hash of the five strings' bytes, made once: a chunk's table of these is looked up
+        /// for most rows of a list whose observations have few rows each, and grows by rehashing.
+        let quickHash: UInt64
+
         /// `p`'s, as the shard files write them.
         init(_ p: Product) {
             self.init(product: p.dataset, level: p.level, suffix: p.suffix, instrument: p.instrument, filters: p.filters)
@@ -58,6 +61,38 @@ final class PlanRows: @unchecked Sendable {
             self.suffix = suffix.map { "_" + $0.lowercased() } ?? ""
             self.instrument = instrument ?? ""
             self.filters = filters ?? ""
+            var h = Self.hash(self.dataset)
+            h = (h ^ Self.hash(self.level)) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h ^ Self.hash(self.suffix)) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h ^ Self.hash(self.instrument)) &* 0xFF51_AFD7_ED55_8CCD
+            h = (h ^ Self.hash(self.filters)) &* 0xFF51_AFD7_ED55_8CCD
+            quickHash = h
+        }
+
+        static func == (a: Shared, b: Shared) -> Bool {
+            a.quickHash == b.quickHash && a.dataset == b.dataset && a.level == b.level && a.suffix == b.suffix
+                && a.instrument == b.instrument && a.filters == b.filters
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(quickHash) }
+
+        /// A quick hash of a string's UTF-8.
+        static func hash(_ text: String) -> UInt64 {
+            var text = text
+            return text.withUTF8 { bytes in
+                var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+                var i = 0
+                while i + 8 <= bytes.count {
+                    h = (h ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+                    h ^= h >> 32
+                    i += 8
+                }
+                while i < bytes.count {
+                    h = (h ^ UInt64(bytes[i])) &* 0x100_0000_01B3
+                    i += 1
+                }
+                return h ^ h >> 29
+            }
         }
     }
 
@@ -80,9 +115,9 @@ final class PlanRows: @unchecked Sendable {
         let name: UnsafeBufferPointer<UInt8>
         let size: Int64?
 
-        var shared: Shared { chunk.shared[sharedIndex] }
-        /// Once sealed (``seal()``).
+        /// Once sealed (``seal()``), as all that follows.
         var fields: SharedBytes { chunk.sealed![sharedIndex] }
+        var dataset: String { String(decoding: fields.dataset, as: UTF8.self) }
 
         var access: Product.Access { flags.contains(.exclusive) ? .exclusive : .public }
         var uriString: String { String(decoding: uri, as: UTF8.self) }
@@ -124,31 +159,48 @@ final class PlanRows: @unchecked Sendable {
             sealedBytes?.deallocate()
         }
 
-        /// Makes ``sealed``: pointers, not arrays, so that reading a row's shared fields retains nothing.
+        /// Makes ``sealed``, and drops ``shared``: pointers, not arrays, so that reading a row's shared
+        /// fields retains nothing; bytes, not strings, as the files write them (a dataset's CSV field
+        /// is its bytes, not a copy, when it needs no quotes).
         func seal() {
             guard sealed == nil else { return }
-            var parts: [[UInt8]] = []
+            // Every combination's bytes into one array (offsets noted), then into the block once.
+            var csv = CSVBytes()
+            csv.bytes.reserveCapacity(shared.count * 64)
+            var spans: [Int] = []
+            spans.reserveCapacity(shared.count * 5)
             for s in shared {
-                var csv = CSVBytes()
+                let d0 = csv.bytes.count
+                csv.bytes.append(contentsOf: s.dataset.utf8)
+                let d1 = csv.bytes.count
                 csv.append(s.dataset)
-                let datasetField = csv.bytes
-                csv.bytes = []
-                for text in [s.level, s.suffix, s.instrument, s.filters] { csv.field(text) }
-                parts += [Array(s.dataset.utf8), datasetField, csv.bytes]
+                var (f0, f1) = (d1, csv.bytes.count)
+                if csv.bytes[d0..<d1].elementsEqual(csv.bytes[f0..<f1]) {
+                    // The field is the dataset's bytes: not kept twice.
+                    csv.bytes.removeSubrange(f0..<f1)
+                    (f0, f1) = (d0, d1)
+                }
+                let m0 = csv.bytes.count
+                csv.field(s.level)
+                csv.field(s.suffix)
+                csv.field(s.instrument)
+                csv.field(s.filters)
+                spans += [d0, d1, f0, f1, m0]
             }
-            let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, parts.reduce(0) { $0 + $1.count }))
+            let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, csv.bytes.count))
+            csv.bytes.withUnsafeBufferPointer { if let b = $0.baseAddress { bytes.update(from: b, count: $0.count) } }
             let table = UnsafeMutablePointer<SharedBytes>.allocate(capacity: max(1, shared.count))
-            var at = bytes
-            func place(_ part: [UInt8]) -> UnsafeBufferPointer<UInt8> {
-                part.withUnsafeBufferPointer { if let b = $0.baseAddress { at.update(from: b, count: part.count) } }
-                defer { at += part.count }
-                return UnsafeBufferPointer(start: at, count: part.count)
-            }
             for i in shared.indices {
-                (table + i).initialize(to: SharedBytes(dataset: place(parts[3 * i]), datasetField: place(parts[3 * i + 1]), middle: place(parts[3 * i + 2])))
+                let end = i + 1 < shared.count ? spans[5 * (i + 1)] : csv.bytes.count
+                func part(_ from: Int, _ to: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: bytes + from, count: to - from) }
+                (table + i).initialize(to: SharedBytes(
+                    dataset: part(spans[5 * i], spans[5 * i + 1]), datasetField: part(spans[5 * i + 2], spans[5 * i + 3]),
+                    middle: part(spans[5 * i + 4], end)
+                ))
             }
             sealed = table
             sealedBytes = bytes
+            shared = []
         }
     }
 

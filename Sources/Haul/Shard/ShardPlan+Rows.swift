@@ -115,12 +115,12 @@ extension ShardPlan {
             }
             // Paths that clash: the later download takes `name (2).ext` (``Plan/resolveCollisions(_:)``).
             func path(_ e: Int) -> String {
-                rows.withRow(Int(entryRows[e])) { nested ? "\($0.shared.dataset)/\($0.filename)" : $0.filename }
+                rows.withRow(Int(entryRows[e])) { nested ? "\($0.dataset)/\($0.filename)" : $0.filename }
             }
             let renamed = Plan.collisions(
                 downloads: downloads.map(Int.init),
                 hash: { e in rows.withRow(Int(entryRows[e])) { PathKey.hash(folder: nested ? $0.fields.dataset : nil, name: $0.name) } },
-                key: { e in rows.withRow(Int(entryRows[e])) { PathKey(folder: nested ? $0.shared.dataset : nil, name: $0.filename) } },
+                key: { e in rows.withRow(Int(entryRows[e])) { PathKey(folder: nested ? $0.dataset : nil, name: $0.filename) } },
                 path: path
             )
             for (entry, new) in renamed { renames[entry] = (new, path(entry)) }
@@ -222,7 +222,7 @@ extension ShardPlan {
                 // the other shards' names, gives it again.
                 if renames, let renamed = renameTable[entry] {
                     let (folderPart, name) = Plan.split(renamed.path)
-                    sinks[s].field(nested ? String(folderPart.dropLast()) : p.shared.dataset)
+                    sinks[s].field(nested ? String(folderPart.dropLast()) : p.dataset)
                     sinks[s].field(nested ? name : renamed.path)
                 } else {
                     sinks[s].raw(fields.datasetField)
@@ -323,7 +323,7 @@ extension ShardPlan {
                     case RowPlan.excluded: status = excluded
                     case RowPlan.unsafe:
                         let problem = SafePath.problem(in: p.filename, what: "file name")
-                            ?? (nested ? SafePath.problem(in: p.shared.dataset, what: "dataset") : nil) ?? ""
+                            ?? (nested ? SafePath.problem(in: p.dataset, what: "dataset") : nil) ?? ""
                         status = Manifest.Status.failed(FileFailure(.unsafePath, "unsafe path: \(problem)")).text
                     case RowPlan.download: status = "CANCELLED"
                     case let first:
