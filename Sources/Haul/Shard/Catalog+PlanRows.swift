@@ -4,8 +4,9 @@ extension Catalog {
     /// Reads catalogs as ``load(paths:keepingDetails:standardInput:)`` does, keeping of each product only
     /// what `haul plan` needs (``PlanRows``): the same rows, checks and messages, a fifth of the memory.
     ///
-    /// A JSON product list (the big ones) goes to the rows a product at a time, on both threads that read
-    /// it; any other format is read whole, one file at a time, and then kept as rows.
+    /// A JSON product list (the big ones) goes to the rows a row at a time, on both threads that read it
+    /// (CAOM rows without making their products, ``PlanRows/appendCAOM(_:parser:details:)``); any other
+    /// format is read whole, one file at a time, and then kept as rows.
     ///
     /// - Parameters:
     ///   - paths: Catalog files (standard input is not read here: a plan's fingerprint reads them again).

@@ -6,7 +6,9 @@ import Foundation
 ///
 /// Why this shape: `haul plan` on ten million rows held every ``Product`` as `haul download` does, 4.7 GiB.
 /// Sharding needs much less, so a catalog reader hands each product here as soon as it has made it
-/// (``Catalog/loadPlanRows(paths:selection:)``), and the product is dropped:
+/// (``Catalog/loadPlanRows(paths:selection:)``), and the product is dropped; a JSON list's CAOM rows
+/// make no product at all, but come here straight from the bytes (``appendCAOM(_:parser:details:)``,
+/// PlanRows+CAOM.swift) to the same effect:
 /// - what needs the whole product is decided at once, on the reader's thread (so on both threads that
 ///   read a big JSON list): the selection's verdict (``Selection/Rules``), whether its name or dataset
 ///   is unsafe, the values `checkValues` needs (``Selection/Vocabulary``), a guide star's exposure;
@@ -14,8 +16,9 @@ import Foundation
 ///   part, as MAST's names are), the size, and the fields every row of a dataset shares (dataset,
 ///   level, suffix, instrument, filters), each distinct combination once per chunk.
 /// The rows live in chunks of a few megabytes, each written by one thread in catalog order; a row is
-/// found by its index (``withRow(_:_:)``). Decisions that depend on other rows (duplicates, name
-/// collisions, the guide-star rule, the shards) are ``ShardPlan/Planner``'s, afterwards.
+/// found by its index (``withRow(_:_:)``). Once read, each chunk's shared fields become the bytes the
+/// shard files write (``seal()``). Decisions that depend on other rows (duplicates, name collisions,
+/// the guide-star rule, the shards) are ``ShardPlan/RowPlan``'s, afterwards.
 ///
 /// A `PlanRows` is filled by one thread; the rows a second thread read are handed over whole
 /// (``append(contentsOf:)``) once it has finished, through ``RowsAhead``'s semaphore.
