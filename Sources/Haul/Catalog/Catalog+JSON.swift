@@ -52,26 +52,22 @@ extension Catalog {
     static func caomProduct(_ row: JSONRow) throws -> Product {
         let uri = try row.requiredString(.dataURI)
         let filename = try row.fileName(.productFilename) ?? row.lastPathComponent(of: uri, key: .dataURI, or: .productFilename)
-        let dataset = try row.string(.obsId) ?? row.integerOrString(.obsID) ?? row.integerOrString(.parentObsid) ?? ""
+        let dataset = try CAOMFields.dataset(row)
         let mission = try row.string(.obsCollection)
         let subgroup = try row.string(.productSubGroupDescription)
-        let suffix = Product.normaliseSuffix(subgroup) ?? Product.suffix(ofFilename: filename)
-        let stated = Product.normaliseLevel(try row.integerOrString(.calibLevel))
+        let stated = try CAOMFields.stated(row)
         let productType = try row.string(.productType)
-        let jwst = Product.isJWST(mission: mission, filename: filename)
         let group = try row.string(.productGroupDescription)
         let access = try row.access(.dataRights)
-        var product = Product(
-            uri: uri, filename: filename, dataset: dataset, mission: mission,
-            level: jwst ? Product.jwstLevel(stated: stated, suffix: suffix, filename: filename) : stated,
-            category: jwst ? nil : Product.hstCategory(level: stated, productType: productType, project: try row.string(.project)),
-            suffix: suffix, productType: productType,
-            recommended: group.map(Product.namesRecommendedSet) ?? false,
-            guideStar: Product.isGuideStar(filename: filename, subgroup: subgroup),
-            access: access, size: try row.size(.size),
-            instrument: try row.string(.instrumentName)?.trimmingSpaces(),
-            filters: try row.string(.filters)?.trimmingSpaces()
+        // `project` tells only an HST product's category: a JWST row's is not read.
+        let project = Product.isJWST(mission: mission, filename: filename) ? nil : try row.string(.project)
+        let size = try row.size(.size)
+        let fields = CAOMFields(
+            dataset: dataset, mission: mission, subgroup: subgroup, stated: stated, productType: productType,
+            recommended: group.map(Product.namesRecommendedSet) ?? false, access: access, project: project,
+            instrument: try row.string(.instrumentName)?.trimmingSpaces(), filters: try row.string(.filters)?.trimmingSpaces()
         )
+        var product = fields.product(uri: uri, filename: filename, size: size, fields.derived(filename: filename))
         if row.details != nil { product.details = details(row) }
         row.setOrigin(of: &product)
         return product
@@ -154,6 +150,9 @@ struct ProductListReader {
     /// For `haul plan`: the selection whose ``PlanRows`` each product goes to as soon as it is made,
     /// instead of a list of products (``Catalog/loadPlanRows(paths:selection:)``).
     let planSelection: Selection?
+    /// Whether CAOM rows go into the ``PlanRows`` without a product each (``PlanRows/appendCAOM(_:parser:details:)``),
+    /// as they do unless a test asks for the products' way (``PlanRows/readsCAOMDirectly``).
+    let plansDirectly: Bool
 
     enum Rows { case caom, missions }
 
@@ -172,7 +171,8 @@ struct ProductListReader {
 
     init(
         parser: JSONReader.Parser, name: String, consumed: (@Sendable (Range<Int>) -> Void)?,
-        keepsDetails: Bool = Catalog.keepsDetails, readsAhead: Bool = true, planSelection: Selection? = nil
+        keepsDetails: Bool = Catalog.keepsDetails, readsAhead: Bool = true, planSelection: Selection? = nil,
+        plansDirectly: Bool = PlanRows.readsCAOMDirectly
     ) {
         self.parser = parser
         self.name = name
@@ -182,6 +182,7 @@ struct ProductListReader {
         mapped = keepsDetails ? RowField.allCases : RowField.allCases.filter { !$0.isDetail }
         self.readsAhead = readsAhead
         self.planSelection = planSelection
+        self.plansDirectly = plansDirectly
     }
 
     /// Reads the document: its products, or the error the mapping found in an otherwise well-formed
@@ -335,37 +336,41 @@ struct ProductListReader {
                 try parser.skipValue(depth: depth + 1)
             } else if parser.bytes[parser.index] == UInt8(ascii: "{") {
                 try parser.readRow(depth: depth + 1, into: &slots)
-                for field in mapped {
-                    fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
-                }
-                var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
-                line.details = details
-                if read.runs == nil, read.planRows == nil, row == 1_000 {
-                    // Room for the rest at the first thousand rows' size, so a million rows are not
-                    // copied at every doubling (rows read ahead included: they are appended here).
-                    let perRow = Double(parser.index - firstRowStart) / 1_000
-                    read.products.reserveCapacity(row + Int(Double(parser.bytes.count - parser.index) / max(perRow, 1) * 1.3) + 16)
-                }
-                do {
-                    let product = try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line)
-                    if let planRows = read.planRows {
-                        planRows.append(product)
-                    } else if read.runs == nil {
-                        read.products.append(product)
-                    } else {
-                        if read.runs!.last?.isFull ?? true {
-                            // Only the thread reading ahead keeps runs, and its errors are never shown:
-                            // the reader reads these rows itself instead.
-                            guard let run = ProductRun(capacity: read.runCapacity) else { throw HaulError(.invalidCatalog, "\(name): out of memory") }
-                            read.runs!.append(run)
-                        }
-                        read.runs!.last!.append(product)
+                if kind == .caom, plansDirectly, let planRows = read.planRows, planRows.appendCAOM(slots, parser: &parser, details: details) {
+                    // Into the plan's rows without a product (PlanRows+CAOM.swift).
+                } else {
+                    for field in mapped {
+                        fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
                     }
-                } catch {
-                    read.error = error
-                    read.products = []
-                    read.runs = read.runs.map { _ in [] }
-                    read.planRows?.removeAll()
+                    var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
+                    line.details = details
+                    if read.runs == nil, read.planRows == nil, row == 1_000 {
+                        // Room for the rest at the first thousand rows' size, so a million rows are not
+                        // copied at every doubling (rows read ahead included: they are appended here).
+                        let perRow = Double(parser.index - firstRowStart) / 1_000
+                        read.products.reserveCapacity(row + Int(Double(parser.bytes.count - parser.index) / max(perRow, 1) * 1.3) + 16)
+                    }
+                    do {
+                        let product = try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line)
+                        if let planRows = read.planRows {
+                            planRows.append(product)
+                        } else if read.runs == nil {
+                            read.products.append(product)
+                        } else {
+                            if read.runs!.last?.isFull ?? true {
+                                // Only the thread reading ahead keeps runs, and its errors are never shown:
+                                // the reader reads these rows itself instead.
+                                guard let run = ProductRun(capacity: read.runCapacity) else { throw HaulError(.invalidCatalog, "\(name): out of memory") }
+                                read.runs!.append(run)
+                            }
+                            read.runs!.last!.append(product)
+                        }
+                    } catch {
+                        read.error = error
+                        read.products = []
+                        read.runs = read.runs.map { _ in [] }
+                        read.planRows?.removeAll()
+                    }
                 }
             } else {
                 let value = try parser.value(depth: depth + 1)
@@ -381,6 +386,137 @@ struct ProductListReader {
             if parser.bytes[parser.index] == UInt8(ascii: "]") { parser.index += 1; return }
             throw parser.fail("expected , or ] in an array")
         }
+    }
+}
+
+/// A CAOM row's fields but its URI, file name and size, as ``Catalog/caomProduct(_:)`` reads them, and
+/// the product they make with a file name: the one CAOM mapping, for the rows of a list one at a time
+/// and for `haul plan`, which reads most rows' fields once for many rows (``PlanRows/appendCAOM(_:)``).
+struct CAOMFields {
+    var dataset: String
+    var mission: String?
+    var subgroup: String?
+    /// `calib_level`, normalised.
+    var stated: String?
+    var productType: String?
+    var recommended: Bool
+    var access: Product.Access
+    /// Read only for what it tells of an HST row's category (``category(_:)``).
+    var project: String?
+    var instrument: String?
+    var filters: String?
+    /// The subgroup as a suffix, which a file name's suffix only stands in for.
+    let subgroupSuffix: String?
+    /// Whether the mission is JWST (``Product/isJWST(mission:filename:)``); `nil` when none is given (the
+    /// file name then tells).
+    let missionIsJWST: Bool?
+    /// Whether the subgroup marks a guide star (``Product/isGuideStar(filename:subgroup:)``).
+    let subgroupGuideStar: Bool
+
+    init(
+        dataset: String, mission: String?, subgroup: String?, stated: String?, productType: String?, recommended: Bool,
+        access: Product.Access, project: String?, instrument: String?, filters: String?
+    ) {
+        self.dataset = dataset
+        self.mission = mission
+        self.subgroup = subgroup
+        self.stated = stated
+        self.productType = productType
+        self.recommended = recommended
+        self.access = access
+        self.project = project
+        self.instrument = instrument
+        self.filters = filters
+        subgroupSuffix = Product.normaliseSuffix(subgroup)
+        missionIsJWST = Self.missionIsJWST(mission)
+        subgroupGuideStar = Self.subgroupGuideStar(subgroup)
+    }
+
+    static func missionIsJWST(_ mission: String?) -> Bool? {
+        mission.map { Product.isJWST(mission: $0, named: false) }
+    }
+
+    static func subgroupGuideStar(_ subgroup: String?) -> Bool {
+        Product.isGuideStar(marked: false, subgroup: subgroup)
+    }
+
+    /// The dataset: `obs_id`, else `obsID`, else `parent_obsid`.
+    static func dataset(_ row: JSONRow) throws -> String {
+        try row.string(.obsId) ?? row.integerOrString(.obsID) ?? row.integerOrString(.parentObsid) ?? ""
+    }
+
+    static func stated(_ row: JSONRow) throws -> String? {
+        Product.normaliseLevel(try row.integerOrString(.calibLevel))
+    }
+
+    /// What a product's file name makes of these fields.
+    struct Derived: Hashable {
+        var suffix: String?
+        var level: String?
+        var jwst: Bool
+        var guideStar: Bool
+    }
+
+    /// The parts of the product that depend on its file name, given by what the mapping reads of it:
+    /// whether it is a JWST name (``Product/namesJWST(_:)``), whether it has the guide-star mark
+    /// (``Product/hasGuideStarMark(_:)``), and its suffix (``Product/suffix(ofFilename:)``), each asked
+    /// only when needed.
+    func derived(namesJWST: @autoclosure () -> Bool, guideStarMark: Bool, nameSuffix: () -> String?) -> Derived {
+        Self.derived(
+            subgroupSuffix: subgroupSuffix, subgroupGuideStar: subgroupGuideStar, missionIsJWST: missionIsJWST, stated: stated,
+            namesJWST: namesJWST(), guideStarMark: guideStarMark, nameSuffix: nameSuffix
+        )
+    }
+
+    /// ``derived(namesJWST:guideStarMark:nameSuffix:)`` of the fields' parts that it reads.
+    static func derived(
+        subgroupSuffix: String?, subgroupGuideStar: Bool, missionIsJWST: Bool?, stated: String?,
+        namesJWST: @autoclosure () -> Bool, guideStarMark: Bool, nameSuffix: () -> String?
+    ) -> Derived {
+        let suffix = subgroupSuffix ?? nameSuffix()
+        let jwst = missionIsJWST ?? namesJWST()
+        return Derived(
+            suffix: suffix, level: jwst ? Product.jwstLevel(stated: stated, suffix: suffix, nameSuffix: nameSuffix()) : stated,
+            jwst: jwst, guideStar: guideStarMark || subgroupGuideStar
+        )
+    }
+
+    func derived(filename: String) -> Derived {
+        var name = filename
+        return derived(
+            namesJWST: Product.namesJWST(filename), guideStarMark: name.withUTF8(Product.hasGuideStarMark),
+            nameSuffix: { Product.suffix(ofFilename: filename) }
+        )
+    }
+
+    /// The HST category (none for a JWST product).
+    func category(_ derived: Derived) -> String? {
+        derived.jwst ? nil : Self.category(stated: stated, productType: productType, project: project)
+    }
+
+    /// The category of a product that is not JWST's.
+    static func category(stated: String?, productType: String?, project: String?) -> String? {
+        Product.hstCategory(level: stated, productType: productType, project: project)
+    }
+
+    func product(uri: String, filename: String, size: Int64?, _ derived: Derived) -> Product {
+        Self.product(
+            uri: uri, filename: filename, size: size, derived, category: category(derived), dataset: dataset, mission: mission,
+            productType: productType, recommended: recommended, access: access, instrument: instrument, filters: filters
+        )
+    }
+
+    /// The product of a row's fields (as ``CAOMFields`` reads them), file name and what it adds.
+    static func product(
+        uri: String, filename: String, size: Int64?, _ derived: Derived, category: String?, dataset: String, mission: String?,
+        productType: String?, recommended: Bool, access: Product.Access, instrument: String?, filters: String?
+    ) -> Product {
+        Product(
+            uri: uri, filename: filename, dataset: dataset, mission: mission, level: derived.level,
+            category: category, suffix: derived.suffix, productType: productType,
+            recommended: recommended, guideStar: derived.guideStar, access: access, size: size,
+            instrument: instrument, filters: filters
+        )
     }
 }
 
@@ -481,18 +617,27 @@ struct JSONRow {
 
     /// A size in bytes: a non-negative integer, as a number or a numeric string.
     func size(_ field: RowField) throws -> Int64? {
+        if let size = Self.size(of: self[field]) { return size }
         switch self[field] {
-        case nil, .null?: return nil
+        case .number?, .string?: throw fail(field, "a size in bytes (a whole number ≥ 0)", self[field]!)
+        case let other: throw fail(field, "a size in bytes", other!)
+        }
+    }
+
+    /// A value as ``size(_:)`` reads it (absent or null: no size); `.none` when it refuses the value.
+    static func size(of value: JSONValue?) -> Int64?? {
+        switch value {
+        case nil, .null?: return .some(nil)
         case .number(let d, let integer)?:
             if let integer, integer >= 0 { return integer }
-            guard d >= 0, d == d.rounded(), d < 9.0e18 else { throw fail(field, "a size in bytes (a whole number ≥ 0)", .number(d, integer: integer)) }
+            guard d >= 0, d == d.rounded(), d < 9.0e18 else { return .none }
             return Int64(d)
         case .string(let s)?:
             let t = s.trimmingSpaces()
-            if t.isEmpty { return nil }
-            guard let v = Int64(t), v >= 0 else { throw fail(field, "a size in bytes (a whole number ≥ 0)", .string(s)) }
+            if t.isEmpty { return .some(nil) }
+            guard let v = Int64(t), v >= 0 else { return .none }
             return v
-        case let other?: throw fail(field, "a size in bytes", other)
+        default: return .none
         }
     }
 

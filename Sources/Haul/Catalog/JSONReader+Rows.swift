@@ -73,7 +73,7 @@ struct RowSlot {
     var kind = Kind.absent
     /// The value's first byte.
     var start = 0
-    /// For a string: just past the closing quote.
+    /// Just past the value (for a string, its closing quote).
     var end = 0
     /// A string without escapes, whose text is the bytes between the quotes.
     var plain = false
@@ -183,12 +183,15 @@ extension JSONReader.Parser {
             slot.kind = .number
             slot.number = d
             slot.integer = integer
+            slot.end = index
         case UInt8(ascii: "n"):
             try literal("null")
             slot.kind = .null
+            slot.end = index
         case let b:
             try skipValue(depth: depth)
             slot.kind = b == UInt8(ascii: "{") ? .object : b == UInt8(ascii: "[") ? .array : .bool
+            slot.end = index
         }
     }
 

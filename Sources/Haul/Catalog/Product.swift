@@ -155,16 +155,23 @@ extension Product {
     /// Whether a file name or product subgroup marks a JWST guide-star product (`_gs-`, `GS-…`).
     static func isGuideStar(filename: String, subgroup: String?) -> Bool {
         var name = filename
-        let marked = name.withUTF8 { bytes -> Bool in
-            guard bytes.count >= 4 else { return false }
-            for i in 0...(bytes.count - 4) where bytes[i] == UInt8(ascii: "_") && bytes[i + 3] == UInt8(ascii: "-")
-                && bytes[i + 1] | 0x20 == UInt8(ascii: "g") && bytes[i + 2] | 0x20 == UInt8(ascii: "s") {
-                return true
-            }
-            return false
-        }
+        return isGuideStar(marked: name.withUTF8(hasGuideStarMark), subgroup: subgroup)
+    }
+
+    /// ``isGuideStar(filename:subgroup:)`` with the file name's part already known: whether it has the mark.
+    static func isGuideStar(marked: Bool, subgroup: String?) -> Bool {
         if marked { return true }
         if let subgroup, subgroup.uppercasedHasPrefix("GS-") { return true }
+        return false
+    }
+
+    /// Whether a file name's bytes hold `_gs-` in any case.
+    static func hasGuideStarMark(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        for i in 0...(bytes.count - 4) where bytes[i] == UInt8(ascii: "_") && bytes[i + 3] == UInt8(ascii: "-")
+            && bytes[i + 1] | 0x20 == UInt8(ascii: "g") && bytes[i + 2] | 0x20 == UInt8(ascii: "s") {
+            return true
+        }
         return false
     }
 
@@ -222,18 +229,7 @@ extension Product {
     static func suffix(ofFilename filename: String) -> String? {
         var name = filename
         // Plain ASCII (every MAST name): the same answer from the bytes, without walking Characters.
-        let ascii: String?? = name.withUTF8 { bytes in
-            guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else { return .none }
-            let stemEnd = bytes.firstIndex(of: UInt8(ascii: ".")) ?? bytes.count
-            guard let underscore = bytes[..<stemEnd].lastIndex(of: UInt8(ascii: "_")) else { return .some(nil) }
-            let part = UnsafeBufferPointer(rebasing: bytes[(underscore + 1)..<stemEnd])
-            guard !part.isEmpty, part.count <= 32 else { return .some(nil) }
-            return .some(String(unsafeUninitializedCapacity: part.count) { out in
-                for (i, b) in part.enumerated() { out[i] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b }
-                return part.count
-            })
-        }
-        if let ascii { return ascii }
+        if let ascii = name.withUTF8(suffix(ofASCIIName:)) { return ascii }
         let stem = filename.prefix { $0 != "." }
         guard let underscore = stem.lastIndex(of: "_") else { return nil }
         let part = stem[stem.index(after: underscore)...]
@@ -241,17 +237,52 @@ extension Product {
         return part.uppercased()
     }
 
+    /// ``suffix(ofFilename:)`` of a name given as its bytes, when they are plain ASCII without a CR (where
+    /// bytes are Characters); `.none` for any other name, which only the `String` answers.
+    static func suffix(ofASCIIName bytes: UnsafeBufferPointer<UInt8>) -> String?? {
+        guard !bytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) else { return .none }
+        let stemEnd = bytes.firstIndex(of: UInt8(ascii: ".")) ?? bytes.count
+        guard let underscore = bytes[..<stemEnd].lastIndex(of: UInt8(ascii: "_")) else { return .some(nil) }
+        let part = UnsafeBufferPointer(rebasing: bytes[(underscore + 1)..<stemEnd])
+        guard !part.isEmpty, part.count <= 32 else { return .some(nil) }
+        return .some(String(unsafeUninitializedCapacity: part.count) { out in
+            for (i, b) in part.enumerated() { out[i] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b }
+            return part.count
+        })
+    }
+
     /// Whether a product is JWST's, by its mission or its file name (`jw…`).
     static func isJWST(mission: String?, filename: String) -> Bool {
+        isJWST(mission: mission, named: namesJWST(filename))
+    }
+
+    /// ``isJWST(mission:filename:)`` with the file name's part already known (``namesJWST(_:)``).
+    static func isJWST(mission: String?, named: @autoclosure () -> Bool) -> Bool {
         if let mission { return mission.uppercasedEquals("JWST") }
-        return filename.utf8.count > 2 && filename.prefix(2).lowercased() == "jw"
+        return named()
+    }
+
+    /// Whether a file name is a JWST one (`jw…`, any case).
+    static func namesJWST(_ filename: String) -> Bool {
+        filename.utf8.count > 2 && filename.prefix(2).lowercased() == "jw"
+    }
+
+    /// ``namesJWST(_:)`` of a name given as bytes that are plain ASCII (where bytes are Characters).
+    static func namesJWST(ascii bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.count > 2 && bytes[0] | 0x20 == UInt8(ascii: "j") && bytes[1] | 0x20 == UInt8(ascii: "w")
     }
 
     /// A JWST product's level: the catalog's when it names a sub-level or level 3, else the stage of
     /// its suffix (`calib_level` 2 with suffix `CAL` is `2b`), else the catalog's number.
     static func jwstLevel(stated: String?, suffix: String?, filename: String) -> String? {
+        jwstLevel(stated: stated, suffix: suffix, nameSuffix: Product.suffix(ofFilename: filename))
+    }
+
+    /// ``jwstLevel(stated:suffix:filename:)`` with the file name's suffix (``suffix(ofFilename:)``) asked
+    /// for only when needed.
+    static func jwstLevel(stated: String?, suffix: String?, nameSuffix: @autoclosure () -> String?) -> String? {
         if let stated, stated != "0" && stated != "1" && stated != "2" { return stated }
-        return suffix.flatMap(jwstLevel(forSuffix:)) ?? Product.suffix(ofFilename: filename).flatMap(jwstLevel(forSuffix:)) ?? stated
+        return suffix.flatMap(jwstLevel(forSuffix:)) ?? nameSuffix().flatMap(jwstLevel(forSuffix:)) ?? stated
     }
 
     /// The missions-search name of an HST product's level, from CAOM's fields.

@@ -69,7 +69,7 @@ final class RowsAhead: @unchecked Sendable {
         parser.index = start
         var second = ProductListReader(
             parser: parser, name: reader.name, consumed: reader.consumed, keepsDetails: reader.keepsDetails, readsAhead: false,
-            planSelection: reader.planSelection
+            planSelection: reader.planSelection, plansDirectly: reader.plansDirectly
         )
         second.releasedFrom = start
         second.released = start

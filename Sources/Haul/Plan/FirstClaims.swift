@@ -1,3 +1,5 @@
+import CHaulSystem
+
 /// The first claimer (an entry, or a manifest as `-1 - i`) of each path hash, for
 /// ``Plan/resolveCollisions(_:)``: an open-addressed table of 8-byte slots, a claimer and the upper
 /// half of its hash, where a `[Int: Int]` took 16 bytes a slot and a `Hasher` pass per lookup.
@@ -34,6 +36,12 @@ struct FirstClaims {
             if held & 0xFFFF_FFFF_0000_0000 == tag { return Int(held & 0xFFFF_FFFF) - 3 }
             slot = (slot + 1) & mask
         }
+    }
+
+    /// Asks memory for the slot where a lookup of `hash` starts (``csystem_prefetch(_:)``), some steps
+    /// before the lookup.
+    func prefetch(_ hash: Int) {
+        slots.withUnsafeBufferPointer { csystem_prefetch($0.baseAddress! + split(hash).slot) }
     }
 
     /// The claimer of `hash`, if it has one.

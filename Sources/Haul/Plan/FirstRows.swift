@@ -1,3 +1,5 @@
+import CHaulSystem
+
 /// For each product of a list, the first row with its URI (Swift's string equality, as a `Set` of
 /// URIs compares them): a row whose first row is another repeats that row's URI.
 ///
@@ -30,24 +32,41 @@ enum FirstRows {
         let mask = capacity - 1
         // A slot: the row + 1 in the low 32 bits (0: empty), the hash's high 32 bits above.
         var slots = [UInt64](repeating: 0, count: capacity)
+        // Each row's hash is taken `ahead` rows before its turn, and its slot asked of memory then
+        // (``csystem_prefetch(_:)``): the table is far bigger than the caches, and its lookups no longer
+        // wait for memory one after another.
+        let ahead = 16
+        var ring = [Int](repeating: 0, count: ahead)
         slots.withUnsafeMutableBufferPointer { slots in
-            for index in 0..<count {
-                let hash = hash(index)
-                let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
-                var slot = Int(truncatingIfNeeded: UInt64(truncatingIfNeeded: hash) ^ UInt64(truncatingIfNeeded: hash) >> 32) & mask
-                while true {
-                    let held = slots[slot]
-                    if held == 0 {
-                        slots[slot] = tag | UInt64(index + 1)
-                        first[index] = index
-                        break
+            ring.withUnsafeMutableBufferPointer { ring in
+                func home(_ hash: Int) -> Int {
+                    Int(truncatingIfNeeded: UInt64(truncatingIfNeeded: hash) ^ UInt64(truncatingIfNeeded: hash) >> 32) & mask
+                }
+                func start(_ index: Int) {
+                    let hash = hash(index)
+                    ring[index & (ahead - 1)] = hash
+                    csystem_prefetch(slots.baseAddress! + home(hash))
+                }
+                for index in 0..<min(ahead, count) { start(index) }
+                for index in 0..<count {
+                    let hash = ring[index & (ahead - 1)]
+                    if index + ahead < count { start(index + ahead) }
+                    let tag = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
+                    var slot = home(hash)
+                    while true {
+                        let held = slots[slot]
+                        if held == 0 {
+                            slots[slot] = tag | UInt64(index + 1)
+                            first[index] = index
+                            break
+                        }
+                        let row = Int(held & 0xFFFF_FFFF) - 1
+                        if held & 0xFFFF_FFFF_0000_0000 == tag, same(row, index) {
+                            first[index] = row
+                            break
+                        }
+                        slot = (slot + 1) & mask
                     }
-                    let row = Int(held & 0xFFFF_FFFF) - 1
-                    if held & 0xFFFF_FFFF_0000_0000 == tag, same(row, index) {
-                        first[index] = row
-                        break
-                    }
-                    slot = (slot + 1) & mask
                 }
             }
         }

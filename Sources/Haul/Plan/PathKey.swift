@@ -31,21 +31,23 @@ struct PathKey: Hashable {
     /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path.
     static func plainHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for b in bytes where b >= 0x80 || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") {
-            return nil
-        }
+        // Plain when no byte has the high bit or is `;` or `` ` ``, checked eight bytes at a time.
         // OR-ing 0x20 into every byte maps each letter's cases together (and a few other bytes,
         // which only costs a rare extra comparison).
         var i = 0
         while i + 8 <= bytes.count {
-            let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020
+            let raw = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
+            if raw & SWAR.highs != 0 || SWAR.has(raw, UInt8(ascii: ";")) || SWAR.has(raw, UInt8(ascii: "`")) { return nil }
+            let word = raw | 0x2020_2020_2020_2020
             hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
             hash ^= hash >> 32
             i += 8
         }
         var tail: UInt64 = 0
         while i < bytes.count {
-            tail = tail << 8 | UInt64(bytes[i] | 0x20)
+            let b = bytes[i]
+            if b >= 0x80 || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") { return nil }
+            tail = tail << 8 | UInt64(b | 0x20)
             i += 1
         }
         hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
@@ -69,6 +71,19 @@ struct PathKey: Hashable {
             return plainHash(UnsafeBufferPointer(buffer))
         }
         return plain ?? PathKey(folder: folder, name: String(decoding: name, as: UTF8.self)).hash
+    }
+
+    /// ``hash(folder:name:)`` with the folder given as its bytes too.
+    static func hash(folder: UnsafeBufferPointer<UInt8>?, name: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let folder else { return hash(folder: String?.none, name: name) }
+        let count = folder.count + 1 + name.count
+        let plain: Int? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<folder.count]).initialize(from: folder)
+            buffer[folder.count] = UInt8(ascii: "/")
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[(folder.count + 1)...]).initialize(from: name)
+            return plainHash(UnsafeBufferPointer(buffer))
+        }
+        return plain ?? PathKey(folder: String(decoding: folder, as: UTF8.self), name: String(decoding: name, as: UTF8.self)).hash
     }
 
     /// Calls `body` with the path's bytes (`folder/name`), made on the stack.

@@ -1,3 +1,5 @@
+import CHaulSystem
+
 /// What a download will do with every selected product: fetch it to a path under the root, point at the
 /// product it duplicates, or leave it out with a reason. Built once, before any byte moves.
 public struct Plan: Sendable {
@@ -253,8 +255,20 @@ public struct Plan: Sendable {
         }
         for i in manifests.indices { _ = claim(keyOf(-1 - i).hash, by: -1 - i) }
         var clashing: [Int] = []
-        for i in downloads {
-            if !claim(hash(i), by: i) { clashing.append(i) }
+        // Each download's hash is taken some downloads before its claim, and its slot asked of memory
+        // then: a table of millions of paths is far bigger than the caches.
+        let ahead = 16
+        var ring = [Int](repeating: 0, count: ahead)
+        func start(_ k: Int) {
+            let h = hash(downloads[k])
+            ring[k & (ahead - 1)] = h
+            claims.prefetch(h)
+        }
+        for k in 0..<min(ahead, downloads.count) { start(k) }
+        for (k, i) in downloads.enumerated() {
+            let h = ring[k & (ahead - 1)]
+            if k + ahead < downloads.count { start(k + ahead) }
+            if !claim(h, by: i) { clashing.append(i) }
         }
         // A new name is never one a download wants, so it can only clash with another new name.
         var taken = Set(manifests)

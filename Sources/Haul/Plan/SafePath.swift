@@ -102,36 +102,39 @@ package enum SafePath {
     /// that could be a Windows device name, at most ``maxNameBytes``. Anything else takes the full check.
     static func isPlainSafe(_ name: String) -> Bool {
         var name = name
-        return name.withUTF8 { bytes in
-            guard let first = bytes.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "\\") else { return false }
-            if bytes.count > maxNameBytes { return false }
-            if bytes.count >= 2, bytes[1] == UInt8(ascii: ":") { return false }
-            var componentStart = 0
-            var stemEnd: Int?
-            var i = 0
-            while i <= bytes.count {
-                let b = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
-                if b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") {
-                    let length = i - componentStart
-                    if length == 0 || length > 255 { return false }
-                    if bytes[componentStart] == UInt8(ascii: "."), length <= 2, length == 1 || bytes[componentStart + 1] == UInt8(ascii: ".") { return false }
-                    let last = bytes[i - 1]
-                    if last == UInt8(ascii: ".") || last == UInt8(ascii: " ") { return false }
-                    // CON, PRN, AUX, NUL, COMn, LPTn, CONIN$, CONOUT$ (before any dot, spaces after):
-                    // a stem of 3 to 7 bytes starting with one of these letters takes the full check.
-                    let stem = (stemEnd ?? i) - componentStart
-                    if (3...7).contains(stem), "CPANLcpanl".utf8.contains(bytes[componentStart]) { return false }
-                    componentStart = i + 1
-                    stemEnd = nil
-                } else if b < 0x20 || b >= 0x7F {
-                    return false
-                } else if b == UInt8(ascii: "."), stemEnd == nil {
-                    stemEnd = i
-                }
-                i += 1
+        return name.withUTF8(isPlainSafe(bytes:))
+    }
+
+    /// ``isPlainSafe(_:)`` of a name given as its UTF-8 bytes.
+    static func isPlainSafe(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = bytes.first, first != UInt8(ascii: "/"), first != UInt8(ascii: "\\") else { return false }
+        if bytes.count > maxNameBytes { return false }
+        if bytes.count >= 2, bytes[1] == UInt8(ascii: ":") { return false }
+        var componentStart = 0
+        var stemEnd: Int?
+        var i = 0
+        while i <= bytes.count {
+            let b = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
+            if b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") {
+                let length = i - componentStart
+                if length == 0 || length > 255 { return false }
+                if bytes[componentStart] == UInt8(ascii: "."), length <= 2, length == 1 || bytes[componentStart + 1] == UInt8(ascii: ".") { return false }
+                let last = bytes[i - 1]
+                if last == UInt8(ascii: ".") || last == UInt8(ascii: " ") { return false }
+                // CON, PRN, AUX, NUL, COMn, LPTn, CONIN$, CONOUT$ (before any dot, spaces after):
+                // a stem of 3 to 7 bytes starting with one of these letters takes the full check.
+                let stem = (stemEnd ?? i) - componentStart
+                if (3...7).contains(stem), "CPANLcpanl".utf8.contains(bytes[componentStart]) { return false }
+                componentStart = i + 1
+                stemEnd = nil
+            } else if b < 0x20 || b >= 0x7F {
+                return false
+            } else if b == UInt8(ascii: "."), stemEnd == nil {
+                stemEnd = i
             }
-            return true
+            i += 1
         }
+        return true
     }
 
     private static func hex4(_ v: UInt32) -> String {

@@ -89,6 +89,24 @@ extension Selection {
                 return text
             }
 
+            /// The product field ``value(of:)`` reads (kept next to it, so that the two change together).
+            var reads: Selection.Reads {
+                switch self {
+                case .productType: .productType
+                case .calibLevel: .level
+                case .productSubGroupDescription: .suffix
+                case .productGroupDescription: .recommended
+                case .dataRights: .access
+                case .obsID: .dataset
+                case .obsCollection: .mission
+                case .instrumentName: .instrument
+                case .filters: .filters
+                case .productFilename, .dataURI, .size: .ownFields
+                case .category: .category
+                case .description, .project, .proposalID, .dataProductType: .details
+                }
+            }
+
             /// Whether values may be comparisons and ranges (astroquery's numeric columns).
             package var isNumeric: Bool { self == .calibLevel || self == .size }
 

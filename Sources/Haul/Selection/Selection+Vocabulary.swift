@@ -57,6 +57,13 @@ extension Selection {
             }
         }
 
+        /// Counts a product whose values an earlier ``add(_:)`` gathered already, a product that differs from
+        /// that one only in what this vocabulary does not read (its URI, file name and size, when no
+        /// `--extension` and no `--where` on those columns is given).
+        mutating func addSame() {
+            products += 1
+        }
+
         /// Adds what another vocabulary gathered from the products after this one's.
         mutating func merge(_ later: Vocabulary) {
             products += later.products

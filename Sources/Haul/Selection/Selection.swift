@@ -83,6 +83,12 @@ public struct Selection: Sendable {
         let levels: Set<String>
         let suffixes: Set<String>
         let endings: [String]
+        /// The product fields ``takes(_:)``, ``keeps(_:)`` and ``Vocabulary/add(_:)`` read for this
+        /// selection, besides the guide-star mark and ``Product/exported`` (always read): two products
+        /// that differ in no other field get the same verdict and add the same values. A reader that
+        /// keeps no products (``PlanRows``) judges one product for many rows so. Kept here, with what it
+        /// describes: a change to what these read changes this too.
+        let reads: Reads
 
         init(_ selection: Selection) {
             self.selection = selection
@@ -90,6 +96,15 @@ public struct Selection: Sendable {
             levels = Set(selection.levels.compactMap(Selection.normaliseLevel))
             suffixes = Set(selection.suffixes.compactMap(Product.normaliseSuffix))
             endings = selection.extensions.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty }
+            var reads: Reads = []
+            if quick == .recommended { reads.insert(.recommended) }
+            if !levels.isEmpty || !selection.levels.isEmpty { reads.formUnion([.level, .category]) }
+            if !suffixes.isEmpty || !selection.suffixes.isEmpty { reads.insert(.suffix) }
+            // `isPipelineInput` reads the file name too.
+            if selection.pipelineInputs { reads.formUnion([.suffix, .level, .category, .ownFields]) }
+            if selection.pattern != nil || !selection.extensions.isEmpty { reads.insert(.ownFields) }
+            for filter in selection.filters { reads.formUnion(filter.column.reads) }
+            self.reads = reads
         }
 
         /// Whether the quick set or a checked box takes the product (guide stars aside, which only
@@ -120,6 +135,24 @@ public struct Selection: Sendable {
             }
             return true
         }
+    }
+
+    /// Product fields a selection reads (``Rules/reads``).
+    struct Reads: OptionSet, Sendable {
+        let rawValue: UInt16
+        static let recommended = Reads(rawValue: 1 << 0)
+        static let access = Reads(rawValue: 1 << 1)
+        static let level = Reads(rawValue: 1 << 2)
+        static let category = Reads(rawValue: 1 << 3)
+        static let suffix = Reads(rawValue: 1 << 4)
+        static let productType = Reads(rawValue: 1 << 5)
+        static let dataset = Reads(rawValue: 1 << 6)
+        static let mission = Reads(rawValue: 1 << 7)
+        static let instrument = Reads(rawValue: 1 << 8)
+        static let filters = Reads(rawValue: 1 << 9)
+        static let details = Reads(rawValue: 1 << 10)
+        /// A product's own URI, file name or size: no two products share a verdict then.
+        static let ownFields = Reads(rawValue: 1 << 11)
     }
 
     /// The selected products, in catalog order.

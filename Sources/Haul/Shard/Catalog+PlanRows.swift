@@ -4,15 +4,20 @@ extension Catalog {
     /// Reads catalogs as ``load(paths:keepingDetails:standardInput:)`` does, keeping of each product only
     /// what `haul plan` needs (``PlanRows``): the same rows, checks and messages, a fifth of the memory.
     ///
-    /// A JSON product list (the big ones) goes to the rows a product at a time, on both threads that read
-    /// it; any other format is read whole, one file at a time, and then kept as rows.
+    /// A JSON product list (the big ones) goes to the rows a row at a time, on both threads that read it
+    /// (CAOM rows without making their products, ``PlanRows/appendCAOM(_:parser:details:)``); any other
+    /// format is read whole, one file at a time, and then kept as rows.
     ///
     /// - Parameters:
     ///   - paths: Catalog files (standard input is not read here: a plan's fingerprint reads them again).
     ///   - selection: The selection the rows are judged by as they are read.
     /// - Throws: ``HaulError`` (`invalidCatalog`) as `load` throws it.
     static func loadPlanRows(paths: [String], selection: Selection) throws -> PlanRows {
-        guard !paths.isEmpty else { return try loadPlanRowsWhole(paths: paths, selection: selection) }
+        guard !paths.isEmpty else {
+            let rows = try loadPlanRowsWhole(paths: paths, selection: selection)
+            rows.seal()
+            return rows
+        }
         return try $keepsDetails.withValue(selection.needsDetails) {
             let all = PlanRows(selection: selection)
             for path in paths {

@@ -1,3 +1,4 @@
+import CHaulSystem
 import Foundation
 
 extension ShardPlan {
@@ -52,6 +53,7 @@ extension ShardPlan {
         /// - Parameter authorized: Whether a token is available, so exclusive-access products can be fetched.
         init(rows: PlanRows, layout: Plan.Layout, root: String, authorized: Bool) {
             precondition(rows.count < Int(Int32.max), "a plan of more than 2 billion rows")
+            rows.seal()
             self.rows = rows
             self.layout = layout
             self.root = root
@@ -113,12 +115,12 @@ extension ShardPlan {
             }
             // Paths that clash: the later download takes `name (2).ext` (``Plan/resolveCollisions(_:)``).
             func path(_ e: Int) -> String {
-                rows.withRow(Int(entryRows[e])) { nested ? "\($0.shared.dataset)/\($0.filename)" : $0.filename }
+                rows.withRow(Int(entryRows[e])) { nested ? "\($0.dataset)/\($0.filename)" : $0.filename }
             }
             let renamed = Plan.collisions(
                 downloads: downloads.map(Int.init),
-                hash: { e in rows.withRow(Int(entryRows[e])) { PathKey.hash(folder: nested ? $0.shared.dataset : nil, name: $0.name) } },
-                key: { e in rows.withRow(Int(entryRows[e])) { PathKey(folder: nested ? $0.shared.dataset : nil, name: $0.filename) } },
+                hash: { e in rows.withRow(Int(entryRows[e])) { PathKey.hash(folder: nested ? $0.fields.dataset : nil, name: $0.name) } },
+                key: { e in rows.withRow(Int(entryRows[e])) { PathKey(folder: nested ? $0.dataset : nil, name: $0.filename) } },
                 path: path
             )
             for (entry, new) in renamed { renames[entry] = (new, path(entry)) }
@@ -140,7 +142,8 @@ extension ShardPlan {
         let downloads = plan.downloads
         guard !downloads.isEmpty else { throw HaulError(.invalidArgument, "nothing is selected to fetch: no shard to plan") }
         let n = options.shards
-        let sizes = downloads.map { entry in max(0, rows.withRow(Int(plan.entryRows[Int(entry)])) { $0.size } ?? 0) }
+        let entryRows = plan.entryRows
+        let sizes = downloads.map { entry in max(0, rows.withRow(Int(entryRows[Int(entry)])) { $0.size } ?? 0) }
         let assignment = balance(sizes: sizes, shards: n)
         var record = try startRecord(
             root: plan.root, layout: plan.layout, rows: plan.entryCount, summary: plan.summary, folder: folder, options: options
@@ -181,7 +184,12 @@ extension ShardPlan {
     static func writeShards(_ plan: RowPlan, assignment: [Int32], shards n: Int, width: Int, folder: String) throws -> [Record.Shard] {
         let rows = plan.rows
         let limit = max(16 << 10, (64 << 20) / n)
-        var buffers = [CSVBytes](repeating: CSVBytes(), count: n)
+        let sinks = UnsafeMutablePointer<CSVSink>.allocate(capacity: n)
+        for s in 0..<n { (sinks + s).initialize(to: CSVSink(capacity: limit + 4096)) }
+        defer {
+            sinks.deinitialize(count: n)
+            sinks.deallocate()
+        }
         var started = [Bool](repeating: false, count: n)
         var files = [Int](repeating: 0, count: n)
         var bytes = [Int64](repeating: 0, count: n)
@@ -191,35 +199,43 @@ extension ShardPlan {
             let file = try OutputFile(temporary[s], truncate: !started[s])
             if started[s] { lseek(file.fd, 0, SEEK_END) }
             started[s] = true
-            try file.write(buffers[s].bytes)
-            buffers[s].bytes.removeAll(keepingCapacity: true)
+            try file.write(sinks[s].bytes)
+            sinks[s].removeAll()
         }
-        for s in 0..<n { buffers[s].header(Catalog.overlayColumns + Catalog.exportColumns) }
+        var header = CSVBytes()
+        header.header(Catalog.overlayColumns + Catalog.exportColumns)
+        for s in 0..<n { header.bytes.withUnsafeBufferPointer { sinks[s].raw($0) } }
+        let nested = plan.layout == .nested
+        // The plan's tables as locals: closures that read them from `plan` copied the plan (each of its
+        // tables retained and released) for every row.
+        let entryRows = plan.entryRows
+        let renameTable = plan.renames
+        let renames = !renameTable.isEmpty
         for (k, entry32) in plan.downloads.enumerated() {
             let s = Int(assignment[k])
             let entry = Int(entry32)
             files[s] += 1
-            rows.withRow(Int(plan.entryRows[entry])) { p in
+            rows.withRow(Int(entryRows[entry])) { p in
                 bytes[s] = bytes[s].addingSize(p.size)
+                let fields = p.fields
                 // The entry's final path (a renamed one too), so the shard's own plan, which does not see
                 // the other shards' names, gives it again.
-                if let renamed = plan.renames[entry] {
+                if renames, let renamed = renameTable[entry] {
                     let (folderPart, name) = Plan.split(renamed.path)
-                    buffers[s].field(plan.layout == .nested ? String(folderPart.dropLast()) : p.shared.dataset)
-                    buffers[s].field(plan.layout == .nested ? name : renamed.path)
+                    sinks[s].field(nested ? String(folderPart.dropLast()) : p.dataset)
+                    sinks[s].field(nested ? name : renamed.path)
                 } else {
-                    buffers[s].field(p.shared.dataset)
-                    buffers[s].field(bytes: p.name)
+                    sinks[s].raw(fields.datasetField)
+                    sinks[s].byte(UInt8(ascii: ","))
+                    sinks[s].field(bytes: p.name)
                 }
-                buffers[s].field(p.shared.level)
-                buffers[s].field(p.shared.suffix)
-                buffers[s].field(p.shared.instrument)
-                buffers[s].field(p.shared.filters)
-                buffers[s].field(bytes: p.uri)
-                buffers[s].number(p.size)
-                buffers[s].field(p.access.rawValue, last: true)
+                // Level, suffix, instrument and filters, with their commas.
+                sinks[s].raw(fields.middle)
+                sinks[s].field(bytes: p.uri)
+                sinks[s].number(p.size)
+                sinks[s].field(p.access.rawValue, last: true)
             }
-            if buffers[s].bytes.count >= limit { try flush(s) }
+            if sinks[s].count >= limit { try flush(s) }
         }
         var record: [Record.Shard] = []
         for s in 0..<n {
@@ -240,45 +256,74 @@ extension ShardPlan {
     /// from their bytes (a path as `dataset/name` assembled in `scratch`), not through strings.
     static func writeRows(_ plan: RowPlan, shardOf: [Int32], to path: String) throws {
         let rows = plan.rows
-        var out = CSVBytes()
-        out.header(rowColumns)
+        var out = CSVSink(capacity: 2 << 20)
+        var header = CSVBytes()
+        header.header(rowColumns)
+        header.bytes.withUnsafeBufferPointer { out.raw($0) }
         let file = try OutputFile(path)
-        var scratch: [UInt8] = []
+        let nested = plan.layout == .nested
+        // The plan's tables as locals (see ``writeShards(_:assignment:shards:width:folder:)``).
+        let entryRows = plan.entryRows
+        let fates = plan.fates
+        let renameTable = plan.renames
+        var scratch = CSVSink(capacity: 1024)
         /// An entry's path under the root as a field: its new one when renamed, else `dataset/name` (nested)
         /// or `name` (flat).
         func pathField(_ entry: Int, _ row: PlanRows.Row) {
-            if let renamed = plan.renames[entry] {
+            if let renamed = renameTable[entry] {
                 out.field(renamed.path)
-            } else if plan.layout == .nested {
-                scratch.removeAll(keepingCapacity: true)
-                var dataset = row.shared.dataset
-                dataset.withUTF8 { scratch.append(contentsOf: $0) }
-                scratch.append(UInt8(ascii: "/"))
-                scratch.append(contentsOf: row.name)
-                scratch.withUnsafeBufferPointer { out.field(bytes: $0) }
+            } else if nested {
+                scratch.removeAll()
+                scratch.raw(row.fields.dataset)
+                scratch.byte(UInt8(ascii: "/"))
+                scratch.raw(row.name)
+                out.field(bytes: UnsafeBufferPointer(start: scratch.base, count: scratch.count))
             } else {
                 out.field(bytes: row.name)
             }
         }
-        let renames = !plan.renames.isEmpty
-        for entry in 0..<plan.entryCount {
+        // The statuses every row of a fate shares.
+        let excluded = Manifest.Status.excluded("exclusive access needs a token").text
+        let renames = !renameTable.isEmpty
+        let count = entryRows.count
+        // A duplicate's kept row is anywhere in the rows: it is asked of memory in three steps ahead of
+        // its turn (where its row number is, where the row starts, the row), each step's answer there
+        // by the next one.
+        let ahead = 12
+        func prefetch(_ entry: Int) {
+            if entry + 3 * ahead < count, fates[entry + 3 * ahead] >= 0 {
+                entryRows.withUnsafeBufferPointer { csystem_prefetch($0.baseAddress! + Int(fates[entry + 3 * ahead])) }
+            }
+            if entry + 2 * ahead < count, fates[entry + 2 * ahead] >= 0 {
+                rows.prefetchOffset(Int(entryRows[Int(fates[entry + 2 * ahead])]))
+            }
+            if entry + ahead < count, fates[entry + ahead] >= 0 {
+                rows.prefetchRow(Int(entryRows[Int(fates[entry + ahead])]))
+            }
+        }
+        for entry in 0..<count {
+            prefetch(entry)
             let shard = shardOf[entry]
             if shard >= 0 {
                 out.number(Int64(shard))
-                out.bytes.append(contentsOf: [44, 44, 44, 44, 44])  // URI to Size empty, then the note
-                out.field(renames ? plan.renames[entry].map { "renamed from \($0.from): another product has that name" } ?? "" : "")
-                out.bytes.append(contentsOf: [44, 44, 13, 10])  // the note's comma, then empty Dataset, Kept File, Kept Dataset
+                out.raw(",,,,,")  // URI to Size empty, then the note
+                if renames, let renamed = renameTable[entry] {
+                    out.field("renamed from \(renamed.from): another product has that name")
+                } else {
+                    out.byte(UInt8(ascii: ","))
+                }
+                out.raw(",,\r\n")  // empty Dataset, Kept File, Kept Dataset
             } else {
-                rows.withRow(Int(plan.entryRows[entry])) { p in
-                    out.field("")
+                rows.withRow(Int(entryRows[entry])) { p in
+                    out.byte(UInt8(ascii: ","))
                     out.field(bytes: p.uri)
                     let status: String
                     var kept: Int32 = -1
-                    switch plan.fates[entry] {
-                    case RowPlan.excluded: status = Manifest.Status.excluded("exclusive access needs a token").text
+                    switch fates[entry] {
+                    case RowPlan.excluded: status = excluded
                     case RowPlan.unsafe:
                         let problem = SafePath.problem(in: p.filename, what: "file name")
-                            ?? (plan.layout == .nested ? SafePath.problem(in: p.shared.dataset, what: "dataset") : nil) ?? ""
+                            ?? (nested ? SafePath.problem(in: p.dataset, what: "dataset") : nil) ?? ""
                         status = Manifest.Status.failed(FileFailure(.unsafePath, "unsafe path: \(problem)")).text
                     case RowPlan.download: status = "CANCELLED"
                     case let first:
@@ -287,23 +332,27 @@ extension ShardPlan {
                     }
                     // A duplicate names the kept entry's path, file name and dataset: its row, looked up
                     // once (it may be anywhere in the rows).
-                    let keptRow = kept >= 0 ? rows.withRow(Int(plan.entryRows[Int(kept)])) { $0 } : nil
+                    let keptRow = kept >= 0 ? rows.withRow(Int(entryRows[Int(kept)])) { $0 } : nil
                     if let keptRow { pathField(Int(kept), keptRow) } else { pathField(entry, p) }
                     out.field(p.access.rawValue)
                     out.field(status)
                     if let size = p.size, size >= 0 { out.number(size) } else { out.field(p.size.map(String.init) ?? "") }
-                    out.field("")
-                    out.field(p.shared.dataset)
+                    out.byte(UInt8(ascii: ","))
+                    out.raw(p.fields.datasetField)
+                    out.byte(UInt8(ascii: ","))
                     if let keptRow {
                         out.field(bytes: keptRow.name)
-                        out.field(keptRow.shared.dataset, last: true)
+                        out.raw(keptRow.fields.datasetField)
+                        out.end(last: true)
                     } else {
-                        out.field("")
-                        out.field("", last: true)
+                        out.raw(",\r\n")
                     }
                 }
             }
-            if out.bytes.count >= 1 << 20 { try file.write(out.bytes); out.bytes.removeAll(keepingCapacity: true) }
+            if out.count >= 1 << 20 {
+                try file.write(out.bytes)
+                out.removeAll()
+            }
         }
         try file.write(out.bytes)
     }

@@ -109,30 +109,30 @@ package enum ShardPlan {
         precondition(shards >= 1 && sizes.count < Int(Int32.max))
         let (order, keys) = largestFirst(sizes)
         var assignment = [Int32](repeating: 0, count: sizes.count)
-        // A binary min-heap of shards by (bytes, files, index).
-        var bytes = [Int64](repeating: 0, count: shards)
-        var files = [Int](repeating: 0, count: shards)
-        var heap = Array(0..<shards)
-        @inline(__always) func less(_ a: Int, _ b: Int) -> Bool {
-            if bytes[a] != bytes[b] { return bytes[a] < bytes[b] }
-            if files[a] != files[b] { return files[a] < files[b] }
-            return a < b
-        }
-        for (k, item) in order.enumerated() {
-            let shard = heap[0]
-            assignment[Int(item)] = Int32(shard)
-            bytes[shard] = bytes[shard].addingSize(max(0, size(ofKey: keys[k])))
-            files[shard] += 1
-            // Sift the root down.
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var smallest = i
-                if l < shards, less(heap[l], heap[smallest]) { smallest = l }
-                if r < shards, less(heap[r], heap[smallest]) { smallest = r }
-                if smallest == i { break }
-                heap.swapAt(i, smallest)
-                i = smallest
+        // A binary min-heap of shards by (bytes, files, index), each shard one number that orders as that
+        // triple: its bytes (never negative) in the high 64 bits, its files and index (each below 2^31)
+        // below. One comparison of numbers, not of three arrays' elements, at each step of a sift.
+        var heap = (0..<shards).map { UInt128($0) }
+        heap.withUnsafeMutableBufferPointer { heap in
+            for (k, item) in order.enumerated() {
+                let top = heap[0]
+                let shard = Int(truncatingIfNeeded: top & 0xFFFF_FFFF)
+                assignment[Int(item)] = Int32(shard)
+                let bytes = Int64(truncatingIfNeeded: UInt64(truncatingIfNeeded: top >> 64)).addingSize(max(0, size(ofKey: keys[k])))
+                let files = (top >> 32) & 0xFFFF_FFFF + 1
+                let moved = UInt128(UInt64(bytes)) << 64 | files << 32 | UInt128(shard)
+                // Sift the root down.
+                var i = 0
+                while true {
+                    let l = 2 * i + 1
+                    guard l < shards else { break }
+                    var child = l
+                    if l + 1 < shards, heap[l + 1] < heap[l] { child = l + 1 }
+                    guard heap[child] < moved else { break }
+                    heap[i] = heap[child]
+                    i = child
+                }
+                heap[i] = moved
             }
         }
         return assignment
@@ -492,21 +492,142 @@ struct CSVBytes {
     /// and guards the string they spell. Checked on the bytes in place: a String's UTF-8 view, walked
     /// a byte at a time through its generic iterator, cost ten million rows some seconds.
     mutating func append(bytes value: UnsafeBufferPointer<UInt8>) {
-        var plain = true
+        if Self.isPlain(value) { bytes.append(contentsOf: value) } else { bytes.append(contentsOf: Manifest.csvField(String(decoding: value, as: UTF8.self)).utf8) }
+    }
+
+    /// Whether ``Manifest/csvField(_:)`` leaves the field these bytes spell as it is: nothing a spreadsheet
+    /// could run or that looks guarded first, no comma, quote or line break. (A field it would leave as it
+    /// is may be answered `false`: it is then asked.)
+    @inline(__always)
+    static func isPlain(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
         if let first = value.first, first == UInt8(ascii: "=") || first == UInt8(ascii: "+") || first == UInt8(ascii: "@")
             || first == UInt8(ascii: "-") || first == UInt8(ascii: "'") {
-            plain = false
-        } else {
-            for b in value where b == UInt8(ascii: ",") || b == UInt8(ascii: "\"") || b == 0x0A || b == 0x0D {
-                plain = false
-                break
-            }
+            return false
         }
-        if plain { bytes.append(contentsOf: value) } else { bytes.append(contentsOf: Manifest.csvField(String(decoding: value, as: UTF8.self)).utf8) }
+        for b in value where b == UInt8(ascii: ",") || b == UInt8(ascii: "\"") || b == 0x0A || b == 0x0D {
+            return false
+        }
+        return true
     }
 
     func write(to path: String) throws {
         try ShardPlan.writeAtomically(path, bytes, synchronize: false)
+    }
+}
+
+/// CSV rows as ``CSVBytes`` writes them, into memory of its own: the writers of a plan of rows
+/// (``ShardPlan/writeShards(_:assignment:shards:width:folder:)``) append a hundred million fields at ten
+/// million rows, where each append to an array checks its capacity and that it is not shared.
+///
+/// Not copyable: it owns its memory, freed when it ends; and a struct, so that writing to one retains nothing.
+struct CSVSink: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int = 1 << 16) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    mutating func removeAll() { count = 0 }
+
+    /// Room for `n` more bytes.
+    @inline(__always)
+    mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        let larger = max(needed, capacity * 2)
+        let new = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        new.update(from: base, count: count)
+        base.deallocate()
+        base = new
+        capacity = larger
+    }
+
+    @inline(__always)
+    mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func raw(_ value: UnsafeBufferPointer<UInt8>) {
+        guard let from = value.baseAddress else { return }
+        reserve(value.count)
+        (base + count).update(from: from, count: value.count)
+        count += value.count
+    }
+
+    @inline(__always)
+    mutating func raw(_ value: StaticString) {
+        raw(UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
+    }
+
+    /// The end of a field: a comma, or the line's end.
+    @inline(__always)
+    mutating func end(last: Bool) {
+        if last {
+            reserve(2)
+            base[count] = 0x0D
+            base[count + 1] = 0x0A
+            count += 2
+        } else {
+            byte(UInt8(ascii: ","))
+        }
+    }
+
+    /// One field given as UTF-8 bytes, as ``CSVBytes/field(bytes:last:)`` writes it.
+    @inline(__always)
+    mutating func field(bytes value: UnsafeBufferPointer<UInt8>, last: Bool = false) {
+        if CSVBytes.isPlain(value) {
+            raw(value)
+        } else {
+            var quoted = Manifest.csvField(String(decoding: value, as: UTF8.self))
+            quoted.withUTF8 { raw($0) }
+        }
+        end(last: last)
+    }
+
+    /// One field, as ``CSVBytes/field(_:last:)`` writes it.
+    @inline(__always)
+    mutating func field(_ value: String, last: Bool = false) {
+        var text = value
+        text.withUTF8 { field(bytes: $0, last: last) }
+    }
+
+    /// A whole number (or nothing) and the comma after it, as ``CSVBytes/number(_:)`` writes it.
+    @inline(__always)
+    mutating func number(_ value: Int64?) {
+        if let value {
+            reserve(21)
+            var v = value.magnitude
+            if value < 0 {
+                base[count] = UInt8(ascii: "-")
+                count += 1
+            }
+            var digits = 1
+            var rest = v / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            var at = count + digits - 1
+            repeat {
+                base[at] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+                at -= 1
+            } while v > 0
+            count += digits
+        }
+        byte(UInt8(ascii: ","))
     }
 }
 
@@ -524,16 +645,18 @@ final class OutputFile {
     deinit { if fd >= 0 { close(fd) } }
 
     func write(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var done = 0
-            while done < buffer.count {
-                let n = systemWrite(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                done += n
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    func write(_ buffer: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = systemWrite(fd, buffer.baseAddress! + done, buffer.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(errno)))")
             }
+            done += n
         }
     }
 
