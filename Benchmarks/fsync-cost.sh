@@ -6,18 +6,22 @@
 #   1. 2,000 files of 256 KiB (524 MB): many small files, one fsync each under --dir.
 #   2. 8 files of 256 MiB (2.1 GB): few large files, where fsync waits for the data to reach the disk.
 #
-#   Benchmarks/fsync-cost.sh [--runs N]
+#   Benchmarks/fsync-cost.sh [--runs N] [--output FOLDER]
 #
-# Needs a release build (swift build -c release) and `scripts/setup --bench`. Uses about 7 GB of /tmp,
-# which must be on a real disk (on a tmpfs fsync costs nothing and this measures nothing).
+# Needs a release build (swift build -c release) and `scripts/setup --bench`. Uses about 7 GB of /tmp.
+# The outputs go to the work folder in /tmp, or to --output FOLDER: on a tmpfs (say /dev/shm) a flush
+# costs the disk nothing, so what is left of the difference is what the flushing itself costs haul
+# (its system calls, the writeback thread, the folders' flushes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=3
+output=""
 while (($#)); do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N]" >&2; exit 2 ;;
+        --output) output=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--output FOLDER]" >&2; exit 2 ;;
     esac
 done
 
@@ -27,8 +31,13 @@ make_files large 8 $((256 * 1024 * 1024)) random
 start_nginx
 make_lists small
 make_lists large
+out=$work
+if [[ -n $output ]]; then
+    out=$(mktemp -d "$output/haul-fsync-cost.XXXXXX")
+    trap 'rm -rf "$out"; cleanup' EXIT
+fi
 
-echo "haul $("$haul" --version), nginx on 127.0.0.1:$port, $(nproc) cores, $runs runs each, output on $(df --output=source,fstype "$work" | tail -1)"
+echo "haul $("$haul" --version), nginx on 127.0.0.1:$port, $(nproc) cores, $runs runs each, output on $(df --output=source,fstype "$out" | tail -1)"
 for set in small large; do
     bytes=$(du -sb "$work/data/$set" | cut -f1)
     count=$(ls "$work/data/$set" | wc -l)
@@ -36,11 +45,11 @@ for set in small large; do
     base="$haul download $work/$set.urls --layout flat --parallel 64 --progress none"
     # Page cache emptied of earlier runs' dirty pages before each run, so every run starts equal.
     hyperfine --style none --runs "$runs" --warmup 1 --export-json "$work/$set.json" \
-        --prepare "rm -rf $work/out $work/out.zip; sync" \
-        --command-name "dir fsync" "$base --dir $work/out" \
-        --command-name "dir no-fsync" "$base --dir $work/out --no-fsync" \
-        --command-name "zip fsync" "$base --zip $work/out.zip --compression store" \
-        --command-name "zip no-fsync" "$base --zip $work/out.zip --compression store --no-fsync" \
+        --prepare "rm -rf $out/out $out/out.zip; sync" \
+        --command-name "dir fsync" "$base --dir $out/out" \
+        --command-name "dir no-fsync" "$base --dir $out/out --no-fsync" \
+        --command-name "zip fsync" "$base --zip $out/out.zip --compression store" \
+        --command-name "zip no-fsync" "$base --zip $out/out.zip --compression store --no-fsync" \
         > /dev/null
     python3 - "$work/$set.json" "$bytes" <<'PY'
 import json, sys

@@ -151,11 +151,11 @@ struct PlanCommand: AsyncParsableCommand {
         settings.mount = mount
         settings.claim = claim
         settings.attempts = attempts
-        try ShardPlan.writeAtomically(out + "/slurm.sbatch", Array(JobFiles.slurm(record, settings).utf8))
+        try FileReplacement.write(out + "/slurm.sbatch", Array(JobFiles.slurm(record, settings).utf8), synchronize: true)
         chmod(out + "/slurm.sbatch", 0o755)
-        try ShardPlan.writeAtomically(out + "/job.yaml", Array(JobFiles.kubernetes(record, settings).utf8))
+        try FileReplacement.write(out + "/job.yaml", Array(JobFiles.kubernetes(record, settings).utf8), synchronize: true)
         if let batch = JobFiles.awsBatch(record, settings) {
-            try ShardPlan.writeAtomically(out + "/aws-batch.json", Array(batch.utf8))
+            try FileReplacement.write(out + "/aws-batch.json", Array(batch.utf8), synchronize: true)
         } else {
             unlink(out + "/aws-batch.json")
         }

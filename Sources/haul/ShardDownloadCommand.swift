@@ -93,21 +93,9 @@ struct ShardDownloadCommand: AsyncParsableCommand {
         try status.write(shard, width: width)
         let engine = ProcessInfo.processInfo.environment["HAUL_SHARD_ENGINE"].map { " (\($0))" } ?? ""
         Terminal.note("shard \(index) of \(record.shards.count)\(engine) on \(status.host), run \(status.run): \(Format.count(plan.summary.selectedFiles, "file")) (\(Format.bytes(plan.summary.selectedBytes))), \(configuration.parallel) transfers")
-        var report: DownloadReport?
+        let report: DownloadReport
         do {
-            // Shards sharing one tree write its manifest.csv through one temporary name: two that end at
-            // the same moment can take it from each other, and the loser's run fails writing it. Every
-            // file is in place by then, so running again costs no request (files complete by size).
-            for attempt in 1...3 {
-                do {
-                    (report, status) = try await fetch(plan, to: target, configuration: configuration, token: token, archive: archive, status: status, width: width)
-                    break
-                } catch let error as HaulError where record.output == "dir" && attempt < 3 && error.code == .output
-                    && (error.message.contains("/manifest.csv") || error.message.contains("/manifest.html")) {
-                    Terminal.warning("\(error.message); running again (another shard wrote the tree's manifest at the same moment)")
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 50...500)))
-                }
-            }
+            (report, status) = try await fetch(plan, to: target, configuration: configuration, token: token, archive: archive, status: status, width: width)
         } catch {
             status.state = .failed
             status.updated = ShardStatus.now()
@@ -117,9 +105,8 @@ struct ShardDownloadCommand: AsyncParsableCommand {
             try? status.write(shard, width: width)
             throw error
         }
-        guard let report else { throw HaulError(.output, "shard \(index): the download did not finish") }
         // The shard's manifest beside its output, for haul merge and haul status.
-        try ShardPlan.writeAtomically(stem + ".manifest.csv", Array(report.manifest.csv().utf8))
+        try FileReplacement.write(stem + ".manifest.csv", Array(report.manifest.csv().utf8), synchronize: true)
         status.filesDone = report.ok + report.failed
         status.filesFailed = report.failed
         status.bytesDone = report.manifest.rows.reduce(0) { $0 + ($1.status == .ok ? $1.size ?? 0 : 0) }

@@ -427,6 +427,62 @@ struct OutputTests {
             }
         }
     }
+    // MARK: Replacing a file
+
+    /// The shards of a plan that share one tree write its manifests whenever each ends; before each
+    /// write had a temporary file of its own, two at the same moment truncated and renamed each other's.
+    @Test("Writers replacing one file at the same moment all succeed, and readers only ever see one writer's whole bytes")
+    func concurrentReplacement() async throws {
+        let folder = TemporaryFolder()
+        let path = folder.path + "/manifest.csv"
+        let (writers, rounds) = (6, 40)
+        // Each write's bytes say whose they are, and are long enough (96 KiB) to take several writes.
+        @Sendable func payload(_ writer: Int, _ round: Int) -> [UInt8] {
+            let head = Array("writer \(writer) round \(round)\n".utf8)
+            return head + [UInt8](repeating: UInt8(33 + (writer * rounds + round) % 90), count: 96 * 1024 - head.count)
+        }
+        let all = Set((0..<writers).flatMap { w in (0..<rounds).map { payload(w, $0) } })
+        let failures = Locked<[String]>([])
+        let seen = Locked<Int>(0)
+        let done = Locked<Int>(0)
+        var threads: [Thread] = []
+        for w in 0..<writers {
+            threads.append(Thread {
+                for r in 0..<rounds {
+                    do { try FileReplacement.write(path, payload(w, r), synchronize: false) } catch {
+                        failures.withLock { $0.append("writer \(w) round \(r): \(error)") }
+                    }
+                }
+                done.withLock { $0 += 1 }
+            })
+        }
+        // A reader beside them: the file is missing (before the first rename) or one write, whole.
+        // It reads once more after the last writer, so it reads at least once however it is scheduled.
+        threads.append(Thread {
+            while true {
+                let last = done.withLock { $0 } == writers
+                if let bytes = FileManager.default.contents(atPath: path) {
+                    if !all.contains(Array(bytes)) {
+                        failures.withLock { $0.append("a reader saw \(bytes.count) bytes that are no one write's") }
+                    }
+                    seen.withLock { $0 += 1 }
+                }
+                if last { break }
+            }
+            done.withLock { $0 += 1 }
+        })
+        for thread in threads { thread.start() }
+        try await waitUntil("every writer and the reader done", seen: { "\(done.withLock { $0 }) of \(writers + 1)" }) {
+            done.withLock { $0 } == writers + 1
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
+        let last = try #require(FileManager.default.contents(atPath: path))
+        #expect(all.contains(Array(last)))
+        #expect(seen.withLock { $0 } > 0)
+        // Nothing left behind under a temporary name.
+        #expect(listing(folder.path) == ["manifest.csv"], "\(listing(folder.path))")
+    }
+
     // MARK: Durability
 
     /// Whether strace(1) can trace a child here (installed by scripts/setup; ptrace may be refused).
@@ -544,8 +600,10 @@ struct OutputTests {
         }
         for name in ["manifest.csv", "manifest.html"] {
             let path = folder + "/out/" + name
-            let renamed = try #require(rename(path + ".haul-part", path), "\(name) was not renamed")
-            let flushed = try #require(flush(path + ".haul-part"), "\(name) was not flushed")
+            let (renamed, temporary) = try #require(trace.renameInto(path), "\(name) was not renamed")
+            // A temporary file of the write's own: `.NAME.` sixteen hex digits `.haul-part`.
+            #expect(temporary.wholeMatch(of: /.*\/\.manifest\.(csv|html)\.[0-9a-f]{16}\.haul-part/) != nil, "\(temporary)")
+            let flushed = try #require(flush(temporary), "\(name) was not flushed")
             #expect(flushed < renamed)
             lastRename[folder + "/out"] = max(lastRename[folder + "/out"] ?? 0, renamed)
         }
@@ -572,5 +630,13 @@ struct StraceLog: Sendable {
     /// The line that renames `from` to `to`.
     func rename(_ from: String, _ to: String) -> Int? {
         lines.firstIndex { $0.contains("rename") && $0.contains("\"\(from)\"") && $0.contains("\"\(to)\"") }
+    }
+
+    /// The line that renames a file to `to`, and the name it had.
+    func renameInto(_ to: String) -> (line: Int, from: String)? {
+        for (i, line) in lines.enumerated() where line.contains("rename") && line.contains(", \"\(to)\"") {
+            if let from = line.firstMatch(of: /rename(?:at2?)?\((?:[^,"]*, )?"([^"]+)"/) { return (i, String(from.1)) }
+        }
+        return nil
     }
 }

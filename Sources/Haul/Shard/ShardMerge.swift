@@ -137,13 +137,13 @@ package enum ShardMerge {
         var result = Result(manifest: manifest, missing: missing)
         let csv = Array(manifest.csv().utf8)
         let html = Array(manifest.html(title: record.root).utf8)
-        try ShardPlan.writeAtomically(folder + "/manifest.csv", csv)
-        try ShardPlan.writeAtomically(folder + "/manifest.html", html)
+        try FileReplacement.write(folder + "/manifest.csv", csv, synchronize: true)
+        try FileReplacement.write(folder + "/manifest.html", html, synchronize: true)
         if record.output == "dir" {
             // The tree's own manifest, as a one-machine run into it writes.
             let tree = record.tree.map { $0.hasPrefix("/") ? $0 : folder + "/" + $0 } ?? folder
-            try ShardPlan.writeAtomically(tree + "/manifest.csv", csv)
-            try ShardPlan.writeAtomically(tree + "/manifest.html", html)
+            try FileReplacement.write(tree + "/manifest.csv", csv, synchronize: true)
+            try FileReplacement.write(tree + "/manifest.html", html, synchronize: true)
             return result
         }
         let path = zip ?? folder + "/" + record.root + ".zip"

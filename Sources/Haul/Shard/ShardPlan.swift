@@ -394,22 +394,7 @@ package enum ShardPlan {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(value)
         data.append(0x0A)
-        try writeAtomically(path, Array(data), synchronize: synchronize)
-    }
-
-    /// Writes `bytes` to `path` through a temporary file renamed over it, flushed to the disk first
-    /// when `synchronize` (a plan's shard files are not: the same inputs make them again, and a
-    /// thousand flushes cost seconds).
-    package static func writeAtomically(_ path: String, _ bytes: [UInt8], synchronize: Bool = true) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let file = try OutputFile(temporary)
-        try file.write(bytes)
-        if synchronize { try file.finish() }
-        guard rename(temporary, path) == 0 else {
-            let e = errno
-            unlink(temporary)
-            throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(e)))")
-        }
+        try FileReplacement.write(path, Array(data), synchronize: synchronize)
     }
 
     static func makeFolder(_ path: String) throws {
@@ -511,7 +496,7 @@ struct CSVBytes {
     }
 
     func write(to path: String) throws {
-        try ShardPlan.writeAtomically(path, bytes, synchronize: false)
+        try FileReplacement.write(path, bytes, synchronize: false)
     }
 }
 

@@ -125,8 +125,8 @@ final class DirectoryOutput: RunOutput {
         if let full = failure {
             // The partial files are gone, which may leave room for the manifests; the next run needs
             // them only for products without a stated size.
-            try? Self.writeAtomically(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
-            try? Self.writeAtomically(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
+            try? FileReplacement.write(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
+            try? FileReplacement.write(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
             try? flushFolders()
             let complete = manifest.rows.filter { $0.status == .ok }.count
             throw HaulError(
@@ -137,8 +137,8 @@ final class DirectoryOutput: RunOutput {
         }
         // The files' names first, so that a manifest on the disk never lists a file that is not.
         try flushFolders()
-        try Self.writeAtomically(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
-        try Self.writeAtomically(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
+        try FileReplacement.write(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
+        try FileReplacement.write(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
         if synchronizes { try FileSync.folder(root) }
     }
 
@@ -263,25 +263,5 @@ final class DirectoryOutput: RunOutput {
             bytes += buffer[0..<n]
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Writes `text` to a temporary file beside `path` and renames it into place (flushed first when
-    /// `synchronize`; the caller flushes the folder).
-    static func writeAtomically(_ path: String, _ text: String, synchronize: Bool = false) throws {
-        let temporary = path + ".haul-part"
-        let fd = System.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        func fail(_ e: Int32) -> HaulError { HaulError.writing(path, errno: e) }
-        guard fd >= 0 else { throw fail(errno) }
-        let e = Array(text.utf8).withUnsafeBytes { FileIO.writeAll(fd, $0) }
-        if e != 0 {
-            System.close(fd)
-            unlink(temporary)
-            throw fail(e)
-        }
-        if synchronize {
-            do { try FileSync.file(fd, path: path) } catch { System.close(fd); unlink(temporary); throw error }
-        }
-        if System.close(fd) != 0 { let e = errno; unlink(temporary); throw fail(e) }
-        guard rename(temporary, path) == 0 else { let e = errno; unlink(temporary); throw fail(e) }
     }
 }
