@@ -472,21 +472,12 @@ extension PlanRows {
     /// A hash of the members `fields` of a row: of each one's kind and bytes.
     @inline(__always)
     static func hash(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, _ fields: [RowField]) -> Int {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var h = ByteHash.seed
         for field in fields {
             let slot = slots[field.rawValue]
             h = (h ^ UInt64(slot.kind.rawValue)) &* 0xFF51_AFD7_ED55_8CCD
             guard slot.kind != .absent else { continue }
-            var i = slot.start
-            while i + 8 <= slot.end {
-                h = (h ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-                h ^= h >> 32
-                i += 8
-            }
-            while i < slot.end {
-                h = (h ^ UInt64(bytes[i])) &* 0x100_0000_01B3
-                i += 1
-            }
+            h = ByteHash.mix(h, bytes.baseAddress.map { UnsafeRawPointer($0 + slot.start) }, slot.end - slot.start)
         }
         return Int(truncatingIfNeeded: h ^ h >> 29)
     }

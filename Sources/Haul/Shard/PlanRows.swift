@@ -83,17 +83,7 @@ final class PlanRows: @unchecked Sendable {
         static func hash(_ text: String) -> UInt64 {
             var text = text
             return text.withUTF8 { bytes in
-                var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-                var i = 0
-                while i + 8 <= bytes.count {
-                    h = (h ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-                    h ^= h >> 32
-                    i += 8
-                }
-                while i < bytes.count {
-                    h = (h ^ UInt64(bytes[i])) &* 0x100_0000_01B3
-                    i += 1
-                }
+                let h = ByteHash.mix(ByteHash.seed ^ UInt64(bytes.count), bytes.baseAddress, bytes.count)
                 return h ^ h >> 29
             }
         }
