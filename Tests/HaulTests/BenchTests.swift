@@ -131,8 +131,10 @@ struct BenchTests {
             // Paced: the last request is meant to start at 79/40 s, so the run cannot end sooner.
             #expect(paced.seconds >= Double(requests - 1) / rate)
             let uncorrected = try #require(paced.uncorrected)
-            // From each request's actual start, only the stalled one was slow…
-            #expect(uncorrected.total.count(atLeast: stall * 0.9) == 1)
+            // From each request's actual start, the stalled one was slow and nearly all others fast (a
+            // loaded machine's own pauses may slow one or two more: a second one was seen at load 67)…
+            let slow = uncorrected.total.count(atLeast: stall * 0.9)
+            #expect(slow >= 1 && slow <= 4, "\(slow) requests took \(stall * 0.9) s or more from their actual start")
             #expect(uncorrected.total.summary.p90 < stall / 2)
             // …but the 59 requests meant to start during the stall (from 0.525 s to 1.975 s) waited for it:
             // from their intended start, those of its first second waited at least a second.
@@ -148,7 +150,8 @@ struct BenchTests {
             }
             #expect(closed.ok == requests)
             #expect(closed.uncorrected == nil)
-            #expect(closed.total.count(atLeast: stall * 0.9) == 1)
+            let slowClosed = closed.total.count(atLeast: stall * 0.9)
+            #expect(slowClosed >= 1 && slowClosed <= 4, "\(slowClosed) requests took \(stall * 0.9) s or more")
             #expect(closed.total.summary.p90 < stall / 2)
         }
     }
