@@ -106,7 +106,7 @@ struct ShardDownloadCommand: AsyncParsableCommand {
             throw error
         }
         // The shard's manifest beside its output, for haul merge and haul status.
-        try FileReplacement.write(stem + ".manifest.csv", Array(report.manifest.csv().utf8), synchronize: true)
+        try FileReplacement.write(stem + ".manifest.csv", synchronize: true, pieces: report.manifest.csv)
         status.filesDone = report.ok + report.failed
         status.filesFailed = report.failed
         status.bytesDone = report.manifest.rows.reduce(0) { $0 + ($1.status == .ok ? $1.size ?? 0 : 0) }

@@ -7,7 +7,7 @@ extension Manifest {
     }
 
     /// The same text, a line at a time: for a length or a digest without holding it all.
-    func csv(_ line: (String) -> Void) {
+    package func csv(_ line: (String) -> Void) {
         line(Manifest.columns.map(Self.csvField).joined(separator: ",") + "\r\n")
         for row in rows {
             line(fields(row).map(Self.csvField).joined(separator: ",") + "\r\n")

@@ -135,15 +135,13 @@ package enum ShardMerge {
         }
         let manifest = Manifest(rows: rows)
         var result = Result(manifest: manifest, missing: missing)
-        let csv = Array(manifest.csv().utf8)
-        let html = Array(manifest.html(title: record.root).utf8)
-        try FileReplacement.write(folder + "/manifest.csv", csv, synchronize: true)
-        try FileReplacement.write(folder + "/manifest.html", html, synchronize: true)
+        try FileReplacement.write(folder + "/manifest.csv", synchronize: true, pieces: manifest.csv)
+        try FileReplacement.write(folder + "/manifest.html", synchronize: true) { manifest.html(title: record.root, $0) }
         if record.output == "dir" {
             // The tree's own manifest, as a one-machine run into it writes.
             let tree = record.tree.map { $0.hasPrefix("/") ? $0 : folder + "/" + $0 } ?? folder
-            try FileReplacement.write(tree + "/manifest.csv", csv, synchronize: true)
-            try FileReplacement.write(tree + "/manifest.html", html, synchronize: true)
+            try FileReplacement.write(tree + "/manifest.csv", synchronize: true, pieces: manifest.csv)
+            try FileReplacement.write(tree + "/manifest.html", synchronize: true) { manifest.html(title: record.root, $0) }
             return result
         }
         let path = zip ?? folder + "/" + record.root + ".zip"
@@ -155,7 +153,8 @@ package enum ShardMerge {
         let start = ShardStatus.now()
         let copy = try ZipConcatenation.write(
             path, from: sources, skipping: [record.root + "/manifest.html", record.root + "/manifest.csv"],
-            trailing: [(record.root + "/manifest.html", html), (record.root + "/manifest.csv", csv)], synchronize: synchronize
+            trailing: [(record.root + "/manifest.html", Array(manifest.html(title: record.root).utf8)), (record.root + "/manifest.csv", Array(manifest.csv().utf8))],
+            synchronize: synchronize
         )
         result.zip = path
         result.entries = copy.entries

@@ -125,8 +125,8 @@ final class DirectoryOutput: RunOutput {
         if let full = failure {
             // The partial files are gone, which may leave room for the manifests; the next run needs
             // them only for products without a stated size.
-            try? FileReplacement.write(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
-            try? FileReplacement.write(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
+            try? FileReplacement.write(root + "/manifest.csv", synchronize: synchronizes, pieces: manifest.csv)
+            try? FileReplacement.write(root + "/manifest.html", synchronize: synchronizes) { manifest.html(title: name, $0) }
             try? flushFolders()
             let complete = manifest.rows.filter { $0.status == .ok }.count
             throw HaulError(
@@ -137,8 +137,8 @@ final class DirectoryOutput: RunOutput {
         }
         // The files' names first, so that a manifest on the disk never lists a file that is not.
         try flushFolders()
-        try FileReplacement.write(root + "/manifest.csv", manifest.csv(), synchronize: synchronizes)
-        try FileReplacement.write(root + "/manifest.html", manifest.html(title: name), synchronize: synchronizes)
+        try FileReplacement.write(root + "/manifest.csv", synchronize: synchronizes, pieces: manifest.csv)
+        try FileReplacement.write(root + "/manifest.html", synchronize: synchronizes) { manifest.html(title: name, $0) }
         if synchronizes { try FileSync.folder(root) }
     }
 

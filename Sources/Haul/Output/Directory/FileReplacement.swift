@@ -21,9 +21,37 @@ package enum FileReplacement {
     /// - Throws: ``HaulError`` naming `path`: `diskFull` on a full disk, else `output`. Nothing is left
     ///   under the temporary name when it throws.
     package static func write(_ path: String, _ bytes: UnsafeRawBufferPointer, synchronize: Bool) throws {
+        try replace(path, synchronize: synchronize) { FileIO.writeAll($0, bytes) }
+    }
+
+    /// Writes the text `produce` hands out, a piece at a time, through a buffer of 64 KiB: a manifest
+    /// of a million rows (hundreds of MB as one string, and as much again as its bytes) never whole
+    /// in memory.
+    package static func write(_ path: String, synchronize: Bool, pieces produce: ((String) -> Void) -> Void) throws {
+        try replace(path, synchronize: synchronize) { fd in
+            let flushAt = 1 << 16
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(flushAt + 4_096)
+            var e: Int32 = 0
+            produce { piece in
+                guard e == 0 else { return }
+                buffer.append(contentsOf: piece.utf8)
+                if buffer.count >= flushAt {
+                    e = buffer.withUnsafeBytes { FileIO.writeAll(fd, $0) }
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            if e == 0, !buffer.isEmpty { e = buffer.withUnsafeBytes { FileIO.writeAll(fd, $0) } }
+            return e
+        }
+    }
+
+    /// The steps every write takes: a temporary file of its own, filled by `fill` (which returns 0 or
+    /// an errno), flushed when asked, closed, renamed over `path`; removed when any step fails.
+    private static func replace(_ path: String, synchronize: Bool, _ fill: (Int32) -> Int32) throws {
         let (fd, temporary) = try create(beside: path)
         var failure: HaulError?
-        let e = FileIO.writeAll(fd, bytes)
+        let e = fill(fd)
         if e != 0 { failure = HaulError.writing(path, errno: e) }
         if failure == nil, synchronize {
             do { try FileSync.file(fd, path: path) } catch { failure = error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)") }
