@@ -28,7 +28,9 @@ struct BenchTests {
     @Test("Latency percentiles show the delay the archive adds to every answer, within bounds a busy machine keeps")
     func addedDelay() async throws {
         try await withTestArchive { archive in
-            let delay = 0.5
+            // Long enough that a loaded machine's own delays (1.3 s seen for an undelayed median, the
+            // whole suite on two busy cores at load 60) stay well apart from it.
+            let delay = 2.0
             let slow = targets(archive, prefix: "slow", count: 24, faults: [TestArchive.Fault(.delay(milliseconds: Int(delay * 1000)))])
             let fast = targets(archive, prefix: "fast", count: 24)
             let (slowReport, fastReport) = try await withEngine(testConfiguration(parallel: 8)) { engine in
@@ -40,9 +42,9 @@ struct BenchTests {
             #expect(ttfb.count == 24 && total.count == 24)
             // Nothing can arrive before the archive answers: every value is at least the delay.
             #expect(ttfb.min >= delay && total.min >= delay)
-            // Above it by no more than a loaded machine's scheduling: the median well within a second.
-            #expect(ttfb.p50 < delay + 1.0)
-            #expect(total.p50 < delay + 1.0)
+            // Above it by no more than a loaded machine's scheduling.
+            #expect(ttfb.p50 < delay + 2.0)
+            #expect(total.p50 < delay + 2.0)
             #expect(ttfb.p50 <= total.p50)
             // The same products without the delay come back sooner than it, so the delay is what was
             // measured (the fastest of them: a loaded machine can hold a median back half a second).
@@ -93,7 +95,7 @@ struct BenchTests {
         try await withTestArchive { near in
             try await withTestArchive { far in
                 let fast = targets(near, prefix: "near", count: 6)
-                let slow = targets(far, prefix: "far", count: 4, faults: [TestArchive.Fault(.delay(milliseconds: 1_000))])
+                let slow = targets(far, prefix: "far", count: 4, faults: [TestArchive.Fault(.delay(milliseconds: 3_000))])
                     + targets(far, prefix: "gone", count: 1, faults: [TestArchive.Fault(.status(410))])
                 let report = try await withEngine(testConfiguration(parallel: 4)) { engine in
                     await engine.bench(fast + slow, options: BenchOptions(load: .concurrency(4)))
@@ -104,10 +106,11 @@ struct BenchTests {
                 #expect(b.requests == 5 && b.ok == 4 && b.failed == 1 && b.bytes == 4 * 4_096)
                 #expect(a.connectionsOpened == near.statistics.connections && b.connectionsOpened == far.statistics.connections)
                 #expect(a.total.count == 6 && b.total.count == 4)
-                // The far host's delay is in its latencies only; the near one's median stays under it
-                // on a loaded machine (0.5 s seen with the whole suite running on two busy cores).
-                #expect(b.ttfb.summary.min >= 1.0)
-                #expect(a.ttfb.summary.p50 < 1.0)
+                // The far host's delay is in its latencies only: the near one's median stays under its
+                // fastest answer, also on a loaded machine (1.3 s was seen for the near median with the
+                // whole suite running on two busy cores at load 60, so the delay is 3 s).
+                #expect(b.ttfb.summary.min >= 3.0)
+                #expect(a.ttfb.summary.p50 < b.ttfb.summary.min)
                 #expect(report.errors == ["HTTP 410": 1])
             }
         }
