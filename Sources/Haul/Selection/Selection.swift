@@ -64,11 +64,18 @@ public struct Selection: Sendable {
     /// its guide-star rows are taken too, so an export read back selects what was exported.
     public func select(_ products: [Product]) -> [Bool] {
         let rules = Rules(self)
-        var picked = products.map(rules.takes)
+        var picked = [Bool](repeating: false, count: products.count)
+        // Products read in place: `map` or an array's subscript copies each one (a retain and a release
+        // of each of its references), which was 4% of `select` on a million rows.
+        products.withUnsafeBufferPointer { products in
+            for i in products.indices where rules.takes(products[i]) { picked[i] = true }
+        }
         if guideStars {
             for i in Self.highestGuideStars(products) { picked[i] = true }
         }
-        for i in products.indices where picked[i] && !rules.keeps(products[i]) { picked[i] = false }
+        products.withUnsafeBufferPointer { products in
+            for i in products.indices where picked[i] && !rules.keeps(products[i]) { picked[i] = false }
+        }
         return picked
     }
 
