@@ -19,6 +19,8 @@ extension Catalog {
         func column(_ key: String) -> Int? { names.firstIndex(of: key.lowercased()) }
         let uriColumn = column("URI"), sizeColumn = column("Size"), accessColumn = column("Access")
         var products: [Product] = []
+        let commons = Product.CommonTable()
+        let origin = "\(name):"
         for (line, rawFields) in records.dropFirst() {
             let fields = rawFields.map(CSVReader.unguard)
             if fields.count == 1, fields[0].trimmingSpaces().isEmpty { continue }
@@ -59,18 +61,21 @@ extension Catalog {
             let suffix = subgroup ?? Product.suffix(ofFilename: filename)
             let stated = Product.normaliseLevel(fields[2])
             let jwst = Product.isJWST(mission: nil, filename: filename)
-            products.append(Product(
-                uri: uri, filename: filename, dataset: dataset,
+            // The origin `name:line`, its text shared by the rows (``Product/setOrigin(_:line:)``).
+            let common = commons.common(Product.Common.Values(
                 mission: uri.hasPrefix("mast:") ? String(uri.dropFirst(5).prefix { $0 != "/" }) : nil,
                 level: jwst ? Product.jwstLevel(stated: stated, suffix: suffix, filename: filename) : stated,
                 category: jwst ? nil : Product.hstCategory(level: stated, productType: nil, project: nil),
-                suffix: suffix,
-                recommended: false,
-                guideStar: Product.isGuideStar(filename: filename, subgroup: subgroup),
-                access: access, size: size,
+                suffix: suffix, productType: nil,
                 instrument: fields[4].trimmingSpaces().nilIfEmpty, filters: fields[5].trimmingSpaces().nilIfEmpty,
-                origin: "\(name):\(line)", exported: true
+                originText: origin, details: nil
             ))
+            var product = Product(
+                uri: uri, filename: filename, dataset: dataset, common: common, recommended: false,
+                guideStar: Product.isGuideStar(filename: filename, subgroup: subgroup), access: access, size: size, exported: true
+            )
+            product.setOrigin(origin, line: line)
+            products.append(product)
         }
         return products
     }

@@ -59,16 +59,21 @@ extension Catalog {
         let productType = try row.string(.productType)
         let group = try row.string(.productGroupDescription)
         let access = try row.access(.dataRights)
+        let memo = row.memo
+        let missionIsJWST = memo?.missionIsJWST(mission) ?? CAOMFields.missionIsJWST(mission)
         // `project` tells only an HST product's category: a JWST row's is not read.
-        let project = Product.isJWST(mission: mission, filename: filename) ? nil : try row.string(.project)
+        let project = missionIsJWST ?? Product.namesJWST(filename) ? nil : try row.string(.project)
         let size = try row.size(.size)
         let fields = CAOMFields(
             dataset: dataset, mission: mission, subgroup: subgroup, stated: stated, productType: productType,
-            recommended: group.map(Product.namesRecommendedSet) ?? false, access: access, project: project,
-            instrument: try row.string(.instrumentName)?.trimmingSpaces(), filters: try row.string(.filters)?.trimmingSpaces()
+            recommended: group.map { memo?.recommended($0) ?? Product.namesRecommendedSet($0) } ?? false, access: access, project: project,
+            instrument: try row.string(.instrumentName)?.trimmingSpaces(), filters: try row.string(.filters)?.trimmingSpaces(),
+            memo: memo
         )
-        var product = fields.product(uri: uri, filename: filename, size: size, fields.derived(filename: filename))
-        if row.details != nil { product.details = details(row) }
+        var product = fields.product(
+            uri: uri, filename: filename, size: size, fields.derived(filename: filename), details: row.details != nil ? details(row) : nil,
+            origin: row.originText, table: memo?.commons
+        )
         row.setOrigin(of: &product)
         return product
     }
@@ -94,16 +99,20 @@ extension Catalog {
         // A JWST row's category may be a level (`2b`) or a name (`CALIBRATED`): the level is the stage of its suffix.
         let namesLevel = category?.first?.isNumber == true
         let level = jwst && !namesLevel ? suffix.flatMap(Product.jwstLevel(forSuffix:)) ?? category : category
+        let productType = try row.string(.type)
+        let access = try row.access(.access)
+        let size = try row.size(.size)
+        let common = row.common(Product.Common.Values(
+            mission: jwst ? "JWST" : nil, level: level, category: category, suffix: suffix, productType: productType,
+            instrument: try row.string(.instrumentName)?.trimmingSpaces(), filters: try row.string(.filters)?.trimmingSpaces(),
+            originText: row.originText, details: nil
+        ))
         var product = Product(
-            uri: uri, filename: filename, dataset: dataset, mission: jwst ? "JWST" : nil, level: level,
-            category: category, suffix: suffix,
-            productType: try row.string(.type),
+            uri: uri, filename: filename, dataset: dataset, common: common,
             // Missions search marks no minimum set; its calibrated products are what the overlay recommends.
             recommended: category == "calibrated",
             guideStar: Product.isGuideStar(filename: filename, subgroup: nil),
-            access: try row.access(.access), size: try row.size(.size),
-            instrument: try row.string(.instrumentName)?.trimmingSpaces(),
-            filters: try row.string(.filters)?.trimmingSpaces()
+            access: access, size: size
         )
         row.setOrigin(of: &product)
         return product
@@ -142,6 +151,8 @@ struct ProductListReader {
     let keepsDetails: Bool
     /// The rows' shared ``Product/Details``, when they are kept.
     let details: DetailsTable?
+    /// The rows' shared ``Product/Common``s, and what the mapping made of the strings they repeat.
+    let memo = RowMemo()
     /// The fields made into values for the mapping: the details' only when they are kept.
     let mapped: [RowField]
     /// Whether a big array's second half may be read on a second thread (``RowsAhead``); not by the
@@ -344,6 +355,7 @@ struct ProductListReader {
                     }
                     var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
                     line.details = details
+                    line.memo = memo
                     if read.runs == nil, read.planRows == nil, row == 1_000 {
                         // Room for the rest at the first thousand rows' size, so a million rows are not
                         // copied at every doubling (rows read ahead included: they are appended here).
@@ -413,9 +425,10 @@ struct CAOMFields {
     /// Whether the subgroup marks a guide star (``Product/isGuideStar(filename:subgroup:)``).
     let subgroupGuideStar: Bool
 
+    /// - Parameter memo: What the mapping made of the last mission and subgroup (one reader's).
     init(
         dataset: String, mission: String?, subgroup: String?, stated: String?, productType: String?, recommended: Bool,
-        access: Product.Access, project: String?, instrument: String?, filters: String?
+        access: Product.Access, project: String?, instrument: String?, filters: String?, memo: RowMemo? = nil
     ) {
         self.dataset = dataset
         self.mission = mission
@@ -427,9 +440,14 @@ struct CAOMFields {
         self.project = project
         self.instrument = instrument
         self.filters = filters
-        subgroupSuffix = Product.normaliseSuffix(subgroup)
-        missionIsJWST = Self.missionIsJWST(mission)
-        subgroupGuideStar = Self.subgroupGuideStar(subgroup)
+        if let memo {
+            (subgroupSuffix, subgroupGuideStar) = memo.subgroup(subgroup)
+            missionIsJWST = memo.missionIsJWST(mission)
+        } else {
+            subgroupSuffix = Product.normaliseSuffix(subgroup)
+            missionIsJWST = Self.missionIsJWST(mission)
+            subgroupGuideStar = Self.subgroupGuideStar(subgroup)
+        }
     }
 
     static func missionIsJWST(_ mission: String?) -> Bool? {
@@ -499,23 +517,31 @@ struct CAOMFields {
         Product.hstCategory(level: stated, productType: productType, project: project)
     }
 
-    func product(uri: String, filename: String, size: Int64?, _ derived: Derived) -> Product {
+    func product(
+        uri: String, filename: String, size: Int64?, _ derived: Derived, details: Product.Details? = nil, origin: String = "",
+        table: Product.CommonTable? = nil
+    ) -> Product {
         Self.product(
             uri: uri, filename: filename, size: size, derived, category: category(derived), dataset: dataset, mission: mission,
-            productType: productType, recommended: recommended, access: access, instrument: instrument, filters: filters
+            productType: productType, recommended: recommended, access: access, instrument: instrument, filters: filters,
+            details: details, origin: origin, table: table
         )
     }
 
-    /// The product of a row's fields (as ``CAOMFields`` reads them), file name and what it adds.
+    /// The product of a row's fields (as ``CAOMFields`` reads them), file name and what it adds; its
+    /// shared fields from `table` when one is given.
     static func product(
         uri: String, filename: String, size: Int64?, _ derived: Derived, category: String?, dataset: String, mission: String?,
-        productType: String?, recommended: Bool, access: Product.Access, instrument: String?, filters: String?
+        productType: String?, recommended: Bool, access: Product.Access, instrument: String?, filters: String?,
+        details: Product.Details? = nil, origin: String = "", table: Product.CommonTable? = nil
     ) -> Product {
-        Product(
-            uri: uri, filename: filename, dataset: dataset, mission: mission, level: derived.level,
-            category: category, suffix: derived.suffix, productType: productType,
-            recommended: recommended, guideStar: derived.guideStar, access: access, size: size,
-            instrument: instrument, filters: filters
+        let values = Product.Common.Values(
+            mission: mission, level: derived.level, category: category, suffix: derived.suffix, productType: productType,
+            instrument: instrument, filters: filters, originText: origin, details: details
+        )
+        return Product(
+            uri: uri, filename: filename, dataset: dataset, common: table?.common(values) ?? Product.Common(values),
+            recommended: recommended, guideStar: derived.guideStar, access: access, size: size
         )
     }
 }
@@ -537,6 +563,17 @@ struct JSONRow {
     var line: Int? = nil
     /// Where rows of one catalog share their ``Product/Details``.
     var details: DetailsTable? = nil
+    /// Where rows of one reader share their products' ``Product/Common`` and what the mapping made of
+    /// the strings they repeat.
+    var memo: RowMemo? = nil
+
+    /// The text its products' origin starts with (``Product/originText``), as ``setOrigin(of:)`` gives it.
+    var originText: String { place ?? origin }
+
+    /// The ``Product/Common`` of `values`: one made for an earlier row when ``commons`` has it.
+    func common(_ values: Product.Common.Values) -> Product.Common {
+        memo?.commons.common(values) ?? Product.Common(values)
+    }
 
     subscript(field: RowField) -> JSONValue? { fields[field.rawValue] }
 
@@ -643,7 +680,7 @@ struct JSONRow {
 
     func access(_ field: RowField) throws -> Product.Access {
         guard let raw = try string(field) else { return .public }
-        guard let access = Product.Access(parsing: raw) else {
+        guard let access = memo?.access(raw) ?? Product.Access(parsing: raw) else {
             throw fail(field, "PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED", .string(raw))
         }
         return access
@@ -658,6 +695,61 @@ extension Product.Access {
         case "", "PUBLIC": self = .public
         case "EXCLUSIVE_ACCESS", "EXCLUSIVE", "RESTRICTED", "PROPRIETARY": self = .exclusive
         default: return nil
+        }
+    }
+}
+
+/// What the mapping makes of the strings a reader's rows repeat, for the last string of each (the rows
+/// of an observation share them, and ``SharedStrings`` gives the same string for the same bytes):
+/// whether a mission is JWST, a subgroup's suffix and guide-star mark, whether a group names the
+/// recommended set, an access right; and the rows' ``Product/Common``s. One reader's, on one thread.
+final class RowMemo {
+    let commons = Product.CommonTable()
+    // Each string is kept with what was made of it, so that its storage is never another string's
+    // while it is compared by its words.
+    private var mission: (text: String?, jwst: Bool?)?
+    private var subgroup: (text: String?, suffix: String?, guideStar: Bool)?
+    private var group: (text: String, recommended: Bool)?
+    private var access: (text: String, access: Product.Access?)?
+
+    /// ``CAOMFields/missionIsJWST(_:)``.
+    func missionIsJWST(_ text: String?) -> Bool? {
+        if let mission, Self.same(mission.text, text) { return mission.jwst }
+        let jwst = CAOMFields.missionIsJWST(text)
+        mission = (text, jwst)
+        return jwst
+    }
+
+    /// ``Product/normaliseSuffix(_:)`` and ``CAOMFields/subgroupGuideStar(_:)``.
+    func subgroup(_ text: String?) -> (suffix: String?, guideStar: Bool) {
+        if let subgroup, Self.same(subgroup.text, text) { return (subgroup.suffix, subgroup.guideStar) }
+        let made = (Product.normaliseSuffix(text), CAOMFields.subgroupGuideStar(text))
+        subgroup = (text, made.0, made.1)
+        return made
+    }
+
+    /// ``Product/namesRecommendedSet(_:)``.
+    func recommended(_ text: String) -> Bool {
+        if let group, group.text.words == text.words { return group.recommended }
+        let recommended = Product.namesRecommendedSet(text)
+        group = (text, recommended)
+        return recommended
+    }
+
+    /// ``Product/Access/init(parsing:)``.
+    func access(_ text: String) -> Product.Access? {
+        if let access, access.text.words == text.words { return access.access }
+        let parsed = Product.Access(parsing: text)
+        access = (text, parsed)
+        return parsed
+    }
+
+    /// Whether two strings are one (both none, or held in the same words).
+    private static func same(_ a: String?, _ b: String?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (a?, b?): return a.words == b.words
+        default: return false
         }
     }
 }

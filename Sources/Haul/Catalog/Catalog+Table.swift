@@ -18,6 +18,8 @@ struct TableColumns {
     let kind: ProductListReader.Rows
     /// The rows' shared ``Product/Details``, when they are kept (``Catalog/keepsDetails``).
     let details: DetailsTable? = Catalog.keepsDetails ? DetailsTable() : nil
+    /// The rows' shared ``Product/Common``s, and what the mapping made of the strings they repeat.
+    let memo = RowMemo()
 
     /// The CAOM fields a product table may carry.
     static let caomFields: [RowField] = [
@@ -81,6 +83,7 @@ struct TableColumns {
     func product(_ cells: [JSONValue?], place: String) throws -> Product {
         var row = JSONRow(fields: cells, origin: "", path: "", index: 0, name: name, place: place)
         row.details = details
+        row.memo = memo
         return try kind == .caom ? Catalog.caomProduct(row) : Catalog.missionsProduct(row)
     }
 
@@ -89,6 +92,7 @@ struct TableColumns {
     func product(_ cells: [JSONValue?], line: Int, linePrefix: String) throws -> Product {
         var row = JSONRow(fields: cells, origin: linePrefix, path: "", index: 0, name: name, line: line)
         row.details = details
+        row.memo = memo
         return try kind == .caom ? Catalog.caomProduct(row) : Catalog.missionsProduct(row)
     }
 }

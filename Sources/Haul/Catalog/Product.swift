@@ -1,3 +1,5 @@
+import Foundation
+
 /// One data product of an archive, normalised from whichever catalog format listed it.
 ///
 /// Every field but ``uri`` may be unknown in some format; the normalised form keeps what the
@@ -17,37 +19,73 @@ public struct Product: Sendable, Hashable {
     public var filename: String
     /// The parent dataset (observation id), the folder of the nested layout.
     public var dataset: String
-    /// The mission or collection (`JWST`, `HST`, …), when known.
-    public var mission: String?
-    /// The processing level, normalised lower-case: a JWST level (`1b`, `2a`, `2b`, `3`), a CAOM
-    /// `calib_level` number, or an HST level name (`uncalibrated`, `calibrated`, `aux`, `hasp`).
-    /// This is the export's `Product Level`.
-    public var level: String?
-    /// The level's name as missions search groups HST products (`uncalibrated`, `calibrated`, `aux`,
-    /// `hasp`), when the catalog says it or its CAOM fields imply it; `--level calibrated` matches it.
-    public var category: String?
-    /// The product type within its level, normalised upper-case without a leading underscore (`CAL`):
-    /// the catalog's subgroup or suffix, else the file name's last `_` part (`x_cal.fits` → `CAL`).
-    public var suffix: String?
-    /// CAOM `productType` (`SCIENCE`, `AUXILIARY`, `INFO`, …) or the missions-search `type`.
-    public var productType: String?
-    public var instrument: String?
-    public var filters: String?
-    /// The origin, or (for a JSON row) its part before the row number, which every row of the
-    /// catalog shares: a million rows do not make a million strings that messages may never need.
-    var originText: String
-    /// The JSON row number the origin ends in (or the table's line, see ``originIsLine``), or -1.
-    var originRow: Int
-    /// The CAOM columns kept only for `--where` (see ``Details``), when the catalog has any of them.
-    public var details: Details?
+    /// The fields that many products share (``Common``): one reference, where they were nine.
+    var common: Common
     /// The size in bytes the catalog states, when it states one.
     public var size: Int64?
-    // The one-byte fields together, after the words: a million products are 16 MB smaller so.
+    /// The JSON row number the origin ends in (or the table's line, see ``originIsLine``), or -1.
+    var originRow: Int
+    // The one-byte fields together, after the words.
     /// Whether the archive marks this product as part of the minimum recommended set.
     public var recommended: Bool
     /// Whether this is a JWST guide-star file.
     public var guideStar: Bool
     public var access: Access
+    /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
+    /// takes its guide-star rows too.
+    package var exported: Bool
+    /// Whether ``originRow`` is a line of a text table, written after the shared text (`p.csv:12`), not a
+    /// JSON row number in brackets.
+    var originIsLine = false
+
+    /// The mission or collection (`JWST`, `HST`, …), when known.
+    public var mission: String? {
+        get { common.values.mission }
+        set { common = common.with { $0.mission = newValue } }
+    }
+    /// The processing level, normalised lower-case: a JWST level (`1b`, `2a`, `2b`, `3`), a CAOM
+    /// `calib_level` number, or an HST level name (`uncalibrated`, `calibrated`, `aux`, `hasp`).
+    /// This is the export's `Product Level`.
+    public var level: String? {
+        get { common.values.level }
+        set { common = common.with { $0.level = newValue } }
+    }
+    /// The level's name as missions search groups HST products (`uncalibrated`, `calibrated`, `aux`,
+    /// `hasp`), when the catalog says it or its CAOM fields imply it; `--level calibrated` matches it.
+    public var category: String? {
+        get { common.values.category }
+        set { common = common.with { $0.category = newValue } }
+    }
+    /// The product type within its level, normalised upper-case without a leading underscore (`CAL`):
+    /// the catalog's subgroup or suffix, else the file name's last `_` part (`x_cal.fits` → `CAL`).
+    public var suffix: String? {
+        get { common.values.suffix }
+        set { common = common.with { $0.suffix = newValue } }
+    }
+    /// CAOM `productType` (`SCIENCE`, `AUXILIARY`, `INFO`, …) or the missions-search `type`.
+    public var productType: String? {
+        get { common.values.productType }
+        set { common = common.with { $0.productType = newValue } }
+    }
+    public var instrument: String? {
+        get { common.values.instrument }
+        set { common = common.with { $0.instrument = newValue } }
+    }
+    public var filters: String? {
+        get { common.values.filters }
+        set { common = common.with { $0.filters = newValue } }
+    }
+    /// The CAOM columns kept only for `--where` (see ``Details``), when the catalog has any of them.
+    public var details: Details? {
+        get { common.values.details }
+        set { if newValue !== common.values.details { common = common.with { $0.details = newValue } } }
+    }
+    /// The origin, or (for a JSON row) its part before the row number, which every row of the
+    /// catalog shares: a million rows do not make a million strings that messages may never need.
+    var originText: String {
+        get { common.values.originText }
+        set { if !String.sameBytes(common.values.originText, newValue) { common = common.with { $0.originText = newValue } } }
+    }
     /// Which catalog and row this product came from, for messages (`list.json: data[12]`).
     package var origin: String {
         get { originRow < 0 ? originText : originIsLine ? "\(originText)\(originRow)" : "\(originText)[\(originRow)]" }
@@ -57,12 +95,6 @@ public struct Product: Sendable, Hashable {
             originIsLine = false
         }
     }
-    /// Whether an overlay CSV export listed it: such a list is a selection already, so `--quick all`
-    /// takes its guide-star rows too.
-    package var exported: Bool
-    /// Whether ``originRow`` is a line of a text table, written after the shared text (`p.csv:12`), not a
-    /// JSON row number in brackets.
-    var originIsLine = false
 
     public init(
         uri: String, filename: String, dataset: String, mission: String? = nil, level: String? = nil,
@@ -70,22 +102,30 @@ public struct Product: Sendable, Hashable {
         access: Access = .public, size: Int64? = nil, instrument: String? = nil, filters: String? = nil,
         origin: String = "", exported: Bool = false
     ) {
+        self.init(
+            uri: uri, filename: filename, dataset: dataset,
+            common: Common(Common.Values(
+                mission: mission, level: level, category: category, suffix: suffix, productType: productType,
+                instrument: instrument, filters: filters, originText: origin, details: nil
+            )),
+            recommended: recommended, guideStar: guideStar, access: access, size: size, exported: exported
+        )
+    }
+
+    /// A product whose shared fields are `common` (one a reader made for many products, ``CommonTable``).
+    init(
+        uri: String, filename: String, dataset: String, common: Common, recommended: Bool, guideStar: Bool, access: Access,
+        size: Int64?, exported: Bool = false
+    ) {
         self.uri = uri
         self.filename = filename
         self.dataset = dataset
-        self.mission = mission
-        self.level = level
-        self.category = category
-        self.suffix = suffix
-        self.productType = productType
+        self.common = common
+        self.size = size
+        self.originRow = -1
         self.recommended = recommended
         self.guideStar = guideStar
         self.access = access
-        self.size = size
-        self.instrument = instrument
-        self.filters = filters
-        self.originText = origin
-        self.originRow = -1
         self.exported = exported
     }
 
@@ -117,6 +157,92 @@ public struct Product: Sendable, Hashable {
         hasher.combine(filename)
         hasher.combine(dataset)
         hasher.combine(size)
+    }
+}
+
+extension Product {
+    /// The fields of a product that many products share: its mission, level, category, suffix, product
+    /// type, instrument and filters (a catalog has a few of each), the text its origin starts with (its
+    /// catalog's) and its ``Details``. Rows with the same values share one of these (``CommonTable``):
+    /// a product is 88 bytes rather than 208, and copying one retains four references rather than
+    /// thirteen. Never changed: a product given another value gets another one.
+    final class Common: Sendable {
+        struct Values: Sendable {
+            var mission, level, category, suffix, productType, instrument, filters: String?
+            var originText: String
+            var details: Details?
+
+            /// Whether the values are `other`'s, byte for byte (and the same ``Details``).
+            func isSame(as other: Values) -> Bool {
+                Self.same(mission, other.mission) && Self.same(level, other.level) && Self.same(category, other.category)
+                    && Self.same(suffix, other.suffix) && Self.same(productType, other.productType)
+                    && Self.same(instrument, other.instrument) && Self.same(filters, other.filters)
+                    && (originText.words == other.originText.words || String.sameBytes(originText, other.originText))
+                    && details === other.details
+            }
+
+            private static func same(_ a: String?, _ b: String?) -> Bool {
+                switch (a, b) {
+                case (nil, nil): return true
+                case let (a?, b?): return a.words == b.words || String.sameBytes(a, b)
+                default: return false
+                }
+            }
+
+            /// A quick hash of the values, from the words each string is held in (``Swift/String/words``):
+            /// the values a reader shares are the same strings, row after row, and an equal string held
+            /// otherwise only misses the cache.
+            var hint: Int {
+                var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+                @inline(__always) func mix(_ text: String?) {
+                    let (a, b) = text?.words ?? (0x51, 0)
+                    h = (h ^ a ^ b &* 0x9E37_79B9_7F4A_7C15) &* 0xFF51_AFD7_ED55_8CCD
+                    h ^= h >> 29
+                }
+                mix(mission)
+                mix(level)
+                mix(category)
+                mix(suffix)
+                mix(productType)
+                mix(instrument)
+                mix(filters)
+                mix(originText)
+                return Int(truncatingIfNeeded: h ^ h >> 32)
+            }
+        }
+
+        let values: Values
+
+        init(_ values: Values) { self.values = values }
+
+        /// The values with one change, in a new one.
+        func with(_ change: (inout Values) -> Void) -> Common {
+            var values = values
+            change(&values)
+            return Common(values)
+        }
+    }
+
+    /// One reader's ``Common``s, each set of values made once while it is in use: the last one, then a
+    /// cache of 1,024 by a quick hash of the values, the newest in each slot (a catalog whose rows all
+    /// differ, as a table whose origins are per row, costs a lookup a row and no more memory).
+    /// One reader's, on one thread.
+    final class CommonTable {
+        private var slots = [Common?](repeating: nil, count: 1024)
+        private var last: Common?
+
+        func common(_ values: Common.Values) -> Common {
+            if let last, last.values.isSame(as: values) { return last }
+            let slot = values.hint & (slots.count - 1)
+            if let known = slots[slot], known.values.isSame(as: values) {
+                last = known
+                return known
+            }
+            let made = Common(values)
+            slots[slot] = made
+            last = made
+            return made
+        }
     }
 }
 
@@ -327,6 +453,19 @@ extension StringProtocol {
 }
 
 extension String {
+    /// The two words a string is held in: a pointer to its storage and its flags, or its bytes when
+    /// it is short. Equal words are one string; equal strings may be held in other words.
+    var words: (UInt64, UInt64) { unsafeBitCast(self, to: (UInt64, UInt64).self) }
+
+    /// Whether two strings are the same bytes (where `==` also finds canonically equivalent ones equal).
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let compared = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 }
+        }
+        return (compared ?? nil) ?? a.utf8.elementsEqual(b.utf8)
+    }
+
     /// The string without leading and trailing spaces, tabs and line breaks; the string itself, not a
     /// copy, when there are none (checked on the bytes: a Character that is one of them starts, and
     /// ends, with that byte).

@@ -16,7 +16,10 @@ enum FirstRows {
             for index in products.indices { first[index] = seen.insert(URIKey(products[index].uri, row: index)).memberAfterInsert.row }
             return first
         }
-        return of(count: products.count, hash: { URIKey.hash(products[$0].uri) }, same: { products[$0].uri == products[$1].uri })
+        // The URIs read in place: an array's subscript would copy each product for its URI.
+        return products.withUnsafeBufferPointer { products in
+            of(count: products.count, hash: { URIKey.hash(products[$0].uri) }, same: { products[$0].uri == products[$1].uri })
+        }
     }
 
     /// The first row of each of `count` rows given by their URIs' hashes (``URIKey/hash(_:)``) and an

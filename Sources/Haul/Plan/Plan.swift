@@ -175,27 +175,30 @@ public struct Plan: Sendable {
         // Rows of one dataset come together: its check is made once a run.
         var lastDataset: String?
         var datasetProblem: String?
-        for index in products.indices where picked[index] {
-            var entry = Entry(source: source, row: index, disposition: .download)
-            if layout == .nested, products[index].dataset != lastDataset {
-                lastDataset = products[index].dataset
-                datasetProblem = SafePath.problem(in: products[index].dataset, what: "dataset")
+        // Products read in place: an array's subscript would copy each one for a field.
+        products.withUnsafeBufferPointer { products in
+            for index in products.indices where picked[index] {
+                var entry = Entry(source: source, row: index, disposition: .download)
+                if layout == .nested, products[index].dataset != lastDataset {
+                    lastDataset = products[index].dataset
+                    datasetProblem = SafePath.problem(in: products[index].dataset, what: "dataset")
+                }
+                if products[index].access == .exclusive && !authorized {
+                    entry.disposition = .excluded("exclusive access needs a token")
+                    summary.excludedExclusive += 1
+                } else if let problem = SafePath.problem(in: products[index].filename, what: "file name") ?? (layout == .nested ? datasetProblem : nil) {
+                    entry.disposition = .unsafe(problem)
+                    summary.unsafe += 1
+                } else if primary[firstRow[index]] >= 0 {
+                    entry.disposition = .duplicate(of: primary[firstRow[index]])
+                    summary.duplicates += 1
+                } else {
+                    primary[firstRow[index]] = entries.count
+                    summary.selectedFiles += 1
+                    summary.selectedBytes = summary.selectedBytes.addingSize(products[index].size)
+                }
+                entries.append(entry)
             }
-            if products[index].access == .exclusive && !authorized {
-                entry.disposition = .excluded("exclusive access needs a token")
-                summary.excludedExclusive += 1
-            } else if let problem = SafePath.problem(in: products[index].filename, what: "file name") ?? (layout == .nested ? datasetProblem : nil) {
-                entry.disposition = .unsafe(problem)
-                summary.unsafe += 1
-            } else if primary[firstRow[index]] >= 0 {
-                entry.disposition = .duplicate(of: primary[firstRow[index]])
-                summary.duplicates += 1
-            } else {
-                primary[firstRow[index]] = entries.count
-                summary.selectedFiles += 1
-                summary.selectedBytes = summary.selectedBytes.addingSize(products[index].size)
-            }
-            entries.append(entry)
         }
         }
         Self.resolveCollisions(&entries)

@@ -72,7 +72,11 @@ struct PreviewGroups {
             if last[g] != Int32(index) { next[Int(last[g])] = Int32(index) }
             last[g] = Int32(index)
             rows[g] += 1
-            if entry.disposition == .download { bytes[g] = bytes[g].addingSize(entry.product.size) }
+            if entry.disposition == .download {
+                // The size alone, not a copy of the whole product (``Plan/Entry/product``).
+                let size = entry.edits == nil ? entry.source.products[entry.row].size : entry.product.size
+                bytes[g] = bytes[g].addingSize(size)
+            }
         }
     }
 }

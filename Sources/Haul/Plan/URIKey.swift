@@ -17,6 +17,8 @@ struct URIKey: Hashable {
 
     /// The hash of a URI, equal for equal URIs (Swift's string equality).
     static func hash(_ uri: String) -> Int {
+        // The bytes in place (a `var` copy to call `withUTF8` would retain the string).
+        if let hash = uri.utf8.withContiguousStorageIfAvailable(plainHash) { return hash ?? uri.hashValue }
         var text = uri
         return text.withUTF8(plainHash) ?? uri.hashValue
     }

@@ -7,8 +7,10 @@ extension Selection {
     /// - Throws: ``HaulError`` (`invalidArgument`) for the first value that names nothing, with the
     ///   values the catalog has: `--level foo: this catalog has 1b, 2a, 2b, 3`.
     package func checkValues(in products: [Product]) throws {
+        // A selection that names no value has nothing to check: a million products are not walked for it.
+        guard !levels.isEmpty || !suffixes.isEmpty || !filters.isEmpty || !extensions.isEmpty else { return }
         var vocabulary = Vocabulary(self)
-        for p in products { vocabulary.add(p) }
+        for i in products.indices { vocabulary.add(products[i]) }
         try vocabulary.check()
     }
 

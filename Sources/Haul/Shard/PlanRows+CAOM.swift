@@ -352,14 +352,12 @@ extension PlanRows {
             }
         }
         func product() -> Product {
-            var p = CAOMFields.product(
+            CAOMFields.product(
                 uri: String(decoding: row.uri, as: UTF8.self), filename: String(decoding: name, as: UTF8.self), size: row.size,
                 derived, category: category, dataset: row.dataset.value.name, mission: row.mission.value,
                 productType: row.productType.value, recommended: row.recommended, access: row.access,
-                instrument: row.instrument.value.text, filters: row.filters.value.text
+                instrument: row.instrument.value.text, filters: row.filters.value.text, details: row.details?.value ?? nil
             )
-            p.details = row.details?.value ?? nil
-            return p
         }
         directRows += 1
         if readsEachName {

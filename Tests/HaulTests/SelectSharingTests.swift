@@ -1,0 +1,123 @@
+import Foundation
+@testable import Haul
+import Testing
+
+/// The readers share what rows repeat: one ``Product/Common`` for the products whose mission, level,
+/// category, suffix, product type, instrument, filters, origin and details are the same
+/// (``Product/CommonTable``), and what the mapping made of the last mission, subgroup, group and access
+/// (``RowMemo``). The products must be the ones the mapping makes of each row alone: read here from
+/// the tree reader's rows with no sharing, and compared field by field, byte for byte, and by what
+/// `haul select` prints of them.
+@Suite("Select: products read with shared fields equal products made a row at a time")
+struct SelectSharingTests {
+    /// The products of a `{"data": [...]}` CAOM list made a row at a time: the tree reader's rows, the
+    /// mapping with nothing shared between rows.
+    static func reference(_ data: Data, name: String, keepingDetails: Bool) throws -> [Product] {
+        guard case .object(let document) = try JSONReader.parse(data), case .array(let rows)? = document["data"] else {
+            Issue.record("not a CAOM list")
+            return []
+        }
+        let details = keepingDetails ? DetailsTable() : nil
+        return try rows.enumerated().map { index, value in
+            guard case .object(let object) = value else { throw HaulError(.invalidCatalog, "row \(index) is no object") }
+            let fields = RowField.allCases.map { field -> JSONValue? in
+                keepingDetails || !field.isDetail ? object[field.key] : nil
+            }
+            var row = JSONRow(fields: fields, origin: "\(name): data", path: "data", index: index, name: name)
+            row.details = details
+            return try Catalog.caomProduct(row)
+        }
+    }
+
+    /// A product's strings, as bytes (`==` on strings finds canonically equivalent ones equal).
+    static func bytes(_ p: Product) -> [[UInt8]?] {
+        [p.uri, p.filename, p.dataset, p.mission, p.level, p.category, p.suffix, p.productType, p.instrument, p.filters, p.origin,
+         p.details?.description, p.details?.project, p.details?.proposalID, p.details?.dataProductType]
+            .map { $0.map { Array($0.utf8) } }
+    }
+
+    static func expectSame(_ read: [Product], _ reference: [Product], _ what: String) throws {
+        try #require(read.count == reference.count, "\(what)")
+        for i in read.indices {
+            #expect(read[i] == reference[i], "\(what): row \(i)")
+            #expect(bytes(read[i]) == bytes(reference[i]), "\(what): row \(i)")
+            #expect(read[i].recommended == reference[i].recommended && read[i].guideStar == reference[i].guideStar
+                && read[i].access == reference[i].access && read[i].size == reference[i].size, "\(what): row \(i)")
+        }
+        // What `haul select` prints: the summary and pages of the preview, and the export.
+        let resolver = try URLResolver(archive: "https://mast.stsci.edu")
+        for selection in [Selection(), Selection(quick: .recommended), Selection(levels: ["2b"], suffixes: ["CAL"])] {
+            let a = Plan(products: read, selection: selection, root: "r", resolver: resolver)
+            let b = Plan(products: reference, selection: selection, root: "r", resolver: resolver)
+            #expect(a.exportCSV() == b.exportCSV(), "\(what)")
+            for number in 1...max(1, min(3, (a.entries.count + 99) / 100)) {
+                #expect(a.summaryJSON(page: try a.page(number, size: 100)) == b.summaryJSON(page: try b.page(number, size: 100)), "\(what): page \(number)")
+            }
+        }
+    }
+
+    /// Rows that change every shared field often and come back to earlier values, beyond ASCII,
+    /// escaped, null, of the other type, in other member orders (``ShardRowsTests/shapes(rows:pretty:)``),
+    /// and strings that are canonically equivalent but other bytes.
+    static func documents() -> [(String, String)] {
+        var out = [false, true].map { pretty in ("shapes-\(pretty)", ShardRowsTests.shapes(rows: 3_000, pretty: pretty)) }
+        // The same letters composed in two orders (canonically equivalent, the same length), row after row.
+        let marks = ["o\u{0301}\u{0327}", "o\u{0327}\u{0301}"]
+        let rows = (0..<400).map { i in
+            let m = marks[i % 2]
+            let n = marks[(i / 3) % 2]
+            let mission = [n, "JWST", "hst", n][i % 4]
+            return "{\"obs_id\":\"d\(m)\(i / 4)\",\"obs_collection\":\"\(mission)\",\"productSubGroupDescription\":\"s\(m)\","
+                + "\"instrument_name\":\"\(n)\",\"filters\":\"\(i % 5 == 0 ? "\\u00f3" : "\u{00F3}")\",\"productType\":\"T\(m)\","
+                + "\"productGroupDescription\":\(["null", "\"Minimum Recommended Products\"", "\"Other products\""][i % 3]),"
+                + "\"dataRights\":\"\(i % 4 == 0 ? "EXCLUSIVE_ACCESS" : "PUBLIC")\",\"calib_level\":\(i % 3 + 1),"
+                + "\"dataURI\":\"mast:X/product/f\(i)_\(m).fits\",\"size\":\(i)}"
+        }
+        out.append(("equivalent", "{\"data\":[\n" + rows.joined(separator: ",\n") + "\n]}"))
+        return out
+    }
+
+    @Test("The products of every shape, read by one reader or two, with and without details", arguments: [false, true])
+    func sameProducts(keepingDetails: Bool) throws {
+        let folder = TemporaryFolder()
+        for (label, text) in Self.documents() {
+            let path = folder.path + "/\(label).json"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let reference = try Self.reference(Data(contentsOf: URL(fileURLWithPath: path)), name: path, keepingDetails: keepingDetails)
+            for ahead in [false, true] {
+                let read = try RowsAhead.$minimumBytes.withValue(ahead ? 0 : Int.max) {
+                    try Catalog.load(paths: [path], keepingDetails: keepingDetails).products
+                }
+                try Self.expectSame(read, reference, "\(label), \(ahead ? "read ahead" : "one reader")")
+            }
+        }
+    }
+
+    @Test("Values that are equal strings but other bytes get a Common of their own")
+    func canonicallyEquivalent() {
+        let table = Product.CommonTable()
+        func values(_ mission: String, origin: String = "a: data") -> Product.Common.Values {
+            Product.Common.Values(
+                mission: mission, level: "2b", category: nil, suffix: "CAL", productType: "SCIENCE", instrument: nil, filters: nil,
+                originText: origin, details: nil
+            )
+        }
+        let a = table.common(values("o\u{0301}\u{0327}"))
+        let b = table.common(values("o\u{0327}\u{0301}"))
+        #expect(a !== b)
+        #expect(Array(a.values.mission!.utf8) == Array("o\u{0301}\u{0327}".utf8))
+        #expect(Array(b.values.mission!.utf8) == Array("o\u{0327}\u{0301}".utf8))
+        #expect(table.common(values("o\u{0301}\u{0327}")).values.mission!.utf8.elementsEqual("o\u{0301}\u{0327}".utf8))
+        // The same strings again (as a reader's shared strings give them): the same one, made once.
+        let long = String(repeating: "long mission ", count: 3)
+        let x = table.common(values(long))
+        _ = table.common(values("other"))
+        #expect(table.common(values(long)) === x)
+        // Another origin is another Common; a product given a new value gets a new one, the old unchanged.
+        #expect(table.common(values("other", origin: "b: data")) !== table.common(values("other")))
+        var p = Product(uri: "u", filename: "f", dataset: "d", mission: "JWST", level: "2b")
+        let before = p.common
+        p.level = "3"
+        #expect(p.level == "3" && before.values.level == "2b" && p.mission == "JWST")
+    }
+}
