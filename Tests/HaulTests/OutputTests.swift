@@ -406,6 +406,9 @@ struct OutputTests {
                 #expect(!listing(out).contains { $0.contains("haul-part") }, "\(listing(out))")
                 for file in files { #expect(readBytes(out + "/" + file) == archive.content(of: "mast:" + file), "\(file)") }
                 #expect(stderr.contains("\(kept) complete file\(kept == 1 ? " is" : "s are") in \(out), no partial one"))
+                // The re-run knows the files of a list without sizes as complete from this manifest only.
+                let csv = (try? String(contentsOfFile: out + "/manifest.csv", encoding: .utf8)) ?? ""
+                #expect(csv.components(separatedBy: ",OK,").count - 1 == kept, "the manifest after the full disk: \(csv.isEmpty ? "missing" : csv)")
             }
 
             // Room again: the same command completes, without fetching what was complete.
