@@ -46,8 +46,11 @@ struct BenchCommand: AsyncParsableCommand {
         bucket on AWS (or --endpoint-url), leaving out the products it lacks (named on standard error); \
         auto benches each public product from the bucket where it has one and from the archive \
         otherwise, as a download fetches them. The path lookups that find the bucket's keys run \
-        before the bench and are not in its figures. To compare the archive with its cloud copy, run \
-        the same bench with --source archive and --source cloud (the label says which).
+        before the bench and are not in its figures. --compare-sources benches the archive and then \
+        the bucket in one command, over the same products (those the bucket has; the rest are named \
+        and left out of both), and reports them side by side: the summary ends with a table of the \
+        two and the bucket's figure over the archive's, --json holds both reports and that table, \
+        and --html puts both on one page.
 
         Examples:
           haul bench products.json --quick recommended
@@ -55,6 +58,7 @@ struct BenchCommand: AsyncParsableCommand {
           haul bench urls.txt --duration 60 --rate 200 --parallel 256 --html r.html
           haul bench products.json --archive http://mirror:8080 --label mirror
           haul bench products.json --source cloud --html cloud.html
+          haul bench products.json --compare-sources --repeat 3 --html sources.html
         """
     )
 
@@ -82,6 +86,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the report as one self-contained HTML page with plots here.", valueName: "file"))
     var html: String?
 
+    @Flag(help: "Bench the archive, then MAST's bucket, over the same products (those the bucket has), and report the two side by side.")
+    var compareSources = false
+
     @Option(help: ArgumentHelp("A name for what is measured (an archive, a mirror, a network), shown in the reports.", valueName: "text"))
     var label: String?
 
@@ -94,6 +101,9 @@ struct BenchCommand: AsyncParsableCommand {
         if let repeats, repeats < 1 { throw ValidationError("--repeat must be at least 1") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
         if let rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number of requests a second") }
+        if compareSources && selection.source != nil {
+            throw ValidationError("--compare-sources benches the archive and the bucket in turn: leave out --source")
+        }
         if json == "-" && html == "-" { throw ValidationError("--json - and --html - cannot both go to standard output") }
         if html == "-" { throw ValidationError("--html needs a file name") }
         if json == "-" && transfers.progress == .json { throw ValidationError("--json - and --progress json cannot both go to standard output") }
@@ -150,47 +160,81 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         let interrupted = Locked(false)
-        let report = try await withEngine(configuration) { engine -> BenchReport in
+        let reports = try await withEngine(configuration) { engine -> [BenchReport] in
             var credentials: Credentials?
             if let token { credentials = try await engine.signIn(token, archive: archive) }
-            // The bucket's keys first (the lookups are not what is measured), then every fetch from
-            // where a download would fetch it.
-            var cloud: (locations: [Int: CloudLocation], policy: SourcePolicy)?
-            if source != .archive {
-                let wanted = plan.entries.indices.filter { if case .download = plan.entries[$0].disposition { true } else { false } }
-                cloud = (await engine.cloudLocations(plan, entries: wanted), source)
+            let live = BenchLiveLine(mode: progress)
+            /// One run: the live line while it runs, an interrupt cancels it (its report keeps what was measured).
+            func measure(_ targets: [BenchTarget], _ options: BenchOptions) async -> BenchReport {
+                let run = Task { await engine.bench(targets, options: options) { live.show($0) } }
+                let interrupt = Interrupt {
+                    interrupted.withLock { $0 = true }
+                    run.cancel()
+                }
+                defer { interrupt.cancel() }
+                let report = await run.value
+                live.finish()
+                return report
             }
-            let (targets, leftOut) = plan.benchTargets(configuration: engine.configuration, credentials: credentials, cloud: cloud)
-            if let cloud, !Terminal.quiet {
-                // Every download the bucket has a URL for is fetched from there.
-                let fromCloud = cloud.locations.values.filter { $0.url != nil }.count
-                Terminal.note("\(fromCloud) from the cloud, \(targets.count - fromCloud) from the archive")
+            func noteLeftOut(_ leftOut: [(uri: String, reason: String)]) {
+                guard !Terminal.quiet else { return }
                 for (reason, uris) in Dictionary(grouping: leftOut, by: \.reason).sorted(by: { $0.key < $1.key }) {
                     Terminal.note("\(Format.count(uris.count, "URL")) left out: \(reason)")
                     for item in uris.prefix(verbosity.verbose > 0 ? .max : 3) { Terminal.note("  \(item.uri)") }
                 }
             }
+            // The bucket's keys first (the lookups are not what is measured), then every fetch from
+            // where a download would fetch it.
+            let wanted = plan.entries.indices.filter { if case .download = plan.entries[$0].disposition { true } else { false } }
+            if compareSources {
+                let locations = await engine.cloudLocations(plan, entries: wanted)
+                let pairs = plan.benchTargetPairs(configuration: engine.configuration, credentials: credentials, locations: locations)
+                noteLeftOut(pairs.leftOut)
+                guard !pairs.cloud.isEmpty else {
+                    throw HaulError(HaulError.Code("not in the cloud"), "nothing to compare: the bucket has none of the selected files (--compare-sources)")
+                }
+                // The archive first, then the bucket, the same products in the same order; an
+                // interrupt during the first leaves its report alone.
+                var reports: [BenchReport] = []
+                for (name, targets) in [("archive", pairs.archive), ("cloud", pairs.cloud)] where !interrupted.withLock({ $0 }) {
+                    var options = self.options(source: .archive)
+                    options.label = label.map { "\($0), \(name)" } ?? name
+                    if !Terminal.quiet { Terminal.note("\(name): \(Format.count(targets.count, "URL"))") }
+                    reports.append(await measure(targets, options))
+                }
+                return reports
+            }
+            var cloud: (locations: [Int: CloudLocation], policy: SourcePolicy)?
+            if source != .archive { cloud = (await engine.cloudLocations(plan, entries: wanted), source) }
+            let (targets, leftOut) = plan.benchTargets(configuration: engine.configuration, credentials: credentials, cloud: cloud)
+            if let cloud, !Terminal.quiet {
+                // Every download the bucket has a URL for is fetched from there.
+                let fromCloud = cloud.locations.values.filter { $0.url != nil }.count
+                Terminal.note("\(fromCloud) from the cloud, \(targets.count - fromCloud) from the archive")
+                noteLeftOut(leftOut)
+            }
             guard !targets.isEmpty else {
                 // Not a usage error: what the bucket holds can change (exit 1).
                 throw HaulError(HaulError.Code("not in the cloud"), "nothing to bench: the bucket has none of the selected files (--source cloud)")
             }
-            let live = BenchLiveLine(mode: progress)
-            let run = Task { await engine.bench(targets, options: options) { live.show($0) } }
-            let interrupt = Interrupt {
-                interrupted.withLock { $0 = true }
-                run.cancel()
-            }
-            defer { interrupt.cancel() }
-            let report = await run.value
-            live.finish()
-            return report
+            return [await measure(targets, options)]
         }
-        if let json { try write(report.json(), to: json) }
-        if let html { try write(report.html(title: "haul bench"), to: html) }
-        if !Terminal.quiet { Terminal.emit(BenchSummary(report, width: Terminal.width).text, to: summaryDescriptor) }
+        if reports.count > 1 {
+            let comparison = BenchComparison(runs: reports)
+            if let json { try write(comparison.json(), to: json) }
+            if let html { try write(comparison.html(title: "haul bench"), to: html) }
+            if !Terminal.quiet {
+                let summaries = reports.map { BenchSummary($0, width: Terminal.width).text }.joined(separator: "\n")
+                Terminal.emit(summaries + "\n" + BenchSummary.comparison(comparison), to: summaryDescriptor)
+            }
+        } else if let report = reports.first {
+            if let json { try write(report.json(), to: json) }
+            if let html { try write(report.html(title: "haul bench"), to: html) }
+            if !Terminal.quiet { Terminal.emit(BenchSummary(report, width: Terminal.width).text, to: summaryDescriptor) }
+        }
         if let html, !Terminal.quiet { Terminal.note("report in \(html)") }
         if interrupted.withLock({ $0 }) { throw ExitStatus(code: 130) }
-        throw ExitStatus(code: report.failed > 0 ? 1 : 0)
+        throw ExitStatus(code: reports.contains { $0.failed > 0 } ? 1 : 0)
     }
 
     private func write(_ text: String, to path: String) throws {

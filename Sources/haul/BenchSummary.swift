@@ -63,6 +63,22 @@ struct BenchSummary {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The figures of runs from several sources, a column each, and the last's over the first's.
+    static func comparison(_ c: BenchComparison) -> String {
+        let labels = c.labels
+        let rows = c.rows
+        let nameWidth = max(24, (rows.map(\.name.count).max() ?? 0) + 4)
+        let ratioHead = "\(labels.last ?? "") / \(labels.first ?? "")"
+        let widths = labels.indices.map { i in max(12, labels[i].count + 2, (rows.map { $0.texts[i].count }.max() ?? 0) + 2) }
+        var lines = ["\(labels.joined(separator: " against ")): the same \(Format.count(c.runs.first?.requests ?? 0, "request")), one run after the other"]
+        lines.append(pad("", nameWidth) + labels.indices.map { pad(labels[$0], widths[$0], right: true) }.joined() + "  " + ratioHead)
+        for row in rows {
+            let ratio = row.ratio.map { Format.fixed($0, 2) + "×" } ?? "–"
+            lines.append("  " + pad(row.name, nameWidth - 2) + row.texts.indices.map { pad(row.texts[$0], widths[$0], right: true) }.joined() + "  " + ratio)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// `HTTP 503 ×3, timeout ×1`, most frequent first.
     static func kinds(_ counts: [String: Int]) -> String {
         counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) ×\($0.value.grouped)" }.joined(separator: ", ")

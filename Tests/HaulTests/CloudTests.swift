@@ -286,6 +286,56 @@ struct CloudTests {
         }
     }
 
+    @Test("bench --compare-sources: the archive, then the bucket, over the products the bucket has; both reports and the table side by side")
+    func benchCompareSources() async throws {
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            let there = hst("cmp-there", size: 4_000), also = hst("cmp-also", size: 5_000), lacking = hst("cmp-lacking", size: 4_100)
+            for p in [there, also, lacking] { archive.add(uri: p.uri, size: p.size!) }
+            for p in [there, also] {
+                archive.setCloudPath(p.uri, path: "/" + key(p))
+                archive.add(uri: "/stpubdata/" + key(p), size: p.size!)
+            }
+            let plan = Plan(products: [there, also, lacking], selection: Selection(quick: .all), root: "x", resolver: try URLResolver(archive: archive.url))
+            try plan.exportCSV().write(toFile: folder.path + "/cat.csv", atomically: true, encoding: .utf8)
+            let flags = ["bench", "cat.csv", "--archive", archive.url, "--endpoint-url", archive.url, "--progress", "none", "--repeat", "2"]
+
+            let run = try await runHaul(flags + ["--compare-sources", "--json", "-", "--html", "sources.html"], in: folder.path)
+            #expect(run.status == 0, "\(run.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any] ?? [:]
+            #expect(json["sources"] as? [String] == ["archive", "cloud"], "\(json)")
+            let runs = json["runs"] as? [[String: Any]] ?? []
+            #expect(runs.count == 2)
+            // The same two products, twice each, from each source; the one the bucket lacks from neither.
+            for report in runs {
+                #expect(report["ok"] as? Int == 4 && report["requests"] as? Int == 4 && report["bytes"] as? Int == 18_000, "\(report)")
+            }
+            #expect(runs.map { $0["label"] as? String } == ["archive", "cloud"])
+            for p in [there, also] {
+                #expect(archive.requests(for: p.uri) == 2, "\(p.uri) from the archive")
+                #expect(archive.requests(for: "/stpubdata/" + key(p)) == 2, "\(p.uri) from the bucket")
+            }
+            #expect(archive.requests(for: lacking.uri) == 0, "a product the bucket lacks is compared from neither")
+            let rows = json["comparison"] as? [[String: Any]] ?? []
+            let figures = Dictionary(uniqueKeysWithValues: rows.compactMap { row in (row["figure"] as? String).map { ($0, row) } })
+            let ok = figures["OK"]
+            #expect(ok?["values"] as? [Double] == [4, 4] && ok?["ratio"] as? Double == 1, "\(rows)")
+            let throughput = figures["throughput"]
+            #expect((throughput?["values"] as? [Double])?.allSatisfy { $0 > 0 } == true && throughput?["ratio"] is Double, "\(rows)")
+            #expect(figures["errors"]?["ratio"] is NSNull, "no errors on either side: no ratio")
+            // The summary (on standard error, as the JSON took standard output) ends with the table.
+            #expect(run.stderr.contains("1 URL left out: not in the cloud (path lookup: 404)"), "\(run.stderr)")
+            #expect(run.stderr.contains("archive against cloud: the same 4 requests"), "\(run.stderr)")
+            #expect(run.stderr.contains("cloud / archive"), "\(run.stderr)")
+            let page = try String(contentsOfFile: folder.path + "/sources.html", encoding: .utf8)
+            #expect(page.contains("<h2>Side by side</h2>") && page.contains("<h2>archive</h2>") && page.contains("<h2>cloud</h2>"))
+            #expect(page.contains("<h3>Latency</h3>") && !page.contains("<script"))
+
+            let both = try await runHaul(flags + ["--compare-sources", "--source", "cloud"], in: folder.path)
+            #expect(both.status == 2 && both.stderr.contains("leave out --source"), "\(both.stderr)")
+        }
+    }
+
     @Test("Lookups run beside the transfers: 1,000 files in 25 calls of 40, the first file asked for before the last lookup, each URI once")
     func lookupsOverlapTransfers() async throws {
         let folder = TemporaryFolder()

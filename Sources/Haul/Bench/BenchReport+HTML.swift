@@ -5,15 +5,25 @@ extension BenchReport {
     /// plots, no script, no stylesheet or font from elsewhere, so it opens offline and can be mailed.
     package func html(title: String = "haul bench") -> String {
         let e = Manifest.escape
-        var out = """
+        return Self.page(
+            title: title,
+            heading: "\(e(title))\(options.label.isEmpty ? "" : " — " + e(options.label))",
+            body: "<p class=\"meta\">\(e(description))</p>\n" + sections(heading: "h2")
+        )
+    }
+
+    /// A page around `body`: the shared head and style, `heading` (HTML) as its title, the footer.
+    static func page(title: String, heading: String, body: String) -> String {
+        """
         <!DOCTYPE html>
         <html lang="en">
         <head>
         <meta charset="utf-8">
-        <title>\(e(title))</title>
+        <title>\(Manifest.escape(title))</title>
         <style>
         body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 800px; color: #222; padding: 0 1em; }
         h1 { font-size: 1.4em; margin-bottom: 0.2em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
+        h3 { font-size: 1em; margin-top: 1.4em; }
         p.meta { color: #555; margin-top: 0; }
         table { border-collapse: collapse; margin: 0.5em 0; }
         th, td { border: 1px solid #ccc; padding: 3px 9px; text-align: left; }
@@ -24,10 +34,19 @@ extension BenchReport {
         </style>
         </head>
         <body>
-        <h1>\(e(title))\(options.label.isEmpty ? "" : " — " + e(options.label))</h1>
-        <p class="meta">\(e(description))</p>
+        <h1>\(heading)</h1>
+        \(body)<p class="meta">haul \(Manifest.escape(haulVersion)); percentiles from an HDR histogram (3 significant digits); a request's latency counts only when it ended OK.</p>
+        </body>
+        </html>
 
         """
+    }
+
+    /// The report's figures, tables and plots, each part under a `heading` element (`h2` on a page of
+    /// its own, `h3` inside a comparison).
+    func sections(heading h: String) -> String {
+        let e = Manifest.escape
+        var out = ""
         out += "<div class=\"figures\">\n"
         for (value, label) in [
             (Self.rate(bytesPerSecond), "throughput"),
@@ -41,7 +60,7 @@ extension BenchReport {
         }
         out += "</div>\n"
 
-        out += "<h2>Latency</h2>\n"
+        out += "<\(h)>Latency</\(h)>\n"
         if uncorrected != nil {
             out += "<p>Measured from each request's intended start at \(Self.number(rateValue ?? 0)) a second (coordinated omission corrected, as wrk2 does); <i>service</i> rows from its actual start. \(lateStarts) of \(requests) requests started more than 1 ms late.</p>\n"
         }
@@ -57,11 +76,11 @@ extension BenchReport {
         out += "</tbody></table>\n"
         out += latencyChart()
 
-        out += "<h2>Throughput over time</h2>\n"
+        out += "<\(h)>Throughput over time</\(h)>\n"
         out += SVGChart.throughput(throughput)
         out += completionsChart()
 
-        out += "<h2>Transfers</h2>\n<table><tbody>\n"
+        out += "<\(h)>Transfers</\(h)>\n<table><tbody>\n"
         for (name, value) in [
             ("requests", "\(requests)"), ("OK", "\(ok)"), ("failed", "\(failed)"), ("cancelled at the end", "\(cancelled)"),
             ("bytes received", "\(bytes) (\(Self.bytesText(bytes)))"), ("seconds", String(format: "%.3f", seconds)),
@@ -71,11 +90,11 @@ extension BenchReport {
             out += "<tr><th>\(e(name))</th><td class=\"num\">\(e(value))</td></tr>\n"
         }
         out += "</tbody></table>\n"
-        out += Self.countTable("Errors by kind", errors, empty: "No errors.")
-        out += Self.countTable("Retries by kind", retries, empty: "No retries.")
-        out += Self.countTable("HTTP statuses", Dictionary(uniqueKeysWithValues: statuses.map { (String($0.key), $0.value) }), empty: "No response.")
+        out += Self.countTable("Errors by kind", errors, empty: "No errors.", heading: h)
+        out += Self.countTable("Retries by kind", retries, empty: "No retries.", heading: h)
+        out += Self.countTable("HTTP statuses", Dictionary(uniqueKeysWithValues: statuses.map { (String($0.key), $0.value) }), empty: "No response.", heading: h)
 
-        out += "<h2>Per host</h2>\n<table><thead><tr><th>host</th><th>requests</th><th>OK</th><th>failed</th><th>bytes</th><th>retries</th><th>connections opened / reused</th><th>ttfb p50</th><th>total p50</th><th>total p99</th></tr></thead><tbody>\n"
+        out += "<\(h)>Per host</\(h)>\n<table><thead><tr><th>host</th><th>requests</th><th>OK</th><th>failed</th><th>bytes</th><th>retries</th><th>connections opened / reused</th><th>ttfb p50</th><th>total p50</th><th>total p99</th></tr></thead><tbody>\n"
         for host in hosts {
             let t = host.total.summary
             out += "<tr><td>\(e(host.host))</td><td class=\"num\">\(host.requests)</td><td class=\"num\">\(host.ok)</td><td class=\"num\">\(host.failed)</td>"
@@ -83,9 +102,7 @@ extension BenchReport {
                 + "<td class=\"num\">\(host.connectionsOpened) / \(host.connectionsReused)</td>"
                 + "<td class=\"num\">\(Self.time(host.ttfb.summary.p50))</td><td class=\"num\">\(Self.time(t.p50))</td><td class=\"num\">\(Self.time(t.p99))</td></tr>\n"
         }
-        out += "</tbody></table>\n"
-        out += "<p class=\"meta\">haul \(e(haulVersion)); percentiles from an HDR histogram (3 significant digits); a request's latency counts only when it ended OK.</p>\n"
-        return out + "</body>\n</html>\n"
+        return out + "</tbody></table>\n"
     }
 
     /// One line: when, the load, how it stopped.
@@ -133,8 +150,8 @@ extension BenchReport {
                         series: [SVGChart.Series(name: "requests", color: "#2a9d5c", points: points)], filled: true).svg()
     }
 
-    static func countTable(_ title: String, _ counts: [String: Int], empty: String) -> String {
-        var out = "<h2>\(Manifest.escape(title))</h2>\n"
+    static func countTable(_ title: String, _ counts: [String: Int], empty: String, heading h: String = "h2") -> String {
+        var out = "<\(h)>\(Manifest.escape(title))</\(h)>\n"
         guard !counts.isEmpty else { return out + "<p>\(Manifest.escape(empty))</p>\n" }
         out += "<table><tbody>\n"
         for (key, n) in counts.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {

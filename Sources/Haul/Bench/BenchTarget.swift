@@ -55,4 +55,29 @@ extension Plan {
         }
         return (targets, leftOut)
     }
+
+    /// For comparing the archive with its copy in the bucket on equal terms: each product the bucket
+    /// has (a URL in `locations`), as a target on the archive and as one on the bucket, in the plan's
+    /// order; the products it lacks are in neither list, and are returned with why.
+    package func benchTargetPairs(
+        configuration: Configuration, credentials: Credentials? = nil, locations: [Int: CloudLocation]
+    ) -> (archive: [BenchTarget], cloud: [BenchTarget], leftOut: [(uri: String, reason: String)]) {
+        var archive: [BenchTarget] = [], cloud: [BenchTarget] = []
+        var leftOut: [(uri: String, reason: String)] = []
+        for (index, entry) in entries.enumerated() {
+            guard case .download = entry.disposition else { continue }
+            switch locations[index] {
+            case .url(let url)?:
+                let there = RequestHeaders(url: url, configuration: configuration)
+                cloud.append(BenchTarget(url: url, expectedSize: entry.product.size, headers: there.everywhere, originHeaders: there.originBound))
+                let here = RequestHeaders(url: entry.url, configuration: configuration, adding: credentials?.headers(for: entry.url) ?? [])
+                archive.append(BenchTarget(url: entry.url, expectedSize: entry.product.size, headers: here.everywhere, originHeaders: here.originBound))
+            case .absent(let why)?:
+                leftOut.append((entry.product.uri, why))
+            case nil:
+                leftOut.append((entry.product.uri, "not looked up"))
+            }
+        }
+        return (archive, cloud, leftOut)
+    }
 }
