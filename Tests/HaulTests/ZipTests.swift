@@ -215,6 +215,15 @@ struct ZipTests {
             #expect(reading.hasZip64End)
             #expect(Set(reading.names).count == count + 2)
             try await checkWithReaders(path, names: reading.names)
+            // The manifests are made a MiB of text at a time (here several MiB each): whole, row for row.
+            let csv = try await runTool("unzip", ["-p", path, "bundle/manifest.csv"])
+            // Rows end in CRLF, which Swift reads as one Character: split the bytes.
+            let lines = csv.output.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            #expect(csv.status == 0 && csv.output.utf8.count > 2 << 20, "\(csv.output.utf8.count) bytes")
+            #expect(lines.count == count + 2 && lines.last?.isEmpty == true, "\(lines.count) lines")
+            #expect(lines.dropFirst().dropLast().allSatisfy { String(decoding: $0, as: UTF8.self).contains(",OK,") }, "every row OK")
+            let html = try await runTool("unzip", ["-p", path, "bundle/manifest.html"])
+            #expect(html.output.utf8.count > 2 << 20 && html.output.hasSuffix("</html>\n"))
         }
     }
 

@@ -153,7 +153,10 @@ package enum ShardMerge {
         let start = ShardStatus.now()
         let copy = try ZipConcatenation.write(
             path, from: sources, skipping: [record.root + "/manifest.html", record.root + "/manifest.csv"],
-            trailing: [(record.root + "/manifest.html", Array(manifest.html(title: record.root).utf8)), (record.root + "/manifest.csv", Array(manifest.csv().utf8))],
+            trailing: [
+                (record.root + "/manifest.html", { manifest.html(title: record.root, $0) }),
+                (record.root + "/manifest.csv", { manifest.csv($0) }),
+            ],
             synchronize: synchronize
         )
         result.zip = path
@@ -212,7 +215,7 @@ enum ZipConcatenation {
     }
 
     static func write(
-        _ path: String, from sources: [String], skipping: Set<String>, trailing: [(String, [UInt8])], synchronize: Bool
+        _ path: String, from sources: [String], skipping: Set<String>, trailing: [(String, ((String) -> Void) -> Void)], synchronize: Bool
     ) throws -> Copied {
         let part = path + ".haul-part"
         let out = open(part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -258,10 +261,15 @@ enum ZipConcatenation {
         }
         // The manifests, deflated, as the last entries.
         let now = Int64(time(nil))
-        for (name, data) in trailing {
-            let crc = data.withUnsafeBytes { CRC32.of($0) }
-            let compressed = deflateRaw(data)
-            var entry = ZipEntry(name: name, method: .deflated, crc32: crc, compressedSize: UInt64(compressed.count), uncompressedSize: UInt64(data.count), modified: now)
+        let deflater = ChunkDeflater(level: 6)
+        for (name, produce) in trailing {
+            // Made a piece at a time: only the compressed bytes are ever whole in memory.
+            var compressed: [UInt8] = []
+            let (crc, size) = deflater.deflateText(produce) { buffer, length in
+                compressed.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+                PageMemory.free(buffer)
+            }
+            var entry = ZipEntry(name: name, method: .deflated, crc32: crc, compressedSize: UInt64(compressed.count), uncompressedSize: size, modified: now)
             entry.offset = position
             let bytes = entry.localHeader() + compressed
             try writeAll(out, bytes, at: position, path: part)
@@ -323,13 +331,6 @@ enum ZipConcatenation {
                 done += n
             }
         }
-    }
-
-    static func deflateRaw(_ data: [UInt8]) -> [UInt8] {
-        let deflater = ChunkDeflater(level: 6)
-        let (buffer, length) = data.withUnsafeBytes { deflater.compress($0, final: true) }
-        defer { PageMemory.free(buffer) }
-        return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
     }
 
     /// The central directory of an archive: every entry, its local header's length read from it.

@@ -45,6 +45,43 @@ final class ChunkDeflater: Sendable {
         return (output, length)
     }
 
+    /// Deflates text as `produce` gives it, a piece at a time, so that the whole text is never in memory
+    /// (a million rows' manifest is hundreds of MB): each MiB is compressed as a chunk of one stream and
+    /// handed to `chunk` with its compressed length; the buffer (``PageMemory``) is then `chunk`'s, to
+    /// keep or to free.
+    ///
+    /// - Returns: The text's CRC-32 and length.
+    func deflateText(
+        _ produce: ((String) -> Void) -> Void, chunk: (UnsafeMutableRawBufferPointer, Int) -> Void
+    ) -> (crc32: UInt32, size: UInt64) {
+        withoutActuallyEscaping(chunk) { chunk in deflateText(produce, escapingChunk: chunk) }
+    }
+
+    private func deflateText(
+        _ produce: ((String) -> Void) -> Void, escapingChunk chunk: @escaping (UnsafeMutableRawBufferPointer, Int) -> Void
+    ) -> (crc32: UInt32, size: UInt64) {
+        let limit = 1 << 20
+        var pending: [UInt8] = []
+        pending.reserveCapacity(limit + 4096)
+        var crc: UInt32 = 0
+        var size: UInt64 = 0
+        func compress(final: Bool) {
+            pending.withUnsafeBytes { text in
+                crc = CRC32.of(text, continuing: crc)
+                let (buffer, length) = self.compress(text, final: final)
+                chunk(buffer, length)
+            }
+            size += UInt64(pending.count)
+            pending.removeAll(keepingCapacity: true)
+        }
+        produce { piece in
+            pending.append(contentsOf: piece.utf8)
+            if pending.count >= limit { compress(final: false) }
+        }
+        compress(final: true)
+        return (crc, size)
+    }
+
     private final class StreamBox: @unchecked Sendable {
         let stream: UnsafeMutablePointer<z_stream>
         init(level: Int) {

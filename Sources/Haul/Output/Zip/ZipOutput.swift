@@ -378,9 +378,9 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         }
         let now = Int64(time(nil))
         let trailing = [
-            (manifest.html(title: plan.root), "manifest.html"),
-            (manifest.csv(), "manifest.csv"),
-        ].map { text, name in manifestEntry(Array(text.utf8), name: plan.root + "/" + name, modified: now) }
+            manifestEntry(name: plan.root + "/manifest.html", modified: now) { manifest.html(title: plan.root, $0) },
+            manifestEntry(name: plan.root + "/manifest.csv", modified: now) { manifest.csv($0) },
+        ]
         let complete = manifest.rows.filter { $0.status == .ok }.count
         let files = "\(complete) complete file\(complete == 1 ? "" : "s")"
         guard case .file(let path) = destination, let partPath else {
@@ -414,7 +414,7 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         if let index = bundle.order.first(where: { manifest.rows[$0].status != .ok }) {
             throw HaulError(.output, "\(plan.entries[index].path) is \(manifest.rows[index].status.text): the bundle ends short")
         }
-        let trailing = bundle.manifests().map { name, data in manifestEntry(data, name: name, modified: bundle.time, stored: true) }
+        let trailing = bundle.manifests().map { name, data in storedManifestEntry(data, name: name, modified: bundle.time) }
         let length = try await writer.finish(trailing: trailing)
         guard length == bundle.length else {
             throw HaulError(.output, "the bundle came to \(length) bytes where \(bundle.length) were stated")
@@ -436,21 +436,33 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         if synchronizes { try FileSync.folder(OutputCheck.parentFolder(of: path)) }
     }
 
-    /// A manifest as an entry: deflated, or stored (a ``StoredBundle``'s, whose length is fixed).
-    private func manifestEntry(_ data: [UInt8], name: String, modified: Int64, stored: Bool = false) -> (ZipEntry, ZipStaged) {
-        let crc = data.withUnsafeBytes { CRC32.of($0) }
-        let buffer: UnsafeMutableRawBufferPointer, length: Int
-        if stored {
-            (buffer, length) = (PageMemory.allocate(max(1, data.count)), data.count)
-            if length > 0 { data.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]).copyMemory(from: $0) } }
-        } else {
-            (buffer, length) = data.withUnsafeBytes { staging.deflater.compress($0, final: true) }
+    /// A manifest as a deflated entry, made from its text a piece at a time: the text is never whole in
+    /// memory (for a million rows, hundreds of MB), only its compressed bytes, in right-sized buffers.
+    private func manifestEntry(name: String, modified: Int64, pieces produce: ((String) -> Void) -> Void) -> (ZipEntry, ZipStaged) {
+        let budget = staging.budget
+        var buffers: [Buffer] = []
+        let (crc, size) = staging.deflater.deflateText(produce) { buffer, length in
+            // The deflater's buffer has zlib's worst-case capacity: kept, it is copied to its bytes' size.
+            budget.forceReserve(buffer.count)
+            buffers.append(Buffer(pointer: buffer, length: length).compacted(budget: budget))
         }
+        let staged = ZipStaged(
+            method: .deflated, crc32: crc, uncompressedSize: size, compressedSize: UInt64(buffers.reduce(0) { $0 + $1.length }),
+            memory: buffers, staged: 0, spool: nil, budget: budget
+        )
+        return (ZipEntry(staged, name: name, modified: modified, level: staging.compression.level), staged)
+    }
+
+    /// A stored bundle's manifest as a stored entry (its length is part of the bundle's, fixed ahead).
+    private func storedManifestEntry(_ data: [UInt8], name: String, modified: Int64) -> (ZipEntry, ZipStaged) {
+        let crc = data.withUnsafeBytes { CRC32.of($0) }
+        let buffer = PageMemory.allocate(max(1, data.count))
+        if !data.isEmpty { data.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<data.count]).copyMemory(from: $0) } }
         staging.budget.forceReserve(buffer.count)
         let staged = ZipStaged(
-            method: stored ? .stored : .deflated, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(length),
-            memory: [Buffer(pointer: buffer, length: length)], staged: 0, spool: nil, budget: staging.budget
+            method: .stored, crc32: crc, uncompressedSize: UInt64(data.count), compressedSize: UInt64(data.count),
+            memory: [Buffer(pointer: buffer, length: data.count)], staged: 0, spool: nil, budget: staging.budget
         )
-        return (ZipEntry(staged, name: name, modified: modified, level: stored ? 0 : staging.compression.level), staged)
+        return (ZipEntry(staged, name: name, modified: modified, level: 0), staged)
     }
 }
