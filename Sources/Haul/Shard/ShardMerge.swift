@@ -272,14 +272,14 @@ enum ZipConcatenation {
             var entry = ZipEntry(name: name, method: .deflated, crc32: crc, compressedSize: UInt64(compressed.count), uncompressedSize: size, modified: now)
             entry.offset = position
             let bytes = entry.localHeader() + compressed
-            try writeAll(out, bytes, at: position, path: part)
+            try bytes.withUnsafeBytes { try FileIO.pwriteAll(out, $0, at: Int64(position), what: part) }
             position += UInt64(bytes.count)
             directory.append(entry)
         }
         var central: [UInt8] = []
         for entry in directory { central += entry.centralHeader() }
         central += ZipEntry.endRecords(count: UInt64(directory.count), directoryOffset: position, directorySize: UInt64(central.count))
-        try writeAll(out, central, at: position, path: part)
+        try central.withUnsafeBytes { try FileIO.pwriteAll(out, $0, at: Int64(position), what: part) }
         if synchronize, fsync(out) != 0 { throw HaulError(.output, "cannot write \(part): \(String(cString: strerror(errno)))") }
         close(out)
         closed = true
@@ -310,27 +310,14 @@ enum ZipConcatenation {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate() }
         while done < length {
-            let n = pread(source, buffer.baseAddress, Int(min(UInt64(size), length - done)), off_t(from + done))
-            if n < 0 { if errno == EINTR { continue }; throw HaulError(.output, "cannot read \(name): \(String(cString: strerror(errno)))") }
-            if n == 0 { throw HaulError(.output, "\(name) ended before its entries did") }
-            try writeAll(out, Array(UnsafeRawBufferPointer(rebasing: buffer[0..<n])), at: at + done, path: destination)
+            let want = Int(min(UInt64(size), length - done))
+            let (n, e) = FileIO.readAll(source, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: Int64(from + done))
+            if e != 0 { throw HaulError(.output, "cannot read \(name): \(String(cString: strerror(e)))") }
+            if n < want { throw HaulError(.output, "\(name) ended before its entries did") }
+            try FileIO.pwriteAll(out, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), at: Int64(at + done), what: destination)
             done += UInt64(n)
         }
         return false
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, path: String) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var done = 0
-            while done < buffer.count {
-                let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw HaulError(.output, "cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                done += n
-            }
-        }
     }
 
     /// The central directory of an archive: every entry, its local header's length read from it.
@@ -341,8 +328,8 @@ enum ZipConcatenation {
         let size = UInt64(st.st_size)
         func read(_ offset: UInt64, _ count: Int) throws -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: count)
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-            guard n == count else { throw fail("cut short") }
+            let (n, e) = bytes.withUnsafeMutableBytes { FileIO.readAll(fd, into: $0, at: Int64(offset)) }
+            guard e == 0, n == count else { throw fail("cut short") }
             return bytes
         }
         let tailLength = Int(min(size, 22 + 65_535))
