@@ -7,12 +7,6 @@ import Glibc
 import Darwin
 #endif
 
-enum EngineCommand {
-    case start(Transfer)
-    case cancel(Transfer)
-    case resume(Transfer)
-}
-
 final class EngineCore: @unchecked Sendable {
     private struct Inbox {
         var commands: [EngineCommand] = []

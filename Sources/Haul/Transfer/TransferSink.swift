@@ -21,20 +21,3 @@ extension TransferSink {
         try begin(offset: offset, waker: waker)
     }
 }
-
-/// A sink's answer to one chunk.
-package enum SinkWrite: Sendable {
-    /// Taken whole.
-    case accepted
-    /// Not taken: offer it again after ``SinkWaker/wake()``.
-    case pause
-    /// The sink failed (disk full, closed output); the transfer ends with this error and is not retried.
-    case failed(any Error)
-}
-
-/// Lets a paused sink ask for its transfer to go on. Callable from any thread, any number of times.
-package struct SinkWaker: Sendable {
-    let action: @Sendable () -> Void
-    package init(_ action: @escaping @Sendable () -> Void) { self.action = action }
-    package func wake() { action() }
-}
