@@ -30,6 +30,8 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     // Engine thread only (and the finishing task once the transfer has ended).
     private var filler: BlockFiller
     private var waker = SinkWaker {}
+    /// Whether anything went to ``queue`` (a block, or a checksum restart).
+    private var queued = false
 
     init(start: Int64, end: Int64, target: any PositionalTarget) {
         self.start = start
@@ -60,6 +62,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
         }
         filler.position = offset
         let start = self.start
+        queued = true
         queue.async { [shared] in shared.withLock { s in s.crc = 0; s.crcEnd = start } }
     }
 
@@ -77,6 +80,7 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     /// On the segment's queue, in order: checksum, write, free.
     private func write(_ block: Buffer, at offset: Int64) {
         let count = block.length
+        queued = true
         shared.withLock { $0.gate.took(count) }
         queue.async { [self] in
             var error: HaulError?
@@ -113,6 +117,15 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
             if let error = s.error { throw error }
             return s.crc
         }
+    }
+
+    /// Instead of ``finish()``, for a body that never filled a block (most small files): its one block,
+    /// where it goes, for the caller to checksum, write and free (``BlockFiller``'s budget) in the same
+    /// job as the file's last steps, without a hop to the queue and back first. `nil` when anything
+    /// went to the queue, or nothing arrived: then ``finish()``. Call once the transfer has ended.
+    func takeWhole() -> (block: Buffer, at: Int64)? {
+        guard !queued else { return nil }
+        return filler.take()
     }
 
     /// The error that stopped the writes (a full disk), if any.

@@ -70,13 +70,18 @@ package final class FileSink: TransferSink, @unchecked Sendable {
     ///   - modified: The modification time to give the file (Unix seconds), from `Last-Modified`.
     /// - Throws: ``HaulError``: `diskFull` on a full disk, else `output`.
     package func commit(size: Int64, modified: Int64? = nil) async throws {
-        do {
-            let whole = try await body.finish()
-            crc32 = segmentsCRC.withLock { $0 } ?? whole
-        } catch {
-            if !closed { close(file.fd); closed = true }
-            unlink(temporaryPath)
-            throw error
+        // A body that fits one block (most small files) is checksummed and written in the same job as
+        // the last steps below; any other has its blocks written, in order, by the workers first.
+        let whole = segmentsCRC.withLock { $0 } == nil ? body.takeWhole() : nil
+        if whole == nil {
+            do {
+                let crc = try await body.finish()
+                crc32 = segmentsCRC.withLock { $0 } ?? crc
+            } catch {
+                if !closed { close(file.fd); closed = true }
+                unlink(temporaryPath)
+                throw error
+            }
         }
         // Every write has ended. The last steps in one go, off the caller's thread (which runs the
         // download's tasks) and off the workers (which checksum and write every file's blocks): an
@@ -84,12 +89,27 @@ package final class FileSink: TransferSink, @unchecked Sendable {
         // created or renamed in it holds in turn. Each step is a system call the file needs: the cut only when something lies past the
         // end (an earlier attempt of a product that changed), the time on the open file.
         closed = true
-        let (fd, path, temporary, extent, flush) = (file.fd, self.path, temporaryPath, file.extent, self.flush)
-        let finish: @Sendable () -> HaulError? = {
-            if extent != size, ftruncate(fd, off_t(size)) != 0 {
+        let (file, path, temporary, flush) = (self.file, self.path, temporaryPath, self.flush)
+        let finish: @Sendable () -> Result<UInt32?, HaulError> = {
+            let fd = file.fd
+            var crc: UInt32?
+            if let (block, at) = whole {
+                crc = CRC32.of(block.bytes)
+                var failed: HaulError?
+                do { try file.write(block.bytes, productOffset: at) } catch {
+                    failed = HaulError.wrapping(error, while: "writing bytes \(at)-\(at + Int64(block.length) - 1)")
+                }
+                PageMemory.free(block.pointer)
+                file.blocks.budget.release(block.pointer.count)
+                if let failed {
+                    close(fd)
+                    return .failure(failed)
+                }
+            }
+            if file.extent != size, ftruncate(fd, off_t(size)) != 0 {
                 let e = errno
                 close(fd)
-                return HaulError.writing(path, errno: e, action: "finish")
+                return .failure(HaulError.writing(path, errno: e, action: "finish"))
             }
             if let modified {
                 let times = [timespec(tv_sec: Int(modified), tv_nsec: 0), timespec(tv_sec: Int(modified), tv_nsec: 0)]
@@ -98,19 +118,22 @@ package final class FileSink: TransferSink, @unchecked Sendable {
             if flush {
                 do { try FileSync.file(fd, path: path) } catch {
                     close(fd)
-                    return error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)")
+                    return .failure(error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)"))
                 }
             }
-            if close(fd) != 0 { return HaulError.writing(path, errno: errno, action: "finish") }
-            guard rename(temporary, path) == 0 else { return HaulError.writing(path, errno: errno, action: "rename into") }
-            return nil
+            if close(fd) != 0 { return .failure(HaulError.writing(path, errno: errno, action: "finish")) }
+            guard rename(temporary, path) == 0 else { return .failure(HaulError.writing(path, errno: errno, action: "rename into")) }
+            return .success(crc)
         }
-        let failed: HaulError? = await withCheckedContinuation { c in
+        let outcome = await withCheckedContinuation { c in
             finishers.async { c.resume(returning: finish()) }
         }
-        if let failed {
+        switch outcome {
+        case .success(let crc):
+            if let crc { crc32 = crc }
+        case .failure(let error):
             unlink(temporaryPath)
-            throw failed
+            throw error
         }
     }
 
