@@ -243,19 +243,25 @@ struct CloudTests {
         }
     }
 
+    /// Three products on the archive (4,000, 5,000 and 4,100 bytes), the first two in the bucket too (one
+    /// server as archive and bucket, path style under --endpoint-url), listed as a CSV at `path`.
+    static func twoInTheBucket(_ archive: TestArchive, prefix: String, listedIn path: String) throws -> (there: Product, also: Product, lacking: Product) {
+        let there = hst(prefix + "there", size: 4_000), also = hst(prefix + "also", size: 5_000), lacking = hst(prefix + "lacking", size: 4_100)
+        for p in [there, also, lacking] { archive.add(uri: p.uri, size: p.size!) }
+        for p in [there, also] {
+            archive.setCloudPath(p.uri, path: "/" + key(p))
+            archive.add(uri: "/stpubdata/" + key(p), size: p.size!)
+        }
+        let plan = Plan(products: [there, also, lacking], selection: Selection(quick: .all), root: "x", resolver: try URLResolver(archive: archive.url))
+        try plan.exportCSV().write(toFile: path, atomically: true, encoding: .utf8)
+        return (there, also, lacking)
+    }
+
     @Test("haul bench --source: auto benches each public file from the bucket where it has one and the archive otherwise; cloud leaves out what the bucket lacks; archive never looks up")
     func benchSource() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
-            let there = hst("there", size: 4_000), also = hst("also", size: 5_000), lacking = hst("lacking", size: 4_100)
-            for p in [there, also, lacking] { archive.add(uri: p.uri, size: p.size!) }
-            for p in [there, also] {
-                archive.setCloudPath(p.uri, path: "/" + key(p))
-                // One server as archive and bucket (path style under --endpoint-url).
-                archive.add(uri: "/stpubdata/" + key(p), size: p.size!)
-            }
-            let plan = Plan(products: [there, also, lacking], selection: Selection(quick: .all), root: "x", resolver: try URLResolver(archive: archive.url))
-            try plan.exportCSV().write(toFile: folder.path + "/cat.csv", atomically: true, encoding: .utf8)
+            let (there, also, lacking) = try Self.twoInTheBucket(archive, prefix: "", listedIn: folder.path + "/cat.csv")
             let flags = ["cat.csv", "--archive", archive.url, "--endpoint-url", archive.url, "--json", "-", "--progress", "none"]
             func bench(_ source: String) async throws -> (status: Int32, json: [String: Any], stderr: String) {
                 let run = try await runHaul(["bench"] + flags + ["--source", source], in: folder.path)
@@ -290,14 +296,7 @@ struct CloudTests {
     func benchCompareSources() async throws {
         let folder = TemporaryFolder()
         try await withTestArchive { archive in
-            let there = hst("cmp-there", size: 4_000), also = hst("cmp-also", size: 5_000), lacking = hst("cmp-lacking", size: 4_100)
-            for p in [there, also, lacking] { archive.add(uri: p.uri, size: p.size!) }
-            for p in [there, also] {
-                archive.setCloudPath(p.uri, path: "/" + key(p))
-                archive.add(uri: "/stpubdata/" + key(p), size: p.size!)
-            }
-            let plan = Plan(products: [there, also, lacking], selection: Selection(quick: .all), root: "x", resolver: try URLResolver(archive: archive.url))
-            try plan.exportCSV().write(toFile: folder.path + "/cat.csv", atomically: true, encoding: .utf8)
+            let (there, also, lacking) = try Self.twoInTheBucket(archive, prefix: "cmp-", listedIn: folder.path + "/cat.csv")
             let flags = ["bench", "cat.csv", "--archive", archive.url, "--endpoint-url", archive.url, "--progress", "none", "--repeat", "2"]
 
             let run = try await runHaul(flags + ["--compare-sources", "--json", "-", "--html", "sources.html"], in: folder.path)
