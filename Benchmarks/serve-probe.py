@@ -78,6 +78,21 @@ def timed_get(port, path="/summary.json"):
     return head_of(d).split("\r\n")[0], time.time() - t
 
 
+def half_heads(port, n, head):
+    """n connections that each send the start of a request head and nothing more (fewer if connecting fails)."""
+    conns = []
+    for i in range(n):
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(head)
+            conns.append(c)
+        except OSError as e:
+            print(f"   connection {i}: {e}")
+            break
+    time.sleep(1)
+    return conns
+
+
 def sha(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
 
@@ -98,15 +113,7 @@ print(f"server pid {server.pid} on {port}; at start {status(server.pid)}")
 base = f"http://127.0.0.1:{port}"
 
 # 1. Half-sent heads, then a normal request; then under a 256-descriptor limit.
-conns = []
-for i in range(3000):
-    try:
-        c = socket.create_connection(("127.0.0.1", port), timeout=5)
-        c.sendall(b"GET /summary.json HTTP/1.1\r\nHost: 127")
-        conns.append(c)
-    except OSError as e:
-        print("connect", i, e); break
-time.sleep(1)
+conns = half_heads(port, 3000, b"GET /summary.json HTTP/1.1\r\nHost: 127")
 line, t = timed_get(port)
 print(f"1. 3,000 half heads open: {status(server.pid)}; a normal request: {line} in {t*1000:.0f} ms")
 t0 = time.time(); closed = 0
@@ -209,15 +216,7 @@ print(f"5. after kill -9 and a restart (same key file, key kept {key2 == key}): 
 server.kill(); server.wait()
 port2 = free_port()
 server, key = start(port2, nofile=256)
-conns = []
-for i in range(600):
-    try:
-        c = socket.create_connection(("127.0.0.1", port2), timeout=5)
-        c.sendall(b"GET / HTTP/1.1\r\n")
-        conns.append(c)
-    except OSError as e:
-        break
-time.sleep(1)
+conns = half_heads(port2, 600, b"GET / HTTP/1.1\r\n")
 line, t = timed_get(port2)
 print(f"1b. 256 descriptors, {len(conns)} half heads: alive {server.poll() is None}, {status(server.pid)}, a normal request: {line} in {t*1000:.0f} ms")
 for c in conns: c.close()
