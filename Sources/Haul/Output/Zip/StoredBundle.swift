@@ -246,14 +246,18 @@ package final class StoredBundle: Sendable {
 
     func record(_ key: Int) -> Record? { records.withLock { $0[key] } }
 
-    /// Records an entry as it goes out (before its first byte does): in memory, and in the records
-    /// file when there is one.
+    /// Records an entry as it goes out (before its first byte does): in the records file when there
+    /// is one, flushed to the disk with the records other requests write meanwhile
+    /// (``BundleRecordLog/write(position:crc32:modified:)``), then in memory. So whatever a request
+    /// sends that follows from the records in memory (an entry, a resumed range, the bundle's end)
+    /// follows from records on the disk. Blocks on the disk: called on a writer's queue
+    /// (``ZipWriter/Order/onWrite``), a thread of its own.
     func record(_ key: Int, _ record: Record) {
-        records.withLock { $0[key] = record }
         // Outside the lock: readers of the records never wait on the disk.
         if let log = log.withLock({ $0 }), let position = positions[key] {
             log.write(position: position, crc32: record.crc32, modified: record.modified)
         }
+        records.withLock { $0[key] = record }
     }
 
     /// Keeps the records in a file of `folder` too (``BundleRecordLog``), and takes those an earlier
@@ -263,6 +267,7 @@ package final class StoredBundle: Sendable {
     package func keepRecords(in folder: String) throws {
         let file = try BundleRecordLog(folder: folder, tag: tag, files: order.count, length: length)
         let earlier = file.load()
+        file.adopt(earlier)
         records.withLock { known in
             for (position, record) in earlier where position < order.count && known[order[position]] == nil {
                 known[order[position]] = Record(crc32: record.crc32, modified: record.modified)
