@@ -274,8 +274,9 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                     return try await completeStored(index, staged, bundle: bundle, lastModified: result.lastModified) { entry in
                         guard claimed else { return }
                         shared = true
-                        // A copy only for another request of the bundle running now.
-                        bundle.cache.publish(index, bundle.cache.isShared ? Self.cacheFile(staged, entry, folder: staging.spoolFolder) : nil)
+                        // Its spool file as it is; a copy of its bytes in memory only for another
+                        // request of the bundle running now (BundleFileCache: what a request alone keeps).
+                        bundle.cache.publish(index, Self.cacheFile(staged, entry, folder: staging.spoolFolder, copy: bundle.cache.isShared))
                     }
                 }
                 if let region = staged.region {
@@ -354,12 +355,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     }
 
     /// A file's bytes for the other requests of a bundle: its spool file as it is, or its buffers
-    /// copied to one. `nil` when they cannot be (the others then fetch it themselves).
-    private static func cacheFile(_ staged: ZipStaged, _ entry: ZipEntry, folder: String) -> BundleFileCache.File? {
+    /// copied to one when `copy` says so. `nil` when they cannot be (the others then fetch it themselves).
+    private static func cacheFile(_ staged: ZipStaged, _ entry: ZipEntry, folder: String, copy: Bool) -> BundleFileCache.File? {
         let spool: SpoolFile
         if let kept = staged.spool, staged.memory.isEmpty {
             spool = kept
-        } else if staged.spool == nil, let copy = try? SpoolFile(folder: folder), (try? copy.write(staged.memory, at: 0)) != nil {
+        } else if copy, staged.spool == nil, let copy = try? SpoolFile(folder: folder), (try? copy.write(staged.memory, at: 0)) != nil {
             spool = copy
         } else {
             return nil
