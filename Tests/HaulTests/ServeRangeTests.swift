@@ -245,6 +245,48 @@ struct ServeRangeTests {
             }
         }
     }
+    @Test("aria2c -x8 -s8 on a bundle whose first file is big: its ranges start inside files the first connection fetched alone, yet every file comes from the archive once, and the bytes are one plain curl's")
+    func downloadManagerFetchesEachFileOnce() async throws {
+        let aria2 = try #require(["/usr/bin/aria2c"].first { FileManager.default.isExecutableFile(atPath: $0) }, "aria2c (Debian's aria2) is needed")
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            // Four files, the smallest (the bundle's first) 6 MB: the head goes out once it is whole,
+            // and aria2c's eight ranges of the 30 MB bundle, 3.75 MB apart, start inside every file.
+            let sizes: [Int64] = [6_000_000, 7_000_000, 8_000_000, 9_000_000]
+            let uris = sizes.indices.map { "mast:JWST/product/big\($0)_cal.fits" }
+            for (uri, size) in zip(uris, sizes) { archive.add(uri: uri, size: size, content: .random) }
+            let rows = zip(uris, sizes).map { uri, size in "\(uri),\(size),obs,\(uri.split(separator: "/").last!)\n" }
+            try ("dataURI,size,obs_id,productFilename\n" + rows.joined()).write(toFile: folder.path + "/list.csv", atomically: true, encoding: .utf8)
+            // --memory-limit 16 at --parallel 8: an entry keeps 1 MiB in memory, so every file spills
+            // to a spool file, which a request alone keeps (BundleFileCache).
+            let arguments = ["list.csv", "--archive", archive.url, "--parallel", "8", "--memory-limit", "16", "--max-downloads", "1"]
+            func url(_ server: ServeTests.Served) -> String { "\(server.baseURL)/download.zip?key=\(server.key)&quick=all&compression=store" }
+            func fetched(since before: [Int]) -> [Int] { zip(uris, before).map { archive.requests(for: $0) - $1 } }
+            let plain = folder.path + "/plain.zip"
+            try await ServeTests.withServeProcess(arguments, in: folder.path) { server in
+                let before = uris.map { archive.requests(for: $0) }
+                let run = try await runHaul(["-sS", "-o", plain, url(server)], in: folder.path, executable: "/usr/bin/curl")
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(fetched(since: before) == [1, 1, 1, 1])
+            }
+            let reference = try #require(readBytes(plain))
+            #expect(reference.count > 30_000_000)
+            // A fresh server, which never sent this bundle.
+            try await ServeTests.withServeProcess(arguments, in: folder.path) { server in
+                let before = uris.map { archive.requests(for: $0) }
+                let run = try await runHaul(
+                    ["-q", "-x8", "-s8", "-k1M", "--max-tries=1", "--allow-overwrite=true", "-d", folder.path, "-o", "aria.zip", url(server)],
+                    in: folder.path, executable: aria2
+                )
+                #expect(run.status == 0, "\(run.stdout) \(run.stderr) \(server.log.suffix(20))")
+                #expect(readBytes(folder.path + "/aria.zip") == reference)
+                let ranges = server.log.filter { $0.hasPrefix("GET /download.zip 206") }
+                #expect(ranges.count >= 4, "\(server.log.suffix(20))")
+                #expect(fetched(since: before) == [1, 1, 1, 1], "\(server.log.suffix(20))")
+            }
+        }
+    }
+
     @Test("With --key-file, an entry's record is written and flushed to the disk (fdatasync) before the entry's first byte goes to the client")
     func recordsFlushedBeforeBytes() async throws {
         let strace = try #require(["/usr/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) }, "strace is needed")

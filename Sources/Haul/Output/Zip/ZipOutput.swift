@@ -103,6 +103,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     /// so the first unwritten one always has a worker (none waits in ``ZipWriter/admit(_:)`` for it).
     var order: [Int]? { bundle?.order }
 
+    /// A stored bundle's request whose client went (its stream failed) while other requests of the
+    /// bundle run: the files being fetched are kept for them (``BundleFileCache``), so the transfers in
+    /// flight finish, and no other starts. A download manager ends a range's connection as soon as it
+    /// has the range, while the files past it that the request fetches ahead are those its next ranges need.
+    var finishesTransfersInFlight: Bool { bundle?.cache.isShared ?? false }
+
     /// Breaks a stored bundle: the run stops, and the transfers waiting to start give up.
     private func breakBundle(_ error: HaulError) {
         broken.withLock { if $0 == nil { $0 = error } }
