@@ -192,7 +192,8 @@ package final class BundleFileCache: Sendable {
         let (waiters, dropped) = state.withLock { s -> ([CheckedContinuation<Void, Never>], [File]) in
             let waiting = s.fetching.removeValue(forKey: index).map { Array($0.values) } ?? []
             let (bytes, files) = s.requests >= 2 ? (byteLimit, fileLimit) : (aloneByteLimit, aloneFileLimit)
-            guard let file, file.size <= bytes, files > 0 else { return (waiting, []) }
+            // No request entered (the engine used on its own): nothing would end the keeping.
+            guard let file, s.requests > 0, file.size <= bytes, files > 0 else { return (waiting, []) }
             let replaced = s.files.updateValue(file, forKey: index)
             s.bytes = s.bytes - (replaced?.size ?? 0) + file.size
             s.clock += 1
