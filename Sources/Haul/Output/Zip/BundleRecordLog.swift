@@ -19,11 +19,12 @@ import Darwin
 /// a mark saying the slot is written (4 bytes), the time (8 bytes), little-endian.
 ///
 /// A slot is written with one `pwrite`, and flushed to the disk (`fdatasync`), before the entry's first
-/// byte goes out (``StoredBundle`` records then, ``write(position:crc32:modified:)``), so neither a
+/// byte goes out (``StoredBundle`` records then, ``write(_:)``), so neither a
 /// process killed nor a power cut at any point loses the record of an entry a client may hold. The
 /// flushes are a group commit (``GroupCommit``): the records written while one flush runs, by any
-/// request of the bundle, share the next; a record already on the disk with the same values is
-/// neither written nor flushed again. A file made (or started afresh) here has its folder flushed too,
+/// request of the bundle, share the next, and so do the entries a writer sends one after the other
+/// (those complete when their turn comes: ``ZipWriter/Order/onWrite``); a record already on the disk
+/// with the same values is neither written nor flushed again. A file made (or started afresh) here has its folder flushed too,
 /// with its first flush, so that its name survives as well. A position without a record is treated as
 /// it was before records were kept (fetched again). A file whose header does not match its bundle is
 /// started afresh. A write or flush that fails is not an error of the download: that record may be
@@ -123,27 +124,31 @@ package final class BundleRecordLog: @unchecked Sendable {
         commit.waitUntilFlushed(number)
     }
 
-    /// Writes the record of the entry at `position` and returns once it is on the disk (flushed with
-    /// every record written meanwhile: ``GroupCommit``). Blocks: call it where a thread may wait on the
-    /// disk (a writer's queue). A failed write is not an error of the download: that position stays
-    /// unrecorded on disk, as if records were not kept.
-    package func write(position: Int, crc32: UInt32, modified: Int64) {
-        guard position >= 0, position < files else { return }
-        if let same = slots.withLock({ $0[position] }), same.crc32 == crc32, same.modified == modified {
-            // Written before (by another request, or an earlier process): on the disk once its flush is.
-            commit.waitUntilFlushed(same.write)
-            return
+    /// Writes the records of entries (by position) and returns once they are on the disk: one flush
+    /// for all of them and every record written meanwhile (``GroupCommit``). Blocks: call it where a
+    /// thread may wait on the disk (a writer's queue). A failed write is not an error of the download:
+    /// that position stays unrecorded on disk, as if records were not kept.
+    package func write(_ records: [(position: Int, crc32: UInt32, modified: Int64)]) {
+        var wait: UInt64 = 0
+        for record in records where record.position >= 0 && record.position < files {
+            let position = record.position
+            if let same = slots.withLock({ $0[position] }), same.crc32 == record.crc32, same.modified == record.modified {
+                // Written before (by another request, or an earlier process): on the disk once its flush is.
+                wait = max(wait, same.write)
+                continue
+            }
+            var slot = [UInt8]()
+            slot.reserveCapacity(Self.slotLength)
+            withUnsafeBytes(of: record.crc32.littleEndian) { slot += $0 }
+            withUnsafeBytes(of: Self.written.littleEndian) { slot += $0 }
+            withUnsafeBytes(of: record.modified.littleEndian) { slot += $0 }
+            guard slot.withUnsafeBytes({ FileIO.writeAll(fd, $0, at: Int64(Self.headerLength + position * Self.slotLength)) }) == 0 else { continue }
+            // Numbered once written: a flush that begins from now on covers it.
+            let number = commit.wrote()
+            slots.withLock { $0[position] = (record.crc32, record.modified, number) }
+            wait = max(wait, number)
         }
-        var slot = [UInt8]()
-        slot.reserveCapacity(Self.slotLength)
-        withUnsafeBytes(of: crc32.littleEndian) { slot += $0 }
-        withUnsafeBytes(of: Self.written.littleEndian) { slot += $0 }
-        withUnsafeBytes(of: modified.littleEndian) { slot += $0 }
-        guard slot.withUnsafeBytes({ FileIO.writeAll(fd, $0, at: Int64(Self.headerLength + position * Self.slotLength)) }) == 0 else { return }
-        // Numbered once written: a flush that begins from now on covers it.
-        let number = commit.wrote()
-        slots.withLock { $0[position] = (crc32, modified, number) }
-        commit.waitUntilFlushed(number)
+        if wait > 0 { commit.waitUntilFlushed(wait) }
     }
 
     /// Removes the file: its bundle is forgotten (it could not be finished).

@@ -214,8 +214,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         let window = max(8, 2 * parallelism)
         writer = ZipWriter(
             output: ArchiveOutput(.stream(output), position: start), kept: prefix,
-            order: ZipWriter.Order(keys: bundle.order, positions: bundle.positions, next: first, window: window) { key, entry in
-                bundle.record(key, StoredBundle.Record(crc32: entry.crc32, modified: entry.modified))
+            order: ZipWriter.Order(keys: bundle.order, positions: bundle.positions, next: first, window: window) { entries in
+                bundle.record(entries.map { key, entry in (key, StoredBundle.Record(crc32: entry.crc32, modified: entry.modified)) })
             }
         )
     }
