@@ -68,17 +68,18 @@ package final class BundleFileCache: Sendable {
     let fileLimit: Int
     /// What a request alone keeps at most, and what stays for ``grace`` after the last request ends.
     ///
-    /// Four files: the first file and those fetched beside it before the head went out (the transfers
-    /// start smallest first, and the ranges a download manager opens then start inside the biggest of
-    /// them). 512 MiB: a first file up to that size is not fetched twice by the range that starts
-    /// inside it, and one plain download holds no more spool than that beyond what it stages anyway (a
-    /// file that spilled is on disk until its entry has gone out, whether kept or not).
+    /// Four files: a range a download manager opens once the head is out starts inside a file its first
+    /// connection fetched alone only when the bundle's first files are big (entries go smallest first),
+    /// and then few of them precede its offsets; the most recently fetched are kept. 512 MiB: a first
+    /// file up to that size is not fetched twice by the range that starts inside it, and one plain
+    /// download holds no more spool than that beyond what it stages anyway (a file that spilled is on
+    /// disk until its entry has gone out, whether kept or not).
     package let aloneByteLimit: UInt64
     package let aloneFileLimit: Int
-    /// How long what is kept stays after the last request ends. A download manager opens its next
-    /// connections as soon as the head arrives (a round trip), and splits or retries within seconds
-    /// (aria2c's `--retry-wait` is 0 by default, wget waits 1 s and more after each try up to
-    /// `--waitretry`, 10 s); a plain download that has ended frees the space this much later.
+    /// How long what is kept stays after the last request ends: a download manager opens its next
+    /// connections as soon as the head arrives (a round trip), and a split or a retry after a broken
+    /// connection follows within seconds; a plain download that has ended frees the space this much
+    /// later.
     let grace: Duration
     private let state = Locked(State())
 
