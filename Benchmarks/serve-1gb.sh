@@ -7,12 +7,17 @@
 # ranges of a bundle the server never sent; the same bytes as curl's); then `haul download --zip FILE` and
 # `--zip -` into a file from that archive, with their own peak (GNU time). Every ZIP passes unzip -t.
 #
-#   swift build -c release && Benchmarks/serve-1gb.sh [--browser] [store|auto|deflate …]
+# With --records, every server keeps a stored bundle's records (`--key-file`, a new one each start), so
+# the figures include flushing each entry's record before it goes out.
+#
+#   swift build -c release && Benchmarks/serve-1gb.sh [--browser] [--records] [store|auto|deflate …]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 haul="$(swift build -c release --show-bin-path)/haul"
 browser=0
 [[ ${1:-} == --browser ]] && { browser=1; shift; }
+records=0
+[[ ${1:-} == --records ]] && { records=1; shift; }
 modes=("$@")
 ((${#modes[@]})) || modes=(store auto)
 work="$(mktemp -d)"
@@ -23,7 +28,9 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 start_server() {
     rm -f "$work/serve.log"    # not the last server's address
-    "$haul" serve --demo --scale 4.1 2>"$work/serve.log" &
+    local extra=()
+    if ((records)); then rm -rf "$work/keys"; mkdir -p "$work/keys"; extra=(--key-file "$work/keys/serve.key"); fi
+    "$haul" serve --demo --scale 4.1 "${extra[@]}" 2>"$work/serve.log" &
     server=$!
     url=""
     for _ in $(seq 1 300); do

@@ -471,8 +471,21 @@ extension OverlayServer {
             let body = RangeStream(stream, count: end - range.lowerBound + 1, lastByte: end)
             let claim = cover(tag, bundle.positions(overlapping: range.lowerBound, end))
             // The bundle's own plan: a known one was made for an earlier request (the same, by its tag).
+            // The client going cancels the request. While other requests of the bundle run, the
+            // download is not cancelled with it: its stream is closed, so its writer fails and it starts
+            // no more transfers, but those in flight finish and their files are kept for the others
+            // (ZipOutput.finishesTransfersInFlight, BundleFileCache): a download manager closes a range's
+            // connection once it has the range, while the request is fetching the files its next ranges need.
+            let (engine, plan, from) = (engine, bundle.plan, range.lowerBound)
+            let download = Task(executorPreference: requestThreads) {
+                try await engine.download(plan, to: .storedBundle(body, bundle, from: from), credentials: credentials)
+            }
             do {
-                let report = try await engine.download(bundle.plan, to: .storedBundle(body, bundle, from: range.lowerBound), credentials: credentials)
+                let report = try await withTaskCancellationHandler {
+                    try await download.value
+                } onCancel: {
+                    if !bundle.cache.isShared { download.cancel() }
+                }
                 outcome = "\(report.ok) OK"
             } catch {
                 outcome = (error as? HaulError)?.message ?? "\(error)"

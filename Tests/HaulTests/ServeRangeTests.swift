@@ -135,8 +135,11 @@ struct ServeRangeTests {
                 )
                 #expect(run.status == 0, "\(run.stdout) \(run.stderr) \(server.log.suffix(20))")
                 #expect(readBytes(folder.path + "/aria.zip") == reference)
+                // A range whose client left while others ran logs once its transfers in flight end.
+                try await waitUntil("a 206 in the log", timeout: .seconds(300), seen: { server.log.suffix(20).joined(separator: "\n") }) {
+                    server.log.contains { $0.hasPrefix("GET /download.zip 206") }
+                }
                 #expect(!server.log.contains { $0.contains(" 503") }, "\(server.log.suffix(20))")
-                #expect(server.log.contains { $0.hasPrefix("GET /download.zip 206") })
             }
             try await Self.serve(archive, in: folder) { server in
                 try Data(reference.prefix(reference.count / 3)).write(to: URL(fileURLWithPath: folder.path + "/wget.zip"))
@@ -244,5 +247,169 @@ struct ServeRangeTests {
                 #expect(archive.requests(for: row.dataURI) - before == 1, "\(server.log.suffix(4))")
             }
         }
+    }
+    @Test("aria2c -x8 -s8 on a bundle whose first file is big: its ranges start inside files the first connection fetched alone, yet every file comes from the archive once, and the bytes are one plain curl's")
+    func downloadManagerFetchesEachFileOnce() async throws {
+        let aria2 = try #require(["/usr/bin/aria2c"].first { FileManager.default.isExecutableFile(atPath: $0) }, "aria2c (Debian's aria2) is needed")
+        let folder = TemporaryFolder()
+        try await withTestArchive { archive in
+            // Four files, the smallest (the bundle's first) 6 MB: the head goes out once it is whole,
+            // and aria2c's eight ranges of the 30 MB bundle, 3.75 MB apart, start inside every file.
+            let sizes: [Int64] = [6_000_000, 7_000_000, 8_000_000, 9_000_000]
+            let uris = sizes.indices.map { "mast:JWST/product/big\($0)_cal.fits" }
+            for (uri, size) in zip(uris, sizes) { archive.add(uri: uri, size: size, content: .random) }
+            let rows = zip(uris, sizes).map { uri, size in "\(uri),\(size),obs,\(uri.split(separator: "/").last!)\n" }
+            try ("dataURI,size,obs_id,productFilename\n" + rows.joined()).write(toFile: folder.path + "/list.csv", atomically: true, encoding: .utf8)
+            // --memory-limit 16 at --parallel 8: an entry keeps 1 MiB in memory, so every file spills
+            // to a spool file, which a request alone keeps (BundleFileCache).
+            let arguments = ["list.csv", "--archive", archive.url, "--parallel", "8", "--memory-limit", "16", "--max-downloads", "1"]
+            func url(_ server: ServeTests.Served) -> String { "\(server.baseURL)/download.zip?key=\(server.key)&quick=all&compression=store" }
+            func fetched(since before: [Int]) -> [Int] { zip(uris, before).map { archive.requests(for: $0) - $1 } }
+            let plain = folder.path + "/plain.zip"
+            try await ServeTests.withServeProcess(arguments, in: folder.path) { server in
+                let before = uris.map { archive.requests(for: $0) }
+                let run = try await runHaul(["-sS", "-o", plain, url(server)], in: folder.path, executable: "/usr/bin/curl")
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(fetched(since: before) == [1, 1, 1, 1])
+            }
+            let reference = try #require(readBytes(plain))
+            #expect(reference.count > 30_000_000)
+            // A fresh server, which never sent this bundle.
+            try await ServeTests.withServeProcess(arguments, in: folder.path) { server in
+                let before = uris.map { archive.requests(for: $0) }
+                let run = try await runHaul(
+                    ["-q", "-x8", "-s8", "-k1M", "--max-tries=1", "--allow-overwrite=true", "-d", folder.path, "-o", "aria.zip", url(server)],
+                    in: folder.path, executable: aria2
+                )
+                #expect(run.status == 0, "\(run.stdout) \(run.stderr) \(server.log.suffix(20))")
+                #expect(readBytes(folder.path + "/aria.zip") == reference)
+                let ranges = server.log.filter { $0.hasPrefix("GET /download.zip 206") }
+                #expect(ranges.count >= 4, "\(server.log.suffix(20))")
+                #expect(fetched(since: before) == [1, 1, 1, 1], "\(server.log.suffix(20))")
+            }
+        }
+    }
+
+    @Test("With --key-file, an entry's record is written and flushed to the disk (fdatasync) before the entry's first byte goes to the client")
+    func recordsFlushedBeforeBytes() async throws {
+        let strace = try #require(["/usr/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) }, "strace is needed")
+        try await Self.withSample { archive, folder in
+            let (whole, path) = try await Self.wholeBundle(archive, in: folder)
+            let starts = try await Self.fileSpans(path).map(\.start)
+            let trace = folder.path + "/trace.txt"
+            // The server under strace: the writes of records (pwrite64), their flushes, and the
+            // writes to sockets, with the file or the connection each descriptor is (-yy).
+            let process = try HaulProcess(
+                ["-f", "--seccomp-bpf", "-qq", "-yy", "-s", "0", "-e", "trace=pwrite64,fdatasync,fsync,write,writev,sendmsg", "-e", "signal=none",
+                 "-o", trace, haulExecutable, "serve", "sample.json", "--archive", archive.url, "--parallel", "8", "--key-file", folder.path + "/serve.key"],
+                in: folder.path, executable: strace
+            )
+            var address = ""
+            do {
+                try await waitUntil("the server's address", timeout: .seconds(120), seen: { process.stderr }) {
+                    address = process.stderr.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("http://127.0.0.1:") }.map(String.init) ?? ""
+                    return !address.isEmpty
+                }
+                let server = ServeTests.Served(process: process, url: address)
+                let answer = try await ServeTests.curl(Self.url(server), in: folder.path)
+                #expect(answer.status == 200 && answer.body == whole)
+                let headLength = answer.headers.utf8.count
+                // The server is strace's child: SIGTERM to it, and strace ends with it.
+                let children = (try? String(contentsOfFile: "/proc/\(process.pid)/task/\(process.pid)/children", encoding: .utf8)) ?? ""
+                let served = try #require(children.split(separator: " ").first.flatMap { pid_t($0) }, "the server's pid")
+                kill(served, SIGTERM)
+                #expect(await process.wait(timeout: .seconds(120)) == 0, "\(process.stderr.suffix(2000))")
+                let calls = StraceCalls(try String(contentsOfFile: trace, encoding: .utf8))
+                let records = calls.calls.filter { $0.descriptor.hasSuffix(".records>") }
+                let flushes = records.filter { $0.name == "fdatasync" }
+                #expect(!flushes.isEmpty)
+                // The bytes to the client, by where each write began in the body.
+                let port = ":\(server.port)->"
+                var sent = -headLength
+                var writes: [(from: Int, to: Int, start: Int)] = []
+                for call in calls.calls where ["write", "writev", "sendmsg"].contains(call.name) && call.descriptor.contains(port) && call.result > 0 {
+                    writes.append((sent, sent + call.result, call.start))
+                    sent += call.result
+                }
+                #expect(sent == whole.count, "\(sent) body bytes written, \(whole.count) expected")
+                for (position, start) in starts.enumerated() {
+                    // The write that carries the entry's first byte …
+                    guard let write = writes.first(where: { $0.to > Int(start) }) else {
+                        Issue.record("no write carries entry \(position)")
+                        continue
+                    }
+                    // … began after a flush that began after the record's slot was written.
+                    let offset = BundleRecordLog.headerLength + position * BundleRecordLog.slotLength
+                    let slot = records.last { $0.name == "pwrite64" && $0.offset == offset && $0.end < write.start }
+                    let flushed = slot.map { slot in flushes.contains { $0.start > slot.end && $0.end < write.start } } ?? false
+                    #expect(slot != nil && flushed, "entry \(position): record written \(slot != nil), flushed before its first byte went out \(flushed)")
+                }
+            } catch {
+                kill(process.pid, SIGKILL)
+                _ = await process.wait()
+                throw error
+            }
+        }
+    }
+}
+
+/// System calls as `strace -f -yy` wrote them, in the order they began, each with the lines where it
+/// began and ended (a call another thread's interrupted shows as `<unfinished ...>`, then `resumed`).
+struct StraceCalls {
+    struct Call {
+        var name: String
+        /// The first argument as strace shows it with -yy: `7</path/file>`, `12<TCP:[…:8080->…:4711]>`.
+        var descriptor: String
+        /// The fourth argument, for pwrite64 (its offset).
+        var offset: Int?
+        var result: Int
+        var start: Int
+        var end: Int
+    }
+
+    private(set) var calls: [Call] = []
+
+    init(_ text: String) {
+        var pending: [Substring: Call] = [:]
+        for (number, line) in text.split(separator: "\n").enumerated() {
+            guard let space = line.firstIndex(of: " ") else { continue }
+            let pid = line[..<space]
+            let rest = line[line.index(after: space)...].drop { $0 == " " }
+            if rest.hasPrefix("<... ") {
+                guard var call = pending.removeValue(forKey: pid) else { continue }
+                call.result = Self.result(rest)
+                call.end = number
+                calls.append(call)
+                continue
+            }
+            guard let paren = rest.firstIndex(of: "(") else { continue }
+            let name = String(rest[..<paren])
+            let arguments = rest[rest.index(after: paren)...]
+            // The descriptor: up to the first ", " outside its <…>.
+            var descriptor = ""
+            var depth = 0
+            for c in arguments {
+                if c == "<" { depth += 1 } else if c == ">" { depth -= 1 } else if (c == "," || c == ")") && depth == 0 { break }
+                descriptor.append(c)
+            }
+            if let cut = descriptor.range(of: " <unfinished") { descriptor = String(descriptor[..<cut.lowerBound]) }
+            var offset: Int?
+            if name == "pwrite64", let last = arguments.split(separator: ",").last {
+                offset = Int(String(last.drop { $0 == " " }.prefix { $0.isNumber }))
+            }
+            var call = Call(name: name, descriptor: descriptor, offset: offset, result: -1, start: number, end: number)
+            if rest.hasSuffix("<unfinished ...>") {
+                pending[pid] = call
+            } else {
+                call.result = Self.result(rest)
+                calls.append(call)
+            }
+        }
+    }
+
+    /// The number after the last ` = `.
+    private static func result(_ line: Substring) -> Int {
+        guard let range = line.range(of: " = ", options: .backwards) else { return -1 }
+        return Int(line[range.upperBound...].prefix { $0 == "-" || $0.isNumber }) ?? -1
     }
 }

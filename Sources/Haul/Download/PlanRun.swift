@@ -124,8 +124,9 @@ struct PlanRun<Output: RunOutput>: Sendable {
                 for (index, row) in finished { rows[index] = row }
                 running -= 1
                 // Every worker is done (the watchdog is all that is left), or the output is broken (a full
-                // disk, a closed pipe): stop every transfer now.
-                if running == 0 || output.failure != nil { group.cancelAll() }
+                // disk, a closed pipe): stop every transfer now, unless their files are of use to others
+                // (then the workers start no more, and end with the transfers in flight).
+                if running == 0 || (output.failure != nil && !output.finishesTransfersInFlight) { group.cancelAll() }
             }
         }
         sampler.cancel()

@@ -30,8 +30,13 @@ protocol RunOutput: Sendable {
     /// ``StoredBundle``'s): its first unwritten product must never wait behind later ones for a worker.
     /// `nil`: the plan's order.
     var order: [Int]? { get }
+    /// Whether the transfers in flight when ``failure`` stops the run finish (no new one starts) rather
+    /// than being cancelled: their files are of use to others (a ``StoredBundle``'s other requests,
+    /// ``BundleFileCache``). `false` unless an output says so.
+    var finishesTransfersInFlight: Bool { get }
 }
 
 extension RunOutput {
     var order: [Int]? { nil }
+    var finishesTransfersInFlight: Bool { false }
 }

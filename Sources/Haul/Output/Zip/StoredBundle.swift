@@ -246,13 +246,21 @@ package final class StoredBundle: Sendable {
 
     func record(_ key: Int) -> Record? { records.withLock { $0[key] } }
 
-    /// Records an entry as it goes out (before its first byte does): in memory, and in the records
-    /// file when there is one.
-    func record(_ key: Int, _ record: Record) {
-        records.withLock { $0[key] = record }
+    /// Records entries as they go out (before the first one's first byte does; the others follow it
+    /// without waiting for anything else): in the records file when there is one, flushed to the disk
+    /// with the records other requests write meanwhile (``BundleRecordLog/write(_:)``), then in
+    /// memory. So whatever a request sends that follows from the records in memory (an entry, a
+    /// resumed range, the bundle's end) follows from records on the disk. Blocks on the disk: called on
+    /// a writer's queue (``ZipWriter/Order/onWrite``), a thread of its own.
+    func record(_ entries: [(key: Int, record: Record)]) {
         // Outside the lock: readers of the records never wait on the disk.
-        if let log = log.withLock({ $0 }), let position = positions[key] {
-            log.write(position: position, crc32: record.crc32, modified: record.modified)
+        if let log = log.withLock({ $0 }) {
+            log.write(entries.compactMap { key, record in
+                positions[key].map { (position: $0, crc32: record.crc32, modified: record.modified) }
+            })
+        }
+        records.withLock { known in
+            for (key, record) in entries { known[key] = record }
         }
     }
 
@@ -263,6 +271,7 @@ package final class StoredBundle: Sendable {
     package func keepRecords(in folder: String) throws {
         let file = try BundleRecordLog(folder: folder, tag: tag, files: order.count, length: length)
         let earlier = file.load()
+        file.adopt(earlier)
         records.withLock { known in
             for (position, record) in earlier where position < order.count && known[order[position]] == nil {
                 known[order[position]] = Record(crc32: record.crc32, modified: record.modified)

@@ -103,6 +103,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     /// so the first unwritten one always has a worker (none waits in ``ZipWriter/admit(_:)`` for it).
     var order: [Int]? { bundle?.order }
 
+    /// A stored bundle's request whose client went (its stream failed) while other requests of the
+    /// bundle run: the files being fetched are kept for them (``BundleFileCache``), so the transfers in
+    /// flight finish, and no other starts. A download manager ends a range's connection as soon as it
+    /// has the range, while the files past it that the request fetches ahead are those its next ranges need.
+    var finishesTransfersInFlight: Bool { bundle?.cache.isShared ?? false }
+
     /// Breaks a stored bundle: the run stops, and the transfers waiting to start give up.
     private func breakBundle(_ error: HaulError) {
         broken.withLock { if $0 == nil { $0 = error } }
@@ -208,8 +214,8 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
         let window = max(8, 2 * parallelism)
         writer = ZipWriter(
             output: ArchiveOutput(.stream(output), position: start), kept: prefix,
-            order: ZipWriter.Order(keys: bundle.order, positions: bundle.positions, next: first, window: window) { key, entry in
-                bundle.record(key, StoredBundle.Record(crc32: entry.crc32, modified: entry.modified))
+            order: ZipWriter.Order(keys: bundle.order, positions: bundle.positions, next: first, window: window) { entries in
+                bundle.record(entries.map { key, entry in (key, StoredBundle.Record(crc32: entry.crc32, modified: entry.modified)) })
             }
         )
     }
@@ -274,8 +280,9 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
                     return try await completeStored(index, staged, bundle: bundle, lastModified: result.lastModified) { entry in
                         guard claimed else { return }
                         shared = true
-                        // A copy only for another request of the bundle running now.
-                        bundle.cache.publish(index, bundle.cache.isShared ? Self.cacheFile(staged, entry, folder: staging.spoolFolder) : nil)
+                        // Its spool file as it is; a copy of its bytes in memory only for another
+                        // request of the bundle running now (BundleFileCache: what a request alone keeps).
+                        bundle.cache.publish(index, Self.cacheFile(staged, entry, folder: staging.spoolFolder, copy: bundle.cache.isShared))
                     }
                 }
                 if let region = staged.region {
@@ -354,12 +361,12 @@ final class ZipOutput: RunOutput, @unchecked Sendable {
     }
 
     /// A file's bytes for the other requests of a bundle: its spool file as it is, or its buffers
-    /// copied to one. `nil` when they cannot be (the others then fetch it themselves).
-    private static func cacheFile(_ staged: ZipStaged, _ entry: ZipEntry, folder: String) -> BundleFileCache.File? {
+    /// copied to one when `copy` says so. `nil` when they cannot be (the others then fetch it themselves).
+    private static func cacheFile(_ staged: ZipStaged, _ entry: ZipEntry, folder: String, copy: Bool) -> BundleFileCache.File? {
         let spool: SpoolFile
         if let kept = staged.spool, staged.memory.isEmpty {
             spool = kept
-        } else if staged.spool == nil, let copy = try? SpoolFile(folder: folder), (try? copy.write(staged.memory, at: 0)) != nil {
+        } else if copy, staged.spool == nil, let copy = try? SpoolFile(folder: folder), (try? copy.write(staged.memory, at: 0)) != nil {
             spool = copy
         } else {
             return nil

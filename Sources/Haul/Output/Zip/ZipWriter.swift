@@ -41,8 +41,11 @@ final class ZipWriter: @unchecked Sendable {
         var next: Int
         /// How many positions from ``next`` on may be fetching or waiting at once.
         var window: Int
-        /// Called on the queue with each entry just before its first byte goes out.
-        var onWrite: @Sendable (Int, ZipEntry) -> Void
+        /// Called on the queue with the entries whose turn has come (keys and entries, in order), just
+        /// before the first one's first byte goes out: the run of consecutive entries already complete,
+        /// written one after the other without waiting for anything else (so one flush of their records
+        /// covers them all: ``StoredBundle/record(_:)``).
+        var onWrite: @Sendable ([(Int, ZipEntry)]) -> Void
     }
     private struct OrderState {
         var order: Order
@@ -117,28 +120,34 @@ final class ZipWriter: @unchecked Sendable {
     /// window now has room for.
     private func drainInOrder(_ ordered: Locked<OrderState>) throws {
         while true {
-            let due = ordered.withLock { s -> (Int, ZipEntry, ZipStaged, Order)? in
-                guard s.order.next < s.order.keys.count else { return nil }
-                let key = s.order.keys[s.order.next]
-                guard let (entry, staged) = s.waiting.removeValue(forKey: key) else { return nil }
-                return (key, entry, staged, s.order)
+            // Every entry whose turn has come, in order: those complete from the first unwritten one on.
+            let (due, order) = ordered.withLock { s -> ([(key: Int, entry: ZipEntry, staged: ZipStaged)], Order) in
+                var due: [(key: Int, entry: ZipEntry, staged: ZipStaged)] = []
+                var position = s.order.next
+                while position < s.order.keys.count, let (entry, staged) = s.waiting.removeValue(forKey: s.order.keys[position]) {
+                    due.append((s.order.keys[position], entry, staged))
+                    position += 1
+                }
+                return (due, s.order)
             }
-            guard let (key, entry, staged, order) = due else { return }
-            order.onWrite(key, entry)
-            do {
-                try write(entry, staged, key: key)
-            } catch {
-                stopAdmitting()
-                throw error
+            guard !due.isEmpty else { return }
+            order.onWrite(due.map { ($0.key, $0.entry) })
+            for (key, entry, staged) in due {
+                do {
+                    try write(entry, staged, key: key)
+                } catch {
+                    stopAdmitting()
+                    throw error
+                }
+                let woken = ordered.withLock { s -> [CheckedContinuation<Bool, Never>] in
+                    s.order.next += 1
+                    let limit = s.order.next + s.order.window
+                    let ready = s.admits.filter { $0.value.position < limit }
+                    for ticket in ready.keys { s.admits[ticket] = nil }
+                    return ready.values.map(\.continuation)
+                }
+                for c in woken { c.resume(returning: true) }
             }
-            let woken = ordered.withLock { s -> [CheckedContinuation<Bool, Never>] in
-                s.order.next += 1
-                let limit = s.order.next + s.order.window
-                let ready = s.admits.filter { $0.value.position < limit }
-                for ticket in ready.keys { s.admits[ticket] = nil }
-                return ready.values.map(\.continuation)
-            }
-            for c in woken { c.resume(returning: true) }
         }
     }
 
