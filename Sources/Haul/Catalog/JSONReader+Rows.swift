@@ -87,28 +87,16 @@ extension JSONReader.Parser {
     mutating func readRow(depth: Int, into slots: inout [RowSlot]) throws(JSONSyntaxError) {
         guard depth < JSONReader.maximumDepth else { throw fail("nested more than \(JSONReader.maximumDepth) deep") }
         for i in slots.indices { slots[i].kind = .absent }
-        index += 1
-        skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
         var position = 0
-        while true {
-            skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
-            let field = try rowField(at: position)
-            position += 1
-            skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected : after a member name") }
-            index += 1
+        try members { parser throws(JSONSyntaxError) in
+            defer { position += 1 }
+            return try parser.rowField(at: position)
+        } value: { parser, field throws(JSONSyntaxError) in
             if let field {
-                try noteValue(depth: depth + 1, in: &slots[field.rawValue])
+                try parser.noteValue(depth: depth + 1, in: &slots[field.rawValue])
             } else {
-                try skipValue(depth: depth + 1)
+                try parser.skipValue(depth: depth + 1)
             }
-            skipSpace()
-            guard index < bytes.count else { throw fail("an object is never closed with }") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-            throw fail("expected , or } in an object")
         }
     }
 
@@ -224,17 +212,7 @@ struct SharedStrings {
     mutating func string(_ bytes: UnsafeBufferPointer<UInt8>, field: Int) -> String {
         guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
         if let known = Self.same(last[field], bytes) { return known }
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var i = 0
-        while i + 8 <= bytes.count {
-            hash = (hash ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-            hash ^= hash >> 32
-            i += 8
-        }
-        while i < bytes.count {
-            hash = (hash ^ UInt64(bytes[i])) &* 0x100_0000_01B3
-            i += 1
-        }
+        let hash = ByteHash.mix(ByteHash.seed, UnsafeRawPointer(bytes.baseAddress), bytes.count)
         let slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & (table.count - 1)
         let made = Self.same(table[slot], bytes) ?? String(decoding: bytes, as: UTF8.self)
         table[slot] = made
