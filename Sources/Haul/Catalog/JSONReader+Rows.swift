@@ -67,6 +67,31 @@ enum RowField: Int, CaseIterable {
     static let keys: [[UInt8]] = allCases.map { Array($0.key.utf8) }
 }
 
+/// A member name of product rows, seen before (``JSONReader/Parser/rowField(at:)``): where its bytes are
+/// in the parser's ``JSONReader/Parser/knownBytes``, and the field it names.
+struct KnownName {
+    var start: Int
+    var count: Int
+    var field: RowField?
+
+    /// The key of the name whose bytes start at `name` (8 of them readable): its first 8 bytes, or
+    /// those before the first `"` among them (a name's end), the rest zero.
+    @inline(__always)
+    static func key(_ name: UnsafeRawPointer) -> UInt64 {
+        let word = name.loadUnaligned(as: UInt64.self)
+        // The lowest byte equal to `"`, exactly (``SWAR/has(_:_:)``).
+        let x = word ^ (SWAR.ones &* UInt64(UInt8(ascii: "\"")))
+        let quotes = (x &- SWAR.ones) & ~x & SWAR.highs
+        guard quotes != 0 else { return word }
+        let before = quotes.trailingZeroBitCount >> 3
+        return before == 0 ? 0 : word & (UInt64.max >> (64 - 8 * before))
+    }
+
+    /// A key's slot in the parser's table of 256.
+    @inline(__always)
+    static func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56) }
+}
+
 /// Where one member's value lies in the document, and what kind of value it is.
 struct RowSlot {
     enum Kind: UInt8 { case absent, null, bool, number, string, array, object }
@@ -100,32 +125,25 @@ extension JSONReader.Parser {
         }
     }
 
-    /// The field a member name at `index` names, or `nil`; steps past the name. Rows list their members
-    /// in one order, so the name last seen at this position is tried first, as bytes: the same bytes,
-    /// without escapes, are the same valid name.
+    /// The field a member name at `index` names, or `nil`; steps past the name. The name last seen at
+    /// this position is tried first, then the names seen before by their first bytes, as bytes: the
+    /// same bytes, without escapes, are the same valid name.
     mutating func rowField(at position: Int) throws(JSONSyntaxError) -> RowField? {
-        if position < rowNames.count {
-            let end = index + 1 + rowNames[position].bytes.count
-            if end < bytes.count, bytes[end] == UInt8(ascii: "\""),
-               rowNames[position].bytes.withUnsafeBufferPointer({ known in
-                   known.isEmpty || memcmp(bytes.baseAddress! + index + 1, known.baseAddress!, known.count) == 0
-               }) {
-                index = end + 1
-                return rowNames[position].field
-            }
+        if position < rowNames.count, rowNames[position] >= 0, let end = knownName(Int(rowNames[position])) {
+            index = end + 1
+            return knownNames[Int(rowNames[position])].field
         }
         // A name seen before at another position: no new name is made.
-        for known in knownNames {
-            let end = index + 1 + known.bytes.count
-            if end < bytes.count, bytes[end] == UInt8(ascii: "\""), known.bytes.withUnsafeBufferPointer({ k in
-                k.isEmpty || memcmp(bytes.baseAddress! + index + 1, k.baseAddress!, k.count) == 0
-            }) {
-                index = end + 1
-                if position < 64 {
-                    while rowNames.count <= position { rowNames.append(([], nil)) }
-                    rowNames[position] = known
-                }
-                return known.field
+        if index + 1 + 8 <= bytes.count {
+            var slot = KnownName.slot(KnownName.key(UnsafeRawPointer(bytes.baseAddress! + index + 1)))
+            while knownSlots[slot] != 0 {
+                let k = Int(knownSlots[slot]) - 1
+                if let end = knownName(k) { return named(k, end: end, at: position) }
+                slot = (slot + 1) & (knownSlots.count - 1)
+            }
+        } else {
+            for k in knownNames.indices {
+                if let end = knownName(k) { return named(k, end: end, at: position) }
             }
         }
         let start = index + 1
@@ -148,12 +166,46 @@ extension JSONReader.Parser {
             found = RowField.allCases.first { $0.key == text }
         }
         if let field = found, field.isDetail, !keepsDetails { found = nil }
-        if position < 64, name.count <= 256 {
-            while rowNames.count <= position { rowNames.append(([], nil)) }
-            rowNames[position] = (Array(name), found)
-            if knownNames.count < 64 { knownNames.append(rowNames[position]) }
+        var known = -1
+        if knownNames.count < 64, name.count <= 256 {
+            known = knownNames.count
+            knownNames.append(KnownName(start: knownBytes.count, count: name.count, field: found))
+            knownBytes.append(contentsOf: name)
+            // Its key as the lookup above makes it from the document's bytes: its first 8 bytes, or all
+            // of a shorter one (the lookup stops at the closing quote).
+            var padded: UInt64 = 0
+            withUnsafeMutableBytes(of: &padded) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(name).prefix(8))) }
+            var slot = KnownName.slot(padded)
+            while knownSlots[slot] != 0 { slot = (slot + 1) & (knownSlots.count - 1) }
+            knownSlots[slot] = UInt8(known + 1)
+        }
+        if position < 64 {
+            while rowNames.count <= position { rowNames.append(-1) }
+            rowNames[position] = Int8(known)
         }
         return found
+    }
+
+    /// Where known name `k` ends (its closing quote) when it is the name at `index`.
+    @inline(__always)
+    private func knownName(_ k: Int) -> Int? {
+        let known = knownNames[k]
+        let end = index + 1 + known.count
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return nil }
+        guard known.count > 0 else { return end }
+        let same = knownBytes.withUnsafeBufferPointer { memcmp(bytes.baseAddress! + index + 1, $0.baseAddress! + known.start, known.count) == 0 }
+        return same ? end : nil
+    }
+
+    /// Steps past known name `k`, which ends at `end`, noting it at `position`; its field.
+    @inline(__always)
+    private mutating func named(_ k: Int, end: Int, at position: Int) -> RowField? {
+        index = end + 1
+        if position < 64 {
+            while rowNames.count <= position { rowNames.append(-1) }
+            rowNames[position] = Int8(k)
+        }
+        return knownNames[k].field
     }
 
     /// Checks the value at `index` as ``value(depth:)`` would and notes where it lies.

@@ -108,12 +108,16 @@ enum JSONReader {
         /// The member names last seen at each position of an object: rows repeat them, so a name is
         /// made once and shared.
         var names: [String] = []
-        /// The member name (its bytes) last seen at each position of a product row, and the field it
-        /// names (``readRow(depth:into:)``).
-        var rowNames: [(bytes: [UInt8], field: RowField?)] = []
-        /// Every member name of a product row seen so far (a few dozen at most are kept), for rows
-        /// whose members come in another order than the row before.
-        var knownNames: [(bytes: [UInt8], field: RowField?)] = []
+        /// Every member name of a product row seen so far (64 at most are kept) and the field it names
+        /// (``readRow(depth:into:)``), its bytes in ``knownBytes``.
+        var knownNames: [KnownName] = []
+        var knownBytes: [UInt8] = []
+        /// The known names by their first bytes (``KnownName/key(_:)``): each slot a name's index + 1, or 0.
+        /// Rows whose members come in another order than the row before's find theirs here at once.
+        var knownSlots = [UInt8](repeating: 0, count: 256)
+        /// The known name last seen at each position of a product row (its index, or -1): rows list
+        /// their members in one order, so this one is tried first.
+        var rowNames: [Int8] = []
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
         /// Whether rows note the fields of ``Product/Details`` (else they are skipped like any member
