@@ -73,6 +73,8 @@ struct KnownName {
     var start: Int
     var count: Int
     var field: RowField?
+    /// Its ``key(_:)``.
+    var key: UInt64
 
     /// The key of the name whose bytes start at `name` (8 of them readable): its first 8 bytes, or
     /// those before the first `"` among them (a name's end), the rest zero.
@@ -129,16 +131,23 @@ extension JSONReader.Parser {
     /// this position is tried first, then the names seen before by their first bytes, as bytes: the
     /// same bytes, without escapes, are the same valid name.
     mutating func rowField(at position: Int) throws(JSONSyntaxError) -> RowField? {
-        if position < rowNames.count, rowNames[position] >= 0, let end = knownName(Int(rowNames[position])) {
-            index = end + 1
-            return knownNames[Int(rowNames[position])].field
+        // The name's key (``KnownName/key(_:)``): a known name it is has the same, so one with another
+        // key is passed over without comparing its bytes.
+        let keyed = index + 1 + 8 <= bytes.count
+        let key = keyed ? KnownName.key(UnsafeRawPointer(bytes.baseAddress! + index + 1)) : 0
+        if position < rowNames.count, rowNames[position] >= 0 {
+            let k = Int(rowNames[position])
+            if !keyed || knownNames[k].key == key, let end = knownName(k) {
+                index = end + 1
+                return knownNames[k].field
+            }
         }
         // A name seen before at another position: no new name is made.
-        if index + 1 + 8 <= bytes.count {
-            var slot = KnownName.slot(KnownName.key(UnsafeRawPointer(bytes.baseAddress! + index + 1)))
+        if keyed {
+            var slot = KnownName.slot(key)
             while knownSlots[slot] != 0 {
                 let k = Int(knownSlots[slot]) - 1
-                if let end = knownName(k) { return named(k, end: end, at: position) }
+                if knownNames[k].key == key, let end = knownName(k) { return named(k, end: end, at: position) }
                 slot = (slot + 1) & (knownSlots.count - 1)
             }
         } else {
@@ -168,13 +177,13 @@ extension JSONReader.Parser {
         if let field = found, field.isDetail, !keepsDetails { found = nil }
         var known = -1
         if knownNames.count < 64, name.count <= 256 {
-            known = knownNames.count
-            knownNames.append(KnownName(start: knownBytes.count, count: name.count, field: found))
-            knownBytes.append(contentsOf: name)
             // Its key as the lookup above makes it from the document's bytes: its first 8 bytes, or all
             // of a shorter one (the lookup stops at the closing quote).
             var padded: UInt64 = 0
             withUnsafeMutableBytes(of: &padded) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(name).prefix(8))) }
+            known = knownNames.count
+            knownNames.append(KnownName(start: knownBytes.count, count: name.count, field: found, key: padded))
+            knownBytes.append(contentsOf: name)
             var slot = KnownName.slot(padded)
             while knownSlots[slot] != 0 { slot = (slot + 1) & (knownSlots.count - 1) }
             knownSlots[slot] = UInt8(known + 1)
