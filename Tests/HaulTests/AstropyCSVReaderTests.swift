@@ -63,6 +63,76 @@ struct AstropyCSVReaderTests {
         }
     }
 
+    /// Tables that a split in two halves could misread: quoted fields across lines and with doubled
+    /// quotes, CRLF and LF, blank rows, text beyond ASCII; and each with a syntax error or a refused row
+    /// (or both) early, in the middle or late.
+    static func halvesTables() -> [String] {
+        let header = "# a comment\n\ndataURI,productFilename,obs_id,size,description\n"
+        func row(_ i: Int) -> String {
+            let description = ["plain", "\"two\nlines, \"\"quoted\"\"\"", "\"\"\"\"", "\"Céline\r\n東京\"", "", "\"a\n\n\nb\""][i % 6]
+            return "mast:HST/product/f\(i)_flt.fits,\"f\(i)\"\"_flt.fits\",obs\(i / 7),\(i * 100),\(description)" + (i % 4 == 0 ? "\r\n" : "\n") + (i % 13 == 0 ? "\n" : "")
+        }
+        let rows = (0..<400).map(row)
+        var tables = [header + rows.joined()]
+        let syntax = "mast:X/b.fits,b\"x,o,1,d\n"
+        let refused = "mast:X/a.fits,a.fits,o,12kB,d\n"
+        let short = "mast:X/c.fits,c.fits\n"
+        for at in [3, 150, 199, 200, 201, 260, 398] {
+            for bad in [syntax, refused, short, refused + syntax, syntax + refused, "\"never closed,\n"] {
+                var broken = rows
+                broken.insert(bad, at: at)
+                tables.append(header + broken.joined())
+            }
+            var two = rows
+            two.insert(refused, at: 20)
+            two.insert(syntax, at: at)
+            tables.append(header + two.joined())
+        }
+        return tables
+    }
+
+    @Test("A table read in two halves on two threads: the products and messages of one reader")
+    func halves() throws {
+        for (k, table) in Self.halvesTables().enumerated() {
+            let data = Data(table.utf8)
+            func read(minimum: Int) -> Result<[Product], HaulError> {
+                RowsAhead.$minimumBytes.withValue(minimum) {
+                    do { return .success(try Catalog.parse(data, name: "t.csv")) } catch let error as HaulError { return .failure(error) } catch {
+                        return .failure(HaulError(.invalidArgument, "not a HaulError: \(error)"))
+                    }
+                }
+            }
+            let one = read(minimum: Int.max)
+            for minimum in [0, data.count / 3] {
+                switch (one, read(minimum: minimum)) {
+                case let (.success(a), .success(b)):
+                    #expect(a == b, "table \(k)")
+                    #expect(a.map(\.origin) == b.map(\.origin), "table \(k)")
+                case let (.failure(a), .failure(b)):
+                    #expect(a.message == b.message, "table \(k)")
+                case let (a, b):
+                    Issue.record("table \(k): \(a) read in one, \(b) in two")
+                }
+            }
+            if k == 0, case .success(let products) = one { #expect(products.count == 400) }
+        }
+    }
+
+    @Test("Where the second half starts: after a line break outside quotes")
+    func recordStart() {
+        let text = "a,b\n\"x\ny\",\"\"\"\n\"\nz,w\n"
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBufferPointer { b in
+            let all = UnsafeBufferPointer(b)
+            // From inside the quoted field: its line break is skipped; the record after it starts at `z`.
+            let z = text.utf8.firstIndex(of: UInt8(ascii: "z"))!.utf16Offset(in: text)
+            #expect(AstropyCSVReader.recordStart(in: all, from: 6) == z)
+            #expect(AstropyCSVReader.recordStart(in: all, from: 0) == 4)
+            #expect(AstropyCSVReader.recordStart(in: all, from: z) == nil)
+            #expect(AstropyCSVReader.lineBreaks(in: all) == 5)
+        }
+    }
+
     @Test("A table: products from the values written; a syntax error after a refused row wins; bad UTF-8 names its line")
     func table() throws {
         let header = "# comment\n\ndataURI,productFilename,obs_id,size,description\n"

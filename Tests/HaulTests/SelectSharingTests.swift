@@ -74,6 +74,23 @@ struct SelectSharingTests {
                 + "\"dataURI\":\"mast:X/product/f\(i)_\(m).fits\",\"size\":\(i)}"
         }
         out.append(("equivalent", "{\"data\":[\n" + rows.joined(separator: ",\n") + "\n]}"))
+        // Member names that begin with another's (`obs_id` and `obs_id2`, `filter` and `filters`, the
+        // eight bytes `productT` and `productType`…) at the same positions and in other orders, and a
+        // name escaped: a known name is found only when the name's bytes end where it ends.
+        let prefixed = (0..<300).map { i -> String in
+            let real = ["\"obs_id\":\"o\(i / 3)\"", "\"dataURI\":\"mast:X/product/p\(i).fits\"", "\"size\":\(i)", "\"productType\":\"SCIENCE\"",
+                        "\"filters\":\"F\(i % 3)\"", "\"obs\\u005fcollection\":\"JWST\""]
+            let others = ["\"obs_id2\":\"x\"", "\"dataURIx\":\"mast:X/bad\(i)\"", "\"sizes\":\"big\"", "\"productTypes\":\"AUX\"",
+                          "\"filter\":\"F\"", "\"productT\":\"T\""]
+            let members: [String]
+            switch i % 3 {
+            case 0: members = real
+            case 1: members = others + real
+            default: members = Array(zip(others, real).flatMap { [$0.1, $0.0] }.reversed())
+            }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+        out.append(("prefixes", "{\"data\":[\n" + prefixed.joined(separator: ",\n") + "\n]}"))
         return out
     }
 

@@ -116,6 +116,51 @@ struct AstropyCSVReader {
         return recordLine
     }
 
+    /// Where the first record that starts at or after `from` starts, in bytes read from their start
+    /// without an error up to there: just past the first line break at or after `from` that is outside
+    /// quotes, as every `"` before it tells (a field's opening and closing quote, a doubled quote two);
+    /// `nil` when there is none before the end. Bytes with an error before it give a wrong place, but
+    /// the reader of the bytes before it meets that error first.
+    static func recordStart(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+        var quotes = 0
+        var i = 0
+        // The quotes before `from`, eight bytes at a time.
+        while i + 8 <= from {
+            let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
+            let x = word ^ (SWAR.ones &* UInt64(UInt8(ascii: "\"")))
+            // A byte's high bit set when it is a quote: exact for every byte (no borrow crosses bytes).
+            quotes &+= (((x & ~SWAR.highs) &+ ~SWAR.highs | x) & SWAR.highs ^ SWAR.highs).nonzeroBitCount
+            i += 8
+        }
+        while i < from {
+            if bytes[i] == UInt8(ascii: "\"") { quotes += 1 }
+            i += 1
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") { quotes += 1 } else if b == 0x0A, quotes & 1 == 0 { return i + 1 < bytes.count ? i + 1 : nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// How many line breaks (LF) `bytes` hold: the lines ``line`` counts over them.
+    static func lineBreaks(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        var i = 0
+        while i + 8 <= bytes.count {
+            let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
+            let x = word ^ (SWAR.ones &* 0x0A)
+            count += (((x & ~SWAR.highs) &+ ~SWAR.highs | x) & SWAR.highs ^ SWAR.highs).nonzeroBitCount
+            i += 8
+        }
+        while i < bytes.count {
+            if bytes[i] == 0x0A { count += 1 }
+            i += 1
+        }
+        return count
+    }
+
     /// A field of the record last read, as text.
     func text(_ i: Int) -> String {
         let f = fields[i]

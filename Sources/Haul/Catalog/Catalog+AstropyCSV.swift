@@ -39,20 +39,62 @@ extension Catalog {
             columns = nil
             refused = error
         }
+        let firstRowStart = reader.index
+        let rest = bytes.count - firstRowStart
+        // A big table in two halves, on two threads, split where a record starts. Each half is read by
+        // the code that reads the whole, from a record's start with its line: what one reader would
+        // read. The first half's error (a syntax error) comes first, then the second's, then the first
+        // refused row of either: one reader's message.
+        if let columns, rest >= RowsAhead.minimumBytes, ProcessInfo.processInfo.activeProcessorCount > 1,
+           let split = AstropyCSVReader.recordStart(in: bytes, from: firstRowStart + rest / 2) {
+            var first = AstropyCSVReader(bytes: UnsafeBufferPointer(rebasing: bytes[..<split]), name: name)
+            first.index = firstRowStart
+            first.line = reader.line
+            var second = AstropyCSVReader(bytes: bytes, name: name)
+            second.index = split
+            second.line = reader.line + AstropyCSVReader.lineBreaks(in: UnsafeBufferPointer(rebasing: bytes[firstRowStart..<split]))
+            // The second half's own columns: their caches (``RowMemo``) are a reader's, not shared.
+            let half = CSVHalf(second, columns: try TableColumns(names: header, name: name, place: "\(name):\(headerLine)"), skip: skip, consumed: consumed)
+            let thread = Thread { half.run() }
+            thread.start()
+            let read = Result { try Self.astropyRows(&first, columns: columns, skip: skip, releasedFrom: 0, consumed: consumed) }
+            half.done.wait()
+            let (products, refusedRow) = try read.get()
+            let (later, laterRefused) = try half.result!.get()
+            if let refused = refusedRow ?? laterRefused { throw refused }
+            return products + later
+        }
+        let (products, refusedRow) = try Self.astropyRows(&reader, columns: columns, refused: refused, skip: skip, releasedFrom: 0, consumed: consumed)
+        if let refused = refused ?? refusedRow { throw refused }
+        return products
+    }
+
+    /// The rows of an astropy table from where `reader` is to its bytes' end: the products, or (then
+    /// none) the first row the mapping refused, or the header's refusal (`refused`), the rest only
+    /// checked. A syntax error is thrown.
+    ///
+    /// - Parameters:
+    ///   - columns: The header's columns (`nil` when it was refused).
+    ///   - releasedFrom: Where the bytes `consumed` is told of start (`skip` bytes after the mapping's start).
+    static func astropyRows(
+        _ reader: inout AstropyCSVReader, columns: TableColumns?, refused: (any Error)? = nil, skip: Int, releasedFrom: Int,
+        consumed: (@Sendable (Range<Int>) -> Void)?
+    ) throws -> (products: [Product], refused: (any Error)?) {
+        var refused = refused
         var products: [Product] = []
-        var released = 0
+        var released = reader.index
         var cells = columns?.emptyRow() ?? []
-        let linePrefix = "\(name):"
+        let linePrefix = "\(reader.name):"
         let firstRowStart = reader.index
         while let line = try reader.next() {
             if let consumed, reader.index - released >= 16 << 20 {
                 released = reader.index
-                consumed((skip)..<(skip + released))
+                consumed((skip + releasedFrom)..<(skip + released))
             }
             guard refused == nil, let columns else { continue }
             if reader.fields.count == 1, reader.text(0).trimmingSpaces().isEmpty { continue }
-            guard reader.fields.count == header.count else {
-                refused = HaulError(.invalidCatalog, "\(name):\(line): expected \(header.count) fields as in the header, found \(reader.fields.count)")
+            guard reader.fields.count == columns.names.count else {
+                refused = HaulError(.invalidCatalog, "\(reader.name):\(line): expected \(columns.names.count) fields as in the header, found \(reader.fields.count)")
                 products = []
                 continue
             }
@@ -60,7 +102,7 @@ extension Catalog {
                 // Room for the rest at the first thousand rows' size, so a million rows are not copied
                 // at every doubling.
                 let perRow = Double(reader.index - firstRowStart) / 1_000
-                products.reserveCapacity(1_000 + Int(Double(bytes.count - reader.index) / max(perRow, 1) * 1.3) + 16)
+                products.reserveCapacity(1_000 + Int(Double(reader.bytes.count - reader.index) / max(perRow, 1) * 1.3) + 16)
             }
             for (column, field) in columns.fields.enumerated() {
                 guard let field else { continue }
@@ -75,8 +117,31 @@ extension Catalog {
                 products = []
             }
         }
-        if let refused { throw refused }
-        return products
+        return (products, refused)
+    }
+
+    /// The second half of an astropy table, read on a second thread (``parseAstropyCSV(_:name:consumed:)``).
+    private final class CSVHalf: @unchecked Sendable {
+        var reader: AstropyCSVReader
+        let columns: TableColumns
+        let skip: Int
+        let consumed: (@Sendable (Range<Int>) -> Void)?
+        /// Set before ``done`` is signalled.
+        var result: Result<(products: [Product], refused: (any Error)?), any Error>?
+        let done = DispatchSemaphore(value: 0)
+
+        init(_ reader: AstropyCSVReader, columns: TableColumns, skip: Int, consumed: (@Sendable (Range<Int>) -> Void)?) {
+            self.reader = reader
+            self.columns = columns
+            self.skip = skip
+            self.consumed = consumed
+        }
+
+        func run() {
+            let from = reader.index
+            result = Result { try Catalog.astropyRows(&reader, columns: columns, skip: skip, releasedFrom: from, consumed: consumed) }
+            done.signal()
+        }
     }
 
     /// Whether bytes are well-formed UTF-8: plain ASCII is passed eight bytes at a time.

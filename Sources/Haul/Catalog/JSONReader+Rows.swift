@@ -67,6 +67,33 @@ enum RowField: Int, CaseIterable {
     static let keys: [[UInt8]] = allCases.map { Array($0.key.utf8) }
 }
 
+/// A member name of product rows, seen before (``JSONReader/Parser/rowField(at:)``): where its bytes are
+/// in the parser's ``JSONReader/Parser/knownBytes``, and the field it names.
+struct KnownName {
+    var start: Int
+    var count: Int
+    var field: RowField?
+    /// Its ``key(_:)``.
+    var key: UInt64
+
+    /// The key of the name whose bytes start at `name` (8 of them readable): its first 8 bytes, or
+    /// those before the first `"` among them (a name's end), the rest zero.
+    @inline(__always)
+    static func key(_ name: UnsafeRawPointer) -> UInt64 {
+        let word = name.loadUnaligned(as: UInt64.self)
+        // The lowest byte equal to `"`, exactly (``SWAR/has(_:_:)``).
+        let x = word ^ (SWAR.ones &* UInt64(UInt8(ascii: "\"")))
+        let quotes = (x &- SWAR.ones) & ~x & SWAR.highs
+        guard quotes != 0 else { return word }
+        let before = quotes.trailingZeroBitCount >> 3
+        return before == 0 ? 0 : word & (UInt64.max >> (64 - 8 * before))
+    }
+
+    /// A key's slot in the parser's table of 256.
+    @inline(__always)
+    static func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56) }
+}
+
 /// Where one member's value lies in the document, and what kind of value it is.
 struct RowSlot {
     enum Kind: UInt8 { case absent, null, bool, number, string, array, object }
@@ -87,57 +114,45 @@ extension JSONReader.Parser {
     mutating func readRow(depth: Int, into slots: inout [RowSlot]) throws(JSONSyntaxError) {
         guard depth < JSONReader.maximumDepth else { throw fail("nested more than \(JSONReader.maximumDepth) deep") }
         for i in slots.indices { slots[i].kind = .absent }
-        index += 1
-        skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
         var position = 0
-        while true {
-            skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
-            let field = try rowField(at: position)
-            position += 1
-            skipSpace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected : after a member name") }
-            index += 1
+        try members { parser throws(JSONSyntaxError) in
+            defer { position += 1 }
+            return try parser.rowField(at: position)
+        } value: { parser, field throws(JSONSyntaxError) in
             if let field {
-                try noteValue(depth: depth + 1, in: &slots[field.rawValue])
+                try parser.noteValue(depth: depth + 1, in: &slots[field.rawValue])
             } else {
-                try skipValue(depth: depth + 1)
+                try parser.skipValue(depth: depth + 1)
             }
-            skipSpace()
-            guard index < bytes.count else { throw fail("an object is never closed with }") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-            throw fail("expected , or } in an object")
         }
     }
 
-    /// The field a member name at `index` names, or `nil`; steps past the name. Rows list their members
-    /// in one order, so the name last seen at this position is tried first, as bytes: the same bytes,
-    /// without escapes, are the same valid name.
+    /// The field a member name at `index` names, or `nil`; steps past the name. The name last seen at
+    /// this position is tried first, then the names seen before by their first bytes, as bytes: the
+    /// same bytes, without escapes, are the same valid name.
     mutating func rowField(at position: Int) throws(JSONSyntaxError) -> RowField? {
-        if position < rowNames.count {
-            let end = index + 1 + rowNames[position].bytes.count
-            if end < bytes.count, bytes[end] == UInt8(ascii: "\""),
-               rowNames[position].bytes.withUnsafeBufferPointer({ known in
-                   known.isEmpty || memcmp(bytes.baseAddress! + index + 1, known.baseAddress!, known.count) == 0
-               }) {
+        // The name's key (``KnownName/key(_:)``): a known name it is has the same, so one with another
+        // key is passed over without comparing its bytes.
+        let keyed = index + 1 + 8 <= bytes.count
+        let key = keyed ? KnownName.key(UnsafeRawPointer(bytes.baseAddress! + index + 1)) : 0
+        if position < rowNames.count, rowNames[position] >= 0 {
+            let k = Int(rowNames[position])
+            if !keyed || knownNames[k].key == key, let end = knownName(k) {
                 index = end + 1
-                return rowNames[position].field
+                return knownNames[k].field
             }
         }
         // A name seen before at another position: no new name is made.
-        for known in knownNames {
-            let end = index + 1 + known.bytes.count
-            if end < bytes.count, bytes[end] == UInt8(ascii: "\""), known.bytes.withUnsafeBufferPointer({ k in
-                k.isEmpty || memcmp(bytes.baseAddress! + index + 1, k.baseAddress!, k.count) == 0
-            }) {
-                index = end + 1
-                if position < 64 {
-                    while rowNames.count <= position { rowNames.append(([], nil)) }
-                    rowNames[position] = known
-                }
-                return known.field
+        if keyed {
+            var slot = KnownName.slot(key)
+            while knownSlots[slot] != 0 {
+                let k = Int(knownSlots[slot]) - 1
+                if knownNames[k].key == key, let end = knownName(k) { return named(k, end: end, at: position) }
+                slot = (slot + 1) & (knownSlots.count - 1)
+            }
+        } else {
+            for k in knownNames.indices {
+                if let end = knownName(k) { return named(k, end: end, at: position) }
             }
         }
         let start = index + 1
@@ -160,12 +175,46 @@ extension JSONReader.Parser {
             found = RowField.allCases.first { $0.key == text }
         }
         if let field = found, field.isDetail, !keepsDetails { found = nil }
-        if position < 64, name.count <= 256 {
-            while rowNames.count <= position { rowNames.append(([], nil)) }
-            rowNames[position] = (Array(name), found)
-            if knownNames.count < 64 { knownNames.append(rowNames[position]) }
+        var known = -1
+        if knownNames.count < 64, name.count <= 256 {
+            // Its key as the lookup above makes it from the document's bytes: its first 8 bytes, or all
+            // of a shorter one (the lookup stops at the closing quote).
+            var padded: UInt64 = 0
+            withUnsafeMutableBytes(of: &padded) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(name).prefix(8))) }
+            known = knownNames.count
+            knownNames.append(KnownName(start: knownBytes.count, count: name.count, field: found, key: padded))
+            knownBytes.append(contentsOf: name)
+            var slot = KnownName.slot(padded)
+            while knownSlots[slot] != 0 { slot = (slot + 1) & (knownSlots.count - 1) }
+            knownSlots[slot] = UInt8(known + 1)
+        }
+        if position < 64 {
+            while rowNames.count <= position { rowNames.append(-1) }
+            rowNames[position] = Int8(known)
         }
         return found
+    }
+
+    /// Where known name `k` ends (its closing quote) when it is the name at `index`.
+    @inline(__always)
+    private func knownName(_ k: Int) -> Int? {
+        let known = knownNames[k]
+        let end = index + 1 + known.count
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return nil }
+        guard known.count > 0 else { return end }
+        let same = knownBytes.withUnsafeBufferPointer { memcmp(bytes.baseAddress! + index + 1, $0.baseAddress! + known.start, known.count) == 0 }
+        return same ? end : nil
+    }
+
+    /// Steps past known name `k`, which ends at `end`, noting it at `position`; its field.
+    @inline(__always)
+    private mutating func named(_ k: Int, end: Int, at position: Int) -> RowField? {
+        index = end + 1
+        if position < 64 {
+            while rowNames.count <= position { rowNames.append(-1) }
+            rowNames[position] = Int8(k)
+        }
+        return knownNames[k].field
     }
 
     /// Checks the value at `index` as ``value(depth:)`` would and notes where it lies.
@@ -224,17 +273,7 @@ struct SharedStrings {
     mutating func string(_ bytes: UnsafeBufferPointer<UInt8>, field: Int) -> String {
         guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
         if let known = Self.same(last[field], bytes) { return known }
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var i = 0
-        while i + 8 <= bytes.count {
-            hash = (hash ^ UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-            hash ^= hash >> 32
-            i += 8
-        }
-        while i < bytes.count {
-            hash = (hash ^ UInt64(bytes[i])) &* 0x100_0000_01B3
-            i += 1
-        }
+        let hash = ByteHash.mix(ByteHash.seed, UnsafeRawPointer(bytes.baseAddress), bytes.count)
         let slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & (table.count - 1)
         let made = Self.same(table[slot], bytes) ?? String(decoding: bytes, as: UTF8.self)
         table[slot] = made

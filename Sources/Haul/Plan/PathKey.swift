@@ -24,8 +24,40 @@ struct PathKey: Hashable {
     /// The ``hash`` of the path `folder/name`, and its ``lowered`` form when it is beyond plain ASCII.
     static func hash(folder: String?, name: String) -> (lowered: String?, hash: Int) {
         if let hash = Self.withPath(folder, name, plainHash) { return (nil, hash) }
-        let lowered = ((folder.map { $0 + "/" } ?? "") + name).lowercased()
+        let lowered = Self.withPath(folder, name, lowercased)
         return (lowered, lowered.hashValue)
+    }
+
+    /// The string `bytes` spell (valid UTF-8), lowered as `String.lowercased()` lowers it: each scalar
+    /// replaced by its lowercase mapping. Made in bytes, a scalar at a time: an ASCII letter by its bit,
+    /// a scalar that lowering leaves alone (``Unicode/Scalar/Properties/changesWhenLowercased``) as its
+    /// bytes, only the rest by its mapping. `lowercased()` made a string of every scalar's mapping and
+    /// appended it, the most of `select`'s time on a million paths beyond ASCII (perf, the unicode shape
+    /// of Benchmarks/select-shapes.sh). PathKeyTests hold the two equal, scalar for scalar.
+    static func lowercased(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 8)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b < 0x80 {
+                out.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+                i += 1
+                continue
+            }
+            // One scalar of valid UTF-8: its length by its lead byte.
+            let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+            var value = UInt32(b) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+            for k in 1..<length { value = value << 6 | UInt32(bytes[i + k] & 0x3F) }
+            let scalar = Unicode.Scalar(value)!
+            if scalar.properties.changesWhenLowercased {
+                out.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<(i + length)]))
+            }
+            i += length
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path.
