@@ -56,4 +56,23 @@ struct PathKeyTests {
         }
         #expect(PathKey(folder: "Ωmega", name: "a.fits") != PathKey(folder: "Ωmega", name: "b.fits"))
     }
+
+    @Test("The Kelvin sign lowers to ASCII k: a path with it is one key with the plain ASCII path, whichever way it is made")
+    func kelvinMeetsASCII() {
+        let pairs: [(String?, String, String?, String)] = [
+            (nil, "\u{212A}elvin.fits", nil, "KELVIN.fits"), ("d", "\u{212A}.fits", "D", "k.FITS"),
+            ("\u{212A}", "x.fits", "k", "X.fits"), (nil, "d/\u{212A}", "d", "K"),
+        ]
+        for (f1, n1, f2, n2) in pairs {
+            let a = PathKey(folder: f1, name: n1), b = PathKey(folder: f2, name: n2)
+            #expect(a == b && b == a, "\(n1) \(n2)")
+            #expect(a.hash == b.hash, "\(n1) \(n2)")
+            // The byte-wise hash, which the catalog readers use without a String, agrees.
+            var name = n2
+            #expect(name.withUTF8 { PathKey.hash(folder: f2, name: $0) } == a.hash)
+            #expect(Set([a, b]).count == 1)
+        }
+        #expect(PathKey(folder: nil, name: "\u{212A}elvin.fits") != PathKey(folder: nil, name: "kelvin.fit"))
+        #expect(PathKey(folder: nil, name: "\u{212A}elvin_\u{E9}") != PathKey(folder: nil, name: "kelvin_e"))
+    }
 }

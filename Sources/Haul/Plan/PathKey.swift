@@ -3,10 +3,11 @@
 ///
 /// A plan of a million products compares a million paths. The usual path is plain ASCII: its hash is
 /// taken once, eight bytes at a time, from the folder and name in place, and no string is made. Any
-/// other path is lowered as a `String` and compared as one (canonical equivalence included). The two
-/// kinds never compare equal: an ASCII path without `;` or `` ` `` can equal only another such path,
-/// for no other character lowers or normalises to ASCII but the Kelvin sign (to `k`), U+037E (to `;`)
-/// and U+1FEF (to `` ` ``).
+/// other path is lowered as a `String` and compared as one (canonical equivalence included). An ASCII
+/// path without `;` or `` ` `` can equal another path beyond ASCII only through a character that
+/// lowers or normalises to ASCII: the Kelvin sign (to `k`), U+037E (to `;`) and U+1FEF (to `` ` ``).
+/// The last two are why `;` and `` ` `` leave the plain path; a path whose lowered form is plain ASCII
+/// is hashed and compared as that ASCII path (the Kelvin sign's case).
 struct PathKey: Hashable {
     /// The folder (`DATASET` of the nested layout), joined to ``name`` by `/`; `nil` for a bare name.
     let folder: String?
@@ -22,9 +23,14 @@ struct PathKey: Hashable {
     }
 
     /// The ``hash`` of the path `folder/name`, and its ``lowered`` form when it is beyond plain ASCII.
+    ///
+    /// A path beyond ASCII whose lowered form is plain ASCII (the Kelvin sign lowers to `k`) is hashed
+    /// as that ASCII path is, and compares equal to it (``==``): `\u{212A}elvin.fits` and
+    /// `KELVIN.fits` are one file on a case-insensitive file system.
     static func hash(folder: String?, name: String) -> (lowered: String?, hash: Int) {
         if let hash = Self.withPath(folder, name, plainHash) { return (nil, hash) }
-        let lowered = Self.withPath(folder, name, lowercased)
+        var lowered = Self.withPath(folder, name, lowercased)
+        if let plain = lowered.withUTF8(plainHash) { return (lowered, plain) }
         return (lowered, lowered.hashValue)
     }
 
@@ -139,15 +145,20 @@ struct PathKey: Hashable {
         guard a.hash == b.hash else { return false }
         switch (a.lowered, b.lowered) {
         case (nil, nil):
-            return withPath(a.folder, a.name) { x in
-                withPath(b.folder, b.name) { y in
-                    x.count == y.count && zip(x, y).allSatisfy { p, q in
-                        (p >= 0x41 && p <= 0x5A ? p | 0x20 : p) == (q >= 0x41 && q <= 0x5A ? q | 0x20 : q)
-                    }
-                }
-            }
+            return withPath(a.folder, a.name) { x in withPath(b.folder, b.name) { y in plainEqual(x, y) } }
         case let (x?, y?): return x == y
-        default: return false
+        case (var x?, nil):
+            // Equal only when the lowered path is plain ASCII, as the other is: compared as two plain paths.
+            return x.withUTF8 { x in withPath(b.folder, b.name) { y in plainEqual(x, y) } }
+        case (nil, var y?):
+            return y.withUTF8 { y in withPath(a.folder, a.name) { x in plainEqual(x, y) } }
+        }
+    }
+
+    /// Whether two paths' bytes are equal but for the case of ASCII letters.
+    private static func plainEqual(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        x.count == y.count && zip(x, y).allSatisfy { p, q in
+            (p >= 0x41 && p <= 0x5A ? p | 0x20 : p) == (q >= 0x41 && q <= 0x5A ? q | 0x20 : q)
         }
     }
 
