@@ -66,31 +66,10 @@ struct PathKey: Hashable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path.
+    /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path (one with a byte
+    /// beyond ASCII, `;` or `` ` ``). Letters' cases hash alike.
     static func plainHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15
-        // Plain when no byte has the high bit or is `;` or `` ` ``, checked eight bytes at a time.
-        // OR-ing 0x20 into every byte maps each letter's cases together (and a few other bytes,
-        // which only costs a rare extra comparison).
-        var i = 0
-        while i + 8 <= bytes.count {
-            let raw = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
-            if raw & SWAR.highs != 0 || SWAR.has(raw, UInt8(ascii: ";")) || SWAR.has(raw, UInt8(ascii: "`")) { return nil }
-            let word = raw | 0x2020_2020_2020_2020
-            hash = (hash ^ word) &* 0xFF51_AFD7_ED55_8CCD
-            hash ^= hash >> 32
-            i += 8
-        }
-        var tail: UInt64 = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            if b >= 0x80 || b == UInt8(ascii: ";") || b == UInt8(ascii: "`") { return nil }
-            tail = tail << 8 | UInt64(b | 0x20)
-            i += 1
-        }
-        hash = (hash ^ tail ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
-        hash ^= hash >> 29
-        return Int(truncatingIfNeeded: hash)
+        ByteHash.plain(bytes, fold: 0x20, stops: (UInt8(ascii: ";"), UInt8(ascii: "`"), UInt8(ascii: "`")))
     }
 
     /// The ``hash`` of the path `folder/name` (or `name`, when `folder` is `nil`) given as bytes, without
