@@ -7,66 +7,6 @@ import Foundation
 // collection, a product type) is made once and shared. A million-row catalog is read in one pass and
 // never held as a tree.
 
-/// The row members the catalog mapping reads: CAOM's and missions search's.
-enum RowField: Int, CaseIterable {
-    // CAOM.
-    case dataURI, productFilename, obsId, obsID, parentObsid, obsCollection, productSubGroupDescription,
-         calibLevel, productType, productGroupDescription, dataRights, project, size, instrumentName, filters,
-         description, proposalID, dataproductType
-    // Missions search (`size`, `instrument_name` and `filters` are shared).
-    case uri, filename, dataset, fileSuffix, category, access, type
-
-    /// The member's name in the JSON.
-    var key: String {
-        switch self {
-        case .dataURI: "dataURI"
-        case .productFilename: "productFilename"
-        case .obsId: "obs_id"
-        case .obsID: "obsID"
-        case .parentObsid: "parent_obsid"
-        case .obsCollection: "obs_collection"
-        case .productSubGroupDescription: "productSubGroupDescription"
-        case .calibLevel: "calib_level"
-        case .productType: "productType"
-        case .productGroupDescription: "productGroupDescription"
-        case .dataRights: "dataRights"
-        case .project: "project"
-        case .size: "size"
-        case .instrumentName: "instrument_name"
-        case .filters: "filters"
-        case .description: "description"
-        case .proposalID: "proposal_id"
-        case .dataproductType: "dataproduct_type"
-        case .uri: "uri"
-        case .filename: "filename"
-        case .dataset: "dataset"
-        case .fileSuffix: "file_suffix"
-        case .category: "category"
-        case .access: "access"
-        case .type: "type"
-        }
-    }
-
-    /// Whether only ``Product/Details`` read it (`--where`): made into a value only when they are kept.
-    var isDetail: Bool {
-        switch self {
-        case .description, .proposalID, .dataproductType: true
-        default: false
-        }
-    }
-
-    /// Whether values repeat across rows, so that sharing one string for them pays (URIs and file
-    /// names are unique: looking them up would only cost).
-    var repeats: Bool {
-        switch self {
-        case .dataURI, .productFilename, .uri, .filename: false
-        default: true
-        }
-    }
-
-    static let keys: [[UInt8]] = allCases.map { Array($0.key.utf8) }
-}
-
 /// A member name of product rows, seen before (``JSONReader/Parser/rowField(at:)``): where its bytes are
 /// in the parser's ``JSONReader/Parser/knownBytes``, and the field it names.
 struct KnownName {
@@ -92,20 +32,6 @@ struct KnownName {
     /// A key's slot in the parser's table of 256.
     @inline(__always)
     static func slot(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 56) }
-}
-
-/// Where one member's value lies in the document, and what kind of value it is.
-struct RowSlot {
-    enum Kind: UInt8 { case absent, null, bool, number, string, array, object }
-    var kind = Kind.absent
-    /// The value's first byte.
-    var start = 0
-    /// Just past the value (for a string, its closing quote).
-    var end = 0
-    /// A string without escapes, whose text is the bytes between the quotes.
-    var plain = false
-    var number = 0.0
-    var integer: Int64?
 }
 
 extension JSONReader.Parser {
@@ -260,29 +186,5 @@ extension JSONReader.Parser {
             index = slot.start
             return try? value(depth: 0)
         }
-    }
-}
-
-/// Strings that rows repeat, made once: each field's last string, then a small table by hash of the
-/// bytes, the newest string in each slot. Strings of up to 15 bytes are stored inline by Swift and
-/// need no sharing.
-struct SharedStrings {
-    private var table = [String?](repeating: nil, count: 4096)
-    private var last = [String?](repeating: nil, count: RowField.allCases.count)
-
-    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>, field: Int) -> String {
-        guard bytes.count > 15, bytes.count <= 256 else { return String(decoding: bytes, as: UTF8.self) }
-        if let known = Self.same(last[field], bytes) { return known }
-        let hash = ByteHash.mix(ByteHash.seed, UnsafeRawPointer(bytes.baseAddress), bytes.count)
-        let slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & (table.count - 1)
-        let made = Self.same(table[slot], bytes) ?? String(decoding: bytes, as: UTF8.self)
-        table[slot] = made
-        last[field] = made
-        return made
-    }
-
-    private static func same(_ known: String?, _ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        guard var known, known.utf8.count == bytes.count else { return nil }
-        return known.withUTF8 { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 } ? known : nil
     }
 }

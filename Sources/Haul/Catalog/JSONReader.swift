@@ -8,38 +8,6 @@ import Foundation
 // are not built as values at all (JSONReader+Rows.swift): `skipValue` and `scanString` check what
 // they pass exactly as `value` and `string` would, so one set of rules and messages serves both.
 
-/// A JSON value.
-enum JSONValue {
-    case null
-    case bool(Bool)
-    /// A number: its value, and the exact integer when it was written as one (`123`, not `1.0e2`).
-    case number(Double, integer: Int64?)
-    case string(String)
-    case array([JSONValue])
-    case object(JSONObject)
-}
-
-/// A JSON object's members, in document order; the last of repeated keys wins on lookup.
-struct JSONObject {
-    var keys: [String] = []
-    var values: [JSONValue] = []
-
-    subscript(key: String) -> JSONValue? {
-        var i = keys.count - 1
-        while i >= 0 {
-            if keys[i] == key { return values[i] }
-            i -= 1
-        }
-        return nil
-    }
-}
-
-/// Where and why a document is not JSON.
-struct JSONSyntaxError: Error {
-    var offset: Int
-    var reason: String
-}
-
 enum JSONReader {
     /// The deepest nesting accepted: deeper input is refused rather than overflowing the stack.
     static let maximumDepth = 512

@@ -69,7 +69,7 @@ struct PathKey: Hashable {
     /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path (one with a byte
     /// beyond ASCII, `;` or `` ` ``). Letters' cases hash alike.
     static func plainHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        ByteHash.plain(bytes, fold: 0x20, stops: (UInt8(ascii: ";"), UInt8(ascii: "`"), UInt8(ascii: "`")))
+        ByteHash.plain(bytes, fold: 0x20, stops: (UInt8(ascii: ";"), UInt8(ascii: "`")))
     }
 
     /// The ``hash`` of the path `folder/name` (or `name`, when `folder` is `nil`) given as bytes, without

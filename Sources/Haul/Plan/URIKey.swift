@@ -41,7 +41,7 @@ struct URIKey: Hashable {
 
     /// The hash of a plain ASCII URI; `nil` for any other (one with a byte beyond ASCII, `K`, `;` or `` ` ``).
     private static func plainHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        ByteHash.plain(bytes, fold: 0, stops: (UInt8(ascii: "K"), UInt8(ascii: ";"), UInt8(ascii: "`")))
+        ByteHash.plain(bytes, fold: 0, stops: (UInt8(ascii: ";"), UInt8(ascii: "`")), also: UInt8(ascii: "K"))
     }
 
     static func == (a: URIKey, b: URIKey) -> Bool { a.hash == b.hash && a.uri == b.uri }

@@ -25,17 +25,18 @@ enum ByteHash {
     }
 
     /// The hash of plain ASCII bytes, eight a step; `nil` when a byte has its high bit set or is one of
-    /// `stops` (bytes that other characters normalise to: the caller hashes those as a `String`).
+    /// `stops`, or `also` (bytes that other characters normalise to: the caller hashes those as a `String`).
     /// `fold` is OR-ed into every byte first: `0x20` maps each ASCII letter's two cases together
     /// (``PathKey``, which compares case-insensitively), `0` keeps them apart (``URIKey``).
     @inline(__always)
-    static func plain(_ bytes: UnsafeBufferPointer<UInt8>, fold: UInt8, stops: (UInt8, UInt8, UInt8)) -> Int? {
+    static func plain(_ bytes: UnsafeBufferPointer<UInt8>, fold: UInt8, stops: (UInt8, UInt8), also: UInt8? = nil) -> Int? {
         var hash = seed
         let folded = SWAR.ones &* UInt64(fold)
         var i = 0
         while i + 8 <= bytes.count {
             let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
-            if word & SWAR.highs != 0 || SWAR.has(word, stops.0) || SWAR.has(word, stops.1) || SWAR.has(word, stops.2) { return nil }
+            if word & SWAR.highs != 0 || SWAR.has(word, stops.0) || SWAR.has(word, stops.1) { return nil }
+            if let also, SWAR.has(word, also) { return nil }
             hash = (hash ^ (word | folded)) &* 0xFF51_AFD7_ED55_8CCD
             hash ^= hash >> 32
             i += 8
@@ -43,7 +44,7 @@ enum ByteHash {
         var tail: UInt64 = 0
         while i < bytes.count {
             let b = bytes[i]
-            if b >= 0x80 || b == stops.0 || b == stops.1 || b == stops.2 { return nil }
+            if b >= 0x80 || b == stops.0 || b == stops.1 || b == also { return nil }
             tail = tail << 8 | UInt64(b | fold)
             i += 1
         }

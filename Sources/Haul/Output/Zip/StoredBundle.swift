@@ -317,12 +317,6 @@ package final class StoredBundle: Sendable {
     }
 }
 
-/// A stream that takes part of a stored bundle only, up to and including byte ``lastByte``: a file
-/// whose entry starts after it is not fetched (and the bundle's end is not written).
-package protocol StoredBundlePart: DownloadTarget.ByteStream {
-    var lastByte: UInt64 { get }
-}
-
 /// FNV-1a, 64 bits: a digest to tell two requests' bundles apart, not a defence against forgery.
 struct FNV1a {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
@@ -335,25 +329,5 @@ struct FNV1a {
         // A separator, so that ("ab", "c") and ("a", "bc") differ.
         value ^= 0xFF
         value = value &* 0x0000_0100_0000_01B3
-    }
-}
-
-/// A stream that drops the first bytes written to it: a resumed bundle's output, from an entry's
-/// start, of which the client already has the first `skip` bytes.
-final class SkippingStream: DownloadTarget.ByteStream, @unchecked Sendable {
-    private let stream: any DownloadTarget.ByteStream
-    // Touched only by the writer's queue.
-    private var skip: UInt64
-
-    init(_ stream: any DownloadTarget.ByteStream, skip: UInt64) {
-        self.stream = stream
-        self.skip = skip
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard skip > 0 else { return try stream.write(bytes) }
-        let dropped = Int(min(UInt64(bytes.count), skip))
-        skip -= UInt64(dropped)
-        if dropped < bytes.count { try stream.write(UnsafeRawBufferPointer(rebasing: bytes[dropped...])) }
     }
 }
