@@ -173,18 +173,19 @@ struct MechanismTests {
         #expect(bytes.withUnsafeBytes { FileIO.writeAll(-1, $0) } == EBADF)
     }
 
-    @Test("A bundle's file cache: a file is claimed while fetched; alone nothing is kept; with two requests a waiter gets the claimed file; a failed claim passes to a waiter; limits drop the oldest; the last request drops all")
+    @Test("A bundle's file cache: a file is claimed while fetched; alone with no room for it, nothing is kept; with two requests a waiter gets the claimed file; a failed claim passes to a waiter; limits drop the oldest; the last request's end cuts to the lone bound")
     func bundleFileCache() async throws {
         let folder = NSTemporaryDirectory()
         func file(_ size: UInt64, crc: UInt32) throws -> BundleFileCache.File {
             BundleFileCache.File(spool: try SpoolFile(folder: folder), size: size, crc32: crc, modified: 7)
         }
-        let cache = BundleFileCache(byteLimit: 100, fileLimit: 2)
+        // No room for a request alone (what it keeps within its own bound: BundleFileCacheTests.bounds).
+        let cache = BundleFileCache(byteLimit: 100, fileLimit: 2, aloneByteLimit: 0, aloneFileLimit: 0)
         cache.enter()
         guard case .claimed = await cache.take(1) else { Issue.record("the first to ask claims"); return }
         #expect(!cache.isShared)
         cache.publish(1, try file(10, crc: 1))
-        #expect(cache.holding.files == 0, "one request alone keeps nothing")
+        #expect(cache.holding.files == 0, "one request alone, with no room, keeps nothing")
         cache.enter()
         #expect(cache.isShared)
         guard case .claimed = await cache.take(1) else { Issue.record("two requests: the first to ask claims"); return }
@@ -213,7 +214,7 @@ struct MechanismTests {
         #expect(cache.holding.files == 1 && cache.holding.bytes == 50, "\(cache.holding)")
         guard case .claimed = await cache.take(1) else { Issue.record("1 was dropped (the oldest), so it is claimed again"); return }
         cache.publish(1, nil)
-        // The last request's end drops every file.
+        // The last request's end cuts what is kept to the lone bound: here, nothing.
         cache.leave()
         cache.leave()
         #expect(cache.holding.files == 0 && cache.holding.bytes == 0)

@@ -123,6 +123,9 @@ final class SegmentSink: TransferSink, @unchecked Sendable {
     /// where it goes, for the caller to checksum, write and free (``BlockFiller``'s budget) in the same
     /// job as the file's last steps, without a hop to the queue and back first. `nil` when anything
     /// went to the queue, or nothing arrived: then ``finish()``. Call once the transfer has ended.
+    ///
+    /// The block holds the whole body from ``start``, so its CRC-32 is the body's: a block leaves the
+    /// filler only through ``write(_:at:)`` (which sets ``queued``), and a restart queues too.
     func takeWhole() -> (block: Buffer, at: Int64)? {
         guard !queued else { return nil }
         return filler.take()
