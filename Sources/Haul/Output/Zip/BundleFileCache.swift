@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Whole files of one ``StoredBundle``, shared by the requests of it that run at the same time, and
 /// kept a little while for the next one.
 ///
@@ -52,6 +54,9 @@ package final class BundleFileCache: Sendable {
         var requests = 0
         /// Changes with every request that begins: a ``grace`` period that began before is over.
         var generation = 0
+        /// When the grace period running now ends (no request running), for the readers to see it
+        /// ended even before its timer has run.
+        var graceEnd: ContinuousClock.Instant?
         var files: [Int: File] = [:]
         var lastUse: [Int: UInt64] = [:]
         var clock: UInt64 = 0
@@ -99,6 +104,7 @@ package final class BundleFileCache: Sendable {
         state.withLock {
             $0.requests += 1
             $0.generation += 1
+            $0.graceEnd = nil
         }
     }
 
@@ -110,25 +116,36 @@ package final class BundleFileCache: Sendable {
             guard s.requests < 2 else { return ([], nil) }
             let dropped = Self.trim(&s, bytes: aloneByteLimit, files: aloneFileLimit)
             Self.notePeak(&s)
-            return (dropped, s.requests <= 0 ? s.generation : nil)
+            guard s.requests <= 0 else { return (dropped, nil) }
+            s.graceEnd = .now + grace
+            return (dropped, s.generation)
         }
         // Spool files close as their last reference goes: outside the lock.
         _ = dropped
         guard let generation else { return }
-        let grace = self.grace
-        Task.detached { [weak self] in
-            try? await Task.sleep(for: grace)
-            self?.expire(generation)
-        }
+        // A timer of libdispatch's, not a task: Swift's shared threads may all be busy for longer
+        // than the grace (a loaded machine, blocking work). Readers also drop what is kept once the
+        // grace has ended (``expired(_:)``), whether or not the timer has run.
+        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [weak self] in self?.expire(generation) }
     }
 
     /// The end of a ``grace`` period: everything is dropped unless a request began since.
     private func expire(_ generation: Int) {
         let dropped = state.withLock { s -> [File] in
             guard s.requests <= 0, s.generation == generation else { return [] }
+            s.graceEnd = nil
             return Self.trim(&s, bytes: 0, files: 0)
         }
         _ = dropped
+    }
+
+    /// Drops everything when a grace period has ended and no request began: the files to release
+    /// outside the lock.
+    private static func expired(_ s: inout State) -> [File] {
+        guard s.requests <= 0, let end = s.graceEnd, ContinuousClock.now >= end else { return [] }
+        s.graceEnd = nil
+        return trim(&s, bytes: 0, files: 0)
     }
 
     /// Whether a file in memory published now would be kept (copied to a spool file): two or more
@@ -136,7 +153,14 @@ package final class BundleFileCache: Sendable {
     package var isShared: Bool { state.withLock { $0.requests >= 2 } }
 
     /// Files kept now, and their bytes.
-    package var holding: (files: Int, bytes: UInt64) { state.withLock { ($0.files.count, $0.bytes) } }
+    package var holding: (files: Int, bytes: UInt64) {
+        let (holding, dropped) = state.withLock { s in
+            let dropped = Self.expired(&s)
+            return ((s.files.count, s.bytes), dropped)
+        }
+        _ = dropped
+        return holding
+    }
 
     /// The most files, and bytes, kept at once while fewer than two requests ran.
     package var alonePeak: (files: Int, bytes: UInt64) { state.withLock { $0.alonePeak } }
