@@ -129,7 +129,7 @@ struct CommandLineHabitsTests {
         // 11 s a file): without the early end, 40 files would take about 8 minutes.
         let run = try await runHaul(
             ["download", "list.txt", "--dir", "out", "--archive", "http://127.0.0.1:\(port)", "--parallel", "1", "--progress", "none"],
-            in: folder.path
+            in: folder.path, timeout: .seconds(240)
         )
         let elapsed = started.duration(to: .now)
         let reason = "cannot reach 127.0.0.1:\(port): connection refused"

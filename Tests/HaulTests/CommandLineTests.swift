@@ -46,10 +46,11 @@ final class HaulProcess: Sendable {
 /// Runs `haul` (or another program) in `folder`, standard input empty, without HAUL_ARCHIVE or MAST_API_TOKEN
 /// from the test's environment.
 func runHaul(
-    _ arguments: [String], in folder: String, environment: [String: String] = [:], executable: String = haulExecutable
+    _ arguments: [String], in folder: String, environment: [String: String] = [:], executable: String = haulExecutable,
+    timeout: Duration = .seconds(60)
 ) async throws -> (status: Int32, stdout: String, stderr: String) {
     let p = try HaulProcess(arguments, in: folder, environment: environment, executable: executable)
-    let status = await p.wait()
+    let status = await p.wait(timeout: timeout)
     return (status, p.stdout, p.stderr)
 }
 
