@@ -220,3 +220,39 @@ struct MechanismTests {
         #expect(cache.holding.files == 0 && cache.holding.bytes == 0)
     }
 }
+
+@Suite("Unnamed files: a --dir file has no name until complete")
+struct UnnamedFileTests {
+    @Test("Linked in under its name when complete; over a file already there it replaces it in one step; a file dropped before leaves nothing")
+    func linkedWhenComplete() throws {
+        let folder = TemporaryFolder()
+        let path = folder.path + "/a.fits", temporary = folder.path + "/.a.fits.haul-part"
+        // This machine (Linux, ext4 or tmpfs, /proc) has them; elsewhere FileSink falls back to the
+        // temporary name, which the folder tests cover.
+        let fd = try #require(UnnamedFile.open(in: folder.path + "/"))
+        #expect(write(fd, "new bytes", 9) == 9)
+        #expect(listing(folder.path).isEmpty, "an unnamed file shows in its folder: \(listing(folder.path))")
+        #expect(UnnamedFile.name(fd, path: path, temporary: temporary) == 0)
+        close(fd)
+        #expect(readBytes(path) == Array("new bytes".utf8))
+
+        // A file already there (a changed product fetched again): replaced, the temporary name gone.
+        try "old".write(toFile: path, atomically: false, encoding: .utf8)
+        let again = try #require(UnnamedFile.open(in: folder.path))
+        #expect(write(again, "newer", 5) == 5)
+        #expect(readBytes(path) == Array("old".utf8))
+        #expect(UnnamedFile.name(again, path: path, temporary: temporary) == 0)
+        close(again)
+        #expect(readBytes(path) == Array("newer".utf8))
+        #expect(listing(folder.path) == ["a.fits"])
+
+        // Dropped without a name: nothing is left.
+        let dropped = try #require(UnnamedFile.open(in: folder.path))
+        #expect(write(dropped, "partial", 7) == 7)
+        close(dropped)
+        #expect(listing(folder.path) == ["a.fits"])
+
+        // A folder that is not there: no file, and the error is the caller's to report by name.
+        #expect(UnnamedFile.open(in: folder.path + "/missing/") == nil)
+    }
+}

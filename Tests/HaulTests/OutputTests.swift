@@ -491,7 +491,7 @@ struct OutputTests {
     /// Whether strace(1) can trace a child here (installed by scripts/setup; ptrace may be refused).
     static let straceWorks: Bool = (try? runToolBlocking("strace", ["-o", "/dev/null", "true"]).status) == 0
 
-    @Test("Durability: each file flushed before its rename and its folder after; the archive before its rename and its folder after; --no-fsync flushes nothing",
+    @Test("Durability: each file flushed before it is named (its link or rename) and its folder after; the archive before its rename and its folder after; --no-fsync flushes nothing",
           .enabled(if: straceWorks), arguments: [(true, true), (true, false), (false, true), (false, false)])
     func flushes(zip: Bool, synchronize: Bool) async throws {
         let temporary = TemporaryFolder()
@@ -502,7 +502,7 @@ struct OutputTests {
             )
             let output = zip ? ["--zip", folder + "/out.zip"] : ["--dir", folder + "/out"]
             let run = try await runHaul(
-                ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", folder + "/trace.txt", haulExecutable,
+                ["-f", "-qq", "-y", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,linkat", "-o", folder + "/trace.txt", haulExecutable,
                  "download", "list.txt"] + output + ["--archive", archive.url, "--progress", "none"] + (synchronize ? [] : ["--no-fsync"]),
                 in: folder, executable: try #require(firstExecutable(["/usr/bin/strace", "/bin/strace"]))
             )
@@ -522,7 +522,7 @@ struct OutputTests {
             _ = try writeURIList([("mast:JWST/product/obs0/big.fits", 40_000_000, [])], to: archive, at: folder + "/list.txt")
             let output = zip ? ["--zip", folder + "/out.zip", "--compression", "store"] : ["--dir", folder + "/out"]
             let run = try await runHaul(
-                ["-f", "-qq", "-y", "-e", "trace=fsync,sync_file_range,rename", "-o", folder + "/trace.txt", haulExecutable,
+                ["-f", "-qq", "-y", "-e", "trace=fsync,sync_file_range,rename,linkat", "-o", folder + "/trace.txt", haulExecutable,
                  "download", "list.txt"] + output + ["--archive", archive.url, "--progress", "none"] + (synchronize ? [] : ["--no-fsync"]),
                 in: folder, executable: try #require(firstExecutable(["/usr/bin/strace", "/bin/strace"]))
             )
@@ -530,7 +530,11 @@ struct OutputTests {
         }
         #expect(status == 0, "\(stderr)")
         let trace = try StraceLog(folder + "/trace.txt")
-        let part = zip ? folder + "/out.zip.haul-part" : folder + "/out/JWST/product/obs0/.big.fits.haul-part"
+        // The file while written: the archive's temporary name, or the file's (unnamed until linked in,
+        // which strace shows by inode, or a temporary name where the system has no unnamed files).
+        let final = folder + "/out/JWST/product/obs0/big.fits"
+        let part = zip ? folder + "/out.zip.haul-part"
+            : trace.link(final).map { folder + "/out/JWST/product/obs0/#\($0.inode)" } ?? folder + "/out/JWST/product/obs0/.big.fits.haul-part"
         let started = trace.lines.indices.filter { trace.lines[$0].contains("sync_file_range(") && trace.lines[$0].contains("<\(part)>") }
         guard synchronize else {
             #expect(!trace.lines.contains { $0.contains("sync_file_range(") }, "\(trace.lines)")
@@ -594,10 +598,19 @@ struct OutputTests {
             let relative = String(uri.dropFirst("mast:".count))
             let final = folder + "/out/" + relative
             let slash = final.lastIndex(of: "/")!
-            let part = String(final[...slash] + "." + final[final.index(after: slash)...] + ".haul-part")
-            let renamed = try #require(rename(part, final), "\(relative) was not renamed")
-            let flushed = try #require(flush(part), "\(relative) was not flushed")
-            #expect(flushed < renamed, "\(relative): flushed after its rename")
+            let renamed: Int
+            if let (linked, inode) = trace.link(final) {
+                // Made unnamed (O_TMPFILE), linked in when complete: strace shows the open file as
+                // `FOLDER/#INODE (deleted)` until then, and the final name has that inode.
+                renamed = linked
+                let flushed = try #require(flush(String(final[...slash]) + "#\(inode)"), "\(relative) was not flushed")
+                #expect(flushed < linked, "\(relative): flushed after its link")
+            } else {
+                let part = String(final[...slash] + "." + final[final.index(after: slash)...] + ".haul-part")
+                renamed = try #require(rename(part, final), "\(relative) was named neither by a link nor by a rename")
+                let flushed = try #require(flush(part), "\(relative) was not flushed")
+                #expect(flushed < renamed, "\(relative): flushed after its rename")
+            }
             let parent = String(final[..<slash])
             lastRename[parent] = max(lastRename[parent] ?? 0, renamed)
         }
@@ -633,6 +646,16 @@ struct StraceLog: Sendable {
     /// The line that renames `from` to `to`.
     func rename(_ from: String, _ to: String) -> Int? {
         lines.firstIndex { $0.contains("rename") && $0.contains("\"\(from)\"") && $0.contains("\"\(to)\"") }
+    }
+
+    /// The line that links an unnamed file in as `to` (through `/proc/self/fd`), and the inode of the
+    /// file now at `to`.
+    func link(_ to: String) -> (line: Int, inode: UInt64)? {
+        var st = stat()
+        guard lstat(to, &st) == 0,
+              let line = lines.firstIndex(where: { $0.contains("linkat(") && $0.contains("\"/proc/self/fd/") && $0.contains("\"\(to)\"") })
+        else { return nil }
+        return (line, UInt64(st.st_ino))
     }
 
     /// The line that renames a file to `to`, and the name it had.

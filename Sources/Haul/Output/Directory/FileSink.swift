@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes one product to a temporary file beside its final name, renamed into place only when every
-/// byte arrived and was checked.
+/// Writes one product to a file that gets its final name only when every byte arrived and was checked:
+/// an unnamed file (``UnnamedFile``) where the system has them, else a temporary file beside the final
+/// name, renamed into place.
 ///
 /// The bytes go through a ``SegmentSink`` over the whole file (copied once into blocks on the engine
 /// thread, written by `pwrite` in order on the download's worker threads, the transfer paused while too much is in
@@ -21,7 +22,8 @@ package final class FileSink: TransferSink, @unchecked Sendable {
     private let flush: Bool
     private let body: SegmentSink
 
-    /// Opens `DIR/.NAME.haul-part` for `DIR/NAME`, creating or truncating it.
+    /// Opens an unnamed file in `DIR` for `DIR/NAME`, or where the system has none, creates or
+    /// truncates `DIR/.NAME.haul-part`.
     ///
     /// - Parameters:
     ///   - finishers: Where the last steps run: threads that may wait on the disk and on the folder.
@@ -34,7 +36,9 @@ package final class FileSink: TransferSink, @unchecked Sendable {
         let folder = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         self.temporaryPath = "\(folder).\(name).haul-part"
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let unnamed = UnnamedFile.open(in: folder)
+        self.unnamed = unnamed != nil
+        let fd = unnamed ?? open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             let e = errno
             throw HaulError(.output, "cannot create \(temporaryPath): \(String(cString: strerror(e)))", underlyingError: POSIXErrorNumber(e))
@@ -79,7 +83,7 @@ package final class FileSink: TransferSink, @unchecked Sendable {
                 crc32 = segmentsCRC.withLock { $0 } ?? crc
             } catch {
                 if !closed { close(file.fd); closed = true }
-                unlink(temporaryPath)
+                if !unnamed { unlink(temporaryPath) }
                 throw error
             }
         }
@@ -89,7 +93,7 @@ package final class FileSink: TransferSink, @unchecked Sendable {
         // created or renamed in it holds in turn. Each step is a system call the file needs: the cut only when something lies past the
         // end (an earlier attempt of a product that changed), the time on the open file.
         closed = true
-        let (file, path, temporary, flush) = (self.file, self.path, temporaryPath, self.flush)
+        let (file, path, temporary, flush, unnamed) = (self.file, self.path, temporaryPath, self.flush, self.unnamed)
         let finish: @Sendable () -> Result<UInt32?, HaulError> = {
             let fd = file.fd
             var crc: UInt32?
@@ -121,6 +125,21 @@ package final class FileSink: TransferSink, @unchecked Sendable {
                     return .failure(error as? HaulError ?? HaulError(.output, "cannot flush \(path): \(error)"))
                 }
             }
+            if unnamed {
+                // Named while open (a link needs the descriptor), then closed: a close that fails after
+                // the name was given takes the name away again.
+                let e = UnnamedFile.name(fd, path: path, temporary: temporary)
+                guard e == 0 else {
+                    close(fd)
+                    return .failure(HaulError.writing(path, errno: e, action: "name"))
+                }
+                if close(fd) != 0 {
+                    let e = errno
+                    unlink(path)
+                    return .failure(HaulError.writing(path, errno: e, action: "finish"))
+                }
+                return .success(crc)
+            }
             if close(fd) != 0 { return .failure(HaulError.writing(path, errno: errno, action: "finish")) }
             guard rename(temporary, path) == 0 else { return .failure(HaulError.writing(path, errno: errno, action: "rename into")) }
             return .success(crc)
@@ -132,7 +151,7 @@ package final class FileSink: TransferSink, @unchecked Sendable {
         case .success(let crc):
             if let crc { crc32 = crc }
         case .failure(let error):
-            unlink(temporaryPath)
+            if !unnamed { unlink(temporaryPath) }
             throw error
         }
     }
@@ -144,9 +163,11 @@ package final class FileSink: TransferSink, @unchecked Sendable {
     package func discard() async {
         await body.discard()
         if !closed { close(file.fd); closed = true }
-        unlink(temporaryPath)
+        if !unnamed { unlink(temporaryPath) }
     }
 
+    /// Whether the file is unnamed until complete (else it is at ``temporaryPath``).
+    private let unnamed: Bool
     private var closed = false
     /// The CRC-32 of the file's bytes, once ``commit(size:modified:)`` has returned (for the manifest,
     /// and for a re-run to tell a file's version).
