@@ -152,7 +152,7 @@ struct CommandLineHabitsTests {
             let run = try await runHaul(["download", "list.txt", "--dir", "out", "--archive", archive.url, "-q"], in: folder.path)
             #expect(run.status == 0)
             #expect(run.stderr.isEmpty && run.stdout.isEmpty)
-            #expect(readBytes(folder.path + "/out/HST/product/q2.fits") == archive.content(of: "mast:HST/product/q2.fits"))
+            #expect(Bytes(readBytes(folder.path + "/out/HST/product/q2.fits")) == Bytes(archive.content(of: "mast:HST/product/q2.fits")))
             let failing = try await runHaul(["download", "list.txt", "missing.txt", "--dir", "out", "--archive", archive.url, "--quiet"], in: folder.path)
             #expect(failing.status == 2)
             #expect(failing.stderr == "haul: error: missing.txt: cannot read: no such file\n")
@@ -246,8 +246,8 @@ struct CommandLineHabitsTests {
                     #expect(request.values("user-agent") == ["astro-pipeline/2.1"])
                 }
                 // A URL keeps its path under its host in the nested layout (empty components dropped).
-                #expect(readBytes(folder.path + "/out/127.0.0.1/hop/2/moved.fits") == archive.content(of: "/moved.fits"))
-                #expect(readBytes(folder.path + "/out/127.0.0.1/redirect") == other.content(of: "/away.fits"))
+                #expect(Bytes(readBytes(folder.path + "/out/127.0.0.1/hop/2/moved.fits")) == Bytes(archive.content(of: "/moved.fits")))
+                #expect(Bytes(readBytes(folder.path + "/out/127.0.0.1/redirect")) == Bytes(other.content(of: "/away.fits")))
 
                 let everywhere = try await runHaul(
                     ["download", "list.txt", "--dir", "again", "--archive", archive.url, "--progress", "none", "-H", "X-Haul-Test: one", "--header-everywhere"],
@@ -289,7 +289,7 @@ struct CommandLineHabitsTests {
             )
             #expect(viaOption.status == 0, "\(viaOption.stderr)")
             #expect(archive.statistics.proxiedRequests == 3)
-            #expect(readBytes(folder.path + "/one/HST/product/p1.fits") == archive.content(of: "mast:HST/product/p1.fits"))
+            #expect(Bytes(readBytes(folder.path + "/one/HST/product/p1.fits")) == Bytes(archive.content(of: "mast:HST/product/p1.fits")))
 
             let viaEnvironment = try await runHaul(
                 ["download", "list.txt", "--dir", "two", "--archive", "http://archive.haul.invalid", "--progress", "none"],
@@ -334,7 +334,7 @@ struct CommandLineHabitsTests {
             #expect(elapsed >= .milliseconds(1_600), "2 MiB at 1 MiB/s took only \(elapsed)")
             // The lower bound is the limit's; this one only says the run ended, on a machine however busy.
             #expect(elapsed < .seconds(180))
-            #expect(readBytes(folder.path + "/out/HST/product/r3.fits") == archive.content(of: "mast:HST/product/r3.fits"))
+            #expect(Bytes(readBytes(folder.path + "/out/HST/product/r3.fits")) == Bytes(archive.content(of: "mast:HST/product/r3.fits")))
         }
     }
 

@@ -105,7 +105,7 @@ struct CommandLineTests {
             #expect(lines.contains { $0.hasPrefix(#"{"event":"progress","files_done":16,"files_total":16,"#) })
             for line in lines { #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)") }
             let cal = "jw02736001001_02101_00001_nrca1"
-            #expect(readBytes(folder.path + "/data/\(cal)/\(cal)_cal.fits") == archive.content(of: "mast:JWST/product/\(cal)_cal.fits"))
+            #expect(Bytes(readBytes(folder.path + "/data/\(cal)/\(cal)_cal.fits")) == Bytes(archive.content(of: "mast:JWST/product/\(cal)_cal.fits")))
             // A file's event carries what its manifest row records: CRC-32, Last-Modified, ETag.
             let event = try #require(files.lazy.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
                 .first { $0["uri"] as? String == "mast:JWST/product/\(cal)_cal.fits" })

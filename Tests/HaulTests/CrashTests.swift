@@ -70,7 +70,7 @@ struct CrashTests {
                 #expect(left.count >= whole, "\(point)")
                 for (name, path) in left {
                     let uri = try #require(byName[name], "\(point): \(name) is no product's")
-                    #expect(readBytes(path) == archive.content(of: uri), "\(point): \(name) is not whole")
+                    #expect(Bytes(readBytes(path)) == Bytes(archive.content(of: uri)), "\(point): \(name) is not whole")
                 }
                 let before = Dictionary(uniqueKeysWithValues: uris.map { ($0, archive.requests(for: $0)) })
 
@@ -80,7 +80,7 @@ struct CrashTests {
                 #expect(all.count == uris.count, "\(point): \(all.keys.sorted())")
                 for (name, path) in all {
                     let uri = try #require(byName[name])
-                    #expect(readBytes(path) == archive.content(of: uri), "\(point): \(name) after the re-run")
+                    #expect(Bytes(readBytes(path)) == Bytes(archive.content(of: uri)), "\(point): \(name) after the re-run")
                     // A file whole before the re-run was not fetched again; every other one was.
                     let fetched = archive.requests(for: uri) - (before[uri] ?? 0)
                     if left[name] != nil {

@@ -27,7 +27,7 @@ struct DownloadTests {
             #expect(report.duplicates == 1)
             #expect(report.bytesReceived == 4_005_000)
             for p in products where !(p.dataset == "obs2" && p.filename == "pool_asn.json") {
-                #expect(readBytes("\(root)/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri))
+                #expect(Bytes(readBytes("\(root)/\(p.dataset)/\(p.filename)")) == Bytes(archive.content(of: p.uri)))
             }
             #expect(listing(root) == [
                 "manifest.csv", "manifest.html", "obs1/", "obs1/a_cal.fits", "obs1/pool_asn.json",
@@ -64,8 +64,8 @@ struct DownloadTests {
             let report = try await download(products, from: archive, into: folder.path, layout: .flat)
             #expect(report.exitStatus == 0)
             #expect(listing(folder.path) == ["manifest.csv", "manifest.html", "x (2).fits", "x.fits"])
-            #expect(readBytes(folder.path + "/x.fits") == archive.content(of: "mast:JWST/product/x.fits"))
-            #expect(readBytes(folder.path + "/x (2).fits") == archive.content(of: "mast:HST/product/x.fits"))
+            #expect(Bytes(readBytes(folder.path + "/x.fits")) == Bytes(archive.content(of: "mast:JWST/product/x.fits")))
+            #expect(Bytes(readBytes(folder.path + "/x (2).fits")) == Bytes(archive.content(of: "mast:HST/product/x.fits")))
             #expect(report.manifest.rows[1].file == "x (2).fits")
             #expect(report.manifest.rows[1].note == "renamed from x.fits: another product has that name")
         }
@@ -152,7 +152,7 @@ struct DownloadTests {
             #expect(second.row("mast:JWST/product/f3.fits")?.note == "already complete")
             #expect(second.row("mast:JWST/product/f3.fits")?.attempts == 0)
             for p in products {
-                #expect(readBytes(folder.path + "/d/" + p.filename) == archive.content(of: p.uri))
+                #expect(Bytes(readBytes(folder.path + "/d/" + p.filename)) == Bytes(archive.content(of: p.uri)))
             }
         }
     }
@@ -247,7 +247,7 @@ struct DownloadTests {
             // The limit was reached and transfers waited for memory (the process's memory itself is measured
             // from the kernel in MemoryBoundTests).
             #expect(report.memoryPauses > 0, "no transfer was ever paused for memory")
-            for p in products { #expect(readBytes(folder.path + "/d/" + p.filename) == archive.content(of: p.uri)) }
+            for p in products { #expect(Bytes(readBytes(folder.path + "/d/" + p.filename)) == Bytes(archive.content(of: p.uri))) }
         }
     }
 }

@@ -97,7 +97,7 @@ struct FaultTests {
                 if let requests = c.requests { #expect(archive.requests(for: uri) == requests, "\(c.name) requests") }
                 let path = folder.path + "/d/\(c.name).fits"
                 if c.status == "OK" {
-                    #expect(readBytes(path) == archive.content(of: uri), "\(c.name) bytes")
+                    #expect(Bytes(readBytes(path)) == Bytes(archive.content(of: uri)), "\(c.name) bytes")
                 } else {
                     #expect(!fileExists(path), "\(c.name) left a file")
                 }
@@ -125,7 +125,7 @@ struct FaultTests {
             // At least the first attempt stalls; a scheduling pause could stall another.
             #expect(report.status(once.uri) == "OK")
             #expect((2...3).contains(report.row(once.uri)?.attempts ?? 0), "attempts: \(report.row(once.uri)?.attempts ?? 0)")
-            #expect(readBytes(folder.path + "/d/stall-once.fits") == archive.content(of: once.uri))
+            #expect(Bytes(readBytes(folder.path + "/d/stall-once.fits")) == Bytes(archive.content(of: once.uri)))
             // Each stalled attempt took at least the window.
             #expect((report.row(always.uri)?.seconds ?? 0) >= 6.0)
         }
@@ -153,10 +153,10 @@ struct FaultTests {
                 #expect(report.status(uri) == "OK")
                 let path = folder.path + "/d/" + p.filename
                 // Exactly the bytes sent: decoded once by an independent reader, they are the product.
-                #expect(readBytes(path) == archive.gzipEncodedContent(of: uri))
+                #expect(Bytes(readBytes(path)) == Bytes(archive.gzipEncodedContent(of: uri)))
                 let gunzip = try await runTool("python3", ["-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.open(sys.argv[1]).read())", path, path + ".decoded"])
                 #expect(gunzip.status == 0, "\(gunzip.output)")
-                #expect(readBytes(path + ".decoded") == archive.content(of: uri))
+                #expect(Bytes(readBytes(path + ".decoded")) == Bytes(archive.content(of: uri)))
             }
             #expect(report.row(uris[2])?.size == encodedSizes[2])
         }
@@ -174,7 +174,7 @@ struct FaultTests {
             // 0.7 MB + 0.8 MB + 0.5 MB: nothing sent twice.
             #expect(archive.statistics.bytesSent == 2_000_000)
             #expect(report.bytesReceived == 2_000_000)
-            #expect(readBytes(folder.path + "/d/resume.fits") == archive.content(of: p.uri))
+            #expect(Bytes(readBytes(folder.path + "/d/resume.fits")) == Bytes(archive.content(of: p.uri)))
         }
     }
 
@@ -188,7 +188,7 @@ struct FaultTests {
             #expect(report.status(p.uri) == "OK")
             #expect(archive.statistics.rangeRequests == 0)
             #expect(archive.statistics.bytesSent == 1_600_000)
-            #expect(readBytes(folder.path + "/d/restart.fits") == archive.content(of: p.uri))
+            #expect(Bytes(readBytes(folder.path + "/d/restart.fits")) == Bytes(archive.content(of: p.uri)))
         }
     }
 

@@ -53,7 +53,7 @@ struct HostileNameTests {
             #expect(report.exitStatus == 1)
             #expect(report.manifest.rows.map(\.status.text) == hostileNames.map(\.status))
             let kept = zip(products, hostileNames).filter { $0.1.status == "OK" }.map(\.0)
-            for p in kept { #expect(readBytes("\(root)/d/\(p.filename)") == archive.content(of: p.uri), "\(p.filename.prefix(40))") }
+            for p in kept { #expect(Bytes(readBytes("\(root)/d/\(p.filename)")) == Bytes(archive.content(of: p.uri)), "\(p.filename.prefix(40))") }
             // Only the kept names were requested, and only they are on disk.
             #expect(archive.statistics.requests == kept.count)
             let files = listing(root).filter { !$0.hasSuffix("/") }
@@ -78,7 +78,7 @@ struct HostileNameTests {
                 let reading = try await readWithPython(path, extractTo: extracted)
                 #expect(reading.names == names)
                 for p in kept {
-                    #expect(readBytes(extracted + "/bundle/d/" + p.filename) == archive.content(of: p.uri), "\(p.filename.prefix(40))")
+                    #expect(Bytes(readBytes(extracted + "/bundle/d/" + p.filename)) == Bytes(archive.content(of: p.uri)), "\(p.filename.prefix(40))")
                 }
                 try checkManifestShowsHostileNames(try String(contentsOfFile: extracted + "/bundle/manifest.csv", encoding: .utf8))
                 try await checkWithReaders(path, names: names)

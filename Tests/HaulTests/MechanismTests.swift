@@ -234,16 +234,16 @@ struct UnnamedFileTests {
         #expect(listing(folder.path).isEmpty, "an unnamed file shows in its folder: \(listing(folder.path))")
         #expect(UnnamedFile.name(fd, path: path, temporary: temporary) == 0)
         close(fd)
-        #expect(readBytes(path) == Array("new bytes".utf8))
+        #expect(Bytes(readBytes(path)) == Bytes(Array("new bytes".utf8)))
 
         // A file already there (a changed product fetched again): replaced, the temporary name gone.
         try "old".write(toFile: path, atomically: false, encoding: .utf8)
         let again = try #require(UnnamedFile.open(in: folder.path))
         #expect(write(again, "newer", 5) == 5)
-        #expect(readBytes(path) == Array("old".utf8))
+        #expect(Bytes(readBytes(path)) == Bytes(Array("old".utf8)))
         #expect(UnnamedFile.name(again, path: path, temporary: temporary) == 0)
         close(again)
-        #expect(readBytes(path) == Array("newer".utf8))
+        #expect(Bytes(readBytes(path)) == Bytes(Array("newer".utf8)))
         #expect(listing(folder.path) == ["a.fits"])
 
         // Dropped without a name: nothing is left.

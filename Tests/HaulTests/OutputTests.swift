@@ -239,7 +239,7 @@ struct OutputTests {
             #expect(!fileExists(path + ".haul-part"))
             let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             #expect(reading.names == products.map { "bundle/\($0.dataset)/\($0.filename)" } + ["bundle/manifest.html", "bundle/manifest.csv"])
-            for p in products { #expect(readBytes(folder.path + "/x/bundle/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri)) }
+            for p in products { #expect(Bytes(readBytes(folder.path + "/x/bundle/\(p.dataset)/\(p.filename)")) == Bytes(archive.content(of: p.uri))) }
         }
     }
 
@@ -264,7 +264,7 @@ struct OutputTests {
             #expect(products.map { archive.requests(for: $0.uri) } == zip(before, [0, 0, 0, 1, 1]).map { $0 + $1 })
             let reading = try await readWithPython(folder.path + "/b.zip", extractTo: folder.path + "/x")
             #expect(Set(reading.names) == Set(products.map { "bundle/\($0.dataset)/\($0.filename)" } + ["bundle/manifest.html", "bundle/manifest.csv"]))
-            for p in products { #expect(readBytes(folder.path + "/x/bundle/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri)) }
+            for p in products { #expect(Bytes(readBytes(folder.path + "/x/bundle/\(p.dataset)/\(p.filename)")) == Bytes(archive.content(of: p.uri))) }
         }
     }
 
@@ -309,7 +309,7 @@ struct OutputTests {
             #expect(run.status == 0, "\(run.stderr)")
             let reading = try await readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
             #expect(reading.names == ["out/JWST/product/a.fits", "out/JWST/product/b.fits", "out/manifest.html", "out/manifest.csv"])
-            for uri in uris { #expect(readBytes(folder.path + "/x/out/" + uri.dropFirst("mast:".count)) == archive.content(of: uri)) }
+            for uri in uris { #expect(Bytes(readBytes(folder.path + "/x/out/" + uri.dropFirst("mast:".count))) == Bytes(archive.content(of: uri))) }
 
             let misuse = try await runHaul(["download", "list.txt", "--dir", "data", "--force", "--archive", archive.url], in: folder.path)
             #expect(misuse.status == 2)
@@ -394,7 +394,7 @@ struct OutputTests {
                     let reading = try await readWithPython(out + "/out.zip", extractTo: folder.path + "/x")
                     #expect(reading.names.count == kept + 2)
                     for name in reading.names.dropLast(2) {
-                        #expect(readBytes(folder.path + "/x/" + name) == archive.content(of: "mast:" + name.dropFirst("out/".count)))
+                        #expect(Bytes(readBytes(folder.path + "/x/" + name)) == Bytes(archive.content(of: "mast:" + name.dropFirst("out/".count))))
                     }
                 } else {
                     #expect(listing(out) == ["out.zip.haul-part"])
@@ -404,7 +404,7 @@ struct OutputTests {
                 let files = listing(out).filter { !$0.hasSuffix("/") && !$0.hasPrefix("manifest.") }
                 #expect(files.count == kept, "\(files)")
                 #expect(!listing(out).contains { $0.contains("haul-part") }, "\(listing(out))")
-                for file in files { #expect(readBytes(out + "/" + file) == archive.content(of: "mast:" + file), "\(file)") }
+                for file in files { #expect(Bytes(readBytes(out + "/" + file)) == Bytes(archive.content(of: "mast:" + file)), "\(file)") }
                 #expect(stderr.contains("\(kept) complete file\(kept == 1 ? " is" : "s are") in \(out), no partial one"))
                 // The re-run knows the files of a list without sizes as complete from this manifest only.
                 let csv = (try? String(contentsOfFile: out + "/manifest.csv", encoding: .utf8)) ?? ""
@@ -422,10 +422,10 @@ struct OutputTests {
                 #expect(listing(out) == ["out.zip"])
                 let reading = try await readWithPython(out + "/out.zip", extractTo: folder.path + "/y")
                 #expect(Set(reading.names) == Set(uris.map { "out/" + $0.dropFirst("mast:".count) } + ["out/manifest.html", "out/manifest.csv"]))
-                for uri in uris { #expect(readBytes(folder.path + "/y/out/" + uri.dropFirst("mast:".count)) == archive.content(of: uri)) }
+                for uri in uris { #expect(Bytes(readBytes(folder.path + "/y/out/" + uri.dropFirst("mast:".count))) == Bytes(archive.content(of: uri))) }
                 try await checkWithReaders(out + "/out.zip", names: reading.names)
             } else {
-                for uri in uris { #expect(readBytes(out + "/" + uri.dropFirst("mast:".count)) == archive.content(of: uri)) }
+                for uri in uris { #expect(Bytes(readBytes(out + "/" + uri.dropFirst("mast:".count))) == Bytes(archive.content(of: uri))) }
                 #expect(!listing(out).contains { $0.contains("haul-part") })
             }
         }

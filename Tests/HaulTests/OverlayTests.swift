@@ -167,7 +167,7 @@ struct OverlayTests {
             #expect(!listing(folder.path + "/by-script").contains { $0.hasPrefix("manifest") || $0.hasSuffix(".part") || $0.hasSuffix(".haul-part") })
             // Byte for byte what the archive serves.
             let pool = layout == "nested" ? "jw02734-o001_t001_niriss_clear-gr700xd-substrip256/jw02734_20230712t145013_pool.csv" : "jw02734_20230712t145013_pool.csv"
-            #expect(script[pool] == archive.content(of: "mast:JWST/product/jw02734_20230712t145013_pool.csv"))
+            #expect(Bytes(script[pool]) == Bytes(archive.content(of: "mast:JWST/product/jw02734_20230712t145013_pool.csv")))
         }
     }
 
@@ -208,7 +208,7 @@ struct OverlayTests {
             #expect(await script.wait() == 0, "\(script.stderr)")
             #expect(archive.statistics.peakConcurrentResponses == 4)
             #expect(script.stderr.contains("8 fetched, 0 already complete, 0 skipped (exclusive access, no token), 0 failed, of 8 files in out"), "\(script.stderr)")
-            for uri in uris { #expect(readBytes(folder.path + "/out/JWST/product/" + uri.dropFirst(18)) == archive.content(of: uri)) }
+            for uri in uris { #expect(Bytes(readBytes(folder.path + "/out/JWST/product/" + uri.dropFirst(18))) == Bytes(archive.content(of: uri))) }
             #expect(listing(folder.path + "/out") == ["JWST/", "JWST/product/"] + (0..<8).map { "JWST/product/par\($0).fits" })
 
             // Again: every file is complete, nothing is asked.
@@ -227,8 +227,8 @@ struct OverlayTests {
             #expect(rest.status == 0)
             #expect(rest.stderr.contains("2 fetched, 6 already complete"), "\(rest.stderr)")
             #expect(archive.statistics.requests - before == 2)
-            #expect(readBytes(folder.path + "/out/JWST/product/par3.fits") == archive.content(of: uris[3]))
-            #expect(readBytes(folder.path + "/out/JWST/product/par5.fits") == archive.content(of: uris[5]))
+            #expect(Bytes(readBytes(folder.path + "/out/JWST/product/par3.fits")) == Bytes(archive.content(of: uris[3])))
+            #expect(Bytes(readBytes(folder.path + "/out/JWST/product/par5.fits")) == Bytes(archive.content(of: uris[5])))
             #expect(!listing(folder.path + "/out").contains { $0.hasSuffix(".haul-part") })
         }
     }
@@ -250,7 +250,7 @@ struct OverlayTests {
             #expect(again.status == 0)
             #expect(again.stderr.contains("1 fetched, \(files.count - 1) already complete"), "\(again.stderr)")
             #expect(archive.statistics.requests - before == 1)
-            #expect(readBytes(folder.path + "/out/" + name) == bytes)
+            #expect(Bytes(readBytes(folder.path + "/out/" + name)) == Bytes(bytes))
         }
     }
 
@@ -268,7 +268,7 @@ struct OverlayTests {
             )
             #expect(run.status == 0, "\(run.stderr)")
             let secret = "jw04567001001_02101_00001_nrs1"
-            #expect(readBytes(folder.path + "/out/\(secret)/\(secret)_cal.fits") == archive.content(of: "mast:JWST/product/\(secret)_cal.fits"))
+            #expect(Bytes(readBytes(folder.path + "/out/\(secret)/\(secret)_cal.fits")) == Bytes(archive.content(of: "mast:JWST/product/\(secret)_cal.fits")))
             let rows = try await manifestRows(folder.path + "/out/manifest.csv")
             #expect(rows.allSatisfy { $0[4] == Self.user })
             let cal = rows.first { $0[1] == "\(secret)/\(secret)_cal.fits" }!
@@ -355,7 +355,7 @@ struct OverlayTests {
                 try "\(uri)\n\(other.url)/elsewhere/plain_cal.fits\n".write(toFile: folder.path + "/list.txt", atomically: true, encoding: .utf8)
                 let run = try await runHaul(["download", "list.txt", "--dir", "out", "--archive", archive.url, "--progress", "none"], in: folder.path, environment: ["MAST_API_TOKEN": Self.token])
                 #expect(run.status == 0, "\(run.stderr)")
-                #expect(readBytes(folder.path + "/out/JWST/product/jw04567001001_02101_00001_nrs1_cal.fits") == other.content(of: "/files/moved_cal.fits"))
+                #expect(Bytes(readBytes(folder.path + "/out/JWST/product/jw04567001001_02101_00001_nrs1_cal.fits")) == Bytes(other.content(of: "/files/moved_cal.fits")))
                 #expect(other.statistics.requests == 2)
                 #expect(other.statistics.authorizationHeaders == 0)
                 // The archive had it for /whoami and the product request it redirected.

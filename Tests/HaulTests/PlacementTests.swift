@@ -64,7 +64,7 @@ struct PlacementTests {
                 #expect(markers["bundle/p/small\(i).fits"] == .some(nil), "small files are staged and appended whole")
             }
             let reading = try await readWithPython(path, extractTo: folder.path + "/x")
-            for p in products { #expect(readBytes(folder.path + "/x/bundle/p/" + p.filename) == archive.content(of: p.uri), "\(p.filename)") }
+            for p in products { #expect(Bytes(readBytes(folder.path + "/x/bundle/p/" + p.filename)) == Bytes(archive.content(of: p.uri)), "\(p.filename)") }
             try await checkWithReaders(path, names: reading.names)
         }
     }
@@ -86,7 +86,7 @@ struct PlacementTests {
             #expect(report.status(broken.uri)?.hasPrefix("FAILED") == true)
             let reading = try await readWithPython(path, extractTo: folder.path + "/x")
             #expect(reading.names == others.map { "bundle/p/" + $0.filename } + ["bundle/manifest.html", "bundle/manifest.csv"])
-            for p in others { #expect(readBytes(folder.path + "/x/bundle/p/" + p.filename) == archive.content(of: p.uri), "\(p.filename)") }
+            for p in others { #expect(Bytes(readBytes(folder.path + "/x/bundle/p/" + p.filename)) == Bytes(archive.content(of: p.uri)), "\(p.filename)") }
             // The entries follow each other with nothing between, as bsdtar reading the stream (in
             // checkWithReaders) requires: the first local header at 0, the directory right after the last entry.
             let layout = try await runTool("python3", ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); l = z.infolist(); print(min(i.header_offset for i in l), z.start_dir == max(i.header_offset for i in l) + 30 + len(l[-1].filename.encode()) + len(l[-1].extra) + l[-1].compress_size)", path])
@@ -132,7 +132,7 @@ struct PlacementTests {
             let reading = try await readWithPython(folder.path + "/out.zip", extractTo: folder.path + "/x")
             for uri in slow + quick {
                 let name = "out/JWST/product/" + uri.dropFirst("mast:JWST/product/".count)
-                #expect(readBytes(folder.path + "/x/" + name) == archive.content(of: uri), "\(name)")
+                #expect(Bytes(readBytes(folder.path + "/x/" + name)) == Bytes(archive.content(of: uri)), "\(name)")
             }
             try await checkWithReaders(folder.path + "/out.zip", names: reading.names)
         }

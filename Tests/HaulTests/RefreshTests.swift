@@ -140,11 +140,11 @@ struct RefreshTests {
             // The archive reprocesses b under the same name (same size, other bytes, later date).
             let old = archive.content(of: b)
             archive.reprocess(uri: b)
-            #expect(archive.content(of: b) != old)
+            #expect(Bytes(archive.content(of: b)) != Bytes(old))
             let (plain, plainRequests) = try await run(plan, .directory(root), archive: archive)
             #expect(plainRequests.requests == 0, "\(plainRequests)")
             #expect(plain.exitStatus == 0)
-            #expect(readBytes("\(root)/obs1/b_cal.fits") == old)
+            #expect(Bytes(readBytes("\(root)/obs1/b_cal.fits")) == Bytes(old))
 
             // --refresh: one conditional request each; only b answered 200 and is replaced.
             let (refreshed, refreshRequests) = try await run(plan, .directory(root), archive: archive, refresh: true)
@@ -152,8 +152,8 @@ struct RefreshTests {
             #expect(refreshed.exitStatus == 0)
             #expect(refreshed.ok == 3)
             #expect(refreshed.unchanged == 2 && refreshed.replaced == 1)
-            #expect(readBytes("\(root)/obs1/b_cal.fits") == archive.content(of: b))
-            for p in products where p.uri != b { #expect(readBytes("\(root)/\(p.dataset)/\(p.filename)") == archive.content(of: p.uri)) }
+            #expect(Bytes(readBytes("\(root)/obs1/b_cal.fits")) == Bytes(archive.content(of: b)))
+            for p in products where p.uri != b { #expect(Bytes(readBytes("\(root)/\(p.dataset)/\(p.filename)")) == Bytes(archive.content(of: p.uri))) }
             #expect(refreshed.row(b)?.note == "changed on the archive: fetched again, the earlier copy replaced")
             #expect(refreshed.row(products[0].uri)?.note == "unchanged on the archive (HTTP 304)")
             #expect(listing(root) == ["manifest.csv", "manifest.html", "obs1/", "obs1/a_cal.fits", "obs1/b_cal.fits", "obs2/", "obs2/c_cal.fits"])
@@ -185,8 +185,8 @@ struct RefreshTests {
             let refreshed = try await runHaul(arguments + ["--refresh"], in: folder.path)
             #expect(refreshed.status == 1)
             #expect(refreshed.stderr.contains("2 files OK (1 unchanged on the archive, 1 changed and fetched again), 1 FAILED"), "\(refreshed.stderr)")
-            #expect(readBytes(folder.path + "/out/JWST/product/r1.fits") == archive.content(of: uris[1]))
-            #expect(readBytes(folder.path + "/out/JWST/product/r2.fits") == old)
+            #expect(Bytes(readBytes(folder.path + "/out/JWST/product/r1.fits")) == Bytes(archive.content(of: uris[1])))
+            #expect(Bytes(readBytes(folder.path + "/out/JWST/product/r2.fits")) == Bytes(old))
             let rows = try await manifestRows(folder.path + "/out/manifest.csv")
             #expect(rows.map { $0["Status"] ?? "" } == ["OK", "OK", "FAILED: HTTP 404"])
             #expect(rows.map { $0["Note"] ?? "" } == [
@@ -222,7 +222,7 @@ struct RefreshTests {
                 #expect(rows.count == 3)
                 for (row, p) in zip(rows, products) {
                     let file = "\(extracted)/bundle/\(p.dataset)/\(p.filename)"
-                    #expect(readBytes(file) == archive.content(of: p.uri))
+                    #expect(Bytes(readBytes(file)) == Bytes(archive.content(of: p.uri)))
                     #expect(row["Size"] == String(archive.content(of: p.uri)!.count))
                     #expect(row["CRC-32"] == (try await pythonCRC32(file)))
                     #expect(row["CRC-32"] == String(format: "%08x", reading.entry("bundle/\(p.dataset)/\(p.filename)")!.crc))

@@ -29,7 +29,7 @@ struct SegmentTests {
             archive.add(uri: p.uri, size: Self.size, faults: faults, content: .mixed)
             let report = try await download([p], from: archive, into: folder.path, configuration: Self.configuration())
             #expect(report.ok == 1, "\(report.status(p.uri) ?? "")")
-            #expect(readBytes(folder.path + "/d/big_uncal.fits") == archive.content(of: p.uri))
+            #expect(Bytes(readBytes(folder.path + "/d/big_uncal.fits")) == Bytes(archive.content(of: p.uri)))
             // The probe, four segments, and the three segments retried.
             #expect(archive.requests(for: p.uri) == (faulty ? 8 : 5))
             #expect(archive.statistics.rangeRequests == (faulty ? 8 : 5))
@@ -56,7 +56,7 @@ struct SegmentTests {
             }
             #expect(report.ok == 3)
             for p in products {
-                #expect(readBytes(folder.path + "/out/" + plan.entries.first { $0.product.uri == p.uri }!.path) == archive.content(of: p.uri), "\(p.uri)")
+                #expect(Bytes(readBytes(folder.path + "/out/" + plan.entries.first { $0.product.uri == p.uri }!.path)) == Bytes(archive.content(of: p.uri)), "\(p.uri)")
             }
             // The first request, stopped at its headers; the probe; four segments.
             #expect(archive.requests(for: "mast:JWST/product/d/big_uncal.fits") == 6)
@@ -98,7 +98,7 @@ struct SegmentTests {
             // The probe and four segments.
             #expect(archive.requests(for: big.uri) == 5)
             let reading = try await readWithPython(path, extractTo: folder.path + "/x")
-            #expect(readBytes(folder.path + "/x/bundle/d/big_uncal.fits") == archive.content(of: big.uri))
+            #expect(Bytes(readBytes(folder.path + "/x/bundle/d/big_uncal.fits")) == Bytes(archive.content(of: big.uri)))
             #expect(reading.entry("bundle/d/big_uncal.fits")?.crc == expectedDigest(ArchiveContent(uri: big.uri, size: Self.size, kind: .mixed)).crc)
             if destination == .file { #expect(try await regionMarkers(path)["bundle/d/big_uncal.fits"] == .some(1)) }
             try await checkWithReaders(path, names: reading.names)
@@ -113,7 +113,7 @@ struct SegmentTests {
             archive.add(uri: p.uri, size: Self.size, ranges: false, content: .random)
             let report = try await download([p], from: archive, into: folder.path, configuration: Self.configuration())
             #expect(report.ok == 1)
-            #expect(readBytes(folder.path + "/d/big_uncal.fits") == archive.content(of: p.uri))
+            #expect(Bytes(readBytes(folder.path + "/d/big_uncal.fits")) == Bytes(archive.content(of: p.uri)))
             #expect(archive.requests(for: p.uri) == 2)
         }
     }

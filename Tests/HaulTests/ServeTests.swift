@@ -266,7 +266,7 @@ struct ServeTests {
             let read = try await readWithPython(path, extractTo: folder + "/x")
             #expect(read.entries.count == names.count)
             for (name, uri) in files {
-                #expect(readBytes(folder + "/x/" + name) == archive.content(of: uri), "\(name)")
+                #expect(Bytes(readBytes(folder + "/x/" + name)) == Bytes(archive.content(of: uri)), "\(name)")
             }
             // The line is written once the last bytes are handed to the socket, perhaps after curl has them.
             try await waitUntil("the download's log line", timeout: .seconds(30), seen: { server.log.joined(separator: "; ") }) {
@@ -309,7 +309,7 @@ struct ServeTests {
                 #expect(rest.status == 206, "from \(first)")
                 #expect(Self.header("Content-Range", in: rest.headers) == "bytes \(first)-\(length - 1)/\(length)")
                 #expect(Self.header("ETag", in: rest.headers) == tag)
-                #expect(rest.body == Array(whole.body[first...]), "from \(first)")
+                #expect(Bytes(rest.body) == Bytes(Array(whole.body[first...])), "from \(first)")
                 // Only the files whose entries end after the range's start are fetched again.
                 #expect(archive.statistics.requests - requests == ends.filter { $0 > UInt64(first) }.count, "from \(first)")
             }
@@ -318,11 +318,11 @@ struct ServeTests {
             try Data(whole.body[0..<(length / 2)]).write(to: URL(fileURLWithPath: partPath))
             let resumed = try await runHaul(["-sS", "-C", "-", "-o", partPath, url], in: folder, executable: "/usr/bin/curl")
             #expect(resumed.status == 0, "\(resumed.stderr)")
-            #expect(readBytes(partPath) == whole.body)
+            #expect(Bytes(readBytes(partPath)) == Bytes(whole.body))
             // A range in the middle: exactly those bytes.
             let middle = try await Self.curl(url, ["-r", "1000-1999"], in: folder)
             #expect(middle.status == 206)
-            #expect(middle.body == Array(whole.body[1000...1999]))
+            #expect(Bytes(middle.body) == Bytes(Array(whole.body[1000...1999])))
 
             // A range past the end; an If-Range naming another bundle; a selection never sent.
             let past = try await Self.curl(url, ["-H", "Range: bytes=\(length)-"], in: folder)
@@ -331,14 +331,14 @@ struct ServeTests {
             // (The same selection is the same bundle: the whole of it, under the same tag.)
             let other = try await Self.curl(url, ["-H", "Range: bytes=100-", "-H", "If-Range: \"haul-not-this-one\""], in: folder)
             #expect(other.status == 200)
-            #expect(other.body == whole.body && Self.header("ETag", in: other.headers) == tag)
+            #expect(Bytes(other.body) == Bytes(whole.body) && Self.header("ETag", in: other.headers) == tag)
             // A selection never sent is a bundle all the same: the range of it, exactly.
             let otherURL = url.replacingOccurrences(of: "quick=all", with: "quick=recommended")
             let never = try await Self.curl(otherURL, ["-H", "Range: bytes=100-"], in: folder)
             let otherWhole = try await Self.curl(otherURL, in: folder)
             #expect(never.status == 206)
             #expect(Self.header("Content-Range", in: never.headers) == "bytes 100-\(otherWhole.body.count - 1)/\(otherWhole.body.count)")
-            #expect(never.body == Array(otherWhole.body[100...]))
+            #expect(Bytes(never.body) == Bytes(Array(otherWhole.body[100...])))
         }
     }
 
@@ -386,7 +386,7 @@ print(length)
             let files = try Self.expected([("quick", "all")], products: products, archive: archive).filter { $0.key.hasSuffix(".fits") }
             #expect(reading.names.sorted() == (files.keys + ["jwst-program.caom/manifest.csv", "jwst-program.caom/manifest.html"]).sorted())
             for (name, uri) in files {
-                #expect(readBytes(folder + "/x/" + name) == archive.content(of: uri), "\(name)")
+                #expect(Bytes(readBytes(folder + "/x/" + name)) == Bytes(archive.content(of: uri)), "\(name)")
             }
         }
     }
@@ -418,7 +418,7 @@ print(length)
                 }
                 #expect(read.entries.map(\.name).sorted() == (files.keys + ["r\(i)/manifest.csv", "r\(i)/manifest.html"]).sorted())
                 for (name, uri) in files {
-                    #expect(readBytes(folder + "/c\(i)/" + name) == archive.content(of: uri), "\(name)")
+                    #expect(Bytes(readBytes(folder + "/c\(i)/" + name)) == Bytes(archive.content(of: uri)), "\(name)")
                 }
             }
             try await waitUntil("the downloads to end", timeout: .seconds(30), seen: { server.log.joined(separator: "; ") }) { server.downloadsEnded == 3 }
@@ -476,7 +476,7 @@ print(length)
                 "posted/JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits", "posted/JWST/product/jw02734001001_02101_00001-seg001_nis_uncal.fits",
                 "posted/manifest.csv", "posted/manifest.html",
             ].sorted())
-            #expect(readBytes(folder + "/p/posted/JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits") == archive.content(of: uris[0]))
+            #expect(Bytes(readBytes(folder + "/p/posted/JWST/product/jw02734001001_02101_00001-seg001_nis_cal.fits")) == Bytes(archive.content(of: uris[0])))
 
             try "{\"data\": [\n  {\"dataURI\": \"mast:X/a.fits\"},\n  {\"dataURI\": }\n]}\n".write(toFile: folder + "/bad.txt", atomically: true, encoding: .utf8)
             let bad = try await Self.curl("\(server.baseURL)/download.zip?key=\(server.key)", ["--data-binary", "@bad.txt", "-H", "Content-Type: text/plain"], in: folder)

@@ -102,7 +102,7 @@ struct ShardRowsTests {
             for name in shardFiles {
                 let a = readBytes(folder + "/products/" + name) ?? []
                 #expect(!a.isEmpty, "\(name) is empty")
-                #expect(a == readBytes(folder + "/rows\(k)/" + name), "\(name) differs, \(reading)")
+                #expect(Bytes(a) == Bytes(readBytes(folder + "/rows\(k)/" + name)), "\(name) differs, \(reading)")
             }
         }
         return plan.summary.selectedFiles

@@ -106,7 +106,7 @@ struct ShardTests {
             let again = try await runHaul(["plan", fixture.catalog, "--shards", "4", "--concurrent", "2", "--parallel", "16", "--out", "plan2", "--root", "sample", "--archive", archive.url], in: folder.path)
             #expect(again.status == 0)
             for name in ["shards/00000.csv", "shards/00001.csv", "shards/00002.csv", "shards/00003.csv", "rows.csv", "plan.json"] {
-                #expect(readBytes(folder.path + "/plan/" + name) == readBytes(folder.path + "/plan2/" + name), "\(name) differs")
+                #expect(Bytes(readBytes(folder.path + "/plan/" + name)) == Bytes(readBytes(folder.path + "/plan2/" + name)), "\(name) differs")
             }
             let record = try ShardPlan.read(folder.path + "/plan")
             #expect(record.parallelPerShard == 8)
@@ -197,7 +197,7 @@ struct ShardTests {
             #expect(merge.status == 0, "\(merge.stderr)")
             #expect(listing(folder.path + "/tree/data") == listing(folder.path + "/one/data"))
             for file in listing(folder.path + "/one/data") where !file.hasSuffix("/") && !file.hasPrefix("manifest.") {
-                #expect(readBytes(folder.path + "/tree/data/" + file) == readBytes(folder.path + "/one/data/" + file), "\(file)")
+                #expect(Bytes(readBytes(folder.path + "/tree/data/" + file)) == Bytes(readBytes(folder.path + "/one/data/" + file)), "\(file)")
             }
             let merged = try String(contentsOfFile: folder.path + "/tree/data/manifest.csv", encoding: .utf8)
             let reference = try String(contentsOfFile: folder.path + "/one/data/manifest.csv", encoding: .utf8)

@@ -70,7 +70,7 @@ struct StoredBundleTests {
             #expect(reading.names == names)
             for index in plan.downloads {
                 let name = "bundle/" + plan.entries[index].path
-                #expect(readBytes(folder.path + "/x/" + name) == archive.content(of: plan.entries[index].product.uri), "\(name)")
+                #expect(Bytes(readBytes(folder.path + "/x/" + name)) == Bytes(archive.content(of: plan.entries[index].product.uri)), "\(name)")
                 let entry = try #require(reading.entry(name))
                 #expect(entry.method == 0)
                 #expect(entry.mtime == archive.lastModified(of: plan.entries[index].product.uri))

@@ -63,6 +63,29 @@ func download(
     }
 }
 
+/// Bytes compared as one value in an expectation: `#expect(Bytes(a) == Bytes(b))`.
+///
+/// Comparing two arrays in `#expect` has Swift Testing describe every element and compute their
+/// difference when they differ: minutes for a few megabytes (under ThreadSanitizer, longer), on the
+/// cooperative threads that every other test and the loopback archives need, so one mismatch once
+/// stalled the whole sanitized suite. This says each one's length and a hash instead.
+struct Bytes: Equatable, CustomTestStringConvertible {
+    let bytes: [UInt8]?
+
+    init(_ bytes: [UInt8]?) { self.bytes = bytes }
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
+    init(_ data: Data?) { self.bytes = data.map { [UInt8]($0) } }
+
+    var testDescription: String {
+        guard let bytes else { return "nil" }
+        // FNV-1a of the bytes, enough to tell two values apart in a message.
+        let hash = bytes.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        return "\(bytes.count) bytes, FNV-1a \(String(hash, radix: 16))"
+    }
+
+    static func == (a: Bytes, b: Bytes) -> Bool { a.bytes == b.bytes }
+}
+
 func readBytes(_ path: String) -> [UInt8]? {
     guard let data = FileManager.default.contents(atPath: path) else { return nil }
     return [UInt8](data)

@@ -90,7 +90,7 @@ struct TLSTests {
         // Trusted by a CA file, and by a hashed CA folder.
         let byFile = try await run({ $0.caFile = server.certificate }, into: folder.path + "/file")
         #expect(byFile.status(product.uri) == "OK")
-        #expect(readBytes(folder.path + "/file/d/tls_cal.fits") == bytes)
+        #expect(Bytes(readBytes(folder.path + "/file/d/tls_cal.fits")) == Bytes(bytes))
         let authorities = folder.path + "/authorities"
         try FileManager.default.createDirectory(atPath: authorities, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: server.certificate, toPath: authorities + "/haul-test.pem")
@@ -98,7 +98,7 @@ struct TLSTests {
         #expect(rehash.status == 0, "\(rehash.output)")
         let byFolder = try await run({ $0.caPath = authorities }, into: folder.path + "/folder")
         #expect(byFolder.status(product.uri) == "OK")
-        #expect(readBytes(folder.path + "/folder/d/tls_cal.fits") == bytes)
+        #expect(Bytes(readBytes(folder.path + "/folder/d/tls_cal.fits")) == Bytes(bytes))
         // Another authority is no better than none.
         let other = try await run({ $0.caFile = "/etc/ssl/certs/ca-certificates.crt" }, into: folder.path + "/other")
         #expect(other.status(product.uri)?.hasPrefix("FAILED: TLS certificate not trusted") == true)
@@ -110,7 +110,7 @@ struct TLSTests {
         #expect(plain.stderr.contains("FAILED: TLS certificate not trusted"), "\(plain.stderr)")
         let trusted = try await runHaul(["download", "list.txt", "--dir", "trusted", "--progress", "none", "--cacert", server.certificate], in: folder.path)
         #expect(trusted.status == 0, "\(trusted.stderr)")
-        #expect(readBytes(folder.path + "/trusted/127.0.0.1/tls_cal.fits") == bytes)
+        #expect(Bytes(readBytes(folder.path + "/trusted/127.0.0.1/tls_cal.fits")) == Bytes(bytes))
         let hashed = try await runHaul(["download", "list.txt", "--dir", "hashed", "--progress", "none", "--capath", authorities], in: folder.path)
         #expect(hashed.status == 0, "\(hashed.stderr)")
         let missing = try await runHaul(["download", "list.txt", "--dir", "missing", "--progress", "none", "--cacert", "nowhere.pem"], in: folder.path)

@@ -51,7 +51,7 @@ import Glibc
             #expect(entry.size == UInt64(body.count))
             #expect(entry.crc == crc)
             #expect(entry.method == (c.mode == .store ? 0 : 8))
-            #expect(readBytes(folder.path + "/out/" + entry.name) == body)
+            #expect(Bytes(readBytes(folder.path + "/out/" + entry.name)) == Bytes(body))
         }
     }
 }
