@@ -509,7 +509,7 @@ extension PlanRows {
     /// Whether a string member's text is its bytes between the quotes: no escapes, not empty, nothing
     /// that trimming would take off.
     @inline(__always)
-    private static func isPlainText(_ slot: RowSlot, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isPlainText(_ slot: RowSlot, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard slot.plain, slot.end - slot.start > 2 else { return false }
         let first = bytes[slot.start + 1]
         let last = bytes[slot.end - 2]
@@ -519,7 +519,7 @@ extension PlanRows {
 
     /// Calls `body` with a string member's text: `text` when given, else its bytes in the document.
     @inline(__always)
-    private static func withText<R>(
+    static func withText<R>(
         _ slot: RowSlot, _ text: String?, _ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R
     ) -> R {
         if var text { return text.withUTF8(body) }

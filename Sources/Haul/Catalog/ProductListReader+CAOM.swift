@@ -1,0 +1,179 @@
+import Foundation
+
+// CAOM rows of a JSON list made into products without a `JSONRow` each. The members the mapping reads
+// but the URI, the file name and the size are one of few values, or the same as the row before's (the
+// rows of an observation follow each other): what the mapping makes of each group of them is kept by
+// the bytes the members have in the document (``PlanRows/Group``, as `haul plan` reads its rows) and
+// made again only for bytes not seen lately. A row then costs its URI's and file name's strings, a
+// lookup of its shared fields (``Product/CommonTable``) and no reference counting of a row's values:
+// perf put each row's `JSONRow`, its values and the strings handed out for them at a fifth of the
+// samples of `select` on a million rows.
+//
+// Anything the mapping would refuse, and any member this way does not read exactly as the mapping
+// does, goes back to the caller, which maps the row with ``Catalog/caomProduct(_:)``: its product, or
+// its error, is the one given. Tests read lists both ways and hold the products equal.
+
+extension ProductListReader {
+    /// Whether a JSON list's CAOM rows are made into products this way (else each through its
+    /// ``JSONRow``): tests read lists both ways, to hold them equal.
+    @TaskLocal static var readsCAOMProductsDirectly = true
+
+    /// The mission, and whether it is JWST (``CAOMFields/missionIsJWST(_:)``).
+    struct Mission {
+        var text: String?
+        var jwst: Bool?
+    }
+
+    /// One reader's groups of members, by their bytes (see ``PlanRows/Group``).
+    struct CAOMGroups {
+        // An observation's rows follow each other, but a list that repeats rows comes back to them.
+        var dataset = PlanRows.Group<String>([.obsId, .obsID, .parentObsid], slots: 4096)
+        var mission = PlanRows.Group<Mission>([.obsCollection])
+        var subgroup = PlanRows.Group<PlanRows.Subgroup>([.productSubGroupDescription])
+        var stated = PlanRows.Group<String?>([.calibLevel])
+        var productType = PlanRows.Group<String?>([.productType])
+        var recommended = PlanRows.Group<Bool>([.productGroupDescription])
+        var access = PlanRows.Group<Product.Access>([.dataRights])
+        var project = PlanRows.Group<String?>([.project])
+        var instrument = PlanRows.Group<String?>([.instrumentName])
+        var filters = PlanRows.Group<String?>([.filters])
+        var details = PlanRows.Group<Product.Details?>([.description, .project, .proposalID, .dataproductType])
+        /// HST categories, by the numbers of the calib level, product type and project they are made of.
+        var categories = [(key: SIMD3<Int>, category: String?)?](repeating: nil, count: 64)
+    }
+
+    /// The product ``Catalog/caomProduct(_:)`` makes of the row whose members `slots` note, at `index`
+    /// of the array whose rows' origin is `origin`; `nil` for a row to be mapped as any other (one the
+    /// mapping would refuse, or that this way does not read).
+    static func caomProduct(
+        _ slots: UnsafeBufferPointer<RowSlot>, parser: inout JSONReader.Parser, groups: inout CAOMGroups,
+        values: inout [JSONValue?], details: DetailsTable?, commons: Product.CommonTable, origin: String, index: Int
+    ) -> Product? {
+        let bytes = parser.bytes
+        // A group's value, made by the mapping's own accessors from the members' values.
+        func read<T>(_ fields: [RowField], _ body: (JSONRow) throws -> T) -> T? {
+            for field in fields {
+                values[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
+            }
+            var row = JSONRow(fields: values, origin: "", path: "", index: 0, name: "")
+            row.details = details
+            let value = try? body(row)
+            for field in fields { values[field.rawValue] = nil }
+            return value
+        }
+        guard let dataset = groups.dataset.value(slots, bytes, make: { read([.obsId, .obsID, .parentObsid]) { try CAOMFields.dataset($0) } }),
+              let mission = groups.mission.value(slots, bytes, make: {
+                  read([.obsCollection]) { row in
+                      let text = try row.string(.obsCollection)
+                      return Mission(text: text, jwst: CAOMFields.missionIsJWST(text))
+                  }
+              }),
+              let subgroup = groups.subgroup.value(slots, bytes, make: {
+                  read([.productSubGroupDescription]) { row in
+                      let text = try row.string(.productSubGroupDescription)
+                      return PlanRows.Subgroup(text: text, suffix: Product.normaliseSuffix(text), guideStar: CAOMFields.subgroupGuideStar(text))
+                  }
+              }),
+              let stated = groups.stated.value(slots, bytes, make: { read([.calibLevel]) { try CAOMFields.stated($0) } }),
+              let productType = groups.productType.value(slots, bytes, make: { read([.productType]) { try $0.string(.productType) } }),
+              let recommended = groups.recommended.value(slots, bytes, make: {
+                  read([.productGroupDescription]) { try $0.string(.productGroupDescription).map(Product.namesRecommendedSet) ?? false }
+              }),
+              let access = groups.access.value(slots, bytes, make: { read([.dataRights]) { try $0.access(.dataRights) } }),
+              // The mapping reads `project` of HST rows only: a JWST row's that it would refuse is left to it.
+              let project = groups.project.value(slots, bytes, make: { read([.project]) { try $0.string(.project) } }),
+              let instrument = groups.instrument.value(slots, bytes, make: {
+                  read([.instrumentName]) { try $0.string(.instrumentName)?.trimmingSpaces() }
+              }),
+              let filters = groups.filters.value(slots, bytes, make: { read([.filters]) { try $0.string(.filters)?.trimmingSpaces() } })
+        else { return nil }
+        var productDetails: Product.Details?
+        if details != nil {
+            guard let entry = groups.details.value(slots, bytes, make: {
+                read([.description, .project, .proposalID, .dataproductType]) { Catalog.details($0) }
+            }) else { return nil }
+            productDetails = entry.value
+        }
+
+        // The URI: `requiredString`'s, trimmed and not empty.
+        let uriSlot = slots[RowField.dataURI.rawValue]
+        guard uriSlot.kind == .string else { return nil }
+        let uri: String
+        if PlanRows.isPlainText(uriSlot, bytes) {
+            uri = String(decoding: UnsafeBufferPointer(rebasing: bytes[(uriSlot.start + 1)..<(uriSlot.end - 1)]), as: UTF8.self)
+        } else {
+            guard case .string(let s)? = parser.value(of: uriSlot, field: RowField.dataURI.rawValue, shared: false) else { return nil }
+            uri = s.trimmingSpaces()
+            guard !uri.isEmpty else { return nil }
+        }
+        // The file name: `productFilename` trimmed, else the URI's last part; never empty.
+        let nameSlot = slots[RowField.productFilename.rawValue]
+        var filename: String?
+        switch nameSlot.kind {
+        case .absent, .null:
+            break
+        case .string:
+            if PlanRows.isPlainText(nameSlot, bytes) {
+                filename = String(decoding: UnsafeBufferPointer(rebasing: bytes[(nameSlot.start + 1)..<(nameSlot.end - 1)]), as: UTF8.self)
+            } else {
+                guard case .string(let s)? = parser.value(of: nameSlot, field: RowField.productFilename.rawValue, shared: false) else { return nil }
+                filename = s.trimmingSpaces().nilIfEmpty
+            }
+        default:
+            return nil
+        }
+        if filename == nil {
+            let part = Catalog.lastPathComponent(uri)
+            guard !part.isEmpty else { return nil }
+            filename = part
+        }
+        let name = filename!
+        // The size: `size(_:)`'s.
+        let sizeSlot = slots[RowField.size.rawValue]
+        let size: Int64?
+        switch sizeSlot.kind {
+        case .absent, .null: size = nil
+        case .number where (sizeSlot.integer ?? -1) >= 0: size = sizeSlot.integer
+        default:
+            guard let read = JSONRow.size(of: parser.value(of: sizeSlot, field: RowField.size.rawValue, shared: false)) else { return nil }
+            size = read
+        }
+
+        // What the file name adds, from its bytes when they are plain ASCII (where bytes are Characters).
+        var text = name
+        let derived = text.withUTF8 { nameBytes in
+            if !nameBytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) {
+                return CAOMFields.derived(
+                    subgroupSuffix: subgroup.value.suffix, subgroupGuideStar: subgroup.value.guideStar, missionIsJWST: mission.value.jwst,
+                    stated: stated.value, namesJWST: Product.namesJWST(ascii: nameBytes), guideStarMark: Product.hasGuideStarMark(nameBytes),
+                    nameSuffix: { Product.suffix(ofASCIIName: nameBytes)! }
+                )
+            }
+            return CAOMFields.derived(
+                subgroupSuffix: subgroup.value.suffix, subgroupGuideStar: subgroup.value.guideStar, missionIsJWST: mission.value.jwst,
+                stated: stated.value, namesJWST: Product.namesJWST(name), guideStarMark: Product.hasGuideStarMark(nameBytes),
+                nameSuffix: { Product.suffix(ofFilename: name) }
+            )
+        }
+        // The HST category (none for JWST), by the numbers of what it is made of.
+        var category: String?
+        if !derived.jwst {
+            let key = SIMD3(stated.id, productType.id, project.id)
+            let mixed = UInt64(truncatingIfNeeded: key.x &* 31 &+ key.y &* 1009 &+ key.z) &* 0x9E37_79B9_7F4A_7C15
+            let slot = Int(truncatingIfNeeded: mixed >> 58)
+            if let known = groups.categories[slot], known.key == key {
+                category = known.category
+            } else {
+                category = CAOMFields.category(stated: stated.value, productType: productType.value, project: project.value)
+                groups.categories[slot] = (key, category)
+            }
+        }
+        var product = CAOMFields.product(
+            uri: uri, filename: name, size: size, derived, category: category, dataset: dataset.value, mission: mission.value.text,
+            productType: productType.value, recommended: recommended.value, access: access.value, instrument: instrument.value,
+            filters: filters.value, details: productDetails, origin: origin, table: commons
+        )
+        product.setOrigin(origin, row: index)
+        return product
+    }
+}
