@@ -177,8 +177,9 @@ public struct Plan: Sendable {
         var datasetProblem: String?
         // Products read in place: an array's subscript would copy each one for a field.
         products.withUnsafeBufferPointer { products in
-            // Which file names pass the quick check (``SafePath/isPlainSafe(_:)``), on two threads.
-            let plainNames = Halves.map(products.count) { SafePath.isPlainSafe(products[$0].filename) }
+            // Which file names are safe (``SafePath/problem(in:what:)``), on two threads: the problem of
+            // an unsafe one is asked again below.
+            let safeNames = Halves.map(products.count) { SafePath.problem(in: products[$0].filename, what: "") == nil }
             for index in products.indices where picked[index] {
                 var entry = Entry(source: source, row: index, disposition: .download)
                 if layout == .nested, products[index].dataset != lastDataset {
@@ -188,7 +189,7 @@ public struct Plan: Sendable {
                 if products[index].access == .exclusive && !authorized {
                     entry.disposition = .excluded("exclusive access needs a token")
                     summary.excludedExclusive += 1
-                } else if let problem = (plainNames[index] ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
+                } else if let problem = (safeNames[index] ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
                             ?? (layout == .nested ? datasetProblem : nil) {
                     entry.disposition = .unsafe(problem)
                     summary.unsafe += 1
