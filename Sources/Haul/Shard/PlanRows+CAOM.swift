@@ -39,8 +39,9 @@ extension PlanRows {
         }
 
         let fields: [RowField]
-        private var lastKey: [UInt8] = []
-        private var last: Entry?
+        /// The slot of the last row's value, or -1: the cache's entry, not a copy of it (copying the
+        /// key and the value at every change of value was a retain and a release of each).
+        private var last = -1
         /// The cache: `slots` entries (a power of two).
         private var keys: [[UInt8]]
         private var entries: [Entry?]
@@ -56,24 +57,22 @@ extension PlanRows {
         /// not known, `nil` when `make` gives none (the mapping refuses them).
         @inline(__always)
         mutating func value(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
-            if let last, PlanRows.matches(lastKey, slots, bytes, fields) { return last }
+            if last >= 0, PlanRows.matches(keys[last], slots, bytes, fields) { return entries[last] }
             return lookUp(slots, bytes, make: make)
         }
 
         private mutating func lookUp(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
             let slot = PlanRows.hash(slots, bytes, fields) & (entries.count - 1)
-            if let entry = entries[slot], PlanRows.matches(keys[slot], slots, bytes, fields) {
-                last = entry
-                lastKey = keys[slot]
-                return entry
+            if entries[slot] != nil, PlanRows.matches(keys[slot], slots, bytes, fields) {
+                last = slot
+                return entries[slot]
             }
             guard let value = make() else { return nil }
             let entry = Entry(id: nextID, value: value)
             nextID += 1
-            lastKey = PlanRows.key(slots, bytes, fields)
-            last = entry
-            keys[slot] = lastKey
+            keys[slot] = PlanRows.key(slots, bytes, fields)
             entries[slot] = entry
+            last = slot
             return entry
         }
     }
