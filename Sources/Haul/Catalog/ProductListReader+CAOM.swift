@@ -28,16 +28,16 @@ extension ProductListReader {
     struct CAOMGroups {
         // An observation's rows follow each other, but a list that repeats rows comes back to them.
         var dataset = PlanRows.Group<String>([.obsId, .obsID, .parentObsid], slots: 4096)
-        var mission = PlanRows.Group<Mission>([.obsCollection])
-        var subgroup = PlanRows.Group<PlanRows.Subgroup>([.productSubGroupDescription])
-        var stated = PlanRows.Group<String?>([.calibLevel])
-        var productType = PlanRows.Group<String?>([.productType])
-        var recommended = PlanRows.Group<Bool>([.productGroupDescription])
-        var access = PlanRows.Group<Product.Access>([.dataRights])
-        var project = PlanRows.Group<String?>([.project])
-        var instrument = PlanRows.Group<String?>([.instrumentName])
-        var filters = PlanRows.Group<String?>([.filters])
-        var details = PlanRows.Group<Product.Details?>([.description, .project, .proposalID, .dataproductType])
+        var mission = PlanRows.Group<Mission>([.obsCollection], slots: 256)
+        var subgroup = PlanRows.Group<PlanRows.Subgroup>([.productSubGroupDescription], slots: 256)
+        var stated = PlanRows.Group<String?>([.calibLevel], slots: 256)
+        var productType = PlanRows.Group<String?>([.productType], slots: 256)
+        var recommended = PlanRows.Group<Bool>([.productGroupDescription], slots: 256)
+        var access = PlanRows.Group<Product.Access>([.dataRights], slots: 256)
+        var project = PlanRows.Group<String?>([.project], slots: 256)
+        var instrument = PlanRows.Group<String?>([.instrumentName], slots: 256)
+        var filters = PlanRows.Group<String?>([.filters], slots: 256)
+        var details = PlanRows.Group<Product.Details?>([.description, .project, .proposalID, .dataproductType], slots: 256)
         /// HST categories, by the numbers of the calib level, product type and project they are made of.
         var categories = [(key: SIMD3<Int>, category: String?)?](repeating: nil, count: 64)
     }
@@ -61,8 +61,20 @@ extension ProductListReader {
             for field in fields { values[field.rawValue] = nil }
             return value
         }
-        guard let dataset = groups.dataset.value(slots, bytes, make: { read([.obsId, .obsID, .parentObsid]) { try CAOMFields.dataset($0) } }),
-              let mission = groups.mission.value(slots, bytes, make: {
+        // The dataset: `obs_id` when it is a string that is not empty (as nearly always), made as the
+        // mapping makes it (a shared string); else by the group, from `obsID` or `parent_obsid`. A list
+        // of one product per observation has a new one every row, which the group would key and cache
+        // for nothing.
+        let dataset: String
+        let idSlot = slots[RowField.obsId.rawValue]
+        if idSlot.kind == .string, case .string(let id)? = parser.value(of: idSlot, field: RowField.obsId.rawValue, shared: true), !id.isEmpty {
+            dataset = id
+        } else {
+            guard let entry = groups.dataset.value(slots, bytes, make: { read([.obsId, .obsID, .parentObsid]) { try CAOMFields.dataset($0) } })
+            else { return nil }
+            dataset = entry.value
+        }
+        guard let mission = groups.mission.value(slots, bytes, make: {
                   read([.obsCollection]) { row in
                       let text = try row.string(.obsCollection)
                       return Mission(text: text, jwst: CAOMFields.missionIsJWST(text))
@@ -169,7 +181,7 @@ extension ProductListReader {
             }
         }
         var product = CAOMFields.product(
-            uri: uri, filename: name, size: size, derived, category: category, dataset: dataset.value, mission: mission.value.text,
+            uri: uri, filename: name, size: size, derived, category: category, dataset: dataset, mission: mission.value.text,
             productType: productType.value, recommended: recommended.value, access: access.value, instrument: instrument.value,
             filters: filters.value, details: productDetails, origin: origin, table: commons
         )

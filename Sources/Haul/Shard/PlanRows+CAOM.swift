@@ -61,14 +61,24 @@ extension PlanRows {
             return lookUp(slots, bytes, make: make)
         }
 
+        /// A value is looked for in two slots, its hash's and the next: two values of the few a group has
+        /// (the subgroups of a list) that share a slot would otherwise each put the other out, and be
+        /// made again, row after row.
         private mutating func lookUp(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
-            let slot = PlanRows.hash(slots, bytes, fields) & (entries.count - 1)
-            if entries[slot] != nil, PlanRows.matches(keys[slot], slots, bytes, fields) {
-                last = slot
-                return entries[slot]
+            let home = PlanRows.hash(slots, bytes, fields) & (entries.count - 1)
+            let other = (home + 1) & (entries.count - 1)
+            if entries[home] != nil, PlanRows.matches(keys[home], slots, bytes, fields) {
+                last = home
+                return entries[home]
+            }
+            if entries[other] != nil, PlanRows.matches(keys[other], slots, bytes, fields) {
+                last = other
+                return entries[other]
             }
             guard let value = make() else { return nil }
             let entry = Entry(id: nextID, value: value)
+            // An empty slot of the two, else each in turn.
+            let slot = entries[home] == nil ? home : entries[other] == nil ? other : nextID & 1 == 0 ? home : other
             nextID += 1
             keys[slot] = PlanRows.key(slots, bytes, fields)
             entries[slot] = entry
