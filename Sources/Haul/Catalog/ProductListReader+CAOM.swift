@@ -40,6 +40,9 @@ extension ProductListReader {
         var details = PlanRows.Group<Product.Details?>([.description, .project, .proposalID, .dataproductType], slots: 256)
         /// HST categories, by the numbers of the calib level, product type and project they are made of.
         var categories = [(key: SIMD3<Int>, category: String?)?](repeating: nil, count: 64)
+        /// The ``Product/Common``s made lately, by the numbers of the mission, product type, instrument,
+        /// filters and details they hold (the level, suffix and category are compared by their words).
+        var commons = [(ids: SIMD8<Int>, common: Product.Common)?](repeating: nil, count: 256)
     }
 
     /// The product ``Catalog/caomProduct(_:)`` makes of the row whose members `slots` note, at `index`
@@ -100,11 +103,13 @@ extension ProductListReader {
               let filters = groups.filters.value(slots, bytes, make: { read([.filters]) { try $0.string(.filters)?.trimmingSpaces() } })
         else { return nil }
         var productDetails: Product.Details?
+        var detailsID = 0
         if details != nil {
             guard let entry = groups.details.value(slots, bytes, make: {
                 read([.description, .project, .proposalID, .dataproductType]) { Catalog.details($0) }
             }) else { return nil }
             productDetails = entry.value
+            detailsID = entry.id
         }
 
         // The URI: `requiredString`'s, trimmed and not empty.
@@ -180,12 +185,46 @@ extension ProductListReader {
                 groups.categories[slot] = (key, category)
             }
         }
-        var product = CAOMFields.product(
-            uri: uri, filename: name, size: size, derived, category: category, dataset: dataset, mission: mission.value.text,
-            productType: productType.value, recommended: recommended.value, access: access.value, instrument: instrument.value,
-            filters: filters.value, details: productDetails, origin: origin, table: commons
+        // The shared fields (``Product/Common``), as ``CAOMFields/product(uri:filename:size:_:category:dataset:mission:productType:recommended:access:instrument:filters:details:origin:table:)``
+        // gives them from `commons`: found first by the numbers of the groups' values and the words of
+        // the level, suffix and category (no string retained, none compared), then in `commons`.
+        let ids = SIMD8(mission.id, productType.id, instrument.id, filters.id, detailsID, 0, 0, 0)
+        var h = UInt64(truncatingIfNeeded: ids[0] &* 31 &+ ids[1] &* 1009 &+ ids[2] &* 65_599 &+ ids[3] &* 7_919 &+ ids[4])
+        @inline(__always) func mix(_ text: String?) {
+            let (a, b) = text?.words ?? (0x51, 0)
+            h = (h ^ a ^ b &* 0x9E37_79B9_7F4A_7C15) &* 0xFF51_AFD7_ED55_8CCD
+        }
+        mix(derived.level)
+        mix(derived.suffix)
+        mix(category)
+        let slot = Int(truncatingIfNeeded: h >> 56)
+        let common: Product.Common
+        if let known = groups.commons[slot], known.ids == ids, Self.same(known.common.values.level, derived.level),
+           Self.same(known.common.values.suffix, derived.suffix), Self.same(known.common.values.category, category) {
+            common = known.common
+        } else {
+            common = commons.common(Product.Common.Values(
+                mission: mission.value.text, level: derived.level, category: category, suffix: derived.suffix,
+                productType: productType.value, instrument: instrument.value, filters: filters.value, originText: origin,
+                details: productDetails
+            ))
+            groups.commons[slot] = (ids, common)
+        }
+        var product = Product(
+            uri: uri, filename: name, dataset: dataset, common: common, recommended: recommended.value, guideStar: derived.guideStar,
+            access: access.value, size: size
         )
         product.setOrigin(origin, row: index)
         return product
+    }
+
+    /// Whether two strings are one (both none, or held in the same words: the same bytes).
+    @inline(__always)
+    private static func same(_ a: String?, _ b: String?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): return true
+        case let (a?, b?): return a.words == b.words
+        default: return false
+        }
     }
 }
