@@ -137,6 +137,29 @@ struct SelectSharingTests {
         }
     }
 
+    @Test("A file name's one-pass scan reads its guide-star mark and suffix as the mapping's functions do")
+    func nameScan() {
+        let pieces = ["jw", "_", "gs", "GS", "-", "fg", ".", "fits", "_cal", "x1d", "a", "_gS-", "..", "_", "-", "\r", "é",
+                      String(repeating: "s", count: 33)]
+        var generator = SystemRandomNumberGenerator()
+        var names = ["", "_", ".", "_.", "a_.b", "_gs-", "x_gs", "x_gs-fg_cal.fits", "jw01_nrca1_cal.fits", "z14z0104t_shf.fits", "a_b.c_d.e"]
+        for _ in 0..<20_000 {
+            names.append((0..<Int.random(in: 1...7, using: &generator)).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &generator)] }.joined())
+        }
+        for name in names {
+            var text = name
+            text.withUTF8 { bytes in
+                let scan = ProductListReader.NameScan(bytes)
+                let plain = Product.suffix(ofASCIIName: bytes)
+                #expect(scan.plain == (plain != nil), "\(name)")
+                guard scan.plain else { return }
+                #expect(scan.guideStar == Product.hasGuideStarMark(bytes), "\(name)")
+                #expect(scan.suffix(bytes) == plain!, "\(name)")
+                #expect(scan.suffix(bytes) == Product.suffix(ofFilename: name), "\(name)")
+            }
+        }
+    }
+
     @Test("A row the mapping refuses gives the same message read directly or through its JSONRow")
     func directErrors() throws {
         let folder = TemporaryFolder()

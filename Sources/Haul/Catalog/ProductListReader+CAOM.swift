@@ -43,6 +43,65 @@ extension ProductListReader {
         /// The ``Product/Common``s made lately, by the numbers of the mission, product type, instrument,
         /// filters and details they hold (the level, suffix and category are compared by their words).
         var commons = [(ids: SIMD8<Int>, common: Product.Common)?](repeating: nil, count: 256)
+        /// ``Product/jwstLevel(forSuffix:)`` of the suffixes seen lately, each kept with its string (so
+        /// that equal words are the same bytes).
+        var suffixLevels = [(suffix: String, level: String?)?](repeating: nil, count: 64)
+
+        /// ``Product/jwstLevel(forSuffix:)``, asked once for each suffix while it is in use.
+        mutating func jwstLevel(forSuffix suffix: String) -> String? {
+            let (a, b) = suffix.words
+            let slot = Int(truncatingIfNeeded: ((a ^ b &* 31) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+            if let known = suffixLevels[slot], known.suffix.words == (a, b) { return known.level }
+            let level = Product.jwstLevel(forSuffix: suffix)
+            suffixLevels[slot] = (suffix, level)
+            return level
+        }
+    }
+
+    /// What the mapping reads of a file name that is plain ASCII without a CR (where bytes are
+    /// Characters), in one pass: whether it has the guide-star mark (``Product/hasGuideStarMark(_:)``) and
+    /// where its suffix lies (``Product/suffix(ofASCIIName:)``).
+    struct NameScan {
+        /// Whether the name is plain ASCII without a CR; nothing else is known when it is not.
+        var plain = true
+        var guideStar = false
+        /// The first `.`, or the name's end.
+        var stemEnd = 0
+        /// The last `_` before ``stemEnd``, or -1.
+        var underscore = -1
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            let n = bytes.count
+            var dot = -1
+            for i in 0..<n {
+                let c = bytes[i]
+                if c >= 0x80 || c == 0x0D {
+                    plain = false
+                    return
+                }
+                if c == UInt8(ascii: "_") {
+                    if dot < 0 { underscore = i }
+                    if !guideStar, i + 3 < n, bytes[i + 3] == UInt8(ascii: "-"), bytes[i + 1] | 0x20 == UInt8(ascii: "g"),
+                       bytes[i + 2] | 0x20 == UInt8(ascii: "s") {
+                        guideStar = true
+                    }
+                } else if c == UInt8(ascii: "."), dot < 0 {
+                    dot = i
+                }
+            }
+            stemEnd = dot < 0 ? n : dot
+        }
+
+        /// ``Product/suffix(ofASCIIName:)`` of the name scanned.
+        func suffix(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+            guard underscore >= 0 else { return nil }
+            let part = UnsafeBufferPointer(rebasing: bytes[(underscore + 1)..<stemEnd])
+            guard !part.isEmpty, part.count <= 32 else { return nil }
+            return String(unsafeUninitializedCapacity: part.count) { out in
+                for (i, b) in part.enumerated() { out[i] = b >= 0x61 && b <= 0x7A ? b - 0x20 : b }
+                return part.count
+            }
+        }
     }
 
     /// The product ``Catalog/caomProduct(_:)`` makes of the row whose members `slots` note, at `index`
@@ -159,12 +218,19 @@ extension ProductListReader {
         // What the file name adds, from its bytes when they are plain ASCII (where bytes are Characters).
         var text = name
         let derived = text.withUTF8 { nameBytes in
-            if !nameBytes.contains(where: { $0 >= 0x80 || $0 == 0x0D }) {
-                return CAOMFields.derived(
-                    subgroupSuffix: subgroup.value.suffix, subgroupGuideStar: subgroup.value.guideStar, missionIsJWST: mission.value.jwst,
-                    stated: stated.value, namesJWST: Product.namesJWST(ascii: nameBytes), guideStarMark: Product.hasGuideStarMark(nameBytes),
-                    nameSuffix: { Product.suffix(ofASCIIName: nameBytes)! }
-                )
+            let scan = NameScan(nameBytes)
+            if scan.plain {
+                // ``CAOMFields/derived(subgroupSuffix:subgroupGuideStar:missionIsJWST:stated:namesJWST:guideStarMark:nameSuffix:)``
+                // and ``Product/jwstLevel(stated:suffix:nameSuffix:)``, from one pass over the name's
+                // bytes, with each suffix's JWST level asked once.
+                let suffix = subgroup.value.suffix ?? scan.suffix(nameBytes)
+                let jwst = mission.value.jwst ?? Product.namesJWST(ascii: nameBytes)
+                var level = stated.value
+                if jwst, stated.value == nil || stated.value == "0" || stated.value == "1" || stated.value == "2" {
+                    level = suffix.flatMap { groups.jwstLevel(forSuffix: $0) }
+                        ?? scan.suffix(nameBytes).flatMap { groups.jwstLevel(forSuffix: $0) } ?? stated.value
+                }
+                return CAOMFields.Derived(suffix: suffix, level: level, jwst: jwst, guideStar: scan.guideStar || subgroup.value.guideStar)
             }
             return CAOMFields.derived(
                 subgroupSuffix: subgroup.value.suffix, subgroupGuideStar: subgroup.value.guideStar, missionIsJWST: mission.value.jwst,
