@@ -91,7 +91,118 @@ struct SelectSharingTests {
             return "{" + members.joined(separator: ",") + "}"
         }
         out.append(("prefixes", "{\"data\":[\n" + prefixed.joined(separator: ",\n") + "\n]}"))
+        out.append(("escapes", escapes()))
         return out
+    }
+
+    /// Repeated values written escaped in one row and plain in the next (`\u00e9` and `é`, `\/` and `/`,
+    /// `\"` and `\\`), long and short, beyond ASCII, null or absent between: a value shared by its bytes
+    /// (``SharedStrings``, the direct reading's groups) must be the one its own row spells.
+    static func escapes() -> String {
+        let rows = (0..<240).map { i -> String in
+            let escaped = i % 2 == 0
+            let e = escaped ? "\\u00e9" : "\u{00E9}"
+            let slash = escaped ? "\\/" : "/"
+            let dataset = ["C\(e)line_obs_\(i / 6)_with_a_long_name", "q\\\"\\\\\(e)\(i / 6)", "\(e)"][i % 3]
+            let mission = [i % 5 == 0 ? "null" : "\"JWST\"", "\"H\(e)ST long enough to be shared\""][i / 7 % 2]
+            let subgroup = i % 4 == 3 ? "null" : "\"  _\(["CAL", "c\(e)l", "GS-FG", "x1d"][i % 4])  \""
+            let name = i % 9 == 4 ? "" : "\"productFilename\":\"\(i % 3 == 0 ? "\(e)" : "jw")\(i)_\(e)_cal.fits\","
+            return "{\"obs_id\":\"\(dataset)\",\"obs_collection\":\(mission),\"productSubGroupDescription\":\(subgroup),"
+                + "\"instrument_name\":\"NIR\(slash)CAM \(e)\",\"filters\":\(i % 6 == 1 ? "null" : "\" F\(e)\\\"W \""),"
+                + "\"productGroupDescription\":\(escaped ? "\"Minimum Recommended Products\"" : "\"minimum recommended product\\u0073\""),"
+                + "\"calib_level\":\(["2", "\"2\"", "2.0", "null"][i % 4]),\"project\":\"P\(e)\",\"description\":\"d\(e)\(i % 3)\","
+                + "\"dataRights\":\(escaped ? "\"PUBLIC\"" : "\"p\\u0075blic\""),\(name)"
+                + "\"dataURI\":\"mast:JWST\(slash)product\(slash)\(i % 3 == 0 ? "\(e)" : "jw")\(i)_\(e)_cal.fits\",\"size\":\(i % 5 == 0 ? "\"\(i)\"" : "\(i)")}"
+        }
+        return "{\"data\":[\n" + rows.joined(separator: ",\n") + "\n]}"
+    }
+
+    @Test("Products made straight from the rows' bytes equal those made through each row's JSONRow", arguments: [false, true])
+    func directEqualsRows(keepingDetails: Bool) throws {
+        let folder = TemporaryFolder()
+        for (label, text) in Self.documents() {
+            let path = folder.path + "/\(label).json"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let reference = try Self.reference(Data(contentsOf: URL(fileURLWithPath: path)), name: path, keepingDetails: keepingDetails)
+            for ahead in [false, true] {
+                for direct in [false, true] {
+                    let read = try RowsAhead.$minimumBytes.withValue(ahead ? 0 : Int.max) {
+                        try ProductListReader.$readsCAOMProductsDirectly.withValue(direct) {
+                            try Catalog.load(paths: [path], keepingDetails: keepingDetails).products
+                        }
+                    }
+                    try Self.expectSame(read, reference, "\(label), \(ahead ? "read ahead" : "one reader"), \(direct ? "directly" : "through rows")")
+                }
+            }
+        }
+    }
+
+    @Test("A file name's one-pass scan reads its guide-star mark and suffix as the mapping's functions do")
+    func nameScan() {
+        let pieces = ["jw", "_", "gs", "GS", "-", "fg", ".", "fits", "_cal", "x1d", "a", "_gS-", "..", "_", "-", "\r", "é",
+                      String(repeating: "s", count: 33)]
+        var generator = SystemRandomNumberGenerator()
+        var names = ["", "_", ".", "_.", "a_.b", "_gs-", "x_gs", "x_gs-fg_cal.fits", "jw01_nrca1_cal.fits", "z14z0104t_shf.fits", "a_b.c_d.e"]
+        for _ in 0..<20_000 {
+            names.append((0..<Int.random(in: 1...7, using: &generator)).map { _ in pieces[Int.random(in: 0..<pieces.count, using: &generator)] }.joined())
+        }
+        for name in names {
+            var text = name
+            text.withUTF8 { bytes in
+                let scan = ProductListReader.NameScan(bytes)
+                let plain = Product.suffix(ofASCIIName: bytes)
+                #expect(scan.plain == (plain != nil), "\(name)")
+                guard scan.plain else { return }
+                #expect(scan.guideStar == Product.hasGuideStarMark(bytes), "\(name)")
+                #expect(scan.suffix(bytes) == plain!, "\(name)")
+                #expect(scan.suffix(bytes) == Product.suffix(ofFilename: name), "\(name)")
+            }
+        }
+    }
+
+    @Test("A row the mapping refuses gives the same message read directly or through its JSONRow")
+    func directErrors() throws {
+        let folder = TemporaryFolder()
+        let good = "{\"obs_id\":\"o1\",\"obs_collection\":\"JWST\",\"dataURI\":\"mast:JWST/product/a_cal.fits\",\"size\":1}"
+        // Each bad row after good ones (so that the groups hold values), with the message expected.
+        let bad: [(String, String)] = [
+            ("{\"obs_id\":\"o1\",\"dataURI\":7}", "data[3].dataURI: expected a string, found the number 7"),
+            ("{\"obs_id\":\"o1\",\"dataURI\":\"  \"}", "data[3].dataURI: expected a non-empty URI, found the string \"  \""),
+            ("{\"obs_id\":\"o1\"}", "data[3].dataURI: expected the product's URI, found no such field"),
+            ("{\"obs_id\":\"o1\",\"dataURI\":\"mast:JWST/product/\"}", "data[3].dataURI: expected a URI ending in a file name"),
+            ("{\"obs_id\":\"o1\",\"dataURI\":\"mast:X/a.fits\",\"productFilename\":[1]}", "data[3].productFilename: expected a string, found an array"),
+            ("{\"obs_id\":\"o1\",\"dataURI\":\"mast:X/a.fits\",\"size\":\"big\"}", "data[3].size: expected a size in bytes (a whole number ≥ 0), found the string \"big\""),
+            ("{\"obs_id\":\"o1\",\"dataURI\":\"mast:X/a.fits\",\"size\":-1}", "data[3].size: expected a size in bytes"),
+            ("{\"obs_id\":{},\"dataURI\":\"mast:X/a.fits\"}", "data[3].obs_id: expected a string, found an object"),
+            ("{\"obs_id\":\"o1\",\"obs_collection\":true,\"dataURI\":\"mast:X/a.fits\"}", "data[3].obs_collection: expected a string, found true"),
+            ("{\"obs_id\":\"o1\",\"dataRights\":\"SECRET\",\"dataURI\":\"mast:X/a.fits\"}", "data[3].dataRights: expected PUBLIC, EXCLUSIVE_ACCESS or RESTRICTED"),
+            ("{\"obs_id\":\"o1\",\"calib_level\":[2],\"dataURI\":\"mast:X/a.fits\"}", "data[3].calib_level: expected a number or a string, found an array"),
+            ("{\"obs_id\":\"o1\",\"obs_collection\":\"HST\",\"project\":5,\"dataURI\":\"mast:X/a.fits\"}", "data[3].project: expected a string, found the number 5"),
+        ]
+        for (k, (row, expected)) in bad.enumerated() {
+            let path = folder.path + "/bad\(k).json"
+            try ("{\"data\":[" + [good, good, good, row, good].joined(separator: ",") + "]}").write(toFile: path, atomically: true, encoding: .utf8)
+            var messages: [String] = []
+            for direct in [false, true] {
+                do {
+                    _ = try ProductListReader.$readsCAOMProductsDirectly.withValue(direct) { try Catalog.load(paths: [path]) }
+                    Issue.record("\(row): read without an error")
+                } catch {
+                    messages.append("\(error)")
+                }
+            }
+            #expect(messages.count == 2 && messages[0] == messages[1], "\(row)")
+            #expect(messages.last?.contains(expected) == true, "\(messages.last ?? ""): expected \(expected)")
+            #expect(messages.last?.contains(path) == true, "\(messages.last ?? "") names no file")
+        }
+        // A JWST row's `project` is never read: one the mapping would refuse is no error either way.
+        let path = folder.path + "/jwst.json"
+        try ("{\"data\":[" + good + ",{\"obs_id\":\"o1\",\"obs_collection\":\"JWST\",\"project\":5,\"dataURI\":\"mast:X/b.fits\"}]}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        for direct in [false, true] {
+            let products = try ProductListReader.$readsCAOMProductsDirectly.withValue(direct) { try Catalog.load(paths: [path]).products }
+            #expect(products.map(\.filename) == ["a_cal.fits", "b.fits"])
+        }
     }
 
     @Test("The products of every shape, read by one reader or two, with and without details", arguments: [false, true])

@@ -40,6 +40,7 @@ extension JSONReader.Parser {
     mutating func readRow(depth: Int, into slots: inout [RowSlot]) throws(JSONSyntaxError) {
         guard depth < JSONReader.maximumDepth else { throw fail("nested more than \(JSONReader.maximumDepth) deep") }
         for i in slots.indices { slots[i].kind = .absent }
+        decoded.removeAll(keepingCapacity: true)
         var position = 0
         try members { parser throws(JSONSyntaxError) in
             defer { position += 1 }
@@ -153,6 +154,11 @@ extension JSONReader.Parser {
             slot.plain = try scanString()
             slot.kind = .string
             slot.end = index
+            if !slot.plain {
+                slot.decodedStart = decoded.count
+                decoded.append(contentsOf: scratch)
+                slot.decodedEnd = decoded.count
+            }
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             guard case .number(let d, let integer) = try number() else { return }
             slot.kind = .number
@@ -180,6 +186,14 @@ extension JSONReader.Parser {
         case .string where slot.plain:
             let text = UnsafeBufferPointer(rebasing: bytes[(slot.start + 1)..<(slot.end - 1)])
             return .string(shared ? strings.string(text, field: field) : String(decoding: text, as: UTF8.self))
+        case .string:
+            // Decoded as the row was read: the same text the string's second reading made, shared as
+            // the same bytes without escapes would be.
+            let decoded = decoded
+            return decoded.withUnsafeBufferPointer { all in
+                let text = UnsafeBufferPointer(rebasing: all[slot.decodedStart..<slot.decodedEnd])
+                return .string(shared ? strings.string(text, field: field) : String(decoding: text, as: UTF8.self))
+            }
         default:
             let saved = index
             defer { index = saved }

@@ -57,7 +57,57 @@ enum JSONReader {
     }
 
     /// Whether bytes are well-formed UTF-8 (what `String(validating:as:)` accepts), without making a string.
+    ///
+    /// The well-formed sequences of the Unicode standard (table 3-7), checked a byte at a time with
+    /// ASCII skipped eight bytes at a time: `Unicode.UTF8.ForwardParser`, a scalar at a time, was most
+    /// of the strings' scanning in a list beyond ASCII (perf, the unicode shape of
+    /// Benchmarks/select-shapes.sh). JSONReaderTests hold the two equal.
     static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            if i + 8 <= n, UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+                continue
+            }
+            let b = base[i]
+            if b < 0x80 {
+                i += 1
+            } else if b < 0xC2 {
+                return false
+            } else if b < 0xE0 {
+                guard i + 1 < n, base[i + 1] & 0xC0 == 0x80 else { return false }
+                i += 2
+            } else if b < 0xF0 {
+                guard i + 2 < n else { return false }
+                let b1 = base[i + 1]
+                switch b {
+                case 0xE0: guard b1 >= 0xA0, b1 <= 0xBF else { return false }
+                case 0xED: guard b1 >= 0x80, b1 <= 0x9F else { return false }
+                default: guard b1 & 0xC0 == 0x80 else { return false }
+                }
+                guard base[i + 2] & 0xC0 == 0x80 else { return false }
+                i += 3
+            } else if b < 0xF5 {
+                guard i + 3 < n else { return false }
+                let b1 = base[i + 1]
+                switch b {
+                case 0xF0: guard b1 >= 0x90, b1 <= 0xBF else { return false }
+                case 0xF4: guard b1 >= 0x80, b1 <= 0x8F else { return false }
+                default: guard b1 & 0xC0 == 0x80 else { return false }
+                }
+                guard base[i + 2] & 0xC0 == 0x80, base[i + 3] & 0xC0 == 0x80 else { return false }
+                i += 4
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// ``isValidUTF8(_:)`` as the standard library's parser answers it, a scalar at a time: the tests' oracle.
+    static func isValidUTF8ByScalars(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var iterator = bytes.makeIterator()
         var parser = Unicode.UTF8.ForwardParser()
         while true {
@@ -88,6 +138,9 @@ enum JSONReader {
         var rowNames: [Int8] = []
         /// The strings product rows repeat, made once.
         var strings = SharedStrings()
+        /// The decoded text of the row's noted strings that have escapes (``RowSlot/decodedStart``),
+        /// one after the other; emptied at each row.
+        var decoded: [UInt8] = []
         /// Whether rows note the fields of ``Product/Details`` (else they are skipped like any member
         /// the mapping does not read). Given, not read from ``Catalog/keepsDetails`` here: a task-local
         /// value is not seen on the thread that reads rows ahead (``RowsAhead``).
@@ -304,7 +357,19 @@ enum JSONReader {
                     return false
                 }
                 if b < 0x20 { throw fail("a control character inside a string (escape it)") }
-                if b != UInt8(ascii: "\\") { scratch.append(b); index += 1; continue }
+                if b != UInt8(ascii: "\\") {
+                    // The run of bytes up to the next quote, backslash or control byte, appended at once
+                    // (a byte at a time was most of the time spent on strings with escapes).
+                    let run = index
+                    index += 1
+                    while index < bytes.count {
+                        let c = bytes[index]
+                        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+                        index += 1
+                    }
+                    scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                    continue
+                }
                 guard index + 1 < bytes.count else { break }
                 let e = bytes[index + 1]
                 index += 2

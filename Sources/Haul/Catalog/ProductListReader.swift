@@ -30,6 +30,13 @@ struct ProductListReader {
     /// Whether CAOM rows go into the ``PlanRows`` without a product each (``PlanRows/appendCAOM(_:parser:details:)``),
     /// as they do unless a test asks for the products' way (``PlanRows/readsCAOMDirectly``).
     let plansDirectly: Bool
+    /// Whether CAOM rows are made into products without a ``JSONRow`` each (``caomProduct(_:parser:groups:values:details:commons:origin:index:)``),
+    /// as they are unless a test asks for the mapping's way (``readsCAOMProductsDirectly``).
+    let productsDirectly: Bool
+    /// What the direct way made of the members rows repeat, by their bytes.
+    var groups = CAOMGroups()
+    /// The direct way's values of one group's members, for the mapping's accessors.
+    var groupValues = [JSONValue?](repeating: nil, count: RowField.allCases.count)
 
     enum Rows { case caom, missions }
 
@@ -49,7 +56,7 @@ struct ProductListReader {
     init(
         parser: JSONReader.Parser, name: String, consumed: (@Sendable (Range<Int>) -> Void)?,
         keepsDetails: Bool = Catalog.keepsDetails, readsAhead: Bool = true, planSelection: Selection? = nil,
-        plansDirectly: Bool = PlanRows.readsCAOMDirectly
+        plansDirectly: Bool = PlanRows.readsCAOMDirectly, productsDirectly: Bool = ProductListReader.readsCAOMProductsDirectly
     ) {
         self.parser = parser
         self.name = name
@@ -60,6 +67,7 @@ struct ProductListReader {
         self.readsAhead = readsAhead
         self.planSelection = planSelection
         self.plansDirectly = plansDirectly
+        self.productsDirectly = productsDirectly
     }
 
     /// Reads the document: its products, or the error the mapping found in an otherwise well-formed
@@ -216,20 +224,34 @@ struct ProductListReader {
                 if kind == .caom, plansDirectly, let planRows = read.planRows, planRows.appendCAOM(slots, parser: &parser, details: details) {
                     // Into the plan's rows without a product (PlanRows+CAOM.swift).
                 } else {
-                    for field in mapped {
-                        fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
-                    }
-                    var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
-                    line.details = details
-                    line.memo = memo
                     if read.runs == nil, read.planRows == nil, row == 1_000 {
                         // Room for the rest at the first thousand rows' size, so a million rows are not
                         // copied at every doubling (rows read ahead included: they are appended here).
                         let perRow = Double(parser.index - firstRowStart) / 1_000
                         read.products.reserveCapacity(row + Int(Double(parser.bytes.count - parser.index) / max(perRow, 1) * 1.3) + 16)
                     }
+                    var direct: Product?
+                    if kind == .caom, productsDirectly {
+                        direct = slots.withUnsafeBufferPointer { slots in
+                            Self.caomProduct(
+                                slots, parser: &parser, groups: &groups, values: &groupValues, details: details, commons: memo.commons,
+                                origin: origin, index: row
+                            )
+                        }
+                    }
                     do {
-                        let product = try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line)
+                        let product: Product
+                        if let direct {
+                            product = direct
+                        } else {
+                            for field in mapped {
+                                fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
+                            }
+                            var line = JSONRow(fields: fields, origin: origin, path: path, index: row, name: name)
+                            line.details = details
+                            line.memo = memo
+                            product = try kind == .caom ? Catalog.caomProduct(line) : Catalog.missionsProduct(line)
+                        }
                         if let planRows = read.planRows {
                             planRows.append(product)
                         } else if read.runs == nil {

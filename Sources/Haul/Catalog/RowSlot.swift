@@ -10,6 +10,10 @@ struct RowSlot {
     var end = 0
     /// A string without escapes, whose text is the bytes between the quotes.
     var plain = false
+    /// A string with escapes: where its decoded text lies in the parser's ``JSONReader/Parser/decoded``
+    /// (kept as the row was read, so that the string is not scanned twice).
+    var decodedStart = 0
+    var decodedEnd = 0
     var number = 0.0
     var integer: Int64?
 }

@@ -69,7 +69,8 @@ final class RowsAhead: @unchecked Sendable {
         parser.index = start
         var second = ProductListReader(
             parser: parser, name: reader.name, consumed: reader.consumed, keepsDetails: reader.keepsDetails, readsAhead: false,
-            planSelection: reader.planSelection, plansDirectly: reader.plansDirectly
+            planSelection: reader.planSelection, plansDirectly: reader.plansDirectly,
+            productsDirectly: reader.productsDirectly
         )
         second.releasedFrom = start
         second.released = start

@@ -17,8 +17,12 @@ enum FirstRows {
             return first
         }
         // The URIs read in place: an array's subscript would copy each product for its URI.
+        // The hashes on two threads first (``Halves``): the table's walk below is one thread's.
         return products.withUnsafeBufferPointer { products in
-            of(count: products.count, hash: { URIKey.hash(products[$0].uri) }, same: { products[$0].uri == products[$1].uri })
+            let hashes = Halves.map(products.count) { URIKey.hash(products[$0].uri) }
+            return hashes.withUnsafeBufferPointer { hashes in
+                of(count: products.count, hash: { hashes[$0] }, same: { products[$0].uri == products[$1].uri })
+            }
         }
     }
 

@@ -177,6 +177,9 @@ public struct Plan: Sendable {
         var datasetProblem: String?
         // Products read in place: an array's subscript would copy each one for a field.
         products.withUnsafeBufferPointer { products in
+            // Which file names are safe (``SafePath/problem(in:what:)``), on two threads: the problem of
+            // an unsafe one is asked again below.
+            let safeNames = Halves.map(products.count) { SafePath.problem(in: products[$0].filename, what: "") == nil }
             for index in products.indices where picked[index] {
                 var entry = Entry(source: source, row: index, disposition: .download)
                 if layout == .nested, products[index].dataset != lastDataset {
@@ -186,7 +189,8 @@ public struct Plan: Sendable {
                 if products[index].access == .exclusive && !authorized {
                     entry.disposition = .excluded("exclusive access needs a token")
                     summary.excludedExclusive += 1
-                } else if let problem = SafePath.problem(in: products[index].filename, what: "file name") ?? (layout == .nested ? datasetProblem : nil) {
+                } else if let problem = (safeNames[index] ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
+                            ?? (layout == .nested ? datasetProblem : nil) {
                     entry.disposition = .unsafe(problem)
                     summary.unsafe += 1
                 } else if primary[firstRow[index]] >= 0 {
@@ -212,7 +216,11 @@ public struct Plan: Sendable {
     /// unpacks on case-insensitive file systems.
     static func resolveCollisions(_ entries: inout [Entry]) {
         let downloads = entries.indices.filter { entries[$0].disposition == .download }
-        let renames = collisions(downloads: downloads, hash: { entries[$0].pathKey.hash }, key: { entries[$0].pathKey }, path: { entries[$0].path })
+        // The paths' hashes on two threads first (``Halves``): the claims below are one thread's.
+        let hashes = entries.withUnsafeBufferPointer { entries in Halves.map(downloads.count) { entries[downloads[$0]].pathKey.hash } }
+        let renames = collisions(
+            downloads: downloads, hash: { entries[$0].pathKey.hash }, hashes: hashes, key: { entries[$0].pathKey }, path: { entries[$0].path }
+        )
         for (i, candidate) in renames {
             let original = entries[i].path
             entries[i].path = candidate
@@ -229,8 +237,9 @@ public struct Plan: Sendable {
     ///   - hash: The ``PathKey/hash`` of a download's path (asked once each).
     ///   - key: A download's ``PathKey`` (asked only when two hashes agree in half).
     ///   - path: A download's path (asked only for those renamed).
+    ///   - hashes: The downloads' hashes in order, when they are known already (`hash` is then not asked).
     static func collisions(
-        downloads: [Int], hash: (Int) -> Int, key: (Int) -> PathKey, path: (Int) -> String
+        downloads: [Int], hash: (Int) -> Int, hashes: [Int]? = nil, key: (Int) -> PathKey, path: (Int) -> String
     ) -> [(Int, String)] {
         // The manifests live at the root: a product never takes their names.
         let manifests = ["manifest.csv", "manifest.html"]
@@ -263,7 +272,7 @@ public struct Plan: Sendable {
         let ahead = 16
         var ring = [Int](repeating: 0, count: ahead)
         func start(_ k: Int) {
-            let h = hash(downloads[k])
+            let h = hashes?[k] ?? hash(downloads[k])
             ring[k & (ahead - 1)] = h
             claims.prefetch(h)
         }

@@ -37,45 +37,57 @@ struct PreviewGroups {
         while size < entries.count * 2 { size <<= 1 }
         let mask = size - 1
         var slots = [UInt64](repeating: 0, count: size)
-        // Rows of one dataset come together in a catalog: the lookup is made once a run.
-        var lastDataset: String?
-        var lastGroup = -1
-        for index in entries.indices {
-            let entry = entries[index]
-            let dataset = Self.dataset(of: entry)
-            var g = lastGroup
-            if g < 0 || lastDataset != dataset {
-                let bits = UInt64(truncatingIfNeeded: URIKey.hash(dataset))
-                let tag = bits & 0xFFFF_FFFF_0000_0000
-                var slot = Int(truncatingIfNeeded: bits ^ bits >> 32) & mask
-                g = -1
-                while slots[slot] != 0 {
-                    let held = slots[slot]
-                    let known = Int(held & 0xFFFF_FFFF) - 1
-                    if held & 0xFFFF_FFFF_0000_0000 == tag, Self.dataset(of: entries[Int(first[known])]) == dataset {
-                        g = known
-                        break
+        // Entries and their products read in place, not copied (an entry's copy retains its source and
+        // edits, a product's its four references): a third of this loop's time on a million rows.
+        let source = entries.first?.source
+        let products = source?.products ?? []
+        products.withUnsafeBufferPointer { products in
+            entries.withUnsafeBufferPointer { entries in
+                /// The dataset of entry `i`, as ``dataset(of:)`` reads it.
+                func datasetAt(_ i: Int) -> String {
+                    entries[i].edits == nil && entries[i].source === source ? products[entries[i].row].dataset : Self.dataset(of: entries[i])
+                }
+                // Rows of one dataset come together in a catalog: the lookup is made once a run.
+                var lastDataset: String?
+                var lastGroup = -1
+                for index in entries.indices {
+                    let dataset = datasetAt(index)
+                    var g = lastGroup
+                    if g < 0 || lastDataset != dataset {
+                        let bits = UInt64(truncatingIfNeeded: URIKey.hash(dataset))
+                        let tag = bits & 0xFFFF_FFFF_0000_0000
+                        var slot = Int(truncatingIfNeeded: bits ^ bits >> 32) & mask
+                        g = -1
+                        while slots[slot] != 0 {
+                            let held = slots[slot]
+                            let known = Int(held & 0xFFFF_FFFF) - 1
+                            if held & 0xFFFF_FFFF_0000_0000 == tag, datasetAt(Int(first[known])) == dataset {
+                                g = known
+                                break
+                            }
+                            slot = (slot + 1) & mask
+                        }
+                        if g < 0 {
+                            g = first.count
+                            slots[slot] = tag | UInt64(g + 1)
+                            first.append(Int32(index))
+                            last.append(Int32(index))
+                            rows.append(0)
+                            bytes.append(0)
+                        }
+                        lastDataset = dataset
+                        lastGroup = g
                     }
-                    slot = (slot + 1) & mask
+                    if last[g] != Int32(index) { next[Int(last[g])] = Int32(index) }
+                    last[g] = Int32(index)
+                    rows[g] += 1
+                    if case .download = entries[index].disposition {
+                        // The size alone, not a copy of the whole product (``Plan/Entry/product``).
+                        let size = entries[index].edits == nil && entries[index].source === source
+                            ? products[entries[index].row].size : entries[index].product.size
+                        bytes[g] = bytes[g].addingSize(size)
+                    }
                 }
-                if g < 0 {
-                    g = first.count
-                    slots[slot] = tag | UInt64(g + 1)
-                    first.append(Int32(index))
-                    last.append(Int32(index))
-                    rows.append(0)
-                    bytes.append(0)
-                }
-                lastDataset = dataset
-                lastGroup = g
-            }
-            if last[g] != Int32(index) { next[Int(last[g])] = Int32(index) }
-            last[g] = Int32(index)
-            rows[g] += 1
-            if entry.disposition == .download {
-                // The size alone, not a copy of the whole product (``Plan/Entry/product``).
-                let size = entry.edits == nil ? entry.source.products[entry.row].size : entry.product.size
-                bytes[g] = bytes[g].addingSize(size)
             }
         }
     }

@@ -39,8 +39,9 @@ extension PlanRows {
         }
 
         let fields: [RowField]
-        private var lastKey: [UInt8] = []
-        private var last: Entry?
+        /// The slot of the last row's value, or -1: the cache's entry, not a copy of it (copying the
+        /// key and the value at every change of value was a retain and a release of each).
+        private var last = -1
         /// The cache: `slots` entries (a power of two).
         private var keys: [[UInt8]]
         private var entries: [Entry?]
@@ -56,24 +57,32 @@ extension PlanRows {
         /// not known, `nil` when `make` gives none (the mapping refuses them).
         @inline(__always)
         mutating func value(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
-            if let last, PlanRows.matches(lastKey, slots, bytes, fields) { return last }
+            if last >= 0, PlanRows.matches(keys[last], slots, bytes, fields) { return entries[last] }
             return lookUp(slots, bytes, make: make)
         }
 
+        /// A value is looked for in two slots, its hash's and the next: two values of the few a group has
+        /// (the subgroups of a list) that share a slot would otherwise each put the other out, and be
+        /// made again, row after row.
         private mutating func lookUp(_ slots: UnsafeBufferPointer<RowSlot>, _ bytes: UnsafeBufferPointer<UInt8>, make: () -> Value?) -> Entry? {
-            let slot = PlanRows.hash(slots, bytes, fields) & (entries.count - 1)
-            if let entry = entries[slot], PlanRows.matches(keys[slot], slots, bytes, fields) {
-                last = entry
-                lastKey = keys[slot]
-                return entry
+            let home = PlanRows.hash(slots, bytes, fields) & (entries.count - 1)
+            let other = (home + 1) & (entries.count - 1)
+            if entries[home] != nil, PlanRows.matches(keys[home], slots, bytes, fields) {
+                last = home
+                return entries[home]
+            }
+            if entries[other] != nil, PlanRows.matches(keys[other], slots, bytes, fields) {
+                last = other
+                return entries[other]
             }
             guard let value = make() else { return nil }
             let entry = Entry(id: nextID, value: value)
+            // An empty slot of the two, else each in turn.
+            let slot = entries[home] == nil ? home : entries[other] == nil ? other : nextID & 1 == 0 ? home : other
             nextID += 1
-            lastKey = PlanRows.key(slots, bytes, fields)
-            last = entry
-            keys[slot] = lastKey
+            keys[slot] = PlanRows.key(slots, bytes, fields)
             entries[slot] = entry
+            last = slot
             return entry
         }
     }
@@ -509,7 +518,7 @@ extension PlanRows {
     /// Whether a string member's text is its bytes between the quotes: no escapes, not empty, nothing
     /// that trimming would take off.
     @inline(__always)
-    private static func isPlainText(_ slot: RowSlot, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isPlainText(_ slot: RowSlot, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard slot.plain, slot.end - slot.start > 2 else { return false }
         let first = bytes[slot.start + 1]
         let last = bytes[slot.end - 2]
@@ -519,7 +528,7 @@ extension PlanRows {
 
     /// Calls `body` with a string member's text: `text` when given, else its bytes in the document.
     @inline(__always)
-    private static func withText<R>(
+    static func withText<R>(
         _ slot: RowSlot, _ text: String?, _ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R
     ) -> R {
         if var text { return text.withUTF8(body) }
