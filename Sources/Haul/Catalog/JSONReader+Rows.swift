@@ -201,4 +201,21 @@ extension JSONReader.Parser {
             return try? value(depth: 0)
         }
     }
+
+    /// A value the CAOM mapping makes from several members (a group's: the dataset, a product's
+    /// names), by the mapping's own accessor `body`, from the members of `fields` that `slots` noted:
+    /// they are put in `values` for the call only, every other member of `values` left `nil`.
+    /// - Returns: `nil` when `body` throws (the row is then mapped as any other, whose error it gives).
+    mutating func caomValue<T>(
+        _ fields: [RowField], slots: UnsafeBufferPointer<RowSlot>, values: inout [JSONValue?], details: DetailsTable?,
+        _ body: (JSONRow) throws -> T
+    ) -> T? {
+        for field in fields {
+            values[field.rawValue] = value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
+        }
+        defer { for field in fields { values[field.rawValue] = nil } }
+        var row = JSONRow(fields: values, origin: "", path: "", index: 0, name: "")
+        row.details = details
+        return try? body(row)
+    }
 }

@@ -114,14 +114,7 @@ extension ProductListReader {
         let bytes = parser.bytes
         // A group's value, made by the mapping's own accessors from the members' values.
         func read<T>(_ fields: [RowField], _ body: (JSONRow) throws -> T) -> T? {
-            for field in fields {
-                values[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
-            }
-            var row = JSONRow(fields: values, origin: "", path: "", index: 0, name: "")
-            row.details = details
-            let value = try? body(row)
-            for field in fields { values[field.rawValue] = nil }
-            return value
+            parser.caomValue(fields, slots: slots, values: &values, details: details, body)
         }
         // The dataset: `obs_id` when it is a string that is not empty (as nearly always), made as the
         // mapping makes it (a shared string); else by the group, from `obsID` or `parent_obsid`. A list

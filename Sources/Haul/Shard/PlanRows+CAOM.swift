@@ -210,14 +210,7 @@ extension PlanRows {
         // The groups' values, each made by the mapping's own accessor from the members' values (in
         // `caomValues`, not in `caom`, a group of which is being written meanwhile).
         func read<T>(_ fields: [RowField], _ body: (JSONRow) throws -> T) -> T? {
-            for field in fields {
-                caomValues[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)
-            }
-            var row = JSONRow(fields: caomValues, origin: "", path: "", index: 0, name: "")
-            row.details = details
-            let value = try? body(row)
-            for field in fields { caomValues[field.rawValue] = nil }
-            return value
+            parser.caomValue(fields, slots: slots, values: &caomValues, details: details, body)
         }
         guard let dataset = caom.dataset.value(slots, bytes, make: {
                   read([.obsId, .obsID, .parentObsid]) { row in
