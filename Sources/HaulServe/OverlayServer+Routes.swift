@@ -501,7 +501,7 @@ extension OverlayServer {
             let missing = bundle.unrecordedPositions()
             let covered = state.withLock { $0.coverage[tag].map { Array($0.values) } ?? [] }
             guard let start = missing.first(where: { p in !covered.contains { $0.contains(p) } }) else {
-                try? await Task.sleep(for: .milliseconds(50))
+                try? await Wakeups.sleep(for: .milliseconds(50))
                 continue
             }
             // The run of entries from there that no one is sending.

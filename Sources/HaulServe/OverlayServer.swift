@@ -194,7 +194,7 @@ public final class OverlayServer: Sendable {
         try? await group.shutdownGracefully()
         // Connections closed with the loop cancel their downloads; wait until they have ended.
         for _ in 0..<3000 where activeDownloads > 0 {
-            try? await Task.sleep(for: .milliseconds(10))
+            try? await Wakeups.sleep(for: .milliseconds(10))
         }
     }
 

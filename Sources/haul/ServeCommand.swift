@@ -152,7 +152,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let interrupt = Interrupt { stop.withLock { $0 = true } }
                 defer { interrupt.cancel() }
                 while !stop.withLock({ $0 }) && !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(200))
+                    try? await Wakeups.sleep(for: .milliseconds(200))
                 }
                 Terminal.note("stopping: cancelling the downloads in progress")
             }

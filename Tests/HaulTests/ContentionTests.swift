@@ -53,7 +53,9 @@ final class Hogs: Sendable {
     deinit { stop() }
 }
 
-@Suite("Contention: a download moves while the machine and the process's shared threads are busy")
+// Serialized: each test holds every shared pool of the process, which would starve the other's own
+// start (Swift Testing runs a test's body on the cooperative pool).
+@Suite("Contention: a download moves while the machine and the process's shared threads are busy", .serialized)
 struct ContentionTests {
     /// The stall: on a busy machine, a download's checksums, compression and writes queued on the
     /// process's shared Dispatch pools waited behind other work there for tens of seconds while every
@@ -76,6 +78,66 @@ struct ContentionTests {
                 hogs.stop()
             }
             try await runThree(spinners: spinners)
+        }
+    }
+
+    /// The same busy process, for what a download does on a timer: the backoff before a retry, the
+    /// progress tick, the watchdog's tick. `Task.sleep` wakes through Dispatch's global queues, so with
+    /// them held a 100 ms sleep ended only when the spinners did, and a download whose files answered
+    /// 503 waited there for every retry; its progress line and watchdog stood still. Each file here
+    /// fails twice before it is served, and one is served only after 3 s: the download must end while the
+    /// spinners (120 s at most) still spin, and progress must have come on its interval meanwhile.
+    @Test("Retry backoffs and progress ticks come on time while every shared pool spins and two hogs take the cores")
+    func timedStepsWhilePoolsHeld() async throws {
+        let own = WorkerPool(name: "test-timed", threads: 2)
+        try await withTaskExecutorPreference(own) {
+            let hogs = try Hogs(2)
+            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            let spinners = SpinningPools(qualities: [.userInitiated, .default, .utility], perPool: 2 * cores, deadline: .seconds(120))
+            defer {
+                spinners.stop()
+                hogs.stop()
+            }
+            let folder = TemporaryFolder()
+            var configuration = testConfiguration(parallel: 8, retries: 3)
+            configuration.progressInterval = .milliseconds(100)
+            configuration.watchdog = .init(after: .seconds(15), action: .fail)
+            try await withTestArchive { archive in
+                var products: [Product] = []
+                for i in 0..<12 {
+                    let p = product("t\(i).fits", dataset: "timed", size: 20_000)
+                    archive.add(uri: p.uri, size: 20_000, faults: [.failing(2, retryAfter: nil)])
+                    products.append(p)
+                }
+                let slow = product("slow.fits", dataset: "timed", size: 1_000)
+                archive.add(uri: slow.uri, size: 1_000, faults: [.init(.delay(milliseconds: 3_000))])
+                products.append(slow)
+                let plan = Plan(products: products, selection: Selection(), root: "r", resolver: try URLResolver(archive: archive.url))
+                let settle = ContinuousClock.now + .seconds(10)
+                while spinners.count == 0 && ContinuousClock.now < settle { try await Wakeups.sleep(for: .milliseconds(10)) }
+                #expect(spinners.count > 0, "no spinner started")
+
+                let started = ContinuousClock.now
+                var ticks = 0
+                let report = try await withEngine(configuration) { engine in
+                    try await engine.download(plan, to: .directory(folder.path)) { events in
+                        // Snapshots of the first 3 s, while the slow file is still out: the ticker's.
+                        for await event in events {
+                            if case .progress(let p) = event, p.elapsed < .seconds(3) { ticks += 1 }
+                        }
+                    }
+                }
+                let took = started.duration(to: .now)
+                #expect(spinners.count > 0, "the download took \(took), past the spinners' deadline")
+                // Stopped here, not at the end: what follows (the archive's shutdown, the test's own end)
+                // is not the library's and may use the shared pools.
+                spinners.stop()
+                #expect(report.ok == products.count)
+                for p in products.dropLast() { #expect(archive.requests(for: p.uri) == 3, "\(p.filename)") }
+                // 3 s at one snapshot per 100 ms is 30 (a reader that falls behind gets fewer, the newest);
+                // a tenth of that on a loaded machine. Without a working tick, only the first comes.
+                #expect(ticks >= 3, "\(ticks) progress snapshots in the first 3 s")
+            }
         }
     }
 
@@ -103,7 +165,7 @@ struct ContentionTests {
             let bundle = try #require(StoredBundle(plan: plan, credentials: nil, time: 1_750_000_000))
             // Wait until the spinners hold every pool, so the downloads start on a process already busy.
             let settle = ContinuousClock.now + .seconds(10)
-            while spinners.count == 0 && ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(10)) }
+            while spinners.count == 0 && ContinuousClock.now < settle { try await Wakeups.sleep(for: .milliseconds(10)) }
             #expect(spinners.count > 0, "no spinner started")
 
             let stored = CollectingStream()

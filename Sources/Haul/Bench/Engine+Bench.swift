@@ -57,7 +57,7 @@ extension Engine {
             case .duration(let d):
                 deadline = start + d
                 group.addTask {
-                    try? await Task.sleep(until: start + d, clock: .continuous)
+                    try? await Wakeups.sleep(until: start + d)
                     return .deadline
                 }
             }
@@ -83,7 +83,7 @@ extension Engine {
                     intended = start + .seconds(Double(index) / rate)
                     if let deadline, intended >= deadline { break }
                     if intended > .now {
-                        do { try await Task.sleep(until: intended, clock: .continuous) } catch { break }
+                        do { try await Wakeups.sleep(until: intended) } catch { break }
                     }
                 }
                 // A free slot; under a rate, the wait for it is part of the latency (from `intended`).

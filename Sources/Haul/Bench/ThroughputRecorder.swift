@@ -45,7 +45,7 @@ final class ThroughputRecorder: Sendable {
     func run(every interval: Duration, _ each: (ThroughputSample) -> Void = { _ in }) async {
         var next = started + interval
         while !Task.isCancelled {
-            do { try await Task.sleep(until: next, clock: .continuous) } catch { break }
+            do { try await Wakeups.sleep(until: next) } catch { break }
             if let sample = sample() { each(sample) }
             next += interval
             // Behind by more than an interval (a long pause): sample from now on, not in a burst.

@@ -75,7 +75,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
             while !counters.finished.load(ordering: .acquiring) && !Task.isCancelled {
                 let snapshot = progress(counters, total: downloads.count, bytesTotal: bytesTotal, started: started, rate: &rate)
                 events.yield(.progress(snapshot))
-                try? await Task.sleep(for: engine.configuration.progressInterval)
+                try? await Wakeups.sleep(for: engine.configuration.progressInterval)
             }
         }
 
@@ -204,7 +204,7 @@ struct PlanRun<Output: RunOutput>: Sendable {
         // Often enough to act within a tenth of the window; no more than four times a second.
         let tick = max(policy.after / 10, .milliseconds(250))
         while !Task.isCancelled {
-            do { try await Task.sleep(for: tick) } catch { return }
+            do { try await Wakeups.sleep(for: tick) } catch { return }
             let paused = engine.pausedTransfers
             guard detector.observe(received: counters.received.total, done: counters.done.load(ordering: .relaxed),
                                    paused: paused, at: .now) else { continue }

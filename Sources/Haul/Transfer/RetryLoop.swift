@@ -26,7 +26,7 @@ struct RetryLoop {
     private(set) var attempts = 0
 
     init(policy: Configuration.RetryPolicy, hosts: HostHealth, url: String,
-         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Wakeups.sleep(for: $0) }) {
         self.policy = policy
         self.hosts = hosts
         self.host = HostHealth.key(url)
