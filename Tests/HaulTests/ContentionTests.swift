@@ -53,8 +53,39 @@ final class Hogs: Sendable {
     deinit { stop() }
 }
 
-// Serialized: each test holds every shared pool of the process, which would starve the other's own
-// start (Swift Testing runs a test's body on the cooperative pool).
+/// A test run again by itself in a child process of the test binary: for the tests that hold every
+/// shared pool of their process. In the suite's own process, every other test running beside them
+/// waits for those pools (Swift Testing runs test bodies on the cooperative pool), and on a loaded
+/// machine the downloads under test took minutes (308 s at load 88), all of it lost to the other suites.
+enum OwnProcess {
+    static let variable = "HAUL_TEST_OWN_PROCESS"
+
+    /// Whether this process is the child started for `test`.
+    static func isChild(_ test: String) -> Bool { ProcessInfo.processInfo.environment[variable] == test }
+
+    /// Runs `suite/test` in a child process (the same binary, so a sanitized one under a sanitizer,
+    /// whose reports go where the parent's do), and records here its failure and its output.
+    static func run(suite: String, test: String, timeout: Duration) async throws {
+        let folder = TemporaryFolder()
+        let output = folder.path + "/output.txt"
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let child = try Spawned(
+            binary, ["--testing-library", "swift-testing", "--filter", "\(suite)/\(test)"],
+            environment: environment([variable: test]), stdout: .file(output), stderr: .standardOutput
+        )
+        let (status, timedOut) = await child.wait(timeout: timeout)
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        // The filter must have found the test: a run of no test also ends with status 0.
+        let ran = text.contains("Test run with 1 test")
+        if status != 0 || timedOut || !ran {
+            Issue.record("\(suite)/\(test) in its own process: status \(status)\(timedOut ? " (killed after \(timeout))" : "")\(ran ? "" : ", the test did not run"):\n\(text.suffix(6_000))")
+        }
+    }
+}
+
+// Serialized: each test holds every shared pool of its process, which would starve the other's own
+// start (Swift Testing runs a test's body on the cooperative pool). Each runs in a process of its own
+// (``OwnProcess``), so the rest of the suite does not wait for those pools.
 @Suite("Contention: a download moves while the machine and the process's shared threads are busy", .serialized)
 struct ContentionTests {
     /// The issue's stall: on a busy machine, a download's checksums, compression and writes queued on the
@@ -65,6 +96,9 @@ struct ContentionTests {
     /// watchdog fails a run that stops moving for 15 s; the test's own tasks run on threads of their own.
     @Test("A stored bundle, a deflated --zip - and a --dir download finish while every shared pool spins and two hogs take the cores")
     func sharedPoolsHeld() async throws {
+        guard OwnProcess.isChild("sharedPoolsHeld") else {
+            return try await OwnProcess.run(suite: "ContentionTests", test: "sharedPoolsHeld", timeout: .seconds(900))
+        }
         let own = WorkerPool(name: "test-contended", threads: 2)
         try await withTaskExecutorPreference(own) {
             let hogs = try Hogs(2)
@@ -89,6 +123,9 @@ struct ContentionTests {
     /// spinners (120 s at most) still spin, and progress must have come on its interval meanwhile.
     @Test("Retry backoffs and progress ticks come on time while every shared pool spins and two hogs take the cores")
     func timedStepsWhilePoolsHeld() async throws {
+        guard OwnProcess.isChild("timedStepsWhilePoolsHeld") else {
+            return try await OwnProcess.run(suite: "ContentionTests", test: "timedStepsWhilePoolsHeld", timeout: .seconds(600))
+        }
         let own = WorkerPool(name: "test-timed", threads: 2)
         try await withTaskExecutorPreference(own) {
             let hogs = try Hogs(2)

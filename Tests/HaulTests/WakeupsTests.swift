@@ -2,6 +2,9 @@ import Foundation
 @testable import Haul
 import Testing
 
+/// Every sleeper here runs on a pool of its own, as a download's tasks do: `ContentionTests`, which may
+/// run beside these, holds the process's shared pools, and a task there would wait for them whatever
+/// `Wakeups` did. Durations are measured from inside those tasks.
 @Suite("Wake-ups: sleeps that end on Haul's own thread")
 struct WakeupsTests {
     @Test("A sleep on a download's threads ends on time while every shared pool spins")
@@ -33,63 +36,73 @@ struct WakeupsTests {
 
     @Test("Many sleeps at once: none ends before its deadline, and all end")
     func manyAtOnce() async throws {
+        let own = WorkerPool(name: "test-wakeups", threads: 2)
         var generator = SystemRandomNumberGenerator()
         let durations = (0..<500).map { _ in Duration.milliseconds(Int.random(in: 0...300, using: &generator)) }
-        let start = ContinuousClock.now
-        let early = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for d in durations {
-                group.addTask {
-                    let t = ContinuousClock.now
-                    try await Wakeups.sleep(for: d)
-                    return t.duration(to: .now) < d
+        let (early, took) = try await withTaskExecutorPreference(own) {
+            let start = ContinuousClock.now
+            let early = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for d in durations {
+                    group.addTask {
+                        let t = ContinuousClock.now
+                        try await Wakeups.sleep(for: d)
+                        return t.duration(to: .now) < d
+                    }
                 }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
-            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            return (early, start.duration(to: .now))
         }
         #expect(early == 0)
-        #expect(start.duration(to: .now) < .seconds(30))
+        #expect(took < .seconds(30))
     }
 
     @Test("Cancelling a sleep ends it at once with CancellationError, before it starts or while it waits")
     func cancellation() async throws {
-        // While it waits: a 100 s sleep.
-        let waiting = Task { try await Wakeups.sleep(for: .seconds(100)) }
-        try await Task.sleep(for: .milliseconds(50))
-        let cancelled = ContinuousClock.now
-        waiting.cancel()
-        await #expect(throws: CancellationError.self) { try await waiting.value }
-        #expect(cancelled.duration(to: .now) < .seconds(5))
+        let own = WorkerPool(name: "test-wakeups", threads: 2)
+        try await withTaskExecutorPreference(own) {
+            // While it waits: a 100 s sleep.
+            let waiting = Task(executorPreference: own) { try await Wakeups.sleep(for: .seconds(100)) }
+            try await Wakeups.sleep(for: .milliseconds(50))
+            let cancelled = ContinuousClock.now
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(cancelled.duration(to: .now) < .seconds(5))
 
-        // Before it starts: the task is cancelled already.
-        let before = Task {
-            withUnsafeCurrentTask { $0?.cancel() }
-            try await Wakeups.sleep(for: .seconds(100))
-        }
-        await #expect(throws: CancellationError.self) { try await before.value }
-
-        // Cancelled from many tasks at the moments they go to sleep, so some cancellations land
-        // between the check and the wait: every one must still end, none waits out its 100 s.
-        let start = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<200 {
-                let sleeper = Task { try await Wakeups.sleep(for: .seconds(100)) }
-                group.addTask { sleeper.cancel() }
-                group.addTask { _ = try? await sleeper.value }
+            // Before it starts: the task is cancelled already.
+            let before = Task(executorPreference: own) {
+                withUnsafeCurrentTask { $0?.cancel() }
+                try await Wakeups.sleep(for: .seconds(100))
             }
+            await #expect(throws: CancellationError.self) { try await before.value }
+
+            // Cancelled from many tasks at the moments they go to sleep, so some cancellations land
+            // between the check and the wait: every one must still end, none waits out its 100 s.
+            let start = ContinuousClock.now
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<200 {
+                    let sleeper = Task(executorPreference: own) { try await Wakeups.sleep(for: .seconds(100)) }
+                    group.addTask { sleeper.cancel() }
+                    group.addTask { _ = try? await sleeper.value }
+                }
+            }
+            #expect(start.duration(to: .now) < .seconds(30))
         }
-        #expect(start.duration(to: .now) < .seconds(30))
     }
 
     @Test("A zero, negative or huge duration: at once, at once, and until cancelled")
     func edges() async throws {
-        let start = ContinuousClock.now
-        try await Wakeups.sleep(for: .zero)
-        try await Wakeups.sleep(for: .seconds(-5))
-        try await Wakeups.sleep(until: .now - .seconds(1))
-        #expect(start.duration(to: .now) < .seconds(2))
-        let forever = Task { try await Wakeups.sleep(for: .seconds(Int64.max)) }
-        try await Task.sleep(for: .milliseconds(20))
-        forever.cancel()
-        await #expect(throws: CancellationError.self) { try await forever.value }
+        let own = WorkerPool(name: "test-wakeups", threads: 1)
+        try await withTaskExecutorPreference(own) {
+            let start = ContinuousClock.now
+            try await Wakeups.sleep(for: .zero)
+            try await Wakeups.sleep(for: .seconds(-5))
+            try await Wakeups.sleep(until: .now - .seconds(1))
+            #expect(start.duration(to: .now) < .seconds(2))
+            let forever = Task(executorPreference: own) { try await Wakeups.sleep(for: .seconds(Int64.max)) }
+            try await Wakeups.sleep(for: .milliseconds(20))
+            forever.cancel()
+            await #expect(throws: CancellationError.self) { try await forever.value }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CHaulSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -149,6 +150,8 @@ private final class WakeupThread: @unchecked Sendable {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
             let owner = Unmanaged<WakeupThread>.fromOpaque(context!).takeUnretainedValue()
+            // Its own name: a new thread takes the name of the one that started it.
+            _ = csystem_name_this_thread("haul-wakeups")
             owner.serve()
             return nil
         }, Unmanaged.passUnretained(self).toOpaque())
