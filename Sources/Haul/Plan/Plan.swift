@@ -75,6 +75,15 @@ public struct Plan: Sendable {
             return PathKey(folder: source.layout == .nested ? source.products[row].dataset : nil, name: source.products[row].filename)
         }
 
+        /// ``pathKey``'s hash alone (``PathKey/hashOnly(folder:name:)``): no lowered string is made.
+        var pathHash: Int {
+            if let path = edits?.path { return PathKey.hashOnly(folder: nil, name: path) }
+            if let product = edits?.product {
+                return PathKey.hashOnly(folder: source.layout == .nested ? product.dataset : nil, name: product.filename)
+            }
+            return PathKey.hashOnly(folder: source.layout == .nested ? source.products[row].dataset : nil, name: source.products[row].filename)
+        }
+
         mutating func edit(_ change: (inout EditedFields) -> Void) {
             var fields = edits?.fields ?? EditedFields()
             change(&fields)
@@ -217,9 +226,9 @@ public struct Plan: Sendable {
     static func resolveCollisions(_ entries: inout [Entry]) {
         let downloads = entries.indices.filter { entries[$0].disposition == .download }
         // The paths' hashes on two threads first (``Halves``): the claims below are one thread's.
-        let hashes = entries.withUnsafeBufferPointer { entries in Halves.map(downloads.count) { entries[downloads[$0]].pathKey.hash } }
+        let hashes = entries.withUnsafeBufferPointer { entries in Halves.map(downloads.count) { entries[downloads[$0]].pathHash } }
         let renames = collisions(
-            downloads: downloads, hash: { entries[$0].pathKey.hash }, hashes: hashes, key: { entries[$0].pathKey }, path: { entries[$0].path }
+            downloads: downloads, hash: { entries[$0].pathHash }, hashes: hashes, key: { entries[$0].pathKey }, path: { entries[$0].path }
         )
         for (i, candidate) in renames {
             let original = entries[i].path
