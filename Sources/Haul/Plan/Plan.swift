@@ -225,8 +225,21 @@ public struct Plan: Sendable {
     /// unpacks on case-insensitive file systems.
     static func resolveCollisions(_ entries: inout [Entry]) {
         let downloads = entries.indices.filter { entries[$0].disposition == .download }
-        // The paths' hashes on two threads first (``Halves``): the claims below are one thread's.
-        let hashes = entries.withUnsafeBufferPointer { entries in Halves.map(downloads.count) { entries[downloads[$0]].pathHash } }
+        // The paths' hashes on two threads first (``Halves``): the claims below are one thread's. The
+        // entries and their products are read in place: an entry's copy (or its `pathHash`) retains
+        // and releases the one source all entries share, from both threads at once, row after row.
+        let source = entries.first?.source
+        let nested = source?.layout == .nested
+        let hashes = (source?.products ?? []).withUnsafeBufferPointer { products in
+            entries.withUnsafeBufferPointer { entries in
+                Halves.map(downloads.count) { k in
+                    let i = downloads[k]
+                    guard entries[i].edits == nil, entries[i].source === source else { return entries[i].pathHash }
+                    let row = entries[i].row
+                    return PathKey.hashOnly(folder: nested ? products[row].dataset : nil, name: products[row].filename)
+                }
+            }
+        }
         let renames = collisions(
             downloads: downloads, hash: { entries[$0].pathHash }, hashes: hashes, key: { entries[$0].pathKey }, path: { entries[$0].path }
         )
