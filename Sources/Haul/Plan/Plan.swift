@@ -187,18 +187,27 @@ public struct Plan: Sendable {
         // Products read in place: an array's subscript would copy each one for a field.
         products.withUnsafeBufferPointer { products in
             // Which file names are safe (``SafePath/problem(in:what:)``), on two threads: the problem of
-            // an unsafe one is asked again below.
-            let safeNames = Halves.map(products.count) { SafePath.problem(in: products[$0].filename, what: "") == nil }
+            // an unsafe one is asked again below. Bit 1: the file name is safe; bit 2: the row's dataset
+            // differs from the row before's and is safe (asked where a dataset's run starts: a list of
+            // one-product observations has a new dataset every row, which the loop below checked alone).
+            let nested = layout == .nested
+            let safeNames = Halves.map(products.count) { i -> UInt8 in
+                var flags: UInt8 = SafePath.problem(in: products[i].filename, what: "") == nil ? 1 : 0
+                if nested, i == 0 || products[i].dataset != products[i - 1].dataset, SafePath.problem(in: products[i].dataset, what: "") == nil {
+                    flags |= 2
+                }
+                return flags
+            }
             for index in products.indices where picked[index] {
                 var entry = Entry(source: source, row: index, disposition: .download)
                 if layout == .nested, products[index].dataset != lastDataset {
                     lastDataset = products[index].dataset
-                    datasetProblem = SafePath.problem(in: products[index].dataset, what: "dataset")
+                    datasetProblem = safeNames[index] & 2 != 0 ? nil : SafePath.problem(in: products[index].dataset, what: "dataset")
                 }
                 if products[index].access == .exclusive && !authorized {
                     entry.disposition = .excluded("exclusive access needs a token")
                     summary.excludedExclusive += 1
-                } else if let problem = (safeNames[index] ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
+                } else if let problem = (safeNames[index] & 1 != 0 ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
                             ?? (layout == .nested ? datasetProblem : nil) {
                     entry.disposition = .unsafe(problem)
                     summary.unsafe += 1
