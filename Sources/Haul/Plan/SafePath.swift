@@ -128,6 +128,18 @@ package enum SafePath {
         var stemASCII = true
         var i = 0
         while i <= bytes.count {
+            // Eight bytes at a time past printable ASCII that is not a separator, dot or space: each is
+            // one scalar of the stem, or nothing to count after its dot.
+            if i + 8 <= bytes.count {
+                let word = UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self)
+                let controls = (word &- SWAR.ones &* 0x20) & ~word & SWAR.highs
+                if word & SWAR.highs == 0, controls == 0, !SWAR.has(word, 0x7F), !SWAR.has(word, UInt8(ascii: "/")),
+                   !SWAR.has(word, UInt8(ascii: "\\")), !SWAR.has(word, UInt8(ascii: ".")), !SWAR.has(word, UInt8(ascii: " ")) {
+                    if stemEnd == nil { stemScalars += 8 }
+                    i += 8
+                    continue
+                }
+            }
             let b = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
             if b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") {
                 let length = i - componentStart
