@@ -192,6 +192,26 @@ struct CatalogTests {
         #expect(throws: HaulError.self) { try Catalog.parse(invalid, name: "u.json") }
     }
 
+    @Test("Member names that share a known name's first bytes, or all but its last, are other members; a name is known at a row's end too")
+    func memberNamesNearKnownOnes() throws {
+        // Each row names its members in another order, with near misses of the known names (the same
+        // first 8 bytes, the same length, one byte longer or shorter), so that each is looked up by its
+        // position, by its key and by its bytes. The last row's last name ends within 8 bytes of the end.
+        let rows = [
+            #"{"productFilenamX": "no.fits", "dataURI": "mast:X/a", "productFilename": "a.fits", "obs_id": "a", "size": 1}"#,
+            #"{"obs_id": "b", "productFilename": "b.fits", "productFilenameX": "no", "dataURI": "mast:X/b", "productFilenam": "no", "size": 2}"#,
+            #"{"dataURIx": "mast:X/no", "dataURI": "mast:X/c", "obs_idd": "no", "obs_id": "c", "productFilename": "c.fits", "sizf": 9}"#,
+            #"{"size": 4, "dataURI": "mast:X/d", "productFilename": "d.fits", "obs_i": "no", "obs_id": "d"}"#,
+        ]
+        let products = try Catalog.parse(Data(("[" + rows.joined(separator: ",") + "]").utf8), name: "n.json")
+        #expect(products.map(\.uri) == ["mast:X/a", "mast:X/b", "mast:X/c", "mast:X/d"])
+        #expect(products.map(\.filename) == ["a.fits", "b.fits", "c.fits", "d.fits"])
+        #expect(products.map(\.dataset) == ["a", "b", "c", "d"])
+        #expect(products.map(\.size) == [1, 2, nil, 4])
+        let end = try Catalog.parse(Data(#"[{"dataURI": "mast:X/e", "obs_id": "e"}, {"obs_id": "f", "dataURI": "mast:X/f"}]"#.utf8), name: "e.json")
+        #expect(end.map(\.dataset) == ["e", "f"])
+    }
+
     @Test("Any damage to a catalog gives products or an input error, never a crash")
     func mutations() throws {
         let originals = try ["jwst-program.caom.json", "overlay-export.csv", "hst.missions.json"].map {

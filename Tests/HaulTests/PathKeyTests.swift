@@ -75,4 +75,61 @@ struct PathKeyTests {
         #expect(PathKey(folder: nil, name: "\u{212A}elvin.fits") != PathKey(folder: nil, name: "kelvin.fit"))
         #expect(PathKey(folder: nil, name: "\u{212A}elvin_\u{E9}") != PathKey(folder: nil, name: "kelvin_e"))
     }
+
+    @Test("Each scalar below U+0300 is its own NFC, alone and between letters: the lowered bytes are hashed as they are")
+    func belowCombiningMarksIsComposed() {
+        for value in UInt32(0x80)..<0x300 {
+            let text = "a\(Unicode.Scalar(value)!)b\(Unicode.Scalar(value)!)"
+            #expect(Array(text.precomposedStringWithCanonicalMapping.utf8) == Array(text.utf8), "U+\(String(value, radix: 16))")
+        }
+    }
+
+    @Test("The scalars the hash takes to stay in a string's NFC are starters, each its own NFC")
+    func survivors() {
+        var wrong: [String] = []
+        for value in UInt32(0x300)...0xFFFF {
+            guard let scalar = Unicode.Scalar(value), PathKey.survivesComposition(scalar) else { continue }
+            let text = String(scalar)
+            if scalar.properties.canonicalCombiningClass != .notReordered || text.precomposedStringWithCanonicalMapping != text
+                || Array(text.precomposedStringWithCanonicalMapping.unicodeScalars) != [scalar] {
+                wrong.append(String(value, radix: 16))
+            }
+        }
+        #expect(wrong.isEmpty, "U+\(wrong.prefix(20).joined(separator: ", U+"))")
+    }
+
+    @Test("Paths equal as strings have one hash, by every way of taking it; canonically equivalent spellings included")
+    func equalPathsHashAlike() {
+        let pairs: [(String, String)] = [
+            ("e\u{301}.fits", "\u{E9}.FITS"), ("A\u{30A}ngstr\u{F6}m", "\u{212B}NGSTRÖM"), ("a;b", "a\u{37E}b"), ("x`", "x\u{1FEF}"),
+            ("\u{1E69}", "s\u{323}\u{307}"), ("\u{1E69}", "s\u{307}\u{323}"), ("\u{AC00}", "\u{1100}\u{1161}"), ("Ω", "\u{2126}"), ("\u{AC01}", "\u{AC00}\u{11A8}"),
+            ("\u{3070}", "\u{306F}\u{3099}"), ("\u{439}", "\u{438}\u{306}"), ("\u{3AC}", "\u{3B1}\u{301}"), ("東\u{E9}", "東e\u{301}"),
+        ]
+        for (x, y) in pairs {
+            #expect(x.lowercased() == y.lowercased())
+            let a = PathKey(folder: "d", name: x), b = PathKey(folder: "D", name: y)
+            #expect(a == b && a.hash == b.hash, "\(x) \(y)")
+            #expect(PathKey.hashOnly(folder: "d", name: x) == a.hash && PathKey.hashOnly(folder: "D", name: y) == a.hash, "\(x) \(y)")
+        }
+        // Random strings of a pool: any two equal once lowered (Swift's `==`) have one hash.
+        let pool = ["a", "A", "e", "E", "\u{301}", "\u{E9}", "\u{C9}", ";", "\u{37E}", "`", "\u{1FEF}", "k", "\u{212A}", "s", "\u{323}", "\u{307}",
+                    "\u{1E69}", "\u{1100}", "\u{1161}", "\u{AC00}", "\u{11A8}", "\u{AC01}", "İ", "i", "ß", "東", "/", ".", "\u{3B1}", "\u{3AC}",
+                    "\u{306F}", "\u{3099}", "\u{3070}", "\u{438}", "\u{306}", "\u{439}", "\u{F900}", "\u{8C48}"]
+        var state: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % n
+        }
+        var byLowered: [String: Int] = [:]
+        for _ in 0..<20_000 {
+            let name = (0..<(1 + next(4))).map { _ in pool[next(pool.count)] }.joined()
+            let key = PathKey(folder: nil, name: name)
+            #expect(PathKey.hashOnly(folder: nil, name: name) == key.hash, "\(name.unicodeScalars.map { String($0.value, radix: 16) })")
+            if let known = byLowered[name.lowercased()] {
+                #expect(known == key.hash, "\(name.unicodeScalars.map { String($0.value, radix: 16) })")
+            } else {
+                byLowered[name.lowercased()] = key.hash
+            }
+        }
+    }
 }

@@ -96,6 +96,33 @@ struct PlanTests {
         #expect(plan.summary.unsafe == 1)
     }
 
+    @Test("A plan big enough for two threads finds every unsafe file name and dataset, in runs of a dataset and one-product ones", arguments: Plan.Layout.allCases)
+    func unsafeOnTwoThreads(layout: Plan.Layout) {
+        // More rows than one thread checks alone (``Halves``), datasets in runs of 1 to 12, some of them
+        // (and some file names) unsafe, a run's unsafe dataset sometimes right after the same safe one.
+        let hostile = ["aux", "a/../b", "obs ", "x\u{202E}y", "C\u{E9}line\u{85}", "", "CONıN$"]
+        var products: [Product] = []
+        var run = 0
+        while products.count < 70_000 {
+            run += 1
+            let dataset = run % 97 == 0 ? hostile[run % hostile.count] : run % 13 == 0 ? "d\(run)_C\u{E9}line" : "d\(run)"
+            for k in 0..<(1 + run % 12) {
+                let i = products.count
+                let filename = i % 1_009 == 0 ? hostile[i % hostile.count] + ".fits" : "f\(i)_\(k)_cal.fits"
+                products.append(Product(uri: "mast:X/\(i)", filename: filename, dataset: dataset))
+            }
+        }
+        let plan = Plan(products: products, selection: Selection(), layout: layout, root: "r", resolver: resolver)
+        var unsafe = 0
+        for (index, product) in products.enumerated() {
+            let problem = SafePath.problem(in: product.filename, what: "file name")
+                ?? (layout == .nested ? SafePath.problem(in: product.dataset, what: "dataset") : nil)
+            if let problem { unsafe += 1 }
+            #expect(plan.entries[index].disposition == (problem.map { .unsafe($0) } ?? .download), "row \(index)")
+        }
+        #expect(plan.summary.unsafe == unsafe && unsafe > 0)
+    }
+
     @Test("Names close to the hostile ones stay as they are", arguments: [
         "console.fits", "CONS", "COM10.fits", "LPT.txt", "auxiliary_cal.fits", "nullable.json", "prn_x.fits",
         "a.b.c", "Ωmega_ñ_日本_🔭.fits", "arabic_\u{0627}\u{0644}.fits", "colon:and|pipe?.fits",

@@ -228,6 +228,54 @@ struct SelectionTests {
         }
     }
 
+    @Test("Every page of a list whose datasets interleave, of one product each and of many, is the one the whole grouping gives", arguments: [1, 3, 7, 100])
+    func pagesAgainstTheWholeGrouping(size: Int) throws {
+        // Datasets of one product, runs of several, and returns to datasets seen long before.
+        var products: [Product] = []
+        var state: UInt64 = 5
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(state >> 33) % n
+        }
+        for i in 0..<700 {
+            let dataset = i % 5 == 0 ? "d\(next(40))" : i % 5 == 1 ? "one\(i)" : "run\(i / 9)"
+            products.append(product("f\(i)_cal.fits", dataset: dataset, size: Int64(i)))
+        }
+        products.append(products[3])
+        let plan = Plan(products: products, selection: Selection(), root: "r", resolver: resolver)
+        // The grouping, worked out here from the entries: datasets in order of first appearance.
+        var order: [String] = []
+        var members: [String: [Int]] = [:]
+        var bytes: [String: Int64] = [:]
+        for (index, entry) in plan.entries.enumerated() {
+            let dataset = entry.product.dataset
+            if members[dataset] == nil { order.append(dataset) }
+            members[dataset, default: []].append(index)
+            if entry.disposition == .download { bytes[dataset, default: 0] += entry.product.size ?? 0 }
+        }
+        let preview = order.flatMap { members[$0]! }
+        let pages = (preview.count + size - 1) / size
+        for number in 1...pages {
+            let page = try plan.page(number, size: size)
+            let positions = ((number - 1) * size)..<min(preview.count, number * size)
+            var expected: [(String, [Int], Bool)] = []
+            for position in positions {
+                let index = preview[position]
+                let dataset = plan.entries[index].product.dataset
+                if let last = expected.last, last.0 == dataset {
+                    expected[expected.count - 1].1.append(index)
+                } else {
+                    expected.append((dataset, [index], members[dataset]!.first != index))
+                }
+            }
+            #expect(page.groups.map(\.dataset) == expected.map(\.0), "page \(number)")
+            #expect(page.groups.map(\.entries) == expected.map(\.1), "page \(number)")
+            #expect(page.groups.map(\.continued) == expected.map(\.2), "page \(number)")
+            #expect(page.groups.map(\.totalRows) == expected.map { members[$0.0]!.count }, "page \(number)")
+            #expect(page.groups.map(\.totalBytes) == expected.map { bytes[$0.0] ?? 0 }, "page \(number)")
+        }
+    }
+
     @Test("Pages of the preview: ranges, the last page, past the end, empty, groups across pages")
     func pages() throws {
         // 1,234 rows in datasets of 7, listed with two datasets interleaved at the start.

@@ -59,10 +59,17 @@ extension Catalog {
             thread.start()
             let read = Result { try Self.astropyRows(&first, columns: columns, skip: skip, releasedFrom: 0, consumed: consumed) }
             half.done.wait()
-            let (products, refusedRow) = try read.get()
-            let (later, laterRefused) = try half.result!.get()
+            var (products, refusedRow) = try read.get()
+            let laterRefused = try half.result!.get()
             if let refused = refusedRow ?? laterRefused { throw refused }
-            return products + later
+            // The second half's products moved in bit for bit: `products + later` copied a million
+            // products (four retains each) and released them again with the halves.
+            var runs = half.runs
+            half.runs = []
+            products.reserveCapacity(products.count + runs.reduce(0) { $0 + $1.count })
+            runs.reverse()
+            while let run = runs.popLast() { products.append(contentsOf: run.moved) }
+            return products
         }
         let (products, refusedRow) = try Self.astropyRows(&reader, columns: columns, refused: refused, skip: skip, releasedFrom: 0, consumed: consumed)
         if let refused = refused ?? refusedRow { throw refused }
@@ -76,9 +83,12 @@ extension Catalog {
     /// - Parameters:
     ///   - columns: The header's columns (`nil` when it was refused).
     ///   - releasedFrom: Where the bytes `consumed` is told of start (`skip` bytes after the mapping's start).
+    ///   - runs: Where the products go instead of the list returned, when given (the second half's:
+    ///     ``ProductRun``s of `runCapacity` products, moved into the first half's list, not copied).
     static func astropyRows(
         _ reader: inout AstropyCSVReader, columns: TableColumns?, refused: (any Error)? = nil, skip: Int, releasedFrom: Int,
-        consumed: (@Sendable (Range<Int>) -> Void)?
+        consumed: (@Sendable (Range<Int>) -> Void)?, runs: UnsafeMutablePointer<[ProductRun]>? = nil,
+        runCapacity: Int = ProductRun.standardCapacity
     ) throws -> (products: [Product], refused: (any Error)?) {
         var refused = refused
         var products: [Product] = []
@@ -96,9 +106,10 @@ extension Catalog {
             guard reader.fields.count == columns.names.count else {
                 refused = HaulError(.invalidCatalog, "\(reader.name):\(line): expected \(columns.names.count) fields as in the header, found \(reader.fields.count)")
                 products = []
+                runs?.pointee = []
                 continue
             }
-            if products.count == 1_000 {
+            if runs == nil, products.count == 1_000 {
                 // Room for the rest at the first thousand rows' size, so a million rows are not copied
                 // at every doubling.
                 let perRow = Double(reader.index - firstRowStart) / 1_000
@@ -111,10 +122,20 @@ extension Catalog {
                     : .string(field.repeats ? reader.sharedText(column, slot: field.rawValue) : reader.text(column))
             }
             do {
-                products.append(try columns.product(cells, line: line, linePrefix: linePrefix))
+                let product = try columns.product(cells, line: line, linePrefix: linePrefix)
+                if let runs {
+                    if runs.pointee.last?.isFull ?? true {
+                        guard let run = ProductRun(capacity: runCapacity) else { throw HaulError(.invalidCatalog, "\(reader.name): out of memory") }
+                        runs.pointee.append(run)
+                    }
+                    runs.pointee.last!.append(product)
+                } else {
+                    products.append(product)
+                }
             } catch {
                 refused = error
                 products = []
+                runs?.pointee = []
             }
         }
         return (products, refused)
@@ -126,8 +147,11 @@ extension Catalog {
         let columns: TableColumns
         let skip: Int
         let consumed: (@Sendable (Range<Int>) -> Void)?
-        /// Set before ``done`` is signalled.
-        var result: Result<(products: [Product], refused: (any Error)?), any Error>?
+        /// Set before ``done`` is signalled: the first refused row, if any; the products are in ``runs``.
+        var result: Result<(any Error)?, any Error>?
+        var runs: [ProductRun] = []
+        /// ``RowsAhead/runCapacity``, read on the reader's task (the thread does not see task-local values).
+        let runCapacity = RowsAhead.runCapacity
         let done = DispatchSemaphore(value: 0)
 
         init(_ reader: AstropyCSVReader, columns: TableColumns, skip: Int, consumed: (@Sendable (Range<Int>) -> Void)?) {
@@ -139,7 +163,11 @@ extension Catalog {
 
         func run() {
             let from = reader.index
-            result = Result { try Catalog.astropyRows(&reader, columns: columns, skip: skip, releasedFrom: from, consumed: consumed) }
+            result = Result {
+                try withUnsafeMutablePointer(to: &runs) { runs in
+                    try Catalog.astropyRows(&reader, columns: columns, skip: skip, releasedFrom: from, consumed: consumed, runs: runs, runCapacity: runCapacity).refused
+                }
+            }
             done.signal()
         }
     }

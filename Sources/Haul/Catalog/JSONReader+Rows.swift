@@ -64,7 +64,7 @@ extension JSONReader.Parser {
         let key = keyed ? KnownName.key(UnsafeRawPointer(bytes.baseAddress! + index + 1)) : 0
         if position < rowNames.count, rowNames[position] >= 0 {
             let k = Int(rowNames[position])
-            if !keyed || knownNames[k].key == key, let end = knownName(k) {
+            if !keyed || knownNames[k].key == key, let end = knownName(k, keyed: keyed) {
                 index = end + 1
                 return knownNames[k].field
             }
@@ -74,12 +74,12 @@ extension JSONReader.Parser {
             var slot = KnownName.slot(key)
             while knownSlots[slot] != 0 {
                 let k = Int(knownSlots[slot]) - 1
-                if knownNames[k].key == key, let end = knownName(k) { return named(k, end: end, at: position) }
+                if knownNames[k].key == key, let end = knownName(k, keyed: true) { return named(k, end: end, at: position) }
                 slot = (slot + 1) & (knownSlots.count - 1)
             }
         } else {
             for k in knownNames.indices {
-                if let end = knownName(k) { return named(k, end: end, at: position) }
+                if let end = knownName(k, keyed: false) { return named(k, end: end, at: position) }
             }
         }
         let start = index + 1
@@ -123,13 +123,34 @@ extension JSONReader.Parser {
     }
 
     /// Where known name `k` ends (its closing quote) when it is the name at `index`.
+    ///
+    /// - Parameter keyed: Whether the name at `index` has the key of `k` (``KnownName/key(_:)``): its
+    ///   first 8 bytes (those before a quote) are then `k`'s, and only the rest are compared, a word at a
+    ///   time. A name of 8 bytes or fewer is then known by its closing quote alone (a name's bytes are
+    ///   never a quote or zero). `memcmp` for every member of every row was a call per member, 3% of
+    ///   `select`'s samples (perf, a million rows).
     @inline(__always)
-    private func knownName(_ k: Int) -> Int? {
+    private func knownName(_ k: Int, keyed: Bool) -> Int? {
         let known = knownNames[k]
         let end = index + 1 + known.count
         guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return nil }
         guard known.count > 0 else { return end }
-        let same = knownBytes.withUnsafeBufferPointer { memcmp(bytes.baseAddress! + index + 1, $0.baseAddress! + known.start, known.count) == 0 }
+        let from = keyed ? 8 : 0
+        guard known.count > from else { return end }
+        let same = knownBytes.withUnsafeBufferPointer { knownBytes in
+            let a = UnsafeRawPointer(bytes.baseAddress! + index + 1)
+            let b = UnsafeRawPointer(knownBytes.baseAddress! + known.start)
+            var i = from
+            while i + 8 <= known.count {
+                if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                i += 8
+            }
+            while i < known.count {
+                if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+                i += 1
+            }
+            return true
+        }
         return same ? end : nil
     }
 

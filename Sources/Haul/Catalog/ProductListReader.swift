@@ -241,8 +241,9 @@ struct ProductListReader {
                     }
                     do {
                         let product: Product
-                        if let direct {
-                            product = direct
+                        // Taken out of `direct`, so that the product is moved to its list, not copied.
+                        if let made = direct.take() {
+                            product = made
                         } else {
                             for field in mapped {
                                 fields[field.rawValue] = parser.value(of: slots[field.rawValue], field: field.rawValue, shared: field.repeats)

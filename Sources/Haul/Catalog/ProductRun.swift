@@ -33,7 +33,9 @@ final class ProductRun {
 
     var isFull: Bool { count == capacity }
 
-    func append(_ product: Product) {
+    /// Takes `product` in: moved, not copied (a copy would retain its strings, and the caller's end
+    /// release them again).
+    func append(_ product: consuming Product) {
         precondition(count < capacity)
         (base + count).initialize(to: product)
         count += 1

@@ -1,9 +1,12 @@
+import Foundation
+
 /// A product's path as the collision check compares it: case-insensitively, as `path.lowercased()`
 /// with Swift's string equality, so the tree also unpacks on case-insensitive file systems.
 ///
 /// A plan of a million products compares a million paths. The usual path is plain ASCII: its hash is
 /// taken once, eight bytes at a time, from the folder and name in place, and no string is made. Any
-/// other path is lowered as a `String` and compared as one (canonical equivalence included). An ASCII
+/// other path is lowered and compared as a `String` (canonical equivalence included), and hashed by
+/// the bytes of its lowered form's NFC (``loweredHash(_:)``): equal strings have one NFC. An ASCII
 /// path without `;` or `` ` `` can equal another path beyond ASCII only through a character that
 /// lowers or normalises to ASCII: the Kelvin sign (to `k`), U+037E (to `;`) and U+1FEF (to `` ` ``).
 /// The last two are why `;` and `` ` `` leave the plain path; a path whose lowered form is plain ASCII
@@ -30,8 +33,61 @@ struct PathKey: Hashable {
     static func hash(folder: String?, name: String) -> (lowered: String?, hash: Int) {
         if let hash = Self.withPath(folder, name, plainHash) { return (nil, hash) }
         var lowered = Self.withPath(folder, name, lowercased)
-        if let plain = lowered.withUTF8(plainHash) { return (lowered, plain) }
-        return (lowered, lowered.hashValue)
+        return (lowered, lowered.withUTF8(loweredHash))
+    }
+
+    /// The ``hash`` of the path `folder/name` alone: for a path beyond plain ASCII, its lowered form
+    /// is made on the stack and no `String` of it (the plan hashes a million paths and compares few).
+    static func hashOnly(folder: String?, name: String) -> Int {
+        if let hash = Self.withPath(folder, name, plainHash) { return hash }
+        return Self.withPath(folder, name) { path in
+            // Lowering makes a scalar at most one byte longer, and 1.5 times as long (U+0130).
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: path.count * 2 + 4) { buffer in
+                loweredHash(UnsafeBufferPointer(rebasing: buffer[..<lower(path, into: buffer)]))
+            }
+        }
+    }
+
+    /// The ``hash`` of a lowered path. Strings are equal (Swift's `==`) exactly when their NFCs' bytes
+    /// are, so a path is hashed by what its NFC is: plain ASCII (which a path beyond ASCII may lower to:
+    /// the Kelvin sign) by ``plainHash(_:)``; scalars below U+0300 only (UTF-8 bytes below `0xCC`:
+    /// Latin-1, Latin Extended-A and -B, IPA) by ``ByteHash`` of its bytes; else by `String.hashValue`,
+    /// which normalises. A string of scalars below U+0300 is its own NFC (none of them decomposes or
+    /// combines); a string with a scalar of ``survivesComposition(_:)`` has one at or past U+0300 in its
+    /// NFC too; only a string with neither is composed here to be told. `String.hashValue` for every
+    /// path was a third of `select`'s time on a million non-ASCII paths (perf, the unicode shape of
+    /// Benchmarks/select-shapes.sh), most of them Latin.
+    static func loweredHash(_ lowered: UnsafeBufferPointer<UInt8>) -> Int {
+        if let plain = plainHash(lowered) { return plain }
+        if !lowered.contains(where: { $0 >= 0xCC }) { return composedHash(lowered) }
+        let text = String(decoding: lowered, as: UTF8.self)
+        if text.unicodeScalars.contains(where: survivesComposition) { return text.hashValue }
+        var composed = text.precomposedStringWithCanonicalMapping
+        return composed.withUTF8 { bytes in
+            bytes.contains(where: { $0 >= 0xCC }) ? text.hashValue : plainHash(bytes) ?? composedHash(bytes)
+        }
+    }
+
+    /// Whether a scalar at or past U+0300 stays in a string's NFC, alone or composed into another at or
+    /// past U+0300: a starter that is its own NFC (PathKeyTests check each), in the scripts names are
+    /// written in. (A scalar composes into one below U+0300 only as a combining mark after a Latin letter.)
+    static func survivesComposition(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0391...0x03A1, 0x03A3...0x03A9, 0x03B1...0x03C9, // Greek letters
+             0x0400...0x045F, // Cyrillic
+             0x3041...0x3096, 0x30A1...0x30FA, // kana, without the combining sound marks
+             0x4E00...0x9FFF, // CJK unified ideographs (the compatibility ones decompose)
+             0xAC00...0xD7A3: // Hangul syllables
+            true
+        default: false
+        }
+    }
+
+    /// The hash of NFC bytes that are not plain ASCII.
+    private static func composedHash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var h = ByteHash.mix(ByteHash.seed ^ 0x4E46_43, UnsafeRawPointer(bytes.baseAddress), bytes.count)
+        h = (h ^ UInt64(bytes.count)) &* 0xC4CE_B9FE_1A85_EC53
+        return Int(truncatingIfNeeded: h ^ h >> 29)
     }
 
     /// The string `bytes` spell (valid UTF-8), lowered as `String.lowercased()` lowers it: each scalar
@@ -41,13 +97,18 @@ struct PathKey: Hashable {
     /// appended it, the most of `select`'s time on a million paths beyond ASCII (perf, the unicode shape
     /// of Benchmarks/select-shapes.sh). PathKeyTests hold the two equal, scalar for scalar.
     static func lowercased(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 8)
+        String(unsafeUninitializedCapacity: bytes.count * 2 + 4) { lower(bytes, into: $0) }
+    }
+
+    /// ``lowercased(_:)``'s bytes, written to `out` (room for twice the bytes, and 4); how many.
+    static func lower(_ bytes: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var n = 0
         var i = 0
         while i < bytes.count {
             let b = bytes[i]
             if b < 0x80 {
-                out.append(b >= 0x41 && b <= 0x5A ? b | 0x20 : b)
+                out[n] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                n += 1
                 i += 1
                 continue
             }
@@ -57,13 +118,19 @@ struct PathKey: Hashable {
             for k in 1..<length { value = value << 6 | UInt32(bytes[i + k] & 0x3F) }
             let scalar = Unicode.Scalar(value)!
             if scalar.properties.changesWhenLowercased {
-                out.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
+                for c in scalar.properties.lowercaseMapping.utf8 {
+                    out[n] = c
+                    n += 1
+                }
             } else {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<(i + length)]))
+                for k in i..<(i + length) {
+                    out[n] = bytes[k]
+                    n += 1
+                }
             }
             i += length
         }
-        return String(decoding: out, as: UTF8.self)
+        return n
     }
 
     /// The ``hash`` of a plain ASCII path given as bytes; `nil` for any other path (one with a byte

@@ -81,7 +81,8 @@ extension Plan {
         let range = start..<min(rows, start + size)
         var groups: [Page.Group] = []
         guard !range.isEmpty else { return Page(number: number, size: size, count: count, rows: rows, range: range, groups: groups) }
-        let datasets = PreviewGroups(entries)
+        // The page lies in the preview's first `range.upperBound` positions, so in as many datasets at most.
+        let datasets = PreviewGroups(entries, limit: range.upperBound)
         // The dataset at the page's first position, and that position's place among its rows.
         var g = 0
         var before = 0

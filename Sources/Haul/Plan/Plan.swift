@@ -75,6 +75,15 @@ public struct Plan: Sendable {
             return PathKey(folder: source.layout == .nested ? source.products[row].dataset : nil, name: source.products[row].filename)
         }
 
+        /// ``pathKey``'s hash alone (``PathKey/hashOnly(folder:name:)``): no lowered string is made.
+        var pathHash: Int {
+            if let path = edits?.path { return PathKey.hashOnly(folder: nil, name: path) }
+            if let product = edits?.product {
+                return PathKey.hashOnly(folder: source.layout == .nested ? product.dataset : nil, name: product.filename)
+            }
+            return PathKey.hashOnly(folder: source.layout == .nested ? source.products[row].dataset : nil, name: source.products[row].filename)
+        }
+
         mutating func edit(_ change: (inout EditedFields) -> Void) {
             var fields = edits?.fields ?? EditedFields()
             change(&fields)
@@ -178,18 +187,27 @@ public struct Plan: Sendable {
         // Products read in place: an array's subscript would copy each one for a field.
         products.withUnsafeBufferPointer { products in
             // Which file names are safe (``SafePath/problem(in:what:)``), on two threads: the problem of
-            // an unsafe one is asked again below.
-            let safeNames = Halves.map(products.count) { SafePath.problem(in: products[$0].filename, what: "") == nil }
+            // an unsafe one is asked again below. Bit 1: the file name is safe; bit 2: the row's dataset
+            // differs from the row before's and is safe (asked where a dataset's run starts: a list of
+            // one-product observations has a new dataset every row, which the loop below checked alone).
+            let nested = layout == .nested
+            let safeNames = Halves.map(products.count) { i -> UInt8 in
+                var flags: UInt8 = SafePath.problem(in: products[i].filename, what: "") == nil ? 1 : 0
+                if nested, i == 0 || products[i].dataset != products[i - 1].dataset, SafePath.problem(in: products[i].dataset, what: "") == nil {
+                    flags |= 2
+                }
+                return flags
+            }
             for index in products.indices where picked[index] {
                 var entry = Entry(source: source, row: index, disposition: .download)
                 if layout == .nested, products[index].dataset != lastDataset {
                     lastDataset = products[index].dataset
-                    datasetProblem = SafePath.problem(in: products[index].dataset, what: "dataset")
+                    datasetProblem = safeNames[index] & 2 != 0 ? nil : SafePath.problem(in: products[index].dataset, what: "dataset")
                 }
                 if products[index].access == .exclusive && !authorized {
                     entry.disposition = .excluded("exclusive access needs a token")
                     summary.excludedExclusive += 1
-                } else if let problem = (safeNames[index] ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
+                } else if let problem = (safeNames[index] & 1 != 0 ? nil : SafePath.problem(in: products[index].filename, what: "file name"))
                             ?? (layout == .nested ? datasetProblem : nil) {
                     entry.disposition = .unsafe(problem)
                     summary.unsafe += 1
@@ -216,10 +234,23 @@ public struct Plan: Sendable {
     /// unpacks on case-insensitive file systems.
     static func resolveCollisions(_ entries: inout [Entry]) {
         let downloads = entries.indices.filter { entries[$0].disposition == .download }
-        // The paths' hashes on two threads first (``Halves``): the claims below are one thread's.
-        let hashes = entries.withUnsafeBufferPointer { entries in Halves.map(downloads.count) { entries[downloads[$0]].pathKey.hash } }
+        // The paths' hashes on two threads first (``Halves``): the claims below are one thread's. The
+        // entries and their products are read in place: an entry's copy (or its `pathHash`) retains
+        // and releases the one source all entries share, from both threads at once, row after row.
+        let source = entries.first?.source
+        let nested = source?.layout == .nested
+        let hashes = (source?.products ?? []).withUnsafeBufferPointer { products in
+            entries.withUnsafeBufferPointer { entries in
+                Halves.map(downloads.count) { k in
+                    let i = downloads[k]
+                    guard entries[i].edits == nil, entries[i].source === source else { return entries[i].pathHash }
+                    let row = entries[i].row
+                    return PathKey.hashOnly(folder: nested ? products[row].dataset : nil, name: products[row].filename)
+                }
+            }
+        }
         let renames = collisions(
-            downloads: downloads, hash: { entries[$0].pathKey.hash }, hashes: hashes, key: { entries[$0].pathKey }, path: { entries[$0].path }
+            downloads: downloads, hash: { entries[$0].pathHash }, hashes: hashes, key: { entries[$0].pathKey }, path: { entries[$0].path }
         )
         for (i, candidate) in renames {
             let original = entries[i].path
