@@ -34,6 +34,9 @@ package enum Wakeups {
         try await WakeupThread.shared.sleep(nanoseconds: duration.nanosecondsClamped)
     }
 
+    /// Wake-ups waiting now, cancelled ones not counted (for tests).
+    static var pending: Int { WakeupThread.shared.count }
+
     /// Suspends the task until `instant`.
     package static func sleep(until instant: ContinuousClock.Instant) async throws {
         try await sleep(for: ContinuousClock.now.duration(to: instant))
@@ -66,8 +69,7 @@ private final class WakeupThread: @unchecked Sendable {
         static func < (a: Pending, b: Pending) -> Bool { (a.deadline, a.id) < (b.deadline, b.id) }
     }
 
-    // All guarded by `mutex`. A cancelled wake-up leaves the waiting table at once and `pending` when
-    // its deadline comes (found there by its deadline, it could go at once; skipped later is simpler).
+    // All guarded by `mutex`. A cancelled wake-up leaves the waiting table and `pending` at once.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     /// Latest deadline first, so the next one is removed from the end.
@@ -124,12 +126,7 @@ private final class WakeupThread: @unchecked Sendable {
                 }
                 waiting[id] = continuation
                 let entry = Pending(deadline: deadline, id: id)
-                // Its place in latest-first order: after every entry due later.
-                var low = 0, high = pending.count
-                while low < high {
-                    let middle = (low + high) / 2
-                    if entry < pending[middle] { low = middle + 1 } else { high = middle }
-                }
+                let low = place(of: entry)
                 pending.insert(entry, at: low)
                 let first = low == pending.count - 1
                 let start = !started
@@ -140,10 +137,34 @@ private final class WakeupThread: @unchecked Sendable {
         } onCancel: {
             pthread_mutex_lock(mutex)
             let continuation = waiting.removeValue(forKey: id)
-            if continuation == nil { cancelledEarly.insert(id) }
+            if continuation == nil {
+                cancelledEarly.insert(id)
+            } else {
+                // Out of the order too, so that sleeps cancelled long before their deadline (a
+                // watchdog's, a server's) do not pile up there.
+                let entry = Pending(deadline: deadline, id: id)
+                let at = place(of: entry)
+                if at < pending.count, pending[at] == entry { pending.remove(at: at) }
+            }
             pthread_mutex_unlock(mutex)
             continuation?.resume(throwing: CancellationError())
         }
+    }
+
+    var count: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return pending.count
+    }
+
+    /// Where `entry` goes in `pending` (latest first): after every entry due later. Under `mutex`.
+    private func place(of entry: Pending) -> Int {
+        var low = 0, high = pending.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entry < pending[middle] { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private func startThread() {
