@@ -99,19 +99,25 @@ struct ContentionTests {
         guard OwnProcess.isChild("sharedPoolsHeld") else {
             return try await OwnProcess.run(suite: "ContentionTests", test: "sharedPoolsHeld", timeout: .seconds(900))
         }
+        // The deadline is a safety net (stop() ends the spinners once the downloads are done): a
+        // fresh-clone run at load 30, with the rest of the suite beside, took the downloads past 90 s,
+        // moving all the while (the watchdog fails a run still for 15 s).
+        try await whileBusy(spinning: .seconds(600)) { spinners in try await runThree(spinners: spinners) }
+    }
+
+    /// Runs `body` on two threads of the test's own while two `yes` processes take the cores and every
+    /// shared pool spins (until `spinning` has passed, or `body` stops the spinners).
+    private func whileBusy(spinning: Duration, _ body: @Sendable (SpinningPools) async throws -> Void) async throws {
         let own = WorkerPool(name: "test-contended", threads: 2)
         try await withTaskExecutorPreference(own) {
             let hogs = try Hogs(2)
             let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            // The deadline is a safety net (stop() ends the spinners once the downloads are done): a
-            // fresh-clone run at load 30, with the rest of the suite beside, took the downloads past 90 s,
-            // moving all the while (the watchdog fails a run still for 15 s).
-            let spinners = SpinningPools(qualities: [.userInitiated, .default, .utility], perPool: 2 * cores, deadline: .seconds(600))
+            let spinners = SpinningPools(qualities: [.userInitiated, .default, .utility], perPool: 2 * cores, deadline: spinning)
             defer {
                 spinners.stop()
                 hogs.stop()
             }
-            try await runThree(spinners: spinners)
+            try await body(spinners)
         }
     }
 
@@ -126,15 +132,7 @@ struct ContentionTests {
         guard OwnProcess.isChild("timedStepsWhilePoolsHeld") else {
             return try await OwnProcess.run(suite: "ContentionTests", test: "timedStepsWhilePoolsHeld", timeout: .seconds(600))
         }
-        let own = WorkerPool(name: "test-timed", threads: 2)
-        try await withTaskExecutorPreference(own) {
-            let hogs = try Hogs(2)
-            let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            let spinners = SpinningPools(qualities: [.userInitiated, .default, .utility], perPool: 2 * cores, deadline: .seconds(120))
-            defer {
-                spinners.stop()
-                hogs.stop()
-            }
+        try await whileBusy(spinning: .seconds(120)) { spinners in
             let folder = TemporaryFolder()
             var configuration = testConfiguration(parallel: 8, retries: 3)
             configuration.progressInterval = .milliseconds(100)
