@@ -34,9 +34,6 @@ package enum Wakeups {
         try await WakeupThread.shared.sleep(nanoseconds: duration.nanosecondsClamped)
     }
 
-    /// Wake-ups waiting now, cancelled ones not counted (for tests).
-    static var pending: Int { WakeupThread.shared.count }
-
     /// Suspends the task until `instant`.
     package static func sleep(until instant: ContinuousClock.Instant) async throws {
         try await sleep(for: ContinuousClock.now.duration(to: instant))
@@ -59,7 +56,8 @@ extension Duration {
 /// few sleeps pending at once (the ticks, and a transfer in its backoff), `haul bench` at most one per
 /// request in flight, so an insertion moves at most a few thousand words; and swift-collections'
 /// heap would be the library's second Swift dependency, which `scripts/fuzz` builds by hand.
-private final class WakeupThread: @unchecked Sendable {
+final class WakeupThread: @unchecked Sendable {
+    /// The one ``Wakeups`` uses. (Tests make their own, to count what they alone left pending.)
     static let shared = WakeupThread()
 
     /// One pending wake-up, ordered by deadline (then by number, so equal deadlines keep their order).
@@ -80,7 +78,7 @@ private final class WakeupThread: @unchecked Sendable {
     private var nextID: UInt64 = 0
     private var started = false
 
-    private init() {
+    init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         condition = .allocate(capacity: 1)
@@ -151,6 +149,7 @@ private final class WakeupThread: @unchecked Sendable {
         }
     }
 
+    /// Wake-ups pending now.
     var count: Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
