@@ -144,8 +144,18 @@ package final class FileSink: TransferSink, @unchecked Sendable {
             guard rename(temporary, path) == 0 else { return .failure(HaulError.writing(path, errno: errno, action: "rename into")) }
             return .success(crc)
         }
-        let outcome = await withCheckedContinuation { c in
-            finishers.async { c.resume(returning: finish()) }
+        let outcome: Result<UInt32?, HaulError>
+        if unnamed && !flush {
+            // Without a flush, an unnamed file's last steps are a few short system calls (a small
+            // file's one block, the time, the link, the close), and the link holds the folder only
+            // while it adds the name: done here, on the download's thread, they cost less than the two
+            // thread switches of a hop there and back (10,000 files of 2 KiB: a quarter of the samples
+            // were switches and wake-ups).
+            outcome = finish()
+        } else {
+            outcome = await withCheckedContinuation { c in
+                finishers.async { c.resume(returning: finish()) }
+            }
         }
         switch outcome {
         case .success(let crc):
