@@ -111,10 +111,13 @@ struct WakeupsTests {
             try await Wakeups.sleep(for: .seconds(-5))
             try await Wakeups.sleep(until: .now - .seconds(1))
             #expect(start.duration(to: .now) < .seconds(2))
-            let forever = Task(executorPreference: own) { try await Wakeups.sleep(for: .seconds(Int64.max)) }
-            try await Wakeups.sleep(for: .milliseconds(20))
-            forever.cancel()
-            await #expect(throws: CancellationError.self) { try await forever.value }
+            // Past Int64.max nanoseconds, in whole seconds and with the last fraction: both wait.
+            for huge in [Duration.seconds(Int64.max), .seconds(Int64.max / 1_000_000_000) + .nanoseconds(999_999_999)] {
+                let forever = Task(executorPreference: own) { try await Wakeups.sleep(for: huge) }
+                try await Wakeups.sleep(for: .milliseconds(20))
+                forever.cancel()
+                await #expect(throws: CancellationError.self) { try await forever.value }
+            }
         }
     }
 }

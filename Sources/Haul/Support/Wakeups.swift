@@ -46,7 +46,8 @@ extension Duration {
         let (seconds, attoseconds) = components
         guard seconds >= 0 else { return 0 }
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : whole &+ max(0, attoseconds / 1_000_000_000)
+        let (sum, past) = whole.addingReportingOverflow(max(0, attoseconds / 1_000_000_000))
+        return overflow || past ? .max : sum
     }
 }
 
