@@ -29,7 +29,8 @@ final class DirectoryOutput: RunOutput {
     private let folders = Locked<[String: Bool]>([:])
     /// Where each file's last steps run: its flush before its rename (``Configuration/synchronizesOutput``)
     /// and the rename. (An unnamed file not flushed finishes on the download's thread instead: its steps
-    /// are a few short system calls, cheaper than the switch here and back; see ``FileSink``.) Threads apart from the download's, because an `fsync` sleeps for milliseconds,
+    /// are a few short system calls, cheaper than the switch here and back; see ``FileSink``.) Threads
+    /// apart from the download's, because an `fsync` sleeps for milliseconds,
     /// a rename waits its turn at the folder, and the download's threads must keep checksumming and
     /// writing. Many when flushing, because the file system commits the flushes that wait at the same
     /// time together: 2,000 small files flushed here took 2.7 s on 4 threads and 0.9 s on 16 (0.45 s
